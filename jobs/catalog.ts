@@ -1,0 +1,116 @@
+/**
+ * The job catalog: every job the container image runs, with how the platform schedules and sizes it.
+ * The CLI's help and both clouds' job runners (infra/) are generated from this list, so a job is declared once.
+ */
+export interface JobSpec {
+  /** CLI verb: `ecomm <name>`. */
+  name: string;
+  summary: string;
+  /** Cron (UTC, 5 fields) for scheduled jobs; null for jobs run on demand or as a service. */
+  schedule: string | null;
+  /** Scheduled batch job, long-running service, or a manual tool. */
+  kind: 'scheduled' | 'service' | 'manual';
+  cpu: number;
+  memoryMiB: number;
+  timeoutMinutes: number;
+  retries: number;
+  /** Environment variables the job reads (see jobs/config.ts). */
+  env: string[];
+}
+
+const LAKE_WAREHOUSE = ['LAKE_URL', 'WAREHOUSE_URL', 'SECRETS_URL'];
+
+export const JOB_CATALOG: JobSpec[] = [
+  {
+    name: 'generate',
+    summary: 'Seed the source database and event stream with deterministic synthetic store data',
+    schedule: null,
+    kind: 'manual',
+    cpu: 1,
+    memoryMiB: 1024,
+    timeoutMinutes: 30,
+    retries: 0,
+    env: ['SOURCE_URL', 'STREAM_URL', 'SECRETS_URL'],
+  },
+  {
+    name: 'extract',
+    summary: 'Copy changed OLTP rows (updated_at watermark) into lake raw/ as CSV',
+    schedule: '5 * * * *',
+    kind: 'scheduled',
+    cpu: 0.5,
+    memoryMiB: 1024,
+    timeoutMinutes: 30,
+    retries: 2,
+    env: ['SOURCE_URL', ...LAKE_WAREHOUSE],
+  },
+  {
+    name: 'stream-ingest',
+    summary: 'Drain the event topics into lake raw/ as NDJSON micro-batches, committing offsets after writes',
+    schedule: null,
+    kind: 'service',
+    cpu: 1,
+    memoryMiB: 2048,
+    timeoutMinutes: 0,
+    retries: 0,
+    env: ['STREAM_URL', ...LAKE_WAREHOUSE],
+  },
+  {
+    name: 'validate',
+    summary: 'Check raw batches against the data contracts: valid rows to staging/, invalid to quarantine/',
+    schedule: '15 * * * *',
+    kind: 'scheduled',
+    cpu: 1,
+    memoryMiB: 2048,
+    timeoutMinutes: 30,
+    retries: 2,
+    env: LAKE_WAREHOUSE,
+  },
+  {
+    name: 'load',
+    summary: 'Bulk-load staged batches into warehouse bronze, idempotent by batch id',
+    schedule: '25 * * * *',
+    kind: 'scheduled',
+    cpu: 0.5,
+    memoryMiB: 1024,
+    timeoutMinutes: 30,
+    retries: 2,
+    env: LAKE_WAREHOUSE,
+  },
+  {
+    name: 'transform',
+    summary: 'Build the sql/ models bronze -> silver -> gold in dependency order, gated by quality checks',
+    schedule: '35 * * * *',
+    kind: 'scheduled',
+    cpu: 0.5,
+    memoryMiB: 1024,
+    timeoutMinutes: 45,
+    retries: 1,
+    env: LAKE_WAREHOUSE,
+  },
+  {
+    name: 'quality',
+    summary: 'Run the data-quality checks of a layer into dq_findings; exit 1 when a blocking check fails',
+    schedule: null,
+    kind: 'manual',
+    cpu: 0.5,
+    memoryMiB: 1024,
+    timeoutMinutes: 30,
+    retries: 0,
+    env: LAKE_WAREHOUSE,
+  },
+  {
+    name: 'run',
+    summary: 'Run the whole batch DAG once (extract, stream-ingest, validate, load, transform, quality)',
+    schedule: null,
+    kind: 'manual',
+    cpu: 1,
+    memoryMiB: 2048,
+    timeoutMinutes: 60,
+    retries: 0,
+    env: ['SOURCE_URL', 'STREAM_URL', ...LAKE_WAREHOUSE],
+  },
+];
+
+export function findJob(name: string): JobSpec | undefined {
+  return JOB_CATALOG.find((job) => job.name === name);
+}

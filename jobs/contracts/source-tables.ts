@@ -1,0 +1,109 @@
+/**
+ * The OLTP source tables the platform extracts, as one spec: the generator creates them from it, extract reads
+ * the columns from it, validate builds the data contracts from it and bronze tables mirror it (as text).
+ * Every table has updated_at: extraction is incremental on it.
+ */
+export type ColumnType = 'int' | 'numeric' | 'text' | 'timestamptz' | 'date' | 'bool';
+
+export interface ColumnSpec {
+  name: string;
+  type: ColumnType;
+  nullable?: boolean;
+  /** Personal data: never in gold in clear text (invariant 4). */
+  pii?: boolean;
+}
+
+export interface SourceTableSpec {
+  name: string;
+  primaryKey: string[];
+  columns: ColumnSpec[];
+}
+
+export const ORDER_STATUSES = ['pending', 'shipped', 'delivered', 'cancelled'] as const;
+export const ORDER_CHANNELS = ['web', 'mobile', 'store', 'marketplace'] as const;
+export const CURRENCIES = ['USD', 'EUR', 'GBP', 'JPY', 'AUD'] as const;
+export const REPORTING_CURRENCY = 'USD';
+
+const audit: ColumnSpec[] = [
+  { name: 'created_at', type: 'timestamptz' },
+  { name: 'updated_at', type: 'timestamptz' },
+];
+
+export const SOURCE_TABLES: SourceTableSpec[] = [
+  {
+    name: 'customers',
+    primaryKey: ['customer_id'],
+    columns: [
+      { name: 'customer_id', type: 'int' },
+      { name: 'email', type: 'text', pii: true },
+      { name: 'phone', type: 'text', nullable: true, pii: true },
+      { name: 'first_name', type: 'text', pii: true },
+      { name: 'last_name', type: 'text', pii: true },
+      { name: 'street_address', type: 'text', nullable: true, pii: true },
+      { name: 'city', type: 'text' },
+      { name: 'country_code', type: 'text' },
+      { name: 'loyalty_tier', type: 'text' },
+      { name: 'signed_up_at', type: 'timestamptz' },
+      ...audit,
+    ],
+  },
+  {
+    name: 'products',
+    primaryKey: ['product_id'],
+    columns: [
+      { name: 'product_id', type: 'int' },
+      { name: 'sku', type: 'text' },
+      { name: 'product_name', type: 'text' },
+      { name: 'category', type: 'text' },
+      { name: 'brand', type: 'text' },
+      { name: 'unit_price', type: 'numeric' },
+      { name: 'currency', type: 'text' },
+      { name: 'is_active', type: 'bool' },
+      ...audit,
+    ],
+  },
+  {
+    name: 'orders',
+    primaryKey: ['order_id'],
+    columns: [
+      { name: 'order_id', type: 'int' },
+      { name: 'customer_id', type: 'int' },
+      { name: 'ordered_at', type: 'timestamptz' },
+      { name: 'status', type: 'text' },
+      { name: 'channel', type: 'text' },
+      { name: 'currency', type: 'text' },
+      { name: 'shipping_amount', type: 'numeric' },
+      ...audit,
+    ],
+  },
+  {
+    name: 'order_items',
+    primaryKey: ['order_item_id'],
+    columns: [
+      { name: 'order_item_id', type: 'int' },
+      { name: 'order_id', type: 'int' },
+      { name: 'product_id', type: 'int' },
+      { name: 'quantity', type: 'int' },
+      { name: 'unit_price', type: 'numeric' },
+      { name: 'discount_amount', type: 'numeric' },
+      ...audit,
+    ],
+  },
+  {
+    name: 'fx_rates',
+    primaryKey: ['rate_date', 'currency'],
+    columns: [
+      { name: 'rate_date', type: 'date' },
+      { name: 'currency', type: 'text' },
+      // Units of the reporting currency (USD) per one unit of `currency`.
+      { name: 'rate_to_usd', type: 'numeric' },
+      ...audit,
+    ],
+  },
+];
+
+export function sourceTable(name: string): SourceTableSpec {
+  const spec = SOURCE_TABLES.find((table) => table.name === name);
+  if (!spec) throw new Error(`unknown source table: ${name}`);
+  return spec;
+}
