@@ -1,0 +1,15 @@
+import { pickFactory } from '../url.ts';
+import { openEnvSecrets } from './env.ts';
+import type { SecretStore } from './secret-store.ts';
+
+export type { SecretStore } from './secret-store.ts';
+export { SecretNotFoundError } from './secret-store.ts';
+
+const SECRET_FACTORIES: Record<'env', (url: string) => SecretStore> = {
+  env: (url) => openEnvSecrets(url),
+};
+
+/** The secret store named by SECRETS_URL. */
+export function openSecretStore(url: string): SecretStore {
+  return pickFactory('SECRETS_URL', url, SECRET_FACTORIES)(url);
+}

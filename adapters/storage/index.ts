@@ -1,0 +1,15 @@
+import { pickFactory } from '../url.ts';
+import { openLocalStore } from './local.ts';
+import type { ObjectStore } from './object-store.ts';
+
+export type { ObjectBody, ObjectInfo, ObjectStore } from './object-store.ts';
+export { ObjectNotFoundError } from './object-store.ts';
+
+const STORE_FACTORIES: Record<'file', (url: string) => ObjectStore> = {
+  file: openLocalStore,
+};
+
+/** The lake named by LAKE_URL, its backend picked by the URL scheme. */
+export function openObjectStore(url: string): ObjectStore {
+  return pickFactory('LAKE_URL', url, STORE_FACTORIES)(url);
+}

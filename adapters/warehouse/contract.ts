@@ -1,0 +1,87 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openLocalStore } from '../storage/local.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import type { SqlDatabase } from './sql-database.ts';
+
+async function text(stream: NodeJS.ReadableStream): Promise<string> {
+  let out = '';
+  for await (const chunk of stream) out += chunk.toString();
+  return out;
+}
+
+/** The behaviour every Postgres-wire backend must show; `open` gives a database the test may create tables in. */
+export function sqlDatabaseContract(name: string, open: () => Promise<SqlDatabase>): void {
+  describe(`SqlDatabase contract: ${name}`, () => {
+    let db: SqlDatabase;
+    let lake: ObjectStore;
+    const table = `contract_${Math.random().toString(36).slice(2, 8)}`;
+    beforeAll(async () => {
+      db = await open();
+      lake = openLocalStore(`file://${mkdtempSync(join(tmpdir(), 'copy-'))}`);
+      await db.exec(`create table ${table} (id integer, label varchar(1000), note varchar(1000))`);
+    });
+    afterAll(async () => {
+      await db.exec(`drop table if exists ${table}`);
+      await db.close();
+    });
+
+    it('bulk-loads CSV with commas, quotes, newlines, unicode, empty strings and NULLs', async () => {
+      const csv = [
+        'id,label,note',
+        '1,"a, b","say ""hi"""',
+        '2,"line one\nline two",',
+        '3,"日本語 ✓ émoji 🚀",""',
+        '4,,plain',
+        '',
+      ].join('\n');
+      await lake.put('copy/rows.csv', csv);
+      const loaded = await db.copyFromCsv(table, ['id', 'label', 'note'], { store: lake, key: 'copy/rows.csv' });
+      expect(loaded).toBe(4);
+      const rows = await db.query<{ id: number; label: string | null; note: string | null }>(
+        `select id, label, note from ${table} order by id`,
+      );
+      expect(rows).toEqual([
+        { id: 1, label: 'a, b', note: 'say "hi"' },
+        { id: 2, label: 'line one\nline two', note: null },
+        { id: 3, label: '日本語 ✓ émoji 🚀', note: '' },
+        { id: 4, label: null, note: 'plain' },
+      ]);
+    });
+
+    it('streams a query out as CSV with a header, preserving NULL versus empty', async () => {
+      const csv = await text(db.copyToCsv(`select id, label, note from ${table} where id in (2, 3) order by id`));
+      expect(csv).toBe('id,label,note\n2,"line one\nline two",\n3,日本語 ✓ émoji 🚀,""\n');
+    });
+
+    it('binds parameters, including NULL and dates', async () => {
+      const [row] = await db.query<{ a: number; b: null; c: string }>(
+        "select cast($1 as integer) + 1 as a, cast($2 as varchar) as b, to_char(cast($3 as timestamptz), 'YYYY-MM-DD') as c",
+        [41, null, new Date('2026-01-02T03:04:05Z')],
+      );
+      expect(row).toEqual({ a: 42, b: null, c: '2026-01-02' });
+    });
+
+    it('rolls a transaction back when its work fails', async () => {
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.query(`insert into ${table} (id, label) values (100, 'in tx')`);
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect(await db.query(`select id from ${table} where id = 100`)).toEqual([]);
+    });
+
+    it('loads many chunks of rows with embedded newlines completely', async () => {
+      const lines = ['id,label,note'];
+      for (let i = 0; i < 20_000; i += 1) lines.push(`${1000 + i},"multi\nline ${i}",x`);
+      await lake.put('copy/many.csv', `${lines.join('\n')}\n`);
+      const loaded = await db.transaction((tx) => tx.copyFromCsv(table, ['id', 'label', 'note'], { store: lake, key: 'copy/many.csv' }));
+      expect(loaded).toBe(20_000);
+      const [count] = await db.query<{ n: number }>(`select cast(count(*) as integer) as n from ${table} where id >= 1000`);
+      expect(count?.n).toBe(20_000);
+    });
+  });
+}

@@ -1,0 +1,107 @@
+import { mkdirSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { CsvObject, SqlDatabase, SqlParam } from './sql-database.ts';
+
+/** PGlite speaks only through its blob device for COPY: feed it bounded chunks cut at CSV record ends. */
+const COPY_CHUNK_BYTES = 8 * 1024 * 1024;
+
+type Queryable = PGlite | Transaction;
+
+/**
+ * Embedded PostgreSQL (PGlite, WASM) as source database or warehouse: `pglite://./data/warehouse` keeps
+ * files in that folder, `pglite://memory` keeps everything in memory.
+ */
+export async function openPglite(url: string): Promise<SqlDatabase> {
+  const location = pgliteLocation(url);
+  if (location !== undefined) mkdirSync(location, { recursive: true });
+  const db = await PGlite.create(location);
+  await db.exec("SET TIME ZONE 'UTC'");
+  return pgliteDatabase(url, db, db, async () => db.close());
+}
+
+export function pgliteLocation(url: string): string | undefined {
+  const rest = url.replace(/^pglite:\/\//, '');
+  if (rest === '' || rest === 'memory') return undefined;
+  return rest;
+}
+
+function pgliteDatabase(url: string, root: PGlite, conn: Queryable, close: () => Promise<void>): SqlDatabase {
+  const database: SqlDatabase = {
+    url,
+    dialect: 'postgres',
+    async query<Row extends Record<string, unknown>>(sql: string, params: SqlParam[] = []) {
+      const result = await conn.query<Row>(sql, params);
+      return result.rows;
+    },
+    async exec(sql: string) {
+      await conn.exec(sql);
+    },
+    async transaction<T>(fn: (tx: SqlDatabase) => Promise<T>): Promise<T> {
+      if (conn !== root) return fn(database);
+      return root.transaction((tx) => fn(pgliteDatabase(url, root, tx, async () => {})));
+    },
+    async copyFromCsv(table: string, columns: string[], source: CsvObject) {
+      const body = await source.store.get(source.key);
+      const columnList = columns.map(quoteIdent).join(', ');
+      let loaded = 0;
+      let header = true;
+      for await (const chunk of csvRecordChunks(body, COPY_CHUNK_BYTES)) {
+        const result = await conn.query(
+          `COPY ${table} (${columnList}) FROM '/dev/blob' WITH (FORMAT csv, HEADER ${header ? 'true' : 'false'})`,
+          [],
+          { blob: new Blob([chunk]) },
+        );
+        header = false;
+        loaded += result.affectedRows ?? 0;
+      }
+      return loaded;
+    },
+    copyToCsv(selectSql: string) {
+      return Readable.from(
+        (async function* () {
+          const result = await conn.query(`COPY (${selectSql}) TO '/dev/blob' WITH (FORMAT csv, HEADER true)`);
+          if (result.blob) yield Buffer.from(await result.blob.arrayBuffer());
+        })(),
+      );
+    },
+    close,
+  };
+  return database;
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * Re-chunks a CSV byte stream so every chunk ends at a record boundary: a newline outside quotes. RFC 4180 quotes
+ * escape by doubling, so an even count of quote bytes seen means "outside a quoted field".
+ */
+export async function* csvRecordChunks(
+  body: AsyncIterable<Uint8Array>,
+  targetBytes: number,
+): AsyncGenerator<Uint8Array> {
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  let insideQuotes = false;
+  for await (const piece of body) {
+    const bytes = typeof piece === 'string' ? Buffer.from(piece) : piece;
+    let cutAfter = -1;
+    for (let index = 0; index < bytes.length; index += 1) {
+      const byte = bytes[index];
+      if (byte === 0x22) insideQuotes = !insideQuotes;
+      else if (byte === 0x0a && !insideQuotes) cutAfter = index;
+    }
+    if (pendingBytes + bytes.length >= targetBytes && cutAfter >= 0) {
+      pending.push(bytes.subarray(0, cutAfter + 1));
+      yield Buffer.concat(pending);
+      pending = [bytes.subarray(cutAfter + 1)];
+      pendingBytes = bytes.length - cutAfter - 1;
+    } else {
+      pending.push(bytes);
+      pendingBytes += bytes.length;
+    }
+  }
+  if (pendingBytes > 0) yield Buffer.concat(pending);
+}

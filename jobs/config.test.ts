@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, EMBEDDED_DEFAULTS, loadConfig } from './config.ts';
+
+describe('configuration', () => {
+  it('falls back to the embedded defaults when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject(EMBEDDED_DEFAULTS);
+  });
+
+  it('lists every bad variable in one message, naming each', () => {
+    try {
+      loadConfig({ LAKE_URL: 'ftp://x', WAREHOUSE_URL: 'mysql://u:pw@h/db', EXTRACT_SAFETY_LAG_SECONDS: 'soon' });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const message = (error as Error).message;
+      expect(message).toMatch(/LAKE_URL \(got "ftp:\/\/x"\): must be a URL starting with file:\/\//);
+      expect(message).toMatch(/WAREHOUSE_URL/);
+      expect(message).toMatch(/EXTRACT_SAFETY_LAG_SECONDS/);
+      expect((error as ConfigError).problems).toHaveLength(3);
+    }
+  });
+
+  it('never repeats a password from a bad URL', () => {
+    expect(() => loadConfig({ WAREHOUSE_URL: 'mysql://admin:hunter2@db/x' })).toThrow(/mysql:\/\/admin:\*\*\*@db\/x/);
+    expect(() => loadConfig({ WAREHOUSE_URL: 'mysql://admin:hunter2@db/x' })).not.toThrow(/hunter2/);
+  });
+
+  it('treats blank variables as unset', () => {
+    expect(loadConfig({ LAKE_URL: '  ' }).LAKE_URL).toBe(EMBEDDED_DEFAULTS.LAKE_URL);
+  });
+});

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { redactUrl, schemeOf } from '../adapters/url.ts';
+
+/** Settings every job reads: 12-factor, from the environment, overridable by CLI flags. */
+export const EMBEDDED_DEFAULTS = {
+  LAKE_URL: 'file://./data/lake',
+  STREAM_URL: 'memory://./data/stream',
+  WAREHOUSE_URL: 'pglite://./data/warehouse',
+  SOURCE_URL: 'pglite://./data/source',
+  SECRETS_URL: 'env://',
+} as const;
+
+/** Backends each setting can name today; the adapter factories use the same keys. */
+export const SUPPORTED_SCHEMES: Record<keyof typeof EMBEDDED_DEFAULTS, string[]> = {
+  LAKE_URL: ['file'],
+  STREAM_URL: ['memory'],
+  WAREHOUSE_URL: ['pglite'],
+  SOURCE_URL: ['pglite'],
+  SECRETS_URL: ['env'],
+};
+
+const adapterUrl = (setting: keyof typeof EMBEDDED_DEFAULTS) =>
+  z
+    .string()
+    .default(EMBEDDED_DEFAULTS[setting])
+    .refine((url) => SUPPORTED_SCHEMES[setting].includes(schemeOf(url) ?? ''), {
+      message: `must be a URL starting with ${SUPPORTED_SCHEMES[setting].map((s) => `${s}://`).join(' or ')}`,
+    });
+
+const configSchema = z.object({
+  LAKE_URL: adapterUrl('LAKE_URL'),
+  STREAM_URL: adapterUrl('STREAM_URL'),
+  WAREHOUSE_URL: adapterUrl('WAREHOUSE_URL'),
+  SOURCE_URL: adapterUrl('SOURCE_URL'),
+  SECRETS_URL: adapterUrl('SECRETS_URL'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
+  /** Rows younger than this are left for the next extract, so a transaction still in flight is not skipped. */
+  EXTRACT_SAFETY_LAG_SECONDS: z.coerce.number().int().min(0).max(86_400).default(0),
+  STREAM_GROUP_ID: z.string().min(1).default('ecomm-stream-ingest'),
+  STREAM_BATCH_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(50_000),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Reads and validates every setting at once, so one message lists every bad variable. */
+export function loadConfig(environment: Record<string, string | undefined> = process.env): Config {
+  const known = Object.fromEntries(
+    Object.keys(configSchema.shape).map((key) => [key, blankToUndefined(environment[key])]),
+  );
+  const parsed = configSchema.safeParse(known);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? 'config');
+      const shown = environment[key] === undefined ? '' : ` (got "${redactUrl(environment[key] ?? '')}")`;
+      return `${key}${shown}: ${issue.message}`;
+    }),
+  );
+}
+
+function blankToUndefined(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+/** True when every backend is the embedded one: the laptop demo, where a built-in PII key is acceptable. */
+export function isEmbedded(config: Config): boolean {
+  return (
+    schemeOf(config.WAREHOUSE_URL) === 'pglite' && schemeOf(config.LAKE_URL) === 'file'
+  );
+}

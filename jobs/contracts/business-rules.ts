@@ -1,0 +1,56 @@
+import { CLICKSTREAM_EVENT_TYPES, ORDER_EVENT_TYPES } from './event-topics.ts';
+import { CURRENCIES, ORDER_CHANNELS, ORDER_STATUSES } from './source-tables.ts';
+
+/** A rule on one field's value (as text), checked after its type; the message is the quarantine reason. */
+export interface FieldRule {
+  holds(value: string): boolean;
+  message: string;
+}
+
+const oneOf = (allowed: readonly string[]): FieldRule => ({
+  holds: (value) => allowed.includes(value),
+  message: `must be one of ${allowed.join(', ')}`,
+});
+const atLeast = (minimum: number): FieldRule => ({ holds: (value) => Number(value) >= minimum, message: `must be >= ${minimum}` });
+const positive: FieldRule = { holds: (value) => Number(value) > 0, message: 'must be > 0' };
+const notBlank: FieldRule = { holds: (value) => value.trim() !== '', message: 'must not be blank' };
+
+/** The expectations of the seeds (valid id, valid status, price >= 0) and the ones a store's data implies. */
+export const BUSINESS_RULES: Record<string, Record<string, FieldRule>> = {
+  customers: {
+    email: { holds: (value) => /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value.trim()), message: 'must be an email address' },
+    country_code: { holds: (value) => /^[A-Za-z]{2}$/.test(value), message: 'must be a 2-letter country code' },
+    loyalty_tier: oneOf(['bronze', 'silver', 'gold', 'platinum']),
+  },
+  products: {
+    sku: notBlank,
+    unit_price: atLeast(0),
+    currency: oneOf(CURRENCIES),
+  },
+  orders: {
+    status: oneOf(ORDER_STATUSES),
+    channel: oneOf(ORDER_CHANNELS),
+    currency: oneOf(CURRENCIES),
+    shipping_amount: atLeast(0),
+  },
+  order_items: {
+    quantity: atLeast(1),
+    unit_price: atLeast(0),
+    discount_amount: atLeast(0),
+  },
+  fx_rates: {
+    currency: oneOf(CURRENCIES),
+    rate_to_usd: positive,
+  },
+  clickstream: {
+    event_id: notBlank,
+    event_type: oneOf(CLICKSTREAM_EVENT_TYPES),
+    session_id: notBlank,
+    quantity: atLeast(1),
+  },
+  'order-events': {
+    event_id: notBlank,
+    event_type: oneOf(ORDER_EVENT_TYPES),
+    status: oneOf(ORDER_STATUSES),
+  },
+};

@@ -1,0 +1,18 @@
+-- grain: one row per raw batch (one extract window of a table, or one stream micro-batch): its journey through the lake
+create table if not exists ops.batches (
+  batch_id varchar(128) not null,
+  source varchar(64) not null,
+  source_kind varchar(8) not null,
+  ingestion_date date not null,
+  raw_key varchar(1024) not null,
+  rows_raw bigint not null,
+  extracted_at timestamptz not null,
+  staged_key varchar(1024),
+  quarantine_key varchar(1024),
+  rows_staged bigint,
+  rows_quarantined bigint,
+  rows_rescued bigint,
+  validated_at timestamptz,
+  rows_loaded bigint,
+  loaded_at timestamptz
+);
