@@ -139,7 +139,7 @@ async function validateBatch(context: JobContext, batch: BatchRow): Promise<Vali
     rescued: result.rescued,
     at: context.now(),
   });
-  context.log.info({ job: 'validate', batchId: batch.batch_id, ...result, reasons: undefined }, 'validated');
+  context.log.info({ job: 'validate', ...result, reasons: undefined }, 'validated');
   return result;
 }
 

@@ -53,7 +53,7 @@ function fieldSchema(source: string, column: ColumnSpec, format: RecordFormat): 
   const base = (format === 'csv' ? CSV_TYPES : JSON_TYPES)[column.type]();
   const rule = BUSINESS_RULES[source]?.[column.name];
   // pipe: the rule runs only on a value of the right type, so 'ten' gets one reason, not two.
-  const checked = rule ? base.pipe(z.unknown().refine((value) => rule.holds(String(value)), rule.message)) : base;
+  const checked = rule ? base.pipe(z.any().refine((value) => rule.holds(String(value)), rule.message)) : base;
   return column.nullable ? checked.nullable().optional() : checked;
 }
 

@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { UnsupportedUrlError } from '../adapters/url.ts';
+import { JOB_CATALOG, type JobSpec } from './catalog.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { createJobContext, type JobContext } from './context.ts';
+import { JOB_HANDLERS, type JobOptions } from './job-handlers.ts';
+
+/** Exit codes, documented in the README: the container platform and schedulers act on them. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+const SETTING_FLAGS: [flag: string, variable: string][] = [
+  ['--lake-url <url>', 'LAKE_URL'],
+  ['--stream-url <url>', 'STREAM_URL'],
+  ['--warehouse-url <url>', 'WAREHOUSE_URL'],
+  ['--source-url <url>', 'SOURCE_URL'],
+  ['--secrets-url <url>', 'SECRETS_URL'],
+  ['--log-level <level>', 'LOG_LEVEL'],
+];
+
+export function buildProgram(runJob: (job: JobSpec, options: JobOptions, settings: Record<string, string>) => Promise<void>) {
+  const program = new Command('ecomm')
+    .description('Ecommerce data platform jobs. Settings come from environment variables; flags override them.')
+    .showHelpAfterError('(run `ecomm --help` for the list of jobs)')
+    .exitOverride();
+  for (const [flag, variable] of SETTING_FLAGS) program.option(flag, `overrides ${variable}`);
+  for (const job of JOB_CATALOG) {
+    const command = program.command(job.name).description(job.summary).exitOverride();
+    addJobOptions(job.name, command);
+    command.action(async (options: JobOptions) => {
+      const globals = program.opts<Record<string, string | undefined>>();
+      const settings: Record<string, string> = {};
+      for (const [flag, variable] of SETTING_FLAGS) {
+        const key = camelCase(flag.split(' ')[0] ?? '');
+        const value = globals[key];
+        if (value !== undefined) settings[variable] = value;
+      }
+      await runJob(job, options, settings);
+    });
+  }
+  return program;
+}
+
+function addJobOptions(job: string, command: Command): void {
+  if (job === 'generate' || job === 'run') {
+    command
+      .addOption(new Option('--seed <n>', 'random seed: the same seed gives the same data').argParser(parseInteger).default(42))
+      .addOption(new Option('--scale <x>', 'data volume multiplier (1 = ~5k orders)').argParser(parsePositive).default(1))
+      .addOption(new Option('--as-of <date>', 'last day (exclusive) of generated data, YYYY-MM-DD; default today').argParser(parseDate));
+  }
+  if (job === 'generate') command.option('--replace', 'empty the source tables first');
+  if (job === 'run') command.option('--demo', 'generate source data and events first when the source is empty');
+  if (job === 'transform' || job === 'quality') {
+    command.addOption(
+      new Option('--layer <layer>', 'which layer').choices(job === 'quality' ? ['bronze', 'silver', 'gold', 'all'] : ['silver', 'gold', 'all']).default('all'),
+    );
+  }
+}
+
+function parseInteger(value: string): number {
+  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`expected an integer, got "${value}"`);
+  return Number(value);
+}
+
+function parsePositive(value: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0 || number > 1000) throw new InvalidArgumentError(`expected a number in (0, 1000], got "${value}"`);
+  return number;
+}
+
+function parseDate(value: string): Date {
+  const date = new Date(`${value}T00:00:00Z`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== value) {
+    throw new InvalidArgumentError(`expected a date YYYY-MM-DD, got "${value}"`);
+  }
+  return date;
+}
+
+function camelCase(flag: string): string {
+  return flag.replace(/^--/, '').replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+/** Runs one job in a fresh context and turns every outcome into an exit code and one clear message. */
+export async function runFromCli(argv: string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram(async (job, options, settings) => {
+    const config = loadConfig({ ...process.env, ...settings });
+    const context: JobContext = createJobContext(config);
+    try {
+      const handler = JOB_HANDLERS[job.name];
+      if (!handler) throw new Error(`job ${job.name} is in the catalog but has no handler`);
+      exitCode = await handler(context, options);
+    } finally {
+      await context.close();
+    }
+  });
+  if (argv.length === 0) {
+    program.outputHelp();
+    return EXIT.usage;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    return exitCodeFor(error);
+  }
+}
+
+function exitCodeFor(error: unknown): number {
+  if (error instanceof CommanderError) {
+    return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? EXIT.ok : EXIT.usage;
+  }
+  if (error instanceof ConfigError || error instanceof UnsupportedUrlError) {
+    process.stderr.write(`ecomm: ${error.message}\n`);
+    return EXIT.usage;
+  }
+  process.stderr.write(`ecomm: failed: ${(error as Error).message ?? String(error)}\n`);
+  if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace') process.stderr.write(`${(error as Error).stack}\n`);
+  return EXIT.failed;
+}
+
+if (import.meta.main) {
+  process.exitCode = await runFromCli(process.argv.slice(2));
+}

@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import { pino, type Logger } from 'pino';
+import { openSecretStore, type SecretStore, SecretNotFoundError } from '../adapters/secrets/index.ts';
+import { openObjectStore, type ObjectStore } from '../adapters/storage/index.ts';
+import { openEventStream, type EventStream } from '../adapters/stream/index.ts';
+import { openSqlDatabase, type SqlDatabase } from '../adapters/warehouse/index.ts';
+import { type Config, isEmbedded } from './config.ts';
+import { ensureWarehouseSchema } from './ops/warehouse-schema.ts';
+
+/** A well-known key, used only when every backend is embedded (the laptop demo). */
+const EMBEDDED_PII_HASH_KEY = 'embedded-demo-pii-key';
+
+/**
+ * What a job runs with: its settings, the run id carried through logs and ops tables, and the adapters, each
+ * opened on first use and closed once at the end.
+ */
+export interface JobContext {
+  readonly config: Config;
+  readonly runId: string;
+  readonly log: Logger;
+  /** The job's clock; tests pin it. */
+  now(): Date;
+  lake(): ObjectStore;
+  stream(): EventStream;
+  warehouse(): Promise<SqlDatabase>;
+  source(): Promise<SqlDatabase>;
+  secrets(): SecretStore;
+  piiHashKey(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Adapters opened by the caller (tests, the bench): the context uses them and leaves closing them to the caller. */
+export interface SharedAdapters {
+  lake?: ObjectStore;
+  stream?: EventStream;
+  warehouse?: SqlDatabase;
+  source?: SqlDatabase;
+}
+
+export interface ContextOptions {
+  runId?: string;
+  now?: () => Date;
+  log?: Logger;
+  shared?: SharedAdapters;
+}
+
+export function createJobContext(config: Config, options: ContextOptions = {}): JobContext {
+  const runId = options.runId ?? randomUUID();
+  const log = (options.log ?? pino({ level: config.LOG_LEVEL }, pino.destination(2))).child({ runId });
+  const shared = options.shared ?? {};
+  let lake: ObjectStore | undefined = shared.lake;
+  let stream: EventStream | undefined = shared.stream;
+  let warehouse: Promise<SqlDatabase> | undefined = shared.warehouse
+    ? ensureWarehouseSchema(shared.warehouse).then(() => shared.warehouse as SqlDatabase)
+    : undefined;
+  let source: Promise<SqlDatabase> | undefined = shared.source ? Promise.resolve(shared.source) : undefined;
+  let secrets: SecretStore | undefined;
+  const context: JobContext = {
+    config,
+    runId,
+    log,
+    now: options.now ?? (() => new Date()),
+    lake: () => {
+      lake ??= openObjectStore(config.LAKE_URL);
+      return lake;
+    },
+    stream: () => {
+      stream ??= openEventStream(config.STREAM_URL);
+      return stream;
+    },
+    warehouse: () => {
+      warehouse ??= openSqlDatabase('WAREHOUSE_URL', config.WAREHOUSE_URL).then(async (db) => {
+        await ensureWarehouseSchema(db);
+        return db;
+      });
+      return warehouse;
+    },
+    source: () => {
+      source ??= openSqlDatabase('SOURCE_URL', config.SOURCE_URL);
+      return source;
+    },
+    secrets: () => {
+      secrets ??= openSecretStore(config.SECRETS_URL);
+      return secrets;
+    },
+    async piiHashKey() {
+      try {
+        return await context.secrets().get('PII_HASH_KEY');
+      } catch (error) {
+        if (error instanceof SecretNotFoundError && isEmbedded(config)) return EMBEDDED_PII_HASH_KEY;
+        throw error;
+      }
+    },
+    async close() {
+      const closing: Promise<void>[] = [];
+      if (lake && !shared.lake) closing.push(lake.close());
+      if (stream && !shared.stream) closing.push(stream.close());
+      if (warehouse && !shared.warehouse) closing.push(warehouse.then((db) => db.close()));
+      if (source && !shared.source) closing.push(source.then((db) => db.close()));
+      await Promise.allSettled(closing);
+    },
+  };
+  return context;
+}

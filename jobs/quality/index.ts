@@ -1,0 +1,34 @@
+import type { JobContext } from '../context.ts';
+import { loadModels } from '../transform/models.ts';
+import { runModelTests } from '../transform/model-tests.ts';
+import { type Finding, type Layer, recordFindings } from './findings.ts';
+import { ledgerChecks } from './ledger-checks.ts';
+
+export type QualityLayer = Layer;
+
+/**
+ * The checks of one layer, recorded in ops.dq_findings under the run id: bronze checks read the batch ledger
+ * (reconciliation, drift, freshness); silver and gold run the tests declared in their model files.
+ */
+export async function runQuality(context: JobContext, layer: QualityLayer): Promise<Finding[]> {
+  const db = await context.warehouse();
+  const findings =
+    layer === 'bronze'
+      ? await ledgerChecks(db, context.now())
+      : (await runModelTests(db, loadModels().filter((model) => model.layer === layer))).map(
+          (result): Finding => ({
+            checkId: result.id,
+            layer,
+            tableName: result.model,
+            checkType: result.kind,
+            severity: result.severity,
+            passed: result.passed,
+            failingRows: result.failingRows,
+            details: result.details,
+          }),
+        );
+  await recordFindings(db, context.runId, findings, context.now());
+  const failed = findings.filter((finding) => !finding.passed);
+  context.log.info({ job: 'quality', layer, checks: findings.length, failed: failed.length }, 'quality checked');
+  return findings;
+}

@@ -1,0 +1,86 @@
+import type { JobContext } from './context.ts';
+import { runExtract } from './extract.ts';
+import { createSourceSchema, generate, type GenerateResult } from './generate/index.ts';
+import { nonEmptySourceTables } from './generate/load.ts';
+import { runLoad } from './load.ts';
+import { blockingFailures } from './quality/findings.ts';
+import { runQuality } from './quality/index.ts';
+import { recordRun } from './ops/pipeline-runs.ts';
+import { runStreamIngest } from './stream-ingest.ts';
+import { runTransform } from './transform/transform-job.ts';
+import { runValidate } from './validate.ts';
+
+export interface StepTiming {
+  step: string;
+  ms: number;
+  rows: number;
+}
+
+export interface PipelineResult {
+  ok: boolean;
+  generated: GenerateResult | null;
+  steps: StepTiming[];
+  /** Check ids of the blocking checks that stopped promotion, if any. */
+  blockedBy: string[];
+  wallMs: number;
+}
+
+export interface PipelineOptions {
+  /** The demo: seed the source and the stream when the source holds no rows yet. */
+  generateIfEmpty?: { seed: number; scale: number; asOf: Date } | undefined;
+}
+
+/**
+ * `ecomm run`: the batch DAG once, in order. Each step is the same code as its standalone job, and each is
+ * idempotent, so a failed run is simply run again.
+ */
+export async function runPipeline(context: JobContext, options: PipelineOptions = {}): Promise<PipelineResult> {
+  const started = performance.now();
+  const startedAt = context.now();
+  const steps: StepTiming[] = [];
+  const timed = async <T>(step: string, work: () => Promise<T>, rowsOf: (value: T) => number): Promise<T> => {
+    const begin = performance.now();
+    const value = await work();
+    steps.push({ step, ms: performance.now() - begin, rows: rowsOf(value) });
+    return value;
+  };
+
+  let generated: GenerateResult | null = null;
+  if (options.generateIfEmpty) {
+    const seedWith = options.generateIfEmpty;
+    const source = await context.source();
+    await createSourceSchema(source);
+    if ((await nonEmptySourceTables(source)).length === 0) {
+      generated = await timed(
+        'generate',
+        async () => generate({ db: source, stream: context.stream(), ...seedWith }),
+        (result) => Object.values(result.counts).reduce((sum, count) => sum + count, 0),
+      );
+    }
+  }
+  await timed('extract', () => runExtract(context), (tables) => tables.reduce((sum, t) => sum + t.rows, 0));
+  await timed('stream-ingest', () => runStreamIngest(context), (batches) => batches.reduce((sum, b) => sum + b.events, 0));
+  await timed('validate', () => runValidate(context), (batches) => batches.reduce((sum, b) => sum + b.rowsIn, 0));
+  await timed('load', () => runLoad(context), (batches) => batches.reduce((sum, b) => sum + b.rows, 0));
+  const bronzeFindings = await timed('quality bronze', () => runQuality(context, 'bronze'), (findings) => findings.length);
+  let blockedBy = blockingFailures(bronzeFindings).map((finding) => finding.checkId);
+  if (blockedBy.length === 0) {
+    const transformed = await timed(
+      'transform',
+      () => runTransform(context, ['silver', 'gold']),
+      (result) => result.built.reduce((sum, model) => sum + model.rows, 0),
+    );
+    blockedBy = transformed.blockedBy;
+  }
+  const result = { ok: blockedBy.length === 0, generated, steps, blockedBy, wallMs: performance.now() - started };
+  await recordRun(await context.warehouse(), {
+    runId: context.runId,
+    job: 'run',
+    step: 'pipeline',
+    status: result.ok ? 'succeeded' : 'failed',
+    startedAt,
+    finishedAt: context.now(),
+    message: result.ok ? null : `blocked by ${blockedBy.join(', ')}`,
+  });
+  return result;
+}

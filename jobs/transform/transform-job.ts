@@ -1,0 +1,55 @@
+import type { JobContext } from '../context.ts';
+import { recordRun } from '../ops/pipeline-runs.ts';
+import { blockingFailures } from '../quality/findings.ts';
+import { runQuality } from '../quality/index.ts';
+import { buildModels, type ModelBuildResult } from './build.ts';
+import { loadModels, type ModelLayer } from './models.ts';
+
+export interface TransformResult {
+  built: ModelBuildResult[];
+  /** Blocking checks that failed; the layers after the failing one were not built. */
+  blockedBy: string[];
+}
+
+/**
+ * `ecomm transform`: builds each layer's models in dependency order, then runs that layer's checks; a failing
+ * blocking check stops promotion, so the next layer keeps its last good build instead of reading bad data.
+ */
+export async function runTransform(context: JobContext, layers: ModelLayer[]): Promise<TransformResult> {
+  const db = await context.warehouse();
+  const models = loadModels();
+  const vars = { piiHashKey: await context.piiHashKey() };
+  const built: ModelBuildResult[] = [];
+  for (const layer of layers) {
+    const startedAt = context.now();
+    try {
+      const results = await buildModels(db, models, { vars, layers: [layer] });
+      built.push(...results);
+      for (const result of results) {
+        await recordRun(db, {
+          runId: context.runId,
+          job: 'transform',
+          step: result.name,
+          status: 'succeeded',
+          startedAt,
+          finishedAt: context.now(),
+          rowsOut: result.rows,
+        });
+      }
+    } catch (error) {
+      await recordRun(db, {
+        runId: context.runId,
+        job: 'transform',
+        step: layer,
+        status: 'failed',
+        startedAt,
+        finishedAt: context.now(),
+        message: (error as Error).message,
+      });
+      throw error;
+    }
+    const blocked = blockingFailures(await runQuality(context, layer)).map((finding) => finding.checkId);
+    if (blocked.length > 0) return { built, blockedBy: blocked };
+  }
+  return { built, blockedBy: [] };
+}
