@@ -5,7 +5,9 @@ export function schemeOf(url: string): string | undefined {
 
 export class UnsupportedUrlError extends Error {
   constructor(setting: string, url: string, supported: string[]) {
-    super(`${setting}: unsupported URL "${redactUrl(url)}"; expected one of ${supported.map((s) => `${s}://`).join(', ')}`);
+    super(
+      `${setting}: unsupported URL "${redactUrl(url)}"; expected one of ${supported.map((s) => `${s}://`).join(', ')}`,
+    );
     this.name = 'UnsupportedUrlError';
   }
 }
@@ -15,7 +17,11 @@ export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]+):[^@/]*@/i, '$1:***@');
 }
 
-export function pickFactory<Factory>(setting: string, url: string, factories: Record<string, Factory>): Factory {
+export function pickFactory<Factory>(
+  setting: string,
+  url: string,
+  factories: Record<string, Factory>,
+): Factory {
   const scheme = schemeOf(url);
   const factory = scheme === undefined ? undefined : factories[scheme];
   if (factory === undefined) throw new UnsupportedUrlError(setting, url, Object.keys(factories));

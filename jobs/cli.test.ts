@@ -22,7 +22,8 @@ describe('ecomm CLI', () => {
   it('lists every job of the catalog with its one-line summary', () => {
     const { code, stdout } = ecomm(['--help']);
     expect(code).toBe(0);
-    for (const job of JOB_CATALOG) expect(stdout).toMatch(new RegExp(`\\n\\s+${job.name}\\b.*${job.summary.slice(0, 20)}`));
+    for (const job of JOB_CATALOG)
+      expect(stdout).toMatch(new RegExp(`\\n\\s+${job.name}\\b.*${job.summary.slice(0, 20)}`));
   });
 
   it('rejects an unknown job with exit code 2', () => {
@@ -46,7 +47,9 @@ describe('ecomm CLI', () => {
   it('names the setting of a bad URL, from the environment or a flag, with exit code 2', () => {
     const fromEnv = ecomm(['extract'], { LAKE_URL: 'ftp://files/lake' });
     expect(fromEnv.code).toBe(2);
-    expect(fromEnv.stderr).toMatch(/LAKE_URL \(got "ftp:\/\/files\/lake"\): must be a URL starting with file:\/\//);
+    expect(fromEnv.stderr).toMatch(
+      /LAKE_URL \(got "ftp:\/\/files\/lake"\): must be a URL starting with file:\/\//,
+    );
     const fromFlag = ecomm(['--warehouse-url', 'oracle://db', 'load']);
     expect(fromFlag.code).toBe(2);
     expect(fromFlag.stderr).toMatch(/WAREHOUSE_URL/);

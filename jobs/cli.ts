@@ -18,9 +18,13 @@ const SETTING_FLAGS: [flag: string, variable: string][] = [
   ['--log-level <level>', 'LOG_LEVEL'],
 ];
 
-export function buildProgram(runJob: (job: JobSpec, options: JobOptions, settings: Record<string, string>) => Promise<void>) {
+export function buildProgram(
+  runJob: (job: JobSpec, options: JobOptions, settings: Record<string, string>) => Promise<void>,
+) {
   const program = new Command('ecomm')
-    .description('Ecommerce data platform jobs. Settings come from environment variables; flags override them.')
+    .description(
+      'Ecommerce data platform jobs. Settings come from environment variables; flags override them.',
+    )
     .showHelpAfterError('(run `ecomm --help` for the list of jobs)')
     .exitOverride();
   for (const [flag, variable] of SETTING_FLAGS) program.option(flag, `overrides ${variable}`);
@@ -44,15 +48,31 @@ export function buildProgram(runJob: (job: JobSpec, options: JobOptions, setting
 function addJobOptions(job: string, command: Command): void {
   if (job === 'generate' || job === 'run') {
     command
-      .addOption(new Option('--seed <n>', 'random seed: the same seed gives the same data').argParser(parseInteger).default(42))
-      .addOption(new Option('--scale <x>', 'data volume multiplier (1 = ~5k orders)').argParser(parsePositive).default(1))
-      .addOption(new Option('--as-of <date>', 'last day (exclusive) of generated data, YYYY-MM-DD; default today').argParser(parseDate));
+      .addOption(
+        new Option('--seed <n>', 'random seed: the same seed gives the same data')
+          .argParser(parseInteger)
+          .default(42),
+      )
+      .addOption(
+        new Option('--scale <x>', 'data volume multiplier (1 = ~5k orders)')
+          .argParser(parsePositive)
+          .default(1),
+      )
+      .addOption(
+        new Option(
+          '--as-of <date>',
+          'last day (exclusive) of generated data, YYYY-MM-DD; default today',
+        ).argParser(parseDate),
+      );
   }
   if (job === 'generate') command.option('--replace', 'empty the source tables first');
-  if (job === 'run') command.option('--demo', 'generate source data and events first when the source is empty');
+  if (job === 'run')
+    command.option('--demo', 'generate source data and events first when the source is empty');
   if (job === 'transform' || job === 'quality') {
     command.addOption(
-      new Option('--layer <layer>', 'which layer').choices(job === 'quality' ? ['bronze', 'silver', 'gold', 'all'] : ['silver', 'gold', 'all']).default('all'),
+      new Option('--layer <layer>', 'which layer')
+        .choices(job === 'quality' ? ['bronze', 'silver', 'gold', 'all'] : ['silver', 'gold', 'all'])
+        .default('all'),
     );
   }
 }
@@ -64,13 +84,18 @@ function parseInteger(value: string): number {
 
 function parsePositive(value: string): number {
   const number = Number(value);
-  if (!Number.isFinite(number) || number <= 0 || number > 1000) throw new InvalidArgumentError(`expected a number in (0, 1000], got "${value}"`);
+  if (!Number.isFinite(number) || number <= 0 || number > 1000)
+    throw new InvalidArgumentError(`expected a number in (0, 1000], got "${value}"`);
   return number;
 }
 
 function parseDate(value: string): Date {
   const date = new Date(`${value}T00:00:00Z`);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== value) {
+  if (
+    !/^\d{4}-\d{2}-\d{2}$/.test(value) ||
+    Number.isNaN(date.getTime()) ||
+    date.toISOString().slice(0, 10) !== value
+  ) {
     throw new InvalidArgumentError(`expected a date YYYY-MM-DD, got "${value}"`);
   }
   return date;
@@ -108,14 +133,17 @@ export async function runFromCli(argv: string[]): Promise<number> {
 
 function exitCodeFor(error: unknown): number {
   if (error instanceof CommanderError) {
-    return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? EXIT.ok : EXIT.usage;
+    return error.code === 'commander.helpDisplayed' || error.code === 'commander.version'
+      ? EXIT.ok
+      : EXIT.usage;
   }
   if (error instanceof ConfigError || error instanceof UnsupportedUrlError) {
     process.stderr.write(`ecomm: ${error.message}\n`);
     return EXIT.usage;
   }
   process.stderr.write(`ecomm: failed: ${(error as Error).message ?? String(error)}\n`);
-  if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace') process.stderr.write(`${(error as Error).stack}\n`);
+  if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace')
+    process.stderr.write(`${(error as Error).stack}\n`);
   return EXIT.failed;
 }
 

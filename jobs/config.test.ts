@@ -9,7 +9,11 @@ describe('configuration', () => {
 
   it('lists every bad variable in one message, naming each', () => {
     try {
-      loadConfig({ LAKE_URL: 'ftp://x', WAREHOUSE_URL: 'mysql://u:pw@h/db', EXTRACT_SAFETY_LAG_SECONDS: 'soon' });
+      loadConfig({
+        LAKE_URL: 'ftp://x',
+        WAREHOUSE_URL: 'mysql://u:pw@h/db',
+        EXTRACT_SAFETY_LAG_SECONDS: 'soon',
+      });
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
@@ -22,7 +26,9 @@ describe('configuration', () => {
   });
 
   it('never repeats a password from a bad URL', () => {
-    expect(() => loadConfig({ WAREHOUSE_URL: 'mysql://admin:hunter2@db/x' })).toThrow(/mysql:\/\/admin:\*\*\*@db\/x/);
+    expect(() => loadConfig({ WAREHOUSE_URL: 'mysql://admin:hunter2@db/x' })).toThrow(
+      /mysql:\/\/admin:\*\*\*@db\/x/,
+    );
     expect(() => loadConfig({ WAREHOUSE_URL: 'mysql://admin:hunter2@db/x' })).not.toThrow(/hunter2/);
   });
 

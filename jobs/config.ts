@@ -73,7 +73,5 @@ function blankToUndefined(value: string | undefined): string | undefined {
 
 /** True when every backend is the embedded one: the laptop demo, where a built-in PII key is acceptable. */
 export function isEmbedded(config: Config): boolean {
-  return (
-    schemeOf(config.WAREHOUSE_URL) === 'pglite' && schemeOf(config.LAKE_URL) === 'file'
-  );
+  return schemeOf(config.WAREHOUSE_URL) === 'pglite' && schemeOf(config.LAKE_URL) === 'file';
 }

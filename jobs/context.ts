@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { pino, type Logger } from 'pino';
-import { openSecretStore, type SecretStore, SecretNotFoundError } from '../adapters/secrets/index.ts';
-import { openObjectStore, type ObjectStore } from '../adapters/storage/index.ts';
-import { openEventStream, type EventStream } from '../adapters/stream/index.ts';
+import { type Logger, pino } from 'pino';
+import { openSecretStore, SecretNotFoundError, type SecretStore } from '../adapters/secrets/index.ts';
+import { type ObjectStore, openObjectStore } from '../adapters/storage/index.ts';
+import { type EventStream, openEventStream } from '../adapters/stream/index.ts';
 import { openSqlDatabase, type SqlDatabase } from '../adapters/warehouse/index.ts';
 import { type Config, isEmbedded } from './config.ts';
 import { ensureWarehouseSchema } from './ops/warehouse-schema.ts';

@@ -1,9 +1,9 @@
-import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { quoteIdent } from '../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
-import { SOURCE_TABLES, type SourceTableSpec } from './contracts/source-tables.ts';
 import type { JobContext } from './context.ts';
+import { SOURCE_TABLES, type SourceTableSpec } from './contracts/source-tables.ts';
 import { CsvRecordCounter } from './lake/csv.ts';
 import { compactTimestamp, isoDate, lakeKey } from './lake/layout.ts';
 import { registerBatch } from './ops/batches.ts';
@@ -23,7 +23,10 @@ export interface ExtractedTable {
  * sharing that timestamp is in this window and the next window starts strictly after it: ties are never split,
  * so no row is skipped or taken twice. The watermark moves only after the raw object is written (invariant 3).
  */
-export async function runExtract(context: JobContext, tables: SourceTableSpec[] = SOURCE_TABLES): Promise<ExtractedTable[]> {
+export async function runExtract(
+  context: JobContext,
+  tables: SourceTableSpec[] = SOURCE_TABLES,
+): Promise<ExtractedTable[]> {
   const source = await context.source();
   const warehouse = await context.warehouse();
   const results: ExtractedTable[] = [];
@@ -96,14 +99,20 @@ async function extractTable(
   const rows = Math.max(0, counter.records - 1);
 
   await warehouse.transaction(async (tx) => {
-    await registerBatch(tx, { batchId, source: table.name, kind: 'table', ingestionDate, rawKey, rows, at: context.now() });
-    await tx.query('delete from ops.watermarks where source = $1', [table.name]);
-    await tx.query('insert into ops.watermarks (source, watermark_at, batch_id, moved_at) values ($1, $2, $3, $4)', [
-      table.name,
-      upTo,
+    await registerBatch(tx, {
       batchId,
-      context.now(),
-    ]);
+      source: table.name,
+      kind: 'table',
+      ingestionDate,
+      rawKey,
+      rows,
+      at: context.now(),
+    });
+    await tx.query('delete from ops.watermarks where source = $1', [table.name]);
+    await tx.query(
+      'insert into ops.watermarks (source, watermark_at, batch_id, moved_at) values ($1, $2, $3, $4)',
+      [table.name, upTo, batchId, context.now()],
+    );
   });
   context.log.info({ job: 'extract', table: table.name, rows, rawKey }, 'extracted');
   return { table: table.name, rows, batchId, rawKey, window };

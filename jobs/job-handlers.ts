@@ -2,7 +2,7 @@ import type { JobContext } from './context.ts';
 import { runExtract } from './extract.ts';
 import { generate } from './generate/index.ts';
 import { runLoad } from './load.ts';
-import { runQuality, type QualityLayer } from './quality/index.ts';
+import { type QualityLayer, runQuality } from './quality/index.ts';
 import { runPipeline } from './run.ts';
 import { runStreamIngest } from './stream-ingest.ts';
 import { printPipelineSummary } from './summary.ts';
@@ -38,31 +38,43 @@ export const JOB_HANDLERS: Record<string, Handler> = {
       asOf: options.asOf ?? todayUtc(context.now()),
       replace: options.replace ?? false,
     });
-    for (const [source, count] of Object.entries(result.counts)) out(`generated ${source.padEnd(14)} ${count}`);
+    for (const [source, count] of Object.entries(result.counts))
+      out(`generated ${source.padEnd(14)} ${count}`);
     out(`injected ${result.anomalies.length} bad records (see docs/generator.md)`);
     return 0;
   },
   async extract(context) {
-    for (const table of await runExtract(context)) out(`extract ${table.table.padEnd(12)} ${table.rows} rows${table.rawKey ? ` -> ${table.rawKey}` : ''}`);
+    for (const table of await runExtract(context))
+      out(`extract ${table.table.padEnd(12)} ${table.rows} rows${table.rawKey ? ` -> ${table.rawKey}` : ''}`);
     return 0;
   },
   async 'stream-ingest'(context) {
     const batches = await runStreamIngest(context);
-    out(`stream-ingest ${batches.reduce((sum, b) => sum + b.events, 0)} events in ${batches.length} micro-batches`);
+    out(
+      `stream-ingest ${batches.reduce((sum, b) => sum + b.events, 0)} events in ${batches.length} micro-batches`,
+    );
     return 0;
   },
   async validate(context) {
     for (const batch of await runValidate(context)) {
-      out(`validate ${batch.batchId}: ${batch.rowsIn} in, ${batch.staged} staged, ${batch.quarantined} quarantined`);
+      out(
+        `validate ${batch.batchId}: ${batch.rowsIn} in, ${batch.staged} staged, ${batch.quarantined} quarantined`,
+      );
     }
     return 0;
   },
   async load(context) {
-    for (const batch of await runLoad(context)) out(`load ${batch.batchId}: ${batch.rows} rows -> bronze.${batch.table}`);
+    for (const batch of await runLoad(context))
+      out(`load ${batch.batchId}: ${batch.rows} rows -> bronze.${batch.table}`);
     return 0;
   },
   async transform(context, options) {
-    const layers = options.layer === 'silver' ? ['silver' as const] : options.layer === 'gold' ? ['gold' as const] : ['silver' as const, 'gold' as const];
+    const layers =
+      options.layer === 'silver'
+        ? ['silver' as const]
+        : options.layer === 'gold'
+          ? ['gold' as const]
+          : ['silver' as const, 'gold' as const];
     const result = await runTransform(context, layers);
     for (const model of result.built) out(`built ${model.name.padEnd(32)} ${model.rows} rows`);
     if (result.blockedBy.length > 0) {
@@ -72,12 +84,15 @@ export const JOB_HANDLERS: Record<string, Handler> = {
     return 0;
   },
   async quality(context, options) {
-    const layers: QualityLayer[] = options.layer === undefined || options.layer === 'all' ? ['bronze', 'silver', 'gold'] : [options.layer];
+    const layers: QualityLayer[] =
+      options.layer === undefined || options.layer === 'all' ? ['bronze', 'silver', 'gold'] : [options.layer];
     let failed = 0;
     for (const layer of layers) {
       const findings = await runQuality(context, layer);
       for (const finding of findings.filter((f) => !f.passed)) {
-        out(`${finding.severity === 'blocking' ? 'FAIL' : 'WARN'} ${finding.checkId}: ${finding.failingRows} rows ${finding.details ?? ''}`);
+        out(
+          `${finding.severity === 'blocking' ? 'FAIL' : 'WARN'} ${finding.checkId}: ${finding.failingRows} rows ${finding.details ?? ''}`,
+        );
         if (finding.severity === 'blocking') failed += 1;
       }
       out(`quality ${layer}: ${findings.filter((f) => f.passed).length}/${findings.length} checks passed`);
@@ -87,7 +102,11 @@ export const JOB_HANDLERS: Record<string, Handler> = {
   async run(context, options) {
     const result = await runPipeline(context, {
       generateIfEmpty: options.demo
-        ? { seed: options.seed ?? 42, scale: options.scale ?? 1, asOf: options.asOf ?? todayUtc(context.now()) }
+        ? {
+            seed: options.seed ?? 42,
+            scale: options.scale ?? 1,
+            asOf: options.asOf ?? todayUtc(context.now()),
+          }
         : undefined,
     });
     await printPipelineSummary(context, result, out);

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { SqlDatabase, SqlParam } from '../adapters/warehouse/sql-database.ts';
-import { contractFor } from './contracts/data-contracts.ts';
 import type { JobContext } from './context.ts';
+import { contractFor } from './contracts/data-contracts.ts';
 import { type BatchRow, batchesAwaitingLoad, markLoaded } from './ops/batches.ts';
 import { recordRun } from './ops/pipeline-runs.ts';
 import { STAGING_META_COLUMNS } from './validate.ts';
@@ -69,7 +69,9 @@ async function loadBatch(context: JobContext, warehouse: SqlDatabase, batch: Bat
       key: stagedKey,
     });
     if (copied !== batch.rows_staged) {
-      throw new Error(`batch ${batch.batch_id}: loaded ${copied} rows into ${table}, staging holds ${batch.rows_staged}`);
+      throw new Error(
+        `batch ${batch.batch_id}: loaded ${copied} rows into ${table}, staging holds ${batch.rows_staged}`,
+      );
     }
     await tx.query('delete from ops.quarantine_rows where batch_id = $1', [batch.batch_id]);
     await insertQuarantineRows(tx, quarantineRows);
@@ -102,7 +104,13 @@ async function insertQuarantineRows(db: SqlDatabase, rows: QuarantineLine[]): Pr
     const chunk = rows.slice(start, start + QUARANTINE_INSERT_CHUNK);
     const params: SqlParam[] = [];
     const tuples = chunk.map((row, index) => {
-      params.push(row.batch_id, row.source, row.row_number, row.reasons.join('; ').slice(0, 4000), JSON.stringify(row.record).slice(0, 60000));
+      params.push(
+        row.batch_id,
+        row.source,
+        row.row_number,
+        row.reasons.join('; ').slice(0, 4000),
+        JSON.stringify(row.record).slice(0, 60000),
+      );
       const base = index * 5;
       return `($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5})`;
     });

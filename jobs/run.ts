@@ -1,11 +1,11 @@
 import type { JobContext } from './context.ts';
 import { runExtract } from './extract.ts';
-import { createSourceSchema, generate, type GenerateResult } from './generate/index.ts';
+import { createSourceSchema, type GenerateResult, generate } from './generate/index.ts';
 import { nonEmptySourceTables } from './generate/load.ts';
 import { runLoad } from './load.ts';
+import { recordRun } from './ops/pipeline-runs.ts';
 import { blockingFailures } from './quality/findings.ts';
 import { runQuality } from './quality/index.ts';
-import { recordRun } from './ops/pipeline-runs.ts';
 import { runStreamIngest } from './stream-ingest.ts';
 import { runTransform } from './transform/transform-job.ts';
 import { runValidate } from './validate.ts';
@@ -34,7 +34,10 @@ export interface PipelineOptions {
  * `ecomm run`: the batch DAG once, in order. Each step is the same code as its standalone job, and each is
  * idempotent, so a failed run is simply run again.
  */
-export async function runPipeline(context: JobContext, options: PipelineOptions = {}): Promise<PipelineResult> {
+export async function runPipeline(
+  context: JobContext,
+  options: PipelineOptions = {},
+): Promise<PipelineResult> {
   const started = performance.now();
   const startedAt = context.now();
   const steps: StepTiming[] = [];
@@ -58,11 +61,31 @@ export async function runPipeline(context: JobContext, options: PipelineOptions 
       );
     }
   }
-  await timed('extract', () => runExtract(context), (tables) => tables.reduce((sum, t) => sum + t.rows, 0));
-  await timed('stream-ingest', () => runStreamIngest(context), (batches) => batches.reduce((sum, b) => sum + b.events, 0));
-  await timed('validate', () => runValidate(context), (batches) => batches.reduce((sum, b) => sum + b.rowsIn, 0));
-  await timed('load', () => runLoad(context), (batches) => batches.reduce((sum, b) => sum + b.rows, 0));
-  const bronzeFindings = await timed('quality bronze', () => runQuality(context, 'bronze'), (findings) => findings.length);
+  await timed(
+    'extract',
+    () => runExtract(context),
+    (tables) => tables.reduce((sum, t) => sum + t.rows, 0),
+  );
+  await timed(
+    'stream-ingest',
+    () => runStreamIngest(context),
+    (batches) => batches.reduce((sum, b) => sum + b.events, 0),
+  );
+  await timed(
+    'validate',
+    () => runValidate(context),
+    (batches) => batches.reduce((sum, b) => sum + b.rowsIn, 0),
+  );
+  await timed(
+    'load',
+    () => runLoad(context),
+    (batches) => batches.reduce((sum, b) => sum + b.rows, 0),
+  );
+  const bronzeFindings = await timed(
+    'quality bronze',
+    () => runQuality(context, 'bronze'),
+    (findings) => findings.length,
+  );
   let blockedBy = blockingFailures(bronzeFindings).map((finding) => finding.checkId);
   if (blockedBy.length === 0) {
     const transformed = await timed(
@@ -72,7 +95,13 @@ export async function runPipeline(context: JobContext, options: PipelineOptions 
     );
     blockedBy = transformed.blockedBy;
   }
-  const result = { ok: blockedBy.length === 0, generated, steps, blockedBy, wallMs: performance.now() - started };
+  const result = {
+    ok: blockedBy.length === 0,
+    generated,
+    steps,
+    blockedBy,
+    wallMs: performance.now() - started,
+  };
   await recordRun(await context.warehouse(), {
     runId: context.runId,
     job: 'run',

@@ -1,6 +1,6 @@
 import type { PartitionBatch, StreamMessage } from '../adapters/stream/event-stream.ts';
-import { EVENT_TOPICS } from './contracts/event-topics.ts';
 import type { JobContext } from './context.ts';
+import { EVENT_TOPICS } from './contracts/event-topics.ts';
 import { isoDate, lakeKey } from './lake/layout.ts';
 import { registerBatch } from './ops/batches.ts';
 import { recordRun } from './ops/pipeline-runs.ts';
@@ -59,7 +59,9 @@ export async function runStreamIngest(context: JobContext): Promise<IngestedBatc
   const stream = context.stream();
   const warehouse = await context.warehouse();
   const startedAt = context.now();
-  await stream.ensureTopics(EVENT_TOPICS.map((topic) => ({ name: topic.topic, partitions: topic.partitions })));
+  await stream.ensureTopics(
+    EVENT_TOPICS.map((topic) => ({ name: topic.topic, partitions: topic.partitions })),
+  );
   const consumer = await stream.consumer(
     context.config.STREAM_GROUP_ID,
     EVENT_TOPICS.map((topic) => topic.topic),
@@ -123,14 +125,22 @@ async function writeMicroBatch(context: JobContext, batch: PartitionBatch): Prom
     at: context.now(),
   });
   context.log.info({ job: 'stream-ingest', rawKey, events: batch.messages.length }, 'micro-batch written');
-  return { batchId, topic: batch.topic, partition: batch.partition, firstOffset: first.offset, events: batch.messages.length, rawKey };
+  return {
+    batchId,
+    topic: batch.topic,
+    partition: batch.partition,
+    firstOffset: first.offset,
+    events: batch.messages.length,
+    rawKey,
+  };
 }
 
 async function* ndjsonLines(messages: StreamMessage[]): AsyncGenerator<Uint8Array> {
   const linesPerChunk = 2_000;
   for (let start = 0; start < messages.length; start += linesPerChunk) {
     let text = '';
-    for (const message of messages.slice(start, start + linesPerChunk)) text += `${JSON.stringify(envelopeOf(message))}\n`;
+    for (const message of messages.slice(start, start + linesPerChunk))
+      text += `${JSON.stringify(envelopeOf(message))}\n`;
     yield Buffer.from(text);
   }
 }

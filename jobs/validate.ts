@@ -3,8 +3,8 @@ import { createInterface } from 'node:readline';
 import { PassThrough, type Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { ObjectStore } from '../adapters/storage/object-store.ts';
-import { contractFor, type DataContract } from './contracts/data-contracts.ts';
 import type { JobContext } from './context.ts';
+import { contractFor, type DataContract } from './contracts/data-contracts.ts';
 import { csvLine } from './lake/csv.ts';
 import { lakeKey } from './lake/layout.ts';
 import { type BatchRow, batchesAwaitingValidation, markValidated } from './ops/batches.ts';
@@ -160,9 +160,15 @@ async function* readCsvRecords(raw: Readable): AsyncGenerator<RawRecord> {
     }
     rowNumber += 1;
     const fields: Record<string, unknown> = {};
-    for (let index = 0; index < header.length; index += 1) fields[header[index] ?? `column_${index}`] = cells[index];
+    for (let index = 0; index < header.length; index += 1)
+      fields[header[index] ?? `column_${index}`] = cells[index];
     if (cells.length !== header.length) {
-      yield { rowNumber, fields: null, unreadable: `row has ${cells.length} cells, header has ${header.length}`, original: cells };
+      yield {
+        rowNumber,
+        fields: null,
+        unreadable: `row has ${cells.length} cells, header has ${header.length}`,
+        original: cells,
+      };
     } else {
       yield { rowNumber, fields, unreadable: null, original: fields };
     }
@@ -188,7 +194,12 @@ function parseEvent(rowNumber: number, envelope: RawEnvelope): RawRecord {
     try {
       text = strictUtf8.decode(Buffer.from(envelope.value_base64 ?? '', 'base64'));
     } catch {
-      return { rowNumber, fields: null, unreadable: 'event is not valid UTF-8', original: { value_base64: envelope.value_base64 } };
+      return {
+        rowNumber,
+        fields: null,
+        unreadable: 'event is not valid UTF-8',
+        original: { value_base64: envelope.value_base64 },
+      };
     }
   }
   const original = { offset: envelope.offset, partition: envelope.partition, value: text };

@@ -1,16 +1,16 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { openLocalStore } from '../adapters/storage/local.ts';
 import type { ObjectStore } from '../adapters/storage/object-store.ts';
-import { openMemoryStream } from '../adapters/stream/memory.ts';
 import type { EventStream } from '../adapters/stream/event-stream.ts';
+import { openMemoryStream } from '../adapters/stream/memory.ts';
 import { openPglite } from '../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import { loadConfig } from '../jobs/config.ts';
 import { createJobContext, type JobContext } from '../jobs/context.ts';
-import { createSourceSchema, generate, type GenerateResult } from '../jobs/generate/index.ts';
+import { createSourceSchema, type GenerateResult, generate } from '../jobs/generate/index.ts';
 
 /** Fixed "as of" day for tests: the data is the same whatever day the suite runs. */
 export const TEST_AS_OF = new Date('2026-10-01T00:00:00Z');
@@ -30,22 +30,36 @@ export async function openEmbeddedPlatform(): Promise<EmbeddedPlatform> {
   const folder = mkdtempSync(join(tmpdir(), 'ecomm-test-'));
   const lake = openLocalStore(`file://${folder}/lake`);
   const stream = openMemoryStream('memory://');
-  const [warehouse, source] = await Promise.all([openPglite('pglite://memory'), openPglite('pglite://memory')]);
-  const config = loadConfig({ LAKE_URL: `file://${folder}/lake`, STREAM_URL: 'memory://', WAREHOUSE_URL: 'pglite://memory', SOURCE_URL: 'pglite://memory', LOG_LEVEL: 'silent' });
+  const [warehouse, source] = await Promise.all([
+    openPglite('pglite://memory'),
+    openPglite('pglite://memory'),
+  ]);
+  const config = loadConfig({
+    LAKE_URL: `file://${folder}/lake`,
+    STREAM_URL: 'memory://',
+    WAREHOUSE_URL: 'pglite://memory',
+    SOURCE_URL: 'pglite://memory',
+    LOG_LEVEL: 'silent',
+  });
   return {
     lake,
     stream,
     warehouse,
     source,
     folder,
-    context: (options = {}) => createJobContext(config, { ...options, shared: { lake, stream, warehouse, source } }),
+    context: (options = {}) =>
+      createJobContext(config, { ...options, shared: { lake, stream, warehouse, source } }),
     async close() {
       await Promise.all([warehouse.close(), source.close()]);
     },
   };
 }
 
-export async function seedPlatform(platform: EmbeddedPlatform, seed = 7, scale = 0.2): Promise<GenerateResult> {
+export async function seedPlatform(
+  platform: EmbeddedPlatform,
+  seed = 7,
+  scale = 0.2,
+): Promise<GenerateResult> {
   await createSourceSchema(platform.source);
   return generate({ db: platform.source, stream: platform.stream, seed, scale, asOf: TEST_AS_OF });
 }
@@ -65,7 +79,8 @@ export async function tableHash(db: SqlDatabase, table: string): Promise<string>
   );
   const order = Array.from({ length: first?.n ?? 1 }, (_, index) => index + 1).join(', ');
   const hash = createHash('sha256');
-  for await (const chunk of db.copyToCsv(`select * from ${table} order by ${order}`)) hash.update(chunk as Buffer);
+  for await (const chunk of db.copyToCsv(`select * from ${table} order by ${order}`))
+    hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 

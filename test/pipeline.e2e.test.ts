@@ -1,9 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runExtract } from '../jobs/extract.ts';
 import type { GenerateResult } from '../jobs/generate/index.ts';
 import { applySourceChanges } from '../jobs/generate/index.ts';
 import { runPipeline } from '../jobs/run.ts';
-import { runExtract } from '../jobs/extract.ts';
-import { type EmbeddedPlatform, goldHashes, openEmbeddedPlatform, seedPlatform, TEST_AS_OF } from './harness.ts';
+import {
+  type EmbeddedPlatform,
+  goldHashes,
+  openEmbeddedPlatform,
+  seedPlatform,
+  TEST_AS_OF,
+} from './harness.ts';
 
 /**
  * The whole embedded pipeline on seeded data, checked the way a user would check it: against the source,
@@ -27,7 +33,13 @@ describe('embedded pipeline end to end', () => {
   });
 
   it('reconciles every batch: rows in = staged + quarantined, recorded in pipeline_runs', async () => {
-    const batches = await platform.warehouse.query<{ batch_id: string; rows_raw: number; rows_staged: number; rows_quarantined: number; rows_loaded: number }>(
+    const batches = await platform.warehouse.query<{
+      batch_id: string;
+      rows_raw: number;
+      rows_staged: number;
+      rows_quarantined: number;
+      rows_loaded: number;
+    }>(
       `select batch_id, cast(rows_raw as integer) as rows_raw, cast(rows_staged as integer) as rows_staged,
          cast(rows_quarantined as integer) as rows_quarantined, cast(rows_loaded as integer) as rows_loaded
        from ops.batches`,
@@ -37,14 +49,21 @@ describe('embedded pipeline end to end', () => {
       expect(batch.rows_staged + batch.rows_quarantined, batch.batch_id).toBe(batch.rows_raw);
       expect(batch.rows_loaded, batch.batch_id).toBe(batch.rows_staged);
     }
-    const runs = await platform.warehouse.query<{ batch_id: string; rows_in: number; rows_out: number; rows_quarantined: number }>(
+    const runs = await platform.warehouse.query<{
+      batch_id: string;
+      rows_in: number;
+      rows_out: number;
+      rows_quarantined: number;
+    }>(
       `select batch_id, cast(rows_in as integer) as rows_in, cast(rows_out as integer) as rows_out,
          cast(rows_quarantined as integer) as rows_quarantined
        from ops.pipeline_runs where job = 'validate'`,
     );
     expect(runs).toHaveLength(batches.length);
     for (const run of runs) expect(run.rows_out + run.rows_quarantined, run.batch_id).toBe(run.rows_in);
-    const [totals] = await platform.warehouse.query<{ raw: number }>('select cast(sum(rows_raw) as integer) as raw from ops.batches');
+    const [totals] = await platform.warehouse.query<{ raw: number }>(
+      'select cast(sum(rows_raw) as integer) as raw from ops.batches',
+    );
     const published = Object.values(seeded.counts).reduce((sum, count) => sum + count, 0);
     expect(totals?.raw).toBe(published);
   });
@@ -59,7 +78,12 @@ describe('embedded pipeline end to end', () => {
     );
     const identify = (source: string, record: string): string => {
       const parsed = JSON.parse(record) as Record<string, unknown>;
-      const keyField = { customers: 'customer_id', products: 'product_id', orders: 'order_id', order_items: 'order_item_id' }[source];
+      const keyField = {
+        customers: 'customer_id',
+        products: 'product_id',
+        orders: 'order_id',
+        order_items: 'order_item_id',
+      }[source];
       if (keyField) return `${source}:${parsed[keyField]}`;
       if (typeof parsed.value === 'string') return `${source}:${parsed.value}`; // unreadable event: its raw text
       return `${source}:${parsed.event_id}`;
@@ -69,13 +93,19 @@ describe('embedded pipeline end to end', () => {
     expect(got).toEqual(want);
     for (const row of quarantined) expect(row.reasons).toMatch(/^[a-z_]+: |malformed JSON|not valid UTF-8/);
     const byReason = (pattern: RegExp) => quarantined.filter((row) => pattern.test(row.reasons)).length;
-    expect(byReason(/unit_price: must be >= 0/)).toBe(expected.filter((a) => a.kind === 'negative_price').length);
-    expect(byReason(/status: must be one of/)).toBe(expected.filter((a) => a.kind === 'unknown_status').length);
+    expect(byReason(/unit_price: must be >= 0/)).toBe(
+      expected.filter((a) => a.kind === 'negative_price').length,
+    );
+    expect(byReason(/status: must be one of/)).toBe(
+      expected.filter((a) => a.kind === 'unknown_status').length,
+    );
     expect(byReason(/malformed JSON/)).toBe(expected.filter((a) => a.kind === 'malformed_json').length);
   });
 
   it('keeps undeclared event fields as rescued data and reports the drift', async () => {
-    const rescuedIds = seeded.anomalies.filter((anomaly) => anomaly.expected === 'rescued').map((anomaly) => String(anomaly.id));
+    const rescuedIds = seeded.anomalies
+      .filter((anomaly) => anomaly.expected === 'rescued')
+      .map((anomaly) => String(anomaly.id));
     expect(rescuedIds.length).toBeGreaterThan(0);
     const rows = await platform.warehouse.query<{ event_id: string; _rescued_data: string }>(
       `select event_id, _rescued_data from bronze.clickstream_events where _rescued_data is not null
@@ -106,7 +136,12 @@ describe('embedded pipeline end to end', () => {
   it('computes daily revenue, orders and AOV exactly as a direct query over the source does', async () => {
     // The rule, applied independently to the OLTP tables: valid, non-cancelled orders; valid lines; each order's
     // net converted with its day's FX rate and rounded to cents; AOV = revenue / orders.
-    const expected = await platform.source.query<{ order_date: string; revenue_usd: string; order_count: number; aov_usd: string }>(
+    const expected = await platform.source.query<{
+      order_date: string;
+      revenue_usd: string;
+      order_count: number;
+      aov_usd: string;
+    }>(
       `with valid_orders as (
          select o.order_id, cast(o.ordered_at as date) as order_date, o.currency from orders o
          where o.status in ('pending', 'shipped', 'delivered') and o.customer_id is not null
@@ -126,14 +161,23 @@ describe('embedded pipeline end to end', () => {
          cast(count(*) as integer) as order_count, cast(round(sum(revenue_usd) / count(*), 2) as varchar) as aov_usd
        from order_revenue group by order_date order by order_date`,
     );
-    const actual = await platform.warehouse.query<{ order_date: string; revenue_usd: string; order_count: number; aov_usd: string }>(
+    const actual = await platform.warehouse.query<{
+      order_date: string;
+      revenue_usd: string;
+      order_count: number;
+      aov_usd: string;
+    }>(
       `select cast(order_date as varchar) as order_date, cast(revenue_usd as varchar) as revenue_usd,
          cast(order_count as integer) as order_count, cast(aov_usd as varchar) as aov_usd
        from gold.agg_daily_sales order by order_date`,
     );
     expect(expected.length).toBeGreaterThan(20);
     const normalise = (rows: typeof actual) =>
-      rows.map((row) => ({ ...row, revenue_usd: Number(row.revenue_usd).toFixed(2), aov_usd: Number(row.aov_usd).toFixed(2) }));
+      rows.map((row) => ({
+        ...row,
+        revenue_usd: Number(row.revenue_usd).toFixed(2),
+        aov_usd: Number(row.aov_usd).toFixed(2),
+      }));
     expect(normalise(actual)).toEqual(normalise(expected));
   });
 
@@ -141,7 +185,11 @@ describe('embedded pipeline end to end', () => {
     const people = await platform.source.query<Record<string, string | null>>(
       'select email, lower(email) as email_lower, phone, first_name, last_name, street_address from customers',
     );
-    const secrets = new Set(people.flatMap((person) => Object.values(person)).filter((value): value is string => !!value && value.length > 3));
+    const secrets = new Set(
+      people
+        .flatMap((person) => Object.values(person))
+        .filter((value): value is string => !!value && value.length > 3),
+    );
     const tables = await platform.warehouse.query<{ table_name: string }>(
       "select table_name from information_schema.tables where table_schema = 'gold'",
     );
@@ -164,27 +212,40 @@ describe('embedded pipeline end to end', () => {
     const again = await runPipeline(platform.context());
     expect(again.ok).toBe(true);
     expect(await goldHashes(platform.warehouse)).toEqual(firstRunHashes);
-    const [batches] = await platform.warehouse.query<{ n: number }>('select cast(count(*) as integer) as n from ops.batches');
+    const [batches] = await platform.warehouse.query<{ n: number }>(
+      'select cast(count(*) as integer) as n from ops.batches',
+    );
     expect(batches?.n).toBeLessThanOrEqual(Object.keys(seeded.counts).length * 3 + 10);
   });
 
   it('replays a stream whose offsets were never committed without doubling a row', async () => {
     const bronzeCount = async () =>
-      (await platform.warehouse.query<{ n: number }>(
-        'select cast((select count(*) from bronze.clickstream_events) + (select count(*) from bronze.order_events) as integer) as n',
-      ))[0]?.n;
+      (
+        await platform.warehouse.query<{ n: number }>(
+          'select cast((select count(*) from bronze.clickstream_events) + (select count(*) from bronze.order_events) as integer) as n',
+        )
+      )[0]?.n;
     const before = await bronzeCount();
     // As if the consumer died after writing its batches but before committing: rewind the group to 0.
     const consumer = await platform.stream.consumer('ecomm-stream-ingest', ['clickstream', 'order-events']);
-    const ends = [...(await platform.stream.endOffsets('clickstream')), ...(await platform.stream.endOffsets('order-events'))];
+    const ends = [
+      ...(await platform.stream.endOffsets('clickstream')),
+      ...(await platform.stream.endOffsets('order-events')),
+    ];
     await consumer.commit(ends.map((end) => ({ ...end, offset: 0 })));
     await consumer.close();
-    const rawBefore = await platform.warehouse.query<{ raw_key: string }>("select raw_key from ops.batches where source_kind = 'topic' order by raw_key");
+    const rawBefore = await platform.warehouse.query<{ raw_key: string }>(
+      "select raw_key from ops.batches where source_kind = 'topic' order by raw_key",
+    );
 
     const replay = await runPipeline(platform.context());
     expect(replay.ok).toBe(true);
-    expect(replay.steps.find((step) => step.step === 'stream-ingest')?.rows).toBe(ends.reduce((sum, end) => sum + end.offset, 0));
-    const rawAfter = await platform.warehouse.query<{ raw_key: string }>("select raw_key from ops.batches where source_kind = 'topic' order by raw_key");
+    expect(replay.steps.find((step) => step.step === 'stream-ingest')?.rows).toBe(
+      ends.reduce((sum, end) => sum + end.offset, 0),
+    );
+    const rawAfter = await platform.warehouse.query<{ raw_key: string }>(
+      "select raw_key from ops.batches where source_kind = 'topic' order by raw_key",
+    );
     expect(rawAfter).toEqual(rawBefore);
     expect(await bronzeCount()).toBe(before);
     expect(await goldHashes(platform.warehouse)).toEqual(firstRunHashes);
@@ -192,7 +253,13 @@ describe('embedded pipeline end to end', () => {
 
   it('picks up exactly the changed source rows next run, and SCD2 closes old versions and opens new ones', async () => {
     const changedAt = new Date(TEST_AS_OF.getTime() + 3_600_000);
-    const changes = await applySourceChanges(platform.source, { seed: 99, at: changedAt, customers: 5, products: 3, orders: 7 });
+    const changes = await applySourceChanges(platform.source, {
+      seed: 99,
+      at: changedAt,
+      customers: 5,
+      products: 3,
+      orders: 7,
+    });
     const context = platform.context();
     const extracted = await runExtract(context);
     const rows = Object.fromEntries(extracted.map((table) => [table.table, table.rows]));
@@ -200,7 +267,12 @@ describe('embedded pipeline end to end', () => {
     const result = await runPipeline(platform.context());
     expect(result.ok).toBe(true);
 
-    const versions = await platform.warehouse.query<{ customer_id: number; valid_from: string; valid_to: string | null; is_current: boolean }>(
+    const versions = await platform.warehouse.query<{
+      customer_id: number;
+      valid_from: string;
+      valid_to: string | null;
+      is_current: boolean;
+    }>(
       `select cast(customer_id as integer) as customer_id, cast(valid_from as varchar) as valid_from,
          cast(valid_to as varchar) as valid_to, is_current
        from gold.dim_customers where customer_id in (${changes.customers.join(', ')}) order by customer_id, valid_from`,
@@ -212,7 +284,9 @@ describe('embedded pipeline end to end', () => {
       expect(old?.valid_to).toBe(current?.valid_from);
       expect(current?.is_current).toBe(true);
       expect(current?.valid_to).toBeNull();
-      expect(new Date(`${current?.valid_from}`.replace(' ', 'T').replace(/\+00$/, 'Z')).getTime()).toBe(changedAt.getTime());
+      expect(new Date(`${current?.valid_from}`.replace(' ', 'T').replace(/\+00$/, 'Z')).getTime()).toBe(
+        changedAt.getTime(),
+      );
     }
     const [products] = await platform.warehouse.query<{ n: number }>(
       `select cast(count(*) as integer) as n from gold.dim_products where product_id in (${changes.products.join(', ')})`,

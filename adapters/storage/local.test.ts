@@ -6,7 +6,9 @@ import { objectStoreContract } from './contract.ts';
 import { openObjectStore } from './index.ts';
 import { openLocalStore } from './local.ts';
 
-objectStoreContract('local folder', async () => openObjectStore(`file://${mkdtempSync(join(tmpdir(), 'lake-'))}`));
+objectStoreContract('local folder', async () =>
+  openObjectStore(`file://${mkdtempSync(join(tmpdir(), 'lake-'))}`),
+);
 
 describe('local store', () => {
   it('refuses keys that would escape the lake folder', async () => {
@@ -15,6 +17,8 @@ describe('local store', () => {
   });
 
   it('names LAKE_URL and the supported schemes for an unknown scheme', () => {
-    expect(() => openObjectStore('ftp://somewhere/lake')).toThrow(/LAKE_URL: unsupported URL "ftp:\/\/somewhere\/lake"; expected one of file:\/\//);
+    expect(() => openObjectStore('ftp://somewhere/lake')).toThrow(
+      /LAKE_URL: unsupported URL "ftp:\/\/somewhere\/lake"; expected one of file:\/\//,
+    );
   });
 });

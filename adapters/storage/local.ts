@@ -1,10 +1,9 @@
-import { createReadStream } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { randomUUID } from 'node:crypto';
 import { type ObjectBody, type ObjectInfo, ObjectNotFoundError, type ObjectStore } from './object-store.ts';
 
 /** A lake in a local folder (`file://./data/lake`): the embedded default and the shape of every other store. */
@@ -76,7 +75,8 @@ async function collectKeys(root: string, folder: string, keys: string[]): Promis
   for (const entry of entries) {
     const path = join(folder, entry.name);
     if (entry.isDirectory()) await collectKeys(root, path, keys);
-    else if (entry.isFile() && !entry.name.endsWith('.partial')) keys.push(relative(root, path).split(sep).join('/'));
+    else if (entry.isFile() && !entry.name.endsWith('.partial'))
+      keys.push(relative(root, path).split(sep).join('/'));
   }
 }
 

@@ -1,4 +1,12 @@
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import type {
   ConsumeOptions,
@@ -65,7 +73,8 @@ export function openMemoryStream(url: string): EventStream {
       const partitions = partitionsOf(topic);
       const appended = new Map<number, string[]>();
       messages.forEach((message, index) => {
-        const partition = message.key == null ? index % partitions.length : hashKey(message.key) % partitions.length;
+        const partition =
+          message.key == null ? index % partitions.length : hashKey(message.key) % partitions.length;
         const stored: StoredMessage = {
           key: message.key ?? null,
           value: Buffer.from(message.value).toString('base64'),
@@ -165,7 +174,8 @@ function persistenceFolder(url: string): string | undefined {
 /** Java's String.hashCode, made non-negative: stable across runs, so a key always lands in one partition. */
 function hashKey(key: string): number {
   let hash = 0;
-  for (let index = 0; index < key.length; index += 1) hash = (Math.imul(31, hash) + key.charCodeAt(index)) | 0;
+  for (let index = 0; index < key.length; index += 1)
+    hash = (Math.imul(31, hash) + key.charCodeAt(index)) | 0;
   return hash & 0x7fffffff;
 }
 

@@ -38,7 +38,10 @@ export function sqlDatabaseContract(name: string, open: () => Promise<SqlDatabas
         '',
       ].join('\n');
       await lake.put('copy/rows.csv', csv);
-      const loaded = await db.copyFromCsv(table, ['id', 'label', 'note'], { store: lake, key: 'copy/rows.csv' });
+      const loaded = await db.copyFromCsv(table, ['id', 'label', 'note'], {
+        store: lake,
+        key: 'copy/rows.csv',
+      });
       expect(loaded).toBe(4);
       const rows = await db.query<{ id: number; label: string | null; note: string | null }>(
         `select id, label, note from ${table} order by id`,
@@ -52,7 +55,9 @@ export function sqlDatabaseContract(name: string, open: () => Promise<SqlDatabas
     });
 
     it('streams a query out as CSV with a header, preserving NULL versus empty', async () => {
-      const csv = await text(db.copyToCsv(`select id, label, note from ${table} where id in (2, 3) order by id`));
+      const csv = await text(
+        db.copyToCsv(`select id, label, note from ${table} where id in (2, 3) order by id`),
+      );
       expect(csv).toBe('id,label,note\n2,"line one\nline two",\n3,日本語 ✓ émoji 🚀,""\n');
     });
 
@@ -78,9 +83,13 @@ export function sqlDatabaseContract(name: string, open: () => Promise<SqlDatabas
       const lines = ['id,label,note'];
       for (let i = 0; i < 20_000; i += 1) lines.push(`${1000 + i},"multi\nline ${i}",x`);
       await lake.put('copy/many.csv', `${lines.join('\n')}\n`);
-      const loaded = await db.transaction((tx) => tx.copyFromCsv(table, ['id', 'label', 'note'], { store: lake, key: 'copy/many.csv' }));
+      const loaded = await db.transaction((tx) =>
+        tx.copyFromCsv(table, ['id', 'label', 'note'], { store: lake, key: 'copy/many.csv' }),
+      );
       expect(loaded).toBe(20_000);
-      const [count] = await db.query<{ n: number }>(`select cast(count(*) as integer) as n from ${table} where id >= 1000`);
+      const [count] = await db.query<{ n: number }>(
+        `select cast(count(*) as integer) as n from ${table} where id >= 1000`,
+      );
       expect(count?.n).toBe(20_000);
     });
   });

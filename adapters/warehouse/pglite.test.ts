@@ -9,7 +9,13 @@ describe('csvRecordChunks', () => {
   it('cuts only at newlines outside quoted fields', async () => {
     const input = ['a,b\n1,"x\ny"\n2,z\n'].map((s) => Buffer.from(s));
     const chunks: string[] = [];
-    for await (const chunk of csvRecordChunks((async function* () { yield* input; })(), 1)) chunks.push(Buffer.from(chunk).toString());
+    for await (const chunk of csvRecordChunks(
+      (async function* () {
+        yield* input;
+      })(),
+      1,
+    ))
+      chunks.push(Buffer.from(chunk).toString());
     expect(chunks.join('')).toBe('a,b\n1,"x\ny"\n2,z\n');
     for (const chunk of chunks) expect(chunk.endsWith('\n')).toBe(true);
   });
@@ -17,6 +23,8 @@ describe('csvRecordChunks', () => {
 
 describe('database factory', () => {
   it('names SOURCE_URL when the source URL has an unknown scheme', () => {
-    expect(() => openSqlDatabase('SOURCE_URL', 'mysql://db')).toThrow(/SOURCE_URL: unsupported URL "mysql:\/\/db"/);
+    expect(() => openSqlDatabase('SOURCE_URL', 'mysql://db')).toThrow(
+      /SOURCE_URL: unsupported URL "mysql:\/\/db"/,
+    );
   });
 });

@@ -60,7 +60,9 @@ function pgliteDatabase(url: string, root: PGlite, conn: Queryable, close: () =>
     copyToCsv(selectSql: string) {
       return Readable.from(
         (async function* () {
-          const result = await conn.query(`COPY (${selectSql}) TO '/dev/blob' WITH (FORMAT csv, HEADER true)`);
+          const result = await conn.query(
+            `COPY (${selectSql}) TO '/dev/blob' WITH (FORMAT csv, HEADER true)`,
+          );
           if (result.blob) yield Buffer.from(await result.blob.arrayBuffer());
         })(),
       );

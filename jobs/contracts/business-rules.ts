@@ -11,15 +11,24 @@ const oneOf = (allowed: readonly string[]): FieldRule => ({
   holds: (value) => allowed.includes(value),
   message: `must be one of ${allowed.join(', ')}`,
 });
-const atLeast = (minimum: number): FieldRule => ({ holds: (value) => Number(value) >= minimum, message: `must be >= ${minimum}` });
+const atLeast = (minimum: number): FieldRule => ({
+  holds: (value) => Number(value) >= minimum,
+  message: `must be >= ${minimum}`,
+});
 const positive: FieldRule = { holds: (value) => Number(value) > 0, message: 'must be > 0' };
 const notBlank: FieldRule = { holds: (value) => value.trim() !== '', message: 'must not be blank' };
 
 /** The expectations of the seeds (valid id, valid status, price >= 0) and the ones a store's data implies. */
 export const BUSINESS_RULES: Record<string, Record<string, FieldRule>> = {
   customers: {
-    email: { holds: (value) => /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value.trim()), message: 'must be an email address' },
-    country_code: { holds: (value) => /^[A-Za-z]{2}$/.test(value), message: 'must be a 2-letter country code' },
+    email: {
+      holds: (value) => /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value.trim()),
+      message: 'must be an email address',
+    },
+    country_code: {
+      holds: (value) => /^[A-Za-z]{2}$/.test(value),
+      message: 'must be a 2-letter country code',
+    },
     loyalty_tier: oneOf(['bronze', 'silver', 'gold', 'platinum']),
   },
   products: {

@@ -22,7 +22,12 @@ describe('data contracts', () => {
   });
 
   it('gives every reason a row fails, each naming its column', () => {
-    const verdict = contractFor('orders').check({ ...order, status: 'returned', customer_id: null, shipping_amount: '-1' });
+    const verdict = contractFor('orders').check({
+      ...order,
+      status: 'returned',
+      customer_id: null,
+      shipping_amount: '-1',
+    });
     expect(verdict.reasons).toEqual([
       'customer_id: required value is missing',
       'status: must be one of pending, shipped, delivered, cancelled',
@@ -32,11 +37,21 @@ describe('data contracts', () => {
 
   it('rejects a negative price and a malformed number', () => {
     const product = {
-      product_id: '1', sku: 'SKU-1', product_name: 'Mug', category: 'Home', brand: 'Acme', unit_price: '-2.00',
-      currency: 'USD', is_active: 't', created_at: order.created_at, updated_at: order.updated_at,
+      product_id: '1',
+      sku: 'SKU-1',
+      product_name: 'Mug',
+      category: 'Home',
+      brand: 'Acme',
+      unit_price: '-2.00',
+      currency: 'USD',
+      is_active: 't',
+      created_at: order.created_at,
+      updated_at: order.updated_at,
     };
     expect(contractFor('products').check(product).reasons).toEqual(['unit_price: must be >= 0']);
-    expect(contractFor('products').check({ ...product, unit_price: 'ten' }).reasons).toEqual(['unit_price: expected a decimal number']);
+    expect(contractFor('products').check({ ...product, unit_price: 'ten' }).reasons).toEqual([
+      'unit_price: expected a decimal number',
+    ]);
   });
 
   it('keeps undeclared fields as rescued data instead of dropping or rejecting them', () => {
@@ -47,19 +62,46 @@ describe('data contracts', () => {
 
   it('requires JSON numbers in events, not strings that look like numbers', () => {
     const event = {
-      event_id: 'e1', event_type: 'add_to_cart', occurred_at: '2026-11-01T10:00:00.000Z', session_id: 's1',
-      customer_id: 4, device: 'web', page_url: '/p/1', product_id: 1, quantity: 2, order_id: null,
+      event_id: 'e1',
+      event_type: 'add_to_cart',
+      occurred_at: '2026-11-01T10:00:00.000Z',
+      session_id: 's1',
+      customer_id: 4,
+      device: 'web',
+      page_url: '/p/1',
+      product_id: 1,
+      quantity: 2,
+      order_id: null,
     };
     expect(contractFor('clickstream').check(event).reasons).toEqual([]);
-    expect(contractFor('clickstream').check({ ...event, quantity: 'two' }).reasons).toEqual(['quantity: expected an integer']);
-    expect(contractFor('clickstream').check({ ...event, event_type: 'hover' }).reasons[0]).toMatch(/^event_type: must be one of/);
+    expect(contractFor('clickstream').check({ ...event, quantity: 'two' }).reasons).toEqual([
+      'quantity: expected an integer',
+    ]);
+    expect(contractFor('clickstream').check({ ...event, event_type: 'hover' }).reasons[0]).toMatch(
+      /^event_type: must be one of/,
+    );
   });
 
   it('lets optional event fields be absent or null', () => {
     const verdict = contractFor('clickstream').check({
-      event_id: 'e2', event_type: 'page_view', occurred_at: '2026-11-01T10:00:00Z', session_id: 's1', device: 'mobile',
+      event_id: 'e2',
+      event_type: 'page_view',
+      occurred_at: '2026-11-01T10:00:00Z',
+      session_id: 's1',
+      device: 'mobile',
     });
     expect(verdict.reasons).toEqual([]);
-    expect(verdict.values).toEqual(['e2', 'page_view', '2026-11-01T10:00:00Z', 's1', null, 'mobile', null, null, null, null]);
+    expect(verdict.values).toEqual([
+      'e2',
+      'page_view',
+      '2026-11-01T10:00:00Z',
+      's1',
+      null,
+      'mobile',
+      null,
+      null,
+      null,
+      null,
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { BUSINESS_RULES } from './business-rules.ts';
 import { EVENT_TOPICS } from './event-topics.ts';
 import { type ColumnSpec, type ColumnType, SOURCE_TABLES } from './source-tables.ts';
-import { BUSINESS_RULES } from './business-rules.ts';
 
 /** How a source's records arrive: CSV text cells from the OLTP extract, or JSON values from event topics. */
 export type RecordFormat = 'csv' | 'json';
@@ -24,7 +24,8 @@ export interface DataContract {
   check(record: Record<string, unknown>): ContractVerdict;
 }
 
-const isTimestamp = (value: string) => /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}/.test(value) && !Number.isNaN(Date.parse(value));
+const isTimestamp = (value: string) =>
+  /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}/.test(value) && !Number.isNaN(Date.parse(value));
 
 const missingOr = (expected: string) => (issue: { input?: unknown }) =>
   issue.input === undefined || issue.input === null ? 'required value is missing' : `expected ${expected}`;
@@ -32,10 +33,13 @@ const missingOr = (expected: string) => (issue: { input?: unknown }) =>
 /** Cell schemas for CSV text; the database wrote these, so the shapes are PostgreSQL's text output. */
 const CSV_TYPES: Record<ColumnType, () => z.ZodType<string>> = {
   int: () => z.string({ error: missingOr('an integer') }).regex(/^-?\d{1,18}$/, 'expected an integer'),
-  numeric: () => z.string({ error: missingOr('a decimal number') }).regex(/^-?\d+(\.\d+)?$/, 'expected a decimal number'),
+  numeric: () =>
+    z.string({ error: missingOr('a decimal number') }).regex(/^-?\d+(\.\d+)?$/, 'expected a decimal number'),
   text: () => z.string({ error: missingOr('text') }),
-  timestamptz: () => z.string({ error: missingOr('a timestamp') }).refine(isTimestamp, 'expected a timestamp'),
-  date: () => z.string({ error: missingOr('a date') }).regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD'),
+  timestamptz: () =>
+    z.string({ error: missingOr('a timestamp') }).refine(isTimestamp, 'expected a timestamp'),
+  date: () =>
+    z.string({ error: missingOr('a date') }).regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD'),
   bool: () => z.enum(['t', 'f', 'true', 'false'], { error: missingOr('a boolean') }),
 };
 
@@ -44,8 +48,12 @@ const JSON_TYPES: Record<ColumnType, () => z.ZodType<string | number | boolean>>
   int: () => z.number({ error: missingOr('an integer') }).int('expected an integer'),
   numeric: () => z.number({ error: missingOr('a number') }),
   text: () => z.string({ error: missingOr('text') }),
-  timestamptz: () => z.string({ error: missingOr('an ISO-8601 timestamp') }).refine(isTimestamp, 'expected an ISO-8601 timestamp'),
-  date: () => z.string({ error: missingOr('a date') }).regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD'),
+  timestamptz: () =>
+    z
+      .string({ error: missingOr('an ISO-8601 timestamp') })
+      .refine(isTimestamp, 'expected an ISO-8601 timestamp'),
+  date: () =>
+    z.string({ error: missingOr('a date') }).regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD'),
   bool: () => z.boolean({ error: missingOr('a boolean') }),
 };
 
@@ -57,8 +65,15 @@ function fieldSchema(source: string, column: ColumnSpec, format: RecordFormat): 
   return column.nullable ? checked.nullable().optional() : checked;
 }
 
-function buildContract(source: string, table: string, format: RecordFormat, columns: ColumnSpec[]): DataContract {
-  const schema = z.object(Object.fromEntries(columns.map((column) => [column.name, fieldSchema(source, column, format)])));
+function buildContract(
+  source: string,
+  table: string,
+  format: RecordFormat,
+  columns: ColumnSpec[],
+): DataContract {
+  const schema = z.object(
+    Object.fromEntries(columns.map((column) => [column.name, fieldSchema(source, column, format)])),
+  );
   const names = columns.map((column) => column.name);
   const declared = new Set(names);
   return {
@@ -77,7 +92,9 @@ function buildContract(source: string, table: string, format: RecordFormat, colu
       if (!parsed.success) {
         return {
           values: [],
-          reasons: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'record'}: ${issue.message}`),
+          reasons: parsed.error.issues.map(
+            (issue) => `${issue.path.join('.') || 'record'}: ${issue.message}`,
+          ),
           rescued,
         };
       }

@@ -8,7 +8,11 @@ export class CsvRecordCounter extends Transform {
   records = 0;
   #insideQuotes = false;
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null, data?: Buffer) => void) {
+  override _transform(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    done: (error?: Error | null, data?: Buffer) => void,
+  ) {
     for (let index = 0; index < chunk.length; index += 1) {
       const byte = chunk[index];
       if (byte === 0x22) this.#insideQuotes = !this.#insideQuotes;

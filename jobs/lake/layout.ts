@@ -4,7 +4,13 @@
  */
 export type LakeZone = 'raw' | 'staging' | 'quarantine';
 
-export function lakeKey(zone: LakeZone, source: string, ingestionDate: string, batchId: string, extension: string): string {
+export function lakeKey(
+  zone: LakeZone,
+  source: string,
+  ingestionDate: string,
+  batchId: string,
+  extension: string,
+): string {
   return `${zone}/source=${source}/ingestion_date=${ingestionDate}/${batchId}.${extension}`;
 }
 

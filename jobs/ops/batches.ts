@@ -21,7 +21,15 @@ const BATCH_COLUMNS = `batch_id, source, source_kind, cast(ingestion_date as var
 /** Records a raw batch; a replay of the same batch id replaces its row and starts its journey again. */
 export async function registerBatch(
   db: SqlDatabase,
-  batch: { batchId: string; source: string; kind: 'table' | 'topic'; ingestionDate: string; rawKey: string; rows: number; at: Date },
+  batch: {
+    batchId: string;
+    source: string;
+    kind: 'table' | 'topic';
+    ingestionDate: string;
+    rawKey: string;
+    rows: number;
+    at: Date;
+  },
 ): Promise<void> {
   await db.query('delete from ops.batches where batch_id = $1', [batch.batchId]);
   await db.query(
@@ -47,16 +55,40 @@ export async function batchesAwaitingLoad(db: SqlDatabase): Promise<BatchRow[]> 
 export async function markValidated(
   db: SqlDatabase,
   batchId: string,
-  result: { stagedKey: string; quarantineKey: string | null; staged: number; quarantined: number; rescued: number; at: Date },
+  result: {
+    stagedKey: string;
+    quarantineKey: string | null;
+    staged: number;
+    quarantined: number;
+    rescued: number;
+    at: Date;
+  },
 ): Promise<void> {
   await db.query(
     `update ops.batches set staged_key = $2, quarantine_key = $3, rows_staged = $4, rows_quarantined = $5,
        rows_rescued = $6, validated_at = $7, rows_loaded = null, loaded_at = null
      where batch_id = $1`,
-    [batchId, result.stagedKey, result.quarantineKey, result.staged, result.quarantined, result.rescued, result.at],
+    [
+      batchId,
+      result.stagedKey,
+      result.quarantineKey,
+      result.staged,
+      result.quarantined,
+      result.rescued,
+      result.at,
+    ],
   );
 }
 
-export async function markLoaded(db: SqlDatabase, batchId: string, rowsLoaded: number, at: Date): Promise<void> {
-  await db.query('update ops.batches set rows_loaded = $2, loaded_at = $3 where batch_id = $1', [batchId, rowsLoaded, at]);
+export async function markLoaded(
+  db: SqlDatabase,
+  batchId: string,
+  rowsLoaded: number,
+  at: Date,
+): Promise<void> {
+  await db.query('update ops.batches set rows_loaded = $2, loaded_at = $3 where batch_id = $1', [
+    batchId,
+    rowsLoaded,
+    at,
+  ]);
 }

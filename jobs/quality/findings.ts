@@ -14,7 +14,12 @@ export interface Finding {
   details: string | null;
 }
 
-export async function recordFindings(db: SqlDatabase, runId: string, findings: Finding[], at: Date): Promise<void> {
+export async function recordFindings(
+  db: SqlDatabase,
+  runId: string,
+  findings: Finding[],
+  at: Date,
+): Promise<void> {
   for (const finding of findings) {
     await db.query(
       `insert into ops.dq_findings (run_id, check_id, layer, table_name, check_type, severity, status, failing_rows,

@@ -1,6 +1,6 @@
 import type { JobContext } from '../context.ts';
-import { loadModels } from '../transform/models.ts';
 import { runModelTests } from '../transform/model-tests.ts';
+import { loadModels } from '../transform/models.ts';
 import { type Finding, type Layer, recordFindings } from './findings.ts';
 import { ledgerChecks } from './ledger-checks.ts';
 
@@ -15,7 +15,12 @@ export async function runQuality(context: JobContext, layer: QualityLayer): Prom
   const findings =
     layer === 'bronze'
       ? await ledgerChecks(db, context.now())
-      : (await runModelTests(db, loadModels().filter((model) => model.layer === layer))).map(
+      : (
+          await runModelTests(
+            db,
+            loadModels().filter((model) => model.layer === layer),
+          )
+        ).map(
           (result): Finding => ({
             checkId: result.id,
             layer,
@@ -29,6 +34,9 @@ export async function runQuality(context: JobContext, layer: QualityLayer): Prom
         );
   await recordFindings(db, context.runId, findings, context.now());
   const failed = findings.filter((finding) => !finding.passed);
-  context.log.info({ job: 'quality', layer, checks: findings.length, failed: failed.length }, 'quality checked');
+  context.log.info(
+    { job: 'quality', layer, checks: findings.length, failed: failed.length },
+    'quality checked',
+  );
   return findings;
 }

@@ -10,13 +10,24 @@ export const FRESHNESS_SLA_MINUTES: Record<'table' | 'topic', number> = { table:
  * bronze), schema drift is reported, and each source has been loaded within its SLA.
  */
 export async function ledgerChecks(db: SqlDatabase, now: Date): Promise<Finding[]> {
-  return [...(await reconciliationChecks(db)), ...(await driftChecks(db)), ...(await freshnessChecks(db, now))];
+  return [
+    ...(await reconciliationChecks(db)),
+    ...(await driftChecks(db)),
+    ...(await freshnessChecks(db, now)),
+  ];
 }
 
 async function reconciliationChecks(db: SqlDatabase): Promise<Finding[]> {
   const findings: Finding[] = [];
   for (const contract of DATA_CONTRACTS) {
-    const mismatched = await db.query<{ batch_id: string; rows_raw: number; rows_staged: number; rows_quarantined: number; rows_loaded: number; in_bronze: number }>(
+    const mismatched = await db.query<{
+      batch_id: string;
+      rows_raw: number;
+      rows_staged: number;
+      rows_quarantined: number;
+      rows_loaded: number;
+      in_bronze: number;
+    }>(
       `with bronze_rows as (
          select _batch_id as batch_id, count(*) as in_bronze from bronze.${contract.table} group by _batch_id
        )
@@ -38,7 +49,13 @@ async function reconciliationChecks(db: SqlDatabase): Promise<Finding[]> {
       severity: 'blocking',
       passed: mismatched.length === 0,
       failingRows: mismatched.length,
-      details: mismatched.length === 0 ? null : `batches not reconciling: ${mismatched.slice(0, 5).map((row) => JSON.stringify(row)).join(', ')}`,
+      details:
+        mismatched.length === 0
+          ? null
+          : `batches not reconciling: ${mismatched
+              .slice(0, 5)
+              .map((row) => JSON.stringify(row))
+              .join(', ')}`,
     });
   }
   return findings;
@@ -59,7 +76,10 @@ async function driftChecks(db: SqlDatabase): Promise<Finding[]> {
       severity: 'warn',
       passed: rescued === 0,
       failingRows: rescued,
-      details: rescued === 0 ? null : `${rescued} rows carry fields the contract does not declare (kept in _rescued_data)`,
+      details:
+        rescued === 0
+          ? null
+          : `${rescued} rows carry fields the contract does not declare (kept in _rescued_data)`,
     });
   }
   return findings;
@@ -74,7 +94,9 @@ async function freshnessChecks(db: SqlDatabase, now: Date): Promise<Finding[]> {
       [contract.source],
     );
     const lastLoaded = row?.last_loaded ? new Date(row.last_loaded) : null;
-    const ageMinutes = lastLoaded ? (now.getTime() - lastLoaded.getTime()) / 60_000 : Number.POSITIVE_INFINITY;
+    const ageMinutes = lastLoaded
+      ? (now.getTime() - lastLoaded.getTime()) / 60_000
+      : Number.POSITIVE_INFINITY;
     const sla = FRESHNESS_SLA_MINUTES[kind];
     findings.push({
       checkId: `bronze.${contract.table}:freshness`,

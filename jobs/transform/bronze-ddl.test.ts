@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { EVENT_TOPICS } from '../contracts/event-topics.ts';
+import { SOURCE_TABLES } from '../contracts/source-tables.ts';
+import { loadBronzeTables, stripCommentsAndStrings } from './models.ts';
+
+const META_COLUMNS = ['_rescued_data', '_batch_id', '_source_file', '_ingested_at'];
+
+const contracts = [
+  ...SOURCE_TABLES.map((table) => ({
+    table: table.name,
+    columns: table.columns.map((column) => column.name),
+  })),
+  ...EVENT_TOPICS.map((topic) => ({ table: topic.table, columns: topic.fields.map((field) => field.name) })),
+];
+
+describe('bronze DDL', () => {
+  const bronze = loadBronzeTables();
+
+  it('has one table per source table and event topic, and nothing else', () => {
+    expect(bronze.map((table) => table.name).sort()).toEqual(
+      contracts.map((entry) => `bronze.${entry.table}`).sort(),
+    );
+  });
+
+  it.each(contracts)(
+    'bronze.$table has the contract columns, in order, then the load metadata',
+    ({ table, columns }) => {
+      const ddl = bronze.find((entry) => entry.name === `bronze.${table}`);
+      expect(ddl?.columns).toEqual([...columns, ...META_COLUMNS]);
+    },
+  );
+
+  it('keeps contract columns as wide text and the metadata as the loader expects', () => {
+    for (const table of bronze) {
+      expect(table.grain, table.file).toMatch(/^one row per /);
+      const contract = contracts.find((entry) => `bronze.${entry.table}` === table.name);
+      for (const column of [...(contract?.columns ?? []), '_rescued_data']) {
+        expect(table.sql, `${table.file} ${column}`).toMatch(
+          new RegExp(`\\n  ${column} varchar\\(65535\\),\\n`),
+        );
+      }
+      expect(table.sql).toContain('  _batch_id varchar(128) not null,\n');
+      expect(table.sql).toContain('  _source_file varchar(1024) not null,\n');
+      expect(table.sql).toContain('  _ingested_at timestamptz not null default current_timestamp\n');
+      // Redshift turns `text` into varchar(256); serial and identity are not portable.
+      expect(stripCommentsAndStrings(table.sql)).not.toMatch(/\btext\b|\bserial\b|\bidentity\b/i);
+    }
+  });
+});

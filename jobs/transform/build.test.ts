@@ -1,0 +1,415 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPglite } from '../../adapters/warehouse/pglite.ts';
+import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import { buildModels, createBronzeTables, type ModelBuildResult, renderModelSql } from './build.ts';
+import { runModelTests } from './model-tests.ts';
+import { loadModels, type Model, parseModel } from './models.ts';
+import { FIXTURE_PII, loadBronzeFixtures } from './test-fixtures.ts';
+
+const vars = { piiHashKey: 'test-pii-key' };
+
+let db: SqlDatabase;
+let models: Model[];
+let firstBuild: ModelBuildResult[];
+
+beforeAll(async () => {
+  db = await openPglite('pglite://memory');
+  models = loadModels();
+  await createBronzeTables(db);
+  await loadBronzeFixtures(db);
+  firstBuild = await buildModels(db, models, { vars });
+});
+
+afterAll(async () => {
+  await db.close();
+});
+
+const rows = (sql: string) => db.query(sql);
+const one = async (sql: string) => (await db.query(sql))[0] ?? {};
+
+/** Every gold table's rows as text, in a stable order: the unit of parity and idempotence checks. */
+async function snapshotGold(): Promise<Record<string, string[]>> {
+  const snapshot: Record<string, string[]> = {};
+  for (const model of models.filter((entry) => entry.layer === 'gold')) {
+    const result = await db.query(`select t::text as row_text from ${model.name} t order by 1`);
+    snapshot[model.name] = result.map((row) => String(row.row_text));
+  }
+  return snapshot;
+}
+
+describe('buildModels', () => {
+  it('builds every model in dependency order and reports rows and timings', () => {
+    expect(firstBuild.map((result) => result.name)).toEqual(models.map((model) => model.name));
+    for (const result of firstBuild) {
+      expect(result.ms).toBeGreaterThanOrEqual(0);
+      expect(Number.isInteger(result.rows)).toBe(true);
+    }
+    const rowsOf = Object.fromEntries(firstBuild.map((result) => [result.name, result.rows]));
+    expect(rowsOf).toMatchObject({
+      'silver.customers': 3,
+      'silver.customer_versions': 4,
+      'silver.orders': 5,
+      'silver.fx_rates': 5,
+      'silver.clickstream_events': 10,
+      'silver.order_events': 3,
+      'gold.dim_date': 5,
+    });
+  });
+
+  it('builds only the requested layers', async () => {
+    const silverOnly = await buildModels(db, models, { vars, layers: ['silver'] });
+    expect(silverOnly.map((result) => result.layer)).toEqual(
+      models.filter((m) => m.layer === 'silver').map(() => 'silver'),
+    );
+  });
+
+  it('leaves no __next tables behind', async () => {
+    const leftovers = await rows(
+      "select table_schema, table_name from information_schema.tables where table_name like '%\\_\\_next'",
+    );
+    expect(leftovers).toEqual([]);
+  });
+
+  it('names the model file and carries the database message when a model fails', async () => {
+    const broken = parseModel(
+      'sql/gold/broken.sql',
+      '-- grain: one row per nothing\nselect no_such_column from silver.orders',
+      'gold',
+    );
+    await expect(buildModels(db, [broken], { vars })).rejects.toThrow(
+      /model gold\.broken \(sql\/gold\/broken\.sql\) failed to build: column "no_such_column" does not exist/,
+    );
+    const [kept] = await rows(
+      "select count(*)::int as n from information_schema.tables where table_name = 'broken'",
+    );
+    expect(kept?.n).toBe(0);
+  });
+
+  it('renders the Redshift spelling of the dialect helpers', () => {
+    const factOrders = models.find((model) => model.name === 'gold.fact_orders') as Model;
+    const redshift = renderModelSql(factOrders, 'redshift', vars);
+    expect(redshift).toContain("sha2('test-pii-key' ||");
+    expect(redshift).not.toContain('{{');
+  });
+});
+
+describe('silver', () => {
+  it('keeps the latest version of each row, and the latest load of a version extracted twice', async () => {
+    expect(await one('select status, _processed_at from silver.orders where order_id = 100')).toEqual({
+      status: 'delivered',
+      _processed_at: new Date('2026-11-02T01:00:00Z'),
+    });
+    expect(
+      await one(
+        'select city, loyalty_tier, email, country_code, _batch_id from silver.customers where customer_id = 1',
+      ),
+    ).toEqual({
+      city: 'Lyon',
+      loyalty_tier: 'silver',
+      email: 'jane.doe@example.com',
+      country_code: 'FR',
+      _batch_id: 'b3',
+    });
+    expect(
+      await one(
+        "select rate_to_usd from silver.fx_rates where currency = 'EUR' and rate_date = '2026-11-01'",
+      ),
+    ).toEqual({
+      rate_to_usd: '1.08500000',
+    });
+    expect(await one('select currency from silver.orders where order_id = 101')).toEqual({ currency: 'USD' });
+  });
+
+  it('keeps one row per distinct version for SCD2', async () => {
+    const versions = await rows(
+      'select version_number, city from silver.customer_versions where customer_id = 1 order by version_number',
+    );
+    expect(versions).toEqual([
+      { version_number: 1, city: 'Paris' },
+      { version_number: 2, city: 'Lyon' },
+    ]);
+  });
+
+  it('deduplicates redelivered events (first delivery wins) and flags late events', async () => {
+    expect(
+      await one(
+        "select count(*)::int as n, min(_batch_id) as batch from silver.clickstream_events where event_id = 'e5'",
+      ),
+    ).toEqual({
+      n: 1,
+      batch: 's1',
+    });
+    expect(await one("select count(*)::int as n from silver.order_events where event_id = 'oe2'")).toEqual({
+      n: 1,
+    });
+    const late = await rows('select event_id from silver.clickstream_events where is_late order by event_id');
+    expect(late).toEqual([{ event_id: 'e10' }]);
+    expect(
+      await one("select event_date::text as d from silver.clickstream_events where event_id = 'e10'"),
+    ).toEqual({
+      d: '2026-10-30',
+    });
+  });
+});
+
+describe('gold', () => {
+  it('converts a non-USD order with the rate of its UTC order date, rounded per order', async () => {
+    // Order 100 (EUR): 2 × 10.00 − 1.00 + 1 × 5.50 = 24.50 EUR × 1.085 (2026-11-01) = 26.5825 → 26.58.
+    expect(
+      await one(
+        'select net_amount, gross_amount, discount_amount, fx_rate_to_usd, net_amount_usd, shipping_amount_usd, item_count from gold.fact_orders where order_id = 100',
+      ),
+    ).toEqual({
+      net_amount: '24.50',
+      gross_amount: '25.50',
+      discount_amount: '1.00',
+      fx_rate_to_usd: '1.08500000',
+      net_amount_usd: '26.58',
+      shipping_amount_usd: '5.41',
+      item_count: 3,
+    });
+    // Order 103 (GBP) at 23:59:59 UTC on 11-03 uses the 11-03 rate: 20.00 × 1.26845 = 25.369 → 25.37.
+    expect(
+      await one('select order_date::text as d, net_amount_usd from gold.fact_orders where order_id = 103'),
+    ).toEqual({
+      d: '2026-11-03',
+      net_amount_usd: '25.37',
+    });
+    // Order 104 (JPY): 3000 × 0.0067 = 20.10; order 101 (USD, no USD rate row) uses 1.
+    expect(await one('select net_amount_usd from gold.fact_orders where order_id = 104')).toEqual({
+      net_amount_usd: '20.10',
+    });
+    expect(
+      await one('select fx_rate_to_usd, net_amount_usd from gold.fact_orders where order_id = 101'),
+    ).toEqual({
+      fx_rate_to_usd: '1.00000000',
+      net_amount_usd: '12.00',
+    });
+  });
+
+  it('excludes cancelled orders from revenue, order counts and AOV, and fills quiet days with zeros', async () => {
+    const daily = await rows(
+      'select order_date::text as d, order_count, item_count, revenue_usd, aov_usd, new_customers, cancelled_order_count from gold.agg_daily_sales order by order_date',
+    );
+    expect(daily).toEqual([
+      {
+        d: '2026-11-01',
+        order_count: 2,
+        item_count: 4,
+        revenue_usd: '38.58',
+        aov_usd: '19.29',
+        new_customers: 1,
+        cancelled_order_count: 0,
+      },
+      {
+        d: '2026-11-02',
+        order_count: 0,
+        item_count: 0,
+        revenue_usd: '0.00',
+        aov_usd: null,
+        new_customers: 1,
+        cancelled_order_count: 1,
+      },
+      {
+        d: '2026-11-03',
+        order_count: 1,
+        item_count: 4,
+        revenue_usd: '25.37',
+        aov_usd: '25.37',
+        new_customers: 0,
+        cancelled_order_count: 0,
+      },
+      {
+        d: '2026-11-04',
+        order_count: 0,
+        item_count: 0,
+        revenue_usd: '0.00',
+        aov_usd: null,
+        new_customers: 0,
+        cancelled_order_count: 0,
+      },
+      {
+        d: '2026-11-05',
+        order_count: 1,
+        item_count: 2,
+        revenue_usd: '20.10',
+        aov_usd: '20.10',
+        new_customers: 0,
+        cancelled_order_count: 0,
+      },
+    ]);
+    const kpi = await rows(
+      'select order_date::text as d, order_count, revenue_usd from gold.agg_sales_kpi order by order_date',
+    );
+    expect(kpi.map((row) => [row.d, row.order_count, row.revenue_usd])).toEqual(
+      daily.map((row) => [row.d, row.order_count, row.revenue_usd]),
+    );
+    expect(
+      await one('select sum(units_sold)::int as units from gold.agg_product_kpi where product_id = 20'),
+    ).toEqual({ units: 5 });
+  });
+
+  it('closes the old SCD2 version and opens the new one', async () => {
+    const versions = await rows(
+      'select version_number, city, loyalty_tier, valid_from, valid_to, is_current from gold.dim_customers where customer_id = 1 order by version_number',
+    );
+    expect(versions).toEqual([
+      {
+        version_number: 1,
+        city: 'Paris',
+        loyalty_tier: 'bronze',
+        valid_from: new Date('2026-10-01T09:00:00Z'),
+        valid_to: new Date('2026-11-01T12:00:00Z'),
+        is_current: false,
+      },
+      {
+        version_number: 2,
+        city: 'Lyon',
+        loyalty_tier: 'silver',
+        valid_from: new Date('2026-11-01T12:00:00Z'),
+        valid_to: null,
+        is_current: true,
+      },
+    ]);
+    expect(
+      await one(
+        'select email_masked, phone_masked from gold.dim_customers where customer_id = 1 and is_current',
+      ),
+    ).toEqual({
+      email_masked: 'j***@example.com',
+      phone_masked: '***78',
+    });
+  });
+
+  it('joins each order line to the dimension versions valid when it was ordered', async () => {
+    // Order 100 was placed at 10:00 on 11-01: before Jane moved (12:00) and before the price change (11:00).
+    expect(
+      await one('select customer_city, unit_price from gold.sales_analytics where order_item_id = 1000'),
+    ).toEqual({
+      customer_city: 'Paris',
+      unit_price: '10.00',
+    });
+    expect(await one('select customer_city from gold.sales_analytics where order_item_id = 1005')).toEqual({
+      customer_city: 'Lyon',
+    });
+  });
+
+  it('builds sessions, cart events, segments and the product funnel', async () => {
+    expect(
+      await one(
+        "select event_count, purchase_count, has_purchase, device, duration_seconds from gold.fact_sessions where session_id = 'sess-a'",
+      ),
+    ).toEqual({
+      event_count: 5,
+      purchase_count: 1,
+      has_purchase: true,
+      device: 'desktop',
+      duration_seconds: 600,
+    });
+    expect(
+      await one(
+        "select sum(quantity_delta)::int as net from gold.fact_cart_events where session_id = 'sess-b'",
+      ),
+    ).toEqual({ net: 0 });
+    const segments = await rows(
+      'select customer_id, segment, order_count from gold.customer_segments order by customer_id',
+    );
+    expect(segments).toEqual([
+      { customer_id: 1, segment: 'loyal', order_count: 2 },
+      { customer_id: 2, segment: 'new', order_count: 1 },
+      { customer_id: 3, segment: 'new', order_count: 1 },
+    ]);
+    expect(
+      await rows(
+        'select product_id, view_session_count, purchase_session_count, view_to_purchase_rate from gold.product_performance order by product_id',
+      ),
+    ).toEqual([
+      { product_id: 10, view_session_count: 1, purchase_session_count: 1, view_to_purchase_rate: '1.0000' },
+      { product_id: 20, view_session_count: 1, purchase_session_count: 0, view_to_purchase_rate: '0.0000' },
+    ]);
+  });
+
+  it('holds no clear email, phone, name or street address', async () => {
+    const snapshot = await snapshotGold();
+    for (const [table, tableRows] of Object.entries(snapshot)) {
+      for (const text of tableRows) {
+        for (const pii of FIXTURE_PII) {
+          expect(text.toLowerCase().includes(pii.toLowerCase()), `${table} contains ${pii}`).toBe(false);
+        }
+      }
+    }
+  });
+
+  it('passes every declared blocking test on clean fixtures', async () => {
+    const results = await runModelTests(db, models);
+    const failed = results
+      .filter((result) => !result.passed)
+      .map((result) => `${result.id} ${result.sampleKeys.join('; ')}`);
+    expect(failed).toEqual([]);
+  });
+
+  it('rebuilds to identical gold rows (idempotent)', async () => {
+    const before = await snapshotGold();
+    await buildModels(db, models, { vars });
+    expect(await snapshotGold()).toEqual(before);
+  });
+});
+
+describe('declared tests catch violations', () => {
+  it('reports failing rows and sample keys for each test kind, and passes the clean variants', async () => {
+    const model = parseModel(
+      'sql/silver/violations.sql',
+      [
+        '-- grain: one row per fixture row, some of them deliberately bad',
+        '-- test: unique(id)',
+        '-- test: not_null(id, status)',
+        '-- test: accepted_values(status; pending, shipped)',
+        '-- test: relationships(customer_id; silver.customers.customer_id)',
+        '-- test[warn]: expression(amount >= 0)',
+        '-- test: not_null(id)',
+        '-- test: accepted_values(customer_id; 1, 2, 3, 99)',
+        '-- test: expression(amount > -100)',
+        "select 1 as id, 'pending' as status, 1 as customer_id, 10 as amount",
+        "union all select 1, 'shipped', 2, 5",
+        'union all select 2, null, 3, -1',
+        "union all select 3, 'lost', 99, 0",
+      ].join('\n'),
+      'silver',
+    );
+    await buildModels(db, [model], { vars });
+    const results = await runModelTests(db, [model]);
+    const byTest = Object.fromEntries(results.map((result) => [result.test.declaration, result]));
+    expect(byTest['unique(id)']).toMatchObject({
+      details: '2 failing row(s), e.g. id=1',
+      failingRows: 2,
+      sampleKeys: ['id=1'],
+      passed: false,
+      severity: 'blocking',
+    });
+    expect(byTest['not_null(id, status)']).toMatchObject({
+      failingRows: 1,
+      sampleKeys: ['id=2 (null: status)'],
+    });
+    expect(byTest['accepted_values(status; pending, shipped)']).toMatchObject({
+      failingRows: 1,
+      sampleKeys: ['id=3: lost'],
+    });
+    expect(byTest['relationships(customer_id; silver.customers.customer_id)']).toMatchObject({
+      failingRows: 1,
+      sampleKeys: ['id=3 → 99'],
+    });
+    expect(byTest['expression(amount >= 0)']).toMatchObject({
+      failingRows: 1,
+      sampleKeys: ['id=2'],
+      severity: 'warn',
+    });
+    for (const clean of [
+      'not_null(id)',
+      'accepted_values(customer_id; 1, 2, 3, 99)',
+      'expression(amount > -100)',
+    ]) {
+      expect(byTest[clean], clean).toMatchObject({ failingRows: 0, sampleKeys: [], passed: true });
+    }
+    await db.exec('drop table silver.violations');
+  });
+});

@@ -1,0 +1,152 @@
+/**
+ * Turns the tests declared in model headers (`-- test: …`) into check queries. Every query returns at least one
+ * row: `failing_rows` (bigint, repeated on each row) and `sample_key` (up to 5 distinct, null when none), so a
+ * caller reads the count from the first row and the samples from all rows.
+ */
+import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import type { Model, ModelLayer, ModelTest, ModelTestKind, TestSeverity } from './models.ts';
+
+export interface ModelTestQuery {
+  /** `<model>: <declaration>`, e.g. `gold.fact_orders: unique(order_id)`: stable across runs. */
+  id: string;
+  /** The table checked, `<layer>.<name>`. */
+  model: string;
+  layer: ModelLayer;
+  file: string;
+  kind: ModelTestKind;
+  test: ModelTest;
+  severity: TestSeverity;
+  sql: string;
+}
+
+export interface ModelTestResult extends ModelTestQuery {
+  failingRows: number;
+  sampleKeys: string[];
+  passed: boolean;
+  /** One line for findings and alerts: `2 failing rows, e.g. id=1; id=3` (null when passed). */
+  details: string | null;
+}
+
+const SAMPLE_LIMIT = 5;
+/** Width of a sample value in text form: enough for ids and timestamps, bounded for wide text. */
+const SAMPLE_WIDTH = 256;
+
+/** One check query per declared test of the model. */
+export function testQueries(model: Model): ModelTestQuery[] {
+  const keyColumns = modelKeyColumns(model);
+  return model.tests.map((test) => ({
+    id: `${model.name}: ${test.declaration}`,
+    model: model.name,
+    layer: model.layer,
+    file: model.file,
+    kind: test.kind,
+    test,
+    severity: test.severity,
+    sql: testSql(model.name, test, keyColumns),
+  }));
+}
+
+/** Runs every test of the models, one query at a time (a warehouse runs each as one scan). */
+export async function runModelTests(db: SqlDatabase, models: Model[]): Promise<ModelTestResult[]> {
+  const results: ModelTestResult[] = [];
+  for (const model of models) {
+    for (const query of testQueries(model)) {
+      let rows: Record<string, unknown>[];
+      try {
+        rows = await db.query(query.sql);
+      } catch (error) {
+        throw new Error(`${query.id} (${model.file}): check query failed: ${(error as Error).message}`);
+      }
+      const failingRows = Number(rows[0]?.failing_rows ?? 0);
+      const sampleKeys = rows.map((row) => row.sample_key).filter((key) => key !== null && key !== undefined);
+      const samples = sampleKeys.map(String);
+      const details =
+        failingRows === 0
+          ? null
+          : `${failingRows} failing row(s)${samples.length > 0 ? `, e.g. ${samples.join('; ')}` : ''}`;
+      results.push({ ...query, failingRows, sampleKeys: samples, passed: failingRows === 0, details });
+    }
+  }
+  return results;
+}
+
+/** The model's key for samples: the columns of its first unique test, if it declares one. */
+export function modelKeyColumns(model: Model): string[] {
+  const unique = model.tests.find((test) => test.kind === 'unique');
+  return unique?.kind === 'unique' ? unique.columns : [];
+}
+
+function testSql(table: string, test: ModelTest, keyColumns: string[]): string {
+  const keySample = sampleExpression(keyColumns);
+  switch (test.kind) {
+    case 'not_null': {
+      // Name the null columns in the sample, so a multi-column test says which one failed.
+      const nullList = concat(
+        test.columns.map((column) => `case when ${column} is null then '${column} ' else '' end`),
+      );
+      const sample =
+        keyColumns.length > 0
+          ? `${keySample} || ' (null: ' || trim(${nullList}) || ')'`
+          : `trim(${nullList})`;
+      return wrap(
+        `select ${sample} as sample_key, 1 as row_count from ${table} where ${test.columns.map((column) => `${column} is null`).join(' or ')}`,
+      );
+    }
+    case 'unique':
+      return wrap(
+        `select ${sampleExpression(test.columns)} as sample_key, count(*) as row_count from ${table} ` +
+          `where ${test.columns.map((column) => `${column} is not null`).join(' and ')} ` +
+          `group by ${test.columns.join(', ')} having count(*) > 1`,
+      );
+    case 'accepted_values': {
+      const values = test.values.map((value) => `'${value.replaceAll("'", "''")}'`).join(', ');
+      const sample = `${keyColumns.length > 0 ? `${keySample} || ': ' || ` : ''}${textOf(test.column)}`;
+      return wrap(
+        `select ${sample} as sample_key, 1 as row_count from ${table} ` +
+          `where ${test.column} is not null and ${textOf(test.column)} not in (${values})`,
+      );
+    }
+    case 'relationships': {
+      const childKey = keyColumns.length > 0 ? `${keySample} || ' → ' || ` : '';
+      return wrap(
+        `select ${childKey}${textOf(`child.${test.column}`)} as sample_key, 1 as row_count ` +
+          `from ${table} child left join (select distinct ${test.toColumn} as parent_key from ${test.toModel}) parent ` +
+          `on child.${test.column} = parent.parent_key ` +
+          `where child.${test.column} is not null and parent.parent_key is null`,
+      );
+    }
+    case 'expression':
+      // A null result passes, as in dbt's expression_is_true: nulls are not_null's job.
+      return wrap(
+        `select ${keyColumns.length > 0 ? keySample : 'cast(null as varchar(256))'} as sample_key, 1 as row_count ` +
+          `from ${table} where not (${test.expression})`,
+      );
+  }
+}
+
+function wrap(failures: string): string {
+  return [
+    `with failures as (${failures}),`,
+    'counted as (select coalesce(sum(row_count), 0) as failing_rows from failures),',
+    `samples as (select distinct sample_key from failures where sample_key is not null order by sample_key limit ${SAMPLE_LIMIT})`,
+    'select cast(counted.failing_rows as bigint) as failing_rows, samples.sample_key',
+    'from counted left join samples on 1 = 1',
+    'order by samples.sample_key',
+  ].join('\n');
+}
+
+function sampleExpression(columns: string[]): string {
+  if (columns.length === 0) return 'cast(null as varchar(256))';
+  return concat(
+    columns.map((column) => `'${column}=' || coalesce(${textOf(column)}, 'null')`),
+    " || ', ' || ",
+  );
+}
+
+function textOf(expression: string): string {
+  return `cast(${expression} as varchar(${SAMPLE_WIDTH}))`;
+}
+
+function concat(parts: string[], separator = ' || '): string {
+  return parts.join(separator);
+}

@@ -1,0 +1,354 @@
+/**
+ * Reads the warehouse models in sql/: one model per file, `sql/<layer>/<name>.sql` builds `<layer>.<name>`.
+ * A model's header states its grain and declares its tests; its dependencies are derived from the body, never
+ * listed by hand (sql/README.md describes the format).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+/** Default sql/ folder of this repository, independent of the working directory. */
+export const SQL_ROOT = new URL('../../sql/', import.meta.url).pathname;
+
+export const MODEL_LAYERS = ['silver', 'gold'] as const;
+export type ModelLayer = (typeof MODEL_LAYERS)[number];
+export type WarehouseLayer = 'bronze' | ModelLayer;
+
+/** blocking: a failure stops the pipeline (the quality gate); warn: recorded as a finding only. */
+export type TestSeverity = 'blocking' | 'warn';
+
+interface TestBase {
+  severity: TestSeverity;
+  /** The declaration as written after `test:`, e.g. `unique(order_id)`: names the check in findings. */
+  declaration: string;
+}
+
+export type ModelTest =
+  | (TestBase & { kind: 'not_null'; columns: string[] })
+  | (TestBase & { kind: 'unique'; columns: string[] })
+  | (TestBase & { kind: 'accepted_values'; column: string; values: string[] })
+  | (TestBase & { kind: 'relationships'; column: string; toModel: string; toColumn: string })
+  | (TestBase & { kind: 'expression'; expression: string });
+
+export type ModelTestKind = ModelTest['kind'];
+
+export const TEST_KINDS: ModelTestKind[] = [
+  'not_null',
+  'unique',
+  'accepted_values',
+  'relationships',
+  'expression',
+];
+
+export interface Model {
+  /** `<layer>.<name>`, the table it builds. */
+  name: string;
+  layer: ModelLayer;
+  /** Path of the .sql file (relative to the working directory when inside it). */
+  file: string;
+  /** The sentence after `-- grain:`. */
+  grain: string;
+  tests: ModelTest[];
+  /** Tables the body reads (`bronze.x`, `silver.x`, `gold.x`), sorted, without duplicates. */
+  dependsOn: string[];
+  /** Why the model reads its own layer (`-- reads gold: …`), when it does. */
+  readsOwnLayer?: string;
+  /** The SELECT (header removed, macros not yet expanded). */
+  sql: string;
+}
+
+export interface BronzeTable {
+  /** `bronze.<table>` */
+  name: string;
+  file: string;
+  grain: string;
+  /** Columns in DDL order. */
+  columns: string[];
+  /** The `create table if not exists` statement, header comments included. */
+  sql: string;
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+const TABLE_REFERENCE = /\b(bronze|silver|gold)\s*\.\s*([a-z_][a-z0-9_]*)/gi;
+
+/** Loads, validates and orders (dependencies first) every silver and gold model. Throws listing every problem. */
+export function loadModels(sqlRoot: string = SQL_ROOT): Model[] {
+  const problems: string[] = [];
+  const bronze = loadBronzeTables(sqlRoot);
+  const models: Model[] = [];
+  for (const layer of MODEL_LAYERS) {
+    for (const file of sqlFiles(join(sqlRoot, layer))) {
+      try {
+        models.push(parseModel(file, readFileSync(file, 'utf8'), layer));
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    }
+  }
+  problems.push(...checkReferences(models, bronze));
+  if (problems.length > 0) throw new Error(`invalid models:\n- ${problems.join('\n- ')}`);
+  return orderModels(models);
+}
+
+/** Parses one model file. Throws (naming the file) on a missing grain or a malformed test or header line. */
+export function parseModel(file: string, text: string, layer: ModelLayer): Model {
+  const shown = displayPath(file);
+  const name = `${layer}.${baseName(file)}`;
+  if (!IDENTIFIER.test(baseName(file)))
+    throw new Error(`${shown}: model file names must be snake_case identifiers`);
+  const { header, body } = splitHeader(text);
+  const grainMatch = /^--\s*grain:\s*(.*)$/.exec(header[0] ?? '');
+  const grain = grainMatch?.[1]?.trim() ?? '';
+  if (!grainMatch || !/^one row per \S/.test(grain)) {
+    throw new Error(`${shown}: the first line must state the grain: "-- grain: one row per …"`);
+  }
+  const tests: ModelTest[] = [];
+  let readsOwnLayer: string | undefined;
+  for (const line of header.slice(1)) {
+    if (/^--\s*tests?\b/i.test(line)) {
+      tests.push(parseTestLine(line, shown));
+      continue;
+    }
+    const reads = /^--\s*reads\s+([a-z]+)\s*:\s*(.*)$/i.exec(line);
+    if (reads) {
+      if (reads[1] !== layer || !reads[2]?.trim()) {
+        throw new Error(`${shown}: "${line}" must be "-- reads ${layer}: <why>"`);
+      }
+      readsOwnLayer = reads[2].trim();
+    }
+  }
+  if (body.trim() === '') throw new Error(`${shown}: no SELECT after the header`);
+  return {
+    name,
+    layer,
+    file: shown,
+    grain,
+    tests,
+    dependsOn: findReferences(body),
+    readsOwnLayer,
+    sql: body,
+  };
+}
+
+/**
+ * Parses `-- test: kind(args)` or `-- test[warn]: kind(args)`:
+ * not_null(a, b) · unique(a[, b]) · accepted_values(col; v1, v2) · relationships(col; layer.model.column) ·
+ * expression(<boolean SQL true for every row>).
+ */
+export function parseTestLine(line: string, file: string): ModelTest {
+  const match = /^--\s*test(?:\[(warn|blocking)\])?:\s*([a-z_]+)\s*\(([\s\S]*)\)\s*$/.exec(line.trim());
+  const fail = (why: string): never => {
+    throw new Error(`${file}: bad test "${line.trim()}": ${why}`);
+  };
+  if (!match) {
+    return fail('expected "-- test: kind(args)" or "-- test[warn]: kind(args)"');
+  }
+  const severity: TestSeverity = match[1] === 'warn' ? 'warn' : 'blocking';
+  const kind = match[2] as string;
+  const args = (match[3] as string).trim();
+  const declaration = `${kind}(${args})`;
+  const columnList = (text: string): string[] => {
+    const columns = text.split(',').map((column) => column.trim());
+    if (columns.length === 0 || columns.some((column) => !IDENTIFIER.test(column))) {
+      fail('expected a comma-separated list of column names');
+    }
+    return columns;
+  };
+  const [head = '', rest] = splitOnce(args, ';');
+  switch (kind) {
+    case 'not_null':
+    case 'unique':
+      return { kind, severity, declaration, columns: columnList(args) };
+    case 'accepted_values': {
+      if (rest === undefined) return fail('expected accepted_values(column; value, value, …)');
+      const values = rest
+        .split(',')
+        .map((value) => value.trim().replace(/^'(.*)'$/, '$1'))
+        .filter((value) => value !== '');
+      if (values.length === 0) fail('no accepted values listed');
+      return { kind, severity, declaration, column: columnList(head)[0] as string, values };
+    }
+    case 'relationships': {
+      const target = /^(bronze|silver|gold)\.([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)$/.exec(
+        rest?.trim() ?? '',
+      );
+      if (!target) return fail('expected relationships(column; layer.model.column)');
+      return {
+        kind,
+        severity,
+        declaration,
+        column: columnList(head)[0] as string,
+        toModel: `${target[1]}.${target[2]}`,
+        toColumn: target[3] as string,
+      };
+    }
+    case 'expression':
+      if (args === '' || args.includes(';')) fail('expected one boolean SQL expression');
+      return { kind, severity, declaration, expression: args };
+    default:
+      return fail(`unknown test kind "${kind}" (known: ${TEST_KINDS.join(', ')})`);
+  }
+}
+
+/** The `layer.table` names a SQL text reads, ignoring comments and string literals. */
+export function findReferences(sql: string): string[] {
+  const code = stripCommentsAndStrings(sql);
+  const found = new Set<string>();
+  for (const match of code.matchAll(TABLE_REFERENCE)) {
+    found.add(`${(match[1] as string).toLowerCase()}.${(match[2] as string).toLowerCase()}`);
+  }
+  return [...found].sort();
+}
+
+/**
+ * Dependency order (a model after everything it reads), stable: among models ready at the same time the
+ * alphabetically first goes first. References to tables outside `models` (bronze) do not constrain the order.
+ * Throws naming the files of a cycle.
+ */
+export function orderModels(models: Model[]): Model[] {
+  const byName = new Map(models.map((model) => [model.name, model]));
+  const pending = new Map(
+    models.map((model) => [model.name, new Set(model.dependsOn.filter((dep) => byName.has(dep)))]),
+  );
+  const ordered: Model[] = [];
+  while (pending.size > 0) {
+    const ready = [...pending].filter(([, deps]) => deps.size === 0).map(([name]) => name);
+    if (ready.length === 0) throw new Error(describeCycle(pending, byName));
+    const next = ready.sort()[0] as string;
+    pending.delete(next);
+    for (const deps of pending.values()) deps.delete(next);
+    ordered.push(byName.get(next) as Model);
+  }
+  return ordered;
+}
+
+/** The bronze DDL files: `sql/bronze/<table>.sql`, each a `create table if not exists bronze.<table>`. */
+export function loadBronzeTables(sqlRoot: string = SQL_ROOT): BronzeTable[] {
+  return sqlFiles(join(sqlRoot, 'bronze')).map((file) => parseBronzeTable(file, readFileSync(file, 'utf8')));
+}
+
+export function parseBronzeTable(file: string, text: string): BronzeTable {
+  const shown = displayPath(file);
+  const table = baseName(file);
+  const { header } = splitHeader(text);
+  const grain = /^--\s*grain:\s*(one row per .*)$/.exec(header[0] ?? '')?.[1]?.trim();
+  if (!grain) throw new Error(`${shown}: the first line must state the grain: "-- grain: one row per …"`);
+  const code = stripCommentsAndStrings(text);
+  const ddl = new RegExp(
+    `create\\s+table\\s+if\\s+not\\s+exists\\s+bronze\\.${table}\\s*\\(([\\s\\S]*)\\)`,
+    'i',
+  ).exec(code);
+  if (!ddl) throw new Error(`${shown}: expected "create table if not exists bronze.${table} (…)"`);
+  const columns = splitTopLevel(ddl[1] as string).map(
+    (definition) => definition.trim().split(/\s+/)[0] as string,
+  );
+  return { name: `bronze.${table}`, file: shown, grain, columns, sql: text };
+}
+
+function checkReferences(models: Model[], bronze: BronzeTable[]): string[] {
+  const known = new Set([...models.map((model) => model.name), ...bronze.map((table) => table.name)]);
+  const layerBelow: Record<ModelLayer, WarehouseLayer> = { silver: 'bronze', gold: 'silver' };
+  const problems: string[] = [];
+  for (const model of models) {
+    let readsOwn = false;
+    for (const dep of model.dependsOn) {
+      const depLayer = dep.split('.')[0] as WarehouseLayer;
+      if (!known.has(dep))
+        problems.push(`${model.file}: reads ${dep}, which is neither a model nor a bronze table`);
+      else if (depLayer === model.layer) {
+        readsOwn = true;
+        if (dep === model.name) problems.push(`${model.file}: reads itself`);
+        else if (!model.readsOwnLayer) {
+          problems.push(
+            `${model.file}: reads ${dep} from its own layer without a "-- reads ${model.layer}: <why>" line`,
+          );
+        }
+      } else if (depLayer !== layerBelow[model.layer]) {
+        problems.push(
+          `${model.file}: reads ${dep}, but ${model.layer} models read only ${layerBelow[model.layer]}`,
+        );
+      }
+    }
+    if (model.readsOwnLayer && !readsOwn) {
+      problems.push(`${model.file}: has "-- reads ${model.layer}:" but reads no ${model.layer} model`);
+    }
+    for (const test of model.tests) {
+      if (test.kind === 'relationships' && !known.has(test.toModel)) {
+        problems.push(`${model.file}: test ${test.declaration} points at unknown table ${test.toModel}`);
+      }
+    }
+  }
+  return problems;
+}
+
+function describeCycle(pending: Map<string, Set<string>>, byName: Map<string, Model>): string {
+  // Every pending model still waits on another pending one, so walking first dependencies must revisit a node.
+  const path: string[] = [];
+  let current = [...pending.keys()].sort()[0] as string;
+  while (!path.includes(current)) {
+    path.push(current);
+    current = [...(pending.get(current) ?? [])].sort()[0] as string;
+  }
+  const cycle = [...path.slice(path.indexOf(current)), current];
+  const files = [...new Set(cycle)].map((name) => byName.get(name)?.file ?? name);
+  return `dependency cycle: ${cycle.join(' → ')} (files: ${files.join(', ')})`;
+}
+
+function splitHeader(text: string): { header: string[]; body: string } {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  let end = 0;
+  while (end < lines.length && (lines[end] as string).trim().startsWith('--')) end += 1;
+  return {
+    header: lines.slice(0, end).map((line) => line.trim()),
+    body: lines.slice(end).join('\n').trim(),
+  };
+}
+
+/** Replaces comments and string literals by spaces, so references and DDL are found only in code. */
+export function stripCommentsAndStrings(sql: string): string {
+  return sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\/|'(?:[^']|'')*'/g, (match) =>
+    match.startsWith("'") ? "''" : ' '.repeat(match.length),
+  );
+}
+
+function splitTopLevel(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let current = '';
+  for (const char of text) {
+    if (char === '(') depth += 1;
+    if (char === ')') depth -= 1;
+    if (char === ',' && depth === 0) {
+      parts.push(current);
+      current = '';
+    } else current += char;
+  }
+  if (current.trim() !== '') parts.push(current);
+  return parts;
+}
+
+function splitOnce(text: string, separator: string): [string, string | undefined] {
+  const at = text.indexOf(separator);
+  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
+}
+
+function sqlFiles(folder: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(folder);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((name) => name.endsWith('.sql'))
+    .sort()
+    .map((name) => join(folder, name));
+}
+
+function baseName(file: string): string {
+  return (file.split(/[\\/]/).pop() as string).replace(/\.sql$/, '');
+}
+
+function displayPath(file: string): string {
+  const shown = relative(process.cwd(), file);
+  return shown.startsWith('..') ? file : shown;
+}

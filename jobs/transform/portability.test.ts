@@ -1,0 +1,70 @@
+import nodeSqlParser from 'node-sql-parser';
+import { describe, expect, it } from 'vitest';
+import { renderModelSql } from './build.ts';
+import { testQueries } from './model-tests.ts';
+import { loadModels, stripCommentsAndStrings } from './models.ts';
+
+const models = loadModels();
+
+/** Constructs PostgreSQL accepts and Redshift does not (or runs only on the leader node). See sql/README.md. */
+const NOT_PORTABLE: [RegExp, string][] = [
+  [/\bon\s+conflict\b/i, 'ON CONFLICT (use MERGE)'],
+  [/\bdistinct\s+on\b/i, 'DISTINCT ON (use row_number())'],
+  [/\bfilter\s*\(\s*where\b/i, 'FILTER (WHERE …) (use CASE inside the aggregate)'],
+  [/\bgenerate_series\b/i, 'generate_series (leader-node only on Redshift: use WITH RECURSIVE)'],
+  [/::/, ':: casts (use cast(x as type))'],
+  [/\bjsonb?\b|\bjson_\w+|->>?/i, 'JSON functions'],
+  [/\barray\b|\[\s*\]/i, 'arrays'],
+  [/\bilike\s+any\b/i, 'ILIKE ANY'],
+  [/\blateral\b/i, 'lateral joins'],
+  [/\bas\s+text\b/i, 'the text type (Redshift makes it varchar(256))'],
+  [/\bserial\b|\bidentity\b/i, 'serial / identity'],
+  [
+    /\bsha256\s*\(|\bsha2\s*\(|\bdateadd\b|\bdatediff\b|\bgetdate\b|\bsysdate\b/i,
+    'an engine-specific helper (use a macro)',
+  ],
+];
+
+/** Anything that makes a model's output depend on when or how often it runs (gold must be reproducible). */
+const NON_DETERMINISTIC =
+  /\bnow\s*\(|\bcurrent_(timestamp|date|time)\b|\brandom\s*\(|\bclock_timestamp\b|\bgetdate\b|\bsysdate\b/i;
+
+describe('model SQL portability', () => {
+  it.each(models.map((model) => [model.name, model] as const))(
+    '%s avoids PostgreSQL-only syntax',
+    (_name, model) => {
+      const code = stripCommentsAndStrings(model.sql);
+      for (const [pattern, what] of NOT_PORTABLE) {
+        expect(pattern.test(code), `${model.file} uses ${what}`).toBe(false);
+      }
+      expect(NON_DETERMINISTIC.test(code), `${model.file} depends on the clock or randomness`).toBe(false);
+    },
+  );
+
+  it('every aggregate window with an ORDER BY states its frame (Redshift requires it)', () => {
+    for (const model of models) {
+      const code = stripCommentsAndStrings(model.sql);
+      for (const match of code.matchAll(
+        /\b(sum|max|min|count|avg|first_value|last_value)\s*\([^()]*\)\s*over\s*\(([^()]*)\)/gi,
+      )) {
+        const window = match[2] as string;
+        if (/order\s+by/i.test(window)) expect(window, model.file).toMatch(/\brows\s+between\b/i);
+      }
+    }
+  });
+
+  it("renders to SQL that node-sql-parser's Redshift grammar parses (models and their check queries)", () => {
+    const parser = new nodeSqlParser.Parser();
+    for (const model of models) {
+      // The parser's Redshift grammar lacks the timestamptz type name, which Redshift itself accepts.
+      const select = renderModelSql(model, 'redshift', { piiHashKey: 'key' }).replaceAll(
+        'as timestamptz',
+        'as timestamp',
+      );
+      expect(() => parser.astify(select, { database: 'redshift' }), model.file).not.toThrow();
+      for (const query of testQueries(model)) {
+        expect(() => parser.astify(query.sql, { database: 'redshift' }), query.id).not.toThrow();
+      }
+    }
+  });
+});

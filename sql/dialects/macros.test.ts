@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPglite } from '../../adapters/warehouse/pglite.ts';
+import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import { expandMacros, MACROS, splitArguments } from './macros.ts';
+
+const vars = { piiHashKey: "k3y-with-'quote" };
+
+describe('expandMacros', () => {
+  it('expands pii_hash to sha256 on postgres and sha2 on redshift, with the key as an escaped literal', () => {
+    const sql = 'select {{ pii_hash(customer_id) }} as customer_key';
+    expect(expandMacros(sql, 'postgres', vars)).toBe(
+      "select encode(sha256(convert_to('k3y-with-''quote' || cast((customer_id) as varchar(65535)), 'UTF8')), 'hex') as customer_key",
+    );
+    expect(expandMacros(sql, 'redshift', vars)).toBe(
+      "select sha2('k3y-with-''quote' || cast((customer_id) as varchar(65535)), 256) as customer_key",
+    );
+  });
+
+  it('uses the default for a helper that has no redshift override', () => {
+    const sql = '{{ to_boolean(is_active) }}';
+    expect(expandMacros(sql, 'redshift')).toBe(expandMacros(sql, 'postgres'));
+  });
+
+  it('passes nested parentheses and commas inside arguments through', () => {
+    expect(expandMacros('{{ days_between(min(a), coalesce(b, c)) }}', 'redshift')).toBe(
+      'cast(datediff(day, min(a), coalesce(b, c)) as integer)',
+    );
+    expect(splitArguments("f(a, b), 'x, y', c")).toEqual(['f(a, b)', "'x, y'", 'c']);
+  });
+
+  it('refuses unknown macros, wrong arity, a missing key and keys that engines would read differently', () => {
+    expect(() => expandMacros('{{ sha(x) }}', 'postgres')).toThrow(/unknown macro \{\{ sha\(…\) \}\}/);
+    expect(() => expandMacros('{{ add_days(x) }}', 'postgres')).toThrow(
+      /add_days takes \(date, days\), got 1/,
+    );
+    expect(() => expandMacros('{{ pii_hash(x) }}', 'postgres')).toThrow(/needs vars\.piiHashKey/);
+    expect(() => expandMacros('{{ pii_hash(x) }}', 'postgres', { piiHashKey: 'a\\b' })).toThrow(
+      /backslashes/,
+    );
+    expect(() => expandMacros('{{ pii_hash x }}', 'postgres', vars)).toThrow(/malformed macro call/);
+  });
+
+  it('never puts the key in an error message', () => {
+    const secret = 'super-secret-key\\';
+    try {
+      expandMacros('{{ pii_hash(x) }}', 'postgres', { piiHashKey: secret });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as Error).message).not.toContain('super-secret');
+    }
+  });
+
+  it('gives every helper a default spelling', () => {
+    for (const [name, macro] of Object.entries(MACROS)) {
+      expect(typeof macro.default, name).toBe('function');
+    }
+  });
+});
+
+describe('postgres spellings on PGlite', () => {
+  let db: SqlDatabase;
+  beforeAll(async () => {
+    db = await openPglite('pglite://memory');
+  });
+  afterAll(async () => {
+    await db.close();
+  });
+
+  const evaluate = async (expression: string, options = vars) => {
+    const [row] = await db.query(`select ${expandMacros(expression, 'postgres', options)} as value`);
+    return row?.value;
+  };
+
+  it('pii_hash is the lowercase hex SHA-256 of key || value (what Redshift sha2 returns)', async () => {
+    const expected = createHash('sha256').update(`${vars.piiHashKey}42`).digest('hex');
+    expect(await evaluate('{{ pii_hash(42) }}')).toBe(expected);
+    expect(await evaluate("{{ pii_hash('é@x') }}")).toBe(
+      createHash('sha256').update(`${vars.piiHashKey}é@x`, 'utf8').digest('hex'),
+    );
+    expect(await evaluate('{{ pii_hash(null) }}')).toBeNull();
+  });
+
+  it('parses both ISO timestamp spellings and the boolean spellings', async () => {
+    const iso = async (text: string) =>
+      ((await evaluate(`{{ to_timestamptz('${text}') }}`)) as Date).toISOString();
+    expect(await iso('2026-11-01 10:00:00+00')).toBe('2026-11-01T10:00:00.000Z');
+    expect(await iso('2026-11-01T10:00:00.000Z')).toBe('2026-11-01T10:00:00.000Z');
+    expect(await iso('2026-11-01T12:00:00+02:00')).toBe('2026-11-01T10:00:00.000Z');
+    expect(await evaluate("{{ to_boolean('t') }}")).toBe(true);
+    expect(await evaluate("{{ to_boolean(' FALSE ') }}")).toBe(false);
+    expect(await evaluate("{{ to_boolean('maybe') }}")).toBeNull();
+  });
+
+  it('date helpers count days and second boundaries like Redshift dateadd/datediff', async () => {
+    const day = (await evaluate("{{ add_days(cast('2026-02-28' as date), 1) }}")) as Date;
+    expect(day.toISOString().slice(0, 10)).toBe('2026-03-01');
+    expect(await evaluate("{{ days_between(cast('2026-11-01' as date), cast('2026-11-05' as date)) }}")).toBe(
+      4,
+    );
+    const seconds = await evaluate(
+      "{{ seconds_between(cast('2026-11-01 10:00:00.900+00' as timestamptz), cast('2026-11-01 10:00:01.100+00' as timestamptz)) }}",
+    );
+    expect(Number(seconds)).toBe(1);
+  });
+});

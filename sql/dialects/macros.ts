@@ -1,0 +1,126 @@
+/**
+ * The few SQL helpers whose spelling differs between PostgreSQL and Amazon Redshift. Models call them as
+ * `{{ name(arg, …) }}`; expandMacros replaces each call with the engine's SQL before the model runs.
+ *
+ * One dispatch point per helper: `default` is the PostgreSQL spelling (also PGlite and Azure PostgreSQL),
+ * `redshift` overrides it where Redshift differs. Every pair must return the same values, byte for byte, because
+ * gold tables are compared across engines (invariant 5: parity).
+ */
+import type { SqlDialect } from '../../adapters/warehouse/sql-database.ts';
+
+export interface MacroVars {
+  /** Secret key mixed into pii_hash; comes from the secret store. Never log SQL expanded with it. */
+  piiHashKey?: string;
+}
+
+interface MacroDefinition {
+  /** Argument names, for error messages and arity checks. */
+  params: string[];
+  summary: string;
+  default: (args: string[], vars: MacroVars) => string;
+  redshift?: (args: string[], vars: MacroVars) => string;
+}
+
+export const MACROS: Record<string, MacroDefinition> = {
+  pii_hash: {
+    params: ['expr'],
+    summary: 'keyed SHA-256 of a value as 64 lowercase hex characters (null stays null)',
+    // Postgres has no sha2(); Redshift has no sha256(bytea). Both hash the UTF-8 bytes of key || value.
+    default: ([expr], vars) =>
+      `encode(sha256(convert_to(${keyLiteral(vars)} || cast((${expr}) as varchar(65535)), 'UTF8')), 'hex')`,
+    redshift: ([expr], vars) => `sha2(${keyLiteral(vars)} || cast((${expr}) as varchar(65535)), 256)`,
+  },
+  to_timestamptz: {
+    params: ['text'],
+    summary:
+      'ISO-8601 text with an offset (`2026-11-01 10:00:00+00`, `2026-11-01T10:00:00.000Z`) to timestamptz',
+    default: ([text]) => `cast(trim(${text}) as timestamptz)`,
+    // Redshift's datetime parser is stricter about the ISO `T` separator and the `Z` designator: normalise first.
+    redshift: ([text]) => `cast(replace(replace(trim(${text}), 'T', ' '), 'Z', '+00') as timestamptz)`,
+  },
+  to_boolean: {
+    params: ['text'],
+    summary: "'t'/'true'/'1'/'y'/'yes' → true, 'f'/'false'/'0'/'n'/'no' → false, anything else → null",
+    // Redshift cannot cast varchar to boolean, so both engines use the same CASE.
+    default: ([text]) =>
+      `case when lower(trim(${text})) in ('t', 'true', '1', 'y', 'yes') then true ` +
+      `when lower(trim(${text})) in ('f', 'false', '0', 'n', 'no') then false end`,
+  },
+  add_days: {
+    params: ['date', 'days'],
+    summary: 'date plus an integer number of days, as a date',
+    default: ([date, days]) => `cast((${date}) + (${days}) as date)`,
+    redshift: ([date, days]) => `cast(dateadd(day, ${days}, ${date}) as date)`,
+  },
+  days_between: {
+    params: ['start_date', 'end_date'],
+    summary: 'whole days from start_date to end_date (dates), as an integer',
+    default: ([start, end]) => `cast((${end}) - (${start}) as integer)`,
+    redshift: ([start, end]) => `cast(datediff(day, ${start}, ${end}) as integer)`,
+  },
+  seconds_between: {
+    params: ['start_at', 'end_at'],
+    summary: 'second boundaries crossed from start_at to end_at (timestamps), as a bigint',
+    // Redshift's datediff counts boundaries crossed; truncating both ends to the second gives Postgres the same.
+    default: ([start, end]) =>
+      `cast(extract(epoch from date_trunc('second', ${end})) - extract(epoch from date_trunc('second', ${start})) as bigint)`,
+    redshift: ([start, end]) => `cast(datediff(second, ${start}, ${end}) as bigint)`,
+  },
+};
+
+const CALL = /\{\{\s*([a-z_][a-z0-9_]*)\s*\(([\s\S]*?)\)\s*\}\}/gi;
+
+/** Replaces every `{{ macro(args) }}` with the dialect's SQL. Throws on an unknown macro or a wrong arity. */
+export function expandMacros(sql: string, dialect: SqlDialect, vars: MacroVars = {}): string {
+  const expanded = sql.replace(CALL, (_call, name: string, rawArgs: string) => {
+    const macro = MACROS[name.toLowerCase()];
+    if (!macro)
+      throw new Error(`unknown macro {{ ${name}(…) }}: known macros are ${Object.keys(MACROS).join(', ')}`);
+    const args = splitArguments(rawArgs);
+    if (args.length !== macro.params.length) {
+      throw new Error(`macro ${name} takes (${macro.params.join(', ')}), got ${args.length} argument(s)`);
+    }
+    const render = (dialect === 'redshift' && macro.redshift) || macro.default;
+    return render(args, vars);
+  });
+  const leftover = /\{\{[\s\S]*?\}\}/.exec(expanded);
+  if (leftover) throw new Error(`malformed macro call: ${leftover[0].slice(0, 80)}`);
+  return expanded;
+}
+
+/** Splits on commas that are outside parentheses and string literals. */
+export function splitArguments(raw: string): string[] {
+  const args: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let current = '';
+  for (const char of raw) {
+    if (char === "'") quoted = !quoted;
+    else if (!quoted && char === '(') depth += 1;
+    else if (!quoted && char === ')') depth -= 1;
+    if (char === ',' && depth === 0 && !quoted) {
+      args.push(current.trim());
+      current = '';
+    } else {
+      current += char;
+    }
+  }
+  if (current.trim() !== '' || args.length > 0) args.push(current.trim());
+  return args;
+}
+
+/**
+ * The hash key as a SQL literal. Backslashes and control characters are refused rather than escaped: Redshift and
+ * Postgres disagree on backslash escapes in literals, and the same key must give the same hashes on both.
+ * The error never quotes the key.
+ */
+function keyLiteral(vars: MacroVars): string {
+  const key = vars.piiHashKey;
+  if (key === undefined || key === '')
+    throw new Error('pii_hash needs vars.piiHashKey (the PII hash key secret)');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  if (/[\\\u0000-\u001f\u007f]/.test(key)) {
+    throw new Error('vars.piiHashKey must not contain backslashes or control characters');
+  }
+  return `'${key.replaceAll("'", "''")}'`;
+}

@@ -1,0 +1,53 @@
+-- grain: one row per browsing session (session_id), from its deduplicated clickstream events
+-- test: not_null(session_id, session_started_at, session_ended_at, session_date, device, event_count)
+-- test: unique(session_id)
+-- test: expression(session_ended_at >= session_started_at and duration_seconds >= 0)
+-- test: expression(event_count = page_view_count + product_view_count + add_to_cart_count + remove_from_cart_count + checkout_started_count + purchase_count)
+-- customer_key is null for anonymous sessions. A session keeps one device; max() only makes the pick deterministic.
+with events as (
+  select * from silver.clickstream_events
+),
+
+sessions as (
+  select
+    session_id,
+    min(occurred_at) as session_started_at,
+    max(occurred_at) as session_ended_at,
+    max(device) as device,
+    max(customer_id) as customer_id,
+    count(*) as event_count,
+    sum(case when event_type = 'page_view' then 1 else 0 end) as page_view_count,
+    sum(case when event_type = 'product_view' then 1 else 0 end) as product_view_count,
+    sum(case when event_type = 'add_to_cart' then 1 else 0 end) as add_to_cart_count,
+    sum(case when event_type = 'remove_from_cart' then 1 else 0 end) as remove_from_cart_count,
+    sum(case when event_type = 'checkout_started' then 1 else 0 end) as checkout_started_count,
+    sum(case when event_type = 'purchase' then 1 else 0 end) as purchase_count,
+    sum(case when is_late then 1 else 0 end) as late_event_count
+  from events
+  group by session_id
+),
+
+final as (
+  select
+    session_id,
+    session_started_at,
+    session_ended_at,
+    cast(session_started_at as date) as session_date,
+    {{ seconds_between(session_started_at, session_ended_at) }} as duration_seconds,
+    device,
+    {{ pii_hash(customer_id) }} as customer_key,
+    cast(event_count as integer) as event_count,
+    cast(page_view_count as integer) as page_view_count,
+    cast(product_view_count as integer) as product_view_count,
+    cast(add_to_cart_count as integer) as add_to_cart_count,
+    cast(remove_from_cart_count as integer) as remove_from_cart_count,
+    cast(checkout_started_count as integer) as checkout_started_count,
+    cast(purchase_count as integer) as purchase_count,
+    cast(late_event_count as integer) as late_event_count,
+    case when product_view_count > 0 then true else false end as has_product_view,
+    case when add_to_cart_count > 0 then true else false end as has_add_to_cart,
+    case when purchase_count > 0 then true else false end as has_purchase
+  from sessions
+)
+
+select * from final

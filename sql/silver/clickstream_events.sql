@@ -1,0 +1,77 @@
+-- grain: one row per clickstream event (event_id), its first delivery; redeliveries are dropped
+-- test: not_null(event_id, event_type, occurred_at, event_date, session_id, device, is_late, _processed_at)
+-- test: unique(event_id)
+-- test: accepted_values(event_type; page_view, product_view, add_to_cart, remove_from_cart, checkout_started, purchase)
+-- test: expression(quantity is null or quantity > 0)
+-- test[warn]: expression(event_type not in ('product_view', 'add_to_cart', 'remove_from_cart') or product_id is not null)
+-- Kafka delivers at least once, so an event_id can reach bronze twice. The first delivery wins: earliest
+-- _ingested_at, then _batch_id, then _source_file (a deterministic order, so a rebuild picks the same row).
+-- is_late: the event occurred more than 1 day before the newest event (max occurred_at) of the micro-batch it
+-- arrived in. It depends only on the batch's content, so reloading or replaying a batch gives the same flag.
+-- Bronze has no per-event offset, so a backfill batch spanning days flags its older history as late too.
+with source as (
+  select * from bronze.clickstream_events
+),
+
+renamed as (
+  select
+    trim(event_id) as event_id,
+    lower(trim(event_type)) as event_type,
+    {{ to_timestamptz(occurred_at) }} as occurred_at,
+    trim(session_id) as session_id,
+    cast(nullif(trim(customer_id), '') as integer) as customer_id,
+    lower(trim(device)) as device,
+    nullif(trim(page_url), '') as page_url,
+    cast(nullif(trim(product_id), '') as integer) as product_id,
+    cast(nullif(trim(quantity), '') as integer) as quantity,
+    cast(nullif(trim(order_id), '') as integer) as order_id,
+    _batch_id,
+    _source_file,
+    _ingested_at
+  from source
+),
+
+batches as (
+  select
+    _batch_id,
+    max(occurred_at) as batch_max_occurred_at
+  from renamed
+  group by _batch_id
+),
+
+deliveries as (
+  select
+    renamed.*,
+    row_number() over (
+      partition by event_id
+      order by _ingested_at, _batch_id, _source_file, occurred_at, event_type, session_id
+    ) as delivery_rank
+  from renamed
+),
+
+final as (
+  select
+    deliveries.event_id,
+    deliveries.event_type,
+    deliveries.occurred_at,
+    cast(deliveries.occurred_at as date) as event_date,
+    deliveries.session_id,
+    deliveries.customer_id,
+    deliveries.device,
+    deliveries.page_url,
+    deliveries.product_id,
+    deliveries.quantity,
+    deliveries.order_id,
+    case
+      when deliveries.occurred_at < batches.batch_max_occurred_at - interval '1 day' then true
+      else false
+    end as is_late,
+    deliveries._batch_id,
+    deliveries._ingested_at as _processed_at
+  from deliveries
+  inner join batches
+    on deliveries._batch_id = batches._batch_id
+  where deliveries.delivery_rank = 1
+)
+
+select * from final

@@ -1,0 +1,68 @@
+-- grain: one row per distinct version of a customer (customer_id, updated_at), the input of the SCD2 dim_customers
+-- test: not_null(customer_id, email, updated_at, version_number, _processed_at)
+-- test: unique(customer_id, updated_at)
+-- test: unique(customer_id, version_number)
+-- test: expression(version_number >= 1)
+-- A version extracted twice (same updated_at, two batches) counts once: the latest load of it wins.
+with source as (
+  select * from bronze.customers
+),
+
+renamed as (
+  select
+    cast(trim(customer_id) as integer) as customer_id,
+    lower(trim(email)) as email,
+    nullif(trim(phone), '') as phone,
+    trim(first_name) as first_name,
+    trim(last_name) as last_name,
+    nullif(trim(street_address), '') as street_address,
+    trim(city) as city,
+    upper(trim(country_code)) as country_code,
+    lower(trim(loyalty_tier)) as loyalty_tier,
+    {{ to_timestamptz(signed_up_at) }} as signed_up_at,
+    {{ to_timestamptz(created_at) }} as created_at,
+    {{ to_timestamptz(updated_at) }} as updated_at,
+    _batch_id,
+    _ingested_at
+  from source
+),
+
+deduplicated as (
+  select
+    renamed.*,
+    row_number() over (
+      partition by customer_id, updated_at
+      order by _ingested_at desc, _batch_id desc
+    ) as load_rank
+  from renamed
+),
+
+versions as (
+  select
+    deduplicated.*,
+    cast(row_number() over (partition by customer_id order by updated_at) as integer) as version_number
+  from deduplicated
+  where load_rank = 1
+),
+
+final as (
+  select
+    customer_id,
+    version_number,
+    email,
+    phone,
+    first_name,
+    last_name,
+    street_address,
+    city,
+    country_code,
+    loyalty_tier,
+    signed_up_at,
+    created_at,
+    updated_at,
+    _batch_id,
+    _ingested_at as _processed_at
+  from versions
+)
+
+select * from final

@@ -1,0 +1,46 @@
+-- grain: one row per rate date and currency (the latest version by updated_at)
+-- test: not_null(rate_date, currency, rate_to_usd, _processed_at)
+-- test: unique(rate_date, currency)
+-- test: accepted_values(currency; USD, EUR, GBP, JPY, AUD)
+-- test: expression(rate_to_usd > 0)
+-- rate_to_usd: units of USD (the reporting currency) per one unit of currency.
+with source as (
+  select * from bronze.fx_rates
+),
+
+renamed as (
+  select
+    cast(trim(rate_date) as date) as rate_date,
+    upper(trim(currency)) as currency,
+    cast(trim(rate_to_usd) as numeric(18, 8)) as rate_to_usd,
+    {{ to_timestamptz(created_at) }} as created_at,
+    {{ to_timestamptz(updated_at) }} as updated_at,
+    _batch_id,
+    _ingested_at
+  from source
+),
+
+ranked as (
+  select
+    renamed.*,
+    row_number() over (
+      partition by rate_date, currency
+      order by updated_at desc, _ingested_at desc, _batch_id desc
+    ) as version_rank
+  from renamed
+),
+
+final as (
+  select
+    rate_date,
+    currency,
+    rate_to_usd,
+    created_at,
+    updated_at,
+    _batch_id,
+    _ingested_at as _processed_at
+  from ranked
+  where version_rank = 1
+)
+
+select * from final

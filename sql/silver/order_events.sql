@@ -1,0 +1,63 @@
+-- grain: one row per order event (event_id), its first delivery; redeliveries are dropped
+-- test: not_null(event_id, event_type, occurred_at, event_date, order_id, status, is_late, _processed_at)
+-- test: unique(event_id)
+-- test: accepted_values(event_type; order_created, order_status_changed)
+-- test: accepted_values(status; pending, shipped, delivered, cancelled)
+-- test[warn]: relationships(order_id; silver.orders.order_id)
+-- Same delivery and lateness rules as silver.clickstream_events (see sql/README.md).
+with source as (
+  select * from bronze.order_events
+),
+
+renamed as (
+  select
+    trim(event_id) as event_id,
+    lower(trim(event_type)) as event_type,
+    {{ to_timestamptz(occurred_at) }} as occurred_at,
+    cast(trim(order_id) as integer) as order_id,
+    lower(trim(status)) as status,
+    _batch_id,
+    _source_file,
+    _ingested_at
+  from source
+),
+
+batches as (
+  select
+    _batch_id,
+    max(occurred_at) as batch_max_occurred_at
+  from renamed
+  group by _batch_id
+),
+
+deliveries as (
+  select
+    renamed.*,
+    row_number() over (
+      partition by event_id
+      order by _ingested_at, _batch_id, _source_file, occurred_at, event_type, status
+    ) as delivery_rank
+  from renamed
+),
+
+final as (
+  select
+    deliveries.event_id,
+    deliveries.event_type,
+    deliveries.occurred_at,
+    cast(deliveries.occurred_at as date) as event_date,
+    deliveries.order_id,
+    deliveries.status,
+    case
+      when deliveries.occurred_at < batches.batch_max_occurred_at - interval '1 day' then true
+      else false
+    end as is_late,
+    deliveries._batch_id,
+    deliveries._ingested_at as _processed_at
+  from deliveries
+  inner join batches
+    on deliveries._batch_id = batches._batch_id
+  where deliveries.delivery_rank = 1
+)
+
+select * from final

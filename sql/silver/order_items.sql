@@ -1,0 +1,55 @@
+-- grain: one row per order line (its latest version by updated_at)
+-- test: not_null(order_item_id, order_id, product_id, quantity, unit_price, discount_amount, _processed_at)
+-- test: unique(order_item_id)
+-- test: expression(quantity > 0)
+-- test: expression(unit_price >= 0)
+-- test: expression(discount_amount >= 0 and discount_amount <= quantity * unit_price)
+-- test[warn]: relationships(order_id; silver.orders.order_id)
+-- test[warn]: relationships(product_id; silver.products.product_id)
+-- Prices and discounts are in the order's currency (silver.orders.currency).
+with source as (
+  select * from bronze.order_items
+),
+
+renamed as (
+  select
+    cast(trim(order_item_id) as integer) as order_item_id,
+    cast(trim(order_id) as integer) as order_id,
+    cast(trim(product_id) as integer) as product_id,
+    cast(trim(quantity) as integer) as quantity,
+    cast(trim(unit_price) as numeric(12, 2)) as unit_price,
+    cast(trim(discount_amount) as numeric(12, 2)) as discount_amount,
+    {{ to_timestamptz(created_at) }} as created_at,
+    {{ to_timestamptz(updated_at) }} as updated_at,
+    _batch_id,
+    _ingested_at
+  from source
+),
+
+ranked as (
+  select
+    renamed.*,
+    row_number() over (
+      partition by order_item_id
+      order by updated_at desc, _ingested_at desc, _batch_id desc
+    ) as version_rank
+  from renamed
+),
+
+final as (
+  select
+    order_item_id,
+    order_id,
+    product_id,
+    quantity,
+    unit_price,
+    discount_amount,
+    created_at,
+    updated_at,
+    _batch_id,
+    _ingested_at as _processed_at
+  from ranked
+  where version_rank = 1
+)
+
+select * from final

@@ -1,0 +1,59 @@
+-- grain: one row per order (its latest version by updated_at)
+-- test: not_null(order_id, customer_id, ordered_at, order_date, status, channel, currency, shipping_amount, _processed_at)
+-- test: unique(order_id)
+-- test: accepted_values(status; pending, shipped, delivered, cancelled)
+-- test: accepted_values(channel; web, mobile, store, marketplace)
+-- test: accepted_values(currency; USD, EUR, GBP, JPY, AUD)
+-- test: expression(shipping_amount >= 0)
+-- test[warn]: relationships(customer_id; silver.customers.customer_id)
+-- An order is extracted again after every status change; the latest updated_at is its current state.
+with source as (
+  select * from bronze.orders
+),
+
+renamed as (
+  select
+    cast(trim(order_id) as integer) as order_id,
+    cast(trim(customer_id) as integer) as customer_id,
+    {{ to_timestamptz(ordered_at) }} as ordered_at,
+    lower(trim(status)) as status,
+    lower(trim(channel)) as channel,
+    upper(trim(currency)) as currency,
+    cast(trim(shipping_amount) as numeric(12, 2)) as shipping_amount,
+    {{ to_timestamptz(created_at) }} as created_at,
+    {{ to_timestamptz(updated_at) }} as updated_at,
+    _batch_id,
+    _ingested_at
+  from source
+),
+
+ranked as (
+  select
+    renamed.*,
+    row_number() over (
+      partition by order_id
+      order by updated_at desc, _ingested_at desc, _batch_id desc
+    ) as version_rank
+  from renamed
+),
+
+final as (
+  select
+    order_id,
+    customer_id,
+    ordered_at,
+    -- the session time zone is UTC, so this is the UTC calendar date (the day revenue is reported on)
+    cast(ordered_at as date) as order_date,
+    status,
+    channel,
+    currency,
+    shipping_amount,
+    created_at,
+    updated_at,
+    _batch_id,
+    _ingested_at as _processed_at
+  from ranked
+  where version_rank = 1
+)
+
+select * from final
