@@ -1,5 +1,9 @@
 import { z } from 'zod';
+import { SECRETS_SCHEMES } from '../adapters/secrets/index.ts';
+import { STORAGE_SCHEMES } from '../adapters/storage/index.ts';
+import { STREAM_SCHEMES } from '../adapters/stream/index.ts';
 import { redactUrl, schemeOf } from '../adapters/url.ts';
+import { WAREHOUSE_SCHEMES } from '../adapters/warehouse/index.ts';
 
 /** Settings every job reads: 12-factor, from the environment, overridable by CLI flags. */
 export const EMBEDDED_DEFAULTS = {
@@ -10,13 +14,13 @@ export const EMBEDDED_DEFAULTS = {
   SECRETS_URL: 'env://',
 } as const;
 
-/** Backends each setting can name today; the adapter factories use the same keys. */
+/** Backends each setting can name: the keys of the adapter factories. */
 export const SUPPORTED_SCHEMES: Record<keyof typeof EMBEDDED_DEFAULTS, string[]> = {
-  LAKE_URL: ['file'],
-  STREAM_URL: ['memory'],
-  WAREHOUSE_URL: ['pglite'],
-  SOURCE_URL: ['pglite'],
-  SECRETS_URL: ['env'],
+  LAKE_URL: STORAGE_SCHEMES,
+  STREAM_URL: STREAM_SCHEMES,
+  WAREHOUSE_URL: WAREHOUSE_SCHEMES,
+  SOURCE_URL: WAREHOUSE_SCHEMES,
+  SECRETS_URL: SECRETS_SCHEMES,
 };
 
 const adapterUrl = (setting: keyof typeof EMBEDDED_DEFAULTS) =>

@@ -13,3 +13,6 @@ const SECRET_FACTORIES: Record<'env', (url: string) => SecretStore> = {
 export function openSecretStore(url: string): SecretStore {
   return pickFactory('SECRETS_URL', url, SECRET_FACTORIES)(url);
 }
+
+/** URL schemes this family accepts; configuration validation uses the same list. */
+export const SECRETS_SCHEMES = Object.keys(SECRET_FACTORIES);

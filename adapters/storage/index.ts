@@ -13,3 +13,6 @@ const STORE_FACTORIES: Record<'file', (url: string) => ObjectStore> = {
 export function openObjectStore(url: string): ObjectStore {
   return pickFactory('LAKE_URL', url, STORE_FACTORIES)(url);
 }
+
+/** URL schemes this family accepts; configuration validation uses the same list. */
+export const STORAGE_SCHEMES = Object.keys(STORE_FACTORIES);

@@ -47,6 +47,7 @@ export function openLocalStore(url: string): ObjectStore {
       return createReadStream(pathOf(key));
     },
     head: infoOf,
+    locate: pathOf,
     async *list(prefix: string) {
       const keys: string[] = [];
       await collectKeys(root, root, keys);

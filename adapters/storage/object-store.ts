@@ -24,6 +24,9 @@ export interface ObjectStore {
   head(key: string): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with prefix, in lexicographic key order, paging internally. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** The backend's own address of a key (a path, `s3://bucket/key`, a blob URL): for engines that read the lake
+   * themselves, such as Redshift's COPY. */
+  locate(key: string): string;
   /** Removes an object; removing a missing key is not an error. */
   delete(key: string): Promise<void>;
   close(): Promise<void>;

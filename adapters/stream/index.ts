@@ -12,3 +12,6 @@ const STREAM_FACTORIES: Record<'memory', (url: string) => EventStream> = {
 export function openEventStream(url: string): EventStream {
   return pickFactory('STREAM_URL', url, STREAM_FACTORIES)(url);
 }
+
+/** URL schemes this family accepts; configuration validation uses the same list. */
+export const STREAM_SCHEMES = Object.keys(STREAM_FACTORIES);

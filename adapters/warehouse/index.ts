@@ -12,3 +12,6 @@ const DATABASE_FACTORIES: Record<'pglite', (url: string) => Promise<SqlDatabase>
 export function openSqlDatabase(setting: 'WAREHOUSE_URL' | 'SOURCE_URL', url: string): Promise<SqlDatabase> {
   return pickFactory(setting, url, DATABASE_FACTORIES)(url);
 }
+
+/** URL schemes this family accepts; configuration validation uses the same list. */
+export const WAREHOUSE_SCHEMES = Object.keys(DATABASE_FACTORIES);
