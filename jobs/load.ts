@@ -4,7 +4,7 @@ import type { JobContext } from './context.ts';
 import { contractFor } from './contracts/data-contracts.ts';
 import { type BatchRow, batchesAwaitingLoad, markLoaded } from './ops/batches.ts';
 import { recordRun } from './ops/pipeline-runs.ts';
-import { STAGING_META_COLUMNS } from './validate.ts';
+import { stagingColumns } from './validate.ts';
 
 export interface LoadedBatch {
   batchId: string;
@@ -64,7 +64,7 @@ async function loadBatch(context: JobContext, warehouse: SqlDatabase, batch: Bat
   const quarantineRows = batch.quarantine_key ? await readQuarantine(context, batch.quarantine_key) : [];
   const rows = await warehouse.transaction(async (tx) => {
     await tx.query(`delete from ${table} where _batch_id = $1`, [batch.batch_id]);
-    const copied = await tx.copyFromCsv(table, [...contract.columns, ...STAGING_META_COLUMNS], {
+    const copied = await tx.copyFromCsv(table, stagingColumns(contract), {
       store: context.lake(),
       key: stagedKey,
     });

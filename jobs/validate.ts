@@ -14,6 +14,11 @@ import type { RawEnvelope } from './stream-ingest.ts';
 /** Metadata columns validate appends to every staged row; bronze declares the same. */
 export const STAGING_META_COLUMNS = ['_rescued_data', '_batch_id', '_source_file'] as const;
 
+/** The staged CSV's columns, in order: the contract's, the stream position (events), then the metadata. */
+export function stagingColumns(contract: DataContract): string[] {
+  return [...contract.columns, ...contract.streamColumns, ...STAGING_META_COLUMNS];
+}
+
 export interface ValidatedBatch {
   batchId: string;
   source: string;
@@ -30,6 +35,8 @@ interface RawRecord {
   fields: Record<string, unknown> | null;
   unreadable: string | null;
   original: unknown;
+  /** Values of the contract's stream columns (events only). */
+  stream: string[];
 }
 
 /**
@@ -81,7 +88,7 @@ async function validateBatch(context: JobContext, batch: BatchRow): Promise<Vali
   const stagedKey = lakeKey('staging', batch.source, batch.ingestion_date, batch.batch_id, 'csv');
   const quarantineKey = lakeKey('quarantine', batch.source, batch.ingestion_date, batch.batch_id, 'ndjson');
   const staging = new ObjectWriter(lake, stagedKey, 'text/csv');
-  await staging.write(csvLine([...contract.columns, ...STAGING_META_COLUMNS]));
+  await staging.write(csvLine(stagingColumns(contract)));
   let quarantine: ObjectWriter | null = null;
   const result: ValidatedBatch = {
     batchId: batch.batch_id,
@@ -102,7 +109,9 @@ async function validateBatch(context: JobContext, batch: BatchRow): Promise<Vali
     if (verdict.reasons.length === 0) {
       if (verdict.rescued) result.rescued += 1;
       const rescued = verdict.rescued ? JSON.stringify(verdict.rescued) : null;
-      await staging.write(csvLine([...verdict.values, rescued, batch.batch_id, batch.raw_key]));
+      await staging.write(
+        csvLine([...verdict.values, ...record.stream, rescued, batch.batch_id, batch.raw_key]),
+      );
       result.staged += 1;
       continue;
     }
@@ -168,9 +177,10 @@ async function* readCsvRecords(raw: Readable): AsyncGenerator<RawRecord> {
         fields: null,
         unreadable: `row has ${cells.length} cells, header has ${header.length}`,
         original: cells,
+        stream: [],
       };
     } else {
-      yield { rowNumber, fields, unreadable: null, original: fields };
+      yield { rowNumber, fields, unreadable: null, original: fields, stream: [] };
     }
   }
 }
@@ -189,17 +199,24 @@ async function* readEnvelopeRecords(raw: Readable): AsyncGenerator<RawRecord> {
 }
 
 function parseEvent(rowNumber: number, envelope: RawEnvelope): RawRecord {
+  const stream = [
+    String(envelope.partition),
+    String(envelope.offset),
+    new Date(envelope.timestamp).toISOString(),
+  ];
+  const unreadable = (reason: string, original: unknown): RawRecord => ({
+    rowNumber,
+    fields: null,
+    unreadable: reason,
+    original,
+    stream,
+  });
   let text = envelope.value;
   if (text === undefined) {
     try {
       text = strictUtf8.decode(Buffer.from(envelope.value_base64 ?? '', 'base64'));
     } catch {
-      return {
-        rowNumber,
-        fields: null,
-        unreadable: 'event is not valid UTF-8',
-        original: { value_base64: envelope.value_base64 },
-      };
+      return unreadable('event is not valid UTF-8', { value_base64: envelope.value_base64 });
     }
   }
   const original = { offset: envelope.offset, partition: envelope.partition, value: text };
@@ -207,12 +224,12 @@ function parseEvent(rowNumber: number, envelope: RawEnvelope): RawRecord {
   try {
     event = JSON.parse(text);
   } catch (error) {
-    return { rowNumber, fields: null, unreadable: `malformed JSON: ${(error as Error).message}`, original };
+    return unreadable(`malformed JSON: ${(error as Error).message}`, original);
   }
   if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-    return { rowNumber, fields: null, unreadable: 'event must be a JSON object', original };
+    return unreadable('event must be a JSON object', original);
   }
-  return { rowNumber, fields: event as Record<string, unknown>, unreadable: null, original: event };
+  return { rowNumber, fields: event as Record<string, unknown>, unreadable: null, original: event, stream };
 }
 
 /** Streams lines into one lake object with backpressure; the object appears whole when finish() resolves. */

@@ -133,6 +133,16 @@ describe('embedded pipeline end to end', () => {
     expect(bronze?.dupes).toBeGreaterThan(0);
   });
 
+  it('flags exactly the late events (published over a day after they occurred) and keeps them', async () => {
+    const late = seeded.anomalies.filter((anomaly) => anomaly.expected === 'late').map((anomaly) => String(anomaly.id));
+    expect(late.length).toBeGreaterThan(0);
+    const flagged = await platform.warehouse.query<{ event_id: string }>(
+      `select event_id from silver.clickstream_events where is_late
+       union all select event_id from silver.order_events where is_late`,
+    );
+    expect(flagged.map((row) => row.event_id).sort()).toEqual([...late].sort());
+  });
+
   it('computes daily revenue, orders and AOV exactly as a direct query over the source does', async () => {
     // The rule, applied independently to the OLTP tables: valid, non-cancelled orders; valid lines; each order's
     // net converted with its day's FX rate and rounded to cents; AOV = revenue / orders.

@@ -6,6 +6,9 @@ import { type ColumnSpec, type ColumnType, SOURCE_TABLES } from './source-tables
 /** How a source's records arrive: CSV text cells from the OLTP extract, or JSON values from event topics. */
 export type RecordFormat = 'csv' | 'json';
 
+/** Staged for event sources: the Kafka partition, offset and record timestamp (publish time, ISO-8601). */
+export const STREAM_COLUMNS = ['_stream_partition', '_stream_offset', '_published_at'] as const;
+
 export interface ContractVerdict {
   /** Contract columns as text for staging (null = SQL NULL); meaningful only when reasons is empty. */
   values: (string | null)[];
@@ -21,6 +24,8 @@ export interface DataContract {
   table: string;
   format: RecordFormat;
   columns: string[];
+  /** Where each event sat in the stream, staged beside it: lateness is judged against the publish time. */
+  streamColumns: string[];
   check(record: Record<string, unknown>): ContractVerdict;
 }
 
@@ -81,6 +86,7 @@ function buildContract(
     table,
     format,
     columns: names,
+    streamColumns: format === 'json' ? [...STREAM_COLUMNS] : [],
     check(record) {
       let rescued: Record<string, unknown> | null = null;
       for (const key of Object.keys(record)) {

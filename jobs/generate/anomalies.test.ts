@@ -130,7 +130,7 @@ describe('injected anomalies', () => {
     expect(ids.length - new Set(ids).size).toBe(of('duplicate_event').length);
   });
 
-  it('publish late events last on their topic, 3+ days older than what came before', () => {
+  it('publish late events last on their topic, 3+ days older than what came before, stamped with their publish time', () => {
     for (const topic of ['clickstream', 'order-events']) {
       const messages = messagesOf(topic);
       const late = new Set(of('late_event', topic).map((anomaly) => anomaly.id));
@@ -139,8 +139,13 @@ describe('injected anomalies', () => {
       const newestBefore = Math.max(...messages.slice(0, firstLate).map((message) => message.timestamp));
       for (const message of messages.slice(firstLate)) {
         expect(late.has(eventId(message.value) ?? '')).toBe(true);
-        expect(newestBefore - message.timestamp).toBeGreaterThanOrEqual(LATE_BY_AT_LEAST_SECONDS * 1000);
-        expect(newestBefore - message.timestamp).toBeGreaterThanOrEqual(3 * 86_400_000);
+        const occurredAt = Date.parse(
+          String((JSON.parse(message.value) as { occurred_at: string }).occurred_at),
+        );
+        expect(newestBefore - occurredAt).toBeGreaterThanOrEqual(LATE_BY_AT_LEAST_SECONDS * 1000);
+        expect(newestBefore - occurredAt).toBeGreaterThanOrEqual(3 * 86_400_000);
+        // The record timestamp is when the event reached the broker: with the rest of the stream, not when it occurred.
+        expect(message.timestamp).toBe(newestBefore);
       }
       // Everything else is in occurred_at order; only a duplicate's copy may trail, by at most an hour.
       let newest = 0;

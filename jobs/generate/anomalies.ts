@@ -126,6 +126,7 @@ export function serializeEvents(
   for (const topic of [CLICKSTREAM, ORDER_EVENTS]) {
     const topicEvents = events.filter((event) => event.topic === topic);
     const treatments = chooseTreatments(rng, topic, topicEvents);
+    const newestOccurredAt = topicEvents.reduce((newest, event) => Math.max(newest, event.occurredAt), 0);
 
     const main: EventMessage[] = [];
     const late: { event: LogicalEvent; message: EventMessage }[] = [];
@@ -173,7 +174,9 @@ export function serializeEvents(
       }
       const message: EventMessage = { topic, key: event.key, value, timestamp: event.occurredAt * 1000 };
       if (treatment?.kind === 'late_event') {
-        late.push({ event, message });
+        // A late event reaches the broker when the rest of the stream does: its record timestamp (publish time)
+        // is the topic's newest event time, days after it occurred.
+        late.push({ event, message: { ...message, timestamp: newestOccurredAt * 1000 } });
         return;
       }
       main.push(message);

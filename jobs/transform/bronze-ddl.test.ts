@@ -4,13 +4,19 @@ import { SOURCE_TABLES } from '../contracts/source-tables.ts';
 import { loadBronzeTables, stripCommentsAndStrings } from './models.ts';
 
 const META_COLUMNS = ['_rescued_data', '_batch_id', '_source_file', '_ingested_at'];
+const STREAM_COLUMNS = ['_stream_partition', '_stream_offset', '_published_at'];
 
 const contracts = [
   ...SOURCE_TABLES.map((table) => ({
     table: table.name,
     columns: table.columns.map((column) => column.name),
+    stream: [] as string[],
   })),
-  ...EVENT_TOPICS.map((topic) => ({ table: topic.table, columns: topic.fields.map((field) => field.name) })),
+  ...EVENT_TOPICS.map((topic) => ({
+    table: topic.table,
+    columns: topic.fields.map((field) => field.name),
+    stream: STREAM_COLUMNS,
+  })),
 ];
 
 describe('bronze DDL', () => {
@@ -24,9 +30,9 @@ describe('bronze DDL', () => {
 
   it.each(contracts)(
     'bronze.$table has the contract columns, in order, then the load metadata',
-    ({ table, columns }) => {
+    ({ table, columns, stream }) => {
       const ddl = bronze.find((entry) => entry.name === `bronze.${table}`);
-      expect(ddl?.columns).toEqual([...columns, ...META_COLUMNS]);
+      expect(ddl?.columns).toEqual([...columns, ...stream, ...META_COLUMNS]);
     },
   );
 

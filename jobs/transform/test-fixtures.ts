@@ -252,6 +252,8 @@ export const BRONZE_FIXTURES: Record<string, Row[]> = {
       null,
       null,
       's2',
+      // Sent from a phone that was offline for days: published long after it occurred.
+      '2026-11-03T08:00:00Z',
     ),
   ],
   order_events: [
@@ -390,6 +392,8 @@ function click(
   quantity: string | null,
   orderId: string | null,
   batch: 's1' | 's2',
+  /** When the event reached the stream; punctual events are published as they occur. */
+  publishedAt: string = occurredAt,
 ): Row {
   return {
     event_id: eventId,
@@ -402,6 +406,7 @@ function click(
     product_id: productId,
     quantity,
     order_id: orderId,
+    _published_at: publishedAt,
     ...(batch === 's1' ? load('s1', '2026-11-01 13:00:00+00') : load('s2', '2026-11-03 09:00:00+00')),
   };
 }
@@ -420,6 +425,7 @@ function orderEvent(
     occurred_at: occurredAt,
     order_id: orderId,
     status,
+    _published_at: occurredAt,
     ...(batch === 'o1' ? load('o1', '2026-11-02 10:00:00+00') : load('o2', '2026-11-02 11:00:00+00')),
   };
 }

@@ -6,9 +6,9 @@
 -- test[warn]: expression(event_type not in ('product_view', 'add_to_cart', 'remove_from_cart') or product_id is not null)
 -- Kafka delivers at least once, so an event_id can reach bronze twice. The first delivery wins: earliest
 -- _ingested_at, then _batch_id, then _source_file (a deterministic order, so a rebuild picks the same row).
--- is_late: the event occurred more than 1 day before the newest event (max occurred_at) of the micro-batch it
--- arrived in. It depends only on the batch's content, so reloading or replaying a batch gives the same flag.
--- Bronze has no per-event offset, so a backfill batch spanning days flags its older history as late too.
+-- is_late: the event occurred more than 1 day before it was published to the stream (the Kafka record timestamp,
+-- staged as _published_at): event time far behind processing time. It depends only on the message, so reloading or
+-- replaying a batch gives the same flag, and a backfill of old but punctual events is not flagged.
 with source as (
   select * from bronze.clickstream_events
 ),
@@ -25,18 +25,11 @@ renamed as (
     cast(nullif(trim(product_id), '') as integer) as product_id,
     cast(nullif(trim(quantity), '') as integer) as quantity,
     cast(nullif(trim(order_id), '') as integer) as order_id,
+    {{ to_timestamptz(_published_at) }} as published_at,
     _batch_id,
     _source_file,
     _ingested_at
   from source
-),
-
-batches as (
-  select
-    _batch_id,
-    max(occurred_at) as batch_max_occurred_at
-  from renamed
-  group by _batch_id
 ),
 
 deliveries as (
@@ -54,6 +47,7 @@ final as (
     deliveries.event_id,
     deliveries.event_type,
     deliveries.occurred_at,
+    deliveries.published_at,
     cast(deliveries.occurred_at as date) as event_date,
     deliveries.session_id,
     deliveries.customer_id,
@@ -63,14 +57,12 @@ final as (
     deliveries.quantity,
     deliveries.order_id,
     case
-      when deliveries.occurred_at < batches.batch_max_occurred_at - interval '1 day' then true
+      when {{ seconds_between(deliveries.occurred_at, deliveries.published_at) }} > 86400 then true
       else false
     end as is_late,
     deliveries._batch_id,
     deliveries._ingested_at as _processed_at
   from deliveries
-  inner join batches
-    on deliveries._batch_id = batches._batch_id
   where deliveries.delivery_rank = 1
 )
 

@@ -16,18 +16,11 @@ renamed as (
     {{ to_timestamptz(occurred_at) }} as occurred_at,
     cast(trim(order_id) as integer) as order_id,
     lower(trim(status)) as status,
+    {{ to_timestamptz(_published_at) }} as published_at,
     _batch_id,
     _source_file,
     _ingested_at
   from source
-),
-
-batches as (
-  select
-    _batch_id,
-    max(occurred_at) as batch_max_occurred_at
-  from renamed
-  group by _batch_id
 ),
 
 deliveries as (
@@ -45,18 +38,17 @@ final as (
     deliveries.event_id,
     deliveries.event_type,
     deliveries.occurred_at,
+    deliveries.published_at,
     cast(deliveries.occurred_at as date) as event_date,
     deliveries.order_id,
     deliveries.status,
     case
-      when deliveries.occurred_at < batches.batch_max_occurred_at - interval '1 day' then true
+      when {{ seconds_between(deliveries.occurred_at, deliveries.published_at) }} > 86400 then true
       else false
     end as is_late,
     deliveries._batch_id,
     deliveries._ingested_at as _processed_at
   from deliveries
-  inner join batches
-    on deliveries._batch_id = batches._batch_id
   where deliveries.delivery_rank = 1
 )
 
