@@ -55,6 +55,13 @@ describe('ecomm CLI', () => {
     expect(fromFlag.stderr).toMatch(/WAREHOUSE_URL/);
   });
 
+  it('explains an empty source instead of failing on a missing relation, with exit code 1', () => {
+    const { code, stderr } = ecomm(['extract']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/source tables missing in SOURCE_URL pglite:\/\/\.\/data\/source: customers, products/);
+    expect(stderr).toMatch(/ecomm generate/);
+  });
+
   it('prints help and exits 2 when no job is given', () => {
     const { code, stdout } = ecomm([]);
     expect(code).toBe(2);

@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { redactUrl } from '../adapters/url.ts';
 import { quoteIdent } from '../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import type { JobContext } from './context.ts';
@@ -29,6 +30,7 @@ export async function runExtract(
 ): Promise<ExtractedTable[]> {
   const source = await context.source();
   const warehouse = await context.warehouse();
+  await assertSourceTablesExist(context, source, tables);
   const results: ExtractedTable[] = [];
   for (const table of tables) {
     const startedAt = context.now();
@@ -116,6 +118,19 @@ async function extractTable(
   });
   context.log.info({ job: 'extract', table: table.name, rows, rawKey }, 'extracted');
   return { table: table.name, rows, batchId, rawKey, window };
+}
+
+async function assertSourceTablesExist(context: JobContext, source: SqlDatabase, tables: SourceTableSpec[]): Promise<void> {
+  const present = await source.query<{ table_name: string }>(
+    "select table_name from information_schema.tables where table_schema = 'public'",
+  );
+  const missing = tables.map((table) => table.name).filter((name) => !present.some((row) => row.table_name === name));
+  if (missing.length > 0) {
+    throw new Error(
+      `source tables missing in SOURCE_URL ${redactUrl(context.config.SOURCE_URL)}: ${missing.join(', ')} ` +
+        '(for a demo source run `ecomm generate`, or `ecomm run --demo`)',
+    );
+  }
 }
 
 async function readWatermark(warehouse: SqlDatabase, source: string): Promise<string | null> {

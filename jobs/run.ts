@@ -48,6 +48,8 @@ export async function runPipeline(
     return value;
   };
 
+  // Both embedded databases initialise in about 3 s each: open them side by side.
+  await Promise.all([context.source(), context.warehouse()]);
   let generated: GenerateResult | null = null;
   if (options.generateIfEmpty) {
     const seedWith = options.generateIfEmpty;
