@@ -41,6 +41,11 @@ const configSchema = z.object({
   /** Rows younger than this are left for the next extract, so a transaction still in flight is not skipped. */
   EXTRACT_SAFETY_LAG_SECONDS: z.coerce.number().int().min(0).max(86_400).default(0),
   STREAM_GROUP_ID: z.string().min(1).default('ecomm-stream-ingest'),
+  /** Prepended to every topic name, so environments (or test runs) can share one broker. */
+  STREAM_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]*$/, 'may hold only letters, digits, ".", "_" and "-"')
+    .default(''),
   STREAM_BATCH_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(50_000),
 });
 

@@ -3,6 +3,7 @@ import { type Logger, pino } from 'pino';
 import { openSecretStore, SecretNotFoundError, type SecretStore } from '../adapters/secrets/index.ts';
 import { type ObjectStore, openObjectStore } from '../adapters/storage/index.ts';
 import { type EventStream, openEventStream } from '../adapters/stream/index.ts';
+import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { openSqlDatabase, type SqlDatabase } from '../adapters/warehouse/index.ts';
 import { type Config, isEmbedded } from './config.ts';
 import { ensureWarehouseSchema } from './ops/warehouse-schema.ts';
@@ -65,7 +66,7 @@ export function createJobContext(config: Config, options: ContextOptions = {}): 
       return lake;
     },
     stream: () => {
-      stream ??= openEventStream(config.STREAM_URL);
+      stream ??= withTopicPrefix(openEventStream(config.STREAM_URL), config.STREAM_TOPIC_PREFIX);
       return stream;
     },
     warehouse: () => {
