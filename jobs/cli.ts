@@ -3,11 +3,14 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { UnsupportedUrlError } from '../adapters/url.ts';
 import { JOB_CATALOG, type JobSpec } from './catalog.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { createJobContext, type JobContext } from './context.ts';
+import { createJobContext, type JobContext, JobStoppedError } from './context.ts';
 import { JOB_HANDLERS, type JobOptions } from './job-handlers.ts';
 
 /** Exit codes, documented in the README: the container platform and schedulers act on them. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130, terminated: 143 } as const;
+
+/** How long a stop request may take before the process exits anyway (ECS and Container Apps give 30 s). */
+const SHUTDOWN_GRACE_MS = Number(process.env.ECOMM_SHUTDOWN_GRACE_SECONDS ?? '25') * 1000;
 
 const SETTING_FLAGS: [flag: string, variable: string][] = [
   ['--lake-url <url>', 'LAKE_URL'],
@@ -110,7 +113,17 @@ export async function runFromCli(argv: string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
   const program = buildProgram(async (job, options, settings) => {
     const config = loadConfig({ ...process.env, ...settings });
-    const context: JobContext = createJobContext(config);
+    const stop = new AbortController();
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stop.signal.aborted) process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated);
+      process.stderr.write(`ecomm: ${signal}: finishing the unit of work in hand, then stopping\n`);
+      stop.abort(signal);
+      // Every write is atomic (rename, multipart completion, transaction), so exiting mid-unit leaves nothing half-written.
+      setTimeout(() => process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated), SHUTDOWN_GRACE_MS).unref();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    const context: JobContext = createJobContext(config, { signal: stop.signal });
     try {
       const handler = JOB_HANDLERS[job.name];
       if (!handler) throw new Error(`job ${job.name} is in the catalog but has no handler`);
@@ -136,6 +149,10 @@ function exitCodeFor(error: unknown): number {
     return error.code === 'commander.helpDisplayed' || error.code === 'commander.version'
       ? EXIT.ok
       : EXIT.usage;
+  }
+  if (error instanceof JobStoppedError) {
+    process.stderr.write(`ecomm: ${error.message}\n`);
+    return error.message.includes('SIGINT') ? EXIT.interrupted : EXIT.terminated;
   }
   if (error instanceof ConfigError || error instanceof UnsupportedUrlError) {
     process.stderr.write(`ecomm: ${error.message}\n`);

@@ -21,6 +21,10 @@ export interface JobContext {
   readonly log: Logger;
   /** The job's clock; tests pin it. */
   now(): Date;
+  /** Aborted when the process is asked to stop (SIGTERM, SIGINT): jobs finish the unit in hand, then stop. */
+  readonly signal: AbortSignal;
+  /** Throws JobStoppedError between units of work once a stop was requested. */
+  throwIfStopping(): void;
   lake(): ObjectStore;
   stream(): EventStream;
   warehouse(): Promise<SqlDatabase>;
@@ -38,7 +42,16 @@ export interface SharedAdapters {
   source?: SqlDatabase;
 }
 
+/** A job stopped on request between units of work; what it wrote so far is whole and recorded. */
+export class JobStoppedError extends Error {
+  constructor(reason: string) {
+    super(`stopped on request (${reason}) after finishing the unit of work in hand`);
+    this.name = 'JobStoppedError';
+  }
+}
+
 export interface ContextOptions {
+  signal?: AbortSignal;
   runId?: string;
   now?: () => Date;
   log?: Logger;
@@ -61,6 +74,10 @@ export function createJobContext(config: Config, options: ContextOptions = {}): 
     runId,
     log,
     now: options.now ?? (() => new Date()),
+    signal: options.signal ?? new AbortController().signal,
+    throwIfStopping() {
+      if (context.signal.aborted) throw new JobStoppedError(String(context.signal.reason ?? 'signal'));
+    },
     lake: () => {
       lake ??= openObjectStore(config.LAKE_URL);
       return lake;

@@ -33,6 +33,7 @@ export async function runExtract(
   await assertSourceTablesExist(context, source, tables);
   const results: ExtractedTable[] = [];
   for (const table of tables) {
+    context.throwIfStopping();
     const startedAt = context.now();
     try {
       const extracted = await extractTable(context, source, warehouse, table);

@@ -23,6 +23,7 @@ export async function runLoad(context: JobContext): Promise<LoadedBatch[]> {
   const warehouse = await context.warehouse();
   const loaded: LoadedBatch[] = [];
   for (const batch of await batchesAwaitingLoad(warehouse)) {
+    context.throwIfStopping();
     const startedAt = context.now();
     try {
       const result = await loadBatch(context, warehouse, batch);

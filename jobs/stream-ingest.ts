@@ -67,7 +67,11 @@ export async function runStreamIngest(context: JobContext): Promise<IngestedBatc
     EVENT_TOPICS.map((topic) => topic.topic),
   );
   const ingested: IngestedBatch[] = [];
+  // On SIGTERM: let the batch in hand be written and committed, then stop fetching.
+  const stopConsuming = () => void consumer.stop();
+  context.signal.addEventListener('abort', stopConsuming, { once: true });
   try {
+    context.throwIfStopping();
     await consumer.consume(
       async (batch: PartitionBatch) => {
         const written = await writeMicroBatch(context, batch);
@@ -78,6 +82,7 @@ export async function runStreamIngest(context: JobContext): Promise<IngestedBatc
       },
       { stopWhenCaughtUp: true, maxBatchSize: context.config.STREAM_BATCH_MAX_EVENTS },
     );
+    context.throwIfStopping();
   } catch (error) {
     await recordRun(warehouse, {
       runId: context.runId,
@@ -90,6 +95,7 @@ export async function runStreamIngest(context: JobContext): Promise<IngestedBatc
     });
     throw error;
   } finally {
+    context.signal.removeEventListener('abort', stopConsuming);
     await consumer.close();
   }
   const events = ingested.reduce((sum, batch) => sum + batch.events, 0);

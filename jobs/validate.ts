@@ -48,6 +48,7 @@ export async function runValidate(context: JobContext): Promise<ValidatedBatch[]
   const warehouse = await context.warehouse();
   const results: ValidatedBatch[] = [];
   for (const batch of await batchesAwaitingValidation(warehouse)) {
+    context.throwIfStopping();
     const startedAt = context.now();
     try {
       const result = await validateBatch(context, batch);

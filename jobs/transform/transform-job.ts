@@ -21,6 +21,7 @@ export async function runTransform(context: JobContext, layers: ModelLayer[]): P
   const vars = { piiHashKey: await context.piiHashKey() };
   const built: ModelBuildResult[] = [];
   for (const layer of layers) {
+    context.throwIfStopping();
     const startedAt = context.now();
     try {
       const results = await buildModels(db, models, { vars, layers: [layer] });
