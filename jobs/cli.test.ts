@@ -58,7 +58,9 @@ describe('ecomm CLI', () => {
   it('explains an empty source instead of failing on a missing relation, with exit code 1', () => {
     const { code, stderr } = ecomm(['extract']);
     expect(code).toBe(1);
-    expect(stderr).toMatch(/source tables missing in SOURCE_URL pglite:\/\/\.\/data\/source: customers, products/);
+    expect(stderr).toMatch(
+      /source tables missing in SOURCE_URL pglite:\/\/\.\/data\/source: customers, products/,
+    );
     expect(stderr).toMatch(/ecomm generate/);
   });
 

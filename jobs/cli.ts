@@ -119,7 +119,10 @@ export async function runFromCli(argv: string[]): Promise<number> {
       process.stderr.write(`ecomm: ${signal}: finishing the unit of work in hand, then stopping\n`);
       stop.abort(signal);
       // Every write is atomic (rename, multipart completion, transaction), so exiting mid-unit leaves nothing half-written.
-      setTimeout(() => process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated), SHUTDOWN_GRACE_MS).unref();
+      setTimeout(
+        () => process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated),
+        SHUTDOWN_GRACE_MS,
+      ).unref();
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);

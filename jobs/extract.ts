@@ -121,11 +121,17 @@ async function extractTable(
   return { table: table.name, rows, batchId, rawKey, window };
 }
 
-async function assertSourceTablesExist(context: JobContext, source: SqlDatabase, tables: SourceTableSpec[]): Promise<void> {
+async function assertSourceTablesExist(
+  context: JobContext,
+  source: SqlDatabase,
+  tables: SourceTableSpec[],
+): Promise<void> {
   const present = await source.query<{ table_name: string }>(
     "select table_name from information_schema.tables where table_schema = 'public'",
   );
-  const missing = tables.map((table) => table.name).filter((name) => !present.some((row) => row.table_name === name));
+  const missing = tables
+    .map((table) => table.name)
+    .filter((name) => !present.some((row) => row.table_name === name));
   if (missing.length > 0) {
     throw new Error(
       `source tables missing in SOURCE_URL ${redactUrl(context.config.SOURCE_URL)}: ${missing.join(', ')} ` +

@@ -134,7 +134,9 @@ describe('embedded pipeline end to end', () => {
   });
 
   it('flags exactly the late events (published over a day after they occurred) and keeps them', async () => {
-    const late = seeded.anomalies.filter((anomaly) => anomaly.expected === 'late').map((anomaly) => String(anomaly.id));
+    const late = seeded.anomalies
+      .filter((anomaly) => anomaly.expected === 'late')
+      .map((anomaly) => String(anomaly.id));
     expect(late.length).toBeGreaterThan(0);
     const flagged = await platform.warehouse.query<{ event_id: string }>(
       `select event_id from silver.clickstream_events where is_late

@@ -40,7 +40,11 @@ describe('stopping a job with SIGTERM', () => {
     expect(ms).toBeLessThan(10_000);
     expect(listFiles(join(folder, 'data/lake')).filter((file) => file.endsWith('.partial'))).toEqual([]);
 
-    const rerun = spawnSync(process.execPath, [CLI, 'run'], { cwd: folder, env: { PATH: env.PATH }, encoding: 'utf8' });
+    const rerun = spawnSync(process.execPath, [CLI, 'run'], {
+      cwd: folder,
+      env: { PATH: env.PATH },
+      encoding: 'utf8',
+    });
     expect(rerun.status, rerun.stderr).toBe(0);
     expect(rerun.stdout).toMatch(/: OK in/);
     expect(rerun.stdout).toMatch(/Quality checks: \d+ passed, \d+ failed \(0 blocking\)/);
