@@ -1,11 +1,13 @@
 import { pickFactory } from '../url.ts';
 import type { EventStream } from './event-stream.ts';
+import { openKafkaStream } from './kafka.ts';
 import { openMemoryStream } from './memory.ts';
 
 export type * from './event-stream.ts';
 
-const STREAM_FACTORIES: Record<'memory', (url: string) => EventStream> = {
+const STREAM_FACTORIES: Record<'memory' | 'kafka', (url: string) => EventStream> = {
   memory: openMemoryStream,
+  kafka: (url) => openKafkaStream(url),
 };
 
 /** The event stream named by STREAM_URL. */

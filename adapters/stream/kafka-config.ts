@@ -1,0 +1,213 @@
+import type { ConsumerConfig, KafkaConfig, SASLOptions } from 'kafkajs';
+import type { RetryPolicy } from '../retry.ts';
+
+/**
+ * STREAM_URL for the Kafka backend, one grammar for the three places it runs:
+ *
+ *   kafka://host1[:port],host2[:port][?auth=plaintext|msk-iam|eventhubs][&clientId=…][&region=…]
+ *         [&connectionStringEnv=…][&retries=5][&initialRetryTime=300][&idempotent=true][&logLevel=nothing]
+ *
+ * - plaintext (default, port 9092): no TLS, no SASL; self-hosted Kafka and the test broker.
+ * - msk-iam (port 9098): Amazon MSK with IAM access control: TLS + SASL OAUTHBEARER, the token signed by
+ *   aws-msk-iam-sasl-signer-js from the default AWS credential chain, `region` from ?region= or AWS_REGION.
+ * - eventhubs (port 9093): the Kafka endpoint of an Azure Event Hubs namespace: TLS + SASL PLAIN with user
+ *   `$ConnectionString` and the namespace connection string as password, read from the environment variable
+ *   named by ?connectionStringEnv= (default EVENTHUBS_CONNECTION_STRING), never from the URL.
+ * Secrets never travel in the URL: user-info is refused, so the URL is safe to print and log.
+ */
+export type KafkaAuthProfile = 'plaintext' | 'msk-iam' | 'eventhubs';
+
+export interface MskSigner {
+  generateAuthToken(options: { region: string }): Promise<{ token: string }>;
+}
+
+export interface KafkaStreamConfig {
+  /** kafkajs client options (brokers, clientId, TLS, SASL, timeouts, retry). Holds the secret: never log it. */
+  client: KafkaConfig;
+  consumer: Pick<
+    ConsumerConfig,
+    'sessionTimeout' | 'heartbeatInterval' | 'maxWaitTimeInMs' | 'metadataMaxAge' | 'rebalanceTimeout'
+  >;
+  producer: { idempotent: boolean; metadataMaxAge: number };
+  /** The URL's retry budget, for the few broker answers kafkajs does not retry itself (a new partition's leader). */
+  retry: RetryPolicy;
+  /** The same settings without secrets, for messages, logs and tests. */
+  describe: {
+    profile: KafkaAuthProfile;
+    brokers: string[];
+    tls: boolean;
+    sasl: 'none' | 'plain' | 'oauthbearer';
+    username?: string;
+    region?: string;
+    secretFromEnv?: string;
+    attempts: number;
+  };
+}
+
+const PROFILES: KafkaAuthProfile[] = ['plaintext', 'msk-iam', 'eventhubs'];
+const DEFAULT_PORT: Record<KafkaAuthProfile, number> = { plaintext: 9092, 'msk-iam': 9098, eventhubs: 9093 };
+const PARAMS = [
+  'auth',
+  'clientId',
+  'region',
+  'connectionStringEnv',
+  'retries',
+  'initialRetryTime',
+  'idempotent',
+  'logLevel',
+];
+/** kafkajs' own numbering (its logLevel enum); kafkajs logs nothing by default here: errors reach the caller. */
+const KAFKA_LOG_LEVELS: Record<string, number> = { nothing: 0, error: 1, warn: 2, info: 4, debug: 5 };
+
+/** The URL as it may appear in messages: user-info and the values of unknown parameters hidden. */
+export function safeKafkaUrl(url: string): string {
+  const [head = '', query] = url.replace(/^(kafka:\/\/)[^@/?]*@/i, '$1***@').split('?', 2);
+  if (query === undefined) return head;
+  const params = [...new URLSearchParams(query)].map(([key, value]) =>
+    PARAMS.includes(key) ? `${key}=${value}` : `${key}=***`,
+  );
+  return `${head}?${params.join('&')}`;
+}
+
+export class KafkaConfigError extends Error {
+  constructor(url: string, problem: string) {
+    super(`STREAM_URL ${safeKafkaUrl(url)}: ${problem}`);
+    this.name = 'KafkaConfigError';
+  }
+}
+
+/**
+ * The kafkajs configuration a STREAM_URL asks for. Pure: reads only `env` and calls nothing until kafkajs asks
+ * for an MSK token (`signer` is injected so tests never touch AWS).
+ */
+export function kafkaClientConfig(
+  url: string,
+  env: Record<string, string | undefined>,
+  signer: MskSigner = lazyMskSigner,
+): KafkaStreamConfig {
+  const fail = (problem: string): never => {
+    throw new KafkaConfigError(url, problem);
+  };
+  const match = /^kafka:\/\/([^/?]*)\/?(?:\?(.*))?$/i.exec(url);
+  if (!match) return fail('expected kafka://host[:port][,host[:port]…][?auth=…]');
+  const [, authority = '', query = ''] = match;
+  if (authority.includes('@'))
+    fail('credentials do not belong in the URL; use auth=msk-iam or auth=eventhubs with the environment');
+  const params = new URLSearchParams(query);
+  const unknown = [...params.keys()].filter((key) => !PARAMS.includes(key));
+  if (unknown.length > 0) fail(`unknown parameter ${unknown.join(', ')}; expected ${PARAMS.join(', ')}`);
+
+  const profile = (params.get('auth') ?? 'plaintext') as KafkaAuthProfile;
+  if (!PROFILES.includes(profile)) fail(`unknown auth profile "${profile}"; expected ${PROFILES.join(', ')}`);
+  const brokers = authority.split(',').map((broker) => parseBroker(broker, DEFAULT_PORT[profile], fail));
+  const retries = integerParam(params, 'retries', 5, fail);
+  const initialRetryTime = integerParam(params, 'initialRetryTime', 300, fail);
+  const idempotent = (params.get('idempotent') ?? 'true') !== 'false';
+  const level = params.get('logLevel') ?? 'nothing';
+  const logLevel = KAFKA_LOG_LEVELS[level];
+  if (logLevel === undefined)
+    return fail(`logLevel must be one of ${Object.keys(KAFKA_LOG_LEVELS).join(', ')}`);
+
+  const client: KafkaConfig = {
+    brokers,
+    clientId: params.get('clientId') ?? 'ecomm-data-platform',
+    connectionTimeout: 3_000,
+    requestTimeout: 30_000,
+    retry: { retries, initialRetryTime, maxRetryTime: 30_000 },
+    logLevel,
+  };
+  const consumer: KafkaStreamConfig['consumer'] = {
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    rebalanceTimeout: 60_000,
+    // Long-poll bound: a caught-up consume ends at most this long after its last fetch was sent.
+    maxWaitTimeInMs: 500,
+    metadataMaxAge: 300_000,
+  };
+  const describe: KafkaStreamConfig['describe'] = {
+    profile,
+    brokers,
+    tls: false,
+    sasl: 'none',
+    attempts: retries + 1,
+  };
+
+  if (profile === 'msk-iam') {
+    const region = params.get('region') ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+    if (!region) return fail('auth=msk-iam needs a region: add ?region=<aws region> or set AWS_REGION');
+    // AWS's documented kafkajs setup (aws-msk-iam-sasl-signer-js README): TLS + OAUTHBEARER, a fresh signed
+    // token per (re)authentication; kafkajs re-authenticates before the broker's session lifetime ends.
+    const sasl: SASLOptions = {
+      mechanism: 'oauthbearer',
+      oauthBearerProvider: async () => ({ value: (await signer.generateAuthToken({ region })).token }),
+    };
+    Object.assign(client, { ssl: true, sasl, connectionTimeout: 10_000, authenticationTimeout: 10_000 });
+    Object.assign(describe, { tls: true, sasl: 'oauthbearer', region });
+  }
+
+  if (profile === 'eventhubs') {
+    const variable = params.get('connectionStringEnv') ?? 'EVENTHUBS_CONNECTION_STRING';
+    const connectionString = env[variable];
+    if (!connectionString)
+      return fail(
+        `auth=eventhubs needs ${variable} (the Event Hubs namespace connection string) in the environment`,
+      );
+    if (!/^Endpoint=sb:\/\//i.test(connectionString.trim()))
+      fail(`${variable} is not an Event Hubs connection string (expected Endpoint=sb://…;SharedAccessKey…)`);
+    const sasl: SASLOptions = {
+      mechanism: 'plain',
+      username: '$ConnectionString',
+      password: connectionString,
+    };
+    // Microsoft's recommended Kafka client settings for Event Hubs
+    // (learn.microsoft.com/azure/event-hubs/apache-kafka-configurations): request.timeout.ms 60000 with
+    // consumers, session.timeout.ms >= 30000, metadata.max.age.ms ~180000 (< 240000: Azure drops TCP
+    // connections idle for 240 s), requests under 1,046,528 bytes (publish chunks well below that).
+    Object.assign(client, { ssl: true, sasl, connectionTimeout: 10_000, requestTimeout: 60_000 });
+    Object.assign(consumer, { sessionTimeout: 30_000, metadataMaxAge: 180_000 });
+    Object.assign(describe, {
+      tls: true,
+      sasl: 'plain',
+      username: '$ConnectionString',
+      secretFromEnv: variable,
+    });
+  }
+
+  return {
+    client,
+    consumer,
+    producer: { idempotent, metadataMaxAge: consumer.metadataMaxAge ?? 300_000 },
+    retry: { attempts: retries + 1, baseDelayMs: Math.max(initialRetryTime, 1), maxDelayMs: 5_000 },
+    describe,
+  };
+}
+
+function parseBroker(text: string, defaultPort: number, fail: (problem: string) => never): string {
+  const match = /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::(\d+))?$/i.exec(text.trim());
+  if (!match) return fail(`"${text}" is not a broker address (host or host:port)`);
+  const [, host = '', portText] = match;
+  const port = portText === undefined ? defaultPort : Number(portText);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) fail(`"${text}" has an invalid port`);
+  return `${host}:${port}`;
+}
+
+function integerParam(
+  params: URLSearchParams,
+  name: string,
+  fallback: number,
+  fail: (problem: string) => never,
+): number {
+  const text = params.get(name);
+  if (text === null) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) fail(`${name} must be a whole number >= 0`);
+  return value;
+}
+
+/** The real signer, loaded only when an MSK token is first needed (it pulls in the AWS SDK). */
+const lazyMskSigner: MskSigner = {
+  async generateAuthToken(options) {
+    const { generateAuthToken } = await import('aws-msk-iam-sasl-signer-js');
+    return generateAuthToken(options);
+  },
+};

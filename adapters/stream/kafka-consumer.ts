@@ -1,0 +1,258 @@
+import type { Admin, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type {
+  ConsumeOptions,
+  PartitionBatch,
+  StreamConsumer,
+  StreamMessage,
+  TopicPartitionOffset,
+} from './event-stream.ts';
+import type { KafkaStreamConfig } from './kafka-config.ts';
+
+export interface KafkaConsumerDeps {
+  kafka: Kafka;
+  admin: () => Promise<Admin>;
+  /** Low and high watermarks of every partition of a topic. */
+  topicOffsets: (topic: string) => Promise<{ partition: number; low: number; high: number }[]>;
+  config: KafkaStreamConfig;
+  groupId: string;
+  topics: string[];
+  /** Turns a kafkajs error into one that names STREAM_URL and the broker. */
+  explain: (error: unknown) => Error;
+}
+
+const slot = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/**
+ * A consumer-group member over kafkajs. Offsets are resolved in-session only (the fetch position moves), and
+ * committed to the group only by `commit`: invariant 3 (an offset never moves past data not durably written)
+ * is the caller's to keep, so nothing here commits on its own (autoCommit off, eachBatchAutoResolve off).
+ * Like the embedded stream, one consumer object never hands out a message twice, across its consume calls too
+ * (kafkajs restarts each partition from the committed offset on every join; what this member already handed is
+ * skipped). A partition that moves to another member is read there from the committed offset.
+ */
+export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<StreamConsumer> {
+  const { kafka, config, groupId, topics, explain } = deps;
+  const consumer = kafka.consumer({
+    groupId,
+    ...config.consumer,
+    // A batch job fails loudly instead of restarting forever: a crash ends consume with the error.
+    retry: { ...config.client.retry, restartOnFailure: async () => false },
+  });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: true });
+  } catch (error) {
+    await consumer.disconnect().catch(() => {});
+    throw explain(error);
+  }
+
+  /** Per partition, the offset after the last message this consumer handed to a handler. */
+  const handed = new Map<string, number>();
+  let session: { finish: (error?: unknown) => void; finished: Promise<void> } | undefined;
+  let running = false;
+  let closed = false;
+
+  const stopSession = async () => {
+    session?.finish();
+    await session?.finished;
+  };
+
+  return {
+    async consume(handle: (batch: PartitionBatch) => Promise<void>, options: ConsumeOptions) {
+      if (closed) throw new Error(`consumer of group ${groupId} is closed`);
+      if (session) throw new Error(`consumer of group ${groupId} is already consuming`);
+      let failure: unknown;
+      let finishing = false;
+      let finished!: () => void;
+      const done = new Promise<void>((resolve) => {
+        finished = resolve;
+      });
+      const finish = (error?: unknown) => {
+        if (error !== undefined && failure === undefined) failure = error;
+        finishing = true;
+        finished();
+      };
+      let ended!: () => void;
+      session = { finish, finished: new Promise<void>((resolve) => (ended = resolve)) };
+      let inFlight: Promise<void> = Promise.resolve();
+      const maxBatch = Math.max(1, options.maxBatchSize ?? Number.POSITIVE_INFINITY);
+      const heartbeatMs = config.consumer.heartbeatInterval ?? 3_000;
+
+      // Caught-up detection: end offsets observed now; a member is done when every partition assigned to it
+      // (known from GROUP_JOIN) has been read up to them. Positions start at the group's committed offsets, so
+      // partitions with nothing new count as caught up without a fetch, and an empty topic ends at once.
+      const tracker = options.stopWhenCaughtUp ? await caughtUpTracker(deps, handed) : undefined;
+      const check = () => {
+        if (!finishing && tracker?.caughtUp()) finish();
+      };
+      const listeners = [
+        consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+          if (!tracker) return;
+          tracker.assign(payload.memberAssignment).then(check, finish);
+        }),
+        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+          // Also covers batches kafkajs skips itself (only control records or aborted transactions).
+          const key = slot(payload.topic, payload.partition);
+          if (!finishing) handed.set(key, Math.max(handed.get(key) ?? 0, Number(payload.lastOffset) + 1));
+          check();
+        }),
+        consumer.on(consumer.events.CRASH, ({ payload }) => finish(explain(payload.error))),
+      ];
+
+      const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+        const key = slot(batch.topic, batch.partition);
+        const from = handed.get(key) ?? 0;
+        const fresh = batch.messages.filter((message) => Number(message.offset) >= from);
+        for (let start = 0; start < fresh.length; start += maxBatch) {
+          if (finishing || !isRunning() || isStale()) return;
+          const chunk = fresh.slice(start, start + maxBatch);
+          const handled = handle({
+            topic: batch.topic,
+            partition: batch.partition,
+            messages: chunk.map((message) => toStreamMessage(batch.topic, batch.partition, message)),
+          });
+          inFlight = handled.catch(() => {});
+          // kafkajs heartbeats only between batches: keep the membership alive while a slow handler writes.
+          const beating = setInterval(() => heartbeat().catch(() => {}), heartbeatMs);
+          try {
+            await handled;
+          } catch (error) {
+            finish(error);
+            return;
+          } finally {
+            clearInterval(beating);
+          }
+          const last = chunk.at(-1)?.offset ?? batch.lastOffset();
+          resolveOffset(last);
+          handed.set(key, Number(last) + 1);
+          await heartbeat();
+        }
+        if (finishing) return;
+        resolveOffset(batch.lastOffset());
+        handed.set(key, Math.max(handed.get(key) ?? 0, Number(batch.lastOffset()) + 1));
+      };
+
+      try {
+        running = true;
+        await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
+        check();
+        await done;
+        // Let the batch in hand finish (its commit must reach the group) before kafkajs stops fetching.
+        await inFlight;
+      } catch (error) {
+        failure ??= explain(error);
+      } finally {
+        running = false;
+        for (const remove of listeners) remove();
+        await consumer.stop().catch(() => {});
+        session = undefined;
+        ended();
+      }
+      if (failure !== undefined) throw failure;
+    },
+
+    async commit(offsets: TopicPartitionOffset[]) {
+      if (offsets.length === 0) return;
+      const payload = offsets.map(({ topic, partition, offset }) => ({
+        topic,
+        partition,
+        offset: String(offset),
+      }));
+      try {
+        if (running) {
+          await consumer.commitOffsets(payload);
+          return;
+        }
+        // Outside a consume: Kafka takes commits from group members and kafkajs has no stand-alone commit, so
+        // join just long enough to commit (nothing is handed out: the batches fetched meanwhile are ignored).
+        await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => {} });
+        try {
+          await consumer.commitOffsets(payload);
+        } finally {
+          await consumer.stop();
+        }
+      } catch (error) {
+        throw explain(error);
+      }
+    },
+
+    async committed() {
+      const admin = await deps.admin();
+      const fetched = await admin.fetchOffsets({ groupId, topics }).catch((error: unknown) => {
+        throw explain(error);
+      });
+      return fetched
+        .flatMap(({ topic, partitions }) =>
+          partitions
+            .filter(({ offset }) => Number(offset) >= 0)
+            .map(({ partition, offset }) => ({ topic, partition, offset: Number(offset) })),
+        )
+        .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+    },
+
+    async stop() {
+      session?.finish();
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await stopSession();
+      await consumer.disconnect().catch(() => {});
+    },
+  };
+}
+
+function toStreamMessage(topic: string, partition: number, message: KafkaMessage): StreamMessage {
+  return {
+    topic,
+    partition,
+    offset: Number(message.offset),
+    key: message.key === null ? null : message.key.toString('utf8'),
+    value: message.value ?? Buffer.alloc(0),
+    timestamp: Number(message.timestamp),
+  };
+}
+
+/** End offsets at start, the member's assignment, and whether it has read every assigned partition to them. */
+async function caughtUpTracker(
+  { admin: getAdmin, topicOffsets, groupId, topics, explain }: KafkaConsumerDeps,
+  handed: Map<string, number>,
+) {
+  const admin = await getAdmin();
+  const targets = new Map<string, number>();
+  const starts = new Map<string, number>();
+  for (const topic of topics) {
+    for (const { partition, low, high } of await topicOffsets(topic)) {
+      targets.set(slot(topic, partition), high);
+      starts.set(slot(topic, partition), low);
+    }
+  }
+  let assigned: string[] | undefined;
+  return {
+    /** On each (re)join kafkajs restarts from the committed offsets (or the log start when there is none). */
+    async assign(assignment: Record<string, number[]>) {
+      assigned = undefined;
+      const committed = await admin.fetchOffsets({ groupId, topics }).catch((error: unknown) => {
+        throw explain(error);
+      });
+      for (const { topic, partitions } of committed) {
+        for (const { partition, offset } of partitions) {
+          const key = slot(topic, partition);
+          starts.set(key, Math.max(Number(offset), starts.get(key) ?? 0));
+        }
+      }
+      assigned = Object.entries(assignment).flatMap(([topic, partitions]) =>
+        partitions.map((partition) => slot(topic, partition)),
+      );
+    },
+    caughtUp(): boolean {
+      return (
+        assigned?.every((key) => {
+          const position = Math.max(starts.get(key) ?? 0, handed.get(key) ?? 0);
+          return position >= (targets.get(key) ?? 0);
+        }) ?? false
+      );
+    },
+  };
+}

@@ -1,0 +1,250 @@
+import { type Admin, Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
+import { withRetry } from '../retry.ts';
+import type { EventStream, OutgoingMessage, StreamConsumer } from './event-stream.ts';
+import { type KafkaStreamConfig, kafkaClientConfig, type MskSigner, safeKafkaUrl } from './kafka-config.ts';
+import { openKafkaConsumer } from './kafka-consumer.ts';
+
+export type { KafkaAuthProfile, KafkaStreamConfig, MskSigner } from './kafka-config.ts';
+export { KafkaConfigError, kafkaClientConfig } from './kafka-config.ts';
+
+/**
+ * Bytes per produce request, well under the 1,046,528-byte request limit of Event Hubs and the 1 MiB default
+ * record-batch limit of Kafka brokers (message.max.bytes), so a large publish never fails as MESSAGE_TOO_LARGE.
+ */
+const MAX_REQUEST_BYTES = 512 * 1024;
+const RECORD_OVERHEAD_BYTES = 70;
+
+export interface KafkaStreamOptions {
+  env?: Record<string, string | undefined>;
+  signer?: MskSigner;
+}
+
+/**
+ * The Kafka event stream (self-hosted Kafka, Amazon MSK, Azure Event Hubs' Kafka endpoint; see kafka-config.ts
+ * for the URL). Returns at once and connects on first use, so a bad URL fails here and an unreachable broker
+ * fails the first call, after the URL's bounded retries, with a message naming STREAM_URL and the broker.
+ */
+export function openKafkaStream(url: string, options: KafkaStreamOptions = {}): EventStream {
+  const config = kafkaClientConfig(url, options.env ?? process.env, options.signer);
+  silenceTimeoutNegativeWarning();
+  const kafka = new Kafka(config.client);
+  const explain = (error: unknown) => explainKafkaError(url, config, error);
+  const consumers = new Set<StreamConsumer>();
+  let admin: Promise<Admin> | undefined;
+  let producer: Promise<Producer> | undefined;
+
+  const connectedAdmin = (): Promise<Admin> => {
+    admin ??= connect(kafka.admin(), explain).catch((error: unknown) => {
+      admin = undefined;
+      throw error;
+    });
+    return admin;
+  };
+  const connectedProducer = (): Promise<Producer> => {
+    producer ??= connect(
+      kafka.producer({
+        idempotent: config.producer.idempotent,
+        // The idempotent producer keeps order and drops duplicates with one request in flight per broker.
+        maxInFlightRequests: config.producer.idempotent ? 1 : undefined,
+        metadataMaxAge: config.producer.metadataMaxAge,
+        // murmur2 on the key, as the Java client: a key lands on the same partition whoever produces it.
+        createPartitioner: Partitioners.DefaultPartitioner,
+        // Bounded like the rest of the client: a dead cluster fails the job instead of retrying forever.
+        retry: config.client.retry,
+      }),
+      explain,
+    ).catch((error: unknown) => {
+      producer = undefined;
+      throw error;
+    });
+    return producer;
+  };
+  const withAdmin = async <T>(work: (client: Admin) => Promise<T>): Promise<T> => {
+    const client = await connectedAdmin();
+    try {
+      return await work(client);
+    } catch (error) {
+      throw explain(error);
+    }
+  };
+
+  // A partition that was just created can answer NOT_LEADER_OR_FOLLOWER for a moment, and kafkajs' admin does
+  // not retry that: retry it here, within the URL's budget.
+  const topicOffsets = (topic: string) =>
+    withRetry(
+      async () => {
+        const offsets = await withAdmin((client) => client.fetchTopicOffsets(topic));
+        return offsets
+          .map(({ partition, low, high }) => ({ partition, low: Number(low), high: Number(high) }))
+          .sort((a, b) => a.partition - b.partition);
+      },
+      { ...config.retry, isRetryable: isLeaderMoment },
+    );
+
+  return {
+    url,
+    async ensureTopics(wanted) {
+      if (wanted.length === 0) return;
+      await withAdmin(async (client) => {
+        const existing = new Set(await client.listTopics());
+        const missing = wanted.filter(({ name }) => !existing.has(name));
+        if (missing.length > 0) {
+          await client.createTopics({
+            waitForLeaders: true,
+            topics: missing.map(({ name, partitions }) => ({ topic: name, numPartitions: partitions })),
+          });
+        }
+        const present = wanted.filter(({ name }) => existing.has(name));
+        if (present.length === 0) return;
+        const { topics } = await client.fetchTopicMetadata({ topics: present.map(({ name }) => name) });
+        const grow = present.flatMap(({ name, partitions }) => {
+          const count = topics.find((topic) => topic.name === name)?.partitions.length ?? 0;
+          return count < partitions ? [{ topic: name, count: partitions }] : [];
+        });
+        if (grow.length > 0) await client.createPartitions({ topicPartitions: grow });
+      });
+      // Return only once every partition asked for answers, so the next call never meets a leaderless one.
+      for (const { name } of wanted) await topicOffsets(name);
+    },
+
+    async publish(topic: string, messages: OutgoingMessage[]) {
+      if (messages.length === 0) return;
+      const client = await connectedProducer();
+      for (const chunk of byRequestSize(messages)) {
+        await client.send({ topic, acks: -1, messages: chunk }).catch((error: unknown) => {
+          throw explain(error);
+        });
+      }
+    },
+
+    async endOffsets(topic: string) {
+      return (await topicOffsets(topic)).map(({ partition, high }) => ({ topic, partition, offset: high }));
+    },
+
+    async consumer(groupId: string, topics: string[]) {
+      const opened = await openKafkaConsumer({
+        kafka,
+        admin: connectedAdmin,
+        topicOffsets,
+        config,
+        groupId,
+        topics,
+        explain,
+      });
+      consumers.add(opened);
+      return {
+        ...opened,
+        async close() {
+          consumers.delete(opened);
+          await opened.close();
+        },
+      };
+    },
+
+    async close() {
+      await Promise.allSettled([...consumers].map((consumer) => consumer.close()));
+      consumers.clear();
+      const closing = [admin, producer].map(async (client) => (await client)?.disconnect());
+      admin = undefined;
+      producer = undefined;
+      await Promise.allSettled(closing);
+    },
+  };
+}
+
+/** Broker answers that mean "a leader is being elected or loaded": worth another try shortly. */
+function isLeaderMoment(error: unknown): boolean {
+  for (let cause: unknown = error, depth = 0; cause instanceof Error && depth < 5; depth += 1) {
+    const type = (cause as { type?: unknown }).type;
+    if (type === 'NOT_LEADER_FOR_PARTITION' || type === 'LEADER_NOT_AVAILABLE') return true;
+    if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
+    cause = cause.cause;
+  }
+  return false;
+}
+
+async function connect<Client extends { connect(): Promise<void> }>(
+  client: Client,
+  explain: (error: unknown) => Error,
+): Promise<Client> {
+  try {
+    await client.connect();
+    return client;
+  } catch (error) {
+    throw explain(error);
+  }
+}
+
+/** Splits a publish into produce requests under MAX_REQUEST_BYTES, keeping message order. */
+function* byRequestSize(messages: OutgoingMessage[]): Generator<Message[]> {
+  let chunk: Message[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const value = Buffer.isBuffer(message.value) ? message.value : Buffer.from(message.value);
+    const size = value.length + Buffer.byteLength(message.key ?? '') + RECORD_OVERHEAD_BYTES;
+    if (chunk.length > 0 && bytes + size > MAX_REQUEST_BYTES) {
+      yield chunk;
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push({
+      key: message.key ?? null,
+      value,
+      timestamp: message.timestamp === undefined ? undefined : String(message.timestamp),
+    });
+    bytes += size;
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/**
+ * One message per failure that says which setting and which broker: connection refused or timed out after the
+ * bounded retries, authentication rejected, or the broker's own error. Never includes a secret: kafkajs errors
+ * carry broker addresses and protocol messages only, and the URL is printed through safeKafkaUrl.
+ */
+export function explainKafkaError(url: string, config: KafkaStreamConfig, error: unknown): Error {
+  if (error instanceof Error && error.message.startsWith('STREAM_URL ')) return error;
+  const chain: (Error & { code?: string; broker?: string; retryCount?: number })[] = [];
+  for (let cause: unknown = error; cause instanceof Error && chain.length < 10; ) {
+    chain.push(cause);
+    cause = (cause as { cause?: unknown }).cause ?? (cause as { originalError?: unknown }).originalError;
+  }
+  const prefix = `STREAM_URL ${safeKafkaUrl(url)}`;
+  const top = chain[0];
+  const attempts = (top?.retryCount ?? config.describe.attempts - 1) + 1;
+  const connection = chain.find((cause) => cause.name === 'KafkaJSConnectionError');
+  if (connection) {
+    const broker = connection.broker ?? config.describe.brokers.join(',');
+    const reason = connection.code ?? connection.message.replace(/^Connection error: /, '');
+    return new Error(`${prefix}: cannot connect to broker ${broker} after ${attempts} attempts (${reason})`, {
+      cause: error,
+    });
+  }
+  const auth = chain.find((cause) => /SASL|Authentication/i.test(cause.name));
+  if (auth) {
+    return new Error(
+      `${prefix}: the broker refused auth=${config.describe.profile} (${config.describe.sasl}): ${auth.message}`,
+      { cause: error },
+    );
+  }
+  const last = chain.at(-1);
+  return new Error(`${prefix}: ${last?.message ?? String(error)}`, { cause: error });
+}
+
+/**
+ * kafkajs 2.2.4 schedules timers with negative delays, which Node 24 reports as TimeoutNegativeWarning on every
+ * run (harmless: Node clamps them to 1 ms). Drop exactly that warning, once per process; all others pass.
+ */
+function silenceTimeoutNegativeWarning(): void {
+  const marker = Symbol.for('ecomm.kafka.silenceTimeoutNegativeWarning');
+  const registry = process as unknown as Record<symbol, boolean>;
+  if (registry[marker]) return;
+  registry[marker] = true;
+  const emitWarning = process.emitWarning.bind(process);
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+    const name = warning instanceof Error ? warning.name : type;
+    if (name === 'TimeoutNegativeWarning') return;
+    (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
+  }) as typeof process.emitWarning;
+}

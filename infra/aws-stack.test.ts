@@ -1,0 +1,210 @@
+/** The AWS stack under mocks: every spec item exists with the right inputs. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { JOB_CATALOG } from '../jobs/catalog.ts';
+import { EVENT_TOPICS } from '../jobs/contracts/event-topics.ts';
+import { expectedEnvironment } from './testing/fixtures.ts';
+import type { RecordedResource } from './testing/mock-cloud.ts';
+import { startMockCloud } from './testing/mock-cloud.ts';
+import { field, ofType, onlyOne } from './testing/resources.ts';
+import type { DeployedStack } from './testing/stacks.ts';
+
+const cloud = await startMockCloud();
+const { deploy, specFor } = await import('./testing/stacks.ts');
+
+let stack: DeployedStack;
+let resources: RecordedResource[];
+beforeAll(async () => {
+  stack = await deploy(cloud, specFor('aws'));
+  resources = stack.resources;
+});
+
+const containerOf = (task: RecordedResource) =>
+  (JSON.parse(String(task.inputs.containerDefinitions)) as Record<string, unknown>[])[0] as Record<
+    string,
+    unknown
+  >;
+const taskFor = (name: string) =>
+  resources.find(
+    (r) => r.type === 'aws:ecs/taskDefinition:TaskDefinition' && r.inputs.family === `ecomm-test-${name}`,
+  );
+
+describe('AWS stack inventory', () => {
+  it('exports the adapter URLs in the forms the jobs read', () => {
+    expect(stack.outputs.LAKE_URL).toMatch(/^s3:\/\/ecomm-test-lake-/);
+    expect(stack.outputs.STREAM_URL).toMatch(
+      /^kafka:\/\/b-1\..+:9098,b-2\..+:9098\?auth=msk-iam&region=eu-west-1$/,
+    );
+    expect(stack.outputs.WAREHOUSE_URL).toMatch(
+      /^redshift:\/\/ecomm_admin@[^:]+:5439\/ecomm\?sslmode=require&passwordSecret=arn%3Aaws%3Asecretsmanager%3A.+redshift/,
+    );
+    expect(stack.outputs.SOURCE_URL).toBe(
+      'postgres://ecomm_reader@oltp.example.internal:5432/shop?sslmode=require&passwordSecret=SOURCE_PASSWORD',
+    );
+    expect(stack.outputs.SECRETS_URL).toBe('aws-secretsmanager://eu-west-1');
+    expect(stack.outputs.imageRef).toMatch(
+      /\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/ecomm-test\/ecomm-data-platform:2025\.01\.0$/,
+    );
+  });
+
+  it('expires each lake zone after its retention and old versions after 30 days', () => {
+    const rules = field<Record<string, unknown>[]>(
+      onlyOne(resources, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration').inputs,
+      'rules',
+    );
+    expect(
+      rules.map((r) => [
+        field(r, 'filter', 'prefix'),
+        field(r, 'expiration', 'days'),
+        field(r, 'noncurrentVersionExpiration', 'noncurrentDays'),
+      ]),
+    ).toEqual([
+      ['raw/', 365, 30],
+      ['staging/', 30, 30],
+      ['quarantine/', 90, 30],
+    ]);
+  });
+
+  it('creates an MSK topic per event topic and the dead-letter topic, with partitions and retention', () => {
+    const topics = ofType(resources, 'aws:msk/topic:Topic');
+    expect(topics.map((t) => t.inputs.name).sort()).toEqual(
+      [...EVENT_TOPICS.map((t) => t.topic), 'dead-letter'].sort(),
+    );
+    for (const topic of EVENT_TOPICS) {
+      const created = topics.find((t) => t.inputs.name === topic.topic);
+      expect(created?.inputs.partitionCount).toBe(topic.partitions);
+      expect(JSON.parse(String(created?.inputs.configs))['retention.ms']).toBe(String(168 * 3_600_000));
+    }
+  });
+
+  it('runs MSK provisioned with IAM auth only, a broker per zone, and Kafka that supports topic resources', () => {
+    const cluster = onlyOne(resources, 'aws:msk/cluster:Cluster').inputs;
+    expect(cluster.numberOfBrokerNodes).toBe(3);
+    expect(cluster.kafkaVersion).toBe('3.8.x');
+    expect(cluster.clientAuthentication).toEqual({ sasl: { iam: true }, unauthenticated: false });
+  });
+
+  it('creates a private Redshift Serverless workgroup whose admin password Redshift keeps in Secrets Manager', () => {
+    expect(onlyOne(resources, 'aws:redshiftserverless/namespace:Namespace').inputs).toMatchObject({
+      manageAdminPassword: true,
+      dbName: 'ecomm',
+    });
+    expect(onlyOne(resources, 'aws:redshiftserverless/workgroup:Workgroup').inputs).toMatchObject({
+      publiclyAccessible: false,
+      baseCapacity: 8,
+    });
+  });
+
+  it('defines a Fargate task per catalog job with its size, command and exactly its environment', () => {
+    for (const job of JOB_CATALOG) {
+      const task = taskFor(job.name);
+      expect(task, job.name).toBeDefined();
+      const container = containerOf(task as RecordedResource);
+      expect(container.command).toEqual(job.kind === 'service' ? [job.name, '--follow'] : [job.name]);
+      const env = (container.environment as { name: string; value: string }[]).map((e) => e.name).sort();
+      expect(env).toEqual(expectedEnvironment(job.env));
+      expect(Number(task?.inputs.memory)).toBeGreaterThanOrEqual(job.memoryMiB);
+      expect(Number(task?.inputs.cpu)).toBe(job.cpu * 1024);
+    }
+  });
+
+  it('puts no secret value in any task definition', () => {
+    const definitions = ofType(resources, 'aws:ecs/taskDefinition:TaskDefinition').map((t) =>
+      String(t.inputs.containerDefinitions),
+    );
+    for (const value of ['source-password-value', 'k'.repeat(48)]) {
+      expect(definitions.some((d) => d.includes(value))).toBe(false);
+    }
+  });
+
+  it('hands every job the stack output values for its settings', () => {
+    const env = containerOf(taskFor('extract') as RecordedResource).environment as {
+      name: string;
+      value: string;
+    }[];
+    const value = (name: string) => env.find((e) => e.name === name)?.value;
+    expect(value('LAKE_URL')).toBe(stack.outputs.LAKE_URL);
+    expect(value('WAREHOUSE_URL')).toBe(stack.outputs.WAREHOUSE_URL);
+    expect(value('SOURCE_URL')).toBe(stack.outputs.SOURCE_URL);
+    expect(value('SECRETS_URL')).toBe(stack.outputs.SECRETS_URL);
+  });
+
+  it('schedules exactly the scheduled jobs, in UTC with EventBridge cron, through their run state machines', () => {
+    const schedules = ofType(resources, 'aws:scheduler/schedule:Schedule');
+    const scheduled = JOB_CATALOG.filter((j) => j.kind === 'scheduled');
+    expect(schedules.map((s) => s.inputs.name).sort()).toEqual(scheduled.map((j) => j.name).sort());
+    const extract = schedules.find((s) => s.inputs.name === 'extract');
+    expect(extract?.inputs).toMatchObject({
+      scheduleExpression: 'cron(5 * * * ? *)',
+      scheduleExpressionTimezone: 'UTC',
+    });
+    expect(field(extract?.inputs, 'target', 'arn')).toMatch(/stateMachine:ecomm-test-extract-run$/);
+    expect(field(extract?.inputs, 'target', 'retryPolicy')).toMatchObject({ maximumRetryAttempts: 3 });
+  });
+
+  it('gives every job, manual ones included, a run state machine with its timeout and retries', () => {
+    const runs = ofType(resources, 'aws:sfn/stateMachine:StateMachine');
+    expect(runs).toHaveLength(JOB_CATALOG.filter((j) => j.kind !== 'service').length);
+    const transform = runs.find((r) => r.inputs.name === 'ecomm-test-transform-run');
+    const task = field<Record<string, unknown>>(
+      JSON.parse(String(transform?.inputs.definition)),
+      'States',
+      'RunJob',
+    );
+    expect(task.TimeoutSeconds).toBe(45 * 60);
+    expect(field(task, 'Retry', 0, 'MaxAttempts')).toBe(1);
+  });
+
+  it('runs stream-ingest as an ECS service with its replicas, a graceful stop and rollback on failed deploys', () => {
+    const service = onlyOne(resources, 'aws:ecs/service:Service').inputs;
+    expect(service).toMatchObject({ name: 'stream-ingest', desiredCount: 1, launchType: 'FARGATE' });
+    expect(service.deploymentCircuitBreaker).toEqual({ enable: true, rollback: true });
+    expect(containerOf(taskFor('stream-ingest') as RecordedResource).stopTimeout).toBe(120);
+  });
+
+  it('gives every job and the service an identity of its own', () => {
+    const taskRoles = ofType(resources, 'aws:ecs/taskDefinition:TaskDefinition').map(
+      (t) => t.inputs.taskRoleArn,
+    );
+    expect(new Set(taskRoles).size).toBe(JOB_CATALOG.length);
+  });
+
+  it('stores the config secrets in Secrets Manager under the names jobs ask for', () => {
+    expect(
+      ofType(resources, 'aws:secretsmanager/secret:Secret')
+        .map((s) => s.inputs.name)
+        .sort(),
+    ).toEqual(['PII_HASH_KEY', 'SOURCE_PASSWORD']);
+    expect(ofType(resources, 'aws:secretsmanager/secretVersion:SecretVersion')).toHaveLength(2);
+  });
+
+  it('creates an alarm per alert rule that notifies the alert contacts', () => {
+    const alarms = ofType(resources, 'aws:cloudwatch/metricAlarm:MetricAlarm');
+    expect(alarms.map((a) => a.inputs.name).sort()).toEqual(
+      stack.spec.alerts.map((a) => `ecomm-test-alert-${a.name}`).sort(),
+    );
+    const topicArn = String(field(alarms[0]?.inputs, 'alarmActions', 0));
+    expect(alarms.every((a) => field(a.inputs, 'alarmActions', 0) === topicArn)).toBe(true);
+    const emails = ofType(resources, 'aws:sns/topicSubscription:TopicSubscription').map(
+      (s) => s.inputs.endpoint,
+    );
+    expect(emails).toEqual(['oncall@example.com', 'data-team@example.com']);
+  });
+
+  it('alarms on gold freshness when transform has not succeeded for 75 minutes', () => {
+    const alarm = ofType(resources, 'aws:cloudwatch/metricAlarm:MetricAlarm').find(
+      (a) => a.inputs.name === 'ecomm-test-alert-batch-freshness',
+    );
+    expect(alarm?.inputs).toMatchObject({
+      metricName: 'ExecutionsSucceeded',
+      period: 300,
+      evaluationPeriods: 15,
+      treatMissingData: 'breaching',
+    });
+  });
+
+  it('puts every resource under a capability component', () => {
+    const loose = stack.parents.filter((p) => p.custom && !p.parentType?.startsWith('ecomm:aws:'));
+    expect(loose).toEqual([]);
+    expect(stack.parents.filter((p) => p.custom).length).toBe(resources.filter((r) => r.custom).length);
+  });
+});

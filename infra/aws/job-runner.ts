@@ -1,0 +1,216 @@
+/**
+ * AWS job runner: an ECS Fargate cluster; per job a task definition, a Step Functions state machine
+ * that runs it with the catalog's timeout and retries, and (for scheduled jobs) an EventBridge
+ * Scheduler schedule; per service a task definition and an ECS service. Manual jobs get everything
+ * but the schedule: start them with `aws stepfunctions start-execution`.
+ */
+import * as ecs from '@pulumi/aws/ecs/index.js';
+import * as iam from '@pulumi/aws/iam/index.js';
+import * as scheduler from '@pulumi/aws/scheduler/index.js';
+import * as sfn from '@pulumi/aws/sfn/index.js';
+import * as pulumi from '@pulumi/pulumi';
+import { jobRunPolicy, parseArn, schedulePolicy, trustPolicy } from '../aws-policies.ts';
+import type { JobRunnerArgs, JobRunnerOutputs } from '../components/job-runner.ts';
+import { toEventBridgeCron } from '../cron.ts';
+import type { WorkloadSpec } from '../spec.ts';
+import { type AwsDataPlane, createJobTask, type JobTask, type JobTaskContext } from './job-task.ts';
+import { jobRunDefinition } from './job-workflow.ts';
+
+export interface AwsJobRunnerArgs extends JobRunnerArgs {
+  region: string;
+  repositoryArn: pulumi.Input<string>;
+  subnetIds: pulumi.Output<string>[];
+  securityGroupId: pulumi.Output<string>;
+  dataPlane: AwsDataPlane;
+}
+
+export class AwsJobRunner extends pulumi.ComponentResource implements JobRunnerOutputs {
+  readonly jobRefs: Record<string, pulumi.Output<string>> = {};
+  readonly serviceRefs: Record<string, pulumi.Output<string>> = {};
+  readonly clusterName: pulumi.Output<string>;
+
+  constructor(name: string, args: AwsJobRunnerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('ecomm:aws:JobRunner', name, {}, opts);
+    const child = { parent: this };
+    const cluster = new ecs.Cluster(
+      `${name}-cluster`,
+      {
+        name: args.prefix,
+        settings: [{ name: 'containerInsights', value: 'enabled' }],
+        tags: args.tags,
+      },
+      child,
+    );
+    const account = cluster.arn.apply((arn) => parseArn(arn).account);
+    const ctx: JobTaskContext = {
+      prefix: args.prefix,
+      region: args.region,
+      account,
+      imageRef: args.imageRef,
+      repositoryArn: args.repositoryArn,
+      settings: args.settings,
+      dataPlane: args.dataPlane,
+      logRetentionDays: args.logRetentionDays,
+      tags: args.tags,
+    };
+    const scheduleGroup = new scheduler.ScheduleGroup(
+      `${name}-schedules`,
+      { name: args.prefix, tags: args.tags },
+      child,
+    );
+
+    for (const job of args.jobs) {
+      const task = createJobTask(this, job, ctx);
+      const stateMachine = this.createJobRun(job, task, cluster, account, args);
+      this.jobRefs[job.name] = stateMachine.arn;
+      if (job.schedule !== null)
+        this.createSchedule(job, job.schedule, stateMachine, scheduleGroup, account, args);
+    }
+
+    for (const service of args.services) {
+      const task = createJobTask(this, service, ctx);
+      const ecsService = new ecs.Service(
+        `${args.prefix}-${service.name}`,
+        {
+          name: service.name,
+          cluster: cluster.arn,
+          taskDefinition: task.taskDefinition.arn,
+          desiredCount: service.replicas,
+          launchType: 'FARGATE',
+          networkConfiguration: {
+            subnets: args.subnetIds,
+            securityGroups: [args.securityGroupId],
+            assignPublicIp: false,
+          },
+          deploymentCircuitBreaker: { enable: true, rollback: true },
+          deploymentMinimumHealthyPercent: 100,
+          deploymentMaximumPercent: 200,
+          enableEcsManagedTags: true,
+          propagateTags: 'SERVICE',
+          tags: args.tags,
+        },
+        child,
+      );
+      this.serviceRefs[service.name] = ecsService.name;
+    }
+
+    this.clusterName = cluster.name;
+    this.registerOutputs({ jobRefs: this.jobRefs, serviceRefs: this.serviceRefs });
+  }
+
+  private createJobRun(
+    job: WorkloadSpec,
+    task: JobTask,
+    cluster: ecs.Cluster,
+    account: pulumi.Output<string>,
+    args: AwsJobRunnerArgs,
+  ): sfn.StateMachine {
+    const child = { parent: this };
+    const name = `${args.prefix}-${job.name}`;
+    const role = new iam.Role(
+      `${name}-run`,
+      {
+        name: `${name}-run`,
+        assumeRolePolicy: account.apply((id) => JSON.stringify(trustPolicy(['states.amazonaws.com'], id))),
+        tags: args.tags,
+      },
+      child,
+    );
+    new iam.RolePolicy(
+      `${name}-run`,
+      {
+        role: role.id,
+        policy: pulumi
+          .all([
+            task.taskDefinition.arnWithoutRevision,
+            cluster.arn,
+            task.taskRole.arn,
+            task.executionRole.arn,
+          ])
+          .apply(([family, clusterArn, taskRole, executionRole]) =>
+            JSON.stringify(
+              jobRunPolicy({
+                taskDefinitionFamilyArn: family,
+                clusterArn,
+                passRoleArns: [taskRole, executionRole],
+              }),
+            ),
+          ),
+      },
+      child,
+    );
+    return new sfn.StateMachine(
+      `${name}-run`,
+      {
+        name: `${name}-run`,
+        roleArn: role.arn,
+        type: 'STANDARD',
+        definition: pulumi
+          .all([cluster.arn, task.taskDefinition.arn, pulumi.all(args.subnetIds), args.securityGroupId])
+          .apply(([clusterArn, taskDefinitionArn, subnetIds, securityGroupId]) =>
+            JSON.stringify(
+              jobRunDefinition({
+                jobName: job.name,
+                clusterArn,
+                taskDefinitionArn,
+                subnetIds,
+                securityGroupIds: [securityGroupId],
+                timeoutMinutes: job.timeoutMinutes,
+                retries: job.retries,
+              }),
+            ),
+          ),
+        tags: args.tags,
+      },
+      child,
+    );
+  }
+
+  private createSchedule(
+    job: WorkloadSpec,
+    cron: string,
+    stateMachine: sfn.StateMachine,
+    group: scheduler.ScheduleGroup,
+    account: pulumi.Output<string>,
+    args: AwsJobRunnerArgs,
+  ): void {
+    const child = { parent: this };
+    const name = `${args.prefix}-${job.name}`;
+    const role = new iam.Role(
+      `${name}-schedule`,
+      {
+        name: `${name}-schedule`,
+        assumeRolePolicy: account.apply((id) => JSON.stringify(trustPolicy(['scheduler.amazonaws.com'], id))),
+        tags: args.tags,
+      },
+      child,
+    );
+    new iam.RolePolicy(
+      `${name}-schedule`,
+      {
+        role: role.id,
+        policy: stateMachine.arn.apply((arn) => JSON.stringify(schedulePolicy(arn))),
+      },
+      child,
+    );
+    new scheduler.Schedule(
+      `${name}-schedule`,
+      {
+        name: job.name,
+        groupName: group.name,
+        description: job.summary,
+        scheduleExpression: toEventBridgeCron(cron),
+        scheduleExpressionTimezone: 'UTC',
+        flexibleTimeWindow: { mode: 'OFF' },
+        target: {
+          arn: stateMachine.arn,
+          roleArn: role.arn,
+          input: JSON.stringify({ job: job.name }),
+          // Retries of starting the run; retries of the job itself live in the state machine.
+          retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 900 },
+        },
+      },
+      child,
+    );
+  }
+}

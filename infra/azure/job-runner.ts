@@ -1,0 +1,170 @@
+/**
+ * Azure job runner: a Log Analytics workspace, a VNet-integrated Container Apps environment
+ * (internal, consumption workload profile), a Container Apps Job per catalog job (schedule
+ * trigger for scheduled jobs, manual trigger for manual ones, with the catalog's timeout and
+ * retries) and a Container App per service. Every workload runs as the jobs' managed identity.
+ */
+import * as app from '@pulumi/azure-native/app/index.js';
+import * as operationalinsights from '@pulumi/azure-native/operationalinsights/index.js';
+import * as pulumi from '@pulumi/pulumi';
+import { EVENTHUBS_CONNECTION_ENV } from '../adapter-urls.ts';
+import { type JobRunnerArgs, type JobRunnerOutputs, workloadEnvironment } from '../components/job-runner.ts';
+import { toContainerAppsCron } from '../cron.ts';
+import { keyVaultSecretName } from '../naming.ts';
+import { containerAppsMemory } from '../sizing.ts';
+import type { WorkloadSpec } from '../spec.ts';
+import type { AzurePlacement } from './placement.ts';
+
+const WORKLOAD_PROFILE = 'Consumption';
+
+export interface AzureJobRunnerArgs extends JobRunnerArgs, AzurePlacement {
+  registryServer: pulumi.Input<string>;
+  identityId: pulumi.Input<string>;
+  /** DefaultAzureCredential needs the client ID to pick a user-assigned identity. */
+  identityClientId: pulumi.Input<string>;
+  appsSubnetId: pulumi.Input<string>;
+  /** `https://<vault>.vault.azure.net/`: injected secrets are Key Vault references. */
+  vaultUri: pulumi.Input<string>;
+}
+
+/**
+ * Secrets a workload gets as environment variables: the Event Hubs connection string, which the
+ * Kafka adapter reads for auth=eventhubs, as a Container Apps Key Vault reference read with the
+ * jobs' identity (never a plain value). Everything else is read through SECRETS_URL.
+ */
+function injectedSecrets(workload: WorkloadSpec): string[] {
+  return workload.settings.includes('STREAM_URL') ? [EVENTHUBS_CONNECTION_ENV] : [];
+}
+
+/** Container Apps secret names: lowercase letters, digits and dashes. */
+const secretRefName = (name: string) => name.toLowerCase().replace(/_/g, '-');
+
+export class AzureJobRunner extends pulumi.ComponentResource implements JobRunnerOutputs {
+  readonly jobRefs: Record<string, pulumi.Output<string>> = {};
+  readonly serviceRefs: Record<string, pulumi.Output<string>> = {};
+  readonly workspaceId: pulumi.Output<string>;
+
+  constructor(name: string, args: AzureJobRunnerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('ecomm:azure:JobRunner', name, {}, opts);
+    const child = { parent: this };
+    const placement = { resourceGroupName: args.resourceGroupName, location: args.location };
+    const workspace = new operationalinsights.Workspace(
+      `${name}-logs`,
+      {
+        ...placement,
+        workspaceName: `${args.prefix}-logs`,
+        sku: { name: 'PerGB2018' },
+        retentionInDays: args.logRetentionDays,
+        tags: args.tags,
+      },
+      child,
+    );
+    const keys = operationalinsights.getSharedKeysOutput(
+      { resourceGroupName: args.resourceGroupName, workspaceName: workspace.name },
+      { parent: this },
+    );
+    const environment = new app.ManagedEnvironment(
+      `${name}-environment`,
+      {
+        ...placement,
+        environmentName: args.prefix,
+        appLogsConfiguration: {
+          destination: 'log-analytics',
+          logAnalyticsConfiguration: {
+            customerId: workspace.customerId,
+            sharedKey: pulumi.secret(keys.apply((k) => k.primarySharedKey ?? '')),
+          },
+        },
+        vnetConfiguration: { infrastructureSubnetId: args.appsSubnetId, internal: true },
+        workloadProfiles: [{ name: WORKLOAD_PROFILE, workloadProfileType: 'Consumption' }],
+        tags: args.tags,
+      },
+      child,
+    );
+    const identity = { type: 'UserAssigned', userAssignedIdentities: [args.identityId] };
+    const registries = [{ server: args.registryServer, identity: args.identityId }];
+
+    for (const job of args.jobs) {
+      const scheduled = job.schedule !== null;
+      const containerJob = new app.Job(
+        `${args.prefix}-${job.name}`,
+        {
+          ...placement,
+          jobName: `${args.prefix}-${job.name}`,
+          environmentId: environment.id,
+          workloadProfileName: WORKLOAD_PROFILE,
+          identity,
+          configuration: {
+            triggerType: scheduled ? 'Schedule' : 'Manual',
+            ...(job.schedule !== null
+              ? {
+                  scheduleTriggerConfig: {
+                    cronExpression: toContainerAppsCron(job.schedule),
+                    parallelism: 1,
+                    replicaCompletionCount: 1,
+                  },
+                }
+              : { manualTriggerConfig: { parallelism: 1, replicaCompletionCount: 1 } }),
+            replicaTimeout: job.timeoutMinutes * 60,
+            replicaRetryLimit: job.retries,
+            registries,
+            secrets: this.secrets(job, args),
+          },
+          template: { containers: [this.container(job, args)] },
+          tags: args.tags,
+        },
+        child,
+      );
+      this.jobRefs[job.name] = containerJob.id;
+    }
+
+    for (const service of args.services) {
+      const containerApp = new app.ContainerApp(
+        `${args.prefix}-${service.name}`,
+        {
+          ...placement,
+          containerAppName: `${args.prefix}-${service.name}`,
+          managedEnvironmentId: environment.id,
+          workloadProfileName: WORKLOAD_PROFILE,
+          identity,
+          // No ingress: the service only consumes from Kafka and writes to the lake.
+          configuration: { activeRevisionsMode: 'Single', registries, secrets: this.secrets(service, args) },
+          template: {
+            containers: [this.container(service, args)],
+            scale: { minReplicas: service.replicas, maxReplicas: service.replicas },
+            terminationGracePeriodSeconds: service.stopTimeoutSeconds,
+          },
+          tags: args.tags,
+        },
+        child,
+      );
+      this.serviceRefs[service.name] = containerApp.id;
+    }
+
+    this.workspaceId = workspace.id;
+    this.registerOutputs({ jobRefs: this.jobRefs, serviceRefs: this.serviceRefs });
+  }
+
+  private secrets(workload: WorkloadSpec, args: AzureJobRunnerArgs) {
+    return injectedSecrets(workload).map((name) => ({
+      name: secretRefName(name),
+      keyVaultUrl: pulumi.interpolate`${args.vaultUri}secrets/${keyVaultSecretName(name)}`,
+      identity: args.identityId,
+    }));
+  }
+
+  private container(workload: WorkloadSpec, args: AzureJobRunnerArgs) {
+    return {
+      name: 'job',
+      image: args.imageRef,
+      // The image's entrypoint is the `ecomm` CLI; the arguments are the job name and its flags.
+      args: workload.command,
+      resources: { cpu: workload.cpu, memory: containerAppsMemory(workload.memoryMiB) },
+      env: [
+        ...workloadEnvironment(workload, args.settings),
+        ...injectedSecrets(workload).map((name) => ({ name, secretRef: secretRefName(name) })),
+        { name: 'AZURE_CLIENT_ID', value: args.identityClientId },
+      ],
+    };
+  }
+}

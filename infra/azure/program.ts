@@ -1,0 +1,148 @@
+/**
+ * The Azure stack: builds every capability from the platform spec and returns the stack outputs.
+ */
+import * as authorization from '@pulumi/azure-native/authorization/index.js';
+import * as resources from '@pulumi/azure-native/resources/index.js';
+import * as pulumi from '@pulumi/pulumi';
+import { type PlatformOutputs, type PlatformSetting, postgresUrl } from '../adapter-urls.ts';
+import { type ConfigSecretValues, configSecretsFor } from '../components/secrets.ts';
+import { compactUniqueName, dashedUniqueName } from '../naming.ts';
+import type { PlatformSpec } from '../spec.ts';
+import { AzureEventStream, STREAM_CONNECTION_SECRET } from './event-stream.ts';
+import { WorkloadIdentity } from './identity.ts';
+import { AzureImageRegistry } from './image-registry.ts';
+import { AzureJobRunner } from './job-runner.ts';
+import { AzureLake } from './lake.ts';
+import { AzureMonitoring } from './monitoring.ts';
+import { AzureNetwork } from './network.ts';
+import { AzureSecrets } from './secrets.ts';
+import { AzureWarehouse } from './warehouse.ts';
+
+export async function deployAzure(
+  spec: PlatformSpec,
+  secretValues: ConfigSecretValues,
+): Promise<PlatformOutputs<pulumi.Output<string>>> {
+  const { prefix, tags } = spec;
+  const client = await authorization.getClientConfig();
+  // Globally unique names hash the subscription in, so two organisations never collide.
+  const seed = `${client.subscriptionId}/${prefix}/${spec.region}`;
+  const group = new resources.ResourceGroup(`${prefix}-rg`, {
+    resourceGroupName: `${prefix}-rg`,
+    location: spec.region,
+    tags,
+  });
+  const placement = { resourceGroupName: group.name, location: spec.region };
+
+  const network = new AzureNetwork(`${prefix}-network`, {
+    ...placement,
+    prefix,
+    cidr: spec.network.cidr,
+    tags,
+  });
+  const lake = new AzureLake(`${prefix}-lake`, {
+    ...placement,
+    prefix,
+    lake: spec.lake,
+    accountName: compactUniqueName(prefix, 'lake', seed, 24),
+    endpointsSubnetId: network.endpointsSubnetId,
+    blobDnsZoneId: network.zoneIds.blob,
+    tags,
+  });
+  const stream = new AzureEventStream(`${prefix}-stream`, {
+    ...placement,
+    prefix,
+    stream: spec.stream,
+    namespaceName: dashedUniqueName(prefix, 'events', seed, 50),
+    endpointsSubnetId: network.endpointsSubnetId,
+    servicebusDnsZoneId: network.zoneIds.servicebus,
+    tags,
+  });
+  const warehousePassword = secretValues.WAREHOUSE_PASSWORD;
+  if (warehousePassword === undefined)
+    throw new Error('the azure stack needs warehouseAdminPassword in its config');
+  const warehouse = new AzureWarehouse(`${prefix}-warehouse`, {
+    ...placement,
+    prefix,
+    warehouse: spec.warehouse,
+    serverName: dashedUniqueName(prefix, 'warehouse', seed, 63),
+    adminPassword: warehousePassword,
+    subnetId: network.postgresSubnetId,
+    privateDnsZoneId: network.zoneIds.postgres,
+    dnsReady: network.dnsReady,
+    tags,
+  });
+  const registry = new AzureImageRegistry(`${prefix}-registry`, {
+    ...placement,
+    prefix,
+    image: spec.image,
+    registryName: compactUniqueName(prefix, 'registry', seed, 50),
+    tags,
+  });
+  const secrets = new AzureSecrets(`${prefix}-secrets`, {
+    ...placement,
+    prefix,
+    vaultName: dashedUniqueName(prefix, 'kv', seed, 24),
+    tenantId: client.tenantId,
+    endpointsSubnetId: network.endpointsSubnetId,
+    vaultDnsZoneId: network.zoneIds.vault,
+    secrets: [
+      // On Azure every spec secret, the warehouse password included, comes from stack config.
+      ...configSecretsFor(spec.secrets, secretValues, () => true),
+      {
+        name: STREAM_CONNECTION_SECRET,
+        description: 'Event Hubs Kafka SASL password (Listen+Send)',
+        value: stream.connectionString,
+      },
+    ],
+    tags,
+  });
+  const identity = new WorkloadIdentity(`${prefix}-identity`, {
+    ...placement,
+    prefix,
+    subscriptionId: client.subscriptionId,
+    lakeAccountId: lake.storeId,
+    streamNamespaceId: stream.streamId,
+    vaultId: secrets.vaultId,
+    registryId: registry.registryId,
+    tags,
+  });
+
+  const settings: Record<PlatformSetting, pulumi.Output<string>> = {
+    LAKE_URL: lake.lakeUrl,
+    STREAM_URL: stream.streamUrl,
+    WAREHOUSE_URL: warehouse.warehouseUrl,
+    SOURCE_URL: pulumi.output(postgresUrl({ ...spec.source, passwordSecret: 'SOURCE_PASSWORD' })),
+    SECRETS_URL: secrets.secretsUrl,
+  };
+  const runner = new AzureJobRunner(
+    `${prefix}-jobs`,
+    {
+      ...placement,
+      prefix,
+      jobs: spec.jobs,
+      services: spec.services,
+      imageRef: registry.imageRef,
+      registryServer: registry.loginServer,
+      identityId: identity.identityId,
+      identityClientId: identity.clientId,
+      appsSubnetId: network.appsSubnetId,
+      vaultUri: secrets.vaultUri,
+      settings,
+      logRetentionDays: spec.logRetentionDays,
+      tags,
+    },
+    { dependsOn: [identity] },
+  );
+  new AzureMonitoring(`${prefix}-monitoring`, {
+    ...placement,
+    prefix,
+    environment: spec.environment,
+    alerts: spec.alerts,
+    contacts: spec.alertContacts,
+    jobRefs: runner.jobRefs,
+    serviceRefs: runner.serviceRefs,
+    workspaceId: runner.workspaceId,
+    tags,
+  });
+  return { ...settings, imageRef: registry.imageRef };
+}

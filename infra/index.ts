@@ -1,0 +1,15 @@
+/**
+ * Pulumi entry point (Pulumi.yaml `main`). The stack's `ecomm-data-platform:cloud` setting picks
+ * AWS or Azure; both stacks export the same outputs, the settings every job reads.
+ */
+import * as pulumi from '@pulumi/pulumi';
+import { runPlatform } from './platform.ts';
+
+const outputs = await runPlatform(pulumi.runtime.allConfig(), pulumi.getStack());
+
+export const LAKE_URL = outputs.LAKE_URL;
+export const STREAM_URL = outputs.STREAM_URL;
+export const WAREHOUSE_URL = outputs.WAREHOUSE_URL;
+export const SOURCE_URL = outputs.SOURCE_URL;
+export const SECRETS_URL = outputs.SECRETS_URL;
+export const imageRef = outputs.imageRef;

@@ -1,0 +1,35 @@
+/**
+ * The program in one call: validate the stack config, build the platform spec from it and the job
+ * catalog, and run the program of the cloud the config names. Only that cloud's SDK modules load.
+ */
+import * as pulumi from '@pulumi/pulumi';
+import type { PlatformOutputs } from './adapter-urls.ts';
+import type { ConfigSecretValues } from './components/secrets.ts';
+import { parseStackConfig, type StackConfig } from './config.ts';
+import { buildPlatformSpec } from './spec.ts';
+
+/** Config secrets keyed by the platform secret names the spec uses, kept secret in state. */
+export function configSecretValues(config: StackConfig): ConfigSecretValues {
+  const values: ConfigSecretValues = {
+    PII_HASH_KEY: pulumi.secret(config.piiHashKey),
+    SOURCE_PASSWORD: pulumi.secret(config.sourcePassword),
+  };
+  if (config.warehouseAdminPassword !== undefined)
+    values.WAREHOUSE_PASSWORD = pulumi.secret(config.warehouseAdminPassword);
+  return values;
+}
+
+export async function runPlatform(
+  rawConfig: Record<string, string>,
+  stack: string,
+): Promise<PlatformOutputs<pulumi.Output<string>>> {
+  const config = parseStackConfig(rawConfig, stack);
+  const spec = buildPlatformSpec(config);
+  const secrets = configSecretValues(config);
+  if (config.cloud === 'aws') {
+    const { deployAws } = await import('./aws/program.ts');
+    return deployAws(spec, secrets);
+  }
+  const { deployAzure } = await import('./azure/program.ts');
+  return deployAzure(spec, secrets);
+}

@@ -1,0 +1,261 @@
+/** Security and operations policies, asserted on the resources both programs register. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { leastPrivilegeViolations, type PolicyDocument } from './aws-policies.ts';
+import { isSingleResourceScope } from './azure-roles.ts';
+import { hasPlatformTags } from './tags.ts';
+import type { RecordedResource } from './testing/mock-cloud.ts';
+import { startMockCloud } from './testing/mock-cloud.ts';
+import { field, isTaggable, ofType, onlyOne } from './testing/resources.ts';
+import type { DeployedStack } from './testing/stacks.ts';
+
+const cloud = await startMockCloud();
+const { deploy, specFor } = await import('./testing/stacks.ts');
+
+let aws: DeployedStack;
+let azure: DeployedStack;
+beforeAll(async () => {
+  aws = await deploy(cloud, specFor('aws'));
+  azure = await deploy(cloud, specFor('azure'));
+});
+
+function untagged(stack: DeployedStack): string[] {
+  return stack.resources
+    .filter((r) => r.custom && isTaggable(r.type) && !hasPlatformTags(r.inputs.tags, stack.spec.tags))
+    .map((r) => `${r.type} ${r.name}`);
+}
+
+describe('AWS policies', () => {
+  const all = (type: string) => ofType(aws.resources, type);
+
+  it('encrypts the lake with its own rotating KMS key', () => {
+    const sse = onlyOne(
+      aws.resources,
+      'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration',
+    );
+    expect(field(sse.inputs, 'rules', 0, 'applyServerSideEncryptionByDefault', 'sseAlgorithm')).toBe(
+      'aws:kms',
+    );
+    expect(onlyOne(aws.resources, 'aws:kms/key:Key').inputs.enableKeyRotation).toBe(true);
+    expect(
+      field(
+        onlyOne(aws.resources, 'aws:ecr/repository:Repository').inputs,
+        'encryptionConfigurations',
+        0,
+        'encryptionType',
+      ),
+    ).toBe('AES256');
+  });
+
+  it('accepts only TLS on the lake, the stream and the warehouse', () => {
+    const bucketPolicy = JSON.parse(
+      String(onlyOne(aws.resources, 'aws:s3/bucketPolicy:BucketPolicy').inputs.policy),
+    );
+    expect(bucketPolicy.Statement[0]).toMatchObject({
+      Effect: 'Deny',
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    });
+    expect(
+      field(
+        onlyOne(aws.resources, 'aws:msk/cluster:Cluster').inputs,
+        'encryptionInfo',
+        'encryptionInTransit',
+      ),
+    ).toEqual({ clientBroker: 'TLS', inCluster: true });
+    expect(
+      onlyOne(aws.resources, 'aws:redshiftserverless/workgroup:Workgroup').inputs.configParameters,
+    ).toContainEqual({ parameterKey: 'require_ssl', parameterValue: 'true' });
+    expect(aws.outputs.WAREHOUSE_URL).toContain('sslmode=require');
+  });
+
+  it('blocks public access on every lake bucket', () => {
+    const buckets = all('aws:s3/bucket:Bucket');
+    const blocks = all('aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock');
+    expect(blocks).toHaveLength(buckets.length);
+    for (const block of blocks) {
+      expect(block.inputs).toMatchObject({
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      });
+    }
+  });
+
+  it('keeps brokers, warehouse and tasks off the public internet', () => {
+    expect(
+      field(
+        onlyOne(aws.resources, 'aws:msk/cluster:Cluster').inputs,
+        'brokerNodeGroupInfo',
+        'connectivityInfo',
+        'publicAccess',
+        'type',
+      ),
+    ).toBe('DISABLED');
+    expect(
+      onlyOne(aws.resources, 'aws:redshiftserverless/workgroup:Workgroup').inputs.publiclyAccessible,
+    ).toBe(false);
+    expect(
+      field(
+        onlyOne(aws.resources, 'aws:ecs/service:Service').inputs,
+        'networkConfiguration',
+        'assignPublicIp',
+      ),
+    ).toBe(false);
+    for (const run of all('aws:sfn/stateMachine:StateMachine')) {
+      expect(String(run.inputs.definition)).toContain('"AssignPublicIp":"DISABLED"');
+    }
+    expect(all('aws:ec2/subnet:Subnet').every((s) => s.inputs.mapPublicIpOnLaunch === false)).toBe(true);
+  });
+
+  it('versions the lake', () => {
+    expect(
+      field(
+        onlyOne(aws.resources, 'aws:s3/bucketVersioning:BucketVersioning').inputs,
+        'versioningConfiguration',
+        'status',
+      ),
+    ).toBe('Enabled');
+  });
+
+  it('sets a retention on every log group', () => {
+    const groups = all('aws:cloudwatch/logGroup:LogGroup');
+    expect(groups.length).toBeGreaterThan(0);
+    expect(groups.every((g) => g.inputs.retentionInDays === 30)).toBe(true);
+  });
+
+  it('tags every taggable resource with the platform tags', () => {
+    expect(untagged(aws)).toEqual([]);
+  });
+
+  it('grants no wildcard actions and no "*" resources on data planes', () => {
+    const policies = all('aws:iam/rolePolicy:RolePolicy');
+    expect(policies.length).toBeGreaterThan(0);
+    for (const policy of policies) {
+      expect(
+        leastPrivilegeViolations(JSON.parse(String(policy.inputs.policy)) as PolicyDocument),
+        policy.name,
+      ).toEqual([]);
+    }
+    expect(all('aws:iam/role:Role').every((r) => r.inputs.managedPolicyArns === undefined)).toBe(true);
+  });
+
+  it('gives a job only the data its catalog settings name', () => {
+    const policyOf = (name: string) =>
+      JSON.parse(
+        String(
+          aws.resources.find(
+            (r) => r.name === `ecomm-test-${name}-task` && r.type === 'aws:iam/rolePolicy:RolePolicy',
+          )?.inputs.policy,
+        ),
+      ) as PolicyDocument;
+    const actions = (name: string) => policyOf(name).Statement.flatMap((s) => s.Action);
+    expect(actions('validate').some((a) => a.startsWith('kafka-cluster:'))).toBe(false);
+    expect(actions('stream-ingest')).toContain('kafka-cluster:ReadData');
+    const secretsOf = (name: string) =>
+      policyOf(name).Statement.find((s) => s.Sid === 'ReadJobSecrets')?.Resource;
+    expect(secretsOf('generate')).toEqual([expect.stringContaining('secret:SOURCE_PASSWORD')]);
+    expect(secretsOf('load')).toEqual([
+      expect.stringContaining('secret:PII_HASH_KEY'),
+      expect.stringContaining('secret:redshift!ecomm-test-admin'),
+    ]);
+  });
+});
+
+describe('Azure policies', () => {
+  const one = (type: string) => onlyOne(azure.resources, type).inputs;
+
+  it('encrypts the lake with infrastructure encryption on top of service encryption', () => {
+    expect(field(one('azure-native:storage:StorageAccount'), 'encryption')).toMatchObject({
+      requireInfrastructureEncryption: true,
+      services: { blob: { enabled: true } },
+    });
+  });
+
+  it('accepts only TLS 1.2 or newer on the lake, the stream and the warehouse', () => {
+    expect(one('azure-native:storage:StorageAccount')).toMatchObject({
+      minimumTlsVersion: 'TLS1_2',
+      enableHttpsTrafficOnly: true,
+    });
+    expect(one('azure-native:eventhub:Namespace').minimumTlsVersion).toBe('1.2');
+    const settings = ofType(azure.resources, 'azure-native:dbforpostgresql:Configuration').map((c) => [
+      c.inputs.configurationName,
+      c.inputs.value,
+    ]);
+    expect(settings).toEqual(
+      expect.arrayContaining([
+        ['require_secure_transport', 'on'],
+        ['ssl_min_protocol_version', 'TLSv1.2'],
+      ]),
+    );
+  });
+
+  it('blocks public access to the lake, the stream, the warehouse and the vault', () => {
+    expect(one('azure-native:storage:StorageAccount')).toMatchObject({
+      publicNetworkAccess: 'Disabled',
+      allowBlobPublicAccess: false,
+      allowSharedKeyAccess: false,
+    });
+    expect(one('azure-native:storage:BlobContainer').publicAccess).toBe('None');
+    expect(one('azure-native:eventhub:Namespace').publicNetworkAccess).toBe('Disabled');
+    expect(field(one('azure-native:dbforpostgresql:Server'), 'network', 'publicNetworkAccess')).toBe(
+      'Disabled',
+    );
+    expect(field(one('azure-native:keyvault:Vault'), 'properties', 'publicNetworkAccess')).toBe('Disabled');
+    expect(one('azure-native:containerregistry:Registry')).toMatchObject({
+      adminUserEnabled: false,
+      anonymousPullEnabled: false,
+    });
+    expect(field(one('azure-native:app:ManagedEnvironment'), 'vnetConfiguration', 'internal')).toBe(true);
+  });
+
+  it('reaches the lake, the stream and the vault through private endpoints', () => {
+    const targets = ofType(azure.resources, 'azure-native:network:PrivateEndpoint').map(
+      (e) => field<string[]>(e.inputs, 'privateLinkServiceConnections', 0, 'groupIds')[0],
+    );
+    expect(targets.sort()).toEqual(['blob', 'namespace', 'vault']);
+  });
+
+  it('versions the lake and keeps deleted blobs for a week', () => {
+    expect(one('azure-native:storage:BlobServiceProperties')).toMatchObject({
+      isVersioningEnabled: true,
+      deleteRetentionPolicy: { enabled: true, days: 7 },
+    });
+  });
+
+  it('sets a retention on the log workspace', () => {
+    expect(one('azure-native:operationalinsights:Workspace').retentionInDays).toBe(30);
+  });
+
+  it('authorizes Key Vault with RBAC and protects it from purge', () => {
+    expect(field(one('azure-native:keyvault:Vault'), 'properties')).toMatchObject({
+      enableRbacAuthorization: true,
+      enablePurgeProtection: true,
+    });
+  });
+
+  it('tags every taggable resource with the platform tags', () => {
+    expect(untagged(azure)).toEqual([]);
+  });
+
+  it('scopes every role assignment to one resource of the kind the role is for', () => {
+    const assignments = ofType(azure.resources, 'azure-native:authorization:RoleAssignment');
+    const kindOf = (scope: string) =>
+      azure.resources.find((r: RecordedResource) => r.custom && r.id === scope)?.type;
+    const granted = assignments.map((a) => {
+      const scope = String(a.inputs.scope);
+      expect(isSingleResourceScope(scope), scope).toBe(true);
+      return [String(a.inputs.roleDefinitionId).split('/').pop(), kindOf(scope)];
+    });
+    expect(granted.sort()).toEqual(
+      [
+        ['ba92f5b4-2d11-453d-a403-e96b0029c9fe', 'azure-native:storage:StorageAccount'],
+        ['2b629674-e913-4c01-ae53-ef4638d8f975', 'azure-native:eventhub:Namespace'],
+        ['a638d3c7-ab3a-418d-83e6-5f17a39d4fde', 'azure-native:eventhub:Namespace'],
+        ['4633458b-17de-408a-b874-0445c86b69e6', 'azure-native:keyvault:Vault'],
+        ['7f951dda-4ed3-4680-a7ca-43fe172d538d', 'azure-native:containerregistry:Registry'],
+      ].sort(),
+    );
+    const principal = `principal-${one('azure-native:managedidentity:UserAssignedIdentity').resourceName}`;
+    expect(assignments.every((a) => a.inputs.principalId === principal)).toBe(true);
+  });
+});

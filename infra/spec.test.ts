@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { JOB_CATALOG, type JobSpec } from '../jobs/catalog.ts';
+import { EVENT_TOPICS } from '../jobs/contracts/event-topics.ts';
+import { parseStackConfig } from './config.ts';
+import { buildPlatformSpec, DEAD_LETTER_TOPIC, SLA } from './spec.ts';
+import { AWS_CONFIG, withKey } from './testing/fixtures.ts';
+
+const config = parseStackConfig(AWS_CONFIG, 'aws');
+const spec = buildPlatformSpec(config);
+
+function catalogWith(name: string, change: Partial<JobSpec>): JobSpec[] {
+  return JOB_CATALOG.map((job) => (job.name === name ? { ...job, ...change } : job));
+}
+
+describe('platform spec', () => {
+  it('declares the raw, staging and quarantine zones with their retention', () => {
+    expect(spec.lake.zones).toEqual([
+      { name: 'raw', prefix: 'raw/', retentionDays: 365 },
+      { name: 'staging', prefix: 'staging/', retentionDays: 30 },
+      { name: 'quarantine', prefix: 'quarantine/', retentionDays: 90 },
+    ]);
+  });
+
+  it('declares every event topic with its partitions, plus a dead-letter topic', () => {
+    const names = spec.stream.topics.map((t) => t.name);
+    expect(names).toEqual([...EVENT_TOPICS.map((t) => t.topic), DEAD_LETTER_TOPIC]);
+    for (const topic of EVENT_TOPICS) {
+      expect(spec.stream.topics.find((t) => t.name === topic.topic)).toMatchObject({
+        partitions: topic.partitions,
+        retentionHours: 168,
+        consumerGroups: ['ecomm-stream-ingest'],
+      });
+    }
+  });
+
+  it('takes every non-service catalog job as a job and the service job as a service', () => {
+    expect(spec.jobs.map((j) => j.name)).toEqual(
+      JOB_CATALOG.filter((j) => j.kind !== 'service').map((j) => j.name),
+    );
+    expect(spec.services.map((s) => s.name)).toEqual(['stream-ingest']);
+    expect(spec.services[0]).toMatchObject({ replicas: 1, schedule: null });
+    expect(spec.services[0]?.environment.STREAM_GROUP_ID).toBe('ecomm-stream-ingest');
+    expect(spec.services[0]?.command).toEqual(['stream-ingest', '--follow']);
+    expect(spec.jobs.find((j) => j.name === 'extract')?.command).toEqual(['extract']);
+  });
+
+  it('keeps each job schedule, timeout, retries and settings from the catalog', () => {
+    const extract = spec.jobs.find((j) => j.name === 'extract');
+    expect(extract).toMatchObject({
+      schedule: '5 * * * *',
+      timeoutMinutes: 30,
+      retries: 2,
+      cpu: 0.5,
+      memoryMiB: 1024,
+    });
+    expect(extract?.settings).toEqual(['LAKE_URL', 'SECRETS_URL', 'SOURCE_URL', 'WAREHOUSE_URL']);
+  });
+
+  it('gives each job only the secrets its settings need', () => {
+    expect(spec.jobs.find((j) => j.name === 'generate')?.secrets).toEqual(['SOURCE_PASSWORD']);
+    expect(spec.jobs.find((j) => j.name === 'load')?.secrets).toEqual(['PII_HASH_KEY', 'WAREHOUSE_PASSWORD']);
+  });
+
+  it('names the shared stream consumer group for every stream reader and no one else', () => {
+    expect(spec.jobs.find((j) => j.name === 'run')?.environment.STREAM_GROUP_ID).toBe('ecomm-stream-ingest');
+    expect(spec.jobs.find((j) => j.name === 'load')?.environment.STREAM_GROUP_ID).toBeUndefined();
+  });
+
+  it('records the requested size and the size both clouds can run', () => {
+    const generate = spec.jobs.find((j) => j.name === 'generate');
+    expect(generate?.requested).toEqual({ cpu: 1, memoryMiB: 1024 });
+    expect(generate).toMatchObject({ cpu: 1, memoryMiB: 2048 });
+    expect(generate?.environment.NODE_OPTIONS).toBe('--max-old-space-size=1536');
+  });
+
+  it('alerts on every job failure, gold freshness, stream lag and a stopped service', () => {
+    expect(spec.alerts.map((a) => a.name)).toEqual([
+      ...spec.jobs.map((j) => `job-failed-${j.name}`),
+      'batch-freshness',
+      'stream-lag-stream-ingest',
+      'service-down-stream-ingest',
+    ]);
+    expect(spec.alerts.find((a) => a.name === 'batch-freshness')).toMatchObject({
+      target: 'transform',
+      windowMinutes: SLA.batchFreshnessMinutes,
+    });
+  });
+
+  it('states the SLAs: batch freshness within 75 minutes and stream to silver within 5', () => {
+    expect(spec.sla).toEqual({ batchFreshnessMinutes: 75, streamToSilverMinutes: 5 });
+  });
+
+  it('tags with the stack, environment, owner and cost center', () => {
+    expect(spec.tags).toMatchObject({
+      stack: 'aws',
+      environment: 'test',
+      owner: 'data-engineering',
+      'cost-center': 'analytics-42',
+    });
+  });
+
+  it('drops a job, its alert and nothing else when the catalog loses it', () => {
+    const smaller = buildPlatformSpec(
+      config,
+      JOB_CATALOG.filter((j) => j.name !== 'validate'),
+    );
+    expect(smaller.jobs.map((j) => j.name)).not.toContain('validate');
+    expect(smaller.alerts.map((a) => a.name)).not.toContain('job-failed-validate');
+    expect(smaller.jobs).toHaveLength(spec.jobs.length - 1);
+  });
+
+  it('drops the freshness alert with the gold build job', () => {
+    const withoutTransform = buildPlatformSpec(
+      config,
+      JOB_CATALOG.filter((j) => j.name !== 'transform'),
+    );
+    expect(withoutTransform.alerts.map((a) => a.name)).not.toContain('batch-freshness');
+  });
+
+  it('refuses catalog entries the platform cannot run', () => {
+    expect(() => buildPlatformSpec(config, catalogWith('extract', { env: ['LAKE_URI'] }))).toThrow(
+      /reads LAKE_URI/,
+    );
+    expect(() => buildPlatformSpec(config, catalogWith('extract', { schedule: null }))).toThrow(
+      /has no schedule/,
+    );
+    expect(() => buildPlatformSpec(config, catalogWith('quality', { schedule: '0 * * * *' }))).toThrow(
+      /manual but has a schedule/,
+    );
+    expect(() => buildPlatformSpec(config, catalogWith('load', { schedule: '0 0 1 * 1' }))).toThrow(
+      /EventBridge cannot/,
+    );
+    expect(() => buildPlatformSpec(config, [...JOB_CATALOG, JOB_CATALOG[0] as JobSpec])).toThrow(
+      /duplicate job/,
+    );
+  });
+
+  it('refuses more stream replicas than partitions', () => {
+    const raw = withKey(AWS_CONFIG, 'stream', JSON.stringify({ serviceReplicas: 4 }));
+    expect(() => buildPlatformSpec(parseStackConfig(raw, 'aws'))).toThrow(
+      /4 replicas but a topic has only 3 partitions/,
+    );
+  });
+});

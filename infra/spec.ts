@@ -1,0 +1,270 @@
+/**
+ * The ONE cloud-neutral platform spec. Both programs (aws/, azure/) build exactly what this says;
+ * they take jobs only from the job catalog and topics only from the event contracts, so adding or
+ * removing a job or topic there changes both stacks the same way.
+ */
+import { JOB_CATALOG, type JobSpec } from '../jobs/catalog.ts';
+import { EVENT_TOPICS, type EventTopicSpec } from '../jobs/contracts/event-topics.ts';
+import { isPlatformSetting, type PlatformSetting } from './adapter-urls.ts';
+import type { StackConfig } from './config.ts';
+import { toContainerAppsCron, toEventBridgeCron } from './cron.ts';
+import { namePrefix } from './naming.ts';
+import { type AlertRuleSpec, buildAlerts, SLA } from './service-levels.ts';
+import { fitContainerSize, type SizeTier } from './sizing.ts';
+import { platformTags } from './tags.ts';
+
+export type { AlertRuleSpec, AlertSignal } from './service-levels.ts';
+export { GOLD_BUILD_JOB, SLA, STREAM_LAG_ALERT_SECONDS } from './service-levels.ts';
+
+export const DEAD_LETTER_TOPIC = 'dead-letter';
+/** The Kafka consumer group of the stream readers (the job's own default for STREAM_GROUP_ID). */
+export const STREAM_CONSUMER_GROUP = 'ecomm-stream-ingest';
+/** The lake is one container/bucket; zones are top-level key prefixes (DESIGN.md, "Lake zones"). */
+export const LAKE_CONTAINER = 'lake';
+/** Image repository name in ECR and ACR. */
+export const IMAGE_REPOSITORY = 'ecomm-data-platform';
+
+export type LakeZoneName = 'raw' | 'staging' | 'quarantine';
+export interface LakeZoneSpec {
+  name: LakeZoneName;
+  prefix: string;
+  retentionDays: number;
+}
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  retentionHours: number;
+  /** Kafka consumer groups that read the topic. */
+  consumerGroups: string[];
+}
+
+export interface SecretSpec {
+  /** The name jobs ask the secret store for. */
+  name: string;
+  description: string;
+  /** Who supplies the value: stack config, or the warehouse (Redshift manages its admin password). */
+  source: 'config' | 'warehouse';
+  /** Jobs that read this platform setting need the secret. */
+  neededWith: PlatformSetting;
+}
+
+export interface WorkloadSpec {
+  name: string;
+  summary: string;
+  kind: JobSpec['kind'];
+  /** 5-field UTC cron for scheduled jobs, else null. */
+  schedule: string | null;
+  /** Sized to the smallest pair both clouds accept (see sizing.ts). */
+  cpu: number;
+  memoryMiB: number;
+  requested: { cpu: number; memoryMiB: number };
+  timeoutMinutes: number;
+  retries: number;
+  /** Platform settings from the catalog's env list, injected as environment variables. */
+  settings: PlatformSetting[];
+  /** Job-specific environment, the same on both clouds. */
+  environment: Record<string, string>;
+  /** Secrets the job reads through SECRETS_URL (its database URLs name theirs with `passwordSecret`). */
+  secrets: string[];
+  /** Arguments to the image's `ecomm` entrypoint: the job name (services add --follow). */
+  command: string[];
+}
+
+export interface ServiceSpec extends WorkloadSpec {
+  replicas: number;
+  /** Time between SIGTERM and kill, so in-flight batches are written and offsets committed. */
+  stopTimeoutSeconds: number;
+}
+
+export interface PlatformSpec {
+  cloud: 'aws' | 'azure';
+  project: string;
+  stack: string;
+  environment: string;
+  prefix: string;
+  region: string;
+  tags: Record<string, string>;
+  network: { cidr: string; availabilityZones: string[] };
+  lake: { container: string; zones: LakeZoneSpec[]; noncurrentVersionDays: number };
+  stream: { size: SizeTier; topics: TopicSpec[] };
+  warehouse: { size: SizeTier; database: string; adminUser: string };
+  source: { host: string; port: number; database: string; user: string };
+  secrets: SecretSpec[];
+  image: { repository: string; tag: string };
+  jobs: WorkloadSpec[];
+  services: ServiceSpec[];
+  alerts: AlertRuleSpec[];
+  alertContacts: string[];
+  sla: typeof SLA;
+  logRetentionDays: number;
+}
+
+export class PlatformSpecError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PlatformSpecError';
+  }
+}
+
+const SECRETS: SecretSpec[] = [
+  {
+    name: 'PII_HASH_KEY',
+    description: 'Key for the keyed hashes that replace PII in gold',
+    source: 'config',
+    neededWith: 'WAREHOUSE_URL',
+  },
+  {
+    name: 'SOURCE_PASSWORD',
+    description: 'Password of the OLTP source database user',
+    source: 'config',
+    neededWith: 'SOURCE_URL',
+  },
+  {
+    name: 'WAREHOUSE_PASSWORD',
+    description: 'Password of the warehouse user the jobs connect as',
+    source: 'warehouse',
+    neededWith: 'WAREHOUSE_URL',
+  },
+];
+
+export function buildPlatformSpec(
+  config: StackConfig,
+  catalog: readonly JobSpec[] = JOB_CATALOG,
+  eventTopics: readonly EventTopicSpec[] = EVENT_TOPICS,
+): PlatformSpec {
+  const prefix = namePrefix(config.environment);
+  checkUniqueNames(
+    catalog.map((job) => job.name),
+    'job',
+  );
+  const workloads = catalog.map((job) => toWorkload(job));
+  const services = workloads
+    .filter((w) => w.kind === 'service')
+    .map(
+      (w): ServiceSpec => ({
+        ...w,
+        replicas: config.stream.serviceReplicas,
+        stopTimeoutSeconds: 120,
+        // A service keeps consuming instead of exiting once caught up (the Dockerfile's `stream-ingest --follow`).
+        command: [w.name, '--follow'],
+      }),
+    );
+  const jobs = workloads.filter((w) => w.kind !== 'service');
+  const topics = buildTopics(config, eventTopics, services);
+  const spec: PlatformSpec = {
+    cloud: config.cloud,
+    project: config.project,
+    stack: config.stack,
+    environment: config.environment,
+    prefix,
+    region: config.region,
+    tags: platformTags({
+      project: config.project,
+      stack: config.stack,
+      environment: config.environment,
+      owner: config.owner,
+      costCenter: config.costCenter,
+    }),
+    network: { cidr: config.network.cidr, availabilityZones: config.network.availabilityZones ?? [] },
+    lake: {
+      container: LAKE_CONTAINER,
+      zones: [
+        { name: 'raw', prefix: 'raw/', retentionDays: config.lake.rawRetentionDays },
+        { name: 'staging', prefix: 'staging/', retentionDays: config.lake.stagingRetentionDays },
+        { name: 'quarantine', prefix: 'quarantine/', retentionDays: config.lake.quarantineRetentionDays },
+      ],
+      noncurrentVersionDays: config.lake.noncurrentVersionDays,
+    },
+    stream: { size: config.stream.size, topics },
+    warehouse: { size: config.warehouse.size, database: config.warehouse.database, adminUser: 'ecomm_admin' },
+    source: { ...config.source },
+    secrets: SECRETS.map((s) => ({ ...s })),
+    image: { repository: IMAGE_REPOSITORY, tag: config.imageTag },
+    jobs,
+    services,
+    alerts: buildAlerts(jobs, services),
+    alertContacts: [...config.alertEmails],
+    sla: SLA,
+    logRetentionDays: config.logRetentionDays,
+  };
+  return spec;
+}
+
+function toWorkload(job: JobSpec): WorkloadSpec {
+  if (!/^[a-z][a-z0-9-]{0,16}$/.test(job.name)) {
+    throw new PlatformSpecError(
+      `job "${job.name}": names must be 1-17 lowercase letters, digits or dashes (Container Apps limits)`,
+    );
+  }
+  const unknown = job.env.filter((name) => !isPlatformSetting(name));
+  if (unknown.length > 0) {
+    throw new PlatformSpecError(
+      `job "${job.name}" reads ${unknown.join(', ')}, which the platform does not provide`,
+    );
+  }
+  if (job.kind === 'scheduled') {
+    if (job.schedule === null)
+      throw new PlatformSpecError(`job "${job.name}" is scheduled but has no schedule`);
+    toEventBridgeCron(job.schedule);
+  } else if (job.schedule !== null) {
+    throw new PlatformSpecError(`job "${job.name}" is ${job.kind} but has a schedule`);
+  }
+  const settings = [...new Set(job.env)].filter(isPlatformSetting).sort();
+  const size = fitContainerSize({ cpu: job.cpu, memoryMiB: job.memoryMiB });
+  return {
+    name: job.name,
+    summary: job.summary,
+    kind: job.kind,
+    schedule: job.schedule === null ? null : toContainerAppsCron(job.schedule),
+    cpu: size.cpu,
+    memoryMiB: size.memoryMiB,
+    requested: { cpu: job.cpu, memoryMiB: job.memoryMiB },
+    timeoutMinutes: job.timeoutMinutes,
+    retries: job.retries,
+    settings,
+    environment: {
+      // Cap the V8 heap below the container limit so Node fails with a stack trace, not an OOM kill.
+      NODE_OPTIONS: `--max-old-space-size=${Math.floor(size.memoryMiB * 0.75)}`,
+      // Every stream reader shares the one group, named here so offsets, grants and lag alerts agree.
+      ...(settings.includes('STREAM_URL') ? { STREAM_GROUP_ID: STREAM_CONSUMER_GROUP } : {}),
+    },
+    secrets: SECRETS.filter((s) => settings.includes(s.neededWith)).map((s) => s.name),
+    command: [job.name],
+  };
+}
+
+function buildTopics(
+  config: StackConfig,
+  eventTopics: readonly EventTopicSpec[],
+  services: ServiceSpec[],
+): TopicSpec[] {
+  checkUniqueNames([...eventTopics.map((t) => t.topic), DEAD_LETTER_TOPIC], 'topic');
+  const consumers = services.some((s) => s.settings.includes('STREAM_URL')) ? [STREAM_CONSUMER_GROUP] : [];
+  const topics: TopicSpec[] = eventTopics.map((t) => ({
+    name: t.topic,
+    partitions: t.partitions,
+    retentionHours: config.stream.retentionHours,
+    consumerGroups: consumers,
+  }));
+  for (const service of services) {
+    const narrowest = Math.min(...topics.map((t) => t.partitions));
+    if (service.replicas > narrowest) {
+      throw new PlatformSpecError(
+        `service "${service.name}" has ${service.replicas} replicas but a topic has only ${narrowest} partitions`,
+      );
+    }
+  }
+  // Poison events go here with their reasons instead of blocking a partition; kept the longest allowed.
+  const partitions = Math.max(1, ...eventTopics.map((t) => t.partitions));
+  topics.push({ name: DEAD_LETTER_TOPIC, partitions, retentionHours: 168, consumerGroups: [] });
+  return topics;
+}
+
+function checkUniqueNames(names: string[], what: string): void {
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name)) throw new PlatformSpecError(`duplicate ${what} name "${name}"`);
+    seen.add(name);
+  }
+}

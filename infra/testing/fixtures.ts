@@ -1,0 +1,56 @@
+/** Stack config maps as `pulumi.runtime.allConfig()` would return them for the two stacks. */
+import { PROJECT } from '../config.ts';
+
+const shared: Record<string, string> = {
+  [`${PROJECT}:environment`]: 'test',
+  [`${PROJECT}:owner`]: 'data-engineering',
+  [`${PROJECT}:costCenter`]: 'analytics-42',
+  [`${PROJECT}:alertEmails`]: JSON.stringify(['oncall@example.com', 'data-team@example.com']),
+  [`${PROJECT}:imageTag`]: '2025.01.0',
+  [`${PROJECT}:source`]: JSON.stringify({
+    host: 'oltp.example.internal',
+    database: 'shop',
+    user: 'ecomm_reader',
+  }),
+  [`${PROJECT}:piiHashKey`]: 'k'.repeat(48),
+  [`${PROJECT}:sourcePassword`]: 'source-password-value',
+};
+
+export const AWS_CONFIG: Record<string, string> = {
+  ...shared,
+  'aws:region': 'eu-west-1',
+  [`${PROJECT}:cloud`]: 'aws',
+  [`${PROJECT}:network`]: JSON.stringify({
+    cidr: '10.40.0.0/16',
+    availabilityZones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'],
+  }),
+};
+
+export const AZURE_CONFIG: Record<string, string> = {
+  ...shared,
+  'azure-native:location': 'westeurope',
+  [`${PROJECT}:cloud`]: 'azure',
+  [`${PROJECT}:network`]: JSON.stringify({ cidr: '10.50.0.0/16' }),
+  [`${PROJECT}:warehouseAdminPassword`]: 'warehouse-admin-password-value',
+};
+
+export function withKey(
+  base: Record<string, string>,
+  key: string,
+  value: string | undefined,
+): Record<string, string> {
+  const copy = { ...base };
+  if (value === undefined) delete copy[`${PROJECT}:${key}`];
+  else copy[`${PROJECT}:${key}`] = value;
+  return copy;
+}
+
+/**
+ * The environment variable names a catalog job gets on both clouds: its settings, the heap cap,
+ * and the stream consumer group when it reads the stream.
+ */
+export function expectedEnvironment(env: string[]): string[] {
+  const names = new Set([...env, 'NODE_OPTIONS']);
+  if (env.includes('STREAM_URL')) names.add('STREAM_GROUP_ID');
+  return [...names].sort();
+}

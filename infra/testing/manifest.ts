@@ -1,0 +1,250 @@
+/**
+ * Capability manifests: what a stack provides, normalised so AWS, Azure and the spec can be
+ * compared with one toEqual. Each reader looks only at the resources its cloud registered.
+ */
+
+import { runLimitsOf } from '../aws/job-workflow.ts';
+import { fromEventBridgeCron } from '../cron.ts';
+import { platformSecretName } from '../naming.ts';
+import type { PlatformSpec } from '../spec.ts';
+import type { RecordedResource } from './mock-cloud.ts';
+import { field, ofType } from './resources.ts';
+
+export interface WorkloadManifest {
+  name: string;
+  trigger: 'schedule' | 'manual' | 'service';
+  command: string[];
+  schedule: string | null;
+  cpu: number;
+  memoryMiB: number;
+  timeoutMinutes: number | null;
+  retries: number | null;
+  replicas: number | null;
+  environment: string[];
+}
+
+export interface CapabilityManifest {
+  zones: { zone: string; retentionDays: number }[];
+  versionedLake: boolean;
+  topics: { name: string; partitions: number; retentionHours: number }[];
+  warehouseDatabase: string;
+  workloads: WorkloadManifest[];
+  secrets: string[];
+  alerts: string[];
+}
+
+/**
+ * Credentials plumbing one cloud needs and the other does not: the managed identity's client ID,
+ * and the Event Hubs SASL connection string (MSK authenticates with the task role instead).
+ */
+export const CLOUD_RUNTIME_ENV = ['AZURE_CLIENT_ID', 'EVENTHUBS_CONNECTION_STRING'];
+/** The Event Hubs SASL password exists only on Azure (MSK uses IAM). */
+const CLOUD_ONLY_SECRETS = ['EVENTHUBS_CONNECTION_STRING'];
+
+const byName = <T extends { name: string }>(a: T, b: T) => a.name.localeCompare(b.name);
+
+export function manifestFromSpec(spec: PlatformSpec): CapabilityManifest {
+  return {
+    zones: spec.lake.zones
+      .map((z) => ({ zone: z.name, retentionDays: z.retentionDays }))
+      .sort((a, b) => a.zone.localeCompare(b.zone)),
+    versionedLake: true,
+    topics: spec.stream.topics
+      .map((t) => ({ name: t.name, partitions: t.partitions, retentionHours: t.retentionHours }))
+      .sort(byName),
+    warehouseDatabase: spec.warehouse.database,
+    workloads: [
+      ...spec.jobs.map((j) => ({
+        name: j.name,
+        trigger: j.schedule === null ? ('manual' as const) : ('schedule' as const),
+        command: j.command,
+        schedule: j.schedule,
+        cpu: j.cpu,
+        memoryMiB: j.memoryMiB,
+        timeoutMinutes: j.timeoutMinutes,
+        retries: j.retries,
+        replicas: null,
+        environment: [...j.settings, ...Object.keys(j.environment)].sort(),
+      })),
+      ...spec.services.map((s) => ({
+        name: s.name,
+        trigger: 'service' as const,
+        command: s.command,
+        schedule: null,
+        cpu: s.cpu,
+        memoryMiB: s.memoryMiB,
+        timeoutMinutes: null,
+        retries: null,
+        replicas: s.replicas,
+        environment: [...s.settings, ...Object.keys(s.environment)].sort(),
+      })),
+    ].sort(byName),
+    secrets: spec.secrets.map((s) => s.name).sort(),
+    alerts: spec.alerts.map((a) => a.name).sort(),
+  };
+}
+
+const envNames = (env: unknown): string[] =>
+  ((env as { name: string }[] | undefined) ?? [])
+    .map((e) => e.name)
+    .filter((n) => !CLOUD_RUNTIME_ENV.includes(n))
+    .sort();
+
+export function manifestFromAws(resources: RecordedResource[], prefix: string): CapabilityManifest {
+  const lifecycle = ofType(resources, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration');
+  const zones = lifecycle.flatMap((r) =>
+    field<Record<string, unknown>[]>(r.inputs, 'rules').map((rule) => ({
+      zone: field<string>(rule, 'filter', 'prefix').replace(/\/$/, ''),
+      retentionDays: field<number>(rule, 'expiration', 'days'),
+    })),
+  );
+  const taskDefs = ofType(resources, 'aws:ecs/taskDefinition:TaskDefinition');
+  const services = ofType(resources, 'aws:ecs/service:Service');
+  const serviceFamilies = new Map(
+    services.map((s) => [/task-definition\/([^:]+)/.exec(String(s.inputs.taskDefinition))?.[1], s]),
+  );
+  const workloads = taskDefs.map((task): WorkloadManifest => {
+    const family = String(task.inputs.family);
+    const [container] = JSON.parse(String(task.inputs.containerDefinitions)) as {
+      command: string[];
+      environment: unknown;
+    }[];
+    const name = container?.command[0] ?? family;
+    const service = serviceFamilies.get(family);
+    const size = {
+      cpu: Number(task.inputs.cpu) / 1024,
+      memoryMiB: Number(task.inputs.memory),
+      environment: envNames(container?.environment),
+      command: container?.command ?? [],
+    };
+    if (service !== undefined) {
+      return {
+        name,
+        trigger: 'service',
+        schedule: null,
+        ...size,
+        timeoutMinutes: null,
+        retries: null,
+        replicas: Number(service.inputs.desiredCount),
+      };
+    }
+    const run = resources.find(
+      (r) => r.type === 'aws:sfn/stateMachine:StateMachine' && r.inputs.name === `${prefix}-${name}-run`,
+    );
+    const schedule = resources.find(
+      (r) => r.type === 'aws:scheduler/schedule:Schedule' && r.inputs.name === name,
+    );
+    const limits =
+      run === undefined
+        ? { timeoutMinutes: null, retries: null }
+        : runLimitsOf(String(run.inputs.definition));
+    return {
+      name,
+      trigger: schedule === undefined ? 'manual' : 'schedule',
+      schedule:
+        schedule === undefined ? null : fromEventBridgeCron(String(schedule.inputs.scheduleExpression)),
+      ...size,
+      ...limits,
+      replicas: null,
+    };
+  });
+  const namespace = ofType(resources, 'aws:redshiftserverless/namespace:Namespace')[0];
+  const secrets = ofType(resources, 'aws:secretsmanager/secret:Secret').map((s) => String(s.inputs.name));
+  // Redshift keeps WAREHOUSE_PASSWORD itself when it manages the admin password.
+  if (namespace?.inputs.manageAdminPassword === true) secrets.push('WAREHOUSE_PASSWORD');
+  return {
+    zones: zones.sort((a, b) => a.zone.localeCompare(b.zone)),
+    versionedLake: ofType(resources, 'aws:s3/bucketVersioning:BucketVersioning').some(
+      (v) => field(v.inputs, 'versioningConfiguration', 'status') === 'Enabled',
+    ),
+    topics: ofType(resources, 'aws:msk/topic:Topic')
+      .map((t) => ({
+        name: String(t.inputs.name),
+        partitions: Number(t.inputs.partitionCount),
+        retentionHours: Number(JSON.parse(String(t.inputs.configs))['retention.ms']) / 3_600_000,
+      }))
+      .sort(byName),
+    warehouseDatabase: String(namespace?.inputs.dbName),
+    workloads: workloads.sort(byName),
+    secrets: secrets.sort(),
+    alerts: ofType(resources, 'aws:cloudwatch/metricAlarm:MetricAlarm')
+      .map((a) => String(a.inputs.name).replace(`${prefix}-alert-`, ''))
+      .sort(),
+  };
+}
+
+export function manifestFromAzure(resources: RecordedResource[], prefix: string): CapabilityManifest {
+  const policy = ofType(resources, 'azure-native:storage:ManagementPolicy')[0];
+  const zones = field<Record<string, unknown>[]>(policy?.inputs, 'policy', 'rules').map((rule) => ({
+    zone: field<string[]>(rule, 'definition', 'filters', 'prefixMatch')[0]?.split('/')[1] ?? '',
+    retentionDays: field<number>(
+      rule,
+      'definition',
+      'actions',
+      'baseBlob',
+      'delete',
+      'daysAfterModificationGreaterThan',
+    ),
+  }));
+  const containerOf = (r: RecordedResource) =>
+    field<Record<string, unknown>>(r.inputs, 'template', 'containers', 0);
+  const sizeOf = (r: RecordedResource) => {
+    const container = containerOf(r);
+    return {
+      cpu: field<number>(container, 'resources', 'cpu'),
+      memoryMiB: Number.parseFloat(field<string>(container, 'resources', 'memory')) * 1024,
+      environment: envNames(container.env),
+      command: field<string[]>(container, 'args'),
+    };
+  };
+  const jobs = ofType(resources, 'azure-native:app:Job').map((r): WorkloadManifest => {
+    const configuration = field<Record<string, unknown>>(r.inputs, 'configuration');
+    const scheduled = configuration.triggerType === 'Schedule';
+    return {
+      name: field<string[]>(containerOf(r), 'args')[0] ?? '',
+      trigger: scheduled ? 'schedule' : 'manual',
+      schedule: scheduled ? field<string>(configuration, 'scheduleTriggerConfig', 'cronExpression') : null,
+      ...sizeOf(r),
+      timeoutMinutes: Number(configuration.replicaTimeout) / 60,
+      retries: Number(configuration.replicaRetryLimit),
+      replicas: null,
+    };
+  });
+  const services = ofType(resources, 'azure-native:app:ContainerApp').map(
+    (r): WorkloadManifest => ({
+      name: field<string[]>(containerOf(r), 'args')[0] ?? '',
+      trigger: 'service',
+      schedule: null,
+      ...sizeOf(r),
+      timeoutMinutes: null,
+      retries: null,
+      replicas: field<number>(r.inputs, 'template', 'scale', 'minReplicas'),
+    }),
+  );
+  const alertTypes = ['azure-native:monitor:MetricAlert', 'azure-native:monitor:ScheduledQueryRule'];
+  return {
+    zones: zones.sort((a, b) => a.zone.localeCompare(b.zone)),
+    versionedLake: ofType(resources, 'azure-native:storage:BlobServiceProperties').some(
+      (r) => r.inputs.isVersioningEnabled === true,
+    ),
+    topics: ofType(resources, 'azure-native:eventhub:EventHub')
+      .map((r) => ({
+        name: String(r.inputs.eventHubName),
+        partitions: Number(r.inputs.partitionCount),
+        retentionHours: field<number>(r.inputs, 'retentionDescription', 'retentionTimeInHours'),
+      }))
+      .sort(byName),
+    warehouseDatabase: String(
+      ofType(resources, 'azure-native:dbforpostgresql:Database')[0]?.inputs.databaseName,
+    ),
+    workloads: [...jobs, ...services].sort(byName),
+    secrets: ofType(resources, 'azure-native:keyvault:Secret')
+      .map((r) => platformSecretName(String(r.inputs.secretName)))
+      .filter((name) => !CLOUD_ONLY_SECRETS.includes(name))
+      .sort(),
+    alerts: resources
+      .filter((r) => alertTypes.includes(r.type))
+      .map((r) => String(r.inputs.ruleName).replace(`${prefix}-alert-`, ''))
+      .sort(),
+  };
+}
