@@ -87,14 +87,14 @@ export function createJobContext(config: Config, options: ContextOptions = {}): 
       return stream;
     },
     warehouse: () => {
-      warehouse ??= openSqlDatabase('WAREHOUSE_URL', config.WAREHOUSE_URL).then(async (db) => {
+      warehouse ??= openSqlDatabase('WAREHOUSE_URL', config.WAREHOUSE_URL, { secrets: context.secrets() }).then(async (db) => {
         await ensureWarehouseSchema(db);
         return db;
       });
       return warehouse;
     },
     source: () => {
-      source ??= openSqlDatabase('SOURCE_URL', config.SOURCE_URL);
+      source ??= openSqlDatabase('SOURCE_URL', config.SOURCE_URL, { secrets: context.secrets() });
       return source;
     },
     secrets: () => {

@@ -79,6 +79,62 @@ export function sqlDatabaseContract(name: string, open: () => Promise<SqlDatabas
       expect(await db.query(`select id from ${table} where id = 100`)).toEqual([]);
     });
 
+    it('returns the same JS shapes for every type the jobs read', async () => {
+      const [row] = await db.query(
+        `select cast(42 as integer) as int4, cast(7 as smallint) as int2, cast(9000000000 as bigint) as int8,
+           count(*) as count_all, cast(count(*) as integer) as count_int,
+           cast('1234.50' as numeric(12, 2)) as amount, cast(0.5 as double precision) as ratio,
+           cast('2026-01-02 03:04:05.678+00' as timestamptz) as at_tz,
+           cast('2026-01-02 03:04:05' as timestamp) as at_local, cast('2026-01-02' as date) as day,
+           true as flag, cast('x' as varchar(8)) as label, cast(null as integer) as missing
+         from ${table} where id = 1`,
+      );
+      expect(row).toEqual({
+        int4: 42,
+        int2: 7,
+        int8: 9_000_000_000,
+        count_all: 1,
+        count_int: 1,
+        amount: '1234.50',
+        ratio: 0.5,
+        at_tz: new Date('2026-01-02T03:04:05.678Z'),
+        at_local: new Date('2026-01-02T03:04:05Z'),
+        day: new Date('2026-01-02T00:00:00Z'),
+        flag: true,
+        label: 'x',
+        missing: null,
+      });
+    });
+
+    it('runs every connection in UTC, so cast(ts as date) is the UTC date', async () => {
+      const rows = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          db.query<{ zone: string; day: string }>(
+            `select current_setting('TimeZone') as zone,
+               to_char(cast(cast('2026-01-02 23:30:00-05' as timestamptz) as date), 'YYYY-MM-DD') as day`,
+          ),
+        ),
+      );
+      for (const [row] of rows) expect(row).toEqual({ zone: 'UTC', day: '2026-01-03' });
+    });
+
+    it('reuses the outer transaction for a nested one and rolls both back together', async () => {
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.query(`insert into ${table} (id, label) values (101, 'outer')`);
+          await tx.transaction((inner) =>
+            inner.query(`insert into ${table} (id, label) values (102, 'inner')`),
+          );
+          expect(await tx.query(`select id from ${table} where id in (101, 102) order by id`)).toEqual([
+            { id: 101 },
+            { id: 102 },
+          ]);
+          throw new Error('undo both');
+        }),
+      ).rejects.toThrow('undo both');
+      expect(await db.query(`select id from ${table} where id in (101, 102)`)).toEqual([]);
+    });
+
     it('loads many chunks of rows with embedded newlines completely', async () => {
       const lines = ['id,label,note'];
       for (let i = 0; i < 20_000; i += 1) lines.push(`${1000 + i},"multi\nline ${i}",x`);
