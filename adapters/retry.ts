@@ -38,12 +38,15 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
     try {
       return await fn(attempt);
     } catch (error) {
-      const retryable = !options.signal?.aborted && options.isRetryable(error);
-      if (!retryable || attempt >= attempts)
+      options.signal?.throwIfAborted();
+      if (!options.isRetryable(error) || attempt >= attempts)
         throw options.describe ? options.describe(error, attempt) : error;
       const delayMs = backoffDelay(attempt, options);
       options.onRetry?.(error, attempt, delayMs);
-      await sleep(delayMs);
+      await sleep(delayMs).catch((failure: unknown) => {
+        options.signal?.throwIfAborted();
+        throw failure;
+      });
     }
   }
 }

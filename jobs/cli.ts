@@ -2,7 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { UnsupportedUrlError } from '../adapters/url.ts';
 import { JOB_CATALOG, type JobSpec } from './catalog.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, requiresExplicitSettings } from './config.ts';
 import { createJobContext, type JobContext, JobStoppedError } from './context.ts';
 import { JOB_HANDLERS, type JobOptions } from './job-handlers.ts';
 
@@ -112,7 +112,10 @@ function camelCase(flag: string): string {
 export async function runFromCli(argv: string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
   const program = buildProgram(async (job, options, settings) => {
-    const config = loadConfig({ ...process.env, ...settings });
+    const environment = { ...process.env, ...settings };
+    const config = loadConfig(environment, {
+      required: requiresExplicitSettings(environment) ? job.env : [],
+    });
     const stop = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
       if (stop.signal.aborted) process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated);

@@ -32,6 +32,19 @@ describe('configuration', () => {
     expect(() => loadConfig({ WAREHOUSE_URL: 'mysql://admin:hunter2@db/x' })).not.toThrow(/hunter2/);
   });
 
+  it('lists every missing required variable and every bad one together when settings are required', () => {
+    try {
+      loadConfig({ LAKE_URL: 'ftp://x' }, { required: ['LAKE_URL', 'WAREHOUSE_URL', 'SECRETS_URL'] });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as ConfigError).problems).toEqual([
+        'WAREHOUSE_URL: required here (no embedded default when ECOMM_REQUIRE_SETTINGS is on)',
+        'SECRETS_URL: required here (no embedded default when ECOMM_REQUIRE_SETTINGS is on)',
+        'LAKE_URL (got "ftp://x"): must be a URL starting with file:// or s3:// or az://',
+      ]);
+    }
+  });
+
   it('treats blank variables as unset', () => {
     expect(loadConfig({ LAKE_URL: '  ' }).LAKE_URL).toBe(EMBEDDED_DEFAULTS.LAKE_URL);
   });

@@ -61,19 +61,36 @@ export class ConfigError extends Error {
 }
 
 /** Reads and validates every setting at once, so one message lists every bad variable. */
-export function loadConfig(environment: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(
+  environment: Record<string, string | undefined> = process.env,
+  options: { required?: readonly string[] } = {},
+): Config {
   const known = Object.fromEntries(
     Object.keys(configSchema.shape).map((key) => [key, blankToUndefined(environment[key])]),
   );
+  const missing = (options.required ?? [])
+    .filter((key) => known[key] === undefined && key in configSchema.shape)
+    .map((key) => `${key}: required here (no embedded default when ECOMM_REQUIRE_SETTINGS is on)`);
   const parsed = configSchema.safeParse(known);
-  if (parsed.success) return parsed.data;
-  throw new ConfigError(
-    parsed.error.issues.map((issue) => {
-      const key = String(issue.path[0] ?? 'config');
-      const shown = environment[key] === undefined ? '' : ` (got "${redactUrl(environment[key] ?? '')}")`;
-      return `${key}${shown}: ${issue.message}`;
-    }),
-  );
+  if (parsed.success && missing.length === 0) return parsed.data;
+  const invalid = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => {
+        const key = String(issue.path[0] ?? 'config');
+        const shown = environment[key] === undefined ? '' : ` (got "${redactUrl(environment[key] ?? '')}")`;
+        return `${key}${shown}: ${issue.message}`;
+      });
+  throw new ConfigError([...missing, ...invalid]);
+}
+
+/**
+ * In a deployed container (ECOMM_REQUIRE_SETTINGS=true, set by the image) a job must be told where everything is:
+ * falling back to a laptop default would silently write to the container's disk.
+ */
+export function requiresExplicitSettings(
+  environment: Record<string, string | undefined> = process.env,
+): boolean {
+  return /^(1|true|yes)$/i.test(environment.ECOMM_REQUIRE_SETTINGS ?? '');
 }
 
 function blankToUndefined(value: string | undefined): string | undefined {

@@ -1,12 +1,16 @@
 import { pickFactory } from '../url.ts';
+import { openAzureBlobStore } from './azure-blob.ts';
 import { openLocalStore } from './local.ts';
 import type { ObjectStore } from './object-store.ts';
+import { openS3Store } from './s3.ts';
 
 export type { ObjectBody, ObjectInfo, ObjectStore } from './object-store.ts';
 export { ObjectNotFoundError } from './object-store.ts';
 
-const STORE_FACTORIES: Record<'file', (url: string) => ObjectStore> = {
+const STORE_FACTORIES: Record<'file' | 's3' | 'az', (url: string) => ObjectStore> = {
   file: openLocalStore,
+  s3: openS3Store,
+  az: openAzureBlobStore,
 };
 
 /** The lake named by LAKE_URL, its backend picked by the URL scheme. */
