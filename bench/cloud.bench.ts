@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,11 +14,11 @@ import { finished } from 'node:stream/promises';
 import { openObjectStore } from '../adapters/storage/index.ts';
 import type { ObjectStore } from '../adapters/storage/object-store.ts';
 import { openSqlDatabase } from '../adapters/warehouse/index.ts';
-import { loadServiceEnv } from '../scripts/services/env.ts';
-import { createCloudProfiles } from '../test/cloud-profiles.ts';
 import { loadConfig } from '../jobs/config.ts';
 import { createJobContext } from '../jobs/context.ts';
 import { runPipeline } from '../jobs/run.ts';
+import { loadServiceEnv } from '../scripts/services/env.ts';
+import { createCloudProfiles } from '../test/cloud-profiles.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const OBJECT_MIB = Number(process.env.BENCH_OBJECT_MIB ?? '64');
@@ -28,7 +29,14 @@ async function storeThroughput(store: ObjectStore): Promise<{ putMiBps: number; 
   const chunk = randomBytes(1024 * 1024);
   const key = `bench/${randomBytes(4).toString('hex')}.bin`;
   let started = performance.now();
-  await store.put(key, Readable.from((function* () { for (let i = 0; i < OBJECT_MIB; i += 1) yield chunk; })()));
+  await store.put(
+    key,
+    Readable.from(
+      (function* () {
+        for (let i = 0; i < OBJECT_MIB; i += 1) yield chunk;
+      })(),
+    ),
+  );
   const putSeconds = (performance.now() - started) / 1000;
   started = performance.now();
   const hash = createHash('sha256');
@@ -43,7 +51,7 @@ async function writeLoadFile(path: string): Promise<void> {
   out.write('id,customer_id,status,amount,note,created_at\n');
   for (let i = 0; i < LOAD_ROWS; i += 1) {
     const line = `${i},${i % 5000},${i % 3 === 0 ? 'shipped' : 'pending'},${(i % 997) + 0.99},"note, ${i}",2026-11-01 10:00:00+00\n`;
-    if (!out.write(line)) await new Promise((resolve) => out.once('drain', resolve));
+    if (!out.write(line)) await once(out, 'drain');
   }
   out.end();
   await finished(out);
@@ -51,7 +59,10 @@ async function writeLoadFile(path: string): Promise<void> {
 
 const services = loadServiceEnv();
 const profiles = await createCloudProfiles('bench');
-const results: Record<string, unknown> = { machine: `${cpus().length} cores, Node ${process.version}`, objectMiB: OBJECT_MIB };
+const results: Record<string, unknown> = {
+  machine: `${cpus().length} cores, Node ${process.version}`,
+  objectMiB: OBJECT_MIB,
+};
 
 // 1. Lake throughput per backend.
 const folder = mkdtempSync(join(tmpdir(), 'ecomm-cloud-bench-'));
@@ -65,7 +76,9 @@ for (const [name, url] of stores) {
   const store = openObjectStore(url);
   throughput[name] = await storeThroughput(store);
   await store.close();
-  process.stdout.write(`${name}: put ${throughput[name]?.putMiBps.toFixed(0)} MiB/s, get ${throughput[name]?.getMiBps.toFixed(0)} MiB/s\n`);
+  process.stdout.write(
+    `${name}: put ${throughput[name]?.putMiBps.toFixed(0)} MiB/s, get ${throughput[name]?.getMiBps.toFixed(0)} MiB/s\n`,
+  );
 }
 results.throughput = throughput;
 
@@ -75,14 +88,31 @@ mkdirSync(join(folder, 'lake'), { recursive: true });
 await writeLoadFile(csvPath);
 const warehouseUrl = profiles.aws.settings.WAREHOUSE_URL ?? '';
 const db = await openSqlDatabase('WAREHOUSE_URL', warehouseUrl);
-const ddl = 'id integer, customer_id integer, status varchar(16), amount numeric(12,2), note varchar(64), created_at timestamptz';
-await db.exec(`drop table if exists bench_copy; create table bench_copy (${ddl}); drop table if exists bench_psql; create table bench_psql (${ddl})`);
+const ddl =
+  'id integer, customer_id integer, status varchar(16), amount numeric(12,2), note varchar(64), created_at timestamptz';
+await db.exec(
+  `drop table if exists bench_copy; create table bench_copy (${ddl}); drop table if exists bench_psql; create table bench_psql (${ddl})`,
+);
 const lake = openObjectStore(`file://${folder}/lake`);
 let started = performance.now();
-const loaded = await db.copyFromCsv('bench_copy', ['id', 'customer_id', 'status', 'amount', 'note', 'created_at'], { store: lake, key: 'load.csv' });
+const loaded = await db.copyFromCsv(
+  'bench_copy',
+  ['id', 'customer_id', 'status', 'amount', 'note', 'created_at'],
+  { store: lake, key: 'load.csv' },
+);
 const adapterSeconds = (performance.now() - started) / 1000;
 started = performance.now();
-const psql = spawnSync('psql', [warehouseUrl, '-v', 'ON_ERROR_STOP=1', '-c', `\\copy bench_psql from '${csvPath}' with (format csv, header true)`], { encoding: 'utf8' });
+const psql = spawnSync(
+  'psql',
+  [
+    warehouseUrl,
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-c',
+    `\\copy bench_psql from '${csvPath}' with (format csv, header true)`,
+  ],
+  { encoding: 'utf8' },
+);
 const psqlSeconds = (performance.now() - started) / 1000;
 if (psql.status !== 0) throw new Error(`psql \\copy failed: ${psql.stderr}`);
 await db.close();
@@ -92,19 +122,31 @@ results.load = {
   psqlRowsPerSecond: Math.round(LOAD_ROWS / psqlSeconds),
   ratio: psqlSeconds / adapterSeconds,
 };
-process.stdout.write(`load ${loaded} rows: adapter ${adapterSeconds.toFixed(2)} s, psql \\copy ${psqlSeconds.toFixed(2)} s\n`);
+process.stdout.write(
+  `load ${loaded} rows: adapter ${adapterSeconds.toFixed(2)} s, psql \\copy ${psqlSeconds.toFixed(2)} s\n`,
+);
 
 // 3. The full pipeline per profile at one scale.
 process.env.PII_HASH_KEY ??= 'bench-key';
 const pipelines: Record<string, number> = {};
 for (const [name, settings] of [
-  ['embedded', { LAKE_URL: `file://${folder}/emb-lake`, STREAM_URL: 'memory://', WAREHOUSE_URL: `pglite://${folder}/emb-wh`, SOURCE_URL: `pglite://${folder}/emb-src` }],
+  [
+    'embedded',
+    {
+      LAKE_URL: `file://${folder}/emb-lake`,
+      STREAM_URL: 'memory://',
+      WAREHOUSE_URL: `pglite://${folder}/emb-wh`,
+      SOURCE_URL: `pglite://${folder}/emb-src`,
+    },
+  ],
   ['aws-like', profiles.aws.settings],
   ['azure-like', profiles.azure.settings],
 ] as [string, Record<string, string>][]) {
   const context = createJobContext(loadConfig({ ...settings, LOG_LEVEL: 'silent' }));
   const begin = performance.now();
-  const result = await runPipeline(context, { generateIfEmpty: { seed: 42, scale: PIPELINE_SCALE, asOf: new Date('2026-10-01T00:00:00Z') } });
+  const result = await runPipeline(context, {
+    generateIfEmpty: { seed: 42, scale: PIPELINE_SCALE, asOf: new Date('2026-10-01T00:00:00Z') },
+  });
   pipelines[name] = (performance.now() - begin) / 1000;
   await context.close();
   if (!result.ok) throw new Error(`${name} pipeline blocked: ${result.blockedBy.join(', ')}`);
@@ -114,7 +156,12 @@ results.pipelines = { scale: PIPELINE_SCALE, seconds: pipelines };
 await profiles.dispose();
 rmSync(folder, { recursive: true, force: true });
 
-const load = results.load as { rows: number; adapterRowsPerSecond: number; psqlRowsPerSecond: number; ratio: number };
+const load = results.load as {
+  rows: number;
+  adapterRowsPerSecond: number;
+  psqlRowsPerSecond: number;
+  ratio: number;
+};
 const lines = [
   '# Cloud adapters benchmark (loopback test services)',
   '',
@@ -124,7 +171,9 @@ const lines = [
   '',
   '| backend | put MiB/s | get MiB/s |',
   '|---|---|---|',
-  ...Object.entries(throughput).map(([name, t]) => `| ${name} | ${t.putMiBps.toFixed(0)} | ${t.getMiBps.toFixed(0)} |`),
+  ...Object.entries(throughput).map(
+    ([name, t]) => `| ${name} | ${t.putMiBps.toFixed(0)} | ${t.getMiBps.toFixed(0)} |`,
+  ),
   '',
   `## Warehouse bulk load, ${load.rows.toLocaleString('en-US')} rows x 6 columns (PostgreSQL)`,
   '',
