@@ -69,6 +69,18 @@ function addJobOptions(job: string, command: Command): void {
       );
   }
   if (job === 'generate') command.option('--replace', 'empty the source tables first');
+  if (job === 'stream-ingest') {
+    command
+      .option(
+        '--follow',
+        'keep consuming as a service (health on --health-port) until SIGTERM; default: drain and exit',
+      )
+      .addOption(
+        new Option('--health-port <port>', 'port of /healthz, /readyz and /status with --follow')
+          .argParser(parsePort)
+          .default(Number(process.env.ECOMM_HEALTH_PORT ?? '8080')),
+      );
+  }
   if (job === 'run')
     command.option('--demo', 'generate source data and events first when the source is empty');
   if (job === 'transform' || job === 'quality') {
@@ -83,6 +95,13 @@ function addJobOptions(job: string, command: Command): void {
 function parseInteger(value: string): number {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`expected an integer, got "${value}"`);
   return Number(value);
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65_535)
+    throw new InvalidArgumentError(`expected a TCP port (0-65535), got "${value}"`);
+  return port;
 }
 
 function parsePositive(value: string): number {

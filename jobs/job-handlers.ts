@@ -1,3 +1,4 @@
+import { redactUrl } from '../adapters/url.ts';
 import type { JobContext } from './context.ts';
 import { runExtract } from './extract.ts';
 import { generate } from './generate/index.ts';
@@ -5,6 +6,7 @@ import { runLoad } from './load.ts';
 import { type QualityLayer, runQuality } from './quality/index.ts';
 import { runPipeline } from './run.ts';
 import { runStreamIngest } from './stream-ingest.ts';
+import { type ServiceHealth, startHealthServer } from './stream-service/health.ts';
 import { printPipelineSummary } from './summary.ts';
 import { runTransform } from './transform/transform-job.ts';
 import { runValidate } from './validate.ts';
@@ -16,6 +18,29 @@ export interface JobOptions {
   replace?: boolean;
   demo?: boolean;
   layer?: 'bronze' | 'silver' | 'gold' | 'all';
+  follow?: boolean;
+  healthPort?: number;
+}
+
+/** The long-running stream service: consume until SIGTERM, then flush, commit and exit 0. */
+async function followStream(context: JobContext, port: number): Promise<number> {
+  const health: ServiceHealth = {
+    alive: false,
+    ready: false,
+    lastFlushAt: null,
+    batchesWritten: 0,
+    eventsWritten: 0,
+    lag: async () => [],
+  };
+  const server = await startHealthServer(health, port);
+  out(`stream-ingest following ${redactUrl(context.config.STREAM_URL)}; health on ${server.url}/healthz`);
+  try {
+    await runStreamIngest(context, { follow: true, health });
+  } finally {
+    await server.close();
+  }
+  out(`stream-ingest stopped: ${health.eventsWritten} events in ${health.batchesWritten} micro-batches`);
+  return 0;
 }
 
 type Handler = (context: JobContext, options: JobOptions) => Promise<number>;
@@ -48,7 +73,8 @@ export const JOB_HANDLERS: Record<string, Handler> = {
       out(`extract ${table.table.padEnd(12)} ${table.rows} rows${table.rawKey ? ` -> ${table.rawKey}` : ''}`);
     return 0;
   },
-  async 'stream-ingest'(context) {
+  async 'stream-ingest'(context, options) {
+    if (options.follow) return followStream(context, options.healthPort ?? 8080);
     const batches = await runStreamIngest(context);
     out(
       `stream-ingest ${batches.reduce((sum, b) => sum + b.events, 0)} events in ${batches.length} micro-batches`,

@@ -1,9 +1,10 @@
-import type { PartitionBatch, StreamMessage } from '../adapters/stream/event-stream.ts';
+import type { PartitionBatch, StreamConsumer, StreamMessage } from '../adapters/stream/event-stream.ts';
 import type { JobContext } from './context.ts';
 import { EVENT_TOPICS } from './contracts/event-topics.ts';
 import { isoDate, lakeKey } from './lake/layout.ts';
 import { registerBatch } from './ops/batches.ts';
 import { recordRun } from './ops/pipeline-runs.ts';
+import type { PartitionLag, ServiceHealth } from './stream-service/health.ts';
 
 export interface IngestedBatch {
   batchId: string;
@@ -51,11 +52,22 @@ export function streamBatchId(topic: string, partition: number, firstOffset: num
   return `${topic}_p${partition}_o${String(firstOffset).padStart(12, '0')}`;
 }
 
+export interface StreamIngestOptions {
+  /** Keep consuming until asked to stop (the long-running service); otherwise drain to the current end and return. */
+  follow?: boolean;
+  /** Live counters and lag, for the service's health endpoint. */
+  health?: ServiceHealth;
+}
+
 /**
- * Drains the event topics into raw/ NDJSON micro-batches. Per batch: write the object, record it in the ledger,
+ * Moves the event topics into raw/ NDJSON micro-batches. Per batch: write the object, record it in the ledger,
  * then commit the offsets (invariant 3: an offset never moves past data that is not durably written).
+ * On a stop request the batch in hand is written and committed first; a following service then returns normally.
  */
-export async function runStreamIngest(context: JobContext): Promise<IngestedBatch[]> {
+export async function runStreamIngest(
+  context: JobContext,
+  options: StreamIngestOptions = {},
+): Promise<IngestedBatch[]> {
   const stream = context.stream();
   const warehouse = await context.warehouse();
   const startedAt = context.now();
@@ -66,7 +78,13 @@ export async function runStreamIngest(context: JobContext): Promise<IngestedBatc
     context.config.STREAM_GROUP_ID,
     EVENT_TOPICS.map((topic) => topic.topic),
   );
+  if (options.health) options.health.ready = true;
   const ingested: IngestedBatch[] = [];
+  const health = options.health;
+  if (health) {
+    health.lag = () => partitionLag(context, consumer);
+    health.alive = true;
+  }
   // On SIGTERM: let the batch in hand be written and committed, then stop fetching.
   const stopConsuming = () => void consumer.stop();
   context.signal.addEventListener('abort', stopConsuming, { once: true });
@@ -79,10 +97,15 @@ export async function runStreamIngest(context: JobContext): Promise<IngestedBatc
           { topic: batch.topic, partition: batch.partition, offset: written.firstOffset + written.events },
         ]);
         ingested.push(written);
+        if (health) {
+          health.lastFlushAt = context.now();
+          health.batchesWritten += 1;
+          health.eventsWritten += written.events;
+        }
       },
-      { stopWhenCaughtUp: true, maxBatchSize: context.config.STREAM_BATCH_MAX_EVENTS },
+      { stopWhenCaughtUp: !options.follow, maxBatchSize: context.config.STREAM_BATCH_MAX_EVENTS },
     );
-    context.throwIfStopping();
+    if (!options.follow) context.throwIfStopping();
   } catch (error) {
     await recordRun(warehouse, {
       runId: context.runId,
@@ -95,6 +118,7 @@ export async function runStreamIngest(context: JobContext): Promise<IngestedBatc
     });
     throw error;
   } finally {
+    if (health) health.alive = false;
     context.signal.removeEventListener('abort', stopConsuming);
     await consumer.close();
   }
@@ -111,6 +135,26 @@ export async function runStreamIngest(context: JobContext): Promise<IngestedBatc
     message: `${ingested.length} micro-batches`,
   });
   return ingested;
+}
+
+async function partitionLag(context: JobContext, consumer: StreamConsumer): Promise<PartitionLag[]> {
+  const committed = await consumer.committed();
+  const lag: PartitionLag[] = [];
+  for (const topic of EVENT_TOPICS) {
+    for (const end of await context.stream().endOffsets(topic.topic)) {
+      const done =
+        committed.find((entry) => entry.topic === end.topic && entry.partition === end.partition)?.offset ??
+        0;
+      lag.push({
+        topic: end.topic,
+        partition: end.partition,
+        endOffset: end.offset,
+        committedOffset: done,
+        lag: Math.max(0, end.offset - done),
+      });
+    }
+  }
+  return lag;
 }
 
 async function writeMicroBatch(context: JobContext, batch: PartitionBatch): Promise<IngestedBatch> {

@@ -1,0 +1,23 @@
+# syntax=docker/dockerfile:1.7
+# One image for every job: `docker run <image> <job>` runs `ecomm <job>` (README: Jobs, Exit codes).
+# TypeScript runs as-is on Node 24 (type stripping): the image is the runtime sources plus production packages.
+
+FROM node:24-slim AS build
+WORKDIR /src
+COPY . .
+# The same script the container test runs: what ships is what was tested.
+RUN bash scripts/image/assemble.sh /app && npm cache clean --force
+
+FROM node:24-slim AS runtime
+ENV NODE_ENV=production \
+    ECOMM_REQUIRE_SETTINGS=true \
+    ECOMM_HEALTH_PORT=8080
+WORKDIR /app
+# Code is root-owned and read-only to the job; the job runs unprivileged.
+COPY --from=build --chown=root:root /app /app
+USER node
+# The stream service (`ecomm stream-ingest --follow`) answers on ECOMM_HEALTH_PORT; jobs/healthcheck.ts reports
+# healthy for batch jobs, which serve nothing and exit on their own.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["node", "/app/jobs/healthcheck.ts"]
+ENTRYPOINT ["node", "/app/jobs/cli.ts"]
+CMD ["--help"]
