@@ -87,7 +87,9 @@ export function createJobContext(config: Config, options: ContextOptions = {}): 
       return stream;
     },
     warehouse: () => {
-      warehouse ??= openSqlDatabase('WAREHOUSE_URL', config.WAREHOUSE_URL, { secrets: context.secrets() }).then(async (db) => {
+      warehouse ??= openSqlDatabase('WAREHOUSE_URL', config.WAREHOUSE_URL, {
+        secrets: context.secrets(),
+      }).then(async (db) => {
         await ensureWarehouseSchema(db);
         return db;
       });

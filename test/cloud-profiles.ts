@@ -35,7 +35,10 @@ export async function createCloudProfiles(label: string): Promise<CloudProfiles>
     endpoint: services.TEST_S3_ENDPOINT,
     region: services.TEST_S3_REGION,
     forcePathStyle: true,
-    credentials: { accessKeyId: services.TEST_S3_ACCESS_KEY_ID, secretAccessKey: services.TEST_S3_SECRET_ACCESS_KEY },
+    credentials: {
+      accessKeyId: services.TEST_S3_ACCESS_KEY_ID,
+      secretAccessKey: services.TEST_S3_SECRET_ACCESS_KEY,
+    },
   });
   await s3.send(new CreateBucketCommand({ Bucket: id }));
   s3.destroy();
@@ -79,7 +82,8 @@ export async function createCloudProfiles(label: string): Promise<CloudProfiles>
     async dispose() {
       const cleanup = new pg.Client({ connectionString: services.TEST_PG_ADMIN_URL });
       await cleanup.connect();
-      for (const database of databases) await cleanup.query(`drop database if exists ${database} with (force)`);
+      for (const database of databases)
+        await cleanup.query(`drop database if exists ${database} with (force)`);
       await cleanup.end();
     },
   };
