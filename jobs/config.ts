@@ -4,6 +4,8 @@ import { STORAGE_SCHEMES } from '../adapters/storage/index.ts';
 import { STREAM_SCHEMES } from '../adapters/stream/index.ts';
 import { redactUrl, schemeOf } from '../adapters/url.ts';
 import { WAREHOUSE_SCHEMES } from '../adapters/warehouse/index.ts';
+import { ALERT_CONFIG_SHAPE } from './alerts/settings.ts';
+import { LINEAGE_CONFIG_SHAPE } from './lineage/settings.ts';
 
 /** Settings every job reads: 12-factor, from the environment, overridable by CLI flags. */
 export const EMBEDDED_DEFAULTS = {
@@ -47,6 +49,8 @@ const configSchema = z.object({
     .regex(/^[A-Za-z0-9._-]*$/, 'may hold only letters, digits, ".", "_" and "-"')
     .default(''),
   STREAM_BATCH_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(50_000),
+  ...LINEAGE_CONFIG_SHAPE,
+  ...ALERT_CONFIG_SHAPE,
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -7,6 +7,7 @@ import type { JobContext } from './context.ts';
 import { SOURCE_TABLES, type SourceTableSpec } from './contracts/source-tables.ts';
 import { CsvRecordCounter } from './lake/csv.ts';
 import { compactTimestamp, isoDate, lakeKey } from './lake/layout.ts';
+import { extractLineage } from './lineage/steps.ts';
 import { registerBatch } from './ops/batches.ts';
 import { recordRun } from './ops/pipeline-runs.ts';
 
@@ -50,6 +51,7 @@ export async function runExtract(
         rowsOut: extracted.rows,
         message: extracted.batchId ? null : 'no changed rows since the watermark',
       });
+      await extractLineage(context, table, startedAt, extracted);
     } catch (error) {
       await recordRun(warehouse, {
         runId: context.runId,
@@ -60,6 +62,7 @@ export async function runExtract(
         finishedAt: context.now(),
         message: (error as Error).message,
       });
+      await extractLineage(context, table, startedAt, null, error);
       throw error;
     }
   }

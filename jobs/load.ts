@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline';
 import type { SqlDatabase, SqlParam } from '../adapters/warehouse/sql-database.ts';
 import type { JobContext } from './context.ts';
 import { contractFor } from './contracts/data-contracts.ts';
+import { loadLineage } from './lineage/steps.ts';
 import { type BatchRow, batchesAwaitingLoad, markLoaded } from './ops/batches.ts';
 import { recordRun } from './ops/pipeline-runs.ts';
 import { stagingColumns } from './validate.ts';
@@ -40,6 +41,7 @@ export async function runLoad(context: JobContext): Promise<LoadedBatch[]> {
         rowsOut: result.rows,
         rowsQuarantined: result.quarantineRows,
       });
+      await loadLineage(context, batch, startedAt, result);
     } catch (error) {
       await recordRun(warehouse, {
         runId: context.runId,
@@ -51,6 +53,7 @@ export async function runLoad(context: JobContext): Promise<LoadedBatch[]> {
         finishedAt: context.now(),
         message: (error as Error).message,
       });
+      await loadLineage(context, batch, startedAt, null, error);
       throw error;
     }
   }

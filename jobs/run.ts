@@ -2,10 +2,10 @@ import type { JobContext } from './context.ts';
 import { runExtract } from './extract.ts';
 import { createSourceSchema, type GenerateResult, generate } from './generate/index.ts';
 import { nonEmptySourceTables } from './generate/load.ts';
+import { runQualityWithLineage } from './lineage/steps.ts';
 import { runLoad } from './load.ts';
 import { recordRun } from './ops/pipeline-runs.ts';
 import { blockingFailures } from './quality/findings.ts';
-import { runQuality } from './quality/index.ts';
 import { runStreamIngest } from './stream-ingest.ts';
 import { runTransform } from './transform/transform-job.ts';
 import { runValidate } from './validate.ts';
@@ -85,7 +85,7 @@ export async function runPipeline(
   );
   const bronzeFindings = await timed(
     'quality bronze',
-    () => runQuality(context, 'bronze'),
+    () => runQualityWithLineage(context, 'bronze'),
     (findings) => findings.length,
   );
   let blockedBy = blockingFailures(bronzeFindings).map((finding) => finding.checkId);

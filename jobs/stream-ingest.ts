@@ -2,6 +2,7 @@ import type { PartitionBatch, StreamConsumer, StreamMessage } from '../adapters/
 import type { JobContext } from './context.ts';
 import { EVENT_TOPICS } from './contracts/event-topics.ts';
 import { isoDate, lakeKey } from './lake/layout.ts';
+import { streamIngestLineage } from './lineage/steps.ts';
 import { registerBatch } from './ops/batches.ts';
 import { recordRun } from './ops/pipeline-runs.ts';
 import type { PartitionLag, ServiceHealth } from './stream-service/health.ts';
@@ -116,6 +117,7 @@ export async function runStreamIngest(
       finishedAt: context.now(),
       message: (error as Error).message,
     });
+    await streamIngestLineage(context, startedAt, ingested, error);
     throw error;
   } finally {
     if (health) health.alive = false;
@@ -134,6 +136,7 @@ export async function runStreamIngest(
     rowsOut: events,
     message: `${ingested.length} micro-batches`,
   });
+  await streamIngestLineage(context, startedAt, ingested);
   return ingested;
 }
 

@@ -7,6 +7,7 @@ import type { JobContext } from './context.ts';
 import { contractFor, type DataContract } from './contracts/data-contracts.ts';
 import { csvLine } from './lake/csv.ts';
 import { lakeKey } from './lake/layout.ts';
+import { validateLineage } from './lineage/steps.ts';
 import { type BatchRow, batchesAwaitingValidation, markValidated } from './ops/batches.ts';
 import { recordRun } from './ops/pipeline-runs.ts';
 import type { RawEnvelope } from './stream-ingest.ts';
@@ -66,6 +67,7 @@ export async function runValidate(context: JobContext): Promise<ValidatedBatch[]
         rowsQuarantined: result.quarantined,
         message: result.rescued > 0 ? `${result.rescued} rows carried undeclared fields (rescued)` : null,
       });
+      await validateLineage(context, batch, startedAt, result);
     } catch (error) {
       await recordRun(warehouse, {
         runId: context.runId,
@@ -77,6 +79,7 @@ export async function runValidate(context: JobContext): Promise<ValidatedBatch[]
         finishedAt: context.now(),
         message: (error as Error).message,
       });
+      await validateLineage(context, batch, startedAt, null, error);
       throw error;
     }
   }
@@ -154,7 +157,7 @@ async function validateBatch(context: JobContext, batch: BatchRow): Promise<Vali
 }
 
 /** CSV as PostgreSQL writes it: an unquoted empty cell is NULL, a quoted empty cell is the empty string. */
-async function* readCsvRecords(raw: Readable): AsyncGenerator<RawRecord> {
+export async function* readCsvRecords(raw: Readable): AsyncGenerator<RawRecord> {
   const parser = raw.pipe(
     parse({
       cast: (value, context) => (value === '' && !context.quoting ? null : value),
@@ -189,7 +192,7 @@ async function* readCsvRecords(raw: Readable): AsyncGenerator<RawRecord> {
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Raw event lines are envelopes written by stream-ingest; the event inside may be anything a producer sent. */
-async function* readEnvelopeRecords(raw: Readable): AsyncGenerator<RawRecord> {
+export async function* readEnvelopeRecords(raw: Readable): AsyncGenerator<RawRecord> {
   let rowNumber = 0;
   for await (const line of createInterface({ input: raw, crlfDelay: Number.POSITIVE_INFINITY })) {
     if (line === '') continue;

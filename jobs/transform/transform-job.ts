@@ -1,7 +1,7 @@
 import type { JobContext } from '../context.ts';
+import { runQualityWithLineage, transformLineage } from '../lineage/steps.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
 import { blockingFailures } from '../quality/findings.ts';
-import { runQuality } from '../quality/index.ts';
 import { buildModels, type ModelBuildResult } from './build.ts';
 import { loadModels, type ModelLayer } from './models.ts';
 
@@ -36,6 +36,7 @@ export async function runTransform(context: JobContext, layers: ModelLayer[]): P
           finishedAt: context.now(),
           rowsOut: result.rows,
         });
+        await transformLineage(context, models, { result });
       }
     } catch (error) {
       await recordRun(db, {
@@ -47,9 +48,12 @@ export async function runTransform(context: JobContext, layers: ModelLayer[]): P
         finishedAt: context.now(),
         message: (error as Error).message,
       });
+      await transformLineage(context, models, { error, startedAt });
       throw error;
     }
-    const blocked = blockingFailures(await runQuality(context, layer)).map((finding) => finding.checkId);
+    const blocked = blockingFailures(await runQualityWithLineage(context, layer)).map(
+      (finding) => finding.checkId,
+    );
     if (blocked.length > 0) return { built, blockedBy: blocked };
   }
   return { built, blockedBy: [] };

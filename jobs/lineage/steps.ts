@@ -1,0 +1,254 @@
+/**
+ * The lineage of each job step, one call per step from the job itself (after its pipeline_runs row):
+ *
+ * | step           | job name                       | inputs                             | outputs                                   |
+ * | -------------- | ------------------------------ | ---------------------------------- | ----------------------------------------- |
+ * | extract        | `extract.<table>`              | source `<db>.public.<table>`       | lake `raw/source=<table>`                 |
+ * | stream-ingest  | `stream-ingest`                | the topics                         | lake `raw/source=<topic>` per topic       |
+ * | validate       | `validate.<source>`            | lake `raw/source=<s>`              | `staging/source=<s>`, `quarantine/source=<s>` |
+ * | load           | `load.bronze.<table>`          | `staging/…` (+ `quarantine/…`)     | `bronze.<table>` (+ `ops.quarantine_rows`) |
+ * | transform      | `transform.<layer>.<model>`    | the model's dependsOn              | the model's table (SQL, schema facets)    |
+ * | quality        | `quality.<layer>`              | checked tables (assertions facet)  | `ops.dq_findings`                         |
+ *
+ * Outputs carry output statistics (rows written); warehouse tables a schema facet read from information_schema.
+ */
+import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import type { JobContext } from '../context.ts';
+import { contractFor } from '../contracts/data-contracts.ts';
+import { EVENT_TOPICS } from '../contracts/event-topics.ts';
+import type { SourceTableSpec } from '../contracts/source-tables.ts';
+import type { BatchRow } from '../ops/batches.ts';
+import type { Finding, Layer } from '../quality/findings.ts';
+import { runQuality } from '../quality/index.ts';
+import type { ModelBuildResult } from '../transform/build.ts';
+import type { Model } from '../transform/models.ts';
+import { lineageOf } from './emitter.ts';
+import { lakeDataset, tableDataset, topicDataset } from './naming.ts';
+import {
+  assertionOf,
+  type DatasetRef,
+  dataQualityAssertionsFacet,
+  type InputDataset,
+  type OutputDataset,
+  outputStatisticsFacet,
+  type SchemaField,
+  schemaFacet,
+  sqlFacet,
+} from './openlineage.ts';
+
+/** A warehouse table (`gold.fact_orders`) as a dataset. */
+export function warehouseDataset(context: JobContext, schemaTable: string): DatasetRef {
+  return tableDataset(context.config.WAREHOUSE_URL, schemaTable);
+}
+
+/** A source table (`orders`) as a dataset: `<db>.public.orders`. */
+export function sourceDataset(context: JobContext, table: string): DatasetRef {
+  return tableDataset(context.config.SOURCE_URL, `public.${table}`);
+}
+
+/** An event topic (logical name, `clickstream`) as a dataset: its physical name, prefix included. */
+export function topicDatasetOf(context: JobContext, topic: string): DatasetRef {
+  return topicDataset(context.config.STREAM_URL, `${context.config.STREAM_TOPIC_PREFIX}${topic}`);
+}
+
+export function lakeZoneDataset(context: JobContext, zone: string, source: string): DatasetRef {
+  return lakeDataset(context.lake(), zone, source);
+}
+
+/** Columns of a warehouse table as schema fields, from information_schema (empty when it does not exist). */
+export async function warehouseSchemaFields(db: SqlDatabase, schemaTable: string): Promise<SchemaField[]> {
+  const [schema, table] = schemaTable.split('.');
+  const rows = await db.query<{ column_name: string; data_type: string }>(
+    `select cast(column_name as varchar(128)) as column_name, cast(data_type as varchar(128)) as data_type
+     from information_schema.columns where table_schema = $1 and table_name = $2 order by ordinal_position`,
+    [schema ?? '', table ?? ''],
+  );
+  return rows.map((row) => ({ name: row.column_name, type: row.data_type }));
+}
+
+async function withSchema(
+  db: SqlDatabase,
+  dataset: DatasetRef,
+  schemaTable: string,
+): Promise<{ namespace: string; name: string; facets?: { schema: ReturnType<typeof schemaFacet> } }> {
+  try {
+    const fields = await warehouseSchemaFields(db, schemaTable);
+    return fields.length > 0 ? { ...dataset, facets: { schema: schemaFacet(fields) } } : dataset;
+  } catch {
+    return dataset;
+  }
+}
+
+function written<T extends DatasetRef>(dataset: T, rows: number): T & OutputDataset {
+  return { ...dataset, outputFacets: { outputStatistics: outputStatisticsFacet(rows) } };
+}
+
+/** extract: one source table into raw/. */
+export async function extractLineage(
+  context: JobContext,
+  table: SourceTableSpec,
+  startedAt: Date,
+  result: { rows: number } | null,
+  error?: unknown,
+): Promise<void> {
+  const source: InputDataset = {
+    ...sourceDataset(context, table.name),
+    facets: {
+      schema: schemaFacet(table.columns.map((column) => ({ name: column.name, type: column.type }))),
+    },
+  };
+  await lineageOf(context).step({
+    job: `extract.${table.name}`,
+    startedAt,
+    finishedAt: context.now(),
+    inputs: [source],
+    outputs: [written(lakeZoneDataset(context, 'raw', table.name), result?.rows ?? 0)],
+    error,
+  });
+}
+
+/** stream-ingest: the event topics into raw/ micro-batches. */
+export async function streamIngestLineage(
+  context: JobContext,
+  startedAt: Date,
+  batches: { topic: string; events: number }[],
+  error?: unknown,
+): Promise<void> {
+  const topics = EVENT_TOPICS.map((topic) => topic.topic);
+  await lineageOf(context).step({
+    job: 'stream-ingest',
+    startedAt,
+    finishedAt: context.now(),
+    inputs: topics.map((topic) => topicDatasetOf(context, topic)),
+    outputs: topics.map((topic) =>
+      written(
+        lakeZoneDataset(context, 'raw', topic),
+        batches.filter((batch) => batch.topic === topic).reduce((sum, batch) => sum + batch.events, 0),
+      ),
+    ),
+    error,
+  });
+}
+
+/** validate: one raw batch into staging/ and quarantine/. */
+export async function validateLineage(
+  context: JobContext,
+  batch: BatchRow,
+  startedAt: Date,
+  result: { staged: number; quarantined: number } | null,
+  error?: unknown,
+): Promise<void> {
+  await lineageOf(context).step({
+    job: `validate.${batch.source}`,
+    startedAt,
+    finishedAt: context.now(),
+    inputs: [lakeZoneDataset(context, 'raw', batch.source)],
+    outputs: [
+      written(lakeZoneDataset(context, 'staging', batch.source), result?.staged ?? 0),
+      written(lakeZoneDataset(context, 'quarantine', batch.source), result?.quarantined ?? 0),
+    ],
+    error,
+  });
+}
+
+/** load: one staged batch into bronze (and its quarantined rows into ops.quarantine_rows). */
+export async function loadLineage(
+  context: JobContext,
+  batch: BatchRow,
+  startedAt: Date,
+  result: { rows: number; quarantineRows: number } | null,
+  error?: unknown,
+): Promise<void> {
+  const table = `bronze.${contractFor(batch.source).table}`;
+  const db = await context.warehouse();
+  const inputs: InputDataset[] = [lakeZoneDataset(context, 'staging', batch.source)];
+  const outputs: OutputDataset[] = [
+    written(await withSchema(db, warehouseDataset(context, table), table), result?.rows ?? 0),
+  ];
+  if (batch.quarantine_key) {
+    inputs.push(lakeZoneDataset(context, 'quarantine', batch.source));
+    outputs.push(written(warehouseDataset(context, 'ops.quarantine_rows'), result?.quarantineRows ?? 0));
+  }
+  await lineageOf(context).step({
+    job: `load.${table}`,
+    startedAt,
+    finishedAt: context.now(),
+    inputs,
+    outputs,
+    error,
+  });
+}
+
+/**
+ * transform: one model built (its SQL as written, macros not expanded: the expanded text holds the PII key), or
+ * the model a ModelBuildError names when the build failed.
+ */
+export async function transformLineage(
+  context: JobContext,
+  models: Model[],
+  outcome: { result: ModelBuildResult } | { error: unknown; startedAt: Date },
+): Promise<void> {
+  const name =
+    'result' in outcome ? outcome.result.name : (outcome.error as { model?: unknown } | null)?.model;
+  const model = models.find((candidate) => candidate.name === name);
+  if (!model) return;
+  const db = await context.warehouse();
+  const finishedAt = context.now();
+  const startedAt =
+    'result' in outcome ? new Date(finishedAt.getTime() - Math.round(outcome.result.ms)) : outcome.startedAt;
+  const output = await withSchema(db, warehouseDataset(context, model.name), model.name);
+  await lineageOf(context).step({
+    job: `transform.${model.name}`,
+    startedAt,
+    finishedAt,
+    inputs: model.dependsOn.map((table) => warehouseDataset(context, table)),
+    outputs: ['result' in outcome ? written(output, outcome.result.rows) : output],
+    jobFacets: { sql: sqlFacet(model.sql) },
+    error: 'error' in outcome ? outcome.error : undefined,
+  });
+}
+
+/** quality: the checked tables as inputs, each with a data-quality assertions facet; findings as the output. */
+export async function qualityLineage(
+  context: JobContext,
+  job: string,
+  findings: (Pick<Finding, 'checkId' | 'checkType' | 'tableName' | 'passed'> & { column?: string | null })[],
+  startedAt: Date,
+  error?: unknown,
+): Promise<void> {
+  const byTable = new Map<string, InputDataset>();
+  for (const finding of findings) {
+    let input = byTable.get(finding.tableName);
+    if (!input) {
+      input = {
+        ...warehouseDataset(context, finding.tableName),
+        inputFacets: { dataQualityAssertions: dataQualityAssertionsFacet([]) },
+      };
+      byTable.set(finding.tableName, input);
+    }
+    const assertion = assertionOf(finding.checkType, finding.checkId, finding.passed);
+    if (finding.column) assertion.column = finding.column;
+    input.inputFacets?.dataQualityAssertions?.assertions.push(assertion);
+  }
+  await lineageOf(context).step({
+    job,
+    startedAt,
+    finishedAt: context.now(),
+    inputs: [...byTable.values()],
+    outputs: [written(warehouseDataset(context, 'ops.dq_findings'), findings.length)],
+    error,
+  });
+}
+
+/** runQuality plus its lineage event (`quality.<layer>`): use it wherever runQuality ran. */
+export async function runQualityWithLineage(context: JobContext, layer: Layer): Promise<Finding[]> {
+  const startedAt = context.now();
+  try {
+    const findings = await runQuality(context, layer);
+    await qualityLineage(context, `quality.${layer}`, findings, startedAt);
+    return findings;
+  } catch (error) {
+    await qualityLineage(context, `quality.${layer}`, [], startedAt, error);
+    throw error;
+  }
+}
