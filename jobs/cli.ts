@@ -5,6 +5,7 @@ import { JOB_CATALOG, type JobSpec } from './catalog.ts';
 import { ConfigError, loadConfig, requiresExplicitSettings } from './config.ts';
 import { createJobContext, type JobContext, JobStoppedError } from './context.ts';
 import { JOB_HANDLERS, type JobOptions } from './job-handlers.ts';
+import { withLineageRun } from './lineage/emitter.ts';
 
 /** Exit codes, documented in the README: the container platform and schedulers act on them. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130, terminated: 143 } as const;
@@ -34,7 +35,18 @@ export function buildProgram(
   for (const job of JOB_CATALOG) {
     const command = program.command(job.name).description(job.summary).exitOverride();
     addJobOptions(job.name, command);
-    command.action(async (options: JobOptions) => {
+    // `quarantine` is a family of tools; its one tool today is `replay`.
+    const runnable =
+      job.name === 'quarantine'
+        ? command
+            .command('replay')
+            .description(
+              're-validate the quarantined rows of one batch with the current contracts; promote those that pass',
+            )
+            .requiredOption('--batch <id>', 'batch id (ops.batches.batch_id)')
+            .exitOverride()
+        : command;
+    runnable.action(async (options: JobOptions) => {
       const globals = program.opts<Record<string, string | undefined>>();
       const settings: Record<string, string> = {};
       for (const [flag, variable] of SETTING_FLAGS) {
@@ -83,6 +95,20 @@ function addJobOptions(job: string, command: Command): void {
   }
   if (job === 'run')
     command.option('--demo', 'generate source data and events first when the source is empty');
+  if (job === 'monitor') {
+    command
+      .addOption(
+        new Option('--port <n>', 'TCP port to serve the UI on (0 = any free port)')
+          .env('MONITOR_PORT')
+          .argParser(parsePort)
+          .default(8090),
+      )
+      .addOption(
+        new Option('--host <address>', 'address to listen on (0.0.0.0 in a container)')
+          .env('MONITOR_HOST')
+          .default('127.0.0.1'),
+      );
+  }
   if (job === 'transform' || job === 'quality') {
     command.addOption(
       new Option('--layer <layer>', 'which layer')
@@ -152,7 +178,17 @@ export async function runFromCli(argv: string[]): Promise<number> {
     try {
       const handler = JOB_HANDLERS[job.name];
       if (!handler) throw new Error(`job ${job.name} is in the catalog but has no handler`);
-      exitCode = await handler(context, options);
+      // Every job run is one OpenLineage run (START, then COMPLETE or FAIL) under the CLI's run id; the monitor
+      // only reads.
+      exitCode =
+        job.name === 'monitor'
+          ? await handler(context, options)
+          : await withLineageRun(
+              context,
+              job.name,
+              () => handler(context, options),
+              (code) => code !== 0,
+            );
     } finally {
       await context.close();
     }

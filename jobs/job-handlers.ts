@@ -2,14 +2,18 @@ import { redactUrl } from '../adapters/url.ts';
 import type { JobContext } from './context.ts';
 import { runExtract } from './extract.ts';
 import { generate } from './generate/index.ts';
+import { runQualityWithLineage } from './lineage/steps.ts';
 import { runLoad } from './load.ts';
-import { type QualityLayer, runQuality } from './quality/index.ts';
+import { serveMonitor } from './monitor/serve.ts';
+import type { QualityLayer } from './quality/index.ts';
+import { quarantineReplayJob } from './quarantine/replay.ts';
 import { runPipeline } from './run.ts';
 import { runStreamIngest } from './stream-ingest.ts';
 import { type ServiceHealth, startHealthServer } from './stream-service/health.ts';
 import { printPipelineSummary } from './summary.ts';
 import { runTransform } from './transform/transform-job.ts';
 import { runValidate } from './validate.ts';
+import { watchdogJob } from './watchdog/watchdog.ts';
 
 export interface JobOptions {
   seed?: number;
@@ -20,6 +24,9 @@ export interface JobOptions {
   layer?: 'bronze' | 'silver' | 'gold' | 'all';
   follow?: boolean;
   healthPort?: number;
+  port?: number;
+  host?: string;
+  batch?: string;
 }
 
 /** The long-running stream service: consume until SIGTERM, then flush, commit and exit 0. */
@@ -114,7 +121,7 @@ export const JOB_HANDLERS: Record<string, Handler> = {
       options.layer === undefined || options.layer === 'all' ? ['bronze', 'silver', 'gold'] : [options.layer];
     let failed = 0;
     for (const layer of layers) {
-      const findings = await runQuality(context, layer);
+      const findings = await runQualityWithLineage(context, layer);
       for (const finding of findings.filter((f) => !f.passed)) {
         out(
           `${finding.severity === 'blocking' ? 'FAIL' : 'WARN'} ${finding.checkId}: ${finding.failingRows} rows ${finding.details ?? ''}`,
@@ -125,6 +132,10 @@ export const JOB_HANDLERS: Record<string, Handler> = {
     }
     return failed > 0 ? 1 : 0;
   },
+  watchdog: (context) => watchdogJob(context, out),
+  quarantine: (context, options) => quarantineReplayJob(context, { batch: options.batch ?? '' }, out),
+  monitor: (context, options) =>
+    serveMonitor(context, { port: options.port ?? 8090, host: options.host ?? '127.0.0.1' }, out),
   async run(context, options) {
     const result = await runPipeline(context, {
       generateIfEmpty: options.demo
