@@ -395,8 +395,10 @@ async function installSystemPackages(): Promise<void> {
   if (!which('python3')) missing.push('python3', 'python3-venv');
   else if (!pythonHasVenv()) missing.push('python3-venv');
   if (isRoot && !which('runuser')) missing.push('util-linux');
+  // Not a service: the browser tests drive Debian's Chromium with playwright-core (never a downloaded browser).
+  if (!fs.existsSync('/usr/bin/chromium')) missing.push('chromium');
   if (missing.length === 0) {
-    log('install', 'system packages present (postgresql, java 17+, maven, python3 venv)');
+    log('install', 'system packages present (postgresql, java 17+, maven, python3 venv, chromium)');
     return;
   }
   await aptInstall(missing);
@@ -806,7 +808,7 @@ const AZ_MARKER = 'azurite';
 
 function azuriteScript(): string {
   const bin = path.join(REPO_ROOT, 'node_modules', '.bin', 'azurite-blob');
-  if (!fs.existsSync(bin)) throw new ServiceError('azurite', `${bin} missing: run npm ci first`);
+  if (!fs.existsSync(bin)) throw new ServiceError('azurite', `${bin} missing: run npm install first`);
   return fs.realpathSync(bin);
 }
 
