@@ -148,5 +148,18 @@ export function sqlDatabaseContract(name: string, open: () => Promise<SqlDatabas
       );
       expect(count?.n).toBe(20_000);
     });
+
+    it('streams a large result out in several chunks, every row intact and in order', async () => {
+      let chunks = 0;
+      let csv = '';
+      for await (const chunk of db.copyToCsv(`select id, label from ${table} where id >= 1000 order by id`)) {
+        chunks += 1;
+        csv += chunk.toString();
+      }
+      expect(chunks).toBeGreaterThan(1);
+      expect(csv.startsWith('id,label\n1000,"multi\nline 0"\n1001,"multi\nline 1"\n')).toBe(true);
+      expect(csv.endsWith('20999,"multi\nline 19999"\n')).toBe(true);
+      expect(csv.split('\n').length).toBe(1 + 2 * 20_000 + 1);
+    });
   });
 }

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { postgresCsvRecord } from './redshift.ts';
 import type { CsvObject, SqlDatabase, SqlParam } from './sql-database.ts';
 
 /** PGlite speaks only through its blob device for COPY: feed it bounded chunks cut at CSV record ends. */
@@ -58,18 +59,49 @@ function pgliteDatabase(url: string, root: PGlite, conn: Queryable, close: () =>
       return loaded;
     },
     copyToCsv(selectSql: string) {
-      return Readable.from(
-        (async function* () {
-          const result = await conn.query(
-            `COPY (${selectSql}) TO '/dev/blob' WITH (FORMAT csv, HEADER true)`,
-          );
-          if (result.blob) yield Buffer.from(await result.blob.arrayBuffer());
-        })(),
-      );
+      return Readable.from(cursorCsv(conn, conn !== root, selectSql));
     },
     close,
   };
   return database;
+}
+
+/** Rows per FETCH: bounds memory however large the result (PGlite's COPY TO would hand back one whole blob). */
+const FETCH_ROWS = 10_000;
+let cursorCount = 0;
+
+/**
+ * CSV of a SELECT through a cursor, FETCH_ROWS at a time, every value as the server's own text output (what COPY
+ * prints), so extraction streams instead of materialising the table.
+ */
+async function* cursorCsv(
+  conn: Queryable,
+  inTransaction: boolean,
+  selectSql: string,
+): AsyncGenerator<string> {
+  // Column names and types without running the query for real (works inside a transaction too).
+  const { fields } = await conn.query(`select * from (${selectSql}) as described limit 0`);
+  const asText = Object.fromEntries(fields.map((field) => [field.dataTypeID, (value: string) => value]));
+  yield postgresCsvRecord(fields.map((field) => field.name));
+  cursorCount += 1;
+  const cursor = `ecomm_csv_${cursorCount}`;
+  if (!inTransaction) await conn.exec('BEGIN');
+  try {
+    await conn.exec(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${selectSql}`);
+    for (;;) {
+      const batch = await conn.query<(string | null)[]>(`FETCH FORWARD ${FETCH_ROWS} FROM ${cursor}`, [], {
+        rowMode: 'array',
+        parsers: asText,
+      });
+      if (batch.rows.length > 0) yield batch.rows.map(postgresCsvRecord).join('');
+      if (batch.rows.length < FETCH_ROWS) break;
+    }
+    await conn.exec(`CLOSE ${cursor}`);
+    if (!inTransaction) await conn.exec('COMMIT');
+  } catch (error) {
+    if (!inTransaction) await conn.exec('ROLLBACK');
+    throw error;
+  }
 }
 
 export function quoteIdent(name: string): string {
