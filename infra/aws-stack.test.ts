@@ -27,6 +27,31 @@ const taskFor = (name: string) =>
   resources.find(
     (r) => r.type === 'aws:ecs/taskDefinition:TaskDefinition' && r.inputs.family === `ecomm-test-${name}`,
   );
+const serviceNamed = (name: string) => {
+  const found = resources.filter((r) => r.type === 'aws:ecs/service:Service' && r.inputs.name === name);
+  if (found.length !== 1) throw new Error(`expected one ECS service ${name}, found ${found.length}`);
+  return found[0] as RecordedResource;
+};
+const SERVICES = JOB_CATALOG.filter((j) => j.kind === 'service');
+const healthCommand = (port: number) => [
+  'CMD',
+  'node',
+  '-e',
+  `fetch('http://127.0.0.1:${port}/healthz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))`,
+];
+/** The ingress rules on the security groups an ECS service's tasks are in. */
+const ingressInto = (name: string) => {
+  const groups = field<string[]>(serviceNamed(name).inputs, 'networkConfiguration', 'securityGroups');
+  return ofType(resources, 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule')
+    .filter((r) => groups.includes(String(r.inputs.securityGroupId)))
+    .map((r) => ({
+      ipProtocol: r.inputs.ipProtocol,
+      fromPort: r.inputs.fromPort,
+      toPort: r.inputs.toPort,
+      cidrIpv4: r.inputs.cidrIpv4,
+      referencedSecurityGroupId: r.inputs.referencedSecurityGroupId,
+    }));
+};
 
 describe('AWS stack inventory', () => {
   it('exports the adapter URLs in the forms the jobs read', () => {
@@ -99,7 +124,7 @@ describe('AWS stack inventory', () => {
       const task = taskFor(job.name);
       expect(task, job.name).toBeDefined();
       const container = containerOf(task as RecordedResource);
-      expect(container.command).toEqual(job.kind === 'service' ? [job.name, '--follow'] : [job.name]);
+      expect(container.command).toEqual([job.name, ...(job.args ?? [])]);
       const env = (container.environment as { name: string; value: string }[]).map((e) => e.name).sort();
       expect(env).toEqual(expectedEnvironment(job.env));
       expect(Number(task?.inputs.memory)).toBeGreaterThanOrEqual(job.memoryMiB);
@@ -154,14 +179,80 @@ describe('AWS stack inventory', () => {
     expect(field(task, 'Retry', 0, 'MaxAttempts')).toBe(1);
   });
 
-  it('runs stream-ingest as an ECS service with its replicas, a graceful stop and rollback on failed deploys', () => {
-    const service = onlyOne(resources, 'aws:ecs/service:Service').inputs;
-    expect(service).toMatchObject({ name: 'stream-ingest', desiredCount: 1, launchType: 'FARGATE' });
-    expect(service.deploymentCircuitBreaker).toEqual({ enable: true, rollback: true });
-    expect(containerOf(taskFor('stream-ingest') as RecordedResource).stopTimeout).toBe(120);
+  it('runs every catalog service, and only those, as an ECS service on its own task definition', () => {
+    expect(
+      ofType(resources, 'aws:ecs/service:Service')
+        .map((s) => s.inputs.name)
+        .sort(),
+    ).toEqual(SERVICES.map((j) => j.name).sort());
+    for (const job of SERVICES) {
+      expect(String(serviceNamed(job.name).inputs.taskDefinition), job.name).toMatch(
+        new RegExp(`task-definition/ecomm-test-${job.name}:`),
+      );
+    }
   });
 
-  it('gives every job and the service an identity of its own', () => {
+  it('runs each service with its replicas, a graceful stop, rollback on failed deploys and a health check on its port', () => {
+    for (const job of SERVICES) {
+      const spec = stack.spec.services.find((s) => s.name === job.name);
+      const service = serviceNamed(job.name).inputs;
+      expect(service, job.name).toMatchObject({ desiredCount: spec?.replicas, launchType: 'FARGATE' });
+      expect(service.deploymentCircuitBreaker, job.name).toEqual({ enable: true, rollback: true });
+      const container = containerOf(taskFor(job.name) as RecordedResource);
+      expect(container.stopTimeout, job.name).toBe(120);
+      expect(container.portMappings, job.name).toEqual([{ containerPort: job.port, protocol: 'tcp' }]);
+      expect(container.healthCheck, job.name).toEqual({
+        command: healthCommand(job.port as number),
+        interval: 30,
+        timeout: 5,
+        retries: 3,
+        startPeriod: 30,
+      });
+    }
+  });
+
+  it('runs stream-ingest with the configured replicas and its health check on 8080, open to nobody', () => {
+    expect(serviceNamed('stream-ingest').inputs).toMatchObject({ desiredCount: 1, launchType: 'FARGATE' });
+    const container = containerOf(taskFor('stream-ingest') as RecordedResource);
+    expect(container.command).toEqual(['stream-ingest', '--follow']);
+    expect(field(container, 'healthCheck', 'command')).toEqual(healthCommand(8080));
+    expect(ingressInto('stream-ingest')).toEqual([]);
+  });
+
+  it('runs the monitor as one task serving 8090, reachable on that port from inside the VPC only', () => {
+    expect(serviceNamed('monitor').inputs).toMatchObject({ desiredCount: 1, launchType: 'FARGATE' });
+    const container = containerOf(taskFor('monitor') as RecordedResource);
+    expect(container.command).toEqual(['monitor', '--host', '0.0.0.0']);
+    expect(container.portMappings).toEqual([{ containerPort: 8090, protocol: 'tcp' }]);
+    expect(field(container, 'healthCheck', 'command')).toEqual(healthCommand(8090));
+    expect(ingressInto('monitor')).toEqual([
+      {
+        ipProtocol: 'tcp',
+        fromPort: 8090,
+        toPort: 8090,
+        cidrIpv4: stack.spec.network.cidr,
+        referencedSecurityGroupId: undefined,
+      },
+    ]);
+    // The monitor's extra group is its own: the other tasks do not take connections on 8090.
+    const groupsOf = (name: string) =>
+      field<string[]>(serviceNamed(name).inputs, 'networkConfiguration', 'securityGroups');
+    const [jobsGroup, monitorGroup] = groupsOf('monitor');
+    expect(groupsOf('stream-ingest')).toEqual([jobsGroup]);
+    for (const run of ofType(resources, 'aws:sfn/stateMachine:StateMachine')) {
+      expect(String(run.inputs.definition)).not.toContain(String(monitorGroup));
+    }
+  });
+
+  it('gives batch jobs no port and no health check (they serve nothing and exit)', () => {
+    for (const job of JOB_CATALOG.filter((j) => j.kind !== 'service')) {
+      const container = containerOf(taskFor(job.name) as RecordedResource);
+      expect(container.portMappings, job.name).toBeUndefined();
+      expect(container.healthCheck, job.name).toBeUndefined();
+    }
+  });
+
+  it('gives every job and every service an identity of its own', () => {
     const taskRoles = ofType(resources, 'aws:ecs/taskDefinition:TaskDefinition').map(
       (t) => t.inputs.taskRoleArn,
     );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isSingleResourceScope, roleDefinitionId } from './azure-roles.ts';
+import { isKeyVaultSecretScope, isSingleResourceScope, roleDefinitionId } from './azure-roles.ts';
 
 describe('Azure roles', () => {
   it('builds subscription-level role definition IDs for built-in roles', () => {
@@ -14,5 +14,18 @@ describe('Azure roles', () => {
     expect(isSingleResourceScope('/subscriptions/s/resourceGroups/rg')).toBe(false);
     expect(isSingleResourceScope('/subscriptions/s')).toBe(false);
     expect(isSingleResourceScope(`${account}/blobServices/default`)).toBe(false);
+  });
+
+  it('accepts one Key Vault secret as a scope, not the vault or anything else', () => {
+    const vault = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv';
+    expect(isKeyVaultSecretScope(`${vault}/secrets/WAREHOUSE-PASSWORD`)).toBe(true);
+    expect(isKeyVaultSecretScope(vault)).toBe(false);
+    expect(isKeyVaultSecretScope(`${vault}/secrets`)).toBe(false);
+    expect(isKeyVaultSecretScope(`${vault}/keys/k`)).toBe(false);
+    expect(
+      isKeyVaultSecretScope(
+        '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a/secrets/x',
+      ),
+    ).toBe(false);
   });
 });

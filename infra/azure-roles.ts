@@ -1,6 +1,7 @@
 /**
- * Built-in Azure role definitions the platform's managed identity receives, each assigned on one
- * resource (never a resource group or subscription). GUIDs are Azure's fixed built-in role IDs.
+ * Built-in Azure role definitions the platform's managed identities receive, each assigned on one
+ * resource (never a resource group or subscription), Key Vault Secrets User on one secret. GUIDs are
+ * Azure's fixed built-in role IDs.
  */
 
 export const AZURE_ROLES = {
@@ -23,4 +24,11 @@ export function roleDefinitionId(subscriptionId: string, role: AzureRole): strin
  */
 export function isSingleResourceScope(scope: string): boolean {
   return /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/[^/]+\/[^/]+\/[^/]+$/i.test(scope);
+}
+
+/** True when the scope is one Key Vault secret (`.../vaults/<vault>/secrets/<name>`), not the vault. */
+export function isKeyVaultSecretScope(scope: string): boolean {
+  return /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.KeyVault\/vaults\/[^/]+\/secrets\/[^/]+$/i.test(
+    scope,
+  );
 }

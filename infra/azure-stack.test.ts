@@ -1,7 +1,8 @@
 /** The Azure stack under mocks: every spec item exists with the right inputs. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { JOB_CATALOG } from '../jobs/catalog.ts';
+import { JOB_CATALOG, type JobSpec } from '../jobs/catalog.ts';
 import { EVENT_TOPICS } from '../jobs/contracts/event-topics.ts';
+import { AZURE_ROLES } from './azure-roles.ts';
 import { expectedEnvironment } from './testing/fixtures.ts';
 import type { RecordedResource } from './testing/mock-cloud.ts';
 import { startMockCloud } from './testing/mock-cloud.ts';
@@ -27,6 +28,42 @@ const jobNamed = (name: string) =>
   resources.find((r) => r.type === 'azure-native:app:Job' && r.inputs.jobName === `ecomm-test-${name}`);
 const containerOf = (r: RecordedResource | undefined) =>
   field<Container>(r?.inputs, 'template', 'containers', 0);
+const appNamed = (name: string) => {
+  const found = resources.filter(
+    (r) => r.type === 'azure-native:app:ContainerApp' && r.inputs.containerAppName === `ecomm-test-${name}`,
+  );
+  if (found.length !== 1) throw new Error(`expected one Container App ${name}, found ${found.length}`);
+  return found[0] as RecordedResource;
+};
+const SERVICES = JOB_CATALOG.filter((j) => j.kind === 'service');
+const workloadNamed = (job: JobSpec) => (job.kind === 'service' ? appNamed(job.name) : jobNamed(job.name));
+/** The identity a catalog job should run as: one per set of settings read (`ecomm-test-reads-lake-secrets-warehouse`). */
+const identityFor = (job: JobSpec) => {
+  const key = [...new Set(job.env)]
+    .sort()
+    .map((setting) => setting.replace(/_URL$/, '').toLowerCase())
+    .join('-');
+  const identity = resources.find(
+    (r) =>
+      r.type === 'azure-native:managedidentity:UserAssignedIdentity' &&
+      r.inputs.resourceName === `ecomm-test-reads-${key}`,
+  );
+  if (identity === undefined) throw new Error(`no identity for ${job.name} (${key})`);
+  return identity;
+};
+const byId = (id: string) => resources.find((r) => r.custom && r.id === id);
+/** What an identity was granted: `<role name> on <resource type> <resource name>`. */
+const grantsOf = (identity: RecordedResource) =>
+  ofType(resources, 'azure-native:authorization:RoleAssignment')
+    .filter((a) => a.inputs.principalId === `principal-${identity.inputs.resourceName}`)
+    .map((a) => {
+      const guid = String(a.inputs.roleDefinitionId).split('/').pop();
+      const role = Object.entries(AZURE_ROLES).find(([, id]) => id === guid)?.[0];
+      const target = byId(String(a.inputs.scope));
+      return `${role} on ${target?.type.split(':').pop()} ${String(target?.state.name)}`;
+    })
+    .sort();
+type Probe = { type: string; httpGet: { path: string; port: number } };
 
 describe('Azure stack inventory', () => {
   it('exports the adapter URLs in the forms the jobs read', () => {
@@ -120,51 +157,174 @@ describe('Azure stack inventory', () => {
     }
   });
 
-  it('runs stream-ingest as a Container App with fixed replicas, no ingress and a graceful stop', () => {
-    const app = onlyOne(resources, 'azure-native:app:ContainerApp').inputs;
+  it('runs every catalog service, and only those, as a Container App', () => {
+    expect(
+      ofType(resources, 'azure-native:app:ContainerApp')
+        .map((a) => a.inputs.containerAppName)
+        .sort(),
+    ).toEqual(SERVICES.map((j) => `ecomm-test-${j.name}`).sort());
+  });
+
+  it('runs each service with fixed replicas, a graceful stop and a liveness probe on its port', () => {
+    for (const job of SERVICES) {
+      const spec = stack.spec.services.find((s) => s.name === job.name);
+      const app = appNamed(job.name).inputs;
+      expect(field(app, 'template', 'scale'), job.name).toEqual({
+        minReplicas: spec?.replicas,
+        maxReplicas: spec?.replicas,
+      });
+      expect(field(app, 'template', 'terminationGracePeriodSeconds'), job.name).toBe(120);
+      expect(field(app, 'configuration', 'activeRevisionsMode'), job.name).toBe('Single');
+      expect(field<Probe[]>(app, 'template', 'containers', 0, 'probes'), job.name).toEqual([
+        {
+          type: 'Liveness',
+          httpGet: { path: '/healthz', port: job.port },
+          initialDelaySeconds: 30,
+          periodSeconds: 30,
+          timeoutSeconds: 5,
+          failureThreshold: 3,
+        },
+      ]);
+      // Ingress, when there is one, is internal and points at the same port the probe checks.
+      const ingress = field<{ external: boolean; targetPort: number } | undefined>(
+        app,
+        'configuration',
+        'ingress',
+      );
+      if (ingress !== undefined)
+        expect(ingress, job.name).toMatchObject({ external: false, targetPort: job.port });
+    }
+  });
+
+  it('runs stream-ingest with its replicas, a liveness probe on 8080 /healthz and no ingress', () => {
+    const app = appNamed('stream-ingest').inputs;
     expect(field(app, 'template', 'scale')).toEqual({ minReplicas: 1, maxReplicas: 1 });
     expect(field(app, 'template', 'terminationGracePeriodSeconds')).toBe(120);
     expect(field(app, 'configuration', 'ingress')).toBeUndefined();
+    expect(field(app, 'template', 'containers', 0, 'probes', 0)).toMatchObject({
+      type: 'Liveness',
+      httpGet: { path: '/healthz', port: 8080 },
+    });
   });
 
-  it('gives every workload its command, size, environment and the jobs identity', () => {
-    const identityId = onlyOne(resources, 'azure-native:managedidentity:UserAssignedIdentity').id;
+  it('runs the monitor as one replica behind internal-only ingress on 8090, probed on /healthz', () => {
+    const app = appNamed('monitor').inputs;
+    expect(field(app, 'template', 'scale')).toEqual({ minReplicas: 1, maxReplicas: 1 });
+    expect(field(app, 'configuration', 'ingress')).toEqual({
+      external: false,
+      targetPort: 8090,
+      transport: 'http',
+      allowInsecure: false,
+    });
+    expect(field(app, 'template', 'containers', 0, 'probes', 0)).toMatchObject({
+      type: 'Liveness',
+      httpGet: { path: '/healthz', port: 8090 },
+    });
+    expect(containerOf(appNamed('monitor')).args).toEqual(['monitor', '--host', '0.0.0.0']);
+    // The environment itself is internal (VNet only): not even the ingress' environment endpoint is public.
+    expect(
+      field(
+        onlyOne(resources, 'azure-native:app:ManagedEnvironment').inputs,
+        'vnetConfiguration',
+        'internal',
+      ),
+    ).toBe(true);
+  });
+
+  it('gives every workload its command, size, environment and the identity for its settings', () => {
     for (const job of JOB_CATALOG) {
-      const workload =
-        job.kind === 'service' ? onlyOne(resources, 'azure-native:app:ContainerApp') : jobNamed(job.name);
+      const workload = workloadNamed(job);
+      const identity = identityFor(job);
       const container = containerOf(workload);
-      expect(container.args, job.name).toEqual(job.kind === 'service' ? [job.name, '--follow'] : [job.name]);
+      expect(container.args, job.name).toEqual([job.name, ...(job.args ?? [])]);
       const stream = job.env.includes('STREAM_URL') ? ['EVENTHUBS_CONNECTION_STRING'] : [];
       expect(container.env.map((e) => e.name).sort()).toEqual(
         [...expectedEnvironment(job.env), 'AZURE_CLIENT_ID', ...stream].sort(),
       );
       expect(container.env.every((e) => (e.value === undefined) !== (e.secretRef === undefined))).toBe(true);
-      expect(field(workload?.inputs, 'identity', 'userAssignedIdentities')).toEqual([identityId]);
-      expect(field(workload?.inputs, 'configuration', 'registries', 0, 'identity')).toBe(identityId);
+      expect(container.env).toContainEqual({
+        name: 'AZURE_CLIENT_ID',
+        value: `client-${identity.inputs.resourceName}`,
+      });
+      expect(field(workload?.inputs, 'identity', 'userAssignedIdentities'), job.name).toEqual([identity.id]);
+      expect(field(workload?.inputs, 'configuration', 'registries', 0, 'identity'), job.name).toBe(
+        identity.id,
+      );
     }
     expect(containerOf(jobNamed('generate')).resources).toEqual({ cpu: 1, memory: '2Gi' });
   });
 
+  it('grants each identity exactly what its settings need, Key Vault secrets one by one', () => {
+    for (const job of JOB_CATALOG) {
+      const spec = [...stack.spec.jobs, ...stack.spec.services].find((w) => w.name === job.name);
+      const stream = job.env.includes('STREAM_URL');
+      const secrets = [...(spec?.secrets ?? []), ...(stream ? ['EVENTHUBS_CONNECTION_STRING'] : [])];
+      const vaultSecret = (name: string) => `keyVaultSecretsUser on Secret ${name.replace(/_/g, '-')}`;
+      expect(grantsOf(identityFor(job)), job.name).toEqual(
+        [
+          `acrPull on Registry ${onlyOne(resources, 'azure-native:containerregistry:Registry').inputs.registryName}`,
+          ...(job.env.includes('LAKE_URL')
+            ? [
+                `storageBlobDataContributor on StorageAccount ${onlyOne(resources, 'azure-native:storage:StorageAccount').inputs.accountName}`,
+              ]
+            : []),
+          ...(stream
+            ? ['eventHubsDataSender', 'eventHubsDataReceiver'].map(
+                (role) =>
+                  `${role} on Namespace ${onlyOne(resources, 'azure-native:eventhub:Namespace').inputs.namespaceName}`,
+              )
+            : []),
+          ...secrets.map(vaultSecret),
+        ].sort(),
+      );
+    }
+  });
+
+  it('keeps the monitor away from Event Hubs: no role on the namespace, no connection string, no stream setting', () => {
+    const monitor = JOB_CATALOG.find((j) => j.name === 'monitor') as JobSpec;
+    const grants = grantsOf(identityFor(monitor));
+    expect(grants.some((g) => g.startsWith('eventHubs'))).toBe(false);
+    expect(grants.filter((g) => g.startsWith('keyVaultSecretsUser'))).toContain(
+      'keyVaultSecretsUser on Secret WAREHOUSE-PASSWORD',
+    );
+    expect(grants.some((g) => /EVENTHUBS|SOURCE-PASSWORD/.test(g))).toBe(false);
+    expect(grants.some((g) => g.includes(' on Vault '))).toBe(false);
+    const app = appNamed('monitor');
+    expect(field(app.inputs, 'configuration', 'secrets')).toEqual([]);
+    expect(containerOf(app).env.map((e) => e.name)).not.toContain('EVENTHUBS_CONNECTION_STRING');
+    expect(containerOf(app).env.map((e) => e.name)).not.toContain('STREAM_URL');
+    // Not the identity stream-ingest runs as.
+    expect(identityFor(monitor).id).not.toBe(
+      identityFor(JOB_CATALOG.find((j) => j.name === 'stream-ingest') as JobSpec).id,
+    );
+  });
+
   it('injects the Event Hubs connection string into stream readers as a Key Vault reference, never a value', () => {
-    const identityId = onlyOne(resources, 'azure-native:managedidentity:UserAssignedIdentity').id;
     const vault = onlyOne(resources, 'azure-native:keyvault:Vault').inputs.vaultName;
     type SecretRef = { name: string; keyVaultUrl: string; identity: string; value?: string };
     const secretsOf = (r: RecordedResource | undefined) =>
       field<SecretRef[]>(r?.inputs, 'configuration', 'secrets');
-    const expected = [
+    const expected = (job: string) => [
       {
         name: 'eventhubs-connection-string',
         keyVaultUrl: `https://${vault}.vault.azure.net/secrets/EVENTHUBS-CONNECTION-STRING`,
-        identity: identityId,
+        identity: identityFor(JOB_CATALOG.find((j) => j.name === job) as JobSpec).id,
       },
     ];
-    expect(secretsOf(jobNamed('run'))).toEqual(expected);
-    expect(secretsOf(onlyOne(resources, 'azure-native:app:ContainerApp'))).toEqual(expected);
+    expect(secretsOf(jobNamed('run'))).toEqual(expected('run'));
+    expect(secretsOf(appNamed('stream-ingest'))).toEqual(expected('stream-ingest'));
     expect(secretsOf(jobNamed('load'))).toEqual([]);
-    expect(containerOf(jobNamed('run')).env).toContainEqual({
-      name: 'EVENTHUBS_CONNECTION_STRING',
-      secretRef: 'eventhubs-connection-string',
-    });
+    expect(secretsOf(appNamed('monitor'))).toEqual([]);
+    for (const job of JOB_CATALOG) {
+      const injected = containerOf(workloadNamed(job)).env.find(
+        (e) => e.name === 'EVENTHUBS_CONNECTION_STRING',
+      );
+      expect(injected, job.name).toEqual(
+        job.env.includes('STREAM_URL')
+          ? { name: 'EVENTHUBS_CONNECTION_STRING', secretRef: 'eventhubs-connection-string' }
+          : undefined,
+      );
+    }
   });
 
   it('stores every platform secret in Key Vault under its Key Vault name', () => {

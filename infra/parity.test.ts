@@ -51,6 +51,40 @@ describe('AWS and Azure parity', () => {
     }
   });
 
+  it('carries every service with its port, health check, ingress and replicas to both clouds', () => {
+    const services = JOB_CATALOG.filter((j) => j.kind === 'service');
+    for (const manifest of [full.aws, full.azure]) {
+      expect(manifest.workloads.filter((w) => w.trigger === 'service').map((w) => w.name)).toEqual(
+        services.map((j) => j.name).sort(),
+      );
+      for (const job of services) {
+        expect(
+          manifest.workloads.find((w) => w.name === job.name),
+          job.name,
+        ).toMatchObject({
+          port: job.port,
+          healthCheck: `:${job.port}/healthz`,
+          replicas: 1,
+        });
+      }
+      expect(manifest.workloads.find((w) => w.name === 'stream-ingest')).toMatchObject({
+        port: 8080,
+        ingress: 'none',
+      });
+      expect(manifest.workloads.find((w) => w.name === 'monitor')).toMatchObject({
+        port: 8090,
+        ingress: 'internal',
+      });
+      expect(manifest.workloads.filter((w) => w.trigger !== 'service').every((w) => w.port === null)).toBe(
+        true,
+      );
+      expect(manifest.alerts).toEqual(
+        expect.arrayContaining(['service-down-monitor', 'service-down-stream-ingest']),
+      );
+      expect(manifest.alerts).not.toContain('stream-lag-monitor');
+    }
+  });
+
   it('removes a job dropped from the catalog from both stacks, with its schedule and alert', async () => {
     const without = await manifests(JOB_CATALOG.filter((job) => job.name !== 'validate'));
     for (const manifest of [without.aws, without.azure]) {
@@ -86,5 +120,37 @@ describe('AWS and Azure parity', () => {
     expect(more.aws.workloads.find((w) => w.name === 'backfill')).toMatchObject(expected);
     expect(more.azure.workloads.find((w) => w.name === 'backfill')).toMatchObject(expected);
     expect(more.aws).toEqual(more.azure);
+  });
+
+  it('adds a service added to the catalog to both stacks, with its port, probe, ingress and alert', async () => {
+    const api: JobSpec = {
+      name: 'kpi-api',
+      summary: 'Serve gold KPIs as JSON',
+      schedule: null,
+      kind: 'service',
+      cpu: 0.5,
+      memoryMiB: 1024,
+      timeoutMinutes: 0,
+      retries: 0,
+      env: ['WAREHOUSE_URL', 'SECRETS_URL'],
+      args: ['--host', '0.0.0.0'],
+      port: 8095,
+    };
+    const more = await manifests([...JOB_CATALOG, api]);
+    const expected = {
+      name: 'kpi-api',
+      trigger: 'service',
+      command: ['kpi-api', '--host', '0.0.0.0'],
+      replicas: 1,
+      port: 8095,
+      healthCheck: ':8095/healthz',
+      ingress: 'internal',
+    };
+    expect(more.aws.workloads.find((w) => w.name === 'kpi-api')).toMatchObject(expected);
+    expect(more.azure.workloads.find((w) => w.name === 'kpi-api')).toMatchObject(expected);
+    expect(more.aws.alerts).toContain('service-down-kpi-api');
+    expect(more.aws.alerts).not.toContain('stream-lag-kpi-api');
+    expect(more.aws).toEqual(more.azure);
+    expect(more.aws).toEqual(more.spec);
   });
 });

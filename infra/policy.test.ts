@@ -1,7 +1,7 @@
 /** Security and operations policies, asserted on the resources both programs register. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { leastPrivilegeViolations, type PolicyDocument } from './aws-policies.ts';
-import { isSingleResourceScope } from './azure-roles.ts';
+import { AZURE_ROLES, isKeyVaultSecretScope, isSingleResourceScope } from './azure-roles.ts';
 import { hasPlatformTags } from './tags.ts';
 import type { RecordedResource } from './testing/mock-cloud.ts';
 import { startMockCloud } from './testing/mock-cloud.ts';
@@ -94,13 +94,26 @@ describe('AWS policies', () => {
     expect(
       onlyOne(aws.resources, 'aws:redshiftserverless/workgroup:Workgroup').inputs.publiclyAccessible,
     ).toBe(false);
-    expect(
-      field(
-        onlyOne(aws.resources, 'aws:ecs/service:Service').inputs,
-        'networkConfiguration',
-        'assignPublicIp',
-      ),
-    ).toBe(false);
+    const services = all('aws:ecs/service:Service');
+    expect(services.map((s) => s.inputs.name).sort()).toEqual(aws.spec.services.map((s) => s.name).sort());
+    const privateSubnets = all('aws:ec2/subnet:Subnet')
+      .filter((s) => s.name.includes('-private-'))
+      .map((s) => s.id)
+      .sort();
+    expect(privateSubnets).toHaveLength(3);
+    for (const service of services) {
+      const network = field<Record<string, unknown>>(service.inputs, 'networkConfiguration');
+      expect(network.assignPublicIp, String(service.inputs.name)).toBe(false);
+      expect([...(network.subnets as string[])].sort(), String(service.inputs.name)).toEqual(privateSubnets);
+    }
+    // No load balancer, no rule admitting the internet: services take connections from the VPC at most.
+    expect(all('aws:lb/loadBalancer:LoadBalancer')).toEqual([]);
+    for (const rule of all('aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule')) {
+      expect(
+        rule.inputs.cidrIpv4 === undefined || rule.inputs.cidrIpv4 === aws.spec.network.cidr,
+        rule.name,
+      ).toBe(true);
+    }
     for (const run of all('aws:sfn/stateMachine:StateMachine')) {
       expect(String(run.inputs.definition)).toContain('"AssignPublicIp":"DISABLED"');
     }
@@ -158,6 +171,24 @@ describe('AWS policies', () => {
       expect.stringContaining('secret:PII_HASH_KEY'),
       expect.stringContaining('secret:redshift!ecomm-test-admin'),
     ]);
+  });
+
+  it('keeps the monitor to the warehouse its catalog settings name: no lake, no stream', () => {
+    const policy = JSON.parse(
+      String(
+        aws.resources.find(
+          (r) => r.name === 'ecomm-test-monitor-task' && r.type === 'aws:iam/rolePolicy:RolePolicy',
+        )?.inputs.policy,
+      ),
+    ) as PolicyDocument;
+    expect(policy.Statement.map((s) => s.Sid)).toEqual(['ReadJobSecrets']);
+    expect(policy.Statement.flatMap((s) => s.Action).some((a) => a.startsWith('kafka'))).toBe(false);
+    const secrets = policy.Statement.find((s) => s.Sid === 'ReadJobSecrets')?.Resource ?? [];
+    expect(secrets).toContainEqual(expect.stringContaining('secret:redshift!ecomm-test-admin'));
+    expect(secrets.some((arn) => arn.includes('SOURCE_PASSWORD'))).toBe(false);
+    const monitor = aws.spec.services.find((s) => s.name === 'monitor');
+    expect(monitor?.environment.STREAM_GROUP_ID).toBeUndefined();
+    expect(monitor?.settings).not.toContain('STREAM_URL');
   });
 });
 
@@ -237,25 +268,30 @@ describe('Azure policies', () => {
     expect(untagged(azure)).toEqual([]);
   });
 
-  it('scopes every role assignment to one resource of the kind the role is for', () => {
+  it('scopes every role assignment to one resource of the kind the role is for, secrets one by one', () => {
     const assignments = ofType(azure.resources, 'azure-native:authorization:RoleAssignment');
+    expect(assignments.length).toBeGreaterThan(0);
     const kindOf = (scope: string) =>
       azure.resources.find((r: RecordedResource) => r.custom && r.id === scope)?.type;
-    const granted = assignments.map((a) => {
-      const scope = String(a.inputs.scope);
-      expect(isSingleResourceScope(scope), scope).toBe(true);
-      return [String(a.inputs.roleDefinitionId).split('/').pop(), kindOf(scope)];
-    });
-    expect(granted.sort()).toEqual(
-      [
-        ['ba92f5b4-2d11-453d-a403-e96b0029c9fe', 'azure-native:storage:StorageAccount'],
-        ['2b629674-e913-4c01-ae53-ef4638d8f975', 'azure-native:eventhub:Namespace'],
-        ['a638d3c7-ab3a-418d-83e6-5f17a39d4fde', 'azure-native:eventhub:Namespace'],
-        ['4633458b-17de-408a-b874-0445c86b69e6', 'azure-native:keyvault:Vault'],
-        ['7f951dda-4ed3-4680-a7ca-43fe172d538d', 'azure-native:containerregistry:Registry'],
-      ].sort(),
+    const kindFor: Record<string, string> = {
+      [AZURE_ROLES.storageBlobDataContributor]: 'azure-native:storage:StorageAccount',
+      [AZURE_ROLES.eventHubsDataSender]: 'azure-native:eventhub:Namespace',
+      [AZURE_ROLES.eventHubsDataReceiver]: 'azure-native:eventhub:Namespace',
+      [AZURE_ROLES.keyVaultSecretsUser]: 'azure-native:keyvault:Secret',
+      [AZURE_ROLES.acrPull]: 'azure-native:containerregistry:Registry',
+    };
+    const principals = ofType(azure.resources, 'azure-native:managedidentity:UserAssignedIdentity').map(
+      (i) => `principal-${i.inputs.resourceName}`,
     );
-    const principal = `principal-${one('azure-native:managedidentity:UserAssignedIdentity').resourceName}`;
-    expect(assignments.every((a) => a.inputs.principalId === principal)).toBe(true);
+    for (const assignment of assignments) {
+      const scope = String(assignment.inputs.scope);
+      const role = String(assignment.inputs.roleDefinitionId).split('/').pop() as string;
+      const kind = kindFor[role];
+      expect(kind, `role ${role}`).toBeDefined();
+      expect(kindOf(scope), assignment.name).toBe(kind);
+      const single = role === AZURE_ROLES.keyVaultSecretsUser ? isKeyVaultSecretScope : isSingleResourceScope;
+      expect(single(scope), scope).toBe(true);
+      expect(principals, assignment.name).toContain(assignment.inputs.principalId);
+    }
   });
 });

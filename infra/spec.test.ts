@@ -33,14 +33,21 @@ describe('platform spec', () => {
     }
   });
 
-  it('takes every non-service catalog job as a job and the service job as a service', () => {
+  it('takes every non-service catalog job as a job and the service jobs as services', () => {
     expect(spec.jobs.map((j) => j.name)).toEqual(
       JOB_CATALOG.filter((j) => j.kind !== 'service').map((j) => j.name),
     );
-    expect(spec.services.map((s) => s.name)).toEqual(['stream-ingest']);
-    expect(spec.services[0]).toMatchObject({ replicas: 1, schedule: null });
-    expect(spec.services[0]?.environment.STREAM_GROUP_ID).toBe('ecomm-stream-ingest');
-    expect(spec.services[0]?.command).toEqual(['stream-ingest', '--follow']);
+    expect(spec.services.map((s) => s.name)).toEqual(
+      JOB_CATALOG.filter((j) => j.kind === 'service').map((j) => j.name),
+    );
+    expect(spec.services.map((s) => s.name)).toEqual(['stream-ingest', 'monitor']);
+    const service = (name: string) => spec.services.find((s) => s.name === name);
+    expect(service('stream-ingest')).toMatchObject({ replicas: 1, schedule: null });
+    expect(service('stream-ingest')?.environment.STREAM_GROUP_ID).toBe('ecomm-stream-ingest');
+    expect(service('stream-ingest')?.command).toEqual(['stream-ingest', '--follow']);
+    expect(service('monitor')).toMatchObject({ replicas: 1, schedule: null });
+    expect(service('monitor')?.command).toEqual(['monitor', '--host', '0.0.0.0']);
+    expect(service('monitor')?.environment.STREAM_GROUP_ID).toBeUndefined();
     expect(spec.jobs.find((j) => j.name === 'extract')?.command).toEqual(['extract']);
   });
 
@@ -73,17 +80,72 @@ describe('platform spec', () => {
     expect(generate?.environment.NODE_OPTIONS).toBe('--max-old-space-size=1536');
   });
 
-  it('alerts on every job failure, gold freshness, stream lag and a stopped service', () => {
+  it('alerts on every job failure, gold freshness, stream lag of each stream reader and every stopped service', () => {
+    const services = JOB_CATALOG.filter((j) => j.kind === 'service');
     expect(spec.alerts.map((a) => a.name)).toEqual([
-      ...spec.jobs.map((j) => `job-failed-${j.name}`),
+      ...JOB_CATALOG.filter((j) => j.kind !== 'service').map((j) => `job-failed-${j.name}`),
       'batch-freshness',
-      'stream-lag-stream-ingest',
-      'service-down-stream-ingest',
+      ...services.flatMap((s) => [
+        ...(s.env.includes('STREAM_URL') ? [`stream-lag-${s.name}`] : []),
+        `service-down-${s.name}`,
+      ]),
     ]);
     expect(spec.alerts.find((a) => a.name === 'batch-freshness')).toMatchObject({
       target: 'transform',
       windowMinutes: SLA.batchFreshnessMinutes,
     });
+    // The current catalog: stream-ingest lags and stops, the monitor only stops.
+    const names = spec.alerts.map((a) => a.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'stream-lag-stream-ingest',
+        'service-down-stream-ingest',
+        'service-down-monitor',
+      ]),
+    );
+    expect(names).not.toContain('stream-lag-monitor');
+    expect(spec.alerts.find((a) => a.name === 'service-down-monitor')).toMatchObject({
+      signal: 'service-down',
+      target: 'monitor',
+      threshold: 1,
+      severity: 'critical',
+    });
+  });
+
+  it('gives each service its catalog port, a /healthz check, and ingress only when it is there to be called', () => {
+    for (const job of JOB_CATALOG.filter((j) => j.kind === 'service')) {
+      expect(spec.services.find((s) => s.name === job.name)?.port, job.name).toBe(job.port);
+    }
+    expect(spec.services.find((s) => s.name === 'stream-ingest')).toMatchObject({
+      port: 8080,
+      ingress: 'none',
+      health: {
+        path: '/healthz',
+        intervalSeconds: 30,
+        timeoutSeconds: 5,
+        retries: 3,
+        startPeriodSeconds: 30,
+      },
+    });
+    expect(spec.services.find((s) => s.name === 'monitor')).toMatchObject({
+      port: 8090,
+      ingress: 'internal',
+      replicas: 1,
+      stopTimeoutSeconds: 120,
+      health: { path: '/healthz' },
+    });
+  });
+
+  it('keeps the monitor on one replica and off the stream when stream-ingest scales out', () => {
+    const raw = withKey(AWS_CONFIG, 'stream', JSON.stringify({ serviceReplicas: 3 }));
+    const scaled = buildPlatformSpec(parseStackConfig(raw, 'aws'));
+    expect(scaled.services.find((s) => s.name === 'stream-ingest')?.replicas).toBe(3);
+    const monitor = scaled.services.find((s) => s.name === 'monitor');
+    expect(monitor?.replicas).toBe(1);
+    expect(monitor?.settings).toEqual(['SECRETS_URL', 'WAREHOUSE_URL']);
+    expect(monitor?.secrets).not.toContain('SOURCE_PASSWORD');
+    expect(scaled.alerts.find((a) => a.name === 'service-down-monitor')?.threshold).toBe(1);
+    expect(scaled.alerts.find((a) => a.name === 'service-down-stream-ingest')?.threshold).toBe(3);
   });
 
   it('states the SLAs: batch freshness within 75 minutes and stream to silver within 5', () => {
@@ -132,6 +194,13 @@ describe('platform spec', () => {
     );
     expect(() => buildPlatformSpec(config, [...JOB_CATALOG, JOB_CATALOG[0] as JobSpec])).toThrow(
       /duplicate job/,
+    );
+    expect(() => buildPlatformSpec(config, catalogWith('monitor', { port: undefined }))).toThrow(
+      /service "monitor" needs a port/,
+    );
+    expect(() => buildPlatformSpec(config, catalogWith('monitor', { port: 80 }))).toThrow(/needs a port/);
+    expect(() => buildPlatformSpec(config, catalogWith('load', { port: 8091 }))).toThrow(
+      /"load" is scheduled but has a port/,
     );
   });
 

@@ -67,15 +67,45 @@ export interface WorkloadSpec {
   environment: Record<string, string>;
   /** Secrets the job reads through SECRETS_URL (its database URLs name theirs with `passwordSecret`). */
   secrets: string[];
-  /** Arguments to the image's `ecomm` entrypoint: the job name (services add --follow). */
+  /** Arguments to the image's `ecomm` entrypoint: the job name, then the catalog's args (a service's --follow). */
   command: string[];
 }
+
+/** How both clouds check a service is alive: an HTTP GET of `path` on the service's port. */
+export interface ServiceHealthSpec {
+  path: string;
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  /** Consecutive failures before the replica is replaced. */
+  retries: number;
+  /** Failures during this time after start do not count. */
+  startPeriodSeconds: number;
+}
+
+/**
+ * Who may open a connection to a service's port: `none` (only its own health checks, from inside
+ * the task or replica) or `internal` (the private network; never the internet).
+ */
+export type ServiceIngress = 'none' | 'internal';
 
 export interface ServiceSpec extends WorkloadSpec {
   replicas: number;
   /** Time between SIGTERM and kill, so in-flight batches are written and offsets committed. */
   stopTimeoutSeconds: number;
+  /** The catalog's `port`: where the service answers its health check (and, with ingress, its callers). */
+  port: number;
+  health: ServiceHealthSpec;
+  ingress: ServiceIngress;
 }
+
+/** The image's HEALTHCHECK timings (Dockerfile), used by both clouds' own checks of every service. */
+export const SERVICE_HEALTH: ServiceHealthSpec = {
+  path: '/healthz',
+  intervalSeconds: 30,
+  timeoutSeconds: 5,
+  retries: 3,
+  startPeriodSeconds: 30,
+};
 
 export interface PlatformSpec {
   cloud: 'aws' | 'azure';
@@ -139,17 +169,9 @@ export function buildPlatformSpec(
     'job',
   );
   const workloads = catalog.map((job) => toWorkload(job));
-  const services = workloads
-    .filter((w) => w.kind === 'service')
-    .map(
-      (w): ServiceSpec => ({
-        ...w,
-        replicas: config.stream.serviceReplicas,
-        stopTimeoutSeconds: 120,
-        // A service keeps consuming instead of exiting once caught up (the Dockerfile's `stream-ingest --follow`).
-        command: [w.name, '--follow'],
-      }),
-    );
+  const services = catalog.flatMap((job, index) =>
+    job.kind === 'service' ? [toService(job, workloads[index] as WorkloadSpec, config)] : [],
+  );
   const jobs = workloads.filter((w) => w.kind !== 'service');
   const topics = buildTopics(config, eventTopics, services);
   const spec: PlatformSpec = {
@@ -210,6 +232,15 @@ function toWorkload(job: JobSpec): WorkloadSpec {
   } else if (job.schedule !== null) {
     throw new PlatformSpecError(`job "${job.name}" is ${job.kind} but has a schedule`);
   }
+  if (job.kind === 'service') {
+    if (job.port === undefined || !Number.isInteger(job.port) || job.port < 1024 || job.port > 65535) {
+      throw new PlatformSpecError(
+        `service "${job.name}" needs a port from 1024 to 65535 (the image runs as a non-root user) for its health check`,
+      );
+    }
+  } else if (job.port !== undefined) {
+    throw new PlatformSpecError(`job "${job.name}" is ${job.kind} but has a port; only services listen`);
+  }
   const settings = [...new Set(job.env)].filter(isPlatformSetting).sort();
   const size = fitContainerSize({ cpu: job.cpu, memoryMiB: job.memoryMiB });
   return {
@@ -230,8 +261,30 @@ function toWorkload(job: JobSpec): WorkloadSpec {
       ...(settings.includes('STREAM_URL') ? { STREAM_GROUP_ID: STREAM_CONSUMER_GROUP } : {}),
     },
     secrets: SECRETS.filter((s) => settings.includes(s.neededWith)).map((s) => s.name),
-    command: [job.name],
+    command: [job.name, ...(job.args ?? [])],
   };
+}
+
+/** A service job: its workload plus replicas, stop timeout, port, health check and ingress. */
+function toService(job: JobSpec, workload: WorkloadSpec, config: StackConfig): ServiceSpec {
+  const consumer = readsStream(workload);
+  return {
+    ...workload,
+    // Stream consumers scale with partitions; other services (the monitor) run one replica.
+    replicas: consumer ? config.stream.serviceReplicas : 1,
+    stopTimeoutSeconds: 120,
+    // toWorkload refuses a service without a port.
+    port: job.port as number,
+    health: { ...SERVICE_HEALTH },
+    // A stream consumer's port only answers its own health checks; any other service is there to be
+    // called (the monitor's UI), so its port is open to the private network, never to the internet.
+    ingress: consumer ? 'none' : 'internal',
+  };
+}
+
+/** Workloads that read the event stream: they share the consumer group; as services they scale with partitions. */
+export function readsStream(workload: WorkloadSpec): boolean {
+  return workload.settings.includes('STREAM_URL');
 }
 
 function buildTopics(
@@ -240,14 +293,14 @@ function buildTopics(
   services: ServiceSpec[],
 ): TopicSpec[] {
   checkUniqueNames([...eventTopics.map((t) => t.topic), DEAD_LETTER_TOPIC], 'topic');
-  const consumers = services.some((s) => s.settings.includes('STREAM_URL')) ? [STREAM_CONSUMER_GROUP] : [];
+  const consumers = services.some(readsStream) ? [STREAM_CONSUMER_GROUP] : [];
   const topics: TopicSpec[] = eventTopics.map((t) => ({
     name: t.topic,
     partitions: t.partitions,
     retentionHours: config.stream.retentionHours,
     consumerGroups: consumers,
   }));
-  for (const service of services) {
+  for (const service of services.filter(readsStream)) {
     const narrowest = Math.min(...topics.map((t) => t.partitions));
     if (service.replicas > narrowest) {
       throw new PlatformSpecError(

@@ -16,6 +16,10 @@ export interface JobSpec {
   retries: number;
   /** Environment variables the job reads (see jobs/config.ts). */
   env: string[];
+  /** Arguments after the job name when the platform runs it, e.g. a service's `--follow`. */
+  args?: string[];
+  /** Services only: the TCP port the service listens on (its `/healthz`, and for the monitor its UI). */
+  port?: number;
 }
 
 const LAKE_WAREHOUSE = ['LAKE_URL', 'WAREHOUSE_URL', 'SECRETS_URL'];
@@ -53,6 +57,9 @@ export const JOB_CATALOG: JobSpec[] = [
     timeoutMinutes: 0,
     retries: 0,
     env: ['STREAM_URL', ...LAKE_WAREHOUSE],
+    args: ['--follow'],
+    // /healthz, /readyz and /status: --health-port's default, ECOMM_HEALTH_PORT in the image.
+    port: 8080,
   },
   {
     name: 'validate',
@@ -108,6 +115,45 @@ export const JOB_CATALOG: JobSpec[] = [
     timeoutMinutes: 60,
     retries: 0,
     env: ['SOURCE_URL', 'STREAM_URL', ...LAKE_WAREHOUSE],
+  },
+  {
+    name: 'monitor',
+    summary: 'Serve the monitoring UI (runs, freshness, data quality, quarantine, lineage, KPIs), read-only',
+    schedule: null,
+    kind: 'service',
+    cpu: 0.25,
+    memoryMiB: 512,
+    timeoutMinutes: 0,
+    retries: 0,
+    // Reads the warehouse only (its password through the secret store): no lake, no stream.
+    env: ['WAREHOUSE_URL', 'SECRETS_URL'],
+    // Listens on every interface of its container, on the default port 8090 (or MONITOR_PORT).
+    args: ['--host', '0.0.0.0'],
+    port: 8090,
+  },
+  {
+    name: 'watchdog',
+    summary:
+      'Hourly data-quality watchdog: freshness, volume anomalies, nulls, references, business rules; incidents and alerts',
+    schedule: '50 * * * *',
+    kind: 'scheduled',
+    cpu: 0.25,
+    memoryMiB: 512,
+    timeoutMinutes: 20,
+    retries: 1,
+    env: LAKE_WAREHOUSE,
+  },
+  {
+    name: 'quarantine',
+    summary:
+      "Quarantine tools: 'replay --batch <id>' re-validates quarantined rows with the current contracts",
+    schedule: null,
+    kind: 'manual',
+    cpu: 0.5,
+    memoryMiB: 1024,
+    timeoutMinutes: 30,
+    retries: 0,
+    env: LAKE_WAREHOUSE,
   },
 ];
 

@@ -1,18 +1,22 @@
 /**
  * AWS job runner: an ECS Fargate cluster; per job a task definition, a Step Functions state machine
  * that runs it with the catalog's timeout and retries, and (for scheduled jobs) an EventBridge
- * Scheduler schedule; per service a task definition and an ECS service. Manual jobs get everything
- * but the schedule: start them with `aws stepfunctions start-execution`.
+ * Scheduler schedule; per service a task definition (port, health check) and an ECS service in the
+ * private subnets, plus, for a service that is called (internal ingress), a security group admitting
+ * its port from the VPC only. Manual jobs get everything but the schedule: start them with
+ * `aws stepfunctions start-execution`.
  */
+import * as ec2 from '@pulumi/aws/ec2/index.js';
 import * as ecs from '@pulumi/aws/ecs/index.js';
 import * as iam from '@pulumi/aws/iam/index.js';
 import * as scheduler from '@pulumi/aws/scheduler/index.js';
 import * as sfn from '@pulumi/aws/sfn/index.js';
+import * as vpc from '@pulumi/aws/vpc/index.js';
 import * as pulumi from '@pulumi/pulumi';
 import { jobRunPolicy, parseArn, schedulePolicy, trustPolicy } from '../aws-policies.ts';
 import type { JobRunnerArgs, JobRunnerOutputs } from '../components/job-runner.ts';
 import { toEventBridgeCron } from '../cron.ts';
-import type { WorkloadSpec } from '../spec.ts';
+import type { ServiceSpec, WorkloadSpec } from '../spec.ts';
 import { type AwsDataPlane, createJobTask, type JobTask, type JobTaskContext } from './job-task.ts';
 import { jobRunDefinition } from './job-workflow.ts';
 
@@ -20,7 +24,11 @@ export interface AwsJobRunnerArgs extends JobRunnerArgs {
   region: string;
   repositoryArn: pulumi.Input<string>;
   subnetIds: pulumi.Output<string>[];
+  /** The job tasks' group (egress only); services with internal ingress get a second group of their own. */
   securityGroupId: pulumi.Output<string>;
+  vpcId: pulumi.Output<string>;
+  /** The only range a service with internal ingress admits connections from. */
+  vpcCidr: string;
   dataPlane: AwsDataPlane;
 }
 
@@ -69,6 +77,8 @@ export class AwsJobRunner extends pulumi.ComponentResource implements JobRunnerO
 
     for (const service of args.services) {
       const task = createJobTask(this, service, ctx);
+      const securityGroups = [args.securityGroupId];
+      if (service.ingress === 'internal') securityGroups.push(this.createIngress(service, args));
       const ecsService = new ecs.Service(
         `${args.prefix}-${service.name}`,
         {
@@ -79,7 +89,7 @@ export class AwsJobRunner extends pulumi.ComponentResource implements JobRunnerO
           launchType: 'FARGATE',
           networkConfiguration: {
             subnets: args.subnetIds,
-            securityGroups: [args.securityGroupId],
+            securityGroups,
             assignPublicIp: false,
           },
           deploymentCircuitBreaker: { enable: true, rollback: true },
@@ -96,6 +106,35 @@ export class AwsJobRunner extends pulumi.ComponentResource implements JobRunnerO
 
     this.clusterName = cluster.name;
     this.registerOutputs({ jobRefs: this.jobRefs, serviceRefs: this.serviceRefs });
+  }
+
+  /** A security group admitting the service's port from inside the VPC only (no load balancer, no internet). */
+  private createIngress(service: ServiceSpec, args: AwsJobRunnerArgs): pulumi.Output<string> {
+    const child = { parent: this };
+    const name = `${args.prefix}-${service.name}-ingress`;
+    const group = new ec2.SecurityGroup(
+      name,
+      {
+        vpcId: args.vpcId,
+        description: `${service.name} service: port ${service.port} from inside the VPC`,
+        tags: { ...args.tags, Name: name },
+      },
+      child,
+    );
+    new vpc.SecurityGroupIngressRule(
+      `${name}-from-vpc`,
+      {
+        securityGroupId: group.id,
+        cidrIpv4: args.vpcCidr,
+        ipProtocol: 'tcp',
+        fromPort: service.port,
+        toPort: service.port,
+        description: `${service.name} on ${service.port} from inside the VPC`,
+        tags: args.tags,
+      },
+      child,
+    );
+    return group.id;
   }
 
   private createJobRun(

@@ -106,7 +106,7 @@ export function createJobTask(parent: pulumi.Resource, workload: WorkloadSpec, c
           'awslogs-stream-prefix': workload.name,
         },
       },
-      ...(service === undefined ? {} : { stopTimeout: service.stopTimeoutSeconds }),
+      ...(service === undefined ? {} : serviceContainer(service)),
     },
   ]);
   const taskDefinition = new ecs.TaskDefinition(
@@ -126,6 +126,30 @@ export function createJobTask(parent: pulumi.Resource, workload: WorkloadSpec, c
     child,
   );
   return { taskDefinition, taskRole, executionRole, logGroup };
+}
+
+/**
+ * A service's container: its port, its stop timeout, and a health check ECS runs inside the container
+ * (ECS ignores the image's HEALTHCHECK). node:24-slim has no curl, so the check is Node's fetch.
+ */
+function serviceContainer(service: ServiceSpec) {
+  return {
+    portMappings: [{ containerPort: service.port, protocol: 'tcp' }],
+    healthCheck: {
+      command: healthCheckCommand(service.port, service.health.path),
+      interval: service.health.intervalSeconds,
+      timeout: service.health.timeoutSeconds,
+      retries: service.health.retries,
+      startPeriod: service.health.startPeriodSeconds,
+    },
+    stopTimeout: service.stopTimeoutSeconds,
+  };
+}
+
+/** `CMD` health check: exit 0 when GET http://127.0.0.1:<port><path> answers 2xx, else 1. */
+export function healthCheckCommand(port: number, path: string): string[] {
+  const url = `http://127.0.0.1:${port}${path}`;
+  return ['CMD', 'node', '-e', `fetch('${url}').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))`];
 }
 
 function secretArnOf(workload: WorkloadSpec, secret: string, plane: AwsDataPlane): pulumi.Output<string> {

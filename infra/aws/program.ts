@@ -72,6 +72,8 @@ export async function deployAws(
     settings,
     subnetIds: network.privateSubnetIds,
     securityGroupId: network.jobsSecurityGroupId,
+    vpcId: network.vpcId,
+    vpcCidr: spec.network.cidr,
     dataPlane: {
       lake: { bucketArn: lake.storeId, kmsKeyArn: lake.kmsKeyArn },
       stream: {

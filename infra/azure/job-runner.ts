@@ -2,38 +2,31 @@
  * Azure job runner: a Log Analytics workspace, a VNet-integrated Container Apps environment
  * (internal, consumption workload profile), a Container Apps Job per catalog job (schedule
  * trigger for scheduled jobs, manual trigger for manual ones, with the catalog's timeout and
- * retries) and a Container App per service. Every workload runs as the jobs' managed identity.
+ * retries) and a Container App per service (a liveness probe on its port's /healthz; internal
+ * ingress for a service that is called, none for a stream consumer). Each workload runs as the
+ * managed identity for its settings (identity.ts).
  */
 import * as app from '@pulumi/azure-native/app/index.js';
 import * as operationalinsights from '@pulumi/azure-native/operationalinsights/index.js';
 import * as pulumi from '@pulumi/pulumi';
-import { EVENTHUBS_CONNECTION_ENV } from '../adapter-urls.ts';
 import { type JobRunnerArgs, type JobRunnerOutputs, workloadEnvironment } from '../components/job-runner.ts';
 import { toContainerAppsCron } from '../cron.ts';
 import { keyVaultSecretName } from '../naming.ts';
 import { containerAppsMemory } from '../sizing.ts';
-import type { WorkloadSpec } from '../spec.ts';
+import type { ServiceSpec, WorkloadSpec } from '../spec.ts';
+import { injectedSecrets } from './access.ts';
+import type { WorkloadIdentity } from './identity.ts';
 import type { AzurePlacement } from './placement.ts';
 
 const WORKLOAD_PROFILE = 'Consumption';
 
 export interface AzureJobRunnerArgs extends JobRunnerArgs, AzurePlacement {
   registryServer: pulumi.Input<string>;
-  identityId: pulumi.Input<string>;
-  /** DefaultAzureCredential needs the client ID to pick a user-assigned identity. */
-  identityClientId: pulumi.Input<string>;
+  /** The managed identity each workload runs as (and pulls its image and reads its secrets with). */
+  identities: Record<string, WorkloadIdentity>;
   appsSubnetId: pulumi.Input<string>;
   /** `https://<vault>.vault.azure.net/`: injected secrets are Key Vault references. */
   vaultUri: pulumi.Input<string>;
-}
-
-/**
- * Secrets a workload gets as environment variables: the Event Hubs connection string, which the
- * Kafka adapter reads for auth=eventhubs, as a Container Apps Key Vault reference read with the
- * jobs' identity (never a plain value). Everything else is read through SECRETS_URL.
- */
-function injectedSecrets(workload: WorkloadSpec): string[] {
-  return workload.settings.includes('STREAM_URL') ? [EVENTHUBS_CONNECTION_ENV] : [];
 }
 
 /** Container Apps secret names: lowercase letters, digits and dashes. */
@@ -81,10 +74,8 @@ export class AzureJobRunner extends pulumi.ComponentResource implements JobRunne
       },
       child,
     );
-    const identity = { type: 'UserAssigned', userAssignedIdentities: [args.identityId] };
-    const registries = [{ server: args.registryServer, identity: args.identityId }];
-
     for (const job of args.jobs) {
+      const { identity, registries } = this.runAs(job, args);
       const scheduled = job.schedule !== null;
       const containerJob = new app.Job(
         `${args.prefix}-${job.name}`,
@@ -119,6 +110,7 @@ export class AzureJobRunner extends pulumi.ComponentResource implements JobRunne
     }
 
     for (const service of args.services) {
+      const { identity, registries } = this.runAs(service, args);
       const containerApp = new app.ContainerApp(
         `${args.prefix}-${service.name}`,
         {
@@ -127,10 +119,14 @@ export class AzureJobRunner extends pulumi.ComponentResource implements JobRunne
           managedEnvironmentId: environment.id,
           workloadProfileName: WORKLOAD_PROFILE,
           identity,
-          // No ingress: the service only consumes from Kafka and writes to the lake.
-          configuration: { activeRevisionsMode: 'Single', registries, secrets: this.secrets(service, args) },
+          configuration: {
+            activeRevisionsMode: 'Single',
+            registries,
+            secrets: this.secrets(service, args),
+            ...serviceIngress(service),
+          },
           template: {
-            containers: [this.container(service, args)],
+            containers: [{ ...this.container(service, args), probes: [livenessProbe(service)] }],
             scale: { minReplicas: service.replicas, maxReplicas: service.replicas },
             terminationGracePeriodSeconds: service.stopTimeoutSeconds,
           },
@@ -145,11 +141,20 @@ export class AzureJobRunner extends pulumi.ComponentResource implements JobRunne
     this.registerOutputs({ jobRefs: this.jobRefs, serviceRefs: this.serviceRefs });
   }
 
+  /** The workload's own identity, which also pulls its image and reads its Key Vault references. */
+  private runAs(workload: WorkloadSpec, args: AzureJobRunnerArgs) {
+    const { identityId } = identityOf(workload, args);
+    return {
+      identity: { type: 'UserAssigned', userAssignedIdentities: [identityId] },
+      registries: [{ server: args.registryServer, identity: identityId }],
+    };
+  }
+
   private secrets(workload: WorkloadSpec, args: AzureJobRunnerArgs) {
     return injectedSecrets(workload).map((name) => ({
       name: secretRefName(name),
       keyVaultUrl: pulumi.interpolate`${args.vaultUri}secrets/${keyVaultSecretName(name)}`,
-      identity: args.identityId,
+      identity: identityOf(workload, args).identityId,
     }));
   }
 
@@ -163,8 +168,43 @@ export class AzureJobRunner extends pulumi.ComponentResource implements JobRunne
       env: [
         ...workloadEnvironment(workload, args.settings),
         ...injectedSecrets(workload).map((name) => ({ name, secretRef: secretRefName(name) })),
-        { name: 'AZURE_CLIENT_ID', value: args.identityClientId },
+        { name: 'AZURE_CLIENT_ID', value: identityOf(workload, args).clientId },
       ],
     };
   }
+}
+
+function identityOf(workload: WorkloadSpec, args: AzureJobRunnerArgs): WorkloadIdentity {
+  const identity = args.identities[workload.name];
+  if (identity === undefined) throw new Error(`workload ${workload.name} has no identity`);
+  return identity;
+}
+
+/**
+ * Ingress of a service: none for a stream consumer (nothing calls it; its liveness probe does not
+ * need ingress), internal-only for a service that is called (the monitor's UI): reachable inside the
+ * internal, VNet-integrated environment, never external.
+ */
+function serviceIngress(service: ServiceSpec) {
+  if (service.ingress === 'none') return {};
+  return {
+    ingress: {
+      external: false,
+      targetPort: service.port,
+      transport: 'http',
+      allowInsecure: false,
+    },
+  };
+}
+
+/** Container Apps ignores the image's HEALTHCHECK: restart a replica whose /healthz stops answering. */
+function livenessProbe(service: ServiceSpec) {
+  return {
+    type: 'Liveness',
+    httpGet: { path: service.health.path, port: service.port },
+    initialDelaySeconds: service.health.startPeriodSeconds,
+    periodSeconds: service.health.intervalSeconds,
+    timeoutSeconds: service.health.timeoutSeconds,
+    failureThreshold: service.health.retries,
+  };
 }

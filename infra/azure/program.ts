@@ -9,7 +9,7 @@ import { type ConfigSecretValues, configSecretsFor } from '../components/secrets
 import { compactUniqueName, dashedUniqueName } from '../naming.ts';
 import type { PlatformSpec } from '../spec.ts';
 import { AzureEventStream, STREAM_CONNECTION_SECRET } from './event-stream.ts';
-import { WorkloadIdentity } from './identity.ts';
+import { WorkloadIdentities } from './identity.ts';
 import { AzureImageRegistry } from './image-registry.ts';
 import { AzureJobRunner } from './job-runner.ts';
 import { AzureLake } from './lake.ts';
@@ -96,13 +96,14 @@ export async function deployAzure(
     ],
     tags,
   });
-  const identity = new WorkloadIdentity(`${prefix}-identity`, {
+  const identities = new WorkloadIdentities(`${prefix}-identity`, {
     ...placement,
     prefix,
     subscriptionId: client.subscriptionId,
+    workloads: [...spec.jobs, ...spec.services],
     lakeAccountId: lake.storeId,
     streamNamespaceId: stream.streamId,
-    vaultId: secrets.vaultId,
+    secretIds: secrets.secretRefs,
     registryId: registry.registryId,
     tags,
   });
@@ -123,15 +124,15 @@ export async function deployAzure(
       services: spec.services,
       imageRef: registry.imageRef,
       registryServer: registry.loginServer,
-      identityId: identity.identityId,
-      identityClientId: identity.clientId,
+      identities: identities.byWorkload,
       appsSubnetId: network.appsSubnetId,
       vaultUri: secrets.vaultUri,
       settings,
       logRetentionDays: spec.logRetentionDays,
       tags,
     },
-    { dependsOn: [identity] },
+    // Role assignments first: a revision reads its Key Vault references with its identity as it starts.
+    { dependsOn: [identities] },
   );
   new AzureMonitoring(`${prefix}-monitoring`, {
     ...placement,

@@ -21,6 +21,12 @@ export interface WorkloadManifest {
   retries: number | null;
   replicas: number | null;
   environment: string[];
+  /** The port a service listens on (ECS port mapping / Container Apps probe port). */
+  port: number | null;
+  /** The liveness check, as `:<port><path>`. */
+  healthCheck: string | null;
+  /** Who may connect to the port: nobody, the private network, or the internet. */
+  ingress: 'none' | 'internal' | 'external' | null;
 }
 
 export interface CapabilityManifest {
@@ -65,6 +71,9 @@ export function manifestFromSpec(spec: PlatformSpec): CapabilityManifest {
         retries: j.retries,
         replicas: null,
         environment: [...j.settings, ...Object.keys(j.environment)].sort(),
+        port: null,
+        healthCheck: null,
+        ingress: null,
       })),
       ...spec.services.map((s) => ({
         name: s.name,
@@ -77,6 +86,9 @@ export function manifestFromSpec(spec: PlatformSpec): CapabilityManifest {
         retries: null,
         replicas: s.replicas,
         environment: [...s.settings, ...Object.keys(s.environment)].sort(),
+        port: s.port,
+        healthCheck: `:${s.port}${s.health.path}`,
+        ingress: s.ingress,
       })),
     ].sort(byName),
     secrets: spec.secrets.map((s) => s.name).sort(),
@@ -98,6 +110,20 @@ export function manifestFromAws(resources: RecordedResource[], prefix: string): 
       retentionDays: field<number>(rule, 'expiration', 'days'),
     })),
   );
+  const ingressRules = ofType(resources, 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule');
+  /** Who the service's security groups admit on its port. */
+  const awsIngress = (service: RecordedResource, port: number | null): WorkloadManifest['ingress'] => {
+    const groups = field<string[]>(service.inputs, 'networkConfiguration', 'securityGroups') ?? [];
+    const open = ingressRules.filter(
+      (r) =>
+        groups.includes(String(r.inputs.securityGroupId)) &&
+        port !== null &&
+        Number(r.inputs.fromPort) <= port &&
+        port <= Number(r.inputs.toPort),
+    );
+    if (open.some((r) => r.inputs.cidrIpv4 === '0.0.0.0/0')) return 'external';
+    return open.length > 0 ? 'internal' : 'none';
+  };
   const taskDefs = ofType(resources, 'aws:ecs/taskDefinition:TaskDefinition');
   const services = ofType(resources, 'aws:ecs/service:Service');
   const serviceFamilies = new Map(
@@ -108,14 +134,22 @@ export function manifestFromAws(resources: RecordedResource[], prefix: string): 
     const [container] = JSON.parse(String(task.inputs.containerDefinitions)) as {
       command: string[];
       environment: unknown;
+      portMappings?: { containerPort: number }[];
+      healthCheck?: { command: string[] };
     }[];
     const name = container?.command[0] ?? family;
     const service = serviceFamilies.get(family);
+    const port = container?.portMappings?.[0]?.containerPort ?? null;
+    const checked = /http:\/\/127\.0\.0\.1(:\d+\/[^']*)/.exec(
+      container?.healthCheck?.command.join(' ') ?? '',
+    );
     const size = {
       cpu: Number(task.inputs.cpu) / 1024,
       memoryMiB: Number(task.inputs.memory),
       environment: envNames(container?.environment),
       command: container?.command ?? [],
+      port,
+      healthCheck: checked?.[1] ?? null,
     };
     if (service !== undefined) {
       return {
@@ -126,6 +160,7 @@ export function manifestFromAws(resources: RecordedResource[], prefix: string): 
         timeoutMinutes: null,
         retries: null,
         replicas: Number(service.inputs.desiredCount),
+        ingress: awsIngress(service, port),
       };
     }
     const run = resources.find(
@@ -146,6 +181,7 @@ export function manifestFromAws(resources: RecordedResource[], prefix: string): 
       ...size,
       ...limits,
       replicas: null,
+      ingress: null,
     };
   });
   const namespace = ofType(resources, 'aws:redshiftserverless/namespace:Namespace')[0];
@@ -190,12 +226,23 @@ export function manifestFromAzure(resources: RecordedResource[], prefix: string)
     field<Record<string, unknown>>(r.inputs, 'template', 'containers', 0);
   const sizeOf = (r: RecordedResource) => {
     const container = containerOf(r);
+    const liveness = (field<Record<string, unknown>[]>(container, 'probes') ?? []).find(
+      (p) => p.type === 'Liveness',
+    );
+    const port = field<number | undefined>(liveness, 'httpGet', 'port') ?? null;
     return {
       cpu: field<number>(container, 'resources', 'cpu'),
       memoryMiB: Number.parseFloat(field<string>(container, 'resources', 'memory')) * 1024,
       environment: envNames(container.env),
       command: field<string[]>(container, 'args'),
+      port,
+      healthCheck: port === null ? null : `:${port}${field<string>(liveness, 'httpGet', 'path')}`,
     };
+  };
+  const azureIngress = (r: RecordedResource): WorkloadManifest['ingress'] => {
+    const ingress = field<{ external?: boolean } | undefined>(r.inputs, 'configuration', 'ingress');
+    if (ingress === undefined) return 'none';
+    return ingress.external === true ? 'external' : 'internal';
   };
   const jobs = ofType(resources, 'azure-native:app:Job').map((r): WorkloadManifest => {
     const configuration = field<Record<string, unknown>>(r.inputs, 'configuration');
@@ -208,6 +255,7 @@ export function manifestFromAzure(resources: RecordedResource[], prefix: string)
       timeoutMinutes: Number(configuration.replicaTimeout) / 60,
       retries: Number(configuration.replicaRetryLimit),
       replicas: null,
+      ingress: null,
     };
   });
   const services = ofType(resources, 'azure-native:app:ContainerApp').map(
@@ -219,6 +267,7 @@ export function manifestFromAzure(resources: RecordedResource[], prefix: string)
       timeoutMinutes: null,
       retries: null,
       replicas: field<number>(r.inputs, 'template', 'scale', 'minReplicas'),
+      ingress: azureIngress(r),
     }),
   );
   const alertTypes = ['azure-native:monitor:MetricAlert', 'azure-native:monitor:ScheduledQueryRule'];

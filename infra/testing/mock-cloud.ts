@@ -117,8 +117,15 @@ function azureState(type: string, name: string, inputs: Inputs): Inputs {
       return { ...state, loginServer: `${resourceName}.azurecr.io` };
     case 'azure-native:keyvault:Vault':
       return { ...state, properties: { vaultUri: `https://${resourceName}.vault.azure.net/` } };
-    case 'azure-native:keyvault:Secret':
-      return { ...state, properties: { secretUri: `https://vault.vault.azure.net/secrets/${resourceName}` } };
+    case 'azure-native:keyvault:Secret': {
+      // A secret is a child of its vault in ARM: role assignments scoped to it name both.
+      const vault = text(inputs.vaultName, 'vault');
+      return {
+        ...state,
+        id: `/subscriptions/${SUBSCRIPTION}/resourceGroups/${group}/providers/Microsoft.KeyVault/vaults/${vault}/secrets/${resourceName}`,
+        properties: { secretUri: `https://${vault}.vault.azure.net/secrets/${resourceName}` },
+      };
+    }
     case 'azure-native:managedidentity:UserAssignedIdentity':
       return { ...state, principalId: `principal-${resourceName}`, clientId: `client-${resourceName}` };
     case 'azure-native:operationalinsights:Workspace':
