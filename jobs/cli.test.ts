@@ -70,3 +70,59 @@ describe('ecomm CLI', () => {
     expect(stdout).toMatch(/Usage: ecomm/);
   });
 });
+
+describe('ecomm run --demo (npm start)', () => {
+  it('prints rows per layer, top quarantine reasons, checks, the last day KPIs from gold, and where data lives', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'demo-'));
+    const run = spawnSync(
+      process.execPath,
+      [CLI, 'run', '--demo', '--scale', '0.2', '--as-of', '2026-10-01'],
+      {
+        encoding: 'utf8',
+        cwd: folder,
+        env: { PATH: process.env.PATH ?? '' },
+        timeout: 120_000,
+      },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const out = run.stdout;
+    expect(out).toMatch(/Pipeline run [0-9a-f-]{36}: OK in/);
+    expect(out).toMatch(/Rows per source and layer/);
+    for (const source of [
+      'customers',
+      'products',
+      'orders',
+      'order_items',
+      'fx_rates',
+      'clickstream',
+      'order-events',
+    ]) {
+      expect(out).toMatch(
+        new RegExp(`\\n  ${source}\\s+[\\d,]+\\s+[\\d,]+\\s+[\\d,]+\\s+[\\d,]+\\s+[\\d,]+\\n`),
+      );
+    }
+    expect(out).toMatch(
+      /Quarantined this run: \d+ rows; top reasons:\n\s+\d+ {2}clickstream: malformed JSON\n/,
+    );
+    expect(out).toMatch(/Quality checks: \d+ passed, \d+ failed \(0 blocking\)/);
+    expect(out).toMatch(/Where the data lives\n {2}lake {7}file:\/\/\.\/data\/lake/);
+
+    const { openPglite } = await import('../adapters/warehouse/pglite.ts');
+    const warehouse = await openPglite(`pglite://${folder}/data/warehouse`);
+    const [last] = await warehouse.query<{ order_date: string; order_count: number; revenue_usd: string }>(
+      `select cast(order_date as varchar) as order_date, cast(order_count as integer) as order_count,
+         cast(revenue_usd as varchar) as revenue_usd from gold.agg_daily_sales order by order_date desc limit 1`,
+    );
+    await warehouse.close();
+    const revenue = Number(last?.revenue_usd).toLocaleString('en-US', {
+      minimumFractionDigits: 2,
+      maximumFractionDigits: 2,
+    });
+    expect(out).toContain(`Headline KPIs for ${last?.order_date} (last day with sales, USD)`);
+    expect(out).toMatch(
+      new RegExp(
+        `revenue ${revenue.replaceAll('.', '\\.')} {3}orders ${last?.order_count} {3}AOV [\\d,.]+ {3}new customers \\d+`,
+      ),
+    );
+  });
+});

@@ -85,10 +85,15 @@ async function printRowsPerLayer(db: SqlDatabase, runId: string, print: Print): 
 
 async function printQuarantine(db: SqlDatabase, runId: string, print: Print): Promise<void> {
   const reasons = await db.query<{ source: string; reasons: string; n: number }>(
-    `select q.source, q.reasons, cast(count(*) as integer) as n
-     from ops.quarantine_rows q
-     join ops.pipeline_runs r on r.batch_id = q.batch_id and r.run_id = $1 and r.job = 'validate'
-     group by q.source, q.reasons order by n desc, q.source, q.reasons limit 8`,
+    // A parser's message names the byte where it gave up; the summary counts the kind of failure.
+    `with reasons as (
+       select q.source,
+         case when q.reasons like 'malformed JSON:%' then 'malformed JSON' else q.reasons end as reasons
+       from ops.quarantine_rows q
+       join ops.pipeline_runs r on r.batch_id = q.batch_id and r.run_id = $1 and r.job = 'validate'
+     )
+     select source, reasons, cast(count(*) as integer) as n
+     from reasons group by source, reasons order by n desc, source, reasons limit 8`,
     [runId],
   );
   const total =
