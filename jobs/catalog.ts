@@ -49,7 +49,8 @@ export const JOB_CATALOG: JobSpec[] = [
   },
   {
     name: 'stream-ingest',
-    summary: 'Drain the event topics into lake raw/ as NDJSON micro-batches, committing offsets after writes',
+    summary:
+      'Move the event topics into lake raw/ as gzip NDJSON micro-batches, committing offsets after writes (--follow: the service)',
     schedule: null,
     kind: 'service',
     cpu: 1,

@@ -49,6 +49,23 @@ const configSchema = z.object({
     .regex(/^[A-Za-z0-9._-]*$/, 'may hold only letters, digits, ".", "_" and "-"')
     .default(''),
   STREAM_BATCH_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(50_000),
+  /** A micro-batch also closes at this many value bytes (uncompressed), and a fetch returns once it has them. */
+  STREAM_BATCH_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(256 * 1024 * 1024)
+    .default(8 * 1024 * 1024),
+  /** ...or once this many milliseconds passed since its fetch began (the broker's fetch wait). */
+  STREAM_BATCH_MAX_AGE_MS: z.coerce.number().int().min(10).max(300_000).default(5_000),
+  /** The stream service retries an unavailable lake or warehouse with backoff doubling up to this delay. */
+  STREAM_BACKOFF_MAX_MS: z.coerce.number().int().min(10).max(600_000).default(30_000),
+  /**
+   * `on`: the stream service also validates, dead-letters, loads and applies to silver (stage 2). `off`: this
+   * replica only ingests (stage 1), for deployments that scale the two stages apart; another replica with `on`
+   * (or `ecomm stream-ingest --follow` with it on) must then run, or service batches wait in the ledger.
+   */
+  STREAM_APPLY: z.enum(['on', 'off']).default('on'),
   ...LINEAGE_CONFIG_SHAPE,
   ...ALERT_CONFIG_SHAPE,
 });

@@ -1,4 +1,3 @@
-import { redactUrl } from '../adapters/url.ts';
 import type { JobContext } from './context.ts';
 import { runExtract } from './extract.ts';
 import { generate } from './generate/index.ts';
@@ -9,7 +8,7 @@ import type { QualityLayer } from './quality/index.ts';
 import { quarantineReplayJob } from './quarantine/replay.ts';
 import { runPipeline } from './run.ts';
 import { runStreamIngest } from './stream-ingest.ts';
-import { type ServiceHealth, startHealthServer } from './stream-service/health.ts';
+import { runStreamService } from './stream-service/service.ts';
 import { printPipelineSummary } from './summary.ts';
 import { runTransform } from './transform/transform-job.ts';
 import { runValidate } from './validate.ts';
@@ -31,22 +30,14 @@ export interface JobOptions {
 
 /** The long-running stream service: consume until SIGTERM, then flush, commit and exit 0. */
 async function followStream(context: JobContext, port: number): Promise<number> {
-  const health: ServiceHealth = {
-    alive: false,
-    ready: false,
-    lastFlushAt: null,
-    batchesWritten: 0,
-    eventsWritten: 0,
-    lag: async () => [],
-  };
-  const server = await startHealthServer(health, port);
-  out(`stream-ingest following ${redactUrl(context.config.STREAM_URL)}; health on ${server.url}/healthz`);
-  try {
-    await runStreamIngest(context, { follow: true, health });
-  } finally {
-    await server.close();
-  }
-  out(`stream-ingest stopped: ${health.eventsWritten} events in ${health.batchesWritten} micro-batches`);
+  const result = await runStreamService(context, { healthPort: port, out });
+  const applied = result.health.apply?.();
+  out(
+    `stream-ingest stopped: ${result.events} events in ${result.batches} micro-batches` +
+      (applied
+        ? `; ${applied.eventsApplied} events applied to silver, ${applied.deadLettered} dead-lettered`
+        : ''),
+  );
   return 0;
 }
 

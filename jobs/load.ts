@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { SqlDatabase, SqlParam } from '../adapters/warehouse/sql-database.ts';
+import { lockForWriteSql } from '../sql/dialects/macros.ts';
 import type { JobContext } from './context.ts';
 import { contractFor } from './contracts/data-contracts.ts';
 import { loadLineage } from './lineage/steps.ts';
@@ -61,29 +62,51 @@ export async function runLoad(context: JobContext): Promise<LoadedBatch[]> {
 }
 
 async function loadBatch(context: JobContext, warehouse: SqlDatabase, batch: BatchRow): Promise<LoadedBatch> {
+  const result = await warehouse.transaction((tx) => loadBatchInTransaction(context, tx, batch));
+  context.log.info(
+    { job: 'load', batchId: batch.batch_id, table: `bronze.${result.table}`, rows: result.rows },
+    'loaded',
+  );
+  return result;
+}
+
+/**
+ * Loads one validated batch inside the caller's transaction: its earlier rows deleted, its staged CSV copied in,
+ * its quarantined rows recorded, the ledger marked. The bronze table is locked for writing first, so two loads of
+ * the same batch (the load job and the stream service, or two replicas) run one after the other instead of both
+ * deleting nothing and both inserting. The stream service calls this inside the transaction that also applies
+ * the batch to silver.
+ */
+export async function loadBatchInTransaction(
+  context: JobContext,
+  tx: SqlDatabase,
+  batch: BatchRow,
+): Promise<LoadedBatch> {
   const contract = contractFor(batch.source);
   const table = `bronze.${contract.table}`;
   if (!batch.staged_key) throw new Error(`batch ${batch.batch_id} has no staged object`);
   const stagedKey = batch.staged_key;
   const quarantineRows = batch.quarantine_key ? await readQuarantine(context, batch.quarantine_key) : [];
-  const rows = await warehouse.transaction(async (tx) => {
-    await tx.query(`delete from ${table} where _batch_id = $1`, [batch.batch_id]);
-    const copied = await tx.copyFromCsv(table, stagingColumns(contract), {
-      store: context.lake(),
-      key: stagedKey,
-    });
-    if (copied !== batch.rows_staged) {
-      throw new Error(
-        `batch ${batch.batch_id}: loaded ${copied} rows into ${table}, staging holds ${batch.rows_staged}`,
-      );
-    }
-    await tx.query('delete from ops.quarantine_rows where batch_id = $1', [batch.batch_id]);
-    await insertQuarantineRows(tx, quarantineRows);
-    await markLoaded(tx, batch.batch_id, copied, context.now());
-    return copied;
+  await tx.exec(lockForWriteSql(table, tx.dialect));
+  await tx.query(`delete from ${table} where _batch_id = $1`, [batch.batch_id]);
+  const copied = await tx.copyFromCsv(table, stagingColumns(contract), {
+    store: context.lake(),
+    key: stagedKey,
   });
-  context.log.info({ job: 'load', batchId: batch.batch_id, table, rows }, 'loaded');
-  return { batchId: batch.batch_id, table: contract.table, rows, quarantineRows: quarantineRows.length };
+  if (copied !== batch.rows_staged) {
+    throw new Error(
+      `batch ${batch.batch_id}: loaded ${copied} rows into ${table}, staging holds ${batch.rows_staged}`,
+    );
+  }
+  await tx.query('delete from ops.quarantine_rows where batch_id = $1', [batch.batch_id]);
+  await insertQuarantineRows(tx, quarantineRows);
+  await markLoaded(tx, batch.batch_id, copied, context.now());
+  return {
+    batchId: batch.batch_id,
+    table: contract.table,
+    rows: copied,
+    quarantineRows: quarantineRows.length,
+  };
 }
 
 interface QuarantineLine {

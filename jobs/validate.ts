@@ -4,13 +4,13 @@ import { PassThrough, type Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { ObjectStore } from '../adapters/storage/object-store.ts';
 import type { JobContext } from './context.ts';
-import { contractFor, type DataContract } from './contracts/data-contracts.ts';
+import { contractFor, type DataContract, MAX_EVENT_BYTES } from './contracts/data-contracts.ts';
 import { csvLine } from './lake/csv.ts';
 import { lakeKey } from './lake/layout.ts';
 import { validateLineage } from './lineage/steps.ts';
 import { type BatchRow, batchesAwaitingValidation, markValidated } from './ops/batches.ts';
 import { recordRun } from './ops/pipeline-runs.ts';
-import type { RawEnvelope } from './stream-ingest.ts';
+import { openRawObject, type RawEnvelope } from './stream-service/raw-batch.ts';
 
 /** Metadata columns validate appends to every staged row; bronze declares the same. */
 export const STAGING_META_COLUMNS = ['_rescued_data', '_batch_id', '_source_file'] as const;
@@ -31,13 +31,15 @@ export interface ValidatedBatch {
 }
 
 /** One record as read from raw: its 1-based row number, the fields, or why it could not even be read. */
-interface RawRecord {
+export interface RawRecord {
   rowNumber: number;
   fields: Record<string, unknown> | null;
   unreadable: string | null;
   original: unknown;
   /** Values of the contract's stream columns (events only). */
   stream: string[];
+  /** The message as consumed (events only): quarantine keeps it, the dead-letter topic gets its bytes. */
+  envelope?: RawEnvelope;
 }
 
 /**
@@ -89,55 +91,18 @@ export async function runValidate(context: JobContext): Promise<ValidatedBatch[]
 async function validateBatch(context: JobContext, batch: BatchRow): Promise<ValidatedBatch> {
   const contract = contractFor(batch.source);
   const lake = context.lake();
-  const stagedKey = lakeKey('staging', batch.source, batch.ingestion_date, batch.batch_id, 'csv');
-  const quarantineKey = lakeKey('quarantine', batch.source, batch.ingestion_date, batch.batch_id, 'ndjson');
-  const staging = new ObjectWriter(lake, stagedKey, 'text/csv');
-  await staging.write(csvLine(stagingColumns(contract)));
-  let quarantine: ObjectWriter | null = null;
-  const result: ValidatedBatch = {
-    batchId: batch.batch_id,
-    source: batch.source,
-    rowsIn: 0,
-    staged: 0,
-    quarantined: 0,
-    rescued: 0,
-    reasons: new Map(),
-  };
-  const raw = await lake.get(batch.raw_key);
-  const records = contract.format === 'csv' ? readCsvRecords(raw) : readEnvelopeRecords(raw);
-  for await (const record of records) {
-    result.rowsIn += 1;
-    const verdict = record.fields
-      ? contract.check(record.fields)
-      : { values: [], reasons: [record.unreadable ?? 'unreadable record'], rescued: null };
-    if (verdict.reasons.length === 0) {
-      if (verdict.rescued) result.rescued += 1;
-      const rescued = verdict.rescued ? JSON.stringify(verdict.rescued) : null;
-      await staging.write(
-        csvLine([...verdict.values, ...record.stream, rescued, batch.batch_id, batch.raw_key]),
-      );
-      result.staged += 1;
-      continue;
-    }
-    quarantine ??= new ObjectWriter(lake, quarantineKey, 'application/x-ndjson');
-    await quarantine.write(
-      `${JSON.stringify({
-        batch_id: batch.batch_id,
-        source: batch.source,
-        source_file: batch.raw_key,
-        row_number: record.rowNumber,
-        reasons: verdict.reasons,
-        record: record.original,
-      })}\n`,
-    );
-    result.quarantined += 1;
-    for (const reason of verdict.reasons) result.reasons.set(reason, (result.reasons.get(reason) ?? 0) + 1);
-  }
-  await staging.finish();
-  if (quarantine) await quarantine.finish();
-  else await lake.delete(quarantineKey); // a replay that now quarantines nothing must not leave an old file behind
-
-  if (result.rowsIn !== batch.rows_raw || result.rowsIn !== result.staged + result.quarantined) {
+  const result = await validateRecords(
+    lake,
+    contract,
+    {
+      batchId: batch.batch_id,
+      source: batch.source,
+      ingestionDate: batch.ingestion_date,
+      rawKey: batch.raw_key,
+    },
+    await openRawRecords(lake, batch.raw_key, contract),
+  );
+  if (result.rowsIn !== batch.rows_raw) {
     throw new Error(
       `batch ${batch.batch_id}: rows do not reconcile (ledger ${batch.rows_raw} raw, read ${result.rowsIn}, ` +
         `staged ${result.staged} + quarantined ${result.quarantined})`,
@@ -145,8 +110,8 @@ async function validateBatch(context: JobContext, batch: BatchRow): Promise<Vali
   }
   const warehouse = await context.warehouse();
   await markValidated(warehouse, batch.batch_id, {
-    stagedKey,
-    quarantineKey: quarantine ? quarantineKey : null,
+    stagedKey: result.stagedKey,
+    quarantineKey: result.quarantineKey,
     staged: result.staged,
     quarantined: result.quarantined,
     rescued: result.rescued,
@@ -154,6 +119,108 @@ async function validateBatch(context: JobContext, batch: BatchRow): Promise<Vali
   });
   context.log.info({ job: 'validate', ...result, reasons: undefined }, 'validated');
   return result;
+}
+
+/** Where a batch's records came from and where its staged and quarantined rows go. */
+export interface ValidationTarget {
+  batchId: string;
+  source: string;
+  ingestionDate: string;
+  rawKey: string;
+}
+
+export interface ValidationOutcome extends ValidatedBatch {
+  stagedKey: string;
+  /** Null when nothing was quarantined (an older quarantine object of the same batch is removed). */
+  quarantineKey: string | null;
+}
+
+/**
+ * The per-record contract check shared by the `validate` job and the stream service: every record either passes
+ * (a staging CSV line, undeclared fields kept in `_rescued_data`) or is quarantined with every reason. Writes the
+ * staging and quarantine objects; `onInvalid` sees each failing record (the service dead-letters them). Throws
+ * when rows in != staged + quarantined (invariant 1).
+ */
+export async function validateRecords(
+  lake: ObjectStore,
+  contract: DataContract,
+  target: ValidationTarget,
+  records: AsyncIterable<RawRecord> | Iterable<RawRecord>,
+  onInvalid?: (record: RawRecord, reasons: string[]) => void,
+): Promise<ValidationOutcome> {
+  const stagedKey = lakeKey('staging', target.source, target.ingestionDate, target.batchId, 'csv');
+  const quarantineKey = lakeKey('quarantine', target.source, target.ingestionDate, target.batchId, 'ndjson');
+  const staging = new ObjectWriter(lake, stagedKey, 'text/csv');
+  let quarantine: ObjectWriter | null = null;
+  const result: ValidationOutcome = {
+    batchId: target.batchId,
+    source: target.source,
+    rowsIn: 0,
+    staged: 0,
+    quarantined: 0,
+    rescued: 0,
+    reasons: new Map(),
+    stagedKey,
+    quarantineKey: null,
+  };
+  try {
+    await staging.write(csvLine(stagingColumns(contract)));
+    for await (const record of records) {
+      result.rowsIn += 1;
+      const verdict = record.fields
+        ? contract.check(record.fields)
+        : { values: [], reasons: [record.unreadable ?? 'unreadable record'], rescued: null };
+      if (verdict.reasons.length === 0) {
+        if (verdict.rescued) result.rescued += 1;
+        const rescued = verdict.rescued ? JSON.stringify(verdict.rescued) : null;
+        await staging.write(
+          csvLine([...verdict.values, ...record.stream, rescued, target.batchId, target.rawKey]),
+        );
+        result.staged += 1;
+        continue;
+      }
+      quarantine ??= new ObjectWriter(lake, quarantineKey, 'application/x-ndjson');
+      await quarantine.write(
+        `${JSON.stringify({
+          batch_id: target.batchId,
+          source: target.source,
+          source_file: target.rawKey,
+          row_number: record.rowNumber,
+          reasons: verdict.reasons,
+          record: record.original,
+          ...(record.envelope ? { message: record.envelope } : {}),
+        })}\n`,
+      );
+      result.quarantined += 1;
+      for (const reason of verdict.reasons) result.reasons.set(reason, (result.reasons.get(reason) ?? 0) + 1);
+      onInvalid?.(record, verdict.reasons);
+    }
+    await staging.finish();
+    if (quarantine) await quarantine.finish();
+    else await lake.delete(quarantineKey); // a replay that now quarantines nothing must not leave an old file behind
+  } catch (error) {
+    staging.abort(error);
+    quarantine?.abort(error);
+    throw error;
+  }
+  if (result.rowsIn !== result.staged + result.quarantined) {
+    throw new Error(
+      `batch ${target.batchId}: rows do not reconcile (read ${result.rowsIn}, ` +
+        `staged ${result.staged} + quarantined ${result.quarantined})`,
+    );
+  }
+  result.quarantineKey = quarantine ? quarantineKey : null;
+  return result;
+}
+
+/** A raw object's records (CSV rows or stream envelopes), decompressing `.gz` objects. */
+export async function openRawRecords(
+  lake: ObjectStore,
+  key: string,
+  contract: DataContract,
+): Promise<AsyncIterable<RawRecord>> {
+  const raw = await openRawObject(lake, key);
+  return contract.format === 'csv' ? readCsvRecords(raw) : readEnvelopeRecords(raw);
 }
 
 /** CSV as PostgreSQL writes it: an unquoted empty cell is NULL, a quoted empty cell is the empty string. */
@@ -189,7 +256,7 @@ export async function* readCsvRecords(raw: Readable): AsyncGenerator<RawRecord> 
   }
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Raw event lines are envelopes written by stream-ingest; the event inside may be anything a producer sent. */
 export async function* readEnvelopeRecords(raw: Readable): AsyncGenerator<RawRecord> {
@@ -202,7 +269,8 @@ export async function* readEnvelopeRecords(raw: Readable): AsyncGenerator<RawRec
   }
 }
 
-function parseEvent(rowNumber: number, envelope: RawEnvelope): RawRecord {
+/** One stream message as a record to check: unreadable when not UTF-8, not JSON, not an object, or too large. */
+export function parseEvent(rowNumber: number, envelope: RawEnvelope): RawRecord {
   const stream = [
     String(envelope.partition),
     String(envelope.offset),
@@ -214,7 +282,22 @@ function parseEvent(rowNumber: number, envelope: RawEnvelope): RawRecord {
     unreadable: reason,
     original,
     stream,
+    envelope,
   });
+  const size =
+    envelope.value === undefined
+      ? Math.floor(((envelope.value_base64 ?? '').length * 3) / 4)
+      : envelope.value.length;
+  if (size > MAX_EVENT_BYTES) {
+    const bytes = envelope.value === undefined ? size : Buffer.byteLength(envelope.value);
+    if (bytes > MAX_EVENT_BYTES) {
+      return unreadable(`event is ${bytes} bytes; events above ${MAX_EVENT_BYTES} bytes are refused`, {
+        offset: envelope.offset,
+        partition: envelope.partition,
+        bytes,
+      });
+    }
+  }
   let text = envelope.value;
   if (text === undefined) {
     try {
@@ -226,20 +309,32 @@ function parseEvent(rowNumber: number, envelope: RawEnvelope): RawRecord {
   const original = { offset: envelope.offset, partition: envelope.partition, value: text };
   let event: unknown;
   try {
-    event = JSON.parse(text);
+    // A leading byte-order mark is tolerated (RFC 8259 allows ignoring it); raw keeps it.
+    event = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
     return unreadable(`malformed JSON: ${(error as Error).message}`, original);
   }
   if (typeof event !== 'object' || event === null || Array.isArray(event)) {
     return unreadable('event must be a JSON object', original);
   }
-  return { rowNumber, fields: event as Record<string, unknown>, unreadable: null, original: event, stream };
+  return {
+    rowNumber,
+    fields: event as Record<string, unknown>,
+    unreadable: null,
+    original: event,
+    stream,
+    envelope,
+  };
 }
 
-/** Streams lines into one lake object with backpressure; the object appears whole when finish() resolves. */
-class ObjectWriter {
+/**
+ * Streams text into one lake object with backpressure, gathering small writes into chunks of about 64 KiB; the
+ * object appears whole when finish() resolves, and not at all after abort().
+ */
+export class ObjectWriter {
   readonly #body = new PassThrough();
   readonly #done: Promise<unknown>;
+  #pending = '';
 
   constructor(lake: ObjectStore, key: string, contentType: string) {
     this.#done = lake.put(key, this.#body, { contentType });
@@ -247,13 +342,30 @@ class ObjectWriter {
   }
 
   async write(text: string): Promise<void> {
-    if (!this.#body.write(text)) await Promise.race([once(this.#body, 'drain'), this.#done]);
+    this.#pending += text;
+    if (this.#pending.length >= WRITE_CHUNK_CHARS) await this.#flush();
   }
 
   async finish(): Promise<void> {
+    await this.#flush();
     this.#body.end();
     await this.#done;
   }
+
+  /** Gives up the object: the store sees a failed upload and keeps whatever was there before. */
+  abort(error: unknown): void {
+    this.#body.destroy(error instanceof Error ? error : new Error(String(error)));
+    this.#done.catch(() => {});
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#pending === '') return;
+    const chunk = this.#pending;
+    this.#pending = '';
+    if (!this.#body.write(chunk)) await Promise.race([once(this.#body, 'drain'), this.#done]);
+  }
 }
+
+const WRITE_CHUNK_CHARS = 64 * 1024;
 
 export type { DataContract };

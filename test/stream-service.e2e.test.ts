@@ -1,11 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
+import { openLocalStore } from '../adapters/storage/local.ts';
 import { openKafkaStream } from '../adapters/stream/kafka.ts';
 import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { openPglite } from '../adapters/warehouse/pglite.ts';
+import { openRawObject, type RawEnvelope } from '../jobs/stream-service/raw-batch.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';
 
 const CLI = new URL('../jobs/cli.ts', import.meta.url).pathname;
@@ -21,18 +24,23 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, tim
   throw new Error(`timed out waiting for ${what}`);
 }
 
-function event(index: number): string {
+function event(index: number, padding = 0): string {
   return JSON.stringify({
     event_id: `svc-${index}`,
     event_type: 'page_view',
     occurred_at: new Date(Date.UTC(2026, 9, 1, 10, 0, index % 60)).toISOString(),
     session_id: `s-${index % 17}`,
     device: 'web',
+    ...(padding > 0 ? { page_url: `https://shop.example/${'p'.repeat(padding)}` } : {}),
   });
 }
 
+const MAX_EVENTS = 100;
+const MAX_BYTES = 65_536;
+const MAX_AGE_MS = 1_000;
+
 describe('stream-ingest --follow (the long-running service) on the real broker', () => {
-  it('ingests events as they arrive, reports health and lag, and on SIGTERM commits and exits 0', async () => {
+  it('ingests events in micro-batches closed on size or age, applies them to silver, reports health and lag, and on SIGTERM commits and exits 0', async () => {
     const services = loadServiceEnv();
     const folder = mkdtempSync(join(tmpdir(), 'stream-service-'));
     const prefix = `svc-${Date.now().toString(36)}.`;
@@ -44,6 +52,9 @@ describe('stream-ingest --follow (the long-running service) on the real broker',
       STREAM_TOPIC_PREFIX: prefix,
       STREAM_GROUP_ID: `${prefix}group`,
       WAREHOUSE_URL: `pglite://${folder}/warehouse`,
+      STREAM_BATCH_MAX_EVENTS: String(MAX_EVENTS),
+      STREAM_BATCH_MAX_BYTES: String(MAX_BYTES),
+      STREAM_BATCH_MAX_AGE_MS: String(MAX_AGE_MS),
     };
     const producer = withTopicPrefix(openKafkaStream(`kafka://${services.TEST_KAFKA_BROKERS}`), prefix);
     await producer.ensureTopics([
@@ -79,15 +90,23 @@ describe('stream-ingest --follow (the long-running service) on the real broker',
         totalLag: number;
         lastFlushAt: string | null;
         lag: unknown[];
+        backpressure: boolean;
+        apply: {
+          eventsApplied: number;
+          quarantined: number;
+          deadLettered: number;
+          pendingBatches: number;
+        } | null;
       };
       const status = async () => (await (await fetch(`${base}/status`)).json()) as Status;
       await waitFor(
         async () => ((await status()).eventsWritten === 500 ? true : undefined),
         '500 events written',
       );
+      // The second wave is made of ~2 KB events: its batches close on bytes before they reach 100 events.
       await producer.publish(
         'clickstream',
-        Array.from({ length: 300 }, (_, i) => ({ key: `s-${i % 17}`, value: event(500 + i) })),
+        Array.from({ length: 300 }, (_, i) => ({ key: `s-${i % 17}`, value: event(500 + i, 2_000) })),
       );
       const settled = await waitFor(async () => {
         const now = await status();
@@ -101,11 +120,33 @@ describe('stream-ingest --follow (the long-running service) on the real broker',
       const probe = spawnSync(process.execPath, [HEALTHCHECK], { env: { PATH: env.PATH, TMPDIR: folder } });
       expect(probe.status).toBe(0);
 
+      // Age: an event arriving alone is written about STREAM_BATCH_MAX_AGE_MS later, not held for more.
+      await waitFor(
+        async () => ((await status()).apply?.eventsApplied === 800 ? true : undefined),
+        'all applied',
+      );
+      const published = performance.now();
+      await producer.publish('clickstream', [{ key: 'alone', value: event(800) }]);
+      await waitFor(
+        async () => ((await status()).eventsWritten === 801 ? true : undefined),
+        'the lone event',
+        10_000,
+      );
+      expect(performance.now() - published).toBeLessThan(MAX_AGE_MS + 3_000);
+      const applied = await waitFor(async () => {
+        const now = await status();
+        return now.apply?.eventsApplied === 801 ? now : undefined;
+      }, 'the lone event applied');
+      expect(applied.apply).toMatchObject({ quarantined: 0, deadLettered: 0, pendingBatches: 0 });
+      expect(applied.backpressure).toBe(false);
+
       const stoppedAt = performance.now();
       service.kill('SIGTERM');
       expect(await exited, stderr).toBe(0);
       expect(performance.now() - stoppedAt).toBeLessThan(15_000);
-      expect(stdout).toMatch(/stream-ingest stopped: 800 events/);
+      expect(stdout).toMatch(
+        /stream-ingest stopped: 801 events in \d+ micro-batches; 801 events applied to silver/,
+      );
     } finally {
       service.kill('SIGKILL');
       await producer.close();
@@ -117,7 +158,39 @@ describe('stream-ingest --follow (the long-running service) on the real broker',
     const [ledger] = await warehouse.query<{ rows: number }>(
       "select cast(sum(rows_raw) as integer) as rows from ops.batches where source = 'clickstream'",
     );
-    expect(ledger?.rows).toBe(800);
+    expect(ledger?.rows).toBe(801);
+    // Every event reached silver once (the service validated, loaded and applied each batch itself).
+    const [silver] = await warehouse.query<{ n: number; ids: number }>(
+      'select cast(count(*) as integer) as n, cast(count(distinct event_id) as integer) as ids from silver.clickstream_events',
+    );
+    expect(silver).toEqual({ n: 801, ids: 801 });
+    const pending = await warehouse.query(
+      "select batch_id from ops.batches where source_kind = 'stream' and (validated_at is null or loaded_at is null)",
+    );
+    expect(pending).toEqual([]);
+
+    // Size: no batch over STREAM_BATCH_MAX_EVENTS events or STREAM_BATCH_MAX_BYTES value bytes; both limits bind.
+    const lake = openLocalStore(`file://${folder}/lake`);
+    const sizes: { events: number; bytes: number }[] = [];
+    for (const batch of await warehouse.query<{ raw_key: string; rows_raw: number }>(
+      "select raw_key, cast(rows_raw as integer) as rows_raw from ops.batches where source = 'clickstream'",
+    )) {
+      expect(batch.raw_key).toMatch(
+        /^raw\/source=clickstream\/ingestion_date=\d{4}-\d{2}-\d{2}\/clickstream_p\d_o\d{12}\.ndjson\.gz$/,
+      );
+      const envelopes: RawEnvelope[] = [];
+      const body = await openRawObject(lake, batch.raw_key);
+      for await (const line of createInterface({ input: body })) if (line) envelopes.push(JSON.parse(line));
+      expect(envelopes).toHaveLength(batch.rows_raw);
+      sizes.push({
+        events: envelopes.length,
+        bytes: envelopes.reduce((sum, envelope) => sum + Buffer.byteLength(envelope.value ?? ''), 0),
+      });
+    }
+    expect(sizes.every((size) => size.events <= MAX_EVENTS && size.bytes <= MAX_BYTES)).toBe(true);
+    expect(sizes.some((size) => size.events === MAX_EVENTS)).toBe(true);
+    expect(sizes.some((size) => size.events < MAX_EVENTS && size.bytes > MAX_BYTES - 2_100)).toBe(true);
     await warehouse.close();
+    rmSync(folder, { recursive: true, force: true });
   });
 });

@@ -113,6 +113,30 @@ export function eventStreamContract(
       expect(message?.value.equals(bytes)).toBe(true);
     });
 
+    it('keeps record headers, and splits what it hands by count and by bytes', async () => {
+      const topic = n('c-headers');
+      await stream.ensureTopics([{ name: topic, partitions: 1 }]);
+      await stream.publish(topic, [
+        { key: 'h', value: 'a'.repeat(600), headers: { reason: 'bad: ünïcode', 'source-offset': '7' } },
+        { key: 'h', value: 'b'.repeat(600) },
+        { key: 'h', value: 'c'.repeat(600) },
+      ]);
+      const consumer = await stream.consumer(n('headers'), [topic]);
+      const batches: PartitionBatch[] = [];
+      await consumer.consume(
+        async (batch) => {
+          batches.push(batch);
+        },
+        { stopWhenCaughtUp: true, maxBatchBytes: 1000 },
+      );
+      await consumer.close();
+      const messages = batches.flatMap((batch) => batch.messages);
+      expect(messages[0]?.headers).toEqual({ reason: 'bad: ünïcode', 'source-offset': '7' });
+      expect(messages[1]?.headers ?? {}).toEqual({});
+      expect(batches.every((batch) => batch.messages.length === 1)).toBe(true);
+      expect(valuesOf(messages).map((value) => value[0])).toEqual(['a', 'b', 'c']);
+    });
+
     it('hands uncommitted messages to the next consumer of the group, and commits only what it is told', async () => {
       const topic = n('c-redeliver');
       await stream.ensureTopics([{ name: topic, partitions: 1 }]);

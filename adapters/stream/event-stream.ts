@@ -6,12 +6,15 @@ export interface StreamMessage {
   key: string | null;
   value: Buffer;
   timestamp: number;
+  /** Record headers as UTF-8 text, when the producer set any (the dead-letter topic carries its reasons here). */
+  headers?: Record<string, string>;
 }
 
 export interface OutgoingMessage {
   key?: string | null;
   value: Buffer | string;
   timestamp?: number;
+  headers?: Record<string, string>;
 }
 
 /** Messages from one topic-partition, in offset order. */
@@ -32,6 +35,26 @@ export interface ConsumeOptions {
   /** Resolve once every assigned partition is read up to the end offsets seen when consumption started. */
   stopWhenCaughtUp: boolean;
   maxBatchSize?: number;
+  /** Also split a partition's messages so that no handed batch holds more value bytes than this (at least one). */
+  maxBatchBytes?: number;
+  /**
+   * Hand batches of different partitions to concurrent handler calls (Kafka: partitionsConsumedConcurrently);
+   * batches of one partition are always handed one after the other. Default 1.
+   */
+  concurrentPartitions?: number;
+}
+
+/**
+ * How a consumer fetches (Kafka: fetch.min.bytes, fetch.max.wait.ms, max.partition.fetch.bytes). A fetch returns
+ * once `minBytes` are ready or `maxWaitMs` has passed, so these are also how a micro-batch closes on size or age.
+ * The embedded log returns whatever is there and polls every `maxWaitMs` when idle.
+ */
+export interface FetchOptions {
+  minBytes?: number;
+  maxWaitMs?: number;
+  maxBytesPerPartition?: number;
+  /** Upper bound of one fetch response across all partitions. */
+  maxBytes?: number;
 }
 
 export interface StreamConsumer {
@@ -55,6 +78,6 @@ export interface EventStream {
   publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
   /** Offset after the last message, per partition. */
   endOffsets(topic: string): Promise<TopicPartitionOffset[]>;
-  consumer(groupId: string, topics: string[]): Promise<StreamConsumer>;
+  consumer(groupId: string, topics: string[], fetch?: FetchOptions): Promise<StreamConsumer>;
   close(): Promise<void>;
 }

@@ -28,6 +28,30 @@ describe('kafkaClientConfig', () => {
     expect(config.retry.attempts).toBe(3);
   });
 
+  it('reads the consumer group timing from the URL; Event Hubs keeps sessions of at least 30 s', () => {
+    expect(kafkaClientConfig('kafka://b', {}).consumer).toMatchObject({
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      rebalanceTimeout: 60_000,
+    });
+    const fast = kafkaClientConfig(
+      'kafka://b?sessionTimeout=2000&heartbeatInterval=300&rebalanceTimeout=5000',
+      {},
+    );
+    expect(fast.consumer).toMatchObject({
+      sessionTimeout: 2_000,
+      heartbeatInterval: 300,
+      rebalanceTimeout: 5_000,
+    });
+    const hubs = kafkaClientConfig('kafka://ns.servicebus.windows.net?auth=eventhubs&sessionTimeout=2000', {
+      EVENTHUBS_CONNECTION_STRING: CONNECTION_STRING,
+    });
+    expect(hubs.consumer.sessionTimeout).toBe(30_000);
+    expect(() => kafkaClientConfig('kafka://b?sessionTimeout=soon', {})).toThrow(
+      /sessionTimeout must be a whole number/,
+    );
+  });
+
   it('builds TLS + OAUTHBEARER for msk-iam, signing a token for the URL region', async () => {
     const { signer, generateAuthToken } = signerReturning('signed-token');
     const config = kafkaClientConfig(

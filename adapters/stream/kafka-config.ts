@@ -6,6 +6,7 @@ import type { RetryPolicy } from '../retry.ts';
  *
  *   kafka://host1[:port],host2[:port][?auth=plaintext|msk-iam|eventhubs][&clientId=…][&region=…]
  *         [&connectionStringEnv=…][&retries=5][&initialRetryTime=300][&idempotent=true][&logLevel=nothing]
+ *         [&sessionTimeout=30000][&heartbeatInterval=3000][&rebalanceTimeout=60000]
  *
  * - plaintext (default, port 9092): no TLS, no SASL; self-hosted Kafka and the test broker.
  * - msk-iam (port 9098): Amazon MSK with IAM access control: TLS + SASL OAUTHBEARER, the token signed by
@@ -55,6 +56,9 @@ const PARAMS = [
   'initialRetryTime',
   'idempotent',
   'logLevel',
+  'sessionTimeout',
+  'heartbeatInterval',
+  'rebalanceTimeout',
 ];
 /** kafkajs' own numbering (its logLevel enum); kafkajs logs nothing by default here: errors reach the caller. */
 const KAFKA_LOG_LEVELS: Record<string, number> = { nothing: 0, error: 1, warn: 2, info: 4, debug: 5 };
@@ -116,10 +120,12 @@ export function kafkaClientConfig(
     retry: { retries, initialRetryTime, maxRetryTime: 30_000 },
     logLevel,
   };
+  // Group timing: how soon a member that died (SIGKILL, lost node) is declared gone and its partitions move. The
+  // broker bounds sessionTimeout by group.min/max.session.timeout.ms (6 s to 30 min by default).
   const consumer: KafkaStreamConfig['consumer'] = {
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
-    rebalanceTimeout: 60_000,
+    sessionTimeout: integerParam(params, 'sessionTimeout', 30_000, fail),
+    heartbeatInterval: integerParam(params, 'heartbeatInterval', 3_000, fail),
+    rebalanceTimeout: integerParam(params, 'rebalanceTimeout', 60_000, fail),
     // Long-poll bound: a caught-up consume ends at most this long after its last fetch was sent.
     maxWaitTimeInMs: 500,
     metadataMaxAge: 300_000,
@@ -164,7 +170,10 @@ export function kafkaClientConfig(
     // consumers, session.timeout.ms >= 30000, metadata.max.age.ms ~180000 (< 240000: Azure drops TCP
     // connections idle for 240 s), requests under 1,046,528 bytes (publish chunks well below that).
     Object.assign(client, { ssl: true, sasl, connectionTimeout: 10_000, requestTimeout: 60_000 });
-    Object.assign(consumer, { sessionTimeout: 30_000, metadataMaxAge: 180_000 });
+    Object.assign(consumer, {
+      sessionTimeout: Math.max(consumer.sessionTimeout ?? 30_000, 30_000),
+      metadataMaxAge: 180_000,
+    });
     Object.assign(describe, {
       tls: true,
       sasl: 'plain',

@@ -1,6 +1,7 @@
 import type { Admin, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type {
   ConsumeOptions,
+  FetchOptions,
   PartitionBatch,
   StreamConsumer,
   StreamMessage,
@@ -18,6 +19,7 @@ export interface KafkaConsumerDeps {
   topics: string[];
   /** Turns a kafkajs error into one that names STREAM_URL and the broker. */
   explain: (error: unknown) => Error;
+  fetch?: FetchOptions | undefined;
 }
 
 const slot = (topic: string, partition: number) => `${topic}\u0000${partition}`;
@@ -32,9 +34,14 @@ const slot = (topic: string, partition: number) => `${topic}\u0000${partition}`;
  */
 export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<StreamConsumer> {
   const { kafka, config, groupId, topics, explain } = deps;
+  const { fetch = {} } = deps;
   const consumer = kafka.consumer({
     groupId,
     ...config.consumer,
+    ...(fetch.maxWaitMs === undefined ? {} : { maxWaitTimeInMs: fetch.maxWaitMs }),
+    ...(fetch.minBytes === undefined ? {} : { minBytes: fetch.minBytes }),
+    ...(fetch.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: fetch.maxBytesPerPartition }),
+    ...(fetch.maxBytes === undefined ? {} : { maxBytes: fetch.maxBytes }),
     // A batch job fails loudly instead of restarting forever: a crash ends consume with the error.
     retry: { ...config.client.retry, restartOnFailure: async () => false },
   });
@@ -74,8 +81,9 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
       };
       let ended!: () => void;
       session = { finish, finished: new Promise<void>((resolve) => (ended = resolve)) };
-      let inFlight: Promise<void> = Promise.resolve();
+      const inFlight = new Set<Promise<void>>();
       const maxBatch = Math.max(1, options.maxBatchSize ?? Number.POSITIVE_INFINITY);
+      const maxBytes = Math.max(1, options.maxBatchBytes ?? Number.POSITIVE_INFINITY);
       const heartbeatMs = config.consumer.heartbeatInterval ?? 3_000;
 
       // Caught-up detection: end offsets observed now; a member is done when every partition assigned to it
@@ -103,15 +111,18 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
         const key = slot(batch.topic, batch.partition);
         const from = handed.get(key) ?? 0;
         const fresh = batch.messages.filter((message) => Number(message.offset) >= from);
-        for (let start = 0; start < fresh.length; start += maxBatch) {
+        for (const chunk of chunks(fresh, maxBatch, maxBytes)) {
           if (finishing || !isRunning() || isStale()) return;
-          const chunk = fresh.slice(start, start + maxBatch);
           const handled = handle({
             topic: batch.topic,
             partition: batch.partition,
             messages: chunk.map((message) => toStreamMessage(batch.topic, batch.partition, message)),
           });
-          inFlight = handled.catch(() => {});
+          const settled = handled.then(
+            () => {},
+            () => {},
+          );
+          inFlight.add(settled);
           // kafkajs heartbeats only between batches: keep the membership alive while a slow handler writes.
           const beating = setInterval(() => heartbeat().catch(() => {}), heartbeatMs);
           try {
@@ -121,6 +132,7 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
             return;
           } finally {
             clearInterval(beating);
+            inFlight.delete(settled);
           }
           const last = chunk.at(-1)?.offset ?? batch.lastOffset();
           resolveOffset(last);
@@ -134,11 +146,16 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
 
       try {
         running = true;
-        await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: Math.max(1, options.concurrentPartitions ?? 1),
+          eachBatch,
+        });
         check();
         await done;
-        // Let the batch in hand finish (its commit must reach the group) before kafkajs stops fetching.
-        await inFlight;
+        // Let the batches in hand finish (their commits must reach the group) before kafkajs stops fetching.
+        while (inFlight.size > 0) await Promise.all([...inFlight]);
       } catch (error) {
         failure ??= explain(error);
       } finally {
@@ -203,8 +220,25 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
   };
 }
 
+/** Splits a partition's messages into runs of at most maxCount messages and maxBytes value bytes (at least one). */
+function* chunks(messages: KafkaMessage[], maxCount: number, maxBytes: number): Generator<KafkaMessage[]> {
+  let chunk: KafkaMessage[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = message.value?.length ?? 0;
+    if (chunk.length > 0 && (chunk.length >= maxCount || bytes + size > maxBytes)) {
+      yield chunk;
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(message);
+    bytes += size;
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
 function toStreamMessage(topic: string, partition: number, message: KafkaMessage): StreamMessage {
-  return {
+  const streamMessage: StreamMessage = {
     topic,
     partition,
     offset: Number(message.offset),
@@ -212,6 +246,15 @@ function toStreamMessage(topic: string, partition: number, message: KafkaMessage
     value: message.value ?? Buffer.alloc(0),
     timestamp: Number(message.timestamp),
   };
+  const headers = message.headers;
+  if (headers && Object.keys(headers).length > 0) {
+    streamMessage.headers = {};
+    for (const [name, value] of Object.entries(headers)) {
+      const first = Array.isArray(value) ? value[0] : value;
+      if (first !== undefined) streamMessage.headers[name] = first.toString();
+    }
+  }
+  return streamMessage;
 }
 
 /** End offsets at start, the member's assignment, and whether it has read every assigned partition to them. */

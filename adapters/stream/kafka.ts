@@ -1,6 +1,6 @@
 import { type Admin, Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import { withRetry } from '../retry.ts';
-import type { EventStream, OutgoingMessage, StreamConsumer } from './event-stream.ts';
+import type { EventStream, FetchOptions, OutgoingMessage, StreamConsumer } from './event-stream.ts';
 import { type KafkaStreamConfig, kafkaClientConfig, type MskSigner, safeKafkaUrl } from './kafka-config.ts';
 import { openKafkaConsumer } from './kafka-consumer.ts';
 
@@ -121,7 +121,7 @@ export function openKafkaStream(url: string, options: KafkaStreamOptions = {}): 
       return (await topicOffsets(topic)).map(({ partition, high }) => ({ topic, partition, offset: high }));
     },
 
-    async consumer(groupId: string, topics: string[]) {
+    async consumer(groupId: string, topics: string[], fetch?: FetchOptions) {
       const opened = await openKafkaConsumer({
         kafka,
         admin: connectedAdmin,
@@ -130,6 +130,7 @@ export function openKafkaStream(url: string, options: KafkaStreamOptions = {}): 
         groupId,
         topics,
         explain,
+        fetch,
       });
       consumers.add(opened);
       return {
@@ -181,7 +182,11 @@ function* byRequestSize(messages: OutgoingMessage[]): Generator<Message[]> {
   let bytes = 0;
   for (const message of messages) {
     const value = Buffer.isBuffer(message.value) ? message.value : Buffer.from(message.value);
-    const size = value.length + Buffer.byteLength(message.key ?? '') + RECORD_OVERHEAD_BYTES;
+    const headers = message.headers;
+    let headerBytes = 0;
+    for (const [name, text] of Object.entries(headers ?? {}))
+      headerBytes += Buffer.byteLength(name) + Buffer.byteLength(text) + 8;
+    const size = value.length + Buffer.byteLength(message.key ?? '') + headerBytes + RECORD_OVERHEAD_BYTES;
     if (chunk.length > 0 && bytes + size > MAX_REQUEST_BYTES) {
       yield chunk;
       chunk = [];
@@ -191,6 +196,7 @@ function* byRequestSize(messages: OutgoingMessage[]): Generator<Message[]> {
       key: message.key ?? null,
       value,
       timestamp: message.timestamp === undefined ? undefined : String(message.timestamp),
+      ...(headers && Object.keys(headers).length > 0 ? { headers: { ...headers } } : {}),
     });
     bytes += size;
   }

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import type {
   ConsumeOptions,
   EventStream,
+  FetchOptions,
   OutgoingMessage,
   PartitionBatch,
   StreamConsumer,
@@ -25,6 +26,7 @@ interface StoredMessage {
   key: string | null;
   value: string;
   timestamp: number;
+  headers?: Record<string, string>;
 }
 
 /**
@@ -79,6 +81,9 @@ export function openMemoryStream(url: string): EventStream {
           key: message.key ?? null,
           value: Buffer.from(message.value).toString('base64'),
           timestamp: message.timestamp ?? Date.now(),
+          ...(message.headers && Object.keys(message.headers).length > 0
+            ? { headers: { ...message.headers } }
+            : {}),
         };
         partitions[partition]?.push(stored);
         if (folder) {
@@ -96,7 +101,8 @@ export function openMemoryStream(url: string): EventStream {
     async endOffsets(topic: string) {
       return partitionsOf(topic).map((log, partition) => ({ topic, partition, offset: log.length }));
     },
-    async consumer(groupId: string, subscribed: string[]): Promise<StreamConsumer> {
+    async consumer(groupId: string, subscribed: string[], fetch: FetchOptions = {}): Promise<StreamConsumer> {
+      const idlePollMs = Math.min(fetch.maxWaitMs ?? IDLE_POLL_MS, IDLE_POLL_MS);
       const offsets = groupOffsets(groupId);
       const positions = new Map<string, number>();
       let stopRequested = false;
@@ -105,6 +111,7 @@ export function openMemoryStream(url: string): EventStream {
         async consume(handle: (batch: PartitionBatch) => Promise<void>, options: ConsumeOptions) {
           stopRequested = false;
           const maxBatch = options.maxBatchSize ?? 10_000;
+          const maxBytes = Math.max(1, options.maxBatchBytes ?? Number.POSITIVE_INFINITY);
           const targets = new Map<string, number>();
           for (const topic of subscribed) {
             partitionsOf(topic).forEach((log, partition) => {
@@ -122,16 +129,22 @@ export function openMemoryStream(url: string): EventStream {
                 const position = positions.get(key) ?? offsets.get(key) ?? 0;
                 const log = partitions[partition] ?? [];
                 if (position >= log.length) continue;
-                const batch = log.slice(position, position + maxBatch).map(
-                  (stored, index): StreamMessage => ({
+                const batch: StreamMessage[] = [];
+                let bytes = 0;
+                for (const stored of log.slice(position, position + maxBatch)) {
+                  const value = Buffer.from(stored.value, 'base64');
+                  if (batch.length > 0 && bytes + value.length > maxBytes) break;
+                  bytes += value.length;
+                  batch.push({
                     topic,
                     partition,
-                    offset: position + index,
+                    offset: position + batch.length,
                     key: stored.key,
-                    value: Buffer.from(stored.value, 'base64'),
+                    value,
                     timestamp: stored.timestamp,
-                  }),
-                );
+                    ...(stored.headers ? { headers: { ...stored.headers } } : {}),
+                  });
+                }
                 await handle({ topic, partition, messages: batch });
                 positions.set(key, position + batch.length);
                 delivered = true;
@@ -141,7 +154,7 @@ export function openMemoryStream(url: string): EventStream {
               const caughtUp = [...targets].every(([key, end]) => (positions.get(key) ?? 0) >= end);
               if (caughtUp) return;
             }
-            if (!delivered) await new Promise((done) => setTimeout(done, IDLE_POLL_MS));
+            if (!delivered) await new Promise((done) => setTimeout(done, idlePollMs));
           }
         },
         async commit(committed: TopicPartitionOffset[]) {

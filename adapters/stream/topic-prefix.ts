@@ -17,15 +17,15 @@ export function withTopicPrefix(stream: EventStream, prefix: string): EventStrea
       stream.ensureTopics(topics.map((topic) => ({ ...topic, name: physical(topic.name) }))),
     publish: (topic, messages) => stream.publish(physical(topic), messages),
     endOffsets: async (topic) => (await stream.endOffsets(physical(topic))).map(toLogical),
-    async consumer(groupId, topics): Promise<StreamConsumer> {
-      const inner = await stream.consumer(groupId, topics.map(physical));
+    async consumer(groupId, topics, fetch): Promise<StreamConsumer> {
+      const inner = await stream.consumer(groupId, topics.map(physical), fetch);
       return {
         consume: (handle, options) =>
-          inner.consume(
-            (batch: PartitionBatch) =>
-              handle({ ...toLogical(batch), messages: batch.messages.map(toLogical) }),
-            options,
-          ),
+          inner.consume((batch: PartitionBatch) => {
+            // The messages are this consumer's own objects: renamed in place, not copied (a hot path).
+            for (const message of batch.messages) message.topic = logical(message.topic);
+            return handle({ ...toLogical(batch), messages: batch.messages });
+          }, options),
         commit: (offsets) => inner.commit(toPhysical(offsets)),
         committed: async () => (await inner.committed()).map(toLogical),
         stop: () => inner.stop(),

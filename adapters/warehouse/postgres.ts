@@ -176,6 +176,9 @@ export async function openPgWire(url: string, options: PgWireOptions, engine: En
       async () => {
         const client = await pool.connect();
         if (configured.has(client)) return client;
+        // A connection dropped while a job holds it (between the statements of a transaction) is reported by its
+        // next query; without a listener the 'error' event would crash the process instead.
+        client.on('error', () => {});
         // Every connection computes dates in UTC: the models' cast(ts as date) is the UTC date.
         await client.query("SET timezone TO 'UTC'").catch((error: Error) => {
           client.release(error);

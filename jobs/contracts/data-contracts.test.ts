@@ -104,4 +104,25 @@ describe('data contracts', () => {
       null,
     ]);
   });
+
+  it('refuses what bronze could not load: NUL characters, text or undeclared fields above 65,535 bytes', () => {
+    const event = {
+      event_id: 'e3',
+      event_type: 'page_view',
+      occurred_at: '2026-11-01T10:00:00Z',
+      session_id: 's1',
+      device: 'web',
+    };
+    const clicks = contractFor('clickstream');
+    expect(clicks.check({ ...event, device: 'we\u0000b' }).reasons).toEqual([
+      'device: text must not contain NUL characters',
+    ]);
+    expect(clicks.check({ ...event, page_url: 'é'.repeat(40_000) }).reasons).toEqual([
+      'page_url: text longer than 65535 bytes',
+    ]);
+    expect(clicks.check({ ...event, page_url: 'x'.repeat(65_535) }).reasons).toEqual([]);
+    expect(clicks.check({ ...event, extra: 'x'.repeat(70_000) }).reasons).toEqual([
+      '_rescued_data: undeclared fields take more than 65535 bytes',
+    ]);
+  });
 });

@@ -9,6 +9,22 @@ export type RecordFormat = 'csv' | 'json';
 /** Staged for event sources: the Kafka partition, offset and record timestamp (publish time, ISO-8601). */
 export const STREAM_COLUMNS = ['_stream_partition', '_stream_offset', '_published_at'] as const;
 
+/**
+ * Limits that keep every staged row loadable, so no event can stall a load (and so a partition) downstream:
+ * bronze text columns are varchar(65535) (Redshift counts bytes), and PostgreSQL text cannot hold NUL.
+ * Events above 1 MiB are refused whole (Azure Event Hubs' own cap is 1 MB, MSK's default 1 MiB).
+ */
+export const MAX_TEXT_BYTES = 65_535;
+export const MAX_EVENT_BYTES = 1_048_576;
+
+const loadableText = (schema: z.ZodString) =>
+  schema
+    .refine((value) => !value.includes('\u0000'), 'text must not contain NUL characters')
+    .refine(
+      (value) => value.length * 3 <= MAX_TEXT_BYTES || Buffer.byteLength(value) <= MAX_TEXT_BYTES,
+      `text longer than ${MAX_TEXT_BYTES} bytes`,
+    );
+
 export interface ContractVerdict {
   /** Contract columns as text for staging (null = SQL NULL); meaningful only when reasons is empty. */
   values: (string | null)[];
@@ -52,10 +68,11 @@ const CSV_TYPES: Record<ColumnType, () => z.ZodType<string>> = {
 const JSON_TYPES: Record<ColumnType, () => z.ZodType<string | number | boolean>> = {
   int: () => z.number({ error: missingOr('an integer') }).int('expected an integer'),
   numeric: () => z.number({ error: missingOr('a number') }),
-  text: () => z.string({ error: missingOr('text') }),
+  text: () => loadableText(z.string({ error: missingOr('text') })),
   timestamptz: () =>
     z
       .string({ error: missingOr('an ISO-8601 timestamp') })
+      .max(64, 'expected an ISO-8601 timestamp')
       .refine(isTimestamp, 'expected an ISO-8601 timestamp'),
   date: () =>
     z.string({ error: missingOr('a date') }).regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD'),
@@ -95,15 +112,12 @@ function buildContract(
         rescued[key] = record[key];
       }
       const parsed = schema.safeParse(record);
-      if (!parsed.success) {
-        return {
-          values: [],
-          reasons: parsed.error.issues.map(
-            (issue) => `${issue.path.join('.') || 'record'}: ${issue.message}`,
-          ),
-          rescued,
-        };
-      }
+      const reasons = parsed.success
+        ? []
+        : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'record'}: ${issue.message}`);
+      if (rescued && Buffer.byteLength(JSON.stringify(rescued)) > MAX_TEXT_BYTES)
+        reasons.push(`_rescued_data: undeclared fields take more than ${MAX_TEXT_BYTES} bytes`);
+      if (reasons.length > 0) return { values: [], reasons, rescued };
       const values = names.map((name) => {
         const value = record[name];
         return value === undefined || value === null ? null : String(value);

@@ -1,10 +1,17 @@
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 
+/**
+ * Where a batch came from: an extract window (`table`), a drained topic micro-batch (`topic`, validated and loaded
+ * by the batch jobs), or a micro-batch of the stream service (`stream`: the service validates, loads and applies
+ * it to silver itself, so the batch jobs leave it alone).
+ */
+export type BatchKind = 'table' | 'topic' | 'stream';
+
 /** One raw batch and how far it has travelled: the ledger validate and load work from. */
 export interface BatchRow {
   batch_id: string;
   source: string;
-  source_kind: 'table' | 'topic';
+  source_kind: BatchKind;
   ingestion_date: string;
   raw_key: string;
   rows_raw: number;
@@ -24,7 +31,7 @@ export async function registerBatch(
   batch: {
     batchId: string;
     source: string;
-    kind: 'table' | 'topic';
+    kind: BatchKind;
     ingestionDate: string;
     rawKey: string;
     rows: number;
@@ -39,17 +46,56 @@ export async function registerBatch(
   );
 }
 
+/** Batches the `validate` job works on: every new batch except the stream service's own. */
 export async function batchesAwaitingValidation(db: SqlDatabase): Promise<BatchRow[]> {
   return db.query<BatchRow & Record<string, unknown>>(
-    `select ${BATCH_COLUMNS} from ops.batches where validated_at is null order by extracted_at, batch_id`,
+    `select ${BATCH_COLUMNS} from ops.batches where validated_at is null and source_kind <> 'stream'
+     order by extracted_at, batch_id`,
   );
 }
 
+/** Batches the `load` job works on: every validated batch not loaded yet, except the stream service's own. */
 export async function batchesAwaitingLoad(db: SqlDatabase): Promise<BatchRow[]> {
   return db.query<BatchRow & Record<string, unknown>>(
     `select ${BATCH_COLUMNS} from ops.batches where validated_at is not null and loaded_at is null
+       and source_kind <> 'stream'
      order by extracted_at, batch_id`,
   );
+}
+
+/** A stream-service batch still to validate, load and apply, with the registration time that versions it. */
+export interface PendingStreamBatch extends BatchRow {
+  extracted_at: Date;
+}
+
+/**
+ * The stream service's batches not applied yet (loaded_at is set in the same transaction as the silver update),
+ * oldest first. A batch registered again (a replay) gets a new extracted_at: work done on the older version is
+ * refused when it commits (see stillRegistered).
+ */
+export async function pendingStreamBatches(db: SqlDatabase, limit: number): Promise<PendingStreamBatch[]> {
+  return db.query<PendingStreamBatch & Record<string, unknown>>(
+    `select ${BATCH_COLUMNS}, extracted_at from ops.batches where source_kind = 'stream' and loaded_at is null
+     order by extracted_at, batch_id limit ${Math.max(1, Math.floor(limit))}`,
+  );
+}
+
+/** Stream-service batches not applied yet, and their events: the service's backlog. */
+export async function streamBacklog(db: SqlDatabase): Promise<{ batches: number; events: number }> {
+  const [row] = await db.query<{ batches: number; events: number }>(
+    `select cast(count(*) as integer) as batches, cast(coalesce(sum(rows_raw), 0) as bigint) as events
+     from ops.batches where source_kind = 'stream' and loaded_at is null`,
+  );
+  return { batches: Number(row?.batches ?? 0), events: Number(row?.events ?? 0) };
+}
+
+/** True while the ledger still holds this registration of the batch (no replay re-registered it meanwhile). */
+export async function stillRegistered(db: SqlDatabase, batchId: string, extractedAt: Date): Promise<boolean> {
+  const [row] = await db.query<{ n: number }>(
+    'select cast(count(*) as integer) as n from ops.batches where batch_id = $1 and extracted_at = $2',
+    [batchId, extractedAt],
+  );
+  return Number(row?.n ?? 0) === 1;
 }
 
 export async function markValidated(

@@ -24,7 +24,7 @@ import { lakeZoneDataset } from '../lineage/steps.ts';
 import { type LoadedBatch, runLoad } from '../load.ts';
 import { markValidated, registerBatch } from '../ops/batches.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
-import { readCsvRecords, readEnvelopeRecords, stagingColumns } from '../validate.ts';
+import { openRawRecords, stagingColumns } from '../validate.ts';
 
 export interface ReplayOptions {
   batchId: string;
@@ -59,7 +59,7 @@ export interface ReplayReport {
 interface LedgerBatch {
   batch_id: string;
   source: string;
-  source_kind: 'table' | 'topic';
+  source_kind: 'table' | 'topic' | 'stream';
   ingestion_date: string;
   raw_key: string;
   quarantine_key: string | null;
@@ -142,8 +142,7 @@ export async function replayQuarantine(context: JobContext, options: ReplayOptio
     let staging: StagingWriter | null = null;
     let rescued = 0;
     if (pending.size > 0) {
-      const raw = await lake.get(batch.raw_key);
-      const records = contract.format === 'csv' ? readCsvRecords(raw) : readEnvelopeRecords(raw);
+      const records = await openRawRecords(lake, batch.raw_key, contract);
       for await (const record of records) {
         if (!pending.has(record.rowNumber)) continue;
         report.examined += 1;
@@ -184,7 +183,8 @@ export async function replayQuarantine(context: JobContext, options: ReplayOptio
           await registerBatch(tx, {
             batchId: replayBatchId,
             source: batch.source,
-            kind: batch.source_kind,
+            // A service batch's promoted rows are loaded by the batch load job, like any replay.
+            kind: batch.source_kind === 'stream' ? 'topic' : batch.source_kind,
             ingestionDate: batch.ingestion_date,
             rawKey: batch.raw_key,
             rows: report.promoted,

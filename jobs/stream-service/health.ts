@@ -3,6 +3,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ApplyStats } from './applier.ts';
+import type { BackpressureState } from './backpressure.ts';
 
 /** Where a running service records its health port, so the image's HEALTHCHECK knows a service is meant to answer. */
 export const HEALTH_MARKER = join(tmpdir(), 'ecomm-health-port');
@@ -24,6 +26,25 @@ export interface ServiceHealth {
   batchesWritten: number;
   eventsWritten: number;
   lag(): Promise<PartitionLag[]>;
+  /** Stage 1 (raw writes and the ledger) waiting for the lake or the warehouse. */
+  ingestBackpressure?: BackpressureState;
+  /** Stage 2 (validation, dead letters, bronze, silver), when the service runs it. */
+  apply?: () => ApplyStats;
+  /** The consumer's last failure (it reconnects by itself), if any. */
+  lastError?: { message: string; at: string } | null;
+}
+
+/** Backpressure, the applier's counters and the last consumer error, when the service reports them. */
+function extras(health: ServiceHealth): Record<string, unknown> {
+  const apply = health.apply?.();
+  const ingest = health.ingestBackpressure;
+  if (!apply && !ingest && health.lastError === undefined) return {};
+  return {
+    backpressure: Boolean(ingest?.active || apply?.backpressure.active),
+    ingestBackpressure: ingest ?? null,
+    apply: apply ?? null,
+    lastError: health.lastError ?? null,
+  };
 }
 
 export interface HealthServer {
@@ -60,6 +81,7 @@ export async function startHealthServer(
             eventsWritten: health.eventsWritten,
             totalLag: lag.reduce((sum, entry) => sum + entry.lag, 0),
             lag,
+            ...extras(health),
           }),
         )
         .catch((error: Error) => reply(503, { error: error.message }));

@@ -5,7 +5,7 @@
  * rows (models are deterministic), which keeps reruns idempotent (invariant 2).
  */
 import type { SqlDatabase, SqlDialect } from '../../adapters/warehouse/sql-database.ts';
-import { expandMacros, type MacroVars } from '../../sql/dialects/macros.ts';
+import { expandMacros, lockForWriteSql, type MacroVars } from '../../sql/dialects/macros.ts';
 import {
   loadBronzeTables,
   type Model,
@@ -105,24 +105,141 @@ async function buildModel(
     throw new ModelBuildError(model, (error as Error).message);
   }
   try {
-    await db.exec(`drop table if exists ${next}`);
-    await db.exec(`create table ${next} as\n${select}`);
-    const [counted] = await db.query<{ row_count: unknown }>(`select count(*) as row_count from ${next}`);
-    await db.transaction(async (tx) => {
-      await tx.exec(`drop table if exists ${model.name}`);
-      await tx.exec(`alter table ${next} rename to ${table}`);
-    });
-    return {
-      name: model.name,
-      layer: model.layer,
-      file: model.file,
-      rows: Number(counted?.row_count ?? 0),
-      ms: performance.now() - started,
-    };
+    let rows: number;
+    if (model.incrementalKey) {
+      // The stream service updates this table between full builds: build and swap while holding its write lock,
+      // so an update is either in the bronze this build reads, or applied to the new table after the swap.
+      rows = await db.transaction(async (tx) => {
+        if (await tableExists(tx, model.name)) await tx.exec(lockForWriteSql(model.name, tx.dialect));
+        return buildAndSwap(tx, model, next, table, select);
+      });
+    } else {
+      await db.exec(`drop table if exists ${next}`);
+      await db.exec(`create table ${next} as\n${select}`);
+      rows = await countRows(db, next);
+      await db.transaction(async (tx) => {
+        await tx.exec(`drop table if exists ${model.name}`);
+        await tx.exec(`alter table ${next} rename to ${table}`);
+      });
+    }
+    return { name: model.name, layer: model.layer, file: model.file, rows, ms: performance.now() - started };
   } catch (error) {
     // Only the message: driver errors may carry the statement, and the statement may carry the hash key.
     throw new ModelBuildError(model, databaseMessage(error));
   }
+}
+
+async function buildAndSwap(
+  tx: SqlDatabase,
+  model: Model,
+  next: string,
+  table: string,
+  select: string,
+): Promise<number> {
+  await tx.exec(`drop table if exists ${next}`);
+  await tx.exec(`create table ${next} as\n${select}`);
+  const rows = await countRows(tx, next);
+  await tx.exec(`drop table if exists ${model.name}`);
+  await tx.exec(`alter table ${next} rename to ${table}`);
+  return rows;
+}
+
+async function countRows(db: SqlDatabase, table: string): Promise<number> {
+  const [counted] = await db.query<{ row_count: unknown }>(`select count(*) as row_count from ${table}`);
+  return Number(counted?.row_count ?? 0);
+}
+
+export async function tableExists(db: SqlDatabase, name: string): Promise<boolean> {
+  const [schema, table] = name.split('.') as [string, string];
+  const [row] = await db.query<{ n: unknown }>(
+    'select count(*) as n from information_schema.tables where table_schema = $1 and table_name = $2',
+    [schema, table],
+  );
+  return Number(row?.n ?? 0) > 0;
+}
+
+export interface IncrementalOptions {
+  vars: MacroVars;
+  /** The bronze batches just loaded (or reloaded). */
+  batchIds: string[];
+}
+
+export interface IncrementalResult {
+  name: string;
+  /** Rows written for the affected keys (the table's row count for a first, full build). */
+  rows: number;
+  /** Keys recomputed. */
+  keys: number;
+  /** True when the table did not exist yet and was built whole. */
+  full: boolean;
+  ms: number;
+}
+
+const BATCH_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+const TEMP = { keys: 'ecomm_inc_keys', bronze: 'ecomm_inc_bronze', rows: 'ecomm_inc_rows' } as const;
+
+/**
+ * Brings an `-- incremental: <key>` model up to date after the given bronze batches were loaded, with the model's
+ * own SQL, inside the caller's transaction: the keys those batches touch (their bronze rows, and the rows they
+ * supplied to the table before a reload) are recomputed from every bronze row holding them, deleted and inserted
+ * again. A model's row depends only on the bronze rows of its key, so the table ends exactly as a full build would
+ * leave it, whatever order batches arrive or replay in (first delivery wins the same way). Holds the table's write
+ * lock, so concurrent appliers and a full build take turns. A table that does not exist yet is built whole.
+ */
+export async function applyIncrementally(
+  tx: SqlDatabase,
+  model: Model,
+  options: IncrementalOptions,
+): Promise<IncrementalResult> {
+  const started = performance.now();
+  const key = model.incrementalKey;
+  const bronze = model.dependsOn[0];
+  if (!key || !bronze) throw new Error(`${model.name} (${model.file}) is not an incremental model`);
+  const bad = options.batchIds.filter((id) => !BATCH_ID.test(id));
+  if (bad.length > 0) throw new Error(`applyIncrementally: unexpected batch id(s) ${bad.join(', ')}`);
+  let select: string;
+  try {
+    select = renderModelSql(model, tx.dialect, options.vars);
+  } catch (error) {
+    throw new ModelBuildError(model, (error as Error).message);
+  }
+  try {
+    await createSchemas(tx);
+    if (!(await tableExists(tx, model.name))) {
+      await tx.exec(`create table ${model.name} as\n${select}`);
+      const rows = await countRows(tx, model.name);
+      return { name: model.name, rows, keys: rows, full: true, ms: performance.now() - started };
+    }
+    if (options.batchIds.length === 0)
+      return { name: model.name, rows: 0, keys: 0, full: false, ms: performance.now() - started };
+    await tx.exec(lockForWriteSql(model.name, tx.dialect));
+    const ids = options.batchIds.map((id) => `'${id}'`).join(', ');
+    const reading = new RegExp(`\\b${bronze.replace('.', '\\s*\\.\\s*')}\\b`, 'gi');
+    await dropTemporary(tx);
+    await tx.exec(
+      `create temp table ${TEMP.keys} as
+       select trim(${key}) as k from ${bronze} where _batch_id in (${ids})
+       union
+       select ${key} as k from ${model.name} where _batch_id in (${ids})`,
+    );
+    await tx.exec(
+      `create temp table ${TEMP.bronze} as
+       select * from ${bronze} where trim(${key}) in (select k from ${TEMP.keys})`,
+    );
+    await tx.exec(`create temp table ${TEMP.rows} as\n${select.replace(reading, TEMP.bronze)}`);
+    await tx.exec(`delete from ${model.name} where ${key} in (select k from ${TEMP.keys})`);
+    await tx.exec(`insert into ${model.name} select * from ${TEMP.rows}`);
+    const rows = await countRows(tx, TEMP.rows);
+    const keys = await countRows(tx, TEMP.keys);
+    await dropTemporary(tx);
+    return { name: model.name, rows, keys, full: false, ms: performance.now() - started };
+  } catch (error) {
+    throw new ModelBuildError(model, databaseMessage(error));
+  }
+}
+
+async function dropTemporary(tx: SqlDatabase): Promise<void> {
+  for (const table of Object.values(TEMP)) await tx.exec(`drop table if exists ${table}`);
 }
 
 function databaseMessage(error: unknown): string {

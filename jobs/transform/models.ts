@@ -52,6 +52,12 @@ export interface Model {
   dependsOn: string[];
   /** Why the model reads its own layer (`-- reads gold: …`), when it does. */
   readsOwnLayer?: string;
+  /**
+   * `-- incremental: <key>`: the model can be brought up to date for a few bronze batches instead of rebuilt
+   * (the stream service does, see build.ts applyIncrementally). `<key>` is its unique key, the trimmed bronze
+   * column of the same name; the model reads one bronze table and outputs `_batch_id`.
+   */
+  incrementalKey?: string;
   /** The SELECT (header removed, macros not yet expanded). */
   sql: string;
 }
@@ -103,9 +109,17 @@ export function parseModel(file: string, text: string, layer: ModelLayer): Model
   }
   const tests: ModelTest[] = [];
   let readsOwnLayer: string | undefined;
+  let incrementalKey: string | undefined;
   for (const line of header.slice(1)) {
     if (/^--\s*tests?\b/i.test(line)) {
       tests.push(parseTestLine(line, shown));
+      continue;
+    }
+    const incremental = /^--\s*incremental\s*:\s*(.*)$/i.exec(line);
+    if (incremental) {
+      incrementalKey = incremental[1]?.trim() ?? '';
+      if (!IDENTIFIER.test(incrementalKey))
+        throw new Error(`${shown}: "${line}" must be "-- incremental: <unique key column>"`);
       continue;
     }
     const reads = /^--\s*reads\s+([a-z]+)\s*:\s*(.*)$/i.exec(line);
@@ -117,14 +131,26 @@ export function parseModel(file: string, text: string, layer: ModelLayer): Model
     }
   }
   if (body.trim() === '') throw new Error(`${shown}: no SELECT after the header`);
+  const dependsOn = findReferences(body);
+  if (incrementalKey !== undefined) {
+    const key = incrementalKey;
+    const isUnique = tests.some(
+      (test) => test.kind === 'unique' && test.columns.length === 1 && test.columns[0] === key,
+    );
+    const bronze = dependsOn.filter((dep) => dep.startsWith('bronze.'));
+    if (!isUnique) throw new Error(`${shown}: incremental key ${key} needs a "-- test: unique(${key})"`);
+    if (bronze.length !== 1 || dependsOn.length !== 1)
+      throw new Error(`${shown}: an incremental model reads exactly one bronze table and nothing else`);
+  }
   return {
     name,
     layer,
     file: shown,
     grain,
     tests,
-    dependsOn: findReferences(body),
+    dependsOn,
     readsOwnLayer,
+    ...(incrementalKey === undefined ? {} : { incrementalKey }),
     sql: body,
   };
 }

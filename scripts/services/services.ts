@@ -15,7 +15,6 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import {
   AZURITE_ACCOUNT,
@@ -27,6 +26,12 @@ import {
   type ServiceEnv,
   toShellEnv,
 } from './env.ts';
+import {
+  kafkaAnswers,
+  kafkaProperties,
+  kafkaJvmArgs as nodeJvmArgs,
+  writeKafkaProperties,
+} from './kafka-node.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -140,19 +145,6 @@ async function pickPort(taken: Set<number>): Promise<number> {
     if (!taken.has(port) && (await portFree(port))) return port;
   }
   throw new Error('no free port found in 20000-31999 on 127.0.0.1');
-}
-
-function tcpOpen(port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ port, host: '127.0.0.1' });
-    const done = (ok: boolean) => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(timeoutMs, () => done(false));
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
-  });
 }
 
 /** Status code of a GET, or undefined when nothing answers. */
@@ -689,76 +681,22 @@ const KAFKA_PROPS = path.join(KAFKA_DIR, 'server.properties');
 const KAFKA_DATA = path.join(KAFKA_DIR, 'data');
 const KAFKA_LOG = path.join(LOGS, 'kafka.log');
 const KAFKA_MARKER = 'kafka.Kafka';
-const kafkaClasspath = () => `${KAFKA_LIBS}/*`;
 
 function writeKafkaConfig(state: State): void {
   const { kafka, kafkaController } = state.ports;
-  const props = {
-    'process.roles': 'broker,controller',
-    'node.id': '1',
-    'controller.quorum.voters': `1@127.0.0.1:${kafkaController}`,
-    listeners: `PLAINTEXT://127.0.0.1:${kafka},CONTROLLER://127.0.0.1:${kafkaController}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${kafka}`,
-    'controller.listener.names': 'CONTROLLER',
-    'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-    'log.dirs': KAFKA_DATA,
-    'num.partitions': '1',
-    'auto.create.topics.enable': 'true',
-    'delete.topic.enable': 'true',
-    'offsets.topic.replication.factor': '1',
-    'offsets.topic.num.partitions': '1',
-    'transaction.state.log.replication.factor': '1',
-    'transaction.state.log.min.isr': '1',
-    'transaction.state.log.num.partitions': '1',
-    'share.coordinator.state.topic.replication.factor': '1',
-    'share.coordinator.state.topic.min.isr': '1',
-    'group.initial.rebalance.delay.ms': '0',
-    'num.network.threads': '2',
-    'num.io.threads': '2',
-    'background.threads': '2',
-    'num.recovery.threads.per.data.dir': '1',
-  };
-  const text = Object.entries(props)
-    .map(([k, v]) => `${k}=${v}`)
-    .join('\n');
-  fs.writeFileSync(KAFKA_PROPS, `# Written by scripts/services/services.ts at each start\n${text}\n`);
+  writeKafkaProperties(
+    KAFKA_PROPS,
+    kafkaProperties({ port: kafka, controllerPort: kafkaController, dataDir: KAFKA_DATA }),
+  );
   fs.copyFileSync(path.join(HERE, 'kafka', 'log4j2.properties'), path.join(KAFKA_DIR, 'log4j2.properties'));
 }
 
 function kafkaJvmArgs(): string[] {
-  return [
-    '-Xms128m',
-    KAFKA_HEAP,
-    '-XX:+UseSerialGC',
-    '-XX:+ExitOnOutOfMemoryError',
-    '-Djava.awt.headless=true',
-    `-Dlog4j2.configurationFile=${path.join(KAFKA_DIR, 'log4j2.properties')}`,
-    `-Dkafka.logs.dir=${LOGS}`,
-    '-cp',
-    kafkaClasspath(),
-  ];
-}
-
-async function kafkaAnswers(port: number): Promise<boolean> {
-  if (!(await tcpOpen(port))) return false;
-  const kafka = new Kafka({
-    clientId: 'services-up',
-    brokers: [`127.0.0.1:${port}`],
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 3000,
-    requestTimeout: 5000,
-    retry: { retries: 0 },
+  return nodeJvmArgs({
+    heap: KAFKA_HEAP,
+    log4j: path.join(KAFKA_DIR, 'log4j2.properties'),
+    logsDir: LOGS,
   });
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    await admin.listTopics();
-    const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0 && cluster.controller !== null;
-  } finally {
-    await admin.disconnect().catch(() => {});
-  }
 }
 
 async function upKafka(state: State): Promise<void> {
@@ -1026,6 +964,33 @@ async function down(purge: boolean): Promise<number> {
   return 0;
 }
 
+/** Stops one service and starts it again with the settings of `up` (today: kafka, for fault drills). */
+async function restart(service: string | undefined): Promise<number> {
+  if (service !== 'kafka') {
+    console.error('usage: services.ts restart kafka');
+    return 2;
+  }
+  const state = readState() as State;
+  if (!state.ports) {
+    console.error('[services] nothing started yet: run `npm run services:up` first');
+    return 1;
+  }
+  const pid = livePid(KAFKA_PID, KAFKA_MARKER);
+  if (pid) {
+    log('kafka', `stopping (pid ${pid})`);
+    await stopPid('kafka', pid, 30_000);
+    fs.rmSync(KAFKA_PID, { force: true });
+  }
+  try {
+    await upKafka(state);
+  } catch (e) {
+    reportFailure(e);
+    return 1;
+  }
+  log('restart', `kafka restarted in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  return 0;
+}
+
 function status(): number {
   const ports = readState().ports;
   const pgr = fs.existsSync(DIR) ? pgRunning() : undefined;
@@ -1055,8 +1020,10 @@ async function main(): Promise<number> {
       return withLock(() => down(rest.includes('--purge')));
     case 'status':
       return status();
+    case 'restart':
+      return withLock(() => restart(rest[0]));
     default:
-      console.error('usage: services.ts up | down [--purge] | status');
+      console.error('usage: services.ts up | down [--purge] | status | restart kafka');
       return 2;
   }
 }

@@ -68,6 +68,15 @@ export const MACROS: Record<string, MacroDefinition> = {
   },
 };
 
+/**
+ * The statement that serialises writers of one table for the rest of a transaction (loads of a batch, the stream
+ * service's incremental silver update, a full rebuild of the same model). PostgreSQL keeps readers running (SHARE
+ * ROW EXCLUSIVE conflicts with writers and with itself only); Redshift's LOCK has one mode.
+ */
+export function lockForWriteSql(table: string, dialect: SqlDialect): string {
+  return dialect === 'redshift' ? `lock ${table}` : `lock table ${table} in share row exclusive mode`;
+}
+
 const CALL = /\{\{\s*([a-z_][a-z0-9_]*)\s*\(([\s\S]*?)\)\s*\}\}/gi;
 
 /** Replaces every `{{ macro(args) }}` with the dialect's SQL. Throws on an unknown macro or a wrong arity. */

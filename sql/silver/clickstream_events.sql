@@ -4,8 +4,10 @@
 -- test: accepted_values(event_type; page_view, product_view, add_to_cart, remove_from_cart, checkout_started, purchase)
 -- test: expression(quantity is null or quantity > 0)
 -- test[warn]: expression(event_type not in ('product_view', 'add_to_cart', 'remove_from_cart') or product_id is not null)
+-- incremental: event_id
 -- Kafka delivers at least once, so an event_id can reach bronze twice. The first delivery wins: earliest
--- _ingested_at, then _batch_id, then _source_file (a deterministic order, so a rebuild picks the same row).
+-- _ingested_at, then _batch_id, then _source_file, then (two deliveries in one batch) the earlier publish time and
+-- offset: a total order, so a rebuild, and the stream service's incremental update, pick the same row.
 -- is_late: the event occurred more than 1 day before it was published to the stream (the Kafka record timestamp,
 -- staged as _published_at): event time far behind processing time. It depends only on the message, so reloading or
 -- replaying a batch gives the same flag, and a backfill of old but punctual events is not flagged.
@@ -26,6 +28,7 @@ renamed as (
     cast(nullif(trim(quantity), '') as integer) as quantity,
     cast(nullif(trim(order_id), '') as integer) as order_id,
     {{ to_timestamptz(_published_at) }} as published_at,
+    cast(nullif(trim(_stream_offset), '') as bigint) as stream_offset,
     _batch_id,
     _source_file,
     _ingested_at
@@ -37,7 +40,7 @@ deliveries as (
     renamed.*,
     row_number() over (
       partition by event_id
-      order by _ingested_at, _batch_id, _source_file, occurred_at, event_type, session_id
+      order by _ingested_at, _batch_id, _source_file, published_at, stream_offset, occurred_at, event_type, session_id
     ) as delivery_rank
   from renamed
 ),

@@ -4,6 +4,7 @@
 -- test: accepted_values(event_type; order_created, order_status_changed)
 -- test: accepted_values(status; pending, shipped, delivered, cancelled)
 -- test[warn]: relationships(order_id; silver.orders.order_id)
+-- incremental: event_id
 -- Same delivery and lateness rules as silver.clickstream_events (see sql/README.md).
 with source as (
   select * from bronze.order_events
@@ -17,6 +18,7 @@ renamed as (
     cast(trim(order_id) as integer) as order_id,
     lower(trim(status)) as status,
     {{ to_timestamptz(_published_at) }} as published_at,
+    cast(nullif(trim(_stream_offset), '') as bigint) as stream_offset,
     _batch_id,
     _source_file,
     _ingested_at
@@ -28,7 +30,7 @@ deliveries as (
     renamed.*,
     row_number() over (
       partition by event_id
-      order by _ingested_at, _batch_id, _source_file, occurred_at, event_type, status
+      order by _ingested_at, _batch_id, _source_file, published_at, stream_offset, occurred_at, event_type, status
     ) as delivery_rank
   from renamed
 ),
