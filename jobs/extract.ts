@@ -9,7 +9,7 @@ import { CsvRecordCounter } from './lake/csv.ts';
 import { compactTimestamp, isoDate, lakeKey } from './lake/layout.ts';
 import { extractLineage } from './lineage/steps.ts';
 import { registerBatch } from './ops/batches.ts';
-import { recordRun } from './ops/pipeline-runs.ts';
+import { recordStep } from './ops/pipeline-runs.ts';
 
 export interface ExtractedTable {
   table: string;
@@ -35,36 +35,22 @@ export async function runExtract(
   const results: ExtractedTable[] = [];
   for (const table of tables) {
     context.throwIfStopping();
-    const startedAt = context.now();
-    try {
-      const extracted = await extractTable(context, source, warehouse, table);
-      results.push(extracted);
-      await recordRun(warehouse, {
-        runId: context.runId,
-        job: 'extract',
-        step: table.name,
-        batchId: extracted.batchId,
-        status: extracted.batchId ? 'succeeded' : 'skipped',
-        startedAt,
-        finishedAt: context.now(),
-        rowsIn: extracted.rows,
-        rowsOut: extracted.rows,
-        message: extracted.batchId ? null : 'no changed rows since the watermark',
-      });
-      await extractLineage(context, table, startedAt, extracted);
-    } catch (error) {
-      await recordRun(warehouse, {
-        runId: context.runId,
-        job: 'extract',
-        step: table.name,
-        status: 'failed',
-        startedAt,
-        finishedAt: context.now(),
-        message: (error as Error).message,
-      });
-      await extractLineage(context, table, startedAt, null, error);
-      throw error;
-    }
+    const extracted = await recordStep(
+      context,
+      { job: 'extract', step: table.name },
+      () => extractTable(context, source, warehouse, table),
+      {
+        outcome: (done) => ({
+          batchId: done.batchId,
+          status: done.batchId ? 'succeeded' : 'skipped',
+          rowsIn: done.rows,
+          rowsOut: done.rows,
+          message: done.batchId ? null : 'no changed rows since the watermark',
+        }),
+        lineage: (startedAt, done, error) => extractLineage(context, table, startedAt, done, error),
+      },
+    );
+    results.push(extracted);
   }
   return results;
 }

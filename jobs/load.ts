@@ -5,7 +5,7 @@ import type { JobContext } from './context.ts';
 import { contractFor } from './contracts/data-contracts.ts';
 import { loadLineage } from './lineage/steps.ts';
 import { type BatchRow, batchesAwaitingLoad, markLoaded } from './ops/batches.ts';
-import { recordRun } from './ops/pipeline-runs.ts';
+import { recordStep } from './ops/pipeline-runs.ts';
 import { stagingColumns } from './validate.ts';
 
 export interface LoadedBatch {
@@ -26,37 +26,22 @@ export async function runLoad(context: JobContext): Promise<LoadedBatch[]> {
   const loaded: LoadedBatch[] = [];
   for (const batch of await batchesAwaitingLoad(warehouse)) {
     context.throwIfStopping();
-    const startedAt = context.now();
-    try {
-      const result = await loadBatch(context, warehouse, batch);
-      loaded.push(result);
-      await recordRun(warehouse, {
-        runId: context.runId,
-        job: 'load',
-        step: `bronze.${result.table}`,
-        batchId: batch.batch_id,
-        status: 'succeeded',
-        startedAt,
-        finishedAt: context.now(),
-        rowsIn: batch.rows_staged,
-        rowsOut: result.rows,
-        rowsQuarantined: result.quarantineRows,
-      });
-      await loadLineage(context, batch, startedAt, result);
-    } catch (error) {
-      await recordRun(warehouse, {
-        runId: context.runId,
-        job: 'load',
-        step: batch.source,
-        batchId: batch.batch_id,
-        status: 'failed',
-        startedAt,
-        finishedAt: context.now(),
-        message: (error as Error).message,
-      });
-      await loadLineage(context, batch, startedAt, null, error);
-      throw error;
-    }
+    const result = await recordStep(
+      context,
+      { job: 'load', step: batch.source, batchId: batch.batch_id },
+      () => loadBatch(context, warehouse, batch),
+      {
+        outcome: (batchLoaded) => ({
+          step: `bronze.${batchLoaded.table}`,
+          rowsIn: batch.rows_staged,
+          rowsOut: batchLoaded.rows,
+          rowsQuarantined: batchLoaded.quarantineRows,
+        }),
+        lineage: (startedAt, batchLoaded, error) =>
+          loadLineage(context, batch, startedAt, batchLoaded, error),
+      },
+    );
+    loaded.push(result);
   }
   return loaded;
 }

@@ -9,7 +9,7 @@ import { csvLine } from './lake/csv.ts';
 import { lakeKey } from './lake/layout.ts';
 import { validateLineage } from './lineage/steps.ts';
 import { type BatchRow, batchesAwaitingValidation, markValidated } from './ops/batches.ts';
-import { recordRun } from './ops/pipeline-runs.ts';
+import { recordStep } from './ops/pipeline-runs.ts';
 import { openRawObject, type RawEnvelope } from './stream-service/raw-batch.ts';
 
 /** Metadata columns validate appends to every staged row; bronze declares the same. */
@@ -52,38 +52,23 @@ export async function runValidate(context: JobContext): Promise<ValidatedBatch[]
   const results: ValidatedBatch[] = [];
   for (const batch of await batchesAwaitingValidation(warehouse)) {
     context.throwIfStopping();
-    const startedAt = context.now();
-    try {
-      const result = await validateBatch(context, batch);
-      results.push(result);
-      await recordRun(warehouse, {
-        runId: context.runId,
-        job: 'validate',
-        step: batch.source,
-        batchId: batch.batch_id,
-        status: 'succeeded',
-        startedAt,
-        finishedAt: context.now(),
-        rowsIn: result.rowsIn,
-        rowsOut: result.staged,
-        rowsQuarantined: result.quarantined,
-        message: result.rescued > 0 ? `${result.rescued} rows carried undeclared fields (rescued)` : null,
-      });
-      await validateLineage(context, batch, startedAt, result);
-    } catch (error) {
-      await recordRun(warehouse, {
-        runId: context.runId,
-        job: 'validate',
-        step: batch.source,
-        batchId: batch.batch_id,
-        status: 'failed',
-        startedAt,
-        finishedAt: context.now(),
-        message: (error as Error).message,
-      });
-      await validateLineage(context, batch, startedAt, null, error);
-      throw error;
-    }
+    const result = await recordStep(
+      context,
+      { job: 'validate', step: batch.source, batchId: batch.batch_id },
+      () => validateBatch(context, batch),
+      {
+        outcome: (validated) => ({
+          rowsIn: validated.rowsIn,
+          rowsOut: validated.staged,
+          rowsQuarantined: validated.quarantined,
+          message:
+            validated.rescued > 0 ? `${validated.rescued} rows carried undeclared fields (rescued)` : null,
+        }),
+        lineage: (startedAt, validated, error) =>
+          validateLineage(context, batch, startedAt, validated, error),
+      },
+    );
+    results.push(result);
   }
   return results;
 }

@@ -1,4 +1,5 @@
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import type { JobContext } from '../context.ts';
 
 export type RunStatus = 'succeeded' | 'failed' | 'skipped';
 
@@ -36,4 +37,54 @@ export async function recordRun(db: SqlDatabase, record: RunRecord): Promise<voi
       record.message === undefined || record.message === null ? null : record.message.slice(0, 4000),
     ],
   );
+}
+
+/** What a finished unit of work reports to pipeline_runs; fields left out keep the unit's defaults. */
+export type StepOutcome = Partial<
+  Pick<RunRecord, 'step' | 'batchId' | 'status' | 'rowsIn' | 'rowsOut' | 'rowsQuarantined' | 'message'>
+>;
+
+/**
+ * Runs one unit of a job (a table, a batch) and records it: a pipeline_runs row on success or failure, then the
+ * unit's lineage event, so every job reports the same way and a failure is recorded before it propagates.
+ */
+export async function recordStep<T>(
+  context: JobContext,
+  unit: { job: string; step: string; batchId?: string | null },
+  work: () => Promise<T>,
+  report: {
+    outcome: (result: T) => StepOutcome;
+    lineage: (startedAt: Date, result: T | null, error?: unknown) => Promise<void>;
+  },
+): Promise<T> {
+  const warehouse = await context.warehouse();
+  const startedAt = context.now();
+  const base = {
+    runId: context.runId,
+    job: unit.job,
+    step: unit.step,
+    batchId: unit.batchId ?? null,
+    startedAt,
+  };
+  let result: T;
+  try {
+    result = await work();
+  } catch (error) {
+    await recordRun(warehouse, {
+      ...base,
+      status: 'failed',
+      finishedAt: context.now(),
+      message: (error as Error).message,
+    });
+    await report.lineage(startedAt, null, error);
+    throw error;
+  }
+  await recordRun(warehouse, {
+    ...base,
+    status: 'succeeded',
+    finishedAt: context.now(),
+    ...report.outcome(result),
+  });
+  await report.lineage(startedAt, result);
+  return result;
 }
