@@ -1,15 +1,11 @@
-import type { StreamConsumer } from '../adapters/stream/event-stream.ts';
 import type { JobContext } from './context.ts';
 import { EVENT_TOPICS } from './contracts/event-topics.ts';
 import { streamIngestLineage } from './lineage/steps.ts';
 import { recordRun } from './ops/pipeline-runs.ts';
 import { persistOnce } from './stream-service/backpressure.ts';
-import type { PartitionLag } from './stream-service/health.ts';
 import { consumeToRaw, fetchSettings, type IngestedBatch } from './stream-service/micro-batcher.ts';
 
 export type { IngestedBatch } from './stream-service/micro-batcher.ts';
-export type { RawEnvelope } from './stream-service/raw-batch.ts';
-export { envelopeOf, streamBatchId } from './stream-service/raw-batch.ts';
 
 /**
  * `ecomm stream-ingest` (drain): moves the event topics into raw/ gzip NDJSON micro-batches up to the end offsets
@@ -73,25 +69,4 @@ export async function runStreamIngest(context: JobContext): Promise<IngestedBatc
   });
   await streamIngestLineage(context, startedAt, ingested);
   return ingested;
-}
-
-/** Consumer lag per partition of the event topics: end offset minus the group's committed offset. */
-export async function partitionLag(context: JobContext, consumer: StreamConsumer): Promise<PartitionLag[]> {
-  const committed = await consumer.committed();
-  const lag: PartitionLag[] = [];
-  for (const topic of EVENT_TOPICS) {
-    for (const end of await context.stream().endOffsets(topic.topic)) {
-      const done =
-        committed.find((entry) => entry.topic === end.topic && entry.partition === end.partition)?.offset ??
-        0;
-      lag.push({
-        topic: end.topic,
-        partition: end.partition,
-        endOffset: end.offset,
-        committedOffset: done,
-        lag: Math.max(0, end.offset - done),
-      });
-    }
-  }
-  return lag;
 }

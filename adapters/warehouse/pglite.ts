@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { postgresCsvRecord } from './redshift.ts';
+import { postgresCsvRecord } from '../csv.ts';
 import type { CsvObject, SqlDatabase, SqlParam } from './sql-database.ts';
 
 /** PGlite speaks only through its blob device for COPY: feed it bounded chunks cut at CSV record ends. */

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadServiceEnv } from '../../scripts/services/env.ts';
+import { postgresCsvRecord } from '../csv.ts';
 import { openLocalStore } from '../storage/local.ts';
 import type { ObjectInfo, ObjectStore } from '../storage/object-store.ts';
 import { openSqlDatabase } from './index.ts';
-import { postgresCsvRecord, redshiftCopyStatement, redshiftSettings } from './redshift.ts';
+import { redshiftCopyStatement, redshiftSettings } from './redshift.ts';
 import type { SqlDatabase } from './sql-database.ts';
 
 const ROLE = 'arn:aws:iam::123456789012:role/ecomm-warehouse-copy';

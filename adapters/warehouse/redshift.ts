@@ -4,7 +4,7 @@
  * it loads straight from S3 with its own COPY, and a CSV export is streamed through a cursor.
  */
 import type pg from 'pg';
-import { csvLine } from '../../jobs/lake/csv.ts';
+import { postgresCsvRecord } from '../csv.ts';
 import { quoteIdent } from './pglite.ts';
 import { type EngineProfile, openPgWire, type PgWireOptions, parsePgWireUrl } from './postgres.ts';
 import type { CsvObject, SqlDatabase } from './sql-database.ts';
@@ -71,16 +71,6 @@ function literal(text: string): string {
   if (/[\\\u0000-\u001f\u007f]/.test(text))
     throw new Error(`cannot use "${text}" in a Redshift COPY statement`);
   return `'${text.replaceAll("'", "''")}'`;
-}
-
-/**
- * One CSV record exactly as PostgreSQL's COPY ... CSV prints it: csvLine's quoting (NULL empty, empty string `""`,
- * quotes around commas, quotes and line breaks), plus COPY's one extra rule: a lone `\.` in a one-column row is
- * quoted, since unquoted it would read back as the end-of-data marker.
- */
-export function postgresCsvRecord(values: (string | null)[]): string {
-  if (values.length === 1 && values[0] === '\\.') return '"\\."\n';
-  return csvLine(values);
 }
 
 /** Every value as the server's text output (what COPY prints), no JS conversion in between. */

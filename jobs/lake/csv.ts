@@ -21,24 +21,3 @@ export class CsvRecordCounter extends Transform {
     done(null, chunk);
   }
 }
-
-const NEEDS_QUOTES = /[",\r\n]/;
-
-/**
- * One CSV field as PostgreSQL's COPY reads it: null is an unquoted empty field, an empty string is `""`, anything
- * with a comma, quote or line break is quoted with quotes doubled.
- */
-export function csvField(value: string | null): string {
-  if (value === null) return '';
-  if (value === '') return '""';
-  return NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
-}
-
-export function csvLine(values: (string | null)[]): string {
-  let line = '';
-  for (let index = 0; index < values.length; index += 1) {
-    if (index > 0) line += ',';
-    line += csvField(values[index] ?? null);
-  }
-  return `${line}\n`;
-}

@@ -12,11 +12,11 @@
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { PassThrough } from 'node:stream';
+import { csvLine } from '../../adapters/csv.ts';
 import type { ObjectStore } from '../../adapters/storage/object-store.ts';
 import type { SqlDatabase, SqlParam } from '../../adapters/warehouse/sql-database.ts';
 import type { JobContext } from '../context.ts';
 import { contractFor as currentContractFor, type DataContract } from '../contracts/data-contracts.ts';
-import { csvLine } from '../lake/csv.ts';
 import { lakeKey } from '../lake/layout.ts';
 import { lineageOf } from '../lineage/emitter.ts';
 import { outputStatisticsFacet } from '../lineage/openlineage.ts';

@@ -3,6 +3,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { StreamConsumer } from '../../adapters/stream/event-stream.ts';
+import type { JobContext } from '../context.ts';
+import { EVENT_TOPICS } from '../contracts/event-topics.ts';
 import type { ApplyStats } from './applier.ts';
 import type { BackpressureState } from './backpressure.ts';
 
@@ -102,4 +105,25 @@ export async function startHealthServer(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Consumer lag per partition of the event topics: end offset minus the group's committed offset. */
+export async function partitionLag(context: JobContext, consumer: StreamConsumer): Promise<PartitionLag[]> {
+  const committed = await consumer.committed();
+  const lag: PartitionLag[] = [];
+  for (const topic of EVENT_TOPICS) {
+    for (const end of await context.stream().endOffsets(topic.topic)) {
+      const done =
+        committed.find((entry) => entry.topic === end.topic && entry.partition === end.partition)?.offset ??
+        0;
+      lag.push({
+        topic: end.topic,
+        partition: end.partition,
+        endOffset: end.offset,
+        committedOffset: done,
+        lag: Math.max(0, end.offset - done),
+      });
+    }
+  }
+  return lag;
 }

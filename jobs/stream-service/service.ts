@@ -15,10 +15,9 @@ import type { StreamConsumer } from '../../adapters/stream/event-stream.ts';
 import { redactUrl } from '../../adapters/url.ts';
 import { type JobContext, JobStoppedError } from '../context.ts';
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
-import { partitionLag } from '../stream-ingest.ts';
 import { startApplier } from './applier-host.ts';
 import { newBackpressureState, persistWithBackoff } from './backpressure.ts';
-import { type ServiceHealth, startHealthServer } from './health.ts';
+import { partitionLag, type ServiceHealth, startHealthServer } from './health.ts';
 import { consumeToRaw, fetchSettings } from './micro-batcher.ts';
 
 export interface StreamServiceOptions {
