@@ -64,6 +64,15 @@ describe('ecomm CLI', () => {
     expect(stderr).toMatch(/ecomm generate/);
   });
 
+  it('names an unknown quarantine batch, and a missing --batch, with exit code 2', () => {
+    const unknown = ecomm(['quarantine', 'replay', '--batch', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/quarantine replay: no batch nope in the ledger/);
+    const missing = ecomm(['quarantine', 'replay']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/required option '--batch <id>' not specified/);
+  });
+
   it('prints help and exits 2 when no job is given', () => {
     const { code, stdout } = ecomm([]);
     expect(code).toBe(2);
