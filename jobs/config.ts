@@ -58,6 +58,12 @@ const configSchema = z.object({
     .default(8 * 1024 * 1024),
   /** ...or once this many milliseconds passed since its fetch began (the broker's fetch wait). */
   STREAM_BATCH_MAX_AGE_MS: z.coerce.number().int().min(10).max(300_000).default(5_000),
+  /**
+   * Consumer-group members the stream service runs in one process (Kafka only; the embedded log has one). Each
+   * member fetches and writes in turn, so with two, one member's fetch is decoded while the other's micro-batch
+   * is encoded and written: the two cores work at once.
+   */
+  STREAM_CONSUMERS: z.coerce.number().int().min(1).max(16).default(2),
   /** The stream service retries an unavailable lake or warehouse with backoff doubling up to this delay. */
   STREAM_BACKOFF_MAX_MS: z.coerce.number().int().min(10).max(600_000).default(30_000),
   /**

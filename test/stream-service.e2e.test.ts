@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { openLocalStore } from '../adapters/storage/local.ts';
 import { openKafkaStream } from '../adapters/stream/kafka.ts';
@@ -33,6 +34,29 @@ function event(index: number, padding = 0): string {
     device: 'web',
     ...(padding > 0 ? { page_url: `https://shop.example/${'p'.repeat(padding)}` } : {}),
   });
+}
+
+/** How many members a group has, which partitions they hold, and whether any partition is held twice. */
+async function groupAssignment(brokers: string, groupId: string) {
+  const admin = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const { groups } = await admin.describeGroups([groupId]);
+    const members = groups[0]?.members ?? [];
+    const held = members.flatMap((member) => {
+      const decoded = AssignerProtocol.MemberAssignment.decode(member.memberAssignment);
+      return Object.entries(decoded?.assignment ?? {}).flatMap(([topic, partitions]) =>
+        partitions.map((partition) => `${topic}/${partition}`),
+      );
+    });
+    return {
+      members: members.length,
+      partitions: [...new Set(held)].sort(),
+      shared: new Set(held).size !== held.length,
+    };
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 const MAX_EVENTS = 100;
@@ -115,6 +139,14 @@ describe('stream-ingest --follow (the long-running service) on the real broker',
       expect(settled.ready).toBe(true);
       expect(settled.lastFlushAt).not.toBeNull();
       expect(settled.lag).toHaveLength(6);
+      // STREAM_CONSUMERS (default 2) members in the group from this one process, sharing the six partitions.
+      expect(await groupAssignment(services.TEST_KAFKA_BROKERS, env.STREAM_GROUP_ID)).toEqual({
+        members: 2,
+        partitions: [0, 1, 2]
+          .flatMap((p) => [`${prefix}clickstream/${p}`, `${prefix}order-events/${p}`])
+          .sort(),
+        shared: false,
+      });
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       expect((await fetch(`${base}/readyz`)).status).toBe(200);
       const probe = spawnSync(process.execPath, [HEALTHCHECK], { env: { PATH: env.PATH, TMPDIR: folder } });

@@ -113,6 +113,48 @@ export function eventStreamContract(
       expect(message?.value.equals(bytes)).toBe(true);
     });
 
+    it('gives the same messages as columns, laid out where the caller asks', async () => {
+      const topic = n('c-columns');
+      await stream.ensureTopics([{ name: topic, partitions: 1 }]);
+      const values = [Buffer.from('{"a":"ü"}'), Buffer.from([0xff, 0x00]), Buffer.alloc(0)];
+      await stream.publish(topic, [
+        { key: 'clé 😀', value: values[0] as Buffer },
+        { key: null, value: values[1] as Buffer },
+        { key: '', value: values[2] as Buffer },
+      ]);
+      const batches = await drain(stream, n('columns'), [topic]);
+      const messages = batches.flatMap((batch) => batch.messages);
+      const layouts: ArrayBuffer[] = [];
+      const columns = batches.map((batch) =>
+        batch.columns((bytes) => {
+          layouts.push(new ArrayBuffer(bytes + 64));
+          return layouts.at(-1) as ArrayBuffer;
+        }),
+      );
+      const rows = columns.flatMap((column) =>
+        Array.from(column.offsets, (offset, index) => {
+          const slice = (bytes: Uint8Array, ends: Uint32Array) =>
+            Buffer.from(bytes.subarray(index === 0 ? 0 : (ends[index - 1] as number), ends[index] as number));
+          return {
+            offset,
+            timestamp: column.timestamps[index],
+            key: column.keyIsNull[index] ? null : slice(column.keys, column.keyEnds).toString('utf8'),
+            value: slice(column.values, column.valueEnds),
+          };
+        }),
+      );
+      expect(rows).toEqual(
+        messages.map((message) => ({
+          offset: message.offset,
+          timestamp: message.timestamp,
+          key: message.key,
+          value: message.value,
+        })),
+      );
+      expect(rows.map((row) => row.key)).toEqual(['clé 😀', null, '']);
+      expect(columns.every((column, index) => column.values.buffer === layouts[index])).toBe(true);
+    });
+
     it('keeps record headers, and splits what it hands by count and by bytes', async () => {
       const topic = n('c-headers');
       await stream.ensureTopics([{ name: topic, partitions: 1 }]);

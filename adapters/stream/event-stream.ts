@@ -17,11 +17,32 @@ export interface OutgoingMessage {
   headers?: Record<string, string>;
 }
 
-/** Messages from one topic-partition, in offset order. */
+/**
+ * A partition batch's messages as flat arrays, with no object per message: what the stream service hands to its
+ * encoder thread (the buffers are transferred, not copied). Values and keys are concatenated; message i's value
+ * is values[valueEnds[i-1] .. valueEnds[i]) (from 0 for the first), and likewise its key, null when keyIsNull[i].
+ */
+export interface MessageColumns {
+  offsets: Float64Array;
+  timestamps: Float64Array;
+  values: Uint8Array;
+  valueEnds: Uint32Array;
+  keys: Uint8Array;
+  keyEnds: Uint32Array;
+  keyIsNull: Uint8Array;
+}
+
+/** Messages from one topic-partition, in offset order (at least one). */
 export interface PartitionBatch {
-  topic: string;
-  partition: number;
-  messages: StreamMessage[];
+  readonly topic: string;
+  readonly partition: number;
+  /** One object per message; a backend may build them only when first asked. */
+  readonly messages: StreamMessage[];
+  /**
+   * The same messages as columns, built anew on each call in one ArrayBuffer (from `allocate` when given): the
+   * caller owns it (and may transfer it).
+   */
+  columns(allocate?: (bytes: number) => ArrayBuffer): MessageColumns;
 }
 
 /** Kafka semantics: the committed offset is the offset of the next message to read. */

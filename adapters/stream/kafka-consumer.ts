@@ -2,12 +2,14 @@ import type { Admin, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type {
   ConsumeOptions,
   FetchOptions,
+  MessageColumns,
   PartitionBatch,
   StreamConsumer,
   StreamMessage,
   TopicPartitionOffset,
 } from './event-stream.ts';
 import type { KafkaStreamConfig } from './kafka-config.ts';
+import { type ColumnsAllocator, packColumns } from './partition-batch.ts';
 
 export interface KafkaConsumerDeps {
   kafka: Kafka;
@@ -110,14 +112,12 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
       const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
         const key = slot(batch.topic, batch.partition);
         const from = handed.get(key) ?? 0;
-        const fresh = batch.messages.filter((message) => Number(message.offset) >= from);
-        for (const chunk of chunks(fresh, maxBatch, maxBytes)) {
+        const messages = batch.messages;
+        let start = 0;
+        while (start < messages.length && Number((messages[start] as KafkaMessage).offset) < from) start += 1;
+        for (const [first, end] of chunkRanges(messages, start, maxBatch, maxBytes)) {
           if (finishing || !isRunning() || isStale()) return;
-          const handled = handle({
-            topic: batch.topic,
-            partition: batch.partition,
-            messages: chunk.map((message) => toStreamMessage(batch.topic, batch.partition, message)),
-          });
+          const handled = handle(new KafkaPartitionBatch(batch.topic, batch.partition, messages, first, end));
           const settled = handled.then(
             () => {},
             () => {},
@@ -134,7 +134,7 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
             clearInterval(beating);
             inFlight.delete(settled);
           }
-          const last = chunk.at(-1)?.offset ?? batch.lastOffset();
+          const last = (messages[end - 1] as KafkaMessage).offset;
           resolveOffset(last);
           handed.set(key, Number(last) + 1);
           await heartbeat();
@@ -220,21 +220,70 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
   };
 }
 
-/** Splits a partition's messages into runs of at most maxCount messages and maxBytes value bytes (at least one). */
-function* chunks(messages: KafkaMessage[], maxCount: number, maxBytes: number): Generator<KafkaMessage[]> {
-  let chunk: KafkaMessage[] = [];
+/**
+ * Index ranges [first, end) of a partition's messages from `start`: runs of at most maxCount messages and
+ * maxBytes value bytes (at least one message each).
+ */
+function* chunkRanges(
+  messages: KafkaMessage[],
+  start: number,
+  maxCount: number,
+  maxBytes: number,
+): Generator<[number, number]> {
+  let first = start;
   let bytes = 0;
-  for (const message of messages) {
-    const size = message.value?.length ?? 0;
-    if (chunk.length > 0 && (chunk.length >= maxCount || bytes + size > maxBytes)) {
-      yield chunk;
-      chunk = [];
+  for (let index = start; index < messages.length; index += 1) {
+    const size = (messages[index] as KafkaMessage).value?.length ?? 0;
+    if (index > first && (index - first >= maxCount || bytes + size > maxBytes)) {
+      yield [first, index];
+      first = index;
       bytes = 0;
     }
-    chunk.push(message);
     bytes += size;
   }
-  if (chunk.length > 0) yield chunk;
+  if (first < messages.length) yield [first, messages.length];
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A run of one fetch's messages. Columns are built straight from kafkajs' messages (the stream service's hot path:
+ * no object or string per message); message objects only when asked for.
+ */
+class KafkaPartitionBatch implements PartitionBatch {
+  #messages: StreamMessage[] | undefined;
+  readonly topic: string;
+  readonly partition: number;
+  readonly #source: KafkaMessage[];
+  readonly #first: number;
+  readonly #end: number;
+
+  constructor(topic: string, partition: number, source: KafkaMessage[], first: number, end: number) {
+    this.topic = topic;
+    this.partition = partition;
+    this.#source = source;
+    this.#first = first;
+    this.#end = end;
+  }
+
+  get messages(): StreamMessage[] {
+    this.#messages ??= this.#source
+      .slice(this.#first, this.#end)
+      .map((message) => toStreamMessage(this.topic, this.partition, message));
+    return this.#messages;
+  }
+
+  columns(allocate?: ColumnsAllocator): MessageColumns {
+    const source = this.#source;
+    const first = this.#first;
+    return packColumns(
+      this.#end - first,
+      (index) => source[first + index] as KafkaMessage,
+      (message) => message.value ?? EMPTY,
+      (message) => message.key,
+      allocate,
+    );
+  }
 }
 
 function toStreamMessage(topic: string, partition: number, message: KafkaMessage): StreamMessage {

@@ -18,6 +18,7 @@ import type {
   StreamMessage,
   TopicPartitionOffset,
 } from './event-stream.ts';
+import { batchOf } from './partition-batch.ts';
 
 const DEFAULT_PARTITIONS = 1;
 const IDLE_POLL_MS = 50;
@@ -145,7 +146,7 @@ export function openMemoryStream(url: string): EventStream {
                     ...(stored.headers ? { headers: { ...stored.headers } } : {}),
                   });
                 }
-                await handle({ topic, partition, messages: batch });
+                await handle(batchOf(topic, partition, batch));
                 positions.set(key, position + batch.length);
                 delivered = true;
               }

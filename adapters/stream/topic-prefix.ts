@@ -1,4 +1,5 @@
 import type { EventStream, PartitionBatch, StreamConsumer, TopicPartitionOffset } from './event-stream.ts';
+import { renamedBatch } from './partition-batch.ts';
 
 /**
  * Namespaces every topic of a stream with a prefix (`STREAM_TOPIC_PREFIX`, e.g. `staging.`), so several
@@ -21,11 +22,10 @@ export function withTopicPrefix(stream: EventStream, prefix: string): EventStrea
       const inner = await stream.consumer(groupId, topics.map(physical), fetch);
       return {
         consume: (handle, options) =>
-          inner.consume((batch: PartitionBatch) => {
-            // The messages are this consumer's own objects: renamed in place, not copied (a hot path).
-            for (const message of batch.messages) message.topic = logical(message.topic);
-            return handle({ ...toLogical(batch), messages: batch.messages });
-          }, options),
+          inner.consume(
+            (batch: PartitionBatch) => handle(renamedBatch(batch, logical(batch.topic))),
+            options,
+          ),
         commit: (offsets) => inner.commit(toPhysical(offsets)),
         committed: async () => (await inner.committed()).map(toLogical),
         stop: () => inner.stop(),

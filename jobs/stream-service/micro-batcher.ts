@@ -24,7 +24,8 @@ import { EVENT_TOPICS } from '../contracts/event-topics.ts';
 import { isoDate } from '../lake/layout.ts';
 import { type BatchKind, registerBatch } from '../ops/batches.ts';
 import type { Persist } from './backpressure.ts';
-import { gzipNdjson, rawStreamKey, streamBatchId } from './raw-batch.ts';
+import { rawStreamKey, streamBatchId } from './raw-batch.ts';
+import { type RawEncoder, startRawEncoder } from './raw-encoder.ts';
 
 export interface IngestedBatch {
   batchId: string;
@@ -79,17 +80,22 @@ export async function consumeToRaw(
   consumer: StreamConsumer,
   options: ConsumeToRawOptions,
 ): Promise<void> {
-  await consumer.consume(
-    async (batch: PartitionBatch) => {
-      const written = await writeMicroBatch(context, batch, options);
-      // Only now, with the object and its ledger row durable, may the group move past these messages.
-      await consumer.commit([
-        { topic: batch.topic, partition: batch.partition, offset: written.firstOffset + written.events },
-      ]);
-      options.onCommitted?.(written);
-    },
-    consumeSettings(context.config, options.stopWhenCaughtUp),
-  );
+  const encoder = startRawEncoder();
+  try {
+    await consumer.consume(
+      async (batch: PartitionBatch) => {
+        const written = await writeMicroBatch(context, batch, { ...options, encoder });
+        // Only now, with the object and its ledger row durable, may the group move past these messages.
+        await consumer.commit([
+          { topic: batch.topic, partition: batch.partition, offset: written.firstOffset + written.events },
+        ]);
+        options.onCommitted?.(written);
+      },
+      consumeSettings(context.config, options.stopWhenCaughtUp),
+    );
+  } finally {
+    await encoder.close();
+  }
 }
 
 /**
@@ -100,17 +106,20 @@ export async function consumeToRaw(
 export async function writeMicroBatch(
   context: JobContext,
   batch: PartitionBatch,
-  options: Pick<ConsumeToRawOptions, 'kind' | 'persist'>,
+  options: Pick<ConsumeToRawOptions, 'kind' | 'persist'> & { encoder: RawEncoder },
 ): Promise<IngestedBatch> {
-  const first = batch.messages[0];
-  if (!first) throw new Error(`empty batch from ${batch.topic}/${batch.partition}`);
-  const batchId = streamBatchId(batch.topic, batch.partition, first.offset);
-  const ingestionDate = batchDate(first.timestamp);
+  const columns = batch.columns((bytes) => options.encoder.allocate(bytes));
+  const events = columns.offsets.length;
+  const firstOffset = columns.offsets[0];
+  if (firstOffset === undefined) throw new Error(`empty batch from ${batch.topic}/${batch.partition}`);
+  const batchId = streamBatchId(batch.topic, batch.partition, firstOffset);
+  const ingestionDate = batchDate(columns.timestamps[0] as number);
   const rawKey = rawStreamKey(batch.topic, ingestionDate, batchId);
-  let bytes = 0;
-  for (const message of batch.messages) bytes += message.value.length;
+  const bytes = columns.values.length;
+  // The columns move to the encoder's thread: nothing here reads them after this.
+  const body = await options.encoder.encode(batch.topic, batch.partition, columns);
   await options.persist('lake', () =>
-    context.lake().put(rawKey, gzipNdjson(batch.messages), { contentType: 'application/x-ndjson' }),
+    context.lake().put(rawKey, body, { contentType: 'application/x-ndjson' }),
   );
   await options.persist('warehouse', async () =>
     registerBatch(await context.warehouse(), {
@@ -119,17 +128,17 @@ export async function writeMicroBatch(
       kind: options.kind,
       ingestionDate,
       rawKey,
-      rows: batch.messages.length,
+      rows: events,
       at: context.now(),
     }),
   );
-  context.log.info({ job: 'stream-ingest', rawKey, events: batch.messages.length }, 'micro-batch written');
+  context.log.info({ job: 'stream-ingest', rawKey, events }, 'micro-batch written');
   return {
     batchId,
     topic: batch.topic,
     partition: batch.partition,
-    firstOffset: first.offset,
-    events: batch.messages.length,
+    firstOffset,
+    events,
     bytes,
     rawKey,
     ingestionDate,

@@ -12,7 +12,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StreamConsumer } from '../../adapters/stream/event-stream.ts';
-import { redactUrl } from '../../adapters/url.ts';
+import { redactUrl, schemeOf } from '../../adapters/url.ts';
 import { type JobContext, JobStoppedError } from '../context.ts';
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
 import { startApplier } from './applier-host.ts';
@@ -66,7 +66,17 @@ export async function runStreamService(
   });
   applierEnded.catch(() => halt.abort('the stream applier failed'));
   try {
-    const consuming = consumeLoop(context, signal, health, stopGraceMs, () => applier?.wake()).finally(() => {
+    const members = memberCount(context);
+    let consumingMembers = 0;
+    const membership = (change: 1 | -1) => {
+      consumingMembers += change;
+      health.ready = consumingMembers === members;
+    };
+    const consuming = Promise.all(
+      Array.from({ length: members }, () =>
+        consumeLoop(context, signal, health, { stopGraceMs, membership, committed: () => applier?.wake() }),
+      ),
+    ).finally(() => {
       stopping = true;
     });
     await Promise.race([consuming, applierEnded]);
@@ -83,13 +93,27 @@ export async function runStreamService(
   return { events: health.eventsWritten, batches: health.batchesWritten, health };
 }
 
-/** Stage 1 until a stop request; a failed consumer (broker restart, lost membership) is reopened with backoff. */
+/** STREAM_CONSUMERS members on Kafka; one on the embedded log, which has no group membership to share. */
+function memberCount(context: JobContext): number {
+  return schemeOf(context.config.STREAM_URL) === 'kafka' ? context.config.STREAM_CONSUMERS : 1;
+}
+
+interface MemberOptions {
+  stopGraceMs: number;
+  /** +1 when this member starts consuming, -1 when it stops or fails. */
+  membership: (change: 1 | -1) => void;
+  committed: () => void;
+}
+
+/**
+ * One consumer-group member's stage 1 until a stop request; a failed consumer (broker restart, lost membership) is
+ * reopened with backoff.
+ */
 async function consumeLoop(
   context: JobContext,
   signal: AbortSignal,
   health: ServiceHealth,
-  stopGraceMs: number,
-  committed: () => void,
+  { stopGraceMs, membership, committed }: MemberOptions,
 ): Promise<void> {
   const log = context.log.child({ stage: 'ingest' });
   const persist = persistWithBackoff({
@@ -104,6 +128,7 @@ async function consumeLoop(
   let delay = 250;
   while (!signal.aborted) {
     let consumer: StreamConsumer | undefined;
+    let consuming = false;
     const stop = () => void consumer?.stop();
     try {
       await stream.ensureTopics(
@@ -117,8 +142,10 @@ async function consumeLoop(
       if (signal.aborted) break;
       signal.addEventListener('abort', stop, { once: true });
       const current = consumer;
+      // Committed offsets are the group's: any member's view gives the lag of every partition.
       health.lag = () => partitionLag(context, current);
-      health.ready = true;
+      membership(1);
+      consuming = true;
       await consumeToRaw(context, consumer, {
         kind: 'stream',
         stopWhenCaughtUp: false,
@@ -132,7 +159,6 @@ async function consumeLoop(
         },
       });
     } catch (error) {
-      health.ready = false;
       // Stopped while a write waited for its service: the batch in hand stays uncommitted (read again later).
       if (error instanceof JobStoppedError || signal.aborted) throw error;
       health.lastError = { message: (error as Error).message, at: context.now().toISOString() };
@@ -140,6 +166,8 @@ async function consumeLoop(
       await sleep(delay, undefined, { signal }).catch(() => {});
       delay = Math.min(delay * 2, context.config.STREAM_BACKOFF_MAX_MS);
     } finally {
+      if (consuming) membership(-1);
+      consuming = false;
       signal.removeEventListener('abort', stop);
       await consumer?.close().catch(() => {});
     }
