@@ -86,7 +86,7 @@ function envelopeLines(topic: string, partition: number, columns: MessageColumns
   const valuesValid = isUtf8(values);
   const keysValid = isUtf8(keys);
   const head = latin1OfUtf8(`{"topic":${JSON.stringify(topic)},"partition":${partition},"offset":`);
-  let out = Buffer.allocUnsafe(values.length * 2 + offsets.length * (head.length + 96) + 1024);
+  let out = scratch(values.length * 2 + offsets.length * (head.length + 96) + 1024);
   let at = 0;
   let text = '';
   // Messages produced together share a timestamp: its text is made once.
@@ -94,9 +94,10 @@ function envelopeLines(topic: string, partition: number, columns: MessageColumns
   let lastTimestampText = 'null';
   const flush = () => {
     if (at + text.length > out.length) {
-      const grown = Buffer.allocUnsafe(Math.max(out.length * 2, at + text.length));
+      const grown = Buffer.allocUnsafeSlow(Math.max(out.length * 2, at + text.length));
       out.copy(grown, 0, 0, at);
       out = grown;
+      lineBuffer = grown;
     }
     at += out.write(text, at, 'latin1');
     text = '';
@@ -116,10 +117,20 @@ function envelopeLines(topic: string, partition: number, columns: MessageColumns
       lastTimestampText = jsonNumber(timestamp);
     }
     text += `${head}${integerText(offsets[index] as number)},"key":${key},"timestamp":${lastTimestampText},${value}}\n`;
-    if (text.length > 1 << 20) flush();
+    if (text.length > 1 << 16) flush();
   }
   flush();
   return out.subarray(0, at);
+}
+
+/**
+ * The lines are built in one buffer kept from batch to batch (gzip has read it by the time the next batch comes):
+ * a fresh 16 MiB per batch costs page faults and, as external memory, pushes V8 into extra full collections.
+ */
+let lineBuffer: Buffer | undefined;
+function scratch(bytes: number): Buffer {
+  if (!lineBuffer || lineBuffer.length < bytes) lineBuffer = Buffer.allocUnsafeSlow(bytes);
+  return lineBuffer;
 }
 
 const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
