@@ -12,8 +12,9 @@
  *    transaction that put it in silver (pipeline_runs.finished_at of its batch). p50/p95/p99 after a 5 s warm-up.
  *    A rate is sustained when p95 <= 10 s and the service catches up within 15 s of the producer stopping.
  *
- * Writes bench/results/stream.json and bench/results/stream.md. Settings: BENCH_STREAM_EVENTS (1500000), BENCH_STREAM_TRIALS (3),
- * BENCH_STREAM_SECONDS per rate (30), BENCH_STREAM_RATES events/min (50000,250000,500000,1000000,2000000).
+ * Writes bench/results/stream.json and bench/results/stream.md. Settings: BENCH_STREAM_EVENTS (1500000),
+ * BENCH_STREAM_TRIALS (3), BENCH_STREAM_SECONDS per rate (30), BENCH_STREAM_RATES events/min
+ * (50000,250000,500000,1000000,2000000,3000000,4000000).
  */
 import { randomInt } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,7 +33,7 @@ const root = new URL('..', import.meta.url).pathname;
 const EVENTS = Number(process.env.BENCH_STREAM_EVENTS ?? '1500000');
 const TRIALS = Number(process.env.BENCH_STREAM_TRIALS ?? '3');
 const SECONDS = Number(process.env.BENCH_STREAM_SECONDS ?? '30');
-const RATES = (process.env.BENCH_STREAM_RATES ?? '50000,250000,500000,1000000,2000000')
+const RATES = (process.env.BENCH_STREAM_RATES ?? '50000,250000,500000,1000000,2000000,3000000,4000000')
   .split(',')
   .map(Number)
   .filter((rate) => rate > 0);
