@@ -105,6 +105,19 @@ async function world(label: string, topicPrefix?: string): Promise<World> {
   };
 }
 
+/** A producer on the bench's topics (3 partitions each) under a world's prefix. */
+async function producerFor(prefix: string) {
+  const stream = withTopicPrefix(
+    openKafkaStream(`kafka://${brokers}?clientId=stream-bench-producer`),
+    prefix,
+  );
+  await stream.ensureTopics([
+    { name: 'clickstream', partitions: 3 },
+    { name: 'order-events', partitions: 3 },
+  ]);
+  return stream;
+}
+
 async function stop(service: RunningService): Promise<void> {
   service.child.kill('SIGTERM');
   const code = await Promise.race([service.exited, sleep(30_000).then(() => 'timeout')]);
@@ -119,14 +132,7 @@ async function stop(service: RunningService): Promise<void> {
 
 async function ingestBench() {
   const w = await world('ingest');
-  const stream = withTopicPrefix(
-    openKafkaStream(`kafka://${brokers}?clientId=stream-bench-producer`),
-    w.prefix,
-  );
-  await stream.ensureTopics([
-    { name: 'clickstream', partitions: 3 },
-    { name: 'order-events', partitions: 3 },
-  ]);
+  const stream = await producerFor(w.prefix);
   const at = new Date();
   let produceMs = performance.now();
   let bytes = 0;
@@ -302,14 +308,7 @@ interface LatencyResult {
 
 async function latencyAt(eventsPerMinute: number): Promise<LatencyResult> {
   const w = await world(`lat${eventsPerMinute}`);
-  const stream = withTopicPrefix(
-    openKafkaStream(`kafka://${brokers}?clientId=stream-bench-producer`),
-    w.prefix,
-  );
-  await stream.ensureTopics([
-    { name: 'clickstream', partitions: 3 },
-    { name: 'order-events', partitions: 3 },
-  ]);
+  const stream = await producerFor(w.prefix);
   const service = startService(w.env);
   const db = await openPostgres(w.env.WAREHOUSE_URL as string);
   try {

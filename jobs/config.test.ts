@@ -25,6 +25,12 @@ describe('configuration', () => {
     }
   });
 
+  it('names a bad STREAM_CONSUMERS with its range', () => {
+    expect(loadConfig({}).STREAM_CONSUMERS).toBe(2);
+    expect(() => loadConfig({ STREAM_CONSUMERS: '0' })).toThrow(/STREAM_CONSUMERS \(got "0"\).*1/);
+    expect(() => loadConfig({ STREAM_CONSUMERS: 'many' })).toThrow(/STREAM_CONSUMERS/);
+  });
+
   it('never repeats a password from a bad URL', () => {
     expect(() => loadConfig({ WAREHOUSE_URL: 'mysql://admin:hunter2@db/x' })).toThrow(
       /mysql:\/\/admin:\*\*\*@db\/x/,
