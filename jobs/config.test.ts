@@ -26,7 +26,7 @@ describe('configuration', () => {
   });
 
   it('names a bad STREAM_CONSUMERS with its range', () => {
-    expect(loadConfig({}).STREAM_CONSUMERS).toBe(2);
+    expect(loadConfig({}).STREAM_CONSUMERS).toBe(3);
     expect(() => loadConfig({ STREAM_CONSUMERS: '0' })).toThrow(/STREAM_CONSUMERS \(got "0"\).*1/);
     expect(() => loadConfig({ STREAM_CONSUMERS: 'many' })).toThrow(/STREAM_CONSUMERS/);
   });

@@ -60,10 +60,11 @@ const configSchema = z.object({
   STREAM_BATCH_MAX_AGE_MS: z.coerce.number().int().min(10).max(300_000).default(5_000),
   /**
    * Consumer-group members the stream service runs in one process (Kafka only; the embedded log has one). Each
-   * member fetches and writes in turn, so with two, one member's fetch is decoded while the other's micro-batch
-   * is encoded and written: the two cores work at once.
+   * member fetches and writes in turn, so while one member's fetch is decoded the others' micro-batches are
+   * encoded and written. Three, the partition count of each event topic: every partition of a busy topic gets a
+   * member of its own (with two, one member carries two of the three).
    */
-  STREAM_CONSUMERS: z.coerce.number().int().min(1).max(16).default(2),
+  STREAM_CONSUMERS: z.coerce.number().int().min(1).max(16).default(3),
   /** The stream service retries an unavailable lake or warehouse with backoff doubling up to this delay. */
   STREAM_BACKOFF_MAX_MS: z.coerce.number().int().min(10).max(600_000).default(30_000),
   /**

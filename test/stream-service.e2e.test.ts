@@ -139,9 +139,9 @@ describe('stream-ingest --follow (the long-running service) on the real broker',
       expect(settled.ready).toBe(true);
       expect(settled.lastFlushAt).not.toBeNull();
       expect(settled.lag).toHaveLength(6);
-      // STREAM_CONSUMERS (default 2) members in the group from this one process, sharing the six partitions.
+      // STREAM_CONSUMERS (default 3) members in the group from this one process, sharing the six partitions.
       expect(await groupAssignment(services.TEST_KAFKA_BROKERS, env.STREAM_GROUP_ID)).toEqual({
-        members: 2,
+        members: 3,
         partitions: [0, 1, 2]
           .flatMap((p) => [`${prefix}clickstream/${p}`, `${prefix}order-events/${p}`])
           .sort(),

@@ -9,7 +9,7 @@ import type {
   TopicPartitionOffset,
 } from './event-stream.ts';
 import type { KafkaStreamConfig } from './kafka-config.ts';
-import { type ColumnsAllocator, packColumns } from './partition-batch.ts';
+import { type ColumnsAllocator, layoutColumns } from './partition-batch.ts';
 
 export interface KafkaConsumerDeps {
   kafka: Kafka;
@@ -244,8 +244,6 @@ function* chunkRanges(
   if (first < messages.length) yield [first, messages.length];
 }
 
-const EMPTY = new Uint8Array(0);
-
 /**
  * A run of one fetch's messages. Columns are built straight from kafkajs' messages (the stream service's hot path:
  * no object or string per message); message objects only when asked for.
@@ -276,13 +274,44 @@ class KafkaPartitionBatch implements PartitionBatch {
   columns(allocate?: ColumnsAllocator): MessageColumns {
     const source = this.#source;
     const first = this.#first;
-    return packColumns(
-      this.#end - first,
-      (index) => source[first + index] as KafkaMessage,
-      (message) => message.value ?? EMPTY,
-      (message) => message.key,
-      allocate,
-    );
+    const count = this.#end - first;
+    let valueBytes = 0;
+    let keyBytes = 0;
+    for (let index = first; index < this.#end; index += 1) {
+      const message = source[index] as KafkaMessage;
+      valueBytes += message.value?.length ?? 0;
+      keyBytes += message.key?.length ?? 0;
+    }
+    const columns = layoutColumns(count, valueBytes, keyBytes, allocate);
+    const { offsets, timestamps, values, valueEnds, keys, keyEnds, keyIsNull } = columns;
+    let valueAt = 0;
+    let keyAt = 0;
+    // kafkajs gives timestamps as text; messages produced together share one, parsed once.
+    let timestampText = '';
+    let timestamp = Number.NaN;
+    for (let index = 0; index < count; index += 1) {
+      const message = source[first + index] as KafkaMessage;
+      offsets[index] = Number(message.offset);
+      if (message.timestamp !== timestampText) {
+        timestampText = message.timestamp;
+        timestamp = Number(timestampText);
+      }
+      timestamps[index] = timestamp;
+      const value = message.value;
+      if (value !== null) {
+        values.set(value, valueAt);
+        valueAt += value.length;
+      }
+      valueEnds[index] = valueAt;
+      const key = message.key;
+      keyIsNull[index] = key === null ? 1 : 0;
+      if (key !== null) {
+        keys.set(key, keyAt);
+        keyAt += key.length;
+      }
+      keyEnds[index] = keyAt;
+    }
+    return columns;
   }
 }
 

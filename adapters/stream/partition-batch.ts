@@ -21,13 +21,31 @@ export function renamedBatch(batch: PartitionBatch, topic: string): PartitionBat
 
 export function columnsOf(messages: StreamMessage[], allocate?: ColumnsAllocator): MessageColumns {
   const keys = messages.map((message) => (message.key === null ? null : Buffer.from(message.key, 'utf8')));
-  return packColumns(
-    messages.length,
-    (index) => messages[index] as StreamMessage,
-    (message) => message.value,
-    (_, index) => keys[index] ?? null,
-    allocate,
-  );
+  let valueBytes = 0;
+  let keyBytes = 0;
+  for (let index = 0; index < messages.length; index += 1) {
+    valueBytes += (messages[index] as StreamMessage).value.length;
+    keyBytes += keys[index]?.length ?? 0;
+  }
+  const columns = layoutColumns(messages.length, valueBytes, keyBytes, allocate);
+  let valueAt = 0;
+  let keyAt = 0;
+  for (let index = 0; index < messages.length; index += 1) {
+    const message = messages[index] as StreamMessage;
+    columns.offsets[index] = message.offset;
+    columns.timestamps[index] = message.timestamp;
+    columns.values.set(message.value, valueAt);
+    valueAt += message.value.length;
+    columns.valueEnds[index] = valueAt;
+    const key = keys[index] ?? null;
+    columns.keyIsNull[index] = key === null ? 1 : 0;
+    if (key !== null) {
+      columns.keys.set(key, keyAt);
+      keyAt += key.length;
+    }
+    columns.keyEnds[index] = keyAt;
+  }
+  return columns;
 }
 
 /** Where columns are laid out: a fresh buffer, or one a caller recycles (see the stream service's encoder). */
@@ -36,23 +54,16 @@ export type ColumnsAllocator = (bytes: number) => ArrayBuffer;
 const freshBuffer: ColumnsAllocator = (bytes) => new ArrayBuffer(bytes);
 
 /**
- * Columns from any message shape, all laid out in one ArrayBuffer (so that they move between threads as one, and
- * can be reused: writing into memory that is not yet mapped costs more than the copy itself).
+ * Empty columns for `count` messages, all laid out in one ArrayBuffer (so that they move between threads as one,
+ * and can be reused: writing into memory that is not yet mapped costs more than the copy itself). Each source
+ * fills them in a loop of its own: one loop shared through callbacks ran at half the speed.
  */
-export function packColumns<M extends { offset: number | string; timestamp: number | string }>(
+export function layoutColumns(
   count: number,
-  at: (index: number) => M,
-  valueOfMessage: (message: M) => Uint8Array,
-  keyOfMessage: (message: M, index: number) => Uint8Array | null,
+  valueBytes: number,
+  keyBytes: number,
   allocate: ColumnsAllocator = freshBuffer,
 ): MessageColumns {
-  let valueBytes = 0;
-  let keyBytes = 0;
-  for (let index = 0; index < count; index += 1) {
-    const message = at(index);
-    valueBytes += valueOfMessage(message).length;
-    keyBytes += keyOfMessage(message, index)?.length ?? 0;
-  }
   // Float64 columns first (8-byte aligned), then 4-byte, then bytes.
   const numbers = count * 8;
   const ends = count * 4;
@@ -63,30 +74,13 @@ export function packColumns<M extends { offset: number | string; timestamp: numb
     next += bytes;
     return view;
   };
-  const offsets = carve((from) => new Float64Array(buffer, from, count), numbers);
-  const timestamps = carve((from) => new Float64Array(buffer, from, count), numbers);
-  const valueEnds = carve((from) => new Uint32Array(buffer, from, count), ends);
-  const keyEnds = carve((from) => new Uint32Array(buffer, from, count), ends);
-  const keyIsNull = carve((from) => new Uint8Array(buffer, from, count), count);
-  const values = carve((from) => new Uint8Array(buffer, from, valueBytes), valueBytes);
-  const keys = carve((from) => new Uint8Array(buffer, from, keyBytes), keyBytes);
-  let valueAt = 0;
-  let keyAt = 0;
-  for (let index = 0; index < count; index += 1) {
-    const message = at(index);
-    offsets[index] = Number(message.offset);
-    timestamps[index] = Number(message.timestamp);
-    const value = valueOfMessage(message);
-    values.set(value, valueAt);
-    valueAt += value.length;
-    valueEnds[index] = valueAt;
-    const key = keyOfMessage(message, index);
-    keyIsNull[index] = key === null ? 1 : 0;
-    if (key !== null) {
-      keys.set(key, keyAt);
-      keyAt += key.length;
-    }
-    keyEnds[index] = keyAt;
-  }
-  return { offsets, timestamps, values, valueEnds, keys, keyEnds, keyIsNull };
+  return {
+    offsets: carve((from) => new Float64Array(buffer, from, count), numbers),
+    timestamps: carve((from) => new Float64Array(buffer, from, count), numbers),
+    valueEnds: carve((from) => new Uint32Array(buffer, from, count), ends),
+    keyEnds: carve((from) => new Uint32Array(buffer, from, count), ends),
+    keyIsNull: carve((from) => new Uint8Array(buffer, from, count), count),
+    values: carve((from) => new Uint8Array(buffer, from, valueBytes), valueBytes),
+    keys: carve((from) => new Uint8Array(buffer, from, keyBytes), keyBytes),
+  };
 }

@@ -8,6 +8,7 @@ import { createGunzip, gzipSync } from 'node:zlib';
 import type { ObjectStore } from '../../adapters/storage/object-store.ts';
 import type { MessageColumns, StreamMessage } from '../../adapters/stream/event-stream.ts';
 import { lakeKey } from '../lake/layout.ts';
+import { type JsonQuoter, startJsonQuoter } from './json-escape.ts';
 
 /**
  * One raw line per message, exactly as consumed: the value as text when it is valid UTF-8 (a byte-order mark
@@ -73,70 +74,101 @@ export function encodeRawBatch(topic: string, partition: number, columns: Messag
 }
 
 /**
- * The NDJSON lines of envelopeOf, byte for byte what JSON.stringify(envelopeOf(message)) gives, as one buffer.
- * Values are never decoded: valid UTF-8 bytes are read as Latin-1 (one character per byte), which JSON.stringify
- * escapes exactly as it escapes the decoded text (only quotes, backslashes and control characters, all ASCII),
- * and written back as Latin-1, the same bytes. Decoding, stringifying and re-encoding as UTF-8 cost twice as
- * much, and escaping byte by byte in JavaScript more still.
+ * The NDJSON lines of envelopeOf, byte for byte what JSON.stringify(envelopeOf(message)) gives. Values and keys
+ * are never decoded: valid UTF-8 is quoted straight from its bytes (json-escape.ts). The lines are built in the
+ * quoter's memory, which the thread keeps from batch to batch (fresh memory per batch costs page faults); the view
+ * returned is good until the next call.
  */
-function envelopeLines(topic: string, partition: number, columns: MessageColumns): Buffer {
+function envelopeLines(topic: string, partition: number, columns: MessageColumns): Uint8Array {
   const { offsets, timestamps, valueEnds, keyEnds, keyIsNull } = columns;
   const values = asBuffer(columns.values);
   const keys = asBuffer(columns.keys);
   const valuesValid = isUtf8(values);
   const keysValid = isUtf8(keys);
-  const head = latin1OfUtf8(`{"topic":${JSON.stringify(topic)},"partition":${partition},"offset":`);
-  let out = scratch(values.length * 2 + offsets.length * (head.length + 96) + 1024);
-  let at = 0;
-  let text = '';
+  const head = Buffer.from(`{"topic":${JSON.stringify(topic)},"partition":${partition},"offset":`, 'utf8');
+  quoter ??= startJsonQuoter();
+  // Memory: the values, the keys, then the lines.
+  const valuesAt = quoter.base;
+  const keysAt = valuesAt + values.length;
+  const linesAt = keysAt + keys.length;
+  let memory = quoter.memory(linesAt + values.length + offsets.length * (head.length + 128));
+  memory.set(values, valuesAt);
+  memory.set(keys, keysAt);
+  let at = linesAt;
   // Messages produced together share a timestamp: its text is made once.
   let lastTimestamp = Number.NaN;
-  let lastTimestampText = 'null';
-  const flush = () => {
-    if (at + text.length > out.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(out.length * 2, at + text.length));
-      out.copy(grown, 0, 0, at);
-      out = grown;
-      lineBuffer = grown;
-    }
-    at += out.write(text, at, 'latin1');
-    text = '';
-  };
+  let timestampText = 'null';
   for (let index = 0; index < offsets.length; index += 1) {
     const valueFrom = index === 0 ? 0 : (valueEnds[index - 1] as number);
     const valueTo = valueEnds[index] as number;
     const keyFrom = index === 0 ? 0 : (keyEnds[index - 1] as number);
     const keyTo = keyEnds[index] as number;
-    const key = keyIsNull[index] ? 'null' : jsonText(keys, keyFrom, keyTo, keysValid);
-    const value = isUtf8Slice(values, valueFrom, valueTo, valuesValid)
-      ? `"value":${JSON.stringify(values.toString('latin1', valueFrom, valueTo))}`
-      : `"value_base64":"${values.toString('base64', valueFrom, valueTo)}"`;
+    const valueValid = isUtf8Slice(values, valueFrom, valueTo, valuesValid);
+    // Quoting at most sextuples a byte (a control character becomes \u00XX); base64 adds a third.
+    const valueRoom = (valueValid ? 6 : 2) * (valueTo - valueFrom);
+    const room = head.length + 128 + valueRoom + 6 * (keyTo - keyFrom);
+    if (at + room > memory.length) memory = quoter.memory(at + room);
+    at += head.copy(memory, at);
+    at = writeNumber(memory, at, offsets[index] as number);
+    at = writeAscii(memory, at, KEY_FIELD);
+    if (keyIsNull[index]) at = writeAscii(memory, at, NULL);
+    else if (isUtf8Slice(keys, keyFrom, keyTo, keysValid))
+      at = quoter.quote(keysAt + keyFrom, keysAt + keyTo, at);
+    else at += memory.write(JSON.stringify(keys.toString('utf8', keyFrom, keyTo)), at, 'utf8');
+    at = writeAscii(memory, at, TIMESTAMP_FIELD);
     const timestamp = timestamps[index] as number;
     if (timestamp !== lastTimestamp) {
       lastTimestamp = timestamp;
-      lastTimestampText = jsonNumber(timestamp);
+      timestampText = Number.isFinite(timestamp) ? String(timestamp) : 'null';
     }
-    text += `${head}${integerText(offsets[index] as number)},"key":${key},"timestamp":${lastTimestampText},${value}}\n`;
-    if (text.length > 1 << 16) flush();
+    at += memory.write(timestampText, at, 'latin1');
+    if (valueValid) {
+      at = writeAscii(memory, at, VALUE_FIELD);
+      at = quoter.quote(valuesAt + valueFrom, valuesAt + valueTo, at);
+    } else {
+      at = writeAscii(memory, at, VALUE_BASE64_FIELD);
+      at += memory.write(values.toString('base64', valueFrom, valueTo), at, 'latin1');
+      at = writeAscii(memory, at, QUOTE);
+    }
+    at = writeAscii(memory, at, LINE_END);
   }
-  flush();
-  return out.subarray(0, at);
+  return memory.subarray(linesAt, at);
 }
 
-/**
- * The lines are built in one buffer kept from batch to batch (gzip has read it by the time the next batch comes):
- * a fresh 16 MiB per batch costs page faults and, as external memory, pushes V8 into extra full collections.
- */
-let lineBuffer: Buffer | undefined;
-function scratch(bytes: number): Buffer {
-  if (!lineBuffer || lineBuffer.length < bytes) lineBuffer = Buffer.allocUnsafeSlow(bytes);
-  return lineBuffer;
+/** This thread's quoter, made on first use (most processes that read raw objects never write one). */
+let quoter: JsonQuoter | undefined;
+
+const ascii = (text: string) => Uint8Array.from(text, (character) => character.charCodeAt(0));
+const KEY_FIELD = ascii(',"key":');
+const TIMESTAMP_FIELD = ascii(',"timestamp":');
+const VALUE_FIELD = ascii(',"value":');
+const VALUE_BASE64_FIELD = ascii(',"value_base64":"');
+const QUOTE = ascii('"');
+const LINE_END = ascii('}\n');
+const NULL = ascii('null');
+
+/** Short fragments are copied in a loop: a native copy costs more to call than these few bytes take. */
+function writeAscii(out: Buffer, at: number, fragment: Uint8Array): number {
+  for (let index = 0; index < fragment.length; index += 1) out[at + index] = fragment[index] as number;
+  return at + fragment.length;
+}
+
+/** A non-negative safe integer (an offset) as its decimal digits; any other number as String writes it. */
+function writeNumber(out: Buffer, at: number, value: number): number {
+  if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER && Number.isInteger(value))) {
+    return at + out.write(String(value), at, 'latin1');
+  }
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
+  let rest = value;
+  for (let index = at + digits - 1; index >= at; index -= 1) {
+    out[index] = 0x30 + (rest % 10);
+    rest = Math.floor(rest / 10);
+  }
+  return at + digits;
 }
 
 const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-
-/** A text as the Latin-1 string of its UTF-8 bytes (how every piece of a line is held until written). */
-const latin1OfUtf8 = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
 
 /**
  * Whether bytes[from, to) is valid UTF-8, given whether the whole buffer is: a slice of valid UTF-8 is valid when
@@ -148,19 +180,6 @@ function isUtf8Slice(bytes: Buffer, from: number, to: number, wholeValid: boolea
   const endsInside = to < bytes.length && ((bytes[to] as number) & 0xc0) === 0x80;
   return from === to || (!startsInside && !endsInside);
 }
-
-/** A key as JSON text (Latin-1 of its UTF-8), as JSON.stringify writes the key decoded like StreamMessage.key. */
-function jsonText(bytes: Buffer, from: number, to: number, wholeValid: boolean): string {
-  return isUtf8Slice(bytes, from, to, wholeValid)
-    ? JSON.stringify(bytes.toString('latin1', from, to))
-    : latin1OfUtf8(JSON.stringify(bytes.toString('utf8', from, to)));
-}
-
-/** An offset as text; one that fits 31 bits goes through V8's small-integer path (a double's is 5x slower). */
-const integerText = (value: number): string => String(value <= 0x3fffffff ? value | 0 : value);
-
-/** As JSON.stringify writes a number: a missing (NaN) timestamp is null. */
-const jsonNumber = (value: number): string => (Number.isFinite(value) ? String(value) : 'null');
 
 /** A raw object's bytes, decompressed when its key ends in `.gz`. */
 export async function openRawObject(lake: ObjectStore, key: string): Promise<Readable> {
