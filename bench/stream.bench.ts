@@ -4,7 +4,7 @@
  *
  * 1. Ingest: N events produced beforehand to one topic (3 partitions) are read, in the same run, by a bare kafkajs
  *    consume-and-discard loop and by stage 1 of `ecomm stream-ingest --follow` (STREAM_APPLY=off: Kafka to durable
- *    gzip NDJSON raw objects, ledger row, commit), alternating, TRIALS times each; then once by the whole service
+ *    zstd NDJSON raw objects, ledger row, commit), alternating, TRIALS times each; then once by the whole service
  *    (its applier validates, loads and applies to silver meanwhile). Rate = events/s between 10% and 90% of N
  *    (start-up excluded for both); the ratio is of the medians.
  * 2. Event-to-silver latency at steady produce rates (default 50,000 events/min, then higher until one is not
@@ -429,7 +429,7 @@ local-folder lake. ${results.settings}. Command: \`node bench/stream.bench.ts\` 
 | reader | events/s (10%-90% of the run; median of ${ingest.trials} trials) | each trial | ratio to bare |
 | --- | --- | --- | --- |
 | bare kafkajs consume-and-discard | ${n(ingest.bareKafkajsEventsPerSecond)} | ${ingest.bareKafkajsTrials.map(n).join(', ')} | 1 |
-| service, stage 1 only (\`STREAM_APPLY=off\`): gzip NDJSON object + ledger row + commit per micro-batch | ${n(ingest.ingestOnlyEventsPerSecond)} | ${ingest.ingestOnlyTrials.map(n).join(', ')} | ${ingest.ingestOnlyRatio} |
+| service, stage 1 only (\`STREAM_APPLY=off\`): zstd NDJSON object + ledger row + commit per micro-batch | ${n(ingest.ingestOnlyEventsPerSecond)} | ${ingest.ingestOnlyTrials.map(n).join(', ')} | ${ingest.ingestOnlyRatio} |
 | whole service (its applier validates, loads, applies to silver on the same cores meanwhile) | ${n(ingest.serviceRawEventsPerSecond)} | one run | ${ingest.serviceRatio} |
 
 Targets: >= 50,000 events/s ${results.targets.ingestEventsPerSecond.met ? 'met' : 'NOT met'}; ratio >= 0.5 ${results.targets.ratio.met ? 'met' : 'NOT met'}.

@@ -50,7 +50,7 @@ export const JOB_CATALOG: JobSpec[] = [
   {
     name: 'stream-ingest',
     summary:
-      'Move the event topics into lake raw/ as gzip NDJSON micro-batches, committing offsets after writes (--follow: the service)',
+      'Move the event topics into lake raw/ as Zstandard NDJSON micro-batches, committing offsets after writes (--follow: the service)',
     schedule: null,
     kind: 'service',
     cpu: 1,

@@ -8,7 +8,7 @@ import { consumeToRaw, fetchSettings, type IngestedBatch } from './stream-servic
 export type { IngestedBatch } from './stream-service/micro-batcher.ts';
 
 /**
- * `ecomm stream-ingest` (drain): moves the event topics into raw/ gzip NDJSON micro-batches up to the end offsets
+ * `ecomm stream-ingest` (drain): moves the event topics into raw/ Zstandard NDJSON micro-batches up to the end offsets
  * seen at start, then returns; the batch jobs validate and load them. Per batch: write the object, record it in the
  * ledger, then commit the offsets (invariant 3). On a stop request the batch in hand is written and committed
  * first. `ecomm stream-ingest --follow` is the long-running service (jobs/stream-service/service.ts), which shares

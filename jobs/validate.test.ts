@@ -1,4 +1,4 @@
-import { gzipSync } from 'node:zlib';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedPlatform, openEmbeddedPlatform } from '../test/harness.ts';
 import { registerBatch } from './ops/batches.ts';
@@ -38,7 +38,7 @@ const lines = [
   .join('\n');
 
 describe('validate reads raw stream batches compressed or not, and leaves the stream service its own', () => {
-  it('validates .ndjson and .ndjson.gz batches alike, and skips source_kind stream', async () => {
+  it('validates .ndjson, .ndjson.gz and .ndjson.zst batches alike, and skips source_kind stream', async () => {
     const context = platform.context();
     const db = await context.warehouse();
     const batches = [
@@ -55,9 +55,15 @@ describe('validate reads raw stream batches compressed or not, and leaves the st
         kind: 'topic' as const,
       },
       {
+        batchId: 'zstd',
+        rawKey: 'raw/source=clickstream/ingestion_date=2026-10-01/zstd.ndjson.zst',
+        body: zstdCompressSync(`${lines}\n`),
+        kind: 'topic' as const,
+      },
+      {
         batchId: 'service',
-        rawKey: 'raw/source=clickstream/ingestion_date=2026-10-01/service.ndjson.gz',
-        body: gzipSync(`${lines}\n`),
+        rawKey: 'raw/source=clickstream/ingestion_date=2026-10-01/service.ndjson.zst',
+        body: zstdCompressSync(`${lines}\n`),
         kind: 'stream' as const,
       },
     ];
@@ -77,6 +83,7 @@ describe('validate reads raw stream batches compressed or not, and leaves the st
     expect(results.map((result) => [result.batchId, result.staged, result.quarantined])).toEqual([
       ['plain', 1, 1],
       ['gzip', 1, 1],
+      ['zstd', 1, 1],
     ]);
     const [service] = await db.query<{ validated_at: unknown }>(
       "select validated_at from ops.batches where batch_id = 'service'",

@@ -198,7 +198,7 @@ export async function validateRecords(
   return result;
 }
 
-/** A raw object's records (CSV rows or stream envelopes), decompressing `.gz` objects. */
+/** A raw object's records (CSV rows or stream envelopes), decompressing `.zst` and `.gz` objects. */
 export async function openRawRecords(
   lake: ObjectStore,
   key: string,

@@ -162,7 +162,7 @@ export function orderEvent(id: string, at: Date, orderId: number): string {
   });
 }
 
-/** Every envelope in the raw objects of a topic (gzip NDJSON), read straight from the lake. */
+/** Every envelope in the raw objects of a topic (zstd NDJSON), read straight from the lake. */
 export async function rawEnvelopes(lake: ObjectStore, topic: string): Promise<RawEnvelope[]> {
   const envelopes: RawEnvelope[] = [];
   for await (const info of lake.list(`raw/source=${topic}/`)) {

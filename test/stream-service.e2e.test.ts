@@ -208,7 +208,7 @@ describe('stream-ingest --follow (the long-running service) on the real broker',
       "select raw_key, cast(rows_raw as integer) as rows_raw from ops.batches where source = 'clickstream'",
     )) {
       expect(batch.raw_key).toMatch(
-        /^raw\/source=clickstream\/ingestion_date=\d{4}-\d{2}-\d{2}\/clickstream_p\d_o\d{12}\.ndjson\.gz$/,
+        /^raw\/source=clickstream\/ingestion_date=\d{4}-\d{2}-\d{2}\/clickstream_p\d_o\d{12}\.ndjson\.zst$/,
       );
       const envelopes: RawEnvelope[] = [];
       const body = await openRawObject(lake, batch.raw_key);

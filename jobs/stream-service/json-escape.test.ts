@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { zstdDecompressSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { columnsOf } from '../../adapters/stream/partition-batch.ts';
 import { compileWat } from '../../scripts/wasm/build.ts';
@@ -46,7 +46,7 @@ describe('JSON quoting in WebAssembly', () => {
       value: controls,
       timestamp: 1,
     }));
-    const lines = gunzipSync(encodeRawBatch('clickstream', 0, columnsOf(messages)))
+    const lines = zstdDecompressSync(encodeRawBatch('clickstream', 0, columnsOf(messages)))
       .toString('utf8')
       .trimEnd()
       .split('\n');

@@ -1,6 +1,6 @@
 /**
  * Stage 1 of stream ingestion, shared by `ecomm stream-ingest` (drain) and the stream service (follow): consume the
- * event topics in a consumer group, write each micro-batch to raw/ as one gzip NDJSON object, record it in the
+ * event topics in a consumer group, write each micro-batch to raw/ as one Zstandard NDJSON object, record it in the
  * batch ledger, and only then commit its offsets (invariant 3).
  *
  * When a micro-batch closes: the consumer's fetch returns once STREAM_BATCH_MAX_BYTES of messages are ready across

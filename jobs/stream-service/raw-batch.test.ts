@@ -1,4 +1,4 @@
-import { gunzipSync } from 'node:zlib';
+import { zstdDecompressSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { StreamMessage } from '../../adapters/stream/event-stream.ts';
 import { columnsOf } from '../../adapters/stream/partition-batch.ts';
@@ -24,7 +24,7 @@ const messages = [
 ];
 
 function expectEnvelopes(encoded: Buffer) {
-  const lines = gunzipSync(encoded).toString('utf8').trimEnd().split('\n');
+  const lines = zstdDecompressSync(encoded).toString('utf8').trimEnd().split('\n');
   // Byte for byte what JSON.stringify writes, control characters and quotes escaped the same way.
   expect(lines).toEqual(messages.map((m) => JSON.stringify(envelopeOf(m))));
   const envelopes = lines.map((line) => JSON.parse(line) as RawEnvelope);
@@ -36,7 +36,7 @@ function expectEnvelopes(encoded: Buffer) {
 }
 
 describe('raw stream batches', () => {
-  it('writes gzip NDJSON whose lines are exactly the envelopes, every message byte for byte', () => {
+  it('writes zstd NDJSON whose lines are exactly the envelopes, every message byte for byte', () => {
     expectEnvelopes(encodeRawBatch('clickstream', 2, columnsOf(messages)));
   });
 
@@ -46,7 +46,7 @@ describe('raw stream batches', () => {
       message(2, Buffer.from([0xa9, 0x62])), // ...whose continuation byte starts the next message
       message(3, Buffer.from('ok é 😀'), 'clé 😀'),
     ];
-    const lines = gunzipSync(encodeRawBatch('clickstream', 2, columnsOf(split)))
+    const lines = zstdDecompressSync(encodeRawBatch('clickstream', 2, columnsOf(split)))
       .toString('utf8')
       .trimEnd()
       .split('\n');
@@ -57,7 +57,7 @@ describe('raw stream batches', () => {
     // Kafka keys are bytes: an invalid one reads as StreamMessage.key does (replacement characters).
     const columns = columnsOf([message(4, Buffer.from('{}'), 'x'), message(5, Buffer.from('{}'), null)]);
     columns.keys = new Uint8Array([0xff]);
-    const [invalidKey, nullKey] = gunzipSync(encodeRawBatch('clickstream', 2, columns))
+    const [invalidKey, nullKey] = zstdDecompressSync(encodeRawBatch('clickstream', 2, columns))
       .toString()
       .trimEnd()
       .split('\n');
@@ -92,7 +92,7 @@ describe('raw stream batches', () => {
       ).flat();
       return message(index, Buffer.from(bytes), random() < 0.2 ? null : `k${index}\u0001"é`);
     });
-    const lines = gunzipSync(encodeRawBatch('clickstream', 2, columnsOf(randomMessages)))
+    const lines = zstdDecompressSync(encodeRawBatch('clickstream', 2, columnsOf(randomMessages)))
       .toString('utf8')
       .trimEnd()
       .split('\n');
@@ -109,7 +109,7 @@ describe('raw stream batches', () => {
       ]);
       expectEnvelopes(first as Buffer);
       expect(
-        gunzipSync(second as Buffer)
+        zstdDecompressSync(second as Buffer)
           .toString()
           .trimEnd()
           .split('\n'),

@@ -1,4 +1,4 @@
-/** The raw encoder's thread (see raw-encoder.ts): columns in, gzip NDJSON bytes and the columns' buffer out. */
+/** The raw encoder's thread (see raw-encoder.ts): columns in, zstd NDJSON bytes and the columns' buffer out. */
 import { parentPort } from 'node:worker_threads';
 import { encodeRawBatch } from './raw-batch.ts';
 import type { EncoderReply, EncoderRequest } from './raw-encoder.ts';

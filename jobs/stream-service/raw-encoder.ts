@@ -1,5 +1,5 @@
 /**
- * Builds raw objects' bytes (NDJSON envelopes, gzip) in a worker thread. On the consumer's thread this was most of
+ * Builds raw objects' bytes (NDJSON envelopes, zstd) in a worker thread. On the consumer's thread this was most of
  * stage 1's work per event besides decoding fetches; in a worker it runs on the other core while the consumer
  * decodes the next fetch. A batch moves there as columns in one ArrayBuffer (transferred, not copied) and the
  * buffer comes back with the compressed bytes, to hold the next batch: filling fresh memory (page faults) cost
@@ -11,7 +11,7 @@ import type { MessageColumns } from '../../adapters/stream/event-stream.ts';
 export interface RawEncoder {
   /** Where a batch's columns are laid out for encode (a recycled buffer when one is big enough). */
   allocate(bytes: number): ArrayBuffer;
-  /** The gzip NDJSON bytes of one partition's micro-batch; the columns' buffer moves to the thread (detached). */
+  /** The zstd NDJSON bytes of one partition's micro-batch; the columns' buffer moves to the thread (detached). */
   encode(topic: string, partition: number, columns: MessageColumns): Promise<Buffer>;
   close(): Promise<void>;
 }

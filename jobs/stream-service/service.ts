@@ -3,7 +3,7 @@
  * the event topics through the consumer group STREAM_GROUP_ID.
  *
  *   stage 1 (STREAM_CONSUMERS members; each encodes in its own thread):
- *                          fetch → raw/ gzip NDJSON micro-batch → ledger row → commit   (micro-batcher.ts)
+ *                          fetch → raw/ zstd NDJSON micro-batch → ledger row → commit   (micro-batcher.ts)
  *   stage 2 (a worker):    ledger → validate → dead letters → bronze + silver, one transaction   (applier.ts)
  *
  * Stage 1 never parses an event, so a poison message cannot stall a partition; stage 2 works from the ledger, so
