@@ -1,8 +1,8 @@
 /**
  * Quoting UTF-8 bytes as JSON strings in WebAssembly (json-escape.wat; `npm run build:wasm` compiles it). The raw
  * encoder writes every event value this way: JSON.stringify of the value (read as Latin-1, so never decoded) and
- * the same loop in JavaScript both cost about 3 ns per byte, more than the rest of the line and its compression together;
- * this loop costs under 1.
+ * the same loop in JavaScript both cost about 3 ns per byte, more than the rest of the line and its compression
+ * together; this loop costs about 1 (0.2-0.3 µs per 257-byte event value against 0.7-1.1).
  */
 import { readFileSync } from 'node:fs';
 
