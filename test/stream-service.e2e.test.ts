@@ -9,6 +9,10 @@ import { openLocalStore } from '../adapters/storage/local.ts';
 import { openKafkaStream } from '../adapters/stream/kafka.ts';
 import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { openPglite } from '../adapters/warehouse/pglite.ts';
+import { loadConfig } from '../jobs/config.ts';
+import type { JobContext } from '../jobs/context.ts';
+import { lineagePath, readLineageEvents } from '../jobs/lineage/graph.ts';
+import { topicDatasetOf, warehouseDataset } from '../jobs/lineage/steps.ts';
 import { openRawObject, type RawEnvelope } from '../jobs/stream-service/raw-batch.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';
 
@@ -222,6 +226,26 @@ describe('stream-ingest --follow (the long-running service) on the real broker',
     expect(sizes.every((size) => size.events <= MAX_EVENTS && size.bytes <= MAX_BYTES)).toBe(true);
     expect(sizes.some((size) => size.events === MAX_EVENTS)).toBe(true);
     expect(sizes.some((size) => size.events < MAX_EVENTS && size.bytes > MAX_BYTES - 2_100)).toBe(true);
+
+    // Lineage (to the lake by default): the service's run links the topic to silver through raw/ and bronze, and
+    // the applied steps count every event once.
+    const events = await readLineageEvents(lake);
+    const context = { config: loadConfig(env), lake: () => lake } as unknown as JobContext;
+    const path = lineagePath(
+      events,
+      topicDatasetOf(context, 'clickstream'),
+      warehouseDataset(context, 'silver.clickstream_events'),
+    );
+    expect(path?.map((edge) => edge.job)).toEqual(['stream-ingest', 'stream-ingest.apply.clickstream']);
+    const applied = events.filter(
+      (lineage) => lineage.eventType === 'COMPLETE' && lineage.job.name === 'stream-ingest.apply.clickstream',
+    );
+    const bronzeRows = applied
+      .flatMap((lineage) => lineage.outputs)
+      .filter((output) => output.name.endsWith('bronze.clickstream_events'))
+      .reduce((sum, output) => sum + (output.outputFacets?.outputStatistics?.rowCount ?? 0), 0);
+    expect(bronzeRows).toBe(801);
+    expect(applied.every((lineage) => lineage.run.facets?.parent?.job.name === 'stream-ingest')).toBe(true);
     await warehouse.close();
     rmSync(folder, { recursive: true, force: true });
   });

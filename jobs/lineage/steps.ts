@@ -5,6 +5,7 @@
  * | -------------- | ------------------------------ | ---------------------------------- | ----------------------------------------- |
  * | extract        | `extract.<table>`              | source `<db>.public.<table>`       | lake `raw/source=<table>`                 |
  * | stream-ingest  | `stream-ingest`                | the topics                         | lake `raw/source=<topic>` per topic       |
+ * | (the service)  | `stream-ingest.apply.<topic>`  | lake `raw/source=<topic>`          | staging, quarantine, dead-letter topic, bronze, silver |
  * | validate       | `validate.<source>`            | lake `raw/source=<s>`              | `staging/source=<s>`, `quarantine/source=<s>` |
  * | load           | `load.bronze.<table>`          | `staging/…` (+ `quarantine/…`)     | `bronze.<table>` (+ `ops.quarantine_rows`) |
  * | transform      | `transform.<layer>.<model>`    | the model's dependsOn              | the model's table (SQL, schema facets)    |
@@ -20,6 +21,7 @@ import type { SourceTableSpec } from '../contracts/source-tables.ts';
 import type { BatchRow } from '../ops/batches.ts';
 import type { Finding, Layer } from '../quality/findings.ts';
 import { runQuality } from '../quality/index.ts';
+import { DEAD_LETTER_TOPIC } from '../stream-service/dead-letter.ts';
 import type { ModelBuildResult } from '../transform/build.ts';
 import type { Model } from '../transform/models.ts';
 import { lineageOf } from './emitter.ts';
@@ -127,6 +129,37 @@ export async function streamIngestLineage(
       ),
     ),
     error,
+  });
+}
+
+/**
+ * The stream service's stage 2 for one topic over a span of rounds: raw batches validated into staging/ and
+ * quarantine/, invalid events to the dead-letter topic, loaded into bronze and applied to the silver models.
+ */
+export async function streamApplyLineage(
+  context: JobContext,
+  applied: {
+    topic: string;
+    startedAt: Date;
+    staged: number;
+    quarantined: number;
+    deadLettered: number;
+    silverModels: string[];
+  },
+): Promise<void> {
+  const bronze = `bronze.${contractFor(applied.topic).table}`;
+  await lineageOf(context).step({
+    job: `stream-ingest.apply.${applied.topic}`,
+    startedAt: applied.startedAt,
+    finishedAt: context.now(),
+    inputs: [lakeZoneDataset(context, 'raw', applied.topic)],
+    outputs: [
+      written(lakeZoneDataset(context, 'staging', applied.topic), applied.staged),
+      written(lakeZoneDataset(context, 'quarantine', applied.topic), applied.quarantined),
+      written(topicDatasetOf(context, DEAD_LETTER_TOPIC), applied.deadLettered),
+      written(warehouseDataset(context, bronze), applied.staged),
+      ...applied.silverModels.map((model) => warehouseDataset(context, model)),
+    ],
   });
 }
 

@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadConfig } from '../config.ts';
 import { createJobContext } from '../context.ts';
+import { lineageOf } from '../lineage/emitter.ts';
 import { newApplyStats, runApplier } from './applier.ts';
 import type { ApplierMessage, ApplierWorkerData } from './applier-host.ts';
 import { wakeLatch } from './applier-host.ts';
@@ -34,6 +35,8 @@ port.on('message', (message: { type: string; reason?: string }) => {
 });
 
 const context = createJobContext(loadConfig(data.env), { runId: data.runId, signal: signalled.signal });
+// Its lineage steps belong to the service's run (the CLI's `stream-ingest` invocation, same run id).
+lineageOf(context).parentJob = 'stream-ingest';
 const stats = newApplyStats();
 // Stats go out on a timer too: during an outage a round may wait for minutes, and /status must say so.
 const ticker = setInterval(() => post({ type: 'stats', stats }), 250);

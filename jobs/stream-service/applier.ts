@@ -27,6 +27,7 @@ import { recordRun } from '../ops/pipeline-runs.ts';
 import { applyIncrementally, tableExists } from '../transform/build.ts';
 import { loadModels, type Model } from '../transform/models.ts';
 import { openRawRecords, type ValidationOutcome, validateRecords } from '../validate.ts';
+import { applyLineage } from './apply-lineage.ts';
 import { type BackpressureState, newBackpressureState, type Persist } from './backpressure.ts';
 import {
   DEAD_LETTER_PARTITIONS,
@@ -79,6 +80,8 @@ export interface ApplierOptions {
   /** Events per round at most (at least one batch). */
   maxEventsPerRound?: number;
   idleMs?: number;
+  /** How often the applied rounds' lineage is reported (see apply-lineage.ts). */
+  lineageIntervalMs?: number;
   onStats?: (stats: ApplyStats) => void;
 }
 
@@ -97,63 +100,78 @@ export async function runApplier(context: JobContext, options: ApplierOptions): 
     context.stream().ensureTopics([{ name: DEAD_LETTER_TOPIC, partitions: DEAD_LETTER_PARTITIONS }]),
   );
   const maxEvents = options.maxEventsPerRound ?? 200_000;
-  while (!options.stop.aborted) {
-    const pending = await persist('warehouse', async () =>
-      pendingStreamBatches(await context.warehouse(), BATCH_LOOKAHEAD),
-    );
-    if (pending.length === 0) {
-      stats.pendingBatches = 0;
-      stats.pendingEvents = 0;
-      options.onStats?.(stats);
-      await options.nextWake(options.idleMs ?? 1_000);
-      continue;
-    }
-    const round: PendingStreamBatch[] = [];
-    let events = 0;
-    for (const batch of pending) {
-      if (round.length > 0 && events + batch.rows_raw > maxEvents) break;
-      round.push(batch);
-      events += batch.rows_raw;
-    }
-    const startedAt = context.now();
-    // Validation and dead letters once per round (lake and broker writes, retried on their own); the warehouse
-    // transaction is retried alone, so an outage there does not publish the same dead letters again and again.
-    const validated = await persist('lake', () => validateRound(context, round));
-    if (validated === 'stale') {
-      // Stage 1 is replaying that batch: its new ledger row follows the new raw object in a moment.
-      await options.nextWake(STALE_WAIT_MS);
-      continue;
-    }
-    const letters = validated.flatMap((entry) => entry.letters);
-    await persist('broker', () => publishDeadLetters(context.stream(), letters));
-    const applied = await persist('warehouse', () =>
-      commitRound(context, validated, models, vars, startedAt).catch((error: unknown) => {
-        if (error instanceof StaleBatchError) return error;
-        throw error;
-      }),
-    );
-    if (applied instanceof StaleBatchError) {
-      context.log.info(
-        { job: 'stream-ingest', error: applied.message },
-        'batch re-registered; redoing the round',
+  const lineage = applyLineage(context, models, options.lineageIntervalMs);
+  try {
+    while (!options.stop.aborted) {
+      const pending = await persist('warehouse', async () =>
+        pendingStreamBatches(await context.warehouse(), BATCH_LOOKAHEAD),
       );
-      continue;
+      if (pending.length === 0) {
+        stats.pendingBatches = 0;
+        stats.pendingEvents = 0;
+        options.onStats?.(stats);
+        await options.nextWake(options.idleMs ?? 1_000);
+        continue;
+      }
+      const round: PendingStreamBatch[] = [];
+      let events = 0;
+      for (const batch of pending) {
+        if (round.length > 0 && events + batch.rows_raw > maxEvents) break;
+        round.push(batch);
+        events += batch.rows_raw;
+      }
+      const startedAt = context.now();
+      // Validation and dead letters once per round (lake and broker writes, retried on their own); the warehouse
+      // transaction is retried alone, so an outage there does not publish the same dead letters again and again.
+      const validated = await persist('lake', () => validateRound(context, round));
+      if (validated === 'stale') {
+        // Stage 1 is replaying that batch: its new ledger row follows the new raw object in a moment.
+        await options.nextWake(STALE_WAIT_MS);
+        continue;
+      }
+      const letters = validated.flatMap((entry) => entry.letters);
+      await persist('broker', () => publishDeadLetters(context.stream(), letters));
+      const applied = await persist('warehouse', () =>
+        commitRound(context, validated, models, vars, startedAt).catch((error: unknown) => {
+          if (error instanceof StaleBatchError) return error;
+          throw error;
+        }),
+      );
+      if (applied instanceof StaleBatchError) {
+        context.log.info(
+          { job: 'stream-ingest', error: applied.message },
+          'batch re-registered; redoing the round',
+        );
+        continue;
+      }
+      for (const { outcome } of validated) {
+        stats.batchesApplied += 1;
+        stats.eventsApplied += outcome.rowsIn;
+        stats.staged += outcome.staged;
+        stats.quarantined += outcome.quarantined;
+        stats.rescued += outcome.rescued;
+      }
+      stats.deadLettered += letters.length;
+      stats.late += applied;
+      stats.lastAppliedAt = context.now().toISOString();
+      context.log.info({ job: 'stream-ingest', batches: round.length, events }, 'applied to silver');
+      await lineage.add(
+        validated.map(({ batch, outcome, letters }) => ({
+          batch,
+          staged: outcome.staged,
+          quarantined: outcome.quarantined,
+          deadLettered: letters.length,
+        })),
+        startedAt,
+      );
+      const backlog = await persist('warehouse', async () => streamBacklog(await context.warehouse()));
+      stats.pendingBatches = backlog.batches;
+      stats.pendingEvents = backlog.events;
+      options.onStats?.(stats);
     }
-    for (const { outcome } of validated) {
-      stats.batchesApplied += 1;
-      stats.eventsApplied += outcome.rowsIn;
-      stats.staged += outcome.staged;
-      stats.quarantined += outcome.quarantined;
-      stats.rescued += outcome.rescued;
-    }
-    stats.deadLettered += letters.length;
-    stats.late += applied;
-    stats.lastAppliedAt = context.now().toISOString();
-    context.log.info({ job: 'stream-ingest', batches: round.length, events }, 'applied to silver');
-    const backlog = await persist('warehouse', async () => streamBacklog(await context.warehouse()));
-    stats.pendingBatches = backlog.batches;
-    stats.pendingEvents = backlog.events;
-    options.onStats?.(stats);
+  } finally {
+    // What was applied is reported even when the applier stops or fails.
+    await lineage.flush();
   }
 }
 
