@@ -3,38 +3,18 @@
 -- test: unique(customer_id)
 -- test: expression(email = lower(trim(email)))
 -- test[warn]: expression(email like '%_@_%')
--- Bronze keeps every extraction; the latest updated_at wins, then the latest load (_ingested_at, _batch_id).
-with source as (
-  select * from bronze.customers
-),
-
-renamed as (
-  select
-    cast(trim(customer_id) as integer) as customer_id,
-    lower(trim(email)) as email,
-    nullif(trim(phone), '') as phone,
-    trim(first_name) as first_name,
-    trim(last_name) as last_name,
-    nullif(trim(street_address), '') as street_address,
-    trim(city) as city,
-    upper(trim(country_code)) as country_code,
-    lower(trim(loyalty_tier)) as loyalty_tier,
-    {{ to_timestamptz(signed_up_at) }} as signed_up_at,
-    {{ to_timestamptz(created_at) }} as created_at,
-    {{ to_timestamptz(updated_at) }} as updated_at,
-    _batch_id,
-    _ingested_at
-  from source
+-- The latest of silver.customer_versions: its versions are numbered by updated_at, each the latest load of it
+-- (_ingested_at, _batch_id), so the highest number is the latest updated_at, then the latest load.
+-- reads silver: customer_versions already cleans, deduplicates and numbers every loaded version; the current row is its last
+with versions as (
+  select * from silver.customer_versions
 ),
 
 ranked as (
   select
-    renamed.*,
-    row_number() over (
-      partition by customer_id
-      order by updated_at desc, _ingested_at desc, _batch_id desc
-    ) as version_rank
-  from renamed
+    versions.*,
+    row_number() over (partition by customer_id order by version_number desc) as version_rank
+  from versions
 ),
 
 final as (
@@ -53,7 +33,7 @@ final as (
     updated_at,
     _batch_id,
     -- the winning bronze row's load time, so rebuilding from the same bronze gives identical rows
-    _ingested_at as _processed_at
+    _processed_at
   from ranked
   where version_rank = 1
 )

@@ -3,35 +3,17 @@
 -- test: unique(product_id)
 -- test: accepted_values(currency; USD, EUR, GBP, JPY, AUD)
 -- test: expression(unit_price >= 0)
-with source as (
-  select * from bronze.products
-),
-
-renamed as (
-  select
-    cast(trim(product_id) as integer) as product_id,
-    trim(sku) as sku,
-    trim(product_name) as product_name,
-    lower(trim(category)) as category,
-    trim(brand) as brand,
-    cast(trim(unit_price) as numeric(12, 2)) as unit_price,
-    upper(trim(currency)) as currency,
-    {{ to_boolean(is_active) }} as is_active,
-    {{ to_timestamptz(created_at) }} as created_at,
-    {{ to_timestamptz(updated_at) }} as updated_at,
-    _batch_id,
-    _ingested_at
-  from source
+-- The latest of silver.product_versions (numbered by updated_at, each the latest load of it).
+-- reads silver: product_versions already cleans, deduplicates and numbers every loaded version; the current row is its last
+with versions as (
+  select * from silver.product_versions
 ),
 
 ranked as (
   select
-    renamed.*,
-    row_number() over (
-      partition by product_id
-      order by updated_at desc, _ingested_at desc, _batch_id desc
-    ) as version_rank
-  from renamed
+    versions.*,
+    row_number() over (partition by product_id order by version_number desc) as version_rank
+  from versions
 ),
 
 final as (
@@ -47,7 +29,7 @@ final as (
     created_at,
     updated_at,
     _batch_id,
-    _ingested_at as _processed_at
+    _processed_at
   from ranked
   where version_rank = 1
 )
