@@ -118,9 +118,8 @@ export async function writeMicroBatch(
   const bytes = columns.values.length;
   // The columns move to the encoder's thread: nothing here reads them after this.
   const body = await options.encoder.encode(batch.topic, batch.partition, columns);
-  await options.persist('lake', () =>
-    context.lake().put(rawKey, body, { contentType: 'application/x-ndjson' }),
-  );
+  // The object is a zstd frame (RFC 8878's media type); its lines are NDJSON once decompressed.
+  await options.persist('lake', () => context.lake().put(rawKey, body, { contentType: 'application/zstd' }));
   await options.persist('warehouse', async () =>
     registerBatch(await context.warehouse(), {
       batchId,
