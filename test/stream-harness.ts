@@ -1,5 +1,5 @@
 /**
- * Shared by the stream service's fault suite and its benchmark: run `ecomm stream-ingest --follow` as a child
+ * Shared by the stream service's tests (end to end and faults) and its benchmark: run `ecomm stream-ingest --follow` as a child
  * process against the test services, produce known events, and read back what reached raw/, the ledger, bronze
  * and silver.
  */

@@ -15,19 +15,10 @@ import { lineagePath, readLineageEvents } from '../jobs/lineage/graph.ts';
 import { topicDatasetOf, warehouseDataset } from '../jobs/lineage/steps.ts';
 import { openRawObject, type RawEnvelope } from '../jobs/stream-service/raw-batch.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';
+import { waitFor } from './stream-harness.ts';
 
 const CLI = new URL('../jobs/cli.ts', import.meta.url).pathname;
 const HEALTHCHECK = new URL('../jobs/healthcheck.ts', import.meta.url).pathname;
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 function event(index: number, padding = 0): string {
   return JSON.stringify({
