@@ -1,7 +1,7 @@
 /**
- * Shared by the stream service's tests (end to end and faults) and its benchmark: run `ecomm stream-ingest --follow` as a child
- * process against the test services, produce known events, and read back what reached raw/, the ledger, bronze
- * and silver.
+ * Shared by the stream service's tests (end to end and faults) and its benchmark: run `ecomm stream-ingest
+ * --follow` as a child process against the test services, produce known events, and read back what reached raw/,
+ * the ledger, bronze and silver.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
