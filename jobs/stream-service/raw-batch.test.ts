@@ -1,8 +1,12 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { zstdDecompressSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { openLocalStore } from '../../adapters/storage/local.ts';
 import type { StreamMessage } from '../../adapters/stream/event-stream.ts';
 import { columnsOf } from '../../adapters/stream/partition-batch.ts';
-import { encodeRawBatch, envelopeOf, originalBytes, type RawEnvelope } from './raw-batch.ts';
+import { encodeRawBatch, envelopeOf, openRawObject, originalBytes, type RawEnvelope } from './raw-batch.ts';
 import { startRawEncoder } from './raw-encoder.ts';
 
 const message = (offset: number, value: Buffer, key: string | null = 'k"1'): StreamMessage => ({
@@ -116,6 +120,18 @@ describe('raw stream batches', () => {
       ).toEqual(many.map((m) => JSON.stringify(envelopeOf(m))));
     } finally {
       await encoder.close();
+    }
+  });
+
+  it('names a raw object whose bytes are not what its extension says', async () => {
+    const lake = openLocalStore(`file://${mkdtempSync(join(tmpdir(), 'raw-batch-'))}`);
+    for (const [key, format] of [
+      ['raw/source=clickstream/ingestion_date=2026-10-01/bad.ndjson.zst', 'zstd'],
+      ['raw/source=clickstream/ingestion_date=2026-10-01/bad.ndjson.gz', 'gzip'],
+    ] as const) {
+      await lake.put(key, Buffer.from('{"not":"compressed"}\n'));
+      const read = async () => (await openRawObject(lake, key)).toArray();
+      await expect(read()).rejects.toThrow(`raw object ${key} is not valid ${format}`);
     }
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Raw stream micro-batches: one Zstandard-compressed NDJSON object per batch, one envelope per message, named by topic,
- * partition and first offset. Shared by `ecomm stream-ingest` (drain) and the stream service (follow).
+ * Raw stream micro-batches: one Zstandard-compressed NDJSON object per batch, one envelope per message, named by
+ * topic, partition and first offset. Shared by `ecomm stream-ingest` (drain) and the stream service (follow).
  */
 import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
@@ -185,15 +185,26 @@ function isUtf8Slice(bytes: Buffer, from: number, to: number, wholeValid: boolea
   return from === to || (!startsInside && !endsInside);
 }
 
-/** A raw object's bytes, decompressed by its key's extension (`.zst`, `.gz`, or none). */
+/** How raw objects are decompressed, by the end of their key (anything else is read as it is). */
+const DECOMPRESSORS = [
+  { extension: '.zst', format: 'zstd', open: createZstdDecompress },
+  { extension: '.gz', format: 'gzip', open: createGunzip },
+];
+
+/**
+ * A raw object's bytes, decompressed by its key's extension. Bytes that are not what the extension says fail
+ * naming the object and the format (zlib alone says only "Unknown frame descriptor" or "incorrect header check").
+ */
 export async function openRawObject(lake: ObjectStore, key: string): Promise<Readable> {
   const body = await lake.get(key);
-  const decompress = key.endsWith('.zst')
-    ? createZstdDecompress()
-    : key.endsWith('.gz')
-      ? createGunzip()
-      : null;
-  if (!decompress) return body;
+  const decompressor = DECOMPRESSORS.find(({ extension }) => key.endsWith(extension));
+  if (!decompressor) return body;
+  const decompress = decompressor.open();
   body.on('error', (error) => decompress.destroy(error));
+  decompress.on('error', (error: NodeJS.ErrnoException) => {
+    // Errors of the decompressor itself (zlib codes start with Z); a failed read keeps its own message.
+    if (error.code?.startsWith('Z'))
+      error.message = `raw object ${key} is not valid ${decompressor.format}: ${error.message}`;
+  });
   return body.pipe(decompress);
 }
