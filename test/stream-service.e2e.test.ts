@@ -10,7 +10,7 @@ import { openKafkaStream } from '../adapters/stream/kafka.ts';
 import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { openPglite } from '../adapters/warehouse/pglite.ts';
 import { loadConfig } from '../jobs/config.ts';
-import type { JobContext } from '../jobs/context.ts';
+import { createJobContext } from '../jobs/context.ts';
 import { lineagePath, readLineageEvents } from '../jobs/lineage/graph.ts';
 import { topicDatasetOf, warehouseDataset } from '../jobs/lineage/steps.ts';
 import { openRawObject, type RawEnvelope } from '../jobs/stream-service/raw-batch.ts';
@@ -221,7 +221,7 @@ describe('stream-ingest --follow (the long-running service) on the real broker',
     // Lineage (to the lake by default): the service's run links the topic to silver through raw/ and bronze, and
     // the applied steps count every event once.
     const events = await readLineageEvents(lake);
-    const context = { config: loadConfig(env), lake: () => lake } as unknown as JobContext;
+    const context = createJobContext(loadConfig(env), { shared: { lake } });
     const path = lineagePath(
       events,
       topicDatasetOf(context, 'clickstream'),

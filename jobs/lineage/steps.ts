@@ -144,10 +144,12 @@ export async function streamApplyLineage(
     staged: number;
     quarantined: number;
     deadLettered: number;
-    silverModels: string[];
+    /** The models the applier maintains: those that read this topic's bronze table are outputs. */
+    models: Model[];
   },
 ): Promise<void> {
   const bronze = `bronze.${contractFor(applied.topic).table}`;
+  const silver = applied.models.filter((model) => model.dependsOn[0] === bronze);
   await lineageOf(context).step({
     job: `stream-ingest.apply.${applied.topic}`,
     startedAt: applied.startedAt,
@@ -158,7 +160,7 @@ export async function streamApplyLineage(
       written(lakeZoneDataset(context, 'quarantine', applied.topic), applied.quarantined),
       written(topicDatasetOf(context, DEAD_LETTER_TOPIC), applied.deadLettered),
       written(warehouseDataset(context, bronze), applied.staged),
-      ...applied.silverModels.map((model) => warehouseDataset(context, model)),
+      ...silver.map((model) => warehouseDataset(context, model.name)),
     ],
   });
 }

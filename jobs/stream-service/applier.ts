@@ -80,8 +80,6 @@ export interface ApplierOptions {
   /** Events per round at most (at least one batch). */
   maxEventsPerRound?: number;
   idleMs?: number;
-  /** How often the applied rounds' lineage is reported (see apply-lineage.ts). */
-  lineageIntervalMs?: number;
   onStats?: (stats: ApplyStats) => void;
 }
 
@@ -100,7 +98,7 @@ export async function runApplier(context: JobContext, options: ApplierOptions): 
     context.stream().ensureTopics([{ name: DEAD_LETTER_TOPIC, partitions: DEAD_LETTER_PARTITIONS }]),
   );
   const maxEvents = options.maxEventsPerRound ?? 200_000;
-  const lineage = applyLineage(context, models, options.lineageIntervalMs);
+  const lineage = applyLineage(context, models);
   try {
     while (!options.stop.aborted) {
       const pending = await persist('warehouse', async () =>

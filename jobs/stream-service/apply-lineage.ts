@@ -6,7 +6,6 @@
  * store, so rounds are summed and reported once per interval, and once more when the applier stops.
  */
 import type { JobContext } from '../context.ts';
-import { contractFor } from '../contracts/data-contracts.ts';
 import { streamApplyLineage, streamIngestLineage } from '../lineage/steps.ts';
 import type { PendingStreamBatch } from '../ops/batches.ts';
 import type { Model } from '../transform/models.ts';
@@ -44,10 +43,6 @@ export function applyLineage(
   let totals = new Map<string, TopicTotals>();
   let firstWritten: Date | undefined;
   let lastReport = Date.now();
-  const silverModelsOf = (topic: string) => {
-    const bronze = `bronze.${contractFor(topic).table}`;
-    return models.filter((model) => model.dependsOn[0] === bronze).map((model) => model.name);
-  };
 
   const flush = async () => {
     lastReport = Date.now();
@@ -62,7 +57,7 @@ export function applyLineage(
       [...reported].map(([topic, sums]) => ({ topic, events: sums.events })),
     );
     for (const [topic, sums] of reported) {
-      await streamApplyLineage(context, { topic, ...sums, silverModels: silverModelsOf(topic) });
+      await streamApplyLineage(context, { topic, ...sums, models });
     }
   };
 

@@ -16,7 +16,8 @@ interface WasmMemory {
   grow(pages: number): number;
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-const compiled = new wasm.Module(readFileSync(new URL('./json-escape.wasm', import.meta.url)));
+/** Compiled on first use: most processes that import the raw format only read it. */
+let compiled: object | undefined;
 
 /** The module's first KiB holds its tables; the caller's data goes after. */
 const RESERVED_BYTES = 1024;
@@ -39,6 +40,7 @@ export interface JsonQuoter {
 
 /** One instance per thread (each has its own memory). */
 export function startJsonQuoter(): JsonQuoter {
+  compiled ??= new wasm.Module(readFileSync(new URL('./json-escape.wasm', import.meta.url)));
   const instance = new wasm.Instance(compiled);
   const memory = instance.exports.memory as WasmMemory;
   const quote = instance.exports.quote as (from: number, to: number, out: number) => number;

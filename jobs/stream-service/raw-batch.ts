@@ -139,7 +139,7 @@ function envelopeLines(topic: string, partition: number, columns: MessageColumns
   return memory.subarray(linesAt, at);
 }
 
-/** This thread's quoter, made on first use (most processes that read raw objects never write one). */
+/** This thread's quoter, made on first use. */
 let quoter: JsonQuoter | undefined;
 
 const ascii = (text: string) => Uint8Array.from(text, (character) => character.charCodeAt(0));
