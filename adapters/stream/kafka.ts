@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Admin, Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import { withRetry } from '../retry.ts';
 import type { EventStream, FetchOptions, OutgoingMessage, StreamConsumer } from './event-stream.ts';
@@ -85,6 +86,7 @@ export function openKafkaStream(url: string, options: KafkaStreamOptions = {}): 
     url,
     async ensureTopics(wanted) {
       if (wanted.length === 0) return;
+      const started = Date.now();
       await withAdmin(async (client) => {
         const existing = new Set(await client.listTopics());
         const missing = wanted.filter(({ name }) => !existing.has(name));
@@ -103,8 +105,17 @@ export function openKafkaStream(url: string, options: KafkaStreamOptions = {}): 
         });
         if (grow.length > 0) await client.createPartitions({ topicPartitions: grow });
       });
-      // Return only once every partition asked for answers, so the next call never meets a leaderless one.
-      for (const { name } of wanted) await topicOffsets(name);
+      // Return only once every partition asked for answers, so the next call never meets a leaderless one. Right
+      // after createPartitions the client's metadata may still list the old count: poll until it shows them all.
+      for (const { name, partitions } of wanted) {
+        for (let wait = 50; (await topicOffsets(name)).length < partitions; wait = Math.min(wait * 2, 1000)) {
+          if (wait >= 1000 && Date.now() - started > 30_000)
+            throw new Error(
+              `topic ${name}: ${partitions} partitions asked for, the broker still lists fewer`,
+            );
+          await sleep(wait);
+        }
+      }
     },
 
     async publish(topic: string, messages: OutgoingMessage[]) {

@@ -4,12 +4,91 @@ import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { createBronzeTables } from '../transform/build.ts';
 import { SQL_ROOT } from '../transform/models.ts';
 
-/** Creates the ops and bronze tables if missing: every job may be the first to touch a new warehouse. */
+/** One `create table if not exists <schema>.<table> (...)` file and the column definitions it declares. */
+export interface DeclaredTable {
+  /** `<schema>.<table>` */
+  name: string;
+  sql: string;
+  /** Each column's definition as written (`failed_at timestamptz`), in DDL order. */
+  columns: { name: string; definition: string }[];
+}
+
+/**
+ * Creates the ops and bronze tables if missing, and adds the columns a newer release declares to tables an older
+ * one created: every job may be the first to touch a new (or an older) warehouse.
+ */
 export async function ensureWarehouseSchema(db: SqlDatabase): Promise<void> {
-  const ops = readdirSync(join(SQL_ROOT, 'ops'))
+  const ops = declaredTables(join(SQL_ROOT, 'ops'));
+  await db.exec(['create schema if not exists ops', ...ops.map((table) => table.sql)].join(';\n'));
+  await createBronzeTables(db);
+  await addMissingColumns(db, ops);
+}
+
+/**
+ * `alter table ... add column` for every declared column the live table lacks. Redshift has no `add column if not
+ * exists` and adds one column per statement, so the live columns are read first. New columns must be nullable (or
+ * carry a default): rows already there get null.
+ */
+export async function addMissingColumns(db: SqlDatabase, tables: DeclaredTable[]): Promise<string[]> {
+  if (tables.length === 0) return [];
+  const live = await db.query<{ table_name: string; column_name: string }>(
+    `select table_schema || '.' || table_name as table_name, column_name from information_schema.columns
+     where table_schema || '.' || table_name in (${tables.map((_, index) => `$${index + 1}`).join(', ')})`,
+    tables.map((table) => table.name),
+  );
+  const present = new Set(live.map((row) => `${row.table_name}.${row.column_name}`));
+  const added: string[] = [];
+  for (const table of tables) {
+    // A table with no live columns was not created (a view, or another schema's): leave it alone.
+    if (!live.some((row) => row.table_name === table.name)) continue;
+    for (const column of table.columns) {
+      if (present.has(`${table.name}.${column.name}`)) continue;
+      if (/\bnot\s+null\b/i.test(column.definition) && !/\bdefault\b/i.test(column.definition)) {
+        throw new Error(
+          `${table.name}.${column.name} is declared not null without a default: existing rows cannot take it`,
+        );
+      }
+      await db.exec(`alter table ${table.name} add column ${column.definition}`);
+      added.push(`${table.name}.${column.name}`);
+    }
+  }
+  return added;
+}
+
+/** The `create table if not exists` files of one folder, parsed. */
+export function declaredTables(folder: string): DeclaredTable[] {
+  return readdirSync(folder)
     .filter((name) => name.endsWith('.sql'))
     .sort()
-    .map((file) => readFileSync(join(SQL_ROOT, 'ops', file), 'utf8'));
-  await db.exec(['create schema if not exists ops', ...ops].join(';\n'));
-  await createBronzeTables(db);
+    .map((file) => parseDeclaredTable(join(folder, file), readFileSync(join(folder, file), 'utf8')));
+}
+
+export function parseDeclaredTable(file: string, sql: string): DeclaredTable {
+  const code = sql.replace(/--[^\n]*/g, '');
+  const match =
+    /create\s+table\s+if\s+not\s+exists\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*\(([\s\S]*)\)\s*;?\s*$/i.exec(
+      code.trim(),
+    );
+  if (!match) throw new Error(`${file}: expected one "create table if not exists <schema>.<table> (...)"`);
+  const columns = splitColumns(match[2] as string).map((definition) => ({
+    name: (definition.split(/\s+/)[0] as string).toLowerCase(),
+    definition,
+  }));
+  return { name: (match[1] as string).toLowerCase(), sql, columns };
+}
+
+function splitColumns(body: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let current = '';
+  for (const char of body) {
+    if (char === '(') depth += 1;
+    if (char === ')') depth -= 1;
+    if (char === ',' && depth === 0) {
+      parts.push(current.trim());
+      current = '';
+    } else current += char;
+  }
+  if (current.trim() !== '') parts.push(current.trim());
+  return parts.map((part) => part.replace(/\s+/g, ' '));
 }

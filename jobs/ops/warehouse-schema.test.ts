@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openPglite } from '../../adapters/warehouse/pglite.ts';
+import { openPostgres } from '../../adapters/warehouse/postgres.ts';
+import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import { loadServiceEnv } from '../../scripts/services/env.ts';
+import { SQL_ROOT } from '../transform/models.ts';
+import {
+  addMissingColumns,
+  declaredTables,
+  ensureWarehouseSchema,
+  parseDeclaredTable,
+} from './warehouse-schema.ts';
+
+const env = loadServiceEnv();
+
+describe('declared ops tables', () => {
+  it('parses every sql/ops file, and every column is nullable or has a default (so it can be added later)', () => {
+    const tables = declaredTables(join(SQL_ROOT, 'ops'));
+    expect(tables.map((table) => table.name)).toContain('ops.batches');
+    for (const table of tables) {
+      expect(table.columns.length, table.name).toBeGreaterThan(2);
+      for (const column of table.columns) expect(column.name).toMatch(/^[a-z_][a-z0-9_]*$/);
+    }
+  });
+
+  it('refuses a file that is not one create-table statement', () => {
+    expect(() => parseDeclaredTable('x.sql', 'create view ops.x as select 1')).toThrow(
+      /x\.sql: expected one/,
+    );
+  });
+});
+
+function migrationCases(name: string, open: () => Promise<SqlDatabase>) {
+  describe(`adding declared columns on ${name}`, () => {
+    const schema = `mig_${randomBytes(4).toString('hex')}`;
+    let db: SqlDatabase;
+    afterAll(async () => {
+      await db.exec(`drop schema if exists ${schema} cascade`);
+      await db.close();
+    });
+
+    it('adds the columns a newer release declares, keeps the rows, and does nothing the second time', async () => {
+      db = await open();
+      await db.exec(`create schema ${schema}`);
+      await db.exec(`create table ${schema}.ledger (id varchar(16) not null, rows_raw bigint)`);
+      await db.query(`insert into ${schema}.ledger (id, rows_raw) values ('a', 3)`);
+      const newer = parseDeclaredTable(
+        'ledger.sql',
+        `-- grain: one row per thing
+         create table if not exists ${schema}.ledger (
+           id varchar(16) not null,
+           rows_raw bigint,
+           failed_at timestamptz,
+           failure_reason varchar(4096),
+           attempts bigint default 0
+         );`,
+      );
+      expect(await addMissingColumns(db, [newer])).toEqual([
+        `${schema}.ledger.failed_at`,
+        `${schema}.ledger.failure_reason`,
+        `${schema}.ledger.attempts`,
+      ]);
+      expect(
+        await db.query(
+          `select id, cast(rows_raw as integer) as rows_raw, failed_at, failure_reason,
+             cast(attempts as integer) as attempts from ${schema}.ledger`,
+        ),
+      ).toEqual([{ id: 'a', rows_raw: 3, failed_at: null, failure_reason: null, attempts: 0 }]);
+      expect(await addMissingColumns(db, [newer])).toEqual([]);
+    });
+
+    it('refuses to add a not-null column without a default, naming it', async () => {
+      const stricter = parseDeclaredTable(
+        'ledger.sql',
+        `create table if not exists ${schema}.ledger (id varchar(16) not null, owner varchar(64) not null)`,
+      );
+      await expect(addMissingColumns(db, [stricter])).rejects.toThrow(
+        `${schema}.ledger.owner is declared not null without a default`,
+      );
+    });
+  });
+}
+
+migrationCases('PGlite', () => openPglite('pglite://memory'));
+migrationCases('PostgreSQL', () => openPostgres(env.TEST_PG_URL));
+
+describe('ensureWarehouseSchema', () => {
+  it('brings an ops table created by an older release up to the declared columns', async () => {
+    const db = await openPglite('pglite://memory');
+    try {
+      await db.exec(
+        `create schema ops; create table ops.batches (batch_id varchar(128) not null, source varchar(64) not null,
+           source_kind varchar(8) not null, ingestion_date date not null, raw_key varchar(1024) not null,
+           rows_raw bigint not null, extracted_at timestamptz not null)`,
+      );
+      await ensureWarehouseSchema(db);
+      const columns = await db.query<{ column_name: string }>(
+        `select column_name from information_schema.columns where table_schema = 'ops' and table_name = 'batches'
+         order by ordinal_position`,
+      );
+      const declared = declaredTables(join(SQL_ROOT, 'ops')).find((table) => table.name === 'ops.batches');
+      expect(columns.map((column) => column.column_name)).toEqual(
+        declared?.columns.map((column) => column.name),
+      );
+    } finally {
+      await db.close();
+    }
+  });
+});
