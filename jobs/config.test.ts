@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, EMBEDDED_DEFAULTS, loadConfig } from './config.ts';
+import { contractCheckOptions } from './contracts/settings.ts';
 
 describe('configuration', () => {
   it('falls back to the embedded defaults when nothing is set', () => {
@@ -53,5 +54,25 @@ describe('configuration', () => {
 
   it('treats blank variables as unset', () => {
     expect(loadConfig({ LAKE_URL: '  ' }).LAKE_URL).toBe(EMBEDDED_DEFAULTS.LAKE_URL);
+  });
+
+  it("reads the contracts' time window, naming a bad day or an unknown field", () => {
+    const config = loadConfig({
+      CONTRACT_EARLIEST_DATE: '2010-01-01',
+      CONTRACT_FIELD_WINDOWS: '{"orders.ordered_at": {"maxFutureSeconds": 0}}',
+    });
+    const options = contractCheckOptions(config, new Date('2026-11-03T00:00:00Z'));
+    expect(options.window).toEqual({ earliest: new Date('2010-01-01T00:00:00Z'), maxFutureSeconds: 86_400 });
+    expect(options.fieldWindows).toEqual({ 'orders.ordered_at': { maxFutureSeconds: 0 } });
+    expect(() => loadConfig({ CONTRACT_EARLIEST_DATE: '2026-02-30' })).toThrow(
+      /CONTRACT_EARLIEST_DATE \(got "2026-02-30"\): must be a real calendar day/,
+    );
+    expect(() => loadConfig({ CONTRACT_FIELD_WINDOWS: '{"orders.status": {}}' })).toThrow(
+      /CONTRACT_FIELD_WINDOWS.*not a timestamp or date column/,
+    );
+    expect(() => loadConfig({ CONTRACT_FIELD_WINDOWS: 'soon' })).toThrow(
+      /CONTRACT_FIELD_WINDOWS.*must be JSON/,
+    );
+    expect(() => loadConfig({ CONTRACT_MAX_FUTURE_SECONDS: '-1' })).toThrow(/CONTRACT_MAX_FUTURE_SECONDS/);
   });
 });

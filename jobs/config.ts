@@ -5,6 +5,7 @@ import { STREAM_SCHEMES } from '../adapters/stream/index.ts';
 import { redactUrl, schemeOf } from '../adapters/url.ts';
 import { WAREHOUSE_SCHEMES } from '../adapters/warehouse/index.ts';
 import { ALERT_CONFIG_SHAPE } from './alerts/settings.ts';
+import { CONTRACT_CONFIG_SHAPE } from './contracts/settings.ts';
 import { LINEAGE_CONFIG_SHAPE } from './lineage/settings.ts';
 
 /** Settings every job reads: 12-factor, from the environment, overridable by CLI flags. */
@@ -73,6 +74,7 @@ const configSchema = z.object({
    * (or `ecomm stream-ingest --follow` with it on) must then run, or service batches wait in the ledger.
    */
   STREAM_APPLY: z.enum(['on', 'off']).default('on'),
+  ...CONTRACT_CONFIG_SHAPE,
   ...LINEAGE_CONFIG_SHAPE,
   ...ALERT_CONFIG_SHAPE,
 });

@@ -31,7 +31,7 @@ const lines = [
         offset,
         key: 'k',
         value: Buffer.from(JSON.stringify(event)),
-        timestamp: 1,
+        timestamp: Date.parse('2026-10-01T10:00:05Z'),
       }),
     ),
   )

@@ -5,7 +5,14 @@ import { parse } from 'csv-parse';
 import { csvLine } from '../adapters/csv.ts';
 import type { ObjectStore } from '../adapters/storage/object-store.ts';
 import type { JobContext } from './context.ts';
-import { contractFor, type DataContract, MAX_EVENT_BYTES } from './contracts/data-contracts.ts';
+import {
+  type CheckOptions,
+  type ContractVerdict,
+  contractFor,
+  type DataContract,
+  MAX_EVENT_BYTES,
+} from './contracts/data-contracts.ts';
+import { contractCheckOptions } from './contracts/settings.ts';
 import { lakeKey } from './lake/layout.ts';
 import { validateLineage } from './lineage/steps.ts';
 import { type BatchRow, batchesAwaitingValidation, markValidated } from './ops/batches.ts';
@@ -86,6 +93,7 @@ async function validateBatch(context: JobContext, batch: BatchRow): Promise<Vali
       rawKey: batch.raw_key,
     },
     await openRawRecords(lake, batch.raw_key, contract),
+    { check: checkOptionsOf(context) },
   );
   if (result.rowsIn !== batch.rows_raw) {
     throw new Error(
@@ -131,8 +139,9 @@ export async function validateRecords(
   contract: DataContract,
   target: ValidationTarget,
   records: AsyncIterable<RawRecord> | Iterable<RawRecord>,
-  onInvalid?: (record: RawRecord, reasons: string[]) => void,
+  options: ValidationOptions = {},
 ): Promise<ValidationOutcome> {
+  const { onInvalid, check: checkOptions = {} } = options;
   const stagedKey = lakeKey('staging', target.source, target.ingestionDate, target.batchId, 'csv');
   const quarantineKey = lakeKey('quarantine', target.source, target.ingestionDate, target.batchId, 'ndjson');
   const staging = new ObjectWriter(lake, stagedKey, 'text/csv');
@@ -152,9 +161,7 @@ export async function validateRecords(
     await staging.write(csvLine(stagingColumns(contract)));
     for await (const record of records) {
       result.rowsIn += 1;
-      const verdict = record.fields
-        ? contract.check(record.fields)
-        : { values: [], reasons: [record.unreadable ?? 'unreadable record'], rescued: null };
+      const verdict = judge(contract, record, checkOptions);
       if (verdict.reasons.length === 0) {
         if (verdict.rescued) result.rescued += 1;
         const rescued = verdict.rescued ? JSON.stringify(verdict.rescued) : null;
@@ -196,6 +203,28 @@ export async function validateRecords(
   }
   result.quarantineKey = quarantine ? quarantineKey : null;
   return result;
+}
+
+/** How a batch is validated: the contract check's clock and windows, and who hears of each failing record. */
+export interface ValidationOptions {
+  check?: CheckOptions;
+  /** Sees each failing record (the stream service dead-letters them). */
+  onInvalid?: (record: RawRecord, reasons: string[]) => void;
+}
+
+/** The options every contract check of a job takes: the job's clock and the configured time windows. */
+export function checkOptionsOf(context: JobContext): CheckOptions {
+  return contractCheckOptions(context.config, context.now());
+}
+
+/** One record's verdict: unreadable, or its contract check plus (events) the check of its stream position. */
+export function judge(contract: DataContract, record: RawRecord, options: CheckOptions): ContractVerdict {
+  if (!record.fields)
+    return { values: [], reasons: [record.unreadable ?? 'unreadable record'], rescued: null };
+  const verdict = contract.check(record.fields, options);
+  const streamReasons = contract.checkStream(record.stream, options);
+  if (streamReasons.length === 0) return verdict;
+  return { values: [], reasons: [...verdict.reasons, ...streamReasons], rescued: verdict.rescued };
 }
 
 /** A raw object's records (CSV rows or stream envelopes), decompressing `.zst` and `.gz` objects. */
@@ -256,11 +285,7 @@ export async function* readEnvelopeRecords(raw: Readable): AsyncGenerator<RawRec
 
 /** One stream message as a record to check: unreadable when not UTF-8, not JSON, not an object, or too large. */
 export function parseEvent(rowNumber: number, envelope: RawEnvelope): RawRecord {
-  const stream = [
-    String(envelope.partition),
-    String(envelope.offset),
-    new Date(envelope.timestamp).toISOString(),
-  ];
+  const stream = [String(envelope.partition), String(envelope.offset), publishedAt(envelope.timestamp)];
   const unreadable = (reason: string, original: unknown): RawRecord => ({
     rowNumber,
     fields: null,
@@ -310,6 +335,18 @@ export function parseEvent(rowNumber: number, envelope: RawEnvelope): RawRecord 
     stream,
     envelope,
   };
+}
+
+/**
+ * The record timestamp as ISO-8601, or the raw value when it is no instant at all: a producer sets it, and the
+ * stream column's type check then quarantines the event with a reason instead of failing the whole batch.
+ */
+function publishedAt(timestamp: unknown): string {
+  const epochMs =
+    typeof timestamp === 'number' || typeof timestamp === 'string' ? Number(timestamp) : Number.NaN;
+  return Number.isFinite(epochMs) && Math.abs(epochMs) <= 8.64e15
+    ? new Date(epochMs).toISOString()
+    : String(timestamp);
 }
 
 /**

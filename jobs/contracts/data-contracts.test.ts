@@ -125,4 +125,88 @@ describe('data contracts', () => {
       '_rescued_data: undeclared fields take more than 65535 bytes',
     ]);
   });
+
+  it('refuses what a silver cast would reject or change: impossible days, overflow, excess precision', () => {
+    const orders = contractFor('orders');
+    const reasonsOf = (change: Record<string, unknown>) => orders.check({ ...order, ...change }).reasons;
+    expect(reasonsOf({ ordered_at: '2024-02-29 23:00:00+00' })).toEqual([]);
+    expect(reasonsOf({ ordered_at: '2025-02-29 10:00:00+00' })).toEqual([
+      'ordered_at: expected a timestamp: no such calendar day',
+    ]);
+    expect(reasonsOf({ ordered_at: '2026-11-01 24:00:00+00' })).toEqual([
+      'ordered_at: expected a timestamp: no such time of day',
+    ]);
+    expect(reasonsOf({ order_id: '2147483648' })).toEqual([
+      'order_id: out of range for a 32-bit integer (-2147483648 to 2147483647)',
+    ]);
+    expect(reasonsOf({ shipping_amount: '12345678901.00' })).toEqual([
+      'shipping_amount: more than 10 digits before the decimal point (numeric(12, 2))',
+    ]);
+    expect(reasonsOf({ shipping_amount: '4.999' })).toEqual([
+      'shipping_amount: more than 2 decimal places (numeric(12, 2))',
+    ]);
+    expect(reasonsOf({ shipping_amount: '4.990' })).toEqual([]);
+    const rate = {
+      rate_date: '2026-02-30',
+      currency: 'EUR',
+      rate_to_usd: '1.08',
+      created_at: order.created_at,
+      updated_at: order.updated_at,
+    };
+    expect(contractFor('fx_rates').check(rate).reasons).toEqual([
+      'rate_date: expected a date YYYY-MM-DD: no such calendar day',
+    ]);
+  });
+
+  it('quarantines times outside the plausible window, judged at the validation time', () => {
+    const now = new Date('2026-11-03T00:00:00Z');
+    const orders = contractFor('orders');
+    expect(orders.check({ ...order, ordered_at: '9999-12-31 00:00:00+00' }, { now }).reasons).toEqual([
+      'ordered_at: more than 86400 seconds in the future',
+    ]);
+    expect(orders.check({ ...order, ordered_at: '1999-12-31 23:59:59+00' }, { now }).reasons).toEqual([
+      'ordered_at: before 2000-01-01, the earliest plausible time',
+    ]);
+    expect(orders.check({ ...order, ordered_at: '2026-11-03 23:59:59+00' }, { now }).reasons).toEqual([]);
+    // An offset moves the instant: 00:30 at +01:00 is still within a day of now; at -23:00 it is not.
+    expect(orders.check({ ...order, ordered_at: '2026-11-04 00:30:00+01:00' }, { now }).reasons).toEqual([]);
+    expect(orders.check({ ...order, ordered_at: '2026-11-04 00:30:00-14:00' }, { now }).reasons).toEqual([
+      'ordered_at: more than 86400 seconds in the future',
+    ]);
+    const strict = { now, fieldWindows: { 'orders.ordered_at': { maxFutureSeconds: 0 } } };
+    expect(orders.check({ ...order, ordered_at: '2026-11-03 00:00:01+00' }, strict).reasons).toEqual([
+      'ordered_at: more than 0 seconds in the future',
+    ]);
+    expect(orders.check({ ...order, updated_at: '2026-11-03 00:00:01+00' }, strict).reasons).toEqual([]);
+  });
+
+  it('checks event values and the stream position they arrived at with the same types', () => {
+    const now = new Date('2026-11-03T00:00:00Z');
+    const clicks = contractFor('clickstream');
+    const event = {
+      event_id: 'e4',
+      event_type: 'add_to_cart',
+      occurred_at: '2027-02-29T10:00:00Z',
+      session_id: 's1',
+      device: 'web',
+      product_id: 2 ** 31,
+      quantity: 1e21,
+    };
+    expect(clicks.check(event, { now }).reasons).toEqual([
+      'occurred_at: expected an ISO-8601 timestamp: no such calendar day',
+      'product_id: out of range for a 32-bit integer (-2147483648 to 2147483647)',
+      'quantity: integer beyond ±2^53 cannot be read exactly from JSON',
+    ]);
+    expect(clicks.checkStream(['0', '17', '2026-11-02T10:00:00.000Z'], { now })).toEqual([]);
+    expect(clicks.checkStream(['0', '17', '+275760-09-13T00:00:00.000Z'], { now })).toEqual([
+      '_published_at: expected a timestamp: not ISO-8601',
+    ]);
+    expect(contractFor('orders').checkStream(['x'], { now })).toEqual([]);
+  });
+
+  it('refuses a lone surrogate, which would reach the warehouse as U+FFFD', () => {
+    expect(contractFor('orders').check({ ...order, channel: 'web\ud800' }).reasons).toEqual([
+      'channel: text is not valid Unicode (lone surrogate)',
+    ]);
+  });
 });

@@ -1,17 +1,11 @@
 /**
  * The OLTP source tables the platform extracts, as one spec: the generator creates them from it, extract reads
  * the columns from it, validate builds the data contracts from it and bronze tables mirror it (as text).
- * Every table has updated_at: extraction is incremental on it.
+ * Every table has updated_at: extraction is incremental on it. Column types: jobs/contracts/column-types.ts.
  */
-export type ColumnType = 'int' | 'numeric' | 'text' | 'timestamptz' | 'date' | 'bool';
+import type { ColumnSpec } from './column-types.ts';
 
-export interface ColumnSpec {
-  name: string;
-  type: ColumnType;
-  nullable?: boolean;
-  /** Personal data: never in gold in clear text (invariant 4). */
-  pii?: boolean;
-}
+export type { ColumnSpec, ColumnType } from './column-types.ts';
 
 export interface SourceTableSpec {
   name: string;
@@ -23,6 +17,9 @@ export const ORDER_STATUSES = ['pending', 'shipped', 'delivered', 'cancelled'] a
 export const ORDER_CHANNELS = ['web', 'mobile', 'store', 'marketplace'] as const;
 export const CURRENCIES = ['USD', 'EUR', 'GBP', 'JPY', 'AUD'] as const;
 export const REPORTING_CURRENCY = 'USD';
+
+/** Amounts in an order's or a product's currency: the OLTP columns are numeric(12, 2). */
+const MONEY = { precision: 12, scale: 2 } as const;
 
 const audit: ColumnSpec[] = [
   { name: 'created_at', type: 'timestamptz' },
@@ -56,7 +53,7 @@ export const SOURCE_TABLES: SourceTableSpec[] = [
       { name: 'product_name', type: 'text' },
       { name: 'category', type: 'text' },
       { name: 'brand', type: 'text' },
-      { name: 'unit_price', type: 'numeric' },
+      { name: 'unit_price', type: 'numeric', ...MONEY },
       { name: 'currency', type: 'text' },
       { name: 'is_active', type: 'bool' },
       ...audit,
@@ -72,7 +69,7 @@ export const SOURCE_TABLES: SourceTableSpec[] = [
       { name: 'status', type: 'text' },
       { name: 'channel', type: 'text' },
       { name: 'currency', type: 'text' },
-      { name: 'shipping_amount', type: 'numeric' },
+      { name: 'shipping_amount', type: 'numeric', ...MONEY },
       ...audit,
     ],
   },
@@ -84,8 +81,8 @@ export const SOURCE_TABLES: SourceTableSpec[] = [
       { name: 'order_id', type: 'int' },
       { name: 'product_id', type: 'int' },
       { name: 'quantity', type: 'int' },
-      { name: 'unit_price', type: 'numeric' },
-      { name: 'discount_amount', type: 'numeric' },
+      { name: 'unit_price', type: 'numeric', ...MONEY },
+      { name: 'discount_amount', type: 'numeric', ...MONEY },
       ...audit,
     ],
   },
@@ -96,7 +93,7 @@ export const SOURCE_TABLES: SourceTableSpec[] = [
       { name: 'rate_date', type: 'date' },
       { name: 'currency', type: 'text' },
       // Units of the reporting currency (USD) per one unit of `currency`.
-      { name: 'rate_to_usd', type: 'numeric' },
+      { name: 'rate_to_usd', type: 'numeric', precision: 18, scale: 8 },
       ...audit,
     ],
   },

@@ -24,7 +24,7 @@ import { lakeZoneDataset } from '../lineage/steps.ts';
 import { type LoadedBatch, runLoad } from '../load.ts';
 import { markValidated, registerBatch } from '../ops/batches.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
-import { openRawRecords, stagingColumns } from '../validate.ts';
+import { checkOptionsOf, judge, openRawRecords, stagingColumns } from '../validate.ts';
 
 export interface ReplayOptions {
   batchId: string;
@@ -142,13 +142,12 @@ export async function replayQuarantine(context: JobContext, options: ReplayOptio
     let staging: StagingWriter | null = null;
     let rescued = 0;
     if (pending.size > 0) {
+      const checkOptions = checkOptionsOf(context);
       const records = await openRawRecords(lake, batch.raw_key, contract);
       for await (const record of records) {
         if (!pending.has(record.rowNumber)) continue;
         report.examined += 1;
-        const verdict = record.fields
-          ? contract.check(record.fields)
-          : { values: [], reasons: [record.unreadable ?? 'unreadable record'], rescued: null };
+        const verdict = judge(contract, record, checkOptions);
         if (verdict.reasons.length > 0) {
           outcomes.push({ rowNumber: record.rowNumber, promoted: false, reasons: verdict.reasons });
           report.stillFailing += 1;

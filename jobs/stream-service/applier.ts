@@ -26,7 +26,7 @@ import {
 import { recordRun } from '../ops/pipeline-runs.ts';
 import { applyIncrementally, tableExists } from '../transform/build.ts';
 import { loadModels, type Model } from '../transform/models.ts';
-import { openRawRecords, type ValidationOutcome, validateRecords } from '../validate.ts';
+import { checkOptionsOf, openRawRecords, type ValidationOutcome, validateRecords } from '../validate.ts';
 import { applyLineage } from './apply-lineage.ts';
 import { type BackpressureState, newBackpressureState, type Persist } from './backpressure.ts';
 import {
@@ -185,6 +185,7 @@ async function validateRound(
   round: PendingStreamBatch[],
 ): Promise<Validated[] | 'stale'> {
   const lake = context.lake();
+  const checkOptions = checkOptionsOf(context);
   const validated: Validated[] = [];
   for (const batch of round) {
     const contract = contractFor(batch.source);
@@ -195,8 +196,11 @@ async function validateRound(
       contract,
       { ...target, source: batch.source, ingestionDate: batch.ingestion_date },
       await openRawRecords(lake, batch.raw_key, contract),
-      (record, reasons) => {
-        if (record.envelope) letters.push(deadLetterMessage(record.envelope, reasons, target));
+      {
+        check: checkOptions,
+        onInvalid: (record, reasons) => {
+          if (record.envelope) letters.push(deadLetterMessage(record.envelope, reasons, target));
+        },
       },
     );
     // A replay closed this batch at another size and replaced its raw object; its new ledger row comes next.

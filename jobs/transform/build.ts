@@ -6,6 +6,7 @@
  */
 import type { SqlDatabase, SqlDialect } from '../../adapters/warehouse/sql-database.ts';
 import { expandMacros, lockForWriteSql, type MacroVars } from '../../sql/dialects/macros.ts';
+import { columnTypeOf } from '../contracts/data-contracts.ts';
 import {
   loadBronzeTables,
   type Model,
@@ -63,7 +64,7 @@ export async function createBronzeTables(db: SqlDatabase, sqlRoot: string = SQL_
 
 /** The SELECT a model runs on a dialect, macros expanded. Contains the PII hash key: do not log it. */
 export function renderModelSql(model: Model, dialect: SqlDialect, vars: MacroVars): string {
-  return expandMacros(model.sql, dialect, vars);
+  return expandMacros(model.sql, dialect, { columnType: columnTypeOf, ...vars });
 }
 
 export async function buildModels(

@@ -17,9 +17,33 @@ describe('expandMacros', () => {
     );
   });
 
-  it('uses the default for a helper that has no redshift override', () => {
-    const sql = '{{ to_boolean(is_active) }}';
-    expect(expandMacros(sql, 'redshift')).toBe(expandMacros(sql, 'postgres'));
+  it('casts a bronze column to its declared type, and names what it cannot find', () => {
+    const columnType = (table: string, column: string) =>
+      table === 'orders'
+        ? (
+            {
+              order_id: { kind: 'int', sqlType: 'integer' },
+              ordered_at: { kind: 'timestamptz', sqlType: 'timestamptz' },
+              is_gift: { kind: 'bool', sqlType: 'boolean' },
+              channel: { kind: 'text', sqlType: 'varchar(65535)' },
+            } as const
+          )[column as 'order_id']
+        : undefined;
+    const cast = (reference: string, dialect: 'postgres' | 'redshift' = 'postgres') =>
+      expandMacros(`{{ cast_column(${reference}) }}`, dialect, { columnType });
+    expect(cast('orders.order_id')).toBe("cast(nullif(trim(order_id), '') as integer)");
+    expect(cast('orders.channel')).toBe('trim(channel)');
+    expect(cast('orders.ordered_at', 'redshift')).toBe(
+      "cast(replace(replace(nullif(trim(ordered_at), ''), 'T', ' '), 'Z', '+00') as timestamptz)",
+    );
+    expect(cast('orders.is_gift')).toMatch(
+      /^case when nullif\(trim\(is_gift\), ''\) in \('t', 'true'\) then true/,
+    );
+    expect(() => cast('orders.coupon')).toThrow(/bronze\.orders declares no column coupon/);
+    expect(() => cast('order_id')).toThrow(/cast_column expects table\.column, got "order_id"/);
+    expect(() => expandMacros('{{ cast_column(orders.order_id) }}', 'postgres')).toThrow(
+      /needs vars\.columnType/,
+    );
   });
 
   it('passes nested parentheses and commas inside arguments through', () => {
@@ -81,15 +105,26 @@ describe('postgres spellings on PGlite', () => {
     expect(await evaluate('{{ pii_hash(null) }}')).toBeNull();
   });
 
-  it('parses both ISO timestamp spellings and the boolean spellings', async () => {
-    const iso = async (text: string) =>
-      ((await evaluate(`{{ to_timestamptz('${text}') }}`)) as Date).toISOString();
+  it('cast_column reads both ISO timestamp spellings and the boolean spellings the contracts pass', async () => {
+    const columnType = (_table: string, column: string) =>
+      column === 'flag'
+        ? ({ kind: 'bool', sqlType: 'boolean' } as const)
+        : ({ kind: 'timestamptz', sqlType: 'timestamptz' } as const);
+    const cast = async (column: string, text: string) => {
+      const expression = expandMacros(`{{ cast_column(probe.${column}) }}`, 'postgres', { columnType });
+      const [row] = await db.query(
+        `select ${expression} as value from (select cast($1 as varchar) as ${column}) probe`,
+        [text],
+      );
+      return row?.value;
+    };
+    const iso = async (text: string) => ((await cast('at', text)) as Date).toISOString();
     expect(await iso('2026-11-01 10:00:00+00')).toBe('2026-11-01T10:00:00.000Z');
     expect(await iso('2026-11-01T10:00:00.000Z')).toBe('2026-11-01T10:00:00.000Z');
     expect(await iso('2026-11-01T12:00:00+02:00')).toBe('2026-11-01T10:00:00.000Z');
-    expect(await evaluate("{{ to_boolean('t') }}")).toBe(true);
-    expect(await evaluate("{{ to_boolean(' FALSE ') }}")).toBe(false);
-    expect(await evaluate("{{ to_boolean('maybe') }}")).toBeNull();
+    expect(await cast('flag', 't')).toBe(true);
+    expect(await cast('flag', ' false ')).toBe(false);
+    expect(await cast('flag', '')).toBeNull();
   });
 
   it('date helpers count days and second boundaries like Redshift dateadd/datediff', async () => {

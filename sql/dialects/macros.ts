@@ -11,7 +11,18 @@ import type { SqlDialect } from '../../adapters/warehouse/sql-database.ts';
 export interface MacroVars {
   /** Secret key mixed into pii_hash; comes from the secret store. Never log SQL expanded with it. */
   piiHashKey?: string;
+  /** The declared type of a bronze column (`orders`, `shipping_amount`), for cast_column. */
+  columnType?: ColumnTypeLookup;
 }
+
+/** What cast_column needs to know of a column's one type definition (jobs/contracts/column-types.ts). */
+export interface SqlColumnType {
+  kind: 'int' | 'bigint' | 'numeric' | 'text' | 'timestamptz' | 'date' | 'bool';
+  /** The typed column's SQL type: `integer`, `numeric(12, 2)`, … */
+  sqlType: string;
+}
+
+export type ColumnTypeLookup = (table: string, column: string) => SqlColumnType | undefined;
 
 interface MacroDefinition {
   /** Argument names, for error messages and arity checks. */
@@ -30,21 +41,18 @@ export const MACROS: Record<string, MacroDefinition> = {
       `encode(sha256(convert_to(${keyLiteral(vars)} || cast((${expr}) as varchar(65535)), 'UTF8')), 'hex')`,
     redshift: ([expr], vars) => `sha2(${keyLiteral(vars)} || cast((${expr}) as varchar(65535)), 256)`,
   },
-  to_timestamptz: {
-    params: ['text'],
+  cast_column: {
+    params: ['table.column'],
     summary:
-      'ISO-8601 text with an offset (`2026-11-01 10:00:00+00`, `2026-11-01T10:00:00.000Z`) to timestamptz',
-    default: ([text]) => `cast(trim(${text}) as timestamptz)`,
-    // Redshift's datetime parser is stricter about the ISO `T` separator and the `Z` designator: normalise first.
-    redshift: ([text]) => `cast(replace(replace(trim(${text}), 'T', ' '), 'Z', '+00') as timestamptz)`,
-  },
-  to_boolean: {
-    params: ['text'],
-    summary: "'t'/'true'/'1'/'y'/'yes' → true, 'f'/'false'/'0'/'n'/'no' → false, anything else → null",
-    // Redshift cannot cast varchar to boolean, so both engines use the same CASE.
-    default: ([text]) =>
-      `case when lower(trim(${text})) in ('t', 'true', '1', 'y', 'yes') then true ` +
-      `when lower(trim(${text})) in ('f', 'false', '0', 'n', 'no') then false end`,
+      "a bronze text column cast to its declared type (jobs/contracts): trimmed, '' as null; text stays text",
+    default: ([reference], vars) =>
+      castColumn(reference ?? '', vars, (text) => `cast(${text} as timestamptz)`),
+    redshift: ([reference], vars) =>
+      castColumn(
+        reference ?? '',
+        vars,
+        (text) => `cast(replace(replace(${text}, 'T', ' '), 'Z', '+00') as timestamptz)`,
+      ),
   },
   add_days: {
     params: ['date', 'days'],
@@ -75,6 +83,30 @@ export const MACROS: Record<string, MacroDefinition> = {
  */
 export function lockForWriteSql(table: string, dialect: SqlDialect): string {
   return dialect === 'redshift' ? `lock ${table}` : `lock table ${table} in share row exclusive mode`;
+}
+
+/**
+ * The cast of `table.column` from its bronze text to the declared type. The contract already refused every value
+ * this cast could reject or change, so the cast never fails on loaded data (invariant 7).
+ */
+function castColumn(reference: string, vars: MacroVars, timestamp: (text: string) => string): string {
+  const match = /^([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)$/.exec(reference.trim());
+  if (!match) throw new Error(`cast_column expects table.column, got "${reference}"`);
+  const [, table, column] = match as unknown as [string, string, string];
+  if (!vars.columnType) throw new Error('cast_column needs vars.columnType (the declared column types)');
+  const type = vars.columnType(table, column);
+  if (!type) throw new Error(`cast_column: bronze.${table} declares no column ${column}`);
+  const text = `nullif(trim(${column}), '')`;
+  switch (type.kind) {
+    case 'text':
+      return `trim(${column})`;
+    case 'timestamptz':
+      return timestamp(text);
+    case 'bool':
+      return `case when ${text} in ('t', 'true') then true when ${text} in ('f', 'false') then false end`;
+    default:
+      return `cast(${text} as ${type.sqlType})`;
+  }
 }
 
 const CALL = /\{\{\s*([a-z_][a-z0-9_]*)\s*\(([\s\S]*?)\)\s*\}\}/gi;

@@ -10,7 +10,7 @@ with source as (
 
 renamed as (
   select
-    cast(trim(customer_id) as integer) as customer_id,
+    {{ cast_column(customers.customer_id) }} as customer_id,
     lower(trim(email)) as email,
     nullif(trim(phone), '') as phone,
     trim(first_name) as first_name,
@@ -19,9 +19,9 @@ renamed as (
     trim(city) as city,
     upper(trim(country_code)) as country_code,
     lower(trim(loyalty_tier)) as loyalty_tier,
-    {{ to_timestamptz(signed_up_at) }} as signed_up_at,
-    {{ to_timestamptz(created_at) }} as created_at,
-    {{ to_timestamptz(updated_at) }} as updated_at,
+    {{ cast_column(customers.signed_up_at) }} as signed_up_at,
+    {{ cast_column(customers.created_at) }} as created_at,
+    {{ cast_column(customers.updated_at) }} as updated_at,
     _batch_id,
     _ingested_at
   from source

@@ -10,11 +10,11 @@ with source as (
 
 renamed as (
   select
-    cast(trim(rate_date) as date) as rate_date,
+    {{ cast_column(fx_rates.rate_date) }} as rate_date,
     upper(trim(currency)) as currency,
-    cast(trim(rate_to_usd) as numeric(18, 8)) as rate_to_usd,
-    {{ to_timestamptz(created_at) }} as created_at,
-    {{ to_timestamptz(updated_at) }} as updated_at,
+    {{ cast_column(fx_rates.rate_to_usd) }} as rate_to_usd,
+    {{ cast_column(fx_rates.created_at) }} as created_at,
+    {{ cast_column(fx_rates.updated_at) }} as updated_at,
     _batch_id,
     _ingested_at
   from source

@@ -14,11 +14,11 @@ renamed as (
   select
     trim(event_id) as event_id,
     lower(trim(event_type)) as event_type,
-    {{ to_timestamptz(occurred_at) }} as occurred_at,
-    cast(trim(order_id) as integer) as order_id,
+    {{ cast_column(order_events.occurred_at) }} as occurred_at,
+    {{ cast_column(order_events.order_id) }} as order_id,
     lower(trim(status)) as status,
-    {{ to_timestamptz(_published_at) }} as published_at,
-    cast(nullif(trim(_stream_offset), '') as bigint) as stream_offset,
+    {{ cast_column(order_events._published_at) }} as published_at,
+    {{ cast_column(order_events._stream_offset) }} as stream_offset,
     _batch_id,
     _source_file,
     _ingested_at

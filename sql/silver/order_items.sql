@@ -13,14 +13,14 @@ with source as (
 
 renamed as (
   select
-    cast(trim(order_item_id) as integer) as order_item_id,
-    cast(trim(order_id) as integer) as order_id,
-    cast(trim(product_id) as integer) as product_id,
-    cast(trim(quantity) as integer) as quantity,
-    cast(trim(unit_price) as numeric(12, 2)) as unit_price,
-    cast(trim(discount_amount) as numeric(12, 2)) as discount_amount,
-    {{ to_timestamptz(created_at) }} as created_at,
-    {{ to_timestamptz(updated_at) }} as updated_at,
+    {{ cast_column(order_items.order_item_id) }} as order_item_id,
+    {{ cast_column(order_items.order_id) }} as order_id,
+    {{ cast_column(order_items.product_id) }} as product_id,
+    {{ cast_column(order_items.quantity) }} as quantity,
+    {{ cast_column(order_items.unit_price) }} as unit_price,
+    {{ cast_column(order_items.discount_amount) }} as discount_amount,
+    {{ cast_column(order_items.created_at) }} as created_at,
+    {{ cast_column(order_items.updated_at) }} as updated_at,
     _batch_id,
     _ingested_at
   from source

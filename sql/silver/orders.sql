@@ -13,15 +13,15 @@ with source as (
 
 renamed as (
   select
-    cast(trim(order_id) as integer) as order_id,
-    cast(trim(customer_id) as integer) as customer_id,
-    {{ to_timestamptz(ordered_at) }} as ordered_at,
+    {{ cast_column(orders.order_id) }} as order_id,
+    {{ cast_column(orders.customer_id) }} as customer_id,
+    {{ cast_column(orders.ordered_at) }} as ordered_at,
     lower(trim(status)) as status,
     lower(trim(channel)) as channel,
     upper(trim(currency)) as currency,
-    cast(trim(shipping_amount) as numeric(12, 2)) as shipping_amount,
-    {{ to_timestamptz(created_at) }} as created_at,
-    {{ to_timestamptz(updated_at) }} as updated_at,
+    {{ cast_column(orders.shipping_amount) }} as shipping_amount,
+    {{ cast_column(orders.created_at) }} as created_at,
+    {{ cast_column(orders.updated_at) }} as updated_at,
     _batch_id,
     _ingested_at
   from source

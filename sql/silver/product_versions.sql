@@ -9,16 +9,16 @@ with source as (
 
 renamed as (
   select
-    cast(trim(product_id) as integer) as product_id,
+    {{ cast_column(products.product_id) }} as product_id,
     trim(sku) as sku,
     trim(product_name) as product_name,
     lower(trim(category)) as category,
     trim(brand) as brand,
-    cast(trim(unit_price) as numeric(12, 2)) as unit_price,
+    {{ cast_column(products.unit_price) }} as unit_price,
     upper(trim(currency)) as currency,
-    {{ to_boolean(is_active) }} as is_active,
-    {{ to_timestamptz(created_at) }} as created_at,
-    {{ to_timestamptz(updated_at) }} as updated_at,
+    {{ cast_column(products.is_active) }} as is_active,
+    {{ cast_column(products.created_at) }} as created_at,
+    {{ cast_column(products.updated_at) }} as updated_at,
     _batch_id,
     _ingested_at
   from source
