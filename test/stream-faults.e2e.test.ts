@@ -437,6 +437,15 @@ describe('stream service under faults (real Kafka broker)', () => {
             /quantity: expected an integer.*customer_id: expected an integer|customer_id: expected an integer.*quantity: expected an integer/,
         },
         nul: { value: Buffer.from(clickEvent('p-nul', at, { device: 'we\u0000b' })), reason: /NUL/ },
+        // Values the silver cast would refuse: quarantined here, or the silver table could never be built again.
+        leap: {
+          value: Buffer.from(clickEvent('p-leap', at, { occurred_at: '2026-02-29T10:00:00Z' })),
+          reason: /occurred_at: expected an ISO-8601 timestamp: no such calendar day/,
+        },
+        wide: {
+          value: Buffer.from(clickEvent('p-wide', at, { product_id: 2 ** 31 })),
+          reason: /product_id: out of range for a 32-bit integer/,
+        },
       };
       const valid = ['p-1', 'p-2', 'p-3', 'p-late', 'p-5'];
       // One key: every message lands on one partition, poison between valid events.
@@ -448,6 +457,8 @@ describe('stream service under faults (real Kafka broker)', () => {
         { key: 'same', value: poison.big?.value as Buffer },
         { key: 'same', value: poison.types?.value as Buffer },
         { key: 'same', value: poison.nul?.value as Buffer },
+        { key: 'same', value: poison.leap?.value as Buffer },
+        { key: 'same', value: poison.wide?.value as Buffer },
         { key: 'same', value: clickEvent('p-3', at, { campaign: 'autumn', utm: { source: 'mail' } }) },
         { key: 'same', value: clickEvent('p-late', lateAt) },
         { key: 'same', value: clickEvent('p-5', at) },
@@ -459,11 +470,11 @@ describe('stream service under faults (real Kafka broker)', () => {
         const current = await service.status();
         return current.apply?.eventsApplied === messages.length + 1 ? current : undefined;
       }, 'every message applied');
-      expect(status.apply).toMatchObject({ deadLettered: 5, quarantined: 5, rescued: 1, late: 1 });
+      expect(status.apply).toMatchObject({ deadLettered: 7, quarantined: 7, rescued: 1, late: 1 });
       await finish(service, w.warehouse);
 
       // The dead-letter topic: the original bytes, the reasons and the source position.
-      const letters = await readTopic(`${w.prefix}dead-letter`, 5);
+      const letters = await readTopic(`${w.prefix}dead-letter`, 7);
       const partition = (await w.stream.endOffsets('clickstream')).find((end) => end.offset > 0)?.partition;
       for (const [name, expected] of Object.entries(poison)) {
         const letter = letters.find((message) => message.value.equals(expected.value));
@@ -473,9 +484,9 @@ describe('stream service under faults (real Kafka broker)', () => {
         expect(letter?.headers[DEAD_LETTER_HEADERS.sourcePartition]).toBe(String(partition));
         expect(letter?.headers[DEAD_LETTER_HEADERS.truncated]).toBeUndefined();
       }
-      expect(letters).toHaveLength(5);
+      expect(letters).toHaveLength(7);
 
-      // Quarantine: the same five, each with its reasons and the message as consumed.
+      // Quarantine: the same seven, each with its reasons and the message as consumed.
       const quarantined: {
         reasons: string[];
         message: { offset: number; value?: string; value_base64?: string };
@@ -484,7 +495,7 @@ describe('stream service under faults (real Kafka broker)', () => {
         const text = await new Response(await w.lake.get(info.key)).text();
         for (const line of text.split('\n').filter(Boolean)) quarantined.push(JSON.parse(line));
       }
-      expect(quarantined).toHaveLength(5);
+      expect(quarantined).toHaveLength(7);
       for (const [name, expected] of Object.entries(poison)) {
         const row = quarantined.find((entry) => {
           const bytes =
@@ -499,7 +510,7 @@ describe('stream service under faults (real Kafka broker)', () => {
       const [rows] = await w.warehouse.query<{ n: number }>(
         'select cast(count(*) as integer) as n from ops.quarantine_rows',
       );
-      expect(rows?.n).toBe(5);
+      expect(rows?.n).toBe(7);
 
       // The valid events around the poison flowed on; the unknown fields were kept; the late event is flagged and
       // sits in the partition of its event date.
