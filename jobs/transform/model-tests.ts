@@ -19,6 +19,14 @@ export interface ModelTestQuery {
   sql: string;
 }
 
+/**
+ * The physical table to read for a published name: the gate checks a layer's `__next` tables before they are
+ * swapped in, while ids and findings keep the published names (the monitor, watchdog and incidents key on them).
+ */
+export type TableResolver = (table: string) => string;
+
+const published: TableResolver = (table) => table;
+
 export interface ModelTestResult extends ModelTestQuery {
   failingRows: number;
   sampleKeys: string[];
@@ -31,8 +39,8 @@ const SAMPLE_LIMIT = 5;
 /** Width of a sample value in text form: enough for ids and timestamps, bounded for wide text. */
 const SAMPLE_WIDTH = 256;
 
-/** One check query per declared test of the model. */
-export function testQueries(model: Model): ModelTestQuery[] {
+/** One check query per declared test of the model, reading the tables `tableOf` names (default: published). */
+export function testQueries(model: Model, tableOf: TableResolver = published): ModelTestQuery[] {
   const keyColumns = modelKeyColumns(model);
   return model.tests.map((test) => ({
     id: `${model.name}: ${test.declaration}`,
@@ -42,15 +50,19 @@ export function testQueries(model: Model): ModelTestQuery[] {
     kind: test.kind,
     test,
     severity: test.severity,
-    sql: testSql(model.name, test, keyColumns),
+    sql: testSql(tableOf(model.name), test, keyColumns, tableOf),
   }));
 }
 
 /** Runs every test of the models, one query at a time (a warehouse runs each as one scan). */
-export async function runModelTests(db: SqlDatabase, models: Model[]): Promise<ModelTestResult[]> {
+export async function runModelTests(
+  db: SqlDatabase,
+  models: Model[],
+  options: { tableOf?: TableResolver } = {},
+): Promise<ModelTestResult[]> {
   const results: ModelTestResult[] = [];
   for (const model of models) {
-    for (const query of testQueries(model)) {
+    for (const query of testQueries(model, options.tableOf)) {
       let rows: Record<string, unknown>[];
       try {
         rows = await db.query(query.sql);
@@ -76,7 +88,7 @@ export function modelKeyColumns(model: Model): string[] {
   return unique?.kind === 'unique' ? unique.columns : [];
 }
 
-function testSql(table: string, test: ModelTest, keyColumns: string[]): string {
+function testSql(table: string, test: ModelTest, keyColumns: string[], tableOf: TableResolver): string {
   const keySample = sampleExpression(keyColumns);
   switch (test.kind) {
     case 'not_null': {
@@ -110,7 +122,7 @@ function testSql(table: string, test: ModelTest, keyColumns: string[]): string {
       const childKey = keyColumns.length > 0 ? `${keySample} || ' → ' || ` : '';
       return wrap(
         `select ${childKey}${textOf(`child.${test.column}`)} as sample_key, 1 as row_count ` +
-          `from ${table} child left join (select distinct ${test.toColumn} as parent_key from ${test.toModel}) parent ` +
+          `from ${table} child left join (select distinct ${test.toColumn} as parent_key from ${tableOf(test.toModel)}) parent ` +
           `on child.${test.column} = parent.parent_key ` +
           `where child.${test.column} is not null and parent.parent_key is null`,
       );
