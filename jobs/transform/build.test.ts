@@ -99,6 +99,21 @@ describe('buildModels', () => {
     expect(kept?.n).toBe(0);
   });
 
+  it('publishes nothing and names the check when a check query itself fails', async () => {
+    const badCheck = parseModel(
+      'sql/silver/bad_check.sql',
+      '-- grain: one row per id\n-- test: expression(no_such_column > 0)\nselect 1 as id',
+      'silver',
+    );
+    await expect(buildLayer(db, [badCheck], 'silver', { vars })).rejects.toThrow(
+      /silver\.bad_check: expression\(no_such_column > 0\) \(sql\/silver\/bad_check\.sql\): check query failed: column "no_such_column" does not exist/,
+    );
+    const left = await rows(
+      "select table_name from information_schema.tables where table_name in ('bad_check', 'bad_check__next')",
+    );
+    expect(left).toEqual([]);
+  });
+
   it('renders the Redshift spelling of the dialect helpers', () => {
     const factOrders = models.find((model) => model.name === 'gold.fact_orders') as Model;
     const redshift = renderModelSql(factOrders, 'redshift', vars);
