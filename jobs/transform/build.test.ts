@@ -114,6 +114,36 @@ describe('buildModels', () => {
     expect(left).toEqual([]);
   });
 
+  it('fails a relationships test whose target table does not exist on every non-null value (warn warns, blocking blocks)', async () => {
+    const orphans = parseModel(
+      'sql/silver/orphans.sql',
+      [
+        '-- grain: one row per id',
+        '-- test[warn]: relationships(id; silver.never_built.id)',
+        '-- test: relationships(parent_id; silver.never_built.id)',
+        'select 1 as id, 7 as parent_id union all select 2, null',
+      ].join('\n'),
+      'silver',
+    );
+    const warned = await buildLayer(db, [{ ...orphans, tests: orphans.tests.slice(0, 1) }], 'silver', {
+      vars,
+    });
+    expect(warned.blockedBy).toEqual([]);
+    expect(warned.checks[0]).toMatchObject({
+      passed: false,
+      failingRows: 2,
+      details: '2 failing row(s), e.g. 1; 2 (silver.never_built does not exist)',
+    });
+    expect(await one('select count(*)::int as n from silver.orphans')).toEqual({ n: 2 });
+    await db.exec('drop table silver.orphans');
+    const blocked = await buildLayer(db, [orphans], 'silver', { vars });
+    expect(blocked.blockedBy).toEqual(['silver.orphans: relationships(parent_id; silver.never_built.id)']);
+    const left = await rows(
+      "select table_name from information_schema.tables where table_name in ('orphans', 'orphans__next')",
+    );
+    expect(left).toEqual([]);
+  });
+
   it('renders the Redshift spelling of the dialect helpers', () => {
     const factOrders = models.find((model) => model.name === 'gold.fact_orders') as Model;
     const redshift = renderModelSql(factOrders, 'redshift', vars);
