@@ -130,8 +130,9 @@ export async function buildModels(
 /**
  * One layer through its gate: its selected models built into `__next`, their declared checks run there, and, only
  * when no blocking check failed, every table of the layer swapped in by one transaction. Returns the checks (for the
- * caller to record as findings) and the failing blocking ones; throws ModelBuildError when a model fails to build.
- * Either way a layer that is not published is left exactly as it was, without a `__next` table.
+ * caller to record as findings) and the failing blocking ones; throws ModelBuildError when a model fails to build
+ * (an Error naming the check when a check query itself fails). Whatever the outcome, a layer that is not published
+ * is left exactly as it was, without a `__next` table.
  *
  * Why not the whole layer in one transaction (which would roll every failure back by itself): it would hold the
  * stream service's write locks on the event tables for the whole silver build and its checks, stalling the 5-minute
