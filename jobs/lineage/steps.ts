@@ -23,6 +23,7 @@ import type { Finding, Layer } from '../quality/findings.ts';
 import { runQuality } from '../quality/index.ts';
 import { DEAD_LETTER_TOPIC } from '../stream-service/dead-letter.ts';
 import type { ModelBuildResult } from '../transform/build.ts';
+import type { ModelTestResult } from '../transform/model-tests.ts';
 import type { Model } from '../transform/models.ts';
 import { lineageOf } from './emitter.ts';
 import { lakeDataset, tableDataset, topicDataset } from './naming.ts';
@@ -276,10 +277,14 @@ export async function qualityLineage(
 }
 
 /** runQuality plus its lineage event (`quality.<layer>`): use it wherever runQuality ran. */
-export async function runQualityWithLineage(context: JobContext, layer: Layer): Promise<Finding[]> {
+export async function runQualityWithLineage(
+  context: JobContext,
+  layer: Layer,
+  gated?: ModelTestResult[],
+): Promise<Finding[]> {
   const startedAt = context.now();
   try {
-    const findings = await runQuality(context, layer);
+    const findings = await runQuality(context, layer, gated);
     await qualityLineage(context, `quality.${layer}`, findings, startedAt);
     return findings;
   } catch (error) {

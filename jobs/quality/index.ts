@@ -1,5 +1,5 @@
 import type { JobContext } from '../context.ts';
-import { runModelTests } from '../transform/model-tests.ts';
+import { type ModelTestResult, runModelTests } from '../transform/model-tests.ts';
 import { loadModels } from '../transform/models.ts';
 import { type Finding, type Layer, recordFindings } from './findings.ts';
 import { ledgerChecks } from './ledger-checks.ts';
@@ -8,18 +8,24 @@ export type QualityLayer = Layer;
 
 /**
  * The checks of one layer, recorded in ops.dq_findings under the run id: bronze checks read the batch ledger
- * (reconciliation, drift, freshness); silver and gold run the tests declared in their model files.
+ * (reconciliation, drift, freshness); silver and gold run the tests declared in their model files. `gated` records
+ * results the transform's gate already ran on a layer's `__next` tables instead of checking the published tables.
  */
-export async function runQuality(context: JobContext, layer: QualityLayer): Promise<Finding[]> {
+export async function runQuality(
+  context: JobContext,
+  layer: QualityLayer,
+  gated?: ModelTestResult[],
+): Promise<Finding[]> {
   const db = await context.warehouse();
   const findings =
     layer === 'bronze'
       ? await ledgerChecks(db, context.now())
       : (
-          await runModelTests(
+          gated ??
+          (await runModelTests(
             db,
             loadModels().filter((model) => model.layer === layer),
-          )
+          ))
         ).map(
           (result): Finding => ({
             checkId: result.id,

@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPglite } from '../../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { buildModels, createBronzeTables, type ModelBuildResult, renderModelSql } from './build.ts';
+import {
+  buildLayer,
+  buildModels,
+  createBronzeTables,
+  type ModelBuildResult,
+  renderModelSql,
+} from './build.ts';
 import { runModelTests } from './model-tests.ts';
 import { loadModels, type Model, parseModel } from './models.ts';
 import { FIXTURE_PII, loadBronzeFixtures } from './test-fixtures.ts';
@@ -38,8 +44,16 @@ async function snapshotGold(): Promise<Record<string, string[]>> {
 }
 
 describe('buildModels', () => {
-  it('builds every model in dependency order and reports rows and timings', () => {
-    expect(firstBuild.map((result) => result.name)).toEqual(models.map((model) => model.name));
+  it('builds every model, a layer at a time, each after what it reads, and reports rows and timings', () => {
+    const order = firstBuild.map((result) => result.name);
+    expect([...order].sort()).toEqual(models.map((model) => model.name).sort());
+    expect(firstBuild.findLastIndex((result) => result.layer === 'silver')).toBeLessThan(
+      firstBuild.findIndex((result) => result.layer === 'gold'),
+    );
+    for (const model of models) {
+      for (const dep of model.dependsOn.filter((name) => order.includes(name)))
+        expect(order.indexOf(dep), `${model.name} after ${dep}`).toBeLessThan(order.indexOf(model.name));
+    }
     for (const result of firstBuild) {
       expect(result.ms).toBeGreaterThanOrEqual(0);
       expect(Number.isInteger(result.rows)).toBe(true);
@@ -83,6 +97,51 @@ describe('buildModels', () => {
       "select count(*)::int as n from information_schema.tables where table_name = 'broken'",
     );
     expect(kept?.n).toBe(0);
+  });
+
+  it('publishes nothing and names the check when a check query itself fails', async () => {
+    const badCheck = parseModel(
+      'sql/silver/bad_check.sql',
+      '-- grain: one row per id\n-- test: expression(no_such_column > 0)\nselect 1 as id',
+      'silver',
+    );
+    await expect(buildLayer(db, [badCheck], 'silver', { vars })).rejects.toThrow(
+      /silver\.bad_check: expression\(no_such_column > 0\) \(sql\/silver\/bad_check\.sql\): check query failed: column "no_such_column" does not exist/,
+    );
+    const left = await rows(
+      "select table_name from information_schema.tables where table_name in ('bad_check', 'bad_check__next')",
+    );
+    expect(left).toEqual([]);
+  });
+
+  it('fails a relationships test whose target table does not exist on every non-null value (warn warns, blocking blocks)', async () => {
+    const orphans = parseModel(
+      'sql/silver/orphans.sql',
+      [
+        '-- grain: one row per id',
+        '-- test[warn]: relationships(id; silver.never_built.id)',
+        '-- test: relationships(parent_id; silver.never_built.id)',
+        'select 1 as id, 7 as parent_id union all select 2, null',
+      ].join('\n'),
+      'silver',
+    );
+    const warned = await buildLayer(db, [{ ...orphans, tests: orphans.tests.slice(0, 1) }], 'silver', {
+      vars,
+    });
+    expect(warned.blockedBy).toEqual([]);
+    expect(warned.checks[0]).toMatchObject({
+      passed: false,
+      failingRows: 2,
+      details: '2 failing row(s), e.g. 1; 2 (silver.never_built does not exist)',
+    });
+    expect(await one('select count(*)::int as n from silver.orphans')).toEqual({ n: 2 });
+    await db.exec('drop table silver.orphans');
+    const blocked = await buildLayer(db, [orphans], 'silver', { vars });
+    expect(blocked.blockedBy).toEqual(['silver.orphans: relationships(parent_id; silver.never_built.id)']);
+    const left = await rows(
+      "select table_name from information_schema.tables where table_name in ('orphans', 'orphans__next')",
+    );
+    expect(left).toEqual([]);
   });
 
   it('renders the Redshift spelling of the dialect helpers', () => {
@@ -356,7 +415,7 @@ describe('gold', () => {
 });
 
 describe('declared tests catch violations', () => {
-  it('reports failing rows and sample keys for each test kind, and passes the clean variants', async () => {
+  it('reports failing rows and sample keys for each test kind, passes the clean variants, and keeps the failing model unpublished', async () => {
     const model = parseModel(
       'sql/silver/violations.sql',
       [
@@ -376,9 +435,14 @@ describe('declared tests catch violations', () => {
       ].join('\n'),
       'silver',
     );
-    await buildModels(db, [model], { vars });
-    const results = await runModelTests(db, [model]);
-    const byTest = Object.fromEntries(results.map((result) => [result.test.declaration, result]));
+    const gated = await buildLayer(db, [model], 'silver', { vars });
+    const byTest = Object.fromEntries(gated.checks.map((result) => [result.test.declaration, result]));
+    expect(gated.blockedBy).toEqual([
+      'silver.violations: unique(id)',
+      'silver.violations: not_null(id, status)',
+      'silver.violations: accepted_values(status; pending, shipped)',
+      'silver.violations: relationships(customer_id; silver.customers.customer_id)',
+    ]);
     expect(byTest['unique(id)']).toMatchObject({
       details: '2 failing row(s), e.g. id=1',
       failingRows: 2,
@@ -410,6 +474,9 @@ describe('declared tests catch violations', () => {
     ]) {
       expect(byTest[clean], clean).toMatchObject({ failingRows: 0, sampleKeys: [], passed: true });
     }
-    await db.exec('drop table silver.violations');
+    const left = await rows(
+      "select table_name from information_schema.tables where table_name in ('violations', 'violations__next')",
+    );
+    expect(left).toEqual([]);
   });
 });

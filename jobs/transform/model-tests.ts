@@ -17,7 +17,17 @@ export interface ModelTestQuery {
   test: ModelTest;
   severity: TestSeverity;
   sql: string;
+  /** A relationships test's target table that does not exist: every non-null value counts as unmatched. */
+  missingTarget?: string;
 }
+
+/**
+ * The physical table to read for a published name: the gate checks a layer's `__next` tables before they are
+ * swapped in, while ids and findings keep the published names (the monitor, watchdog and incidents key on them).
+ */
+export type TableResolver = (table: string) => string;
+
+const published: TableResolver = (table) => table;
 
 export interface ModelTestResult extends ModelTestQuery {
   failingRows: number;
@@ -31,26 +41,44 @@ const SAMPLE_LIMIT = 5;
 /** Width of a sample value in text form: enough for ids and timestamps, bounded for wide text. */
 const SAMPLE_WIDTH = 256;
 
-/** One check query per declared test of the model. */
-export function testQueries(model: Model): ModelTestQuery[] {
+/**
+ * One check query per declared test of the model, reading the tables `tableOf` names (default: published).
+ * `missing` lists tables (as `tableOf` names them) known not to exist: a relationships test pointing at one
+ * reads no parent at all.
+ */
+export function testQueries(
+  model: Model,
+  tableOf: TableResolver = published,
+  missing: ReadonlySet<string> = new Set(),
+): ModelTestQuery[] {
   const keyColumns = modelKeyColumns(model);
-  return model.tests.map((test) => ({
-    id: `${model.name}: ${test.declaration}`,
-    model: model.name,
-    layer: model.layer,
-    file: model.file,
-    kind: test.kind,
-    test,
-    severity: test.severity,
-    sql: testSql(model.name, test, keyColumns),
-  }));
+  return model.tests.map((test) => {
+    const parent = test.kind === 'relationships' ? tableOf(test.toModel) : null;
+    const parentMissing = test.kind === 'relationships' && parent !== null && missing.has(parent);
+    return {
+      id: `${model.name}: ${test.declaration}`,
+      model: model.name,
+      layer: model.layer,
+      file: model.file,
+      kind: test.kind,
+      test,
+      severity: test.severity,
+      sql: testSql(tableOf(model.name), test, keyColumns, parentMissing ? null : parent),
+      ...(parentMissing && test.kind === 'relationships' ? { missingTarget: test.toModel } : {}),
+    };
+  });
 }
 
 /** Runs every test of the models, one query at a time (a warehouse runs each as one scan). */
-export async function runModelTests(db: SqlDatabase, models: Model[]): Promise<ModelTestResult[]> {
+export async function runModelTests(
+  db: SqlDatabase,
+  models: Model[],
+  options: { tableOf?: TableResolver } = {},
+): Promise<ModelTestResult[]> {
+  const missing = await missingTargets(db, models, options.tableOf ?? published);
   const results: ModelTestResult[] = [];
   for (const model of models) {
-    for (const query of testQueries(model)) {
+    for (const query of testQueries(model, options.tableOf, missing)) {
       let rows: Record<string, unknown>[];
       try {
         rows = await db.query(query.sql);
@@ -63,11 +91,39 @@ export async function runModelTests(db: SqlDatabase, models: Model[]): Promise<M
       const details =
         failingRows === 0
           ? null
-          : `${failingRows} failing row(s)${samples.length > 0 ? `, e.g. ${samples.join('; ')}` : ''}`;
+          : `${failingRows} failing row(s)${samples.length > 0 ? `, e.g. ${samples.join('; ')}` : ''}` +
+            (query.missingTarget ? ` (${query.missingTarget} does not exist)` : '');
       results.push({ ...query, failingRows, sampleKeys: samples, passed: failingRows === 0, details });
     }
   }
   return results;
+}
+
+/**
+ * The relationships targets that do not exist: a model never built and not in this build (`only` on a warehouse
+ * the stream service alone has filled). Their tests then fail on every non-null value, as declared, instead of
+ * erroring: a warn test warns, a blocking one blocks.
+ */
+async function missingTargets(
+  db: SqlDatabase,
+  models: Model[],
+  tableOf: TableResolver,
+): Promise<Set<string>> {
+  const targets = new Set(
+    models.flatMap((model) =>
+      model.tests.flatMap((test) => (test.kind === 'relationships' ? [tableOf(test.toModel)] : [])),
+    ),
+  );
+  const missing = new Set<string>();
+  for (const target of targets) {
+    const [schema, table] = target.split('.');
+    const [row] = await db.query<{ n: unknown }>(
+      'select count(*) as n from information_schema.tables where table_schema = $1 and table_name = $2',
+      [schema ?? '', table ?? ''],
+    );
+    if (Number(row?.n ?? 0) === 0) missing.add(target);
+  }
+  return missing;
 }
 
 /** The model's key for samples: the columns of its first unique test, if it declares one. */
@@ -76,7 +132,8 @@ export function modelKeyColumns(model: Model): string[] {
   return unique?.kind === 'unique' ? unique.columns : [];
 }
 
-function testSql(table: string, test: ModelTest, keyColumns: string[]): string {
+/** `parent` is the relationships target to read, null when it does not exist. */
+function testSql(table: string, test: ModelTest, keyColumns: string[], parent: string | null): string {
   const keySample = sampleExpression(keyColumns);
   switch (test.kind) {
     case 'not_null': {
@@ -108,9 +165,10 @@ function testSql(table: string, test: ModelTest, keyColumns: string[]): string {
     }
     case 'relationships': {
       const childKey = keyColumns.length > 0 ? `${keySample} || ' → ' || ` : '';
+      const select = `select ${childKey}${textOf(`child.${test.column}`)} as sample_key, 1 as row_count from ${table} child`;
+      if (parent === null) return wrap(`${select} where child.${test.column} is not null`);
       return wrap(
-        `select ${childKey}${textOf(`child.${test.column}`)} as sample_key, 1 as row_count ` +
-          `from ${table} child left join (select distinct ${test.toColumn} as parent_key from ${test.toModel}) parent ` +
+        `${select} left join (select distinct ${test.toColumn} as parent_key from ${parent}) parent ` +
           `on child.${test.column} = parent.parent_key ` +
           `where child.${test.column} is not null and parent.parent_key is null`,
       );

@@ -225,6 +225,26 @@ export function findReferences(sql: string): string[] {
   return [...found].sort();
 }
 
+const COMMENT_OR_STRING = /--[^\n]*|\/\*[\s\S]*?\*\/|'(?:[^']|'')*'/g;
+
+/**
+ * The SQL with each `layer.table` it reads renamed by `rename` (undefined keeps the name), in code only: comments
+ * and string literals are left as written, so a literal can never be rewritten.
+ */
+export function renameTableReferences(sql: string, rename: (table: string) => string | undefined): string {
+  const renameIn = (code: string) =>
+    code.replace(TABLE_REFERENCE, (reference, layer: string, table: string) => {
+      return rename(`${layer.toLowerCase()}.${table.toLowerCase()}`) ?? reference;
+    });
+  let renamed = '';
+  let end = 0;
+  for (const match of sql.matchAll(COMMENT_OR_STRING)) {
+    renamed += renameIn(sql.slice(end, match.index)) + match[0];
+    end = match.index + match[0].length;
+  }
+  return renamed + renameIn(sql.slice(end));
+}
+
 /**
  * Dependency order (a model after everything it reads), stable: among models ready at the same time the
  * alphabetically first goes first. References to tables outside `models` (bronze) do not constrain the order.
@@ -331,9 +351,7 @@ function splitHeader(text: string): { header: string[]; body: string } {
 
 /** Replaces comments and string literals by spaces, so references and DDL are found only in code. */
 export function stripCommentsAndStrings(sql: string): string {
-  return sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\/|'(?:[^']|'')*'/g, (match) =>
-    match.startsWith("'") ? "''" : ' '.repeat(match.length),
-  );
+  return sql.replace(COMMENT_OR_STRING, (match) => (match.startsWith("'") ? "''" : ' '.repeat(match.length)));
 }
 
 function splitTopLevel(text: string): string[] {
