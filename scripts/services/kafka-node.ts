@@ -137,9 +137,10 @@ export async function startKafkaNode(dir: string, options: { heap?: string } = {
   const jvm = kafkaJvmArgs({ heap: options.heap ?? '-Xmx384m', log4j: LOG4J, logsDir: dir });
   if (!fs.existsSync(path.join(dataDir, 'meta.properties'))) {
     const clusterId = crypto.randomBytes(16).toString('base64url');
+    // `--cluster-id=<id>`, not `-t <id>`: an id starting with '-' (1 in 64) would be read as an option.
     const format = spawnSync(
       'java',
-      [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile],
+      [...jvm, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', propsFile],
       {
         encoding: 'utf8',
       },
