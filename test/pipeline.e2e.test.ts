@@ -263,7 +263,7 @@ describe('embedded pipeline end to end', () => {
     expect(await goldHashes(platform.warehouse)).toEqual(firstRunHashes);
   });
 
-  it('picks up exactly the changed source rows next run, and SCD2 closes old versions and opens new ones', async () => {
+  it('picks up the changed source rows next run (plus the lookback re-reads, never doubled), and SCD2 closes old versions and opens new ones', async () => {
     const changedAt = new Date(TEST_AS_OF.getTime() + 3_600_000);
     const changes = await applySourceChanges(platform.source, {
       seed: 99,
@@ -273,11 +273,53 @@ describe('embedded pipeline end to end', () => {
       orders: 7,
     });
     const context = platform.context();
+    // What the lookback must read again: the source rows in (watermark - lookback, watermark] of each changed table.
+    const rereads: Record<string, number> = {};
+    for (const table of ['customers', 'products', 'orders']) {
+      const [watermark] = await platform.warehouse.query<{ at: string }>(
+        'select cast(watermark_at as varchar) as at from ops.watermarks where source = $1',
+        [table],
+      );
+      const [row] = await platform.source.query<{ n: number }>(
+        `select cast(count(*) as integer) as n from ${table}
+         where updated_at <= cast($1 as timestamptz)
+           and updated_at > cast($1 as timestamptz) - make_interval(secs => $2)`,
+        [watermark?.at ?? '', context.config.EXTRACT_LOOKBACK_SECONDS],
+      );
+      rereads[table] = row?.n ?? 0;
+      // At least the row that set the watermark.
+      expect(rereads[table], table).toBeGreaterThan(0);
+    }
     const extracted = await runExtract(context);
     const rows = Object.fromEntries(extracted.map((table) => [table.table, table.rows]));
-    expect(rows).toEqual({ customers: 5, products: 3, orders: 7, order_items: 0, fx_rates: 0 });
+    expect(rows).toEqual({
+      customers: 5 + (rereads.customers ?? 0),
+      products: 3 + (rereads.products ?? 0),
+      orders: 7 + (rereads.orders ?? 0),
+      order_items: 0,
+      fx_rates: 0,
+    });
+    expect(Object.fromEntries(extracted.map((table) => [table.table, table.reread]))).toEqual({
+      ...rereads,
+      order_items: 0,
+      fx_rates: 0,
+    });
+    expect(extracted.filter((table) => table.batchId === null).map((table) => table.table)).toEqual([
+      'order_items',
+      'fx_rates',
+    ]);
     const result = await runPipeline(platform.context());
     expect(result.ok).toBe(true);
+    for (const [table, key] of [
+      ['customers', 'customer_id'],
+      ['products', 'product_id'],
+      ['orders', 'order_id'],
+    ]) {
+      const [silver] = await platform.warehouse.query<{ n: number; keys: number }>(
+        `select cast(count(*) as integer) as n, cast(count(distinct ${key}) as integer) as keys from silver.${table}`,
+      );
+      expect(silver?.n, `silver.${table} holds each re-read row once`).toBe(silver?.keys);
+    }
 
     const versions = await platform.warehouse.query<{
       customer_id: number;
