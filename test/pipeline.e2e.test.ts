@@ -221,9 +221,26 @@ describe('embedded pipeline end to end', () => {
   });
 
   it('leaves every gold table identical when the whole pipeline runs again', async () => {
-    const again = await runPipeline(platform.context());
+    const context = platform.context();
+    const again = await runPipeline(context);
     expect(again.ok).toBe(true);
     expect(await goldHashes(platform.warehouse)).toEqual(firstRunHashes);
+    // Nothing changed: the extract makes no batch, and every key bucket of the reconciliation agrees.
+    const steps = await platform.warehouse.query<{
+      job: string;
+      step: string;
+      status: string;
+      message: string;
+    }>(
+      `select job, step, status, message from ops.pipeline_runs
+       where run_id = $1 and job in ('extract', 'reconcile') order by job, step`,
+      [context.runId],
+    );
+    expect(steps).toHaveLength(10);
+    for (const step of steps) {
+      if (step.job === 'extract') expect(step.status, step.step).toBe('skipped');
+      else expect(step.message, step.step).toMatch(/^0 of \d+ key buckets differed, 0 keys compared/);
+    }
     const [batches] = await platform.warehouse.query<{ n: number }>(
       'select cast(count(*) as integer) as n from ops.batches',
     );
