@@ -361,6 +361,37 @@ describe('late commits, NULL or future updated_at and hard deletes (PostgreSQL s
     expect(await goldHashes(platform.warehouse)).toEqual(before);
   });
 
+  it('reports a source row whose updated_at moved back below the version the warehouse holds', async () => {
+    const orderId = await pickOrder(platform.source, 'delivered');
+    const [row] = await platform.source.query<{ updated_at: Date }>(
+      'select updated_at from orders where order_id = $1',
+      [orderId],
+    );
+    const original = row?.updated_at as Date;
+    await platform.source.query('update orders set updated_at = $2 where order_id = $1', [
+      orderId,
+      new Date(original.getTime() - 86_400_000),
+    ]);
+    try {
+      const runId = await run(platform);
+      const finding = await findingOf(platform.warehouse, runId, 'bronze.orders:updated_at_regressions');
+      expect(finding?.status).toBe('fail');
+      expect(finding?.failing_rows).toBe(1);
+      expect(finding?.details).toContain(String(orderId));
+      // Re-extracting an older version would change nothing in silver: it is reported, not repaired.
+      expect((await findingOf(platform.warehouse, runId, 'bronze.orders:late_commits'))?.status).toBe('pass');
+    } finally {
+      await platform.source.query('update orders set updated_at = $2 where order_id = $1', [
+        orderId,
+        original,
+      ]);
+    }
+    const runId = await run(platform);
+    expect((await findingOf(platform.warehouse, runId, 'bronze.orders:updated_at_regressions'))?.status).toBe(
+      'pass',
+    );
+  });
+
   it('refuses to mark more of a table deleted than RECONCILE_MAX_DELETE_PERCENT allows, writing nothing', async () => {
     const [row] = await platform.source.query<{ product_id: number }>(
       'select product_id from products where unit_price >= 0 order by product_id desc limit 1',

@@ -78,7 +78,13 @@ export async function runReconcile(
         lineage: (startedAt, done, error) => reconcileLineage(context, table, startedAt, done, error),
       },
     );
-    if (!result.skipped) await recordFindings(warehouse, context.runId, [lateCommits(result)], context.now());
+    if (!result.skipped)
+      await recordFindings(
+        warehouse,
+        context.runId,
+        [lateCommits(result), versionRegressions(result)],
+        context.now(),
+      );
     results.push(result);
   }
   return results;
@@ -255,18 +261,38 @@ function lateCommits(result: TableReconciliation): Finding {
   };
 }
 
+/**
+ * Source rows whose updated_at moved back below the version the warehouse holds (a restore, a manual fix): silver
+ * keeps the newer version, so gold no longer matches the source for them until the row is updated again.
+ */
+function versionRegressions(result: TableReconciliation): Finding {
+  const regressed = result.differences.counts.regressed;
+  return {
+    checkId: `bronze.${result.table}:updated_at_regressions`,
+    layer: 'bronze',
+    tableName: `bronze.${result.table}`,
+    checkType: 'updated_at_regressions',
+    severity: 'warn',
+    passed: regressed === 0,
+    failingRows: regressed,
+    details:
+      regressed === 0
+        ? null
+        : `${regressed} source rows have an updated_at older than the version the warehouse holds (moved back ` +
+          `by a restore or a manual fix); silver keeps the newer one until the row changes again; first keys: ` +
+          result.differences.regressed.slice(0, SAMPLE_KEYS).join(', '),
+  };
+}
+
 function describe(result: TableReconciliation): string {
   if (result.skipped) return `skipped: ${result.skipped}`;
-  const { counts, regressed } = result.differences;
+  const { counts } = result.differences;
   const parts = [
     `${result.differingBuckets} of ${result.buckets} key buckets differed, ${result.differences.compared} keys compared`,
     `${counts.deleted} deleted`,
     `${counts.restored} restored`,
     `${counts.late} late${result.repair ? ` (repair batch ${result.repair.batchId}, ${result.repair.rows} rows)` : ''}`,
   ];
-  if (counts.regressed > 0)
-    parts.push(
-      `${counts.regressed} with updated_at older than the warehouse's (${regressed.slice(0, SAMPLE_KEYS).join(', ')})`,
-    );
+  if (counts.regressed > 0) parts.push(`${counts.regressed} with updated_at older than the warehouse's`);
   return parts.join('; ');
 }
