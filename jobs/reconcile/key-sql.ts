@@ -21,6 +21,7 @@ import { bronzeKeyText, sourceKeyText } from './keys.ts';
 /** The version of a source row the warehouse cannot have yet: newer than the watermark, or with no updated_at. */
 export const IN_FLIGHT = '~';
 const BUCKET_DIGITS = 3;
+export const BUCKET_COUNT = 16 ** BUCKET_DIGITS;
 const BUCKET = /^[0-9a-f]{3}$/;
 
 const bucketOf = (keyText: string) => `substr(md5(${keyText}), 1, ${BUCKET_DIGITS})`;

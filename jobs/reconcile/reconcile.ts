@@ -30,7 +30,13 @@ import {
   sourceKeys,
   warehouseKeys,
 } from './compare.ts';
-import { sourceListingSql, sourceSummarySql, warehouseListingSql, warehouseSummarySql } from './key-sql.ts';
+import {
+  BUCKET_COUNT,
+  sourceListingSql,
+  sourceSummarySql,
+  warehouseListingSql,
+  warehouseSummarySql,
+} from './key-sql.ts';
 import { extractRepairBatch, type RepairBatch } from './repair.ts';
 import { writeKeyEvents } from './tombstones.ts';
 
@@ -127,28 +133,7 @@ async function reconcileTable(
   if (pending > 0) return skipped(`${pending} batch(es) of ${table.name} not loaded yet`);
 
   const warehouseSummary = await bucketSummary(warehouse, warehouseSummarySql(table, warehouse.dialect));
-  // One source snapshot for the summary, the listing and the clock the tombstones carry.
-  const compared = await source.transaction(async (tx) => {
-    await tx.exec('set transaction isolation level repeatable read');
-    const [clock] = await tx.query<{ now: string }>('select cast(now() as varchar) as now');
-    const sourceSummary = await bucketSummary(tx, sourceSummarySql(table, watermark));
-    const differing = differingBuckets(sourceSummary, warehouseSummary);
-    const listAll = differing.length > LIST_ALL_ABOVE * 4096;
-    const differences =
-      differing.length === 0
-        ? emptyDifferences()
-        : await compareListings(
-            sourceKeys(
-              tx.copyToCsv(sourceListingSql(table, watermark, listAll ? null : differing)),
-              table.primaryKey.length,
-            ),
-            warehouseKeys(
-              warehouse.copyToCsv(warehouseListingSql(table, warehouse.dialect, listAll ? null : differing)),
-            ),
-            MAX_KEYS_PER_RUN,
-          );
-    return { detectedAt: clock?.now as string, sourceSummary, differing, differences };
-  });
+  const compared = await compareWithSource(source, warehouse, table, watermark, warehouseSummary);
   const { differences } = compared;
   const warehouseKeyCount = total(warehouseSummary);
   refuseMassDelete(context, table, differences.counts.deleted, warehouseKeyCount);
@@ -184,6 +169,35 @@ async function reconcileTable(
   };
   context.log.info({ job: 'reconcile', ...result, differences: differences.counts }, 'reconciled');
   return result;
+}
+
+/**
+ * The source's bucket summary, and the keys of the buckets that differ merged with the warehouse's, all in one
+ * source snapshot whose clock the tombstones carry.
+ */
+async function compareWithSource(
+  source: SqlDatabase,
+  warehouse: SqlDatabase,
+  table: SourceTableSpec,
+  watermark: string,
+  warehouseSummary: Map<string, BucketSummary>,
+) {
+  return source.transaction(async (tx) => {
+    await tx.exec('set transaction isolation level repeatable read');
+    const [clock] = await tx.query<{ now: string }>('select cast(now() as varchar) as now');
+    const sourceSummary = await bucketSummary(tx, sourceSummarySql(table, watermark));
+    const differing = differingBuckets(sourceSummary, warehouseSummary);
+    const listed = differing.length > LIST_ALL_ABOVE * BUCKET_COUNT ? null : differing;
+    const differences =
+      differing.length === 0
+        ? emptyDifferences()
+        : await compareListings(
+            sourceKeys(tx.copyToCsv(sourceListingSql(table, watermark, listed)), table.primaryKey.length),
+            warehouseKeys(warehouse.copyToCsv(warehouseListingSql(table, warehouse.dialect, listed))),
+            MAX_KEYS_PER_RUN,
+          );
+    return { detectedAt: clock?.now as string, sourceSummary, differing, differences };
+  });
 }
 
 interface BucketSummary {
