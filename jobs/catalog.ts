@@ -85,6 +85,19 @@ export const JOB_CATALOG: JobSpec[] = [
     env: LAKE_WAREHOUSE,
   },
   {
+    name: 'reconcile',
+    summary:
+      'Compare source keys with the warehouse: tombstone hard deletes, re-extract late commits beyond the lookback',
+    // After load (:25), before transform (:35): deletes and repairs reach silver in the same hour.
+    schedule: '30 * * * *',
+    kind: 'scheduled',
+    cpu: 0.5,
+    memoryMiB: 1024,
+    timeoutMinutes: 30,
+    retries: 1,
+    env: ['SOURCE_URL', ...LAKE_WAREHOUSE],
+  },
+  {
     name: 'transform',
     summary: 'Build the sql/ models bronze -> silver -> gold in dependency order, gated by quality checks',
     schedule: '35 * * * *',
@@ -108,7 +121,8 @@ export const JOB_CATALOG: JobSpec[] = [
   },
   {
     name: 'run',
-    summary: 'Run the whole batch DAG once (extract, stream-ingest, validate, load, transform, quality)',
+    summary:
+      'Run the whole batch DAG once (extract, stream-ingest, validate, load, reconcile, transform, quality)',
     schedule: null,
     kind: 'manual',
     cpu: 1,

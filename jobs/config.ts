@@ -43,6 +43,17 @@ const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
   /** Rows younger than this are left for the next extract, so a transaction still in flight is not skipped. */
   EXTRACT_SAFETY_LAG_SECONDS: z.coerce.number().int().min(0).max(86_400).default(0),
+  /**
+   * Each extract re-reads this far behind the watermark: a transaction that commits after an extract with an
+   * updated_at older than the watermark (stamped when it began) is picked up by the next one. Silver keeps one row
+   * per (key, updated_at), so a re-read row is never doubled. Later commits are left to the reconciliation.
+   */
+  EXTRACT_LOOKBACK_SECONDS: z.coerce.number().int().min(0).max(604_800).default(900),
+  /**
+   * The reconciliation refuses (fails, writing nothing) when more than this percent of a table's keys would be
+   * marked deleted at once: a source emptied or pointed at the wrong database must not delete the warehouse.
+   */
+  RECONCILE_MAX_DELETE_PERCENT: z.coerce.number().min(0).max(100).default(20),
   STREAM_GROUP_ID: z.string().min(1).default('ecomm-stream-ingest'),
   /** Prepended to every topic name, so environments (or test runs) can share one broker. */
   STREAM_TOPIC_PREFIX: z

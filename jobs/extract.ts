@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { redactUrl } from '../adapters/url.ts';
 import { quoteIdent } from '../adapters/warehouse/pglite.ts';
@@ -10,20 +10,32 @@ import { compactTimestamp, isoDate, lakeKey } from './lake/layout.ts';
 import { extractLineage } from './lineage/steps.ts';
 import { registerBatch } from './ops/batches.ts';
 import { recordStep } from './ops/pipeline-runs.ts';
+import { type Finding, recordFindings } from './quality/findings.ts';
+import { sourceKeyText } from './reconcile/keys.ts';
 
 export interface ExtractedTable {
   table: string;
   rows: number;
+  /** Rows of the batch at or below the previous watermark: read again by the lookback window. */
+  reread: number;
   batchId: string | null;
   rawKey: string | null;
-  window: { after: string | null; upTo: string | null };
+  /** The watermark the window starts after, how far back it re-read (exclusive), and its upper bound. */
+  window: { after: string | null; rereadFrom: string | null; upTo: string | null };
 }
 
+/** Keys shown in a finding about rows no extract can read. */
+const SAMPLE_KEYS = 5;
+
 /**
- * Incremental extract: per table, the rows with watermark < updated_at <= upper bound, as CSV into raw/.
+ * Incremental extract: per table, the rows with watermark - lookback < updated_at <= upper bound, as CSV into raw/.
  * The upper bound is the newest updated_at present (at least EXTRACT_SAFETY_LAG_SECONDS old), so every row
- * sharing that timestamp is in this window and the next window starts strictly after it: ties are never split,
- * so no row is skipped or taken twice. The watermark moves only after the raw object is written (invariant 3).
+ * sharing that timestamp is in this window and the next one starts after it: ties are never split. The lookback
+ * (EXTRACT_LOOKBACK_SECONDS) reads again behind the watermark, so a transaction that committed after the last
+ * extract with an older updated_at is picked up; silver keeps one row per (key, updated_at), so a row read twice
+ * counts once. A table with nothing newer than its watermark gets no batch at all. The watermark moves only after
+ * the raw object is written (invariant 3). Rows with updated_at NULL or in the future are never in a window:
+ * each run counts them as a finding, with their first keys.
  */
 export async function runExtract(
   context: JobContext,
@@ -45,14 +57,23 @@ export async function runExtract(
           status: done.batchId ? 'succeeded' : 'skipped',
           rowsIn: done.rows,
           rowsOut: done.rows,
-          message: done.batchId ? null : 'no changed rows since the watermark',
+          message: done.batchId
+            ? `${done.reread} of ${done.rows} rows re-read behind the watermark ` +
+              `(lookback ${context.config.EXTRACT_LOOKBACK_SECONDS} s)`
+            : 'no changed rows since the watermark',
         }),
         lineage: (startedAt, done, error) => extractLineage(context, table, startedAt, done, error),
       },
     );
     results.push(extracted);
+    await recordFindings(warehouse, context.runId, [await unextractableRows(source, table)], context.now());
   }
   return results;
+}
+
+interface ExtractWindow {
+  upTo: string | null;
+  rereadFrom: string | null;
 }
 
 async function extractTable(
@@ -62,33 +83,24 @@ async function extractTable(
   table: SourceTableSpec,
 ): Promise<ExtractedTable> {
   const watermark = await readWatermark(warehouse, table.name);
-  const lagSeconds = context.config.EXTRACT_SAFETY_LAG_SECONDS;
-  // Timestamps travel as text: a JS Date would cut microseconds and re-extract rows at the boundary.
-  const [bound] = await source.query<{ up_to: string | null }>(
-    `select cast(max(updated_at) as varchar) as up_to from ${quoteIdent(table.name)}
-     where updated_at <= now() - make_interval(secs => $1) ${watermark ? 'and updated_at > $2' : ''}`,
-    watermark ? [lagSeconds, watermark] : [lagSeconds],
-  );
-  const upTo = bound?.up_to ?? null;
-  const window = { after: watermark, upTo };
-  if (!upTo) return { table: table.name, rows: 0, batchId: null, rawKey: null, window };
-
   // The batch is named by where its window starts: a replay after a crash rewrites the same object.
   const batchId = `${table.name}_${watermark ? compactTimestamp(watermark) : 'initial'}`;
   const ingestionDate = isoDate(context.now());
   const rawKey = lakeKey('raw', table.name, ingestionDate, batchId, 'csv');
-  const columns = table.columns.map((column) => quoteIdent(column.name)).join(', ');
-  const keyOrder = table.primaryKey.map(quoteIdent).join(', ');
-  const lower = watermark ? `updated_at > ${timestampLiteral(watermark)} and ` : '';
-  const select = `select ${columns} from ${quoteIdent(table.name)}
-    where ${lower}updated_at <= ${timestampLiteral(upTo)} order by updated_at, ${keyOrder}`;
-
-  const counter = new CsvRecordCounter();
-  const body = new PassThrough();
-  const written = context.lake().put(rawKey, body, { contentType: 'text/csv' });
-  await pipeline(source.copyToCsv(select), counter, body);
-  await written;
-  const rows = Math.max(0, counter.records - 1);
+  // One snapshot for the bound, the re-read count and the rows: the count describes exactly the object written.
+  const read = await source.transaction(async (tx) => {
+    await tx.exec('set transaction isolation level repeatable read');
+    const window = await readWindow(context, tx, table, watermark);
+    if (!window.upTo) return { window, rows: 0, reread: 0 };
+    const reread = await countRereads(tx, table, window.rereadFrom, watermark);
+    const lower = window.rereadFrom ?? watermark;
+    const where = `${lower ? `updated_at > ${timestampLiteral(lower)} and ` : ''}updated_at <= ${timestampLiteral(window.upTo)}`;
+    const rows = await writeSourceCsv(context, tx, rawKey, [sourceSelect(table, where)]);
+    return { window, rows, reread };
+  });
+  const window = { after: watermark, ...read.window };
+  if (!read.window.upTo)
+    return { table: table.name, rows: 0, reread: 0, batchId: null, rawKey: null, window };
 
   await warehouse.transaction(async (tx) => {
     await registerBatch(tx, {
@@ -97,17 +109,133 @@ async function extractTable(
       kind: 'table',
       ingestionDate,
       rawKey,
-      rows,
+      rows: read.rows,
       at: context.now(),
     });
     await tx.query('delete from ops.watermarks where source = $1', [table.name]);
     await tx.query(
       'insert into ops.watermarks (source, watermark_at, batch_id, moved_at) values ($1, $2, $3, $4)',
-      [table.name, upTo, batchId, context.now()],
+      [table.name, read.window.upTo, batchId, context.now()],
     );
   });
-  context.log.info({ job: 'extract', table: table.name, rows, rawKey }, 'extracted');
-  return { table: table.name, rows, batchId, rawKey, window };
+  context.log.info(
+    { job: 'extract', table: table.name, rows: read.rows, reread: read.reread, rawKey },
+    'extracted',
+  );
+  return { table: table.name, rows: read.rows, reread: read.reread, batchId, rawKey, window };
+}
+
+/**
+ * The window's upper bound, only when something is newer than the watermark, and where the lookback starts.
+ * Timestamps travel as text: a JS Date would cut microseconds and re-extract rows at the boundary.
+ */
+async function readWindow(
+  context: JobContext,
+  source: SqlDatabase,
+  table: SourceTableSpec,
+  watermark: string | null,
+): Promise<ExtractWindow> {
+  const lag = context.config.EXTRACT_SAFETY_LAG_SECONDS;
+  const lookback = context.config.EXTRACT_LOOKBACK_SECONDS;
+  const [bound] = await source.query<{ up_to: string | null; reread_from: string | null }>(
+    watermark
+      ? `select cast(max(updated_at) as varchar) as up_to,
+           cast(cast($2 as timestamptz) - make_interval(secs => $3) as varchar) as reread_from
+         from ${quoteIdent(table.name)}
+         where updated_at <= now() - make_interval(secs => $1) and updated_at > cast($2 as timestamptz)`
+      : `select cast(max(updated_at) as varchar) as up_to, cast(null as varchar) as reread_from
+         from ${quoteIdent(table.name)} where updated_at <= now() - make_interval(secs => $1)`,
+    watermark ? [lag, watermark, lookback] : [lag],
+  );
+  return { upTo: bound?.up_to ?? null, rereadFrom: bound?.up_to ? (bound.reread_from ?? null) : null };
+}
+
+async function countRereads(
+  source: SqlDatabase,
+  table: SourceTableSpec,
+  rereadFrom: string | null,
+  watermark: string | null,
+): Promise<number> {
+  if (!rereadFrom || !watermark) return 0;
+  const [row] = await source.query<{ n: number }>(
+    `select cast(count(*) as integer) as n from ${quoteIdent(table.name)}
+     where updated_at > cast($1 as timestamptz) and updated_at <= cast($2 as timestamptz)`,
+    [rereadFrom, watermark],
+  );
+  return Number(row?.n ?? 0);
+}
+
+/** The extract's SELECT of one source table: its contract columns, in updated_at then key order. */
+export function sourceSelect(table: SourceTableSpec, where: string): string {
+  const columns = table.columns.map((column) => quoteIdent(column.name)).join(', ');
+  const keyOrder = table.primaryKey.map(quoteIdent).join(', ');
+  return `select ${columns} from ${quoteIdent(table.name)} where ${where} order by updated_at, ${keyOrder}`;
+}
+
+/**
+ * Streams the rows of one or more SELECTs on the source (COPY ... TO STDOUT) into one CSV object in the lake, with
+ * one header line, never holding the rows. Returns the number of rows written.
+ */
+export async function writeSourceCsv(
+  context: JobContext,
+  source: SqlDatabase,
+  rawKey: string,
+  selects: string[],
+): Promise<number> {
+  const counter = new CsvRecordCounter();
+  const body = new PassThrough();
+  const written = context.lake().put(rawKey, body, { contentType: 'text/csv' });
+  await pipeline(Readable.from(concatenatedCsv(source, selects)), counter, body);
+  await written;
+  return Math.max(0, counter.records - 1);
+}
+
+async function* concatenatedCsv(source: SqlDatabase, selects: string[]): AsyncGenerator<Buffer> {
+  for (const [index, select] of selects.entries()) {
+    let header = index > 0;
+    for await (const chunk of source.copyToCsv(select)) {
+      let bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      if (header) {
+        // Column names hold no newline: the header of every COPY after the first ends at the first one.
+        const end = bytes.indexOf(0x0a);
+        if (end < 0) continue;
+        bytes = bytes.subarray(end + 1);
+        header = false;
+      }
+      if (bytes.length > 0) yield bytes;
+    }
+  }
+}
+
+/** Rows no window can read (updated_at NULL or later than the source's clock), as a finding with their first keys. */
+async function unextractableRows(source: SqlDatabase, table: SourceTableSpec): Promise<Finding> {
+  const unreadable = 'updated_at is null or updated_at > now()';
+  const [counted] = await source.query<{ n: number }>(
+    `select cast(count(*) as integer) as n from ${quoteIdent(table.name)} where ${unreadable}`,
+  );
+  const failing = Number(counted?.n ?? 0);
+  const sample =
+    failing === 0
+      ? []
+      : await source.query<{ key_text: string; updated_at: string | null }>(
+          `select ${sourceKeyText(table)} as key_text, cast(updated_at as varchar) as updated_at
+           from ${quoteIdent(table.name)} where ${unreadable}
+           order by ${table.primaryKey.map(quoteIdent).join(', ')} limit ${SAMPLE_KEYS}`,
+        );
+  return {
+    checkId: `bronze.${table.name}:unextractable_updated_at`,
+    layer: 'bronze',
+    tableName: `bronze.${table.name}`,
+    checkType: 'unextractable_updated_at',
+    severity: 'warn',
+    passed: failing === 0,
+    failingRows: failing,
+    details:
+      failing === 0
+        ? null
+        : `${failing} source rows of ${table.name} have updated_at NULL or later than the source's clock, so no ` +
+          `extract reads them; first keys: ${sample.map((row) => `${row.key_text} (${row.updated_at ?? 'null'})`).join(', ')}`,
+  };
 }
 
 async function assertSourceTablesExist(
@@ -129,7 +257,7 @@ async function assertSourceTablesExist(
   }
 }
 
-async function readWatermark(warehouse: SqlDatabase, source: string): Promise<string | null> {
+export async function readWatermark(warehouse: SqlDatabase, source: string): Promise<string | null> {
   const [row] = await warehouse.query<{ watermark_at: string }>(
     'select cast(watermark_at as varchar) as watermark_at from ops.watermarks where source = $1',
     [source],
@@ -138,7 +266,7 @@ async function readWatermark(warehouse: SqlDatabase, source: string): Promise<st
 }
 
 /** COPY takes no parameters; the value came from the database as a timestamp, and is checked before quoting. */
-function timestampLiteral(value: string): string {
+export function timestampLiteral(value: string): string {
   if (!/^[0-9: .+\-T]+$/.test(value)) throw new Error(`refusing a malformed watermark timestamp: ${value}`);
   return `cast('${value}' as timestamptz)`;
 }

@@ -6,6 +6,7 @@ import { runLoad } from './load.ts';
 import { serveMonitor } from './monitor/serve.ts';
 import type { QualityLayer } from './quality/index.ts';
 import { quarantineReplayJob } from './quarantine/replay.ts';
+import { runReconcileJob } from './reconcile/reconcile.ts';
 import { runPipeline } from './run.ts';
 import { runStreamIngest } from './stream-ingest.ts';
 import { runStreamService } from './stream-service/service.ts';
@@ -90,6 +91,20 @@ export const JOB_HANDLERS: Record<string, Handler> = {
   async load(context) {
     for (const batch of await runLoad(context))
       out(`load ${batch.batchId}: ${batch.rows} rows -> bronze.${batch.table}`);
+    return 0;
+  },
+  async reconcile(context) {
+    const tables = await runReconcileJob(context);
+    for (const table of tables) {
+      const { counts } = table.differences;
+      out(
+        table.skipped
+          ? `reconcile ${table.table.padEnd(12)} skipped: ${table.skipped}`
+          : `reconcile ${table.table.padEnd(12)} ${table.sourceKeys} keys, ${table.differingBuckets} buckets differed: ` +
+              `${counts.deleted} deleted, ${counts.restored} restored, ${counts.late} late` +
+              (table.repair ? ` -> ${table.repair.rawKey}` : ''),
+      );
+    }
     return 0;
   },
   async transform(context, options) {

@@ -6,6 +6,7 @@ import { contractFor } from './contracts/data-contracts.ts';
 import { loadLineage } from './lineage/steps.ts';
 import { type BatchRow, batchesAwaitingLoad, markLoaded } from './ops/batches.ts';
 import { recordStep } from './ops/pipeline-runs.ts';
+import { quarantinedIdentity } from './reconcile/keys.ts';
 import { stagingColumns } from './validate.ts';
 
 export interface LoadedBatch {
@@ -116,18 +117,22 @@ async function insertQuarantineRows(db: SqlDatabase, rows: QuarantineLine[]): Pr
     const chunk = rows.slice(start, start + QUARANTINE_INSERT_CHUNK);
     const params: SqlParam[] = [];
     const tuples = chunk.map((row, index) => {
+      const identity = quarantinedIdentity(row.source, row.record);
       params.push(
         row.batch_id,
         row.source,
         row.row_number,
         row.reasons.join('; ').slice(0, 4000),
         JSON.stringify(row.record).slice(0, 60000),
+        identity.key,
+        identity.updatedAt,
       );
-      const base = index * 5;
-      return `($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5})`;
+      const base = index * 7;
+      return `(${Array.from({ length: 7 }, (_, column) => `$${base + column + 1}`).join(', ')})`;
     });
     await db.query(
-      `insert into ops.quarantine_rows (batch_id, source, row_number, reasons, record) values ${tuples.join(', ')}`,
+      `insert into ops.quarantine_rows (batch_id, source, row_number, reasons, record, source_key, source_updated_at)
+       values ${tuples.join(', ')}`,
       params,
     );
   }

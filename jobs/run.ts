@@ -6,6 +6,7 @@ import { runQualityWithLineage } from './lineage/steps.ts';
 import { runLoad } from './load.ts';
 import { recordRun } from './ops/pipeline-runs.ts';
 import { blockingFailures } from './quality/findings.ts';
+import { runReconcile } from './reconcile/reconcile.ts';
 import { runStreamIngest } from './stream-ingest.ts';
 import { runTransform } from './transform/transform-job.ts';
 import { runValidate } from './validate.ts';
@@ -31,7 +32,8 @@ export interface PipelineOptions {
 }
 
 /**
- * `ecomm run`: the batch DAG once, in order. Each step is the same code as its standalone job, and each is
+ * `ecomm run`: the batch DAG once, in order: extract, stream-ingest, validate, load, reconcile (then validate and
+ * load again when it re-extracted late rows), bronze checks, silver and gold with their checks. Each step is the same code as its standalone job, and each is
  * idempotent, so a failed run is simply run again.
  */
 export async function runPipeline(
@@ -83,6 +85,24 @@ export async function runPipeline(
     () => runLoad(context),
     (batches) => batches.reduce((sum, b) => sum + b.rows, 0),
   );
+  const reconciled = await timed(
+    'reconcile',
+    () => runReconcile(context),
+    (tables) => tables.reduce((sum, t) => sum + t.keyEvents + (t.repair?.rows ?? 0), 0),
+  );
+  // Late rows the reconciliation re-extracted reach bronze in this run, before the checks and silver.
+  if (reconciled.some((table) => table.repair)) {
+    await timed(
+      'validate repairs',
+      () => runValidate(context),
+      (batches) => batches.reduce((sum, b) => sum + b.rowsIn, 0),
+    );
+    await timed(
+      'load repairs',
+      () => runLoad(context),
+      (batches) => batches.reduce((sum, b) => sum + b.rows, 0),
+    );
+  }
   const bronzeFindings = await timed(
     'quality bronze',
     () => runQualityWithLineage(context, 'bronze'),

@@ -63,7 +63,7 @@ describe('the job image, run the way the container platform runs it', () => {
   it('runs every scheduled job of the catalog, one process each, with only the documented variables', () => {
     const generated = ecomm(['generate', '--scale', '0.1', '--as-of', '2026-10-01'], baseEnv);
     expect(generated.status, generated.stderr).toBe(0);
-    const order = ['extract', 'stream-ingest', 'validate', 'load', 'transform', 'quality'];
+    const order = ['extract', 'stream-ingest', 'validate', 'load', 'reconcile', 'transform', 'quality'];
     for (const job of order) {
       const spec = JOB_CATALOG.find((entry) => entry.name === job);
       // Each job gets exactly the variables the catalog (and so the infrastructure) gives it.

@@ -180,9 +180,26 @@ describe('embedded pipeline end to end', () => {
   });
 
   it('leaves every gold table identical when the whole pipeline runs again', async () => {
-    const again = await runPipeline(platform.context());
+    const context = platform.context();
+    const again = await runPipeline(context);
     expect(again.ok).toBe(true);
     expect(await goldHashes(platform.warehouse)).toEqual(firstRunHashes);
+    // Nothing changed: the extract makes no batch, and every key bucket of the reconciliation agrees.
+    const steps = await platform.warehouse.query<{
+      job: string;
+      step: string;
+      status: string;
+      message: string;
+    }>(
+      `select job, step, status, message from ops.pipeline_runs
+       where run_id = $1 and job in ('extract', 'reconcile') order by job, step`,
+      [context.runId],
+    );
+    expect(steps).toHaveLength(10);
+    for (const step of steps) {
+      if (step.job === 'extract') expect(step.status, step.step).toBe('skipped');
+      else expect(step.message, step.step).toMatch(/^0 of \d+ key buckets differed, 0 keys compared/);
+    }
     const [batches] = await platform.warehouse.query<{ n: number }>(
       'select cast(count(*) as integer) as n from ops.batches',
     );
@@ -222,7 +239,7 @@ describe('embedded pipeline end to end', () => {
     expect(await goldHashes(platform.warehouse)).toEqual(firstRunHashes);
   });
 
-  it('picks up exactly the changed source rows next run, and SCD2 closes old versions and opens new ones', async () => {
+  it('picks up the changed source rows next run (plus the lookback re-reads, never doubled), and SCD2 closes old versions and opens new ones', async () => {
     const changedAt = new Date(TEST_AS_OF.getTime() + 3_600_000);
     const changes = await applySourceChanges(platform.source, {
       seed: 99,
@@ -232,11 +249,53 @@ describe('embedded pipeline end to end', () => {
       orders: 7,
     });
     const context = platform.context();
+    // What the lookback must read again: the source rows in (watermark - lookback, watermark] of each changed table.
+    const rereads: Record<string, number> = {};
+    for (const table of ['customers', 'products', 'orders']) {
+      const [watermark] = await platform.warehouse.query<{ at: string }>(
+        'select cast(watermark_at as varchar) as at from ops.watermarks where source = $1',
+        [table],
+      );
+      const [row] = await platform.source.query<{ n: number }>(
+        `select cast(count(*) as integer) as n from ${table}
+         where updated_at <= cast($1 as timestamptz)
+           and updated_at > cast($1 as timestamptz) - make_interval(secs => $2)`,
+        [watermark?.at ?? '', context.config.EXTRACT_LOOKBACK_SECONDS],
+      );
+      rereads[table] = row?.n ?? 0;
+      // At least the row that set the watermark.
+      expect(rereads[table], table).toBeGreaterThan(0);
+    }
     const extracted = await runExtract(context);
     const rows = Object.fromEntries(extracted.map((table) => [table.table, table.rows]));
-    expect(rows).toEqual({ customers: 5, products: 3, orders: 7, order_items: 0, fx_rates: 0 });
+    expect(rows).toEqual({
+      customers: 5 + (rereads.customers ?? 0),
+      products: 3 + (rereads.products ?? 0),
+      orders: 7 + (rereads.orders ?? 0),
+      order_items: 0,
+      fx_rates: 0,
+    });
+    expect(Object.fromEntries(extracted.map((table) => [table.table, table.reread]))).toEqual({
+      ...rereads,
+      order_items: 0,
+      fx_rates: 0,
+    });
+    expect(extracted.filter((table) => table.batchId === null).map((table) => table.table)).toEqual([
+      'order_items',
+      'fx_rates',
+    ]);
     const result = await runPipeline(platform.context());
     expect(result.ok).toBe(true);
+    for (const [table, key] of [
+      ['customers', 'customer_id'],
+      ['products', 'product_id'],
+      ['orders', 'order_id'],
+    ]) {
+      const [silver] = await platform.warehouse.query<{ n: number; keys: number }>(
+        `select cast(count(*) as integer) as n, cast(count(distinct ${key}) as integer) as keys from silver.${table}`,
+      );
+      expect(silver?.n, `silver.${table} holds each re-read row once`).toBe(silver?.keys);
+    }
 
     const versions = await platform.warehouse.query<{
       customer_id: number;

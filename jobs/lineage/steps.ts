@@ -4,6 +4,7 @@
  * | step           | job name                       | inputs                             | outputs                                   |
  * | -------------- | ------------------------------ | ---------------------------------- | ----------------------------------------- |
  * | extract        | `extract.<table>`              | source `<db>.public.<table>`       | lake `raw/source=<table>`                 |
+ * | reconcile      | `reconcile.<table>`            | source table, `bronze.<table>`     | `bronze.source_deletes`, lake `raw/…`     |
  * | stream-ingest  | `stream-ingest`                | the topics                         | lake `raw/source=<topic>` per topic       |
  * | (the service)  | `stream-ingest.apply.<topic>`  | lake `raw/source=<topic>`          | staging, quarantine, dead-letter topic, bronze, silver |
  * | validate       | `validate.<source>`            | lake `raw/source=<s>`              | `staging/source=<s>`, `quarantine/source=<s>` |
@@ -106,6 +107,34 @@ export async function extractLineage(
     finishedAt: context.now(),
     inputs: [source],
     outputs: [written(lakeZoneDataset(context, 'raw', table.name), result?.rows ?? 0)],
+    error,
+  });
+}
+
+/**
+ * reconcile: one source table's keys against bronze (and its quarantined versions) into tombstones in
+ * bronze.source_deletes, and late rows re-extracted into raw/.
+ */
+export async function reconcileLineage(
+  context: JobContext,
+  table: SourceTableSpec,
+  startedAt: Date,
+  result: { keyEvents: number; repair: { rows: number } | null } | null,
+  error?: unknown,
+): Promise<void> {
+  await lineageOf(context).step({
+    job: `reconcile.${table.name}`,
+    startedAt,
+    finishedAt: context.now(),
+    inputs: [
+      sourceDataset(context, table.name),
+      warehouseDataset(context, `bronze.${table.name}`),
+      warehouseDataset(context, 'ops.quarantine_rows'),
+    ],
+    outputs: [
+      written(warehouseDataset(context, 'bronze.source_deletes'), result?.keyEvents ?? 0),
+      written(lakeZoneDataset(context, 'raw', table.name), result?.repair?.rows ?? 0),
+    ],
     error,
   });
 }

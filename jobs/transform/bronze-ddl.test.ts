@@ -19,13 +19,32 @@ const contracts = [
   })),
 ];
 
-describe('bronze DDL', () => {
-  const bronze = loadBronzeTables();
+/** Written by the key reconciliation (jobs/reconcile/), not loaded from a contract's staged rows. */
+const TOMBSTONES = 'bronze.source_deletes';
 
-  it('has one table per source table and event topic, and nothing else', () => {
-    expect(bronze.map((table) => table.name).sort()).toEqual(
-      contracts.map((entry) => `bronze.${entry.table}`).sort(),
+describe('bronze DDL', () => {
+  const all = loadBronzeTables();
+  const bronze = all.filter((table) => table.name !== TOMBSTONES);
+
+  it('has one table per source table and event topic, the reconciliation tombstones, and nothing else', () => {
+    expect(all.map((table) => table.name).sort()).toEqual(
+      [...contracts.map((entry) => `bronze.${entry.table}`), TOMBSTONES].sort(),
     );
+  });
+
+  it('keeps the tombstones typed, with the batch and load metadata of every bronze table', () => {
+    const tombstones = all.find((table) => table.name === TOMBSTONES);
+    expect(tombstones?.columns).toEqual([
+      'source',
+      'key_text',
+      'key_event',
+      'detected_at',
+      'last_updated_at',
+      'run_id',
+      '_batch_id',
+      '_ingested_at',
+    ]);
+    expect(tombstones?.sql).toContain('  _ingested_at timestamptz not null default current_timestamp\n');
   });
 
   it.each(contracts)(

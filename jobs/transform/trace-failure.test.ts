@@ -62,7 +62,7 @@ function tracerCases(name: string, open: () => Promise<{ db: SqlDatabase; close:
       );
     });
 
-    it('finds nothing when the model builds, and declines models that read more than one bronze table', async () => {
+    it('finds nothing when the model builds, and declines models that read silver', async () => {
       await db.query("delete from bronze.clickstream_events where _batch_id in ('clicks_b', 'clicks_d')");
       expect(await traceModelFailure(db, model, {})).toEqual([]);
       const customers = loadModels().find((entry) => entry.name === 'silver.customers') as Model;

@@ -47,16 +47,19 @@ class ProbeRollback extends Error {}
 /**
  * The batches of the model's bronze input that make it fail, with their first failing rows; [] when the model
  * builds on every batch alone and on all of them (the failure is not in the data), null when the model does not
- * read exactly one bronze table.
+ * read exactly one loaded bronze table (and nothing but bronze).
  */
 export async function traceModelFailure(
   db: SqlDatabase,
   model: Model,
   vars: MacroVars,
 ): Promise<TracedRowFailure[] | null> {
-  const bronze = model.dependsOn.filter((dependency) => dependency.startsWith('bronze.'));
-  if (bronze.length !== 1 || model.dependsOn.length !== 1) return null;
-  const table = bronze[0] as string;
+  // The loaded input: the bronze tables batches land in (bronze.source_deletes, written by a job, is not one).
+  const loaded = new Set(DATA_CONTRACTS.map((contract) => `bronze.${contract.table}`));
+  const inputs = model.dependsOn.filter((dependency) => loaded.has(dependency));
+  if (inputs.length !== 1 || model.dependsOn.some((dependency) => !dependency.startsWith('bronze.')))
+    return null;
+  const table = inputs[0] as string;
   const select = renderModelSql(model, db.dialect, vars);
   const batches = (
     await db.query<{ batch_id: string }>(`select distinct _batch_id as batch_id from ${table} order by 1`)

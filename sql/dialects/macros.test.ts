@@ -127,6 +127,30 @@ describe('postgres spellings on PGlite', () => {
     expect(await cast('flag', '')).toBeNull();
   });
 
+  it('hash32 is the first 8 hex digits of md5 as an unsigned integer (what Redshift strtol(…, 16) gives)', async () => {
+    for (const text of ['42', '2026-09-01|EUR', 'ü']) {
+      const md5 = createHash('md5').update(text, 'utf8').digest('hex');
+      expect(Number(await evaluate(`{{ hash32('${text}') }}`)), text).toBe(
+        Number.parseInt(md5.slice(0, 8), 16),
+      );
+    }
+    expect(expandMacros('{{ hash32(k) }}', 'redshift')).toBe('strtol(substring(md5(k), 1, 8), 16)');
+  });
+
+  it('version_text prints a timestamp as UTC to the microsecond, and bytewise sorts hex like bytes', async () => {
+    expect(await evaluate("{{ version_text(cast('2026-11-01 12:00:00.0000501+02' as timestamptz)) }}")).toBe(
+      '2026-11-01 10:00:00.000050',
+    );
+    const [row] = await db.query<{ sorted: string }>(
+      expandMacros(
+        "select string_agg(k, ',' order by {{ bytewise(k) }}) as sorted from (values ('b'), ('A'), ('a'), ('0')) as t (k)",
+        'postgres',
+      ),
+    );
+    expect(row?.sorted).toBe('0,A,a,b');
+    expect(expandMacros('{{ bytewise(k) }}', 'redshift')).toBe('k');
+  });
+
   it('date helpers count days and second boundaries like Redshift dateadd/datediff', async () => {
     const day = (await evaluate("{{ add_days(cast('2026-02-28' as date), 1) }}")) as Date;
     expect(day.toISOString().slice(0, 10)).toBe('2026-03-01');

@@ -41,6 +41,28 @@ export const MACROS: Record<string, MacroDefinition> = {
       `encode(sha256(convert_to(${keyLiteral(vars)} || cast((${expr}) as varchar(65535)), 'UTF8')), 'hex')`,
     redshift: ([expr], vars) => `sha2(${keyLiteral(vars)} || cast((${expr}) as varchar(65535)), 256)`,
   },
+  hash32: {
+    params: ['text'],
+    summary: 'the first 8 hex digits of md5(text) as an unsigned 32-bit integer (a bigint, 0 to 4294967295)',
+    // The key reconciliation sums these per key bucket on the source (always PostgreSQL) and in the warehouse:
+    // both sides must compute the same number. Redshift has no bit type; strtol reads the hex digits instead.
+    default: ([text]) => `cast(cast('x' || substr(md5(${text}), 1, 8) as bit(32)) as bigint)`,
+    redshift: ([text]) => `strtol(substring(md5(${text}), 1, 8), 16)`,
+  },
+  version_text: {
+    params: ['timestamptz'],
+    summary:
+      "a timestamp as UTC text to the microsecond, 'YYYY-MM-DD HH24:MI:SS.US' (the session time zone is UTC)",
+    default: ([timestamp]) => `to_char(${timestamp}, 'YYYY-MM-DD HH24:MI:SS.US')`,
+  },
+  bytewise: {
+    params: ['text'],
+    summary: 'text compared byte by byte in ORDER BY, whatever the database collation',
+    // Two sorted key streams (source and warehouse) are merged in the reconciliation: both must sort alike.
+    // Redshift compares varchar bytewise already and has no COLLATE clause.
+    default: ([text]) => `(${text}) collate "C"`,
+    redshift: ([text]) => `${text}`,
+  },
   cast_column: {
     params: ['table.column'],
     summary:

@@ -5,7 +5,7 @@
 -- test: expression(ordering_customers = first_time_customers + returning_customers)
 -- new_customers: customers whose signed_up_at falls on the day. ordering_customers: distinct customers with a
 -- non-cancelled order that day; first_time_customers of them placed their first non-cancelled order that day,
--- returning_customers had one on an earlier day.
+-- returning_customers had one on an earlier day. Customers deleted in the source are not counted as new.
 with days as (
   select date_day from gold.dim_date
 ),
@@ -17,6 +17,7 @@ orders as (
 
 customers as (
   select * from silver.customers
+  where not is_deleted
 ),
 
 first_orders as (

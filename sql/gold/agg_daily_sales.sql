@@ -5,6 +5,7 @@
 -- test: expression(order_count >= 0 and revenue_usd >= 0 and new_customers >= 0)
 -- test: expression((order_count = 0 and aov_usd is null) or aov_usd = round(revenue_usd / order_count, 2))
 -- Cancelled orders count only in cancelled_order_count. new_customers: customers whose signed_up_at falls on the day.
+-- Customers deleted in the source are not counted.
 with days as (
   select date_day from gold.dim_date
 ),
@@ -15,6 +16,7 @@ orders as (
 
 customers as (
   select * from silver.customers
+  where not is_deleted
 ),
 
 daily_orders as (

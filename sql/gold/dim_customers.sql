@@ -4,6 +4,10 @@
 -- test: unique(customer_id, version_number)
 -- test: expression(valid_to is null or valid_to > valid_from)
 -- test: expression(is_current = (valid_to is null))
+-- test: not_null(is_deleted)
+-- test: expression(not (is_deleted and is_current))
+-- A key deleted in the source has no current version: its last one is closed at the deletion (valid_to =
+-- deleted_at, is_deleted), so point-in-time joins still find it for what happened before.
 -- No PII in clear (invariant 4): email and street address only as keyed hashes, email and phone masked,
 -- names dropped. customer_key joins facts to this dimension without exposing customer_id's source row.
 with versions as (
@@ -32,8 +36,9 @@ final as (
     loyalty_tier,
     signed_up_at,
     updated_at as valid_from,
-    next_updated_at as valid_to,
-    case when next_updated_at is null then true else false end as is_current
+    coalesce(next_updated_at, deleted_at) as valid_to,
+    case when coalesce(next_updated_at, deleted_at) is null then true else false end as is_current,
+    is_deleted
   from ranged
 )
 

@@ -4,6 +4,10 @@
 -- test: unique(product_id, version_number)
 -- test: expression(valid_to is null or valid_to > valid_from)
 -- test: expression(is_current = (valid_to is null))
+-- test: not_null(is_deleted)
+-- test: expression(not (is_deleted and is_current))
+-- A key deleted in the source has no current version: its last one is closed at the deletion (valid_to =
+-- deleted_at, is_deleted), so point-in-time joins still find it for what happened before.
 with versions as (
   select * from silver.product_versions
 ),
@@ -28,8 +32,9 @@ final as (
     currency,
     is_active,
     updated_at as valid_from,
-    next_updated_at as valid_to,
-    case when next_updated_at is null then true else false end as is_current
+    coalesce(next_updated_at, deleted_at) as valid_to,
+    case when coalesce(next_updated_at, deleted_at) is null then true else false end as is_current,
+    is_deleted
   from ranged
 )
 

@@ -6,18 +6,22 @@
 -- test: not_null(fx_rate_to_usd, net_amount_usd)
 -- test: expression(net_amount = gross_amount - discount_amount)
 -- Lines whose order is not (yet) in silver.orders are left out here; silver.order_items warns about them.
+-- Rows deleted in the source are left out: a deleted line, every line of a deleted order, a deleted FX rate.
 -- net_amount_usd is rounded per line, so a sum of lines can differ by cents from fact_orders.net_amount_usd,
 -- which is rounded per order: order revenue always comes from fact_orders.
 with order_items as (
   select * from silver.order_items
+  where not is_deleted
 ),
 
 orders as (
   select * from silver.orders
+  where not is_deleted
 ),
 
 fx_rates as (
   select * from silver.fx_rates
+  where not is_deleted
 ),
 
 lines as (

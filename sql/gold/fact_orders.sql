@@ -9,16 +9,20 @@
 -- test[warn]: expression(net_amount_usd < 100000)
 -- Revenue rule (sql/README.md): net_amount_usd = round(sum over lines of (quantity * unit_price - discount_amount)
 -- * rate_to_usd of (currency, order_date), 2). USD orders use rate 1 when no USD row exists in fx_rates.
+-- Rows deleted in the source (silver's is_deleted) are left out: orders, their lines, and FX rates.
 with orders as (
   select * from silver.orders
+  where not is_deleted
 ),
 
 order_items as (
   select * from silver.order_items
+  where not is_deleted
 ),
 
 fx_rates as (
   select * from silver.fx_rates
+  where not is_deleted
 ),
 
 order_totals as (

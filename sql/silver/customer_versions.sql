@@ -3,6 +3,11 @@
 -- test: unique(customer_id, updated_at)
 -- test: unique(customer_id, version_number)
 -- test: expression(version_number >= 1)
+-- test: not_null(is_deleted)
+-- test: expression(is_deleted = (deleted_at is not null))
+-- test: expression(not is_deleted or version_number = latest_version_number)
+-- deleted_at (and is_deleted) only on the latest version, when the key's latest tombstone is newer than it.
+-- Tombstones: bronze.source_deletes, written by the key reconciliation; a key's latest event wins.
 -- A version extracted twice (same updated_at, two batches) counts once: the latest load of it wins.
 with source as (
   select * from bronze.customers
@@ -45,6 +50,34 @@ versions as (
   where load_rank = 1
 ),
 
+key_events as (
+  select
+    key_text,
+    key_event,
+    detected_at,
+    row_number() over (partition by key_text order by detected_at desc, _ingested_at desc) as event_rank
+  from bronze.source_deletes
+  where source = 'customers'
+),
+
+deletes as (
+  select
+    key_text,
+    detected_at as deleted_at
+  from key_events
+  where event_rank = 1 and key_event = 'deleted'
+),
+
+flagged as (
+  select
+    versions.*,
+    max(versions.version_number) over (partition by versions.customer_id) as latest_version_number,
+    deletes.deleted_at as tombstoned_at
+  from versions
+  left join deletes
+    on deletes.key_text = cast(versions.customer_id as varchar(20))
+),
+
 final as (
   select
     customer_id,
@@ -60,9 +93,15 @@ final as (
     signed_up_at,
     created_at,
     updated_at,
+    latest_version_number,
+    case
+      when version_number = latest_version_number and tombstoned_at > updated_at then true else false
+    end as is_deleted,
+    case when version_number = latest_version_number and tombstoned_at > updated_at then tombstoned_at end
+      as deleted_at,
     _batch_id,
     _ingested_at as _processed_at
-  from versions
+  from flagged
 )
 
 select * from final

@@ -5,6 +5,8 @@
 -- test[warn]: expression(email like '%_@_%')
 -- The latest of silver.customer_versions: its versions are numbered by updated_at, each the latest load of it
 -- (_ingested_at, _batch_id), so the highest number is the latest updated_at, then the latest load.
+-- test: not_null(is_deleted)
+-- A hard-deleted customer stays, flagged (is_deleted, deleted_at): the flags of its latest version.
 -- reads silver: customer_versions already cleans, deduplicates and numbers every loaded version; the current row is its last
 with versions as (
   select * from silver.customer_versions
@@ -31,6 +33,8 @@ final as (
     signed_up_at,
     created_at,
     updated_at,
+    is_deleted,
+    deleted_at,
     _batch_id,
     -- the winning bronze row's load time, so rebuilding from the same bronze gives identical rows
     _processed_at

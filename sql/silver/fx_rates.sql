@@ -3,6 +3,10 @@
 -- test: unique(rate_date, currency)
 -- test: accepted_values(currency; USD, EUR, GBP, JPY, AUD)
 -- test: expression(rate_to_usd > 0)
+-- test: not_null(is_deleted)
+-- test: expression(is_deleted = (deleted_at is not null))
+-- A hard-deleted rate stays, flagged: is_deleted when its latest tombstone is newer than its latest version.
+-- Tombstones: bronze.source_deletes, written by the key reconciliation; a key's latest event wins.
 -- rate_to_usd: units of USD (the reporting currency) per one unit of currency.
 with source as (
   select * from bronze.fx_rates
@@ -30,6 +34,24 @@ ranked as (
   from renamed
 ),
 
+key_events as (
+  select
+    key_text,
+    key_event,
+    detected_at,
+    row_number() over (partition by key_text order by detected_at desc, _ingested_at desc) as event_rank
+  from bronze.source_deletes
+  where source = 'fx_rates'
+),
+
+deletes as (
+  select
+    key_text,
+    detected_at as deleted_at
+  from key_events
+  where event_rank = 1 and key_event = 'deleted'
+),
+
 final as (
   select
     rate_date,
@@ -37,9 +59,13 @@ final as (
     rate_to_usd,
     created_at,
     updated_at,
+    case when deletes.deleted_at > ranked.updated_at then true else false end as is_deleted,
+    case when deletes.deleted_at > ranked.updated_at then deletes.deleted_at end as deleted_at,
     _batch_id,
     _ingested_at as _processed_at
   from ranked
+  left join deletes
+    on deletes.key_text = cast(ranked.rate_date as varchar(10)) || '|' || ranked.currency
   where version_rank = 1
 )
 

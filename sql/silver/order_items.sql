@@ -6,6 +6,10 @@
 -- test: expression(discount_amount >= 0 and discount_amount <= quantity * unit_price)
 -- test[warn]: relationships(order_id; silver.orders.order_id)
 -- test[warn]: relationships(product_id; silver.products.product_id)
+-- test: not_null(is_deleted)
+-- test: expression(is_deleted = (deleted_at is not null))
+-- A hard-deleted line stays, flagged: is_deleted when its latest tombstone is newer than its latest version.
+-- Tombstones: bronze.source_deletes, written by the key reconciliation; a key's latest event wins.
 -- Prices and discounts are in the order's currency (silver.orders.currency).
 with source as (
   select * from bronze.order_items
@@ -36,6 +40,24 @@ ranked as (
   from renamed
 ),
 
+key_events as (
+  select
+    key_text,
+    key_event,
+    detected_at,
+    row_number() over (partition by key_text order by detected_at desc, _ingested_at desc) as event_rank
+  from bronze.source_deletes
+  where source = 'order_items'
+),
+
+deletes as (
+  select
+    key_text,
+    detected_at as deleted_at
+  from key_events
+  where event_rank = 1 and key_event = 'deleted'
+),
+
 final as (
   select
     order_item_id,
@@ -46,9 +68,13 @@ final as (
     discount_amount,
     created_at,
     updated_at,
+    case when deletes.deleted_at > ranked.updated_at then true else false end as is_deleted,
+    case when deletes.deleted_at > ranked.updated_at then deletes.deleted_at end as deleted_at,
     _batch_id,
     _ingested_at as _processed_at
   from ranked
+  left join deletes
+    on deletes.key_text = cast(ranked.order_item_id as varchar(20))
   where version_rank = 1
 )
 

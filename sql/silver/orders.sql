@@ -6,6 +6,10 @@
 -- test: accepted_values(currency; USD, EUR, GBP, JPY, AUD)
 -- test: expression(shipping_amount >= 0)
 -- test[warn]: relationships(customer_id; silver.customers.customer_id)
+-- test: not_null(is_deleted)
+-- test: expression(is_deleted = (deleted_at is not null))
+-- A hard-deleted order stays, flagged: is_deleted when its latest tombstone is newer than its latest version.
+-- Tombstones: bronze.source_deletes, written by the key reconciliation; a key's latest event wins.
 -- An order is extracted again after every status change; the latest updated_at is its current state.
 with source as (
   select * from bronze.orders
@@ -37,6 +41,24 @@ ranked as (
   from renamed
 ),
 
+key_events as (
+  select
+    key_text,
+    key_event,
+    detected_at,
+    row_number() over (partition by key_text order by detected_at desc, _ingested_at desc) as event_rank
+  from bronze.source_deletes
+  where source = 'orders'
+),
+
+deletes as (
+  select
+    key_text,
+    detected_at as deleted_at
+  from key_events
+  where event_rank = 1 and key_event = 'deleted'
+),
+
 final as (
   select
     order_id,
@@ -50,9 +72,13 @@ final as (
     shipping_amount,
     created_at,
     updated_at,
+    case when deletes.deleted_at > ranked.updated_at then true else false end as is_deleted,
+    case when deletes.deleted_at > ranked.updated_at then deletes.deleted_at end as deleted_at,
     _batch_id,
     _ingested_at as _processed_at
   from ranked
+  left join deletes
+    on deletes.key_text = cast(ranked.order_id as varchar(20))
   where version_rank = 1
 )
 

@@ -4,6 +4,8 @@
 -- test: accepted_values(currency; USD, EUR, GBP, JPY, AUD)
 -- test: expression(unit_price >= 0)
 -- The latest of silver.product_versions (numbered by updated_at, each the latest load of it).
+-- test: not_null(is_deleted)
+-- A hard-deleted product stays, flagged (is_deleted, deleted_at): the flags of its latest version.
 -- reads silver: product_versions already cleans, deduplicates and numbers every loaded version; the current row is its last
 with versions as (
   select * from silver.product_versions
@@ -28,6 +30,8 @@ final as (
     is_active,
     created_at,
     updated_at,
+    is_deleted,
+    deleted_at,
     _batch_id,
     _processed_at
   from ranked
