@@ -1,9 +1,11 @@
+import { batchesJob } from './batches/batches-tool.ts';
 import type { JobContext } from './context.ts';
 import { runExtract } from './extract.ts';
 import { generate } from './generate/index.ts';
 import { runQualityWithLineage } from './lineage/steps.ts';
 import { runLoad } from './load.ts';
 import { serveMonitor } from './monitor/serve.ts';
+import type { BatchStatus } from './ops/batches.ts';
 import type { QualityLayer } from './quality/index.ts';
 import { quarantineReplayJob } from './quarantine/replay.ts';
 import { runPipeline } from './run.ts';
@@ -26,6 +28,10 @@ export interface JobOptions {
   port?: number;
   host?: string;
   batch?: string;
+  /** `ecomm batches`: which tool, and its options. */
+  action?: 'list' | 'retry' | 'skip';
+  status?: BatchStatus | 'all';
+  reason?: string;
 }
 
 /** The long-running stream service: consume until SIGTERM, then flush, commit and exit 0. */
@@ -125,6 +131,17 @@ export const JOB_HANDLERS: Record<string, Handler> = {
   },
   watchdog: (context) => watchdogJob(context, out),
   quarantine: (context, options) => quarantineReplayJob(context, { batch: options.batch ?? '' }, out),
+  batches: (context, options) =>
+    batchesJob(
+      context,
+      {
+        action: options.action ?? 'list',
+        batch: options.batch,
+        status: options.status,
+        reason: options.reason,
+      },
+      out,
+    ),
   monitor: (context, options) =>
     serveMonitor(context, { port: options.port ?? 8090, host: options.host ?? '127.0.0.1' }, out),
   async run(context, options) {

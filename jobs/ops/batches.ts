@@ -163,6 +163,8 @@ export interface BatchState {
   source_kind: BatchKind;
   status: BatchStatus;
   rows_raw: number;
+  raw_key: string;
+  staged_key: string | null;
   extracted_at: Date;
   failed_at: Date | null;
   failed_step: BatchStep | null;
@@ -173,7 +175,7 @@ export interface BatchState {
 }
 
 const STATE_COLUMNS = `batch_id, source, source_kind, ${STATUS_SQL} as status, cast(rows_raw as integer) as rows_raw,
-  extracted_at, failed_at, failed_step, failure_reason, failed_run_id, skipped_at, skip_reason`;
+  raw_key, staged_key, extracted_at, failed_at, failed_step, failure_reason, failed_run_id, skipped_at, skip_reason`;
 
 const STATUS_FILTER: Record<BatchStatus | 'all', string> = {
   pending: `loaded_at is null and ${IN_FLOW}`,
@@ -248,14 +250,19 @@ export async function markBatchFailed(db: SqlDatabase, failure: BatchFailure): P
 
 /**
  * Puts a failed batch back at the step that failed: validate reads it from raw again (its staged and quarantined
- * objects are rewritten), load and transform failures load it again, and a stream-service batch goes back to the
- * service's applier (which validates, loads and applies in one go).
+ * objects are rewritten), load and transform failures load it again (`revalidate`: from raw again too, when its
+ * staged object is gone), and a stream-service batch goes back to the service's applier (which validates, loads
+ * and applies in one go).
  */
-export async function clearBatchFailure(db: SqlDatabase, batchId: string): Promise<void> {
+export async function clearBatchFailure(
+  db: SqlDatabase,
+  batchId: string,
+  options: { revalidate?: boolean } = {},
+): Promise<void> {
   const batch = await batchState(db, batchId);
   if (batch?.status !== 'failed') throw new Error(`batch ${batchId} has not failed`);
   const revalidate =
-    batch.failed_step === 'validate'
+    batch.failed_step === 'validate' || options.revalidate
       ? `, validated_at = null, staged_key = null, quarantine_key = null, rows_staged = null,
          rows_quarantined = null, rows_rescued = null`
       : '';
