@@ -361,6 +361,9 @@ export class ObjectWriter {
 
   /** Gives up the object: the store sees a failed upload and keeps whatever was there before. */
   abort(error: unknown): void {
+    // The store may not be reading the body yet (a small object that fails at once): without a listener of its
+    // own, the error would be an uncaught exception that takes the process down.
+    this.#body.on('error', () => {});
     this.#body.destroy(error instanceof Error ? error : new Error(String(error)));
     this.#done.catch(() => {});
   }
