@@ -1,4 +1,4 @@
-import { batchesJob } from './batches/batches-tool.ts';
+import { batchesJob, heldBackLines } from './batches/batches-tool.ts';
 import type { JobContext } from './context.ts';
 import { runExtract } from './extract.ts';
 import { generate } from './generate/index.ts';
@@ -91,11 +91,13 @@ export const JOB_HANDLERS: Record<string, Handler> = {
         `validate ${batch.batchId}: ${batch.rowsIn} in, ${batch.staged} staged, ${batch.quarantined} quarantined`,
       );
     }
+    for (const line of await heldBackLines(context, 'validate')) out(line);
     return 0;
   },
   async load(context) {
     for (const batch of await runLoad(context))
       out(`load ${batch.batchId}: ${batch.rows} rows -> bronze.${batch.table}`);
+    for (const line of await heldBackLines(context, 'load')) out(line);
     return 0;
   },
   async transform(context, options) {

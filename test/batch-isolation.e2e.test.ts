@@ -20,7 +20,7 @@ import { openPostgres } from '../adapters/warehouse/postgres.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import { staticAlertRouter } from '../jobs/alerts/routing.ts';
 import { type Receiver, startReceiver } from '../jobs/alerts/test-receiver.ts';
-import { batchesJob } from '../jobs/batches/batches-tool.ts';
+import { batchesJob, heldBackLines } from '../jobs/batches/batches-tool.ts';
 import { loadConfig } from '../jobs/config.ts';
 import { createJobContext } from '../jobs/context.ts';
 import { contractFor } from '../jobs/contracts/data-contracts.ts';
@@ -29,6 +29,7 @@ import { applySourceChanges } from '../jobs/generate/index.ts';
 import { ledgerChecks } from '../jobs/quality/ledger-checks.ts';
 import { type PipelineResult, runPipeline } from '../jobs/run.ts';
 import { runStreamIngest } from '../jobs/stream-ingest.ts';
+import { printPipelineSummary } from '../jobs/summary.ts';
 import { runValidate } from '../jobs/validate.ts';
 import { runWatchdog } from '../jobs/watchdog/watchdog.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';
@@ -120,6 +121,8 @@ describe('one bad batch never holds back the others (PostgreSQL, Kafka)', () => 
   let freshGold: Record<string, string>;
   let receiver: Receiver;
   let run: PipelineResult;
+  const summary: string[] = [];
+  let heldBack: string[];
   const path = (key: string) => join(platform.folder, 'lake', key);
   /** What each damaged object held, to repair it later. */
   const originals = new Map<string, Buffer>();
@@ -178,7 +181,10 @@ describe('one bad batch never holds back the others (PostgreSQL, Kafka)', () => 
     lostStaged = batchOf(validated, 'products');
     damage(lostStaged.staged_key as string, () => null);
 
-    run = await runPipeline(platform.context());
+    const runContext = platform.context();
+    run = await runPipeline(runContext);
+    await printPipelineSummary(runContext, run, (line) => summary.push(line));
+    heldBack = await heldBackLines(runContext, 'load');
   }, 600_000);
 
   afterAll(async () => {
@@ -260,6 +266,25 @@ describe('one bad batch never holds back the others (PostgreSQL, Kafka)', () => 
       (finding) => finding.checkType === 'row_count_reconciliation',
     );
     expect(reconciliation.filter((finding) => !finding.passed)).toEqual([]);
+  });
+
+  it('completes the run (exit 0) and names the held-back batches in its summary', () => {
+    const text = summary.join('\n');
+    expect(text).toMatch(/Pipeline run [0-9a-f-]{36}: OK in/);
+    expect(text).toContain('Failed batches held back: 2');
+    expect(text).toContain(
+      `${refusedBatch.batch_id} (customers) failed at load: bronze.customers refused column city`,
+    );
+    expect(text).toContain(`${lostStaged.batch_id} (products) failed at load: batch ${lostStaged.batch_id}`);
+    // What `ecomm load` prints after its loaded batches.
+    expect(heldBack).toHaveLength(2);
+    expect(heldBack).toContain(
+      `load ${lostStaged.batch_id}: FAILED, held back (ecomm batches list): batch ${lostStaged.batch_id} into ` +
+        `bronze.products: object not found: ${lostStaged.staged_key} in file://${platform.folder}/lake`,
+    );
+    expect(
+      heldBack.find((line) => line.startsWith(`load ${refusedBatch.batch_id}: FAILED, held back`)),
+    ).toMatch(/: bronze\.customers refused column city of batch/);
   });
 
   it('lists each failure with its step and reason: ecomm batches list', async () => {
