@@ -48,7 +48,7 @@ export async function runLoad(
       await isolateBatchFailure(context, batch.batch_id, 'load', error);
     }
   }
-  await reportBatchFailures(warehouse, { runId: context.runId, now: context.now() });
+  await reportBatchFailures(warehouse, { runId: context.runId, now: context.now() }, 'batch');
   return loaded;
 }
 

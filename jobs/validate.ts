@@ -66,7 +66,7 @@ export async function runValidate(
       await isolateBatchFailure(context, batch.batch_id, 'validate', error);
     }
   }
-  await reportBatchFailures(warehouse, { runId: context.runId, now: context.now() });
+  await reportBatchFailures(warehouse, { runId: context.runId, now: context.now() }, 'batch');
   return results;
 }
 

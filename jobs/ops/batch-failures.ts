@@ -56,21 +56,31 @@ export interface BatchFailureReport {
 }
 
 /**
+ * Whose batches a reporter raises and resolves: the stream service its own, the batch jobs the others, so two
+ * processes never open two incidents for one batch; the operator tool, all of them.
+ */
+export type BatchReportScope = 'stream' | 'batch' | 'all';
+
+const inScope = (scope: BatchReportScope, kind: string) =>
+  scope === 'all' || (scope === 'stream') === (kind === 'stream');
+
+/**
  * Brings findings and incidents in line with the ledger: a failing finding for each failed batch with no open
- * incident yet, a passing one for each open batch incident whose batch has since loaded or
- * been skipped. A batch retried but not processed yet keeps its incident open. Writes nothing when nothing
- * changed, so a batch left failed does not fill ops.dq_findings run after run.
+ * incident yet, a passing one for each open batch incident whose batch has since loaded or been skipped (or left
+ * the ledger). A batch retried but not processed yet keeps its incident open. Writes nothing when nothing changed,
+ * so a batch left failed does not fill ops.dq_findings run after run.
  */
 export async function reportBatchFailures(
   db: SqlDatabase,
   run: { runId: string; now: Date },
+  scope: BatchReportScope = 'all',
 ): Promise<BatchFailureReport> {
   const open = new Map(
     (await openIncidents(db))
       .filter((incident) => incident.check_id.startsWith(`${BATCH_FAILED_CHECK}:`))
       .map((incident) => [incident.check_id, incident]),
   );
-  const failed = await failedBatches(db);
+  const failed = (await failedBatches(db)).filter((batch) => inScope(scope, batch.source_kind));
   // A retry that fails again keeps the incident it already has open (the ledger holds the latest reason).
   const raised = failed.filter((batch) => !open.has(batchCheckId(batch.batch_id)));
   const stillFailing = new Set(failed.map((batch) => batchCheckId(batch.batch_id)));
@@ -79,6 +89,7 @@ export async function reportBatchFailures(
     if (stillFailing.has(checkId)) continue;
     const batchId = checkId.slice(BATCH_FAILED_CHECK.length + 1);
     const batch = await batchState(db, batchId);
+    if (batch && !inScope(scope, batch.source_kind)) continue;
     if (!batch || batch.status === 'loaded' || batch.status === 'skipped') resolved.push({ batchId, batch });
   }
   const stillOpen = [...open.keys(), ...raised.map((batch) => batchCheckId(batch.batch_id))]

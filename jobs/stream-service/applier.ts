@@ -358,7 +358,7 @@ function batchIncidentWatch(context: JobContext, persist: Persist) {
   let reportedAt = 0;
   const report = async () => {
     const result = await persist('warehouse', async () =>
-      reportBatchFailures(await context.warehouse(), { runId: context.runId, now: context.now() }),
+      reportBatchFailures(await context.warehouse(), { runId: context.runId, now: context.now() }, 'stream'),
     );
     open = new Set(result.open);
     reportedAt = Date.now();
