@@ -170,6 +170,18 @@ export const JOB_CATALOG: JobSpec[] = [
     retries: 0,
     env: LAKE_WAREHOUSE,
   },
+  {
+    name: 'batches',
+    summary:
+      "Batches held back by their own bad data: 'list [--status failed|skipped|pending|all]', 'retry --batch <id>', 'skip --batch <id> --reason <text>' (audited)",
+    schedule: null,
+    kind: 'manual',
+    cpu: 0.5,
+    memoryMiB: 1024,
+    timeoutMinutes: 30,
+    retries: 0,
+    env: LAKE_WAREHOUSE,
+  },
 ];
 
 export function findJob(name: string): JobSpec | undefined {

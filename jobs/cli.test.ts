@@ -73,6 +73,18 @@ describe('ecomm CLI', () => {
     expect(missing.stderr).toMatch(/required option '--batch <id>' not specified/);
   });
 
+  it('names an unknown batch for batches retry and skip, and a missing --batch or --reason, with exit code 2', () => {
+    const unknown = ecomm(['batches', 'retry', '--batch', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/batches retry: no batch nope in the ledger \(ops\.batches\)/);
+    const noReason = ecomm(['batches', 'skip', '--batch', 'nope']);
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toMatch(/required option '--reason <text>' not specified/);
+    const badStatus = ecomm(['batches', 'list', '--status', 'broken']);
+    expect(badStatus.code).toBe(2);
+    expect(badStatus.stderr).toMatch(/Allowed choices are failed, skipped, pending, loaded, all/);
+  });
+
   it('prints help and exits 2 when no job is given', () => {
     const { code, stdout } = ecomm([]);
     expect(code).toBe(2);

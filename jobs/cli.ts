@@ -35,29 +35,65 @@ export function buildProgram(
   for (const job of JOB_CATALOG) {
     const command = program.command(job.name).description(job.summary).exitOverride();
     addJobOptions(job.name, command);
-    // `quarantine` is a family of tools; its one tool today is `replay`.
-    const runnable =
-      job.name === 'quarantine'
-        ? command
-            .command('replay')
-            .description(
-              're-validate the quarantined rows of one batch with the current contracts; promote those that pass',
-            )
-            .requiredOption('--batch <id>', 'batch id (ops.batches.batch_id)')
-            .exitOverride()
-        : command;
-    runnable.action(async (options: JobOptions) => {
-      const globals = program.opts<Record<string, string | undefined>>();
-      const settings: Record<string, string> = {};
-      for (const [flag, variable] of SETTING_FLAGS) {
-        const key = camelCase(flag.split(' ')[0] ?? '');
-        const value = globals[key];
-        if (value !== undefined) settings[variable] = value;
-      }
-      await runJob(job, options, settings);
-    });
+    for (const [runnable, fixed] of toolCommands(job.name, command)) {
+      runnable.action(async (options: JobOptions) => {
+        const globals = program.opts<Record<string, string | undefined>>();
+        const settings: Record<string, string> = {};
+        for (const [flag, variable] of SETTING_FLAGS) {
+          const key = camelCase(flag.split(' ')[0] ?? '');
+          const value = globals[key];
+          if (value !== undefined) settings[variable] = value;
+        }
+        await runJob(job, { ...options, ...fixed }, settings);
+      });
+    }
   }
   return program;
+}
+
+/**
+ * The commands that run a job: the job's own, or, for a family of tools, one subcommand per tool with the options
+ * that tell the handler which one ran.
+ */
+function toolCommands(job: string, command: Command): [Command, Partial<JobOptions>][] {
+  if (job === 'quarantine') {
+    const replay = command
+      .command('replay')
+      .description(
+        're-validate the quarantined rows of one batch with the current contracts; promote those that pass',
+      )
+      .requiredOption('--batch <id>', 'batch id (ops.batches.batch_id)')
+      .exitOverride();
+    return [[replay, {}]];
+  }
+  if (job === 'batches') {
+    const list = command
+      .command('list')
+      .description('list batches by status, the most recent first (default: failed)')
+      .addOption(
+        new Option('--status <status>', 'which batches')
+          .choices(['failed', 'skipped', 'pending', 'loaded', 'all'])
+          .default('failed'),
+      )
+      .exitOverride();
+    const retry = command
+      .command('retry')
+      .description('put a failed batch back at the step that failed (after fixing its object), and run it')
+      .requiredOption('--batch <id>', 'batch id (ops.batches.batch_id)')
+      .exitOverride();
+    const skip = command
+      .command('skip')
+      .description('take a failed or pending batch out of every queue for good; its rows never reach bronze')
+      .requiredOption('--batch <id>', 'batch id (ops.batches.batch_id)')
+      .requiredOption('--reason <text>', 'why: kept in the audit (ops.batch_actions)')
+      .exitOverride();
+    return [
+      [list, { action: 'list' }],
+      [retry, { action: 'retry' }],
+      [skip, { action: 'skip' }],
+    ];
+  }
+  return [[command, {}]];
 }
 
 function addJobOptions(job: string, command: Command): void {

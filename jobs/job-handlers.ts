@@ -1,9 +1,11 @@
+import { batchesJob, heldBackLines } from './batches/batches-tool.ts';
 import type { JobContext } from './context.ts';
 import { runExtract } from './extract.ts';
 import { generate } from './generate/index.ts';
 import { runQualityWithLineage } from './lineage/steps.ts';
 import { runLoad } from './load.ts';
 import { serveMonitor } from './monitor/serve.ts';
+import type { BatchStatus } from './ops/batches.ts';
 import type { QualityLayer } from './quality/index.ts';
 import { quarantineReplayJob } from './quarantine/replay.ts';
 import { runReconcileJob } from './reconcile/reconcile.ts';
@@ -27,6 +29,10 @@ export interface JobOptions {
   port?: number;
   host?: string;
   batch?: string;
+  /** `ecomm batches`: which tool, and its options. */
+  action?: 'list' | 'retry' | 'skip';
+  status?: BatchStatus | 'all';
+  reason?: string;
 }
 
 /** The long-running stream service: consume until SIGTERM, then flush, commit and exit 0. */
@@ -86,11 +92,13 @@ export const JOB_HANDLERS: Record<string, Handler> = {
         `validate ${batch.batchId}: ${batch.rowsIn} in, ${batch.staged} staged, ${batch.quarantined} quarantined`,
       );
     }
+    for (const line of await heldBackLines(context, 'validate')) out(line);
     return 0;
   },
   async load(context) {
     for (const batch of await runLoad(context))
       out(`load ${batch.batchId}: ${batch.rows} rows -> bronze.${batch.table}`);
+    for (const line of await heldBackLines(context, 'load')) out(line);
     return 0;
   },
   async reconcile(context) {
@@ -140,6 +148,17 @@ export const JOB_HANDLERS: Record<string, Handler> = {
   },
   watchdog: (context) => watchdogJob(context, out),
   quarantine: (context, options) => quarantineReplayJob(context, { batch: options.batch ?? '' }, out),
+  batches: (context, options) =>
+    batchesJob(
+      context,
+      {
+        action: options.action ?? 'list',
+        batch: options.batch,
+        status: options.status,
+        reason: options.reason,
+      },
+      out,
+    ),
   monitor: (context, options) =>
     serveMonitor(context, { port: options.port ?? 8090, host: options.host ?? '127.0.0.1' }, out),
   async run(context, options) {

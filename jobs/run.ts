@@ -4,6 +4,7 @@ import { createSourceSchema, type GenerateResult, generate } from './generate/in
 import { nonEmptySourceTables } from './generate/load.ts';
 import { runQualityWithLineage } from './lineage/steps.ts';
 import { runLoad } from './load.ts';
+import { type BatchState, failedBatches } from './ops/batches.ts';
 import { recordRun } from './ops/pipeline-runs.ts';
 import { blockingFailures } from './quality/findings.ts';
 import { runReconcile } from './reconcile/reconcile.ts';
@@ -23,6 +24,8 @@ export interface PipelineResult {
   steps: StepTiming[];
   /** Check ids of the blocking checks that stopped promotion, if any. */
   blockedBy: string[];
+  /** Batches this run marked failed and held back; the rest went on to silver and gold (`ecomm batches`). */
+  failedBatches: BatchState[];
   wallMs: number;
 }
 
@@ -33,8 +36,10 @@ export interface PipelineOptions {
 
 /**
  * `ecomm run`: the batch DAG once, in order: extract, stream-ingest, validate, load, reconcile (then validate and
- * load again when it re-extracted late rows), bronze checks, silver and gold with their checks. Each step is the same code as its standalone job, and each is
- * idempotent, so a failed run is simply run again.
+ * load again when it re-extracted late rows), bronze checks, silver and gold with their checks. Each step is the
+ * same code as its standalone job, and each is idempotent, so a failed run is simply run again. A batch that fails
+ * on its own data is held back (failed in ops.batches, a finding, an alert) and the run goes on: the run is still
+ * ok, and its summary names the batch.
  */
 export async function runPipeline(
   context: JobContext,
@@ -117,13 +122,19 @@ export async function runPipeline(
     );
     blockedBy = transformed.blockedBy;
   }
+  const failed = await failedBatches(await context.warehouse(), context.runId);
   const result = {
     ok: blockedBy.length === 0,
     generated,
     steps,
     blockedBy,
+    failedBatches: failed,
     wallMs: performance.now() - started,
   };
+  const isolated =
+    failed.length > 0
+      ? `${failed.length} failed batch(es) held back: ${failed.map((b) => b.batch_id).join(', ')}`
+      : null;
   await recordRun(await context.warehouse(), {
     runId: context.runId,
     job: 'run',
@@ -131,7 +142,9 @@ export async function runPipeline(
     status: result.ok ? 'succeeded' : 'failed',
     startedAt,
     finishedAt: context.now(),
-    message: result.ok ? null : `blocked by ${blockedBy.join(', ')}`,
+    message: result.ok
+      ? isolated
+      : [`blocked by ${blockedBy.join(', ')}`, isolated].filter(Boolean).join('; '),
   });
   return result;
 }

@@ -23,6 +23,7 @@ export async function printPipelineSummary(
     `Pipeline run ${context.runId}: ${result.ok ? 'OK' : `STOPPED (blocking checks failed: ${result.blockedBy.join(', ')})`} in ${(result.wallMs / 1000).toFixed(1)} s`,
   );
   print(`  steps: ${result.steps.map((step) => `${step.step} ${(step.ms / 1000).toFixed(1)}s`).join(', ')}`);
+  printFailedBatches(result, print);
   await printRowsPerLayer(db, context.runId, print);
   await printQuarantine(db, context.runId, print);
   await printQuality(db, context.runId, print);
@@ -37,6 +38,22 @@ export async function printPipelineSummary(
   );
   print(`  source     ${redactUrl(context.config.SOURCE_URL)}`);
   print(`  stream     ${redactUrl(context.config.STREAM_URL)}`);
+}
+
+function printFailedBatches(result: PipelineResult, print: Print): void {
+  if (result.failedBatches.length === 0) return;
+  print('');
+  print(
+    `Failed batches held back: ${result.failedBatches.length} (every other batch went on to silver and gold; an alert is queued)`,
+  );
+  for (const batch of result.failedBatches.slice(0, 10)) {
+    print(
+      `  ${batch.batch_id} (${batch.source}) failed at ${batch.failed_step}: ${(batch.failure_reason ?? '').slice(0, 300)}`,
+    );
+  }
+  print(
+    '  then: ecomm batches list; ecomm batches retry --batch <id> (after a fix) or skip --batch <id> --reason …',
+  );
 }
 
 async function tableCount(db: SqlDatabase, table: string): Promise<number | null> {

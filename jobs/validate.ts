@@ -15,6 +15,8 @@ import {
 import { contractCheckOptions } from './contracts/settings.ts';
 import { lakeKey } from './lake/layout.ts';
 import { validateLineage } from './lineage/steps.ts';
+import { BatchDataError } from './ops/batch-errors.ts';
+import { isolateBatchFailure, reportBatchFailures } from './ops/batch-failures.ts';
 import { type BatchRow, batchesAwaitingValidation, markValidated } from './ops/batches.ts';
 import { recordStep } from './ops/pipeline-runs.ts';
 import { openRawObject, type RawEnvelope } from './stream-service/raw-batch.ts';
@@ -52,32 +54,45 @@ export interface RawRecord {
 /**
  * Checks every raw batch not yet validated against its data contract: passing rows to staging/ (CSV ready for
  * COPY), failing rows to quarantine/ with every reason. Invariant 1 is enforced, not hoped for: a batch whose
- * rows in != staged + quarantined fails the job.
+ * rows in != staged + quarantined (or whose object cannot be read) is marked failed and the job goes on with the
+ * next one. `batchIds` limits the run to those batches (`ecomm batches retry`).
  */
-export async function runValidate(context: JobContext): Promise<ValidatedBatch[]> {
+export async function runValidate(
+  context: JobContext,
+  options: { batchIds?: string[] } = {},
+): Promise<ValidatedBatch[]> {
   const warehouse = await context.warehouse();
   const results: ValidatedBatch[] = [];
   for (const batch of await batchesAwaitingValidation(warehouse)) {
+    if (options.batchIds && !options.batchIds.includes(batch.batch_id)) continue;
     context.throwIfStopping();
-    const result = await recordStep(
-      context,
-      { job: 'validate', step: batch.source, batchId: batch.batch_id },
-      () => validateBatch(context, batch),
-      {
-        outcome: (validated) => ({
-          rowsIn: validated.rowsIn,
-          rowsOut: validated.staged,
-          rowsQuarantined: validated.quarantined,
-          message:
-            validated.rescued > 0 ? `${validated.rescued} rows carried undeclared fields (rescued)` : null,
-        }),
-        lineage: (startedAt, validated, error) =>
-          validateLineage(context, batch, startedAt, validated, error),
-      },
-    );
-    results.push(result);
+    try {
+      results.push(await validateAndRecord(context, batch));
+    } catch (error) {
+      // A corrupt or truncated object fails its batch only; an outage or a stop request ends the job.
+      await isolateBatchFailure(context, batch.batch_id, 'validate', error);
+    }
   }
+  await reportBatchFailures(warehouse, { runId: context.runId, now: context.now() }, 'batch');
   return results;
+}
+
+function validateAndRecord(context: JobContext, batch: BatchRow): Promise<ValidatedBatch> {
+  return recordStep(
+    context,
+    { job: 'validate', step: batch.source, batchId: batch.batch_id },
+    () => validateBatch(context, batch),
+    {
+      outcome: (validated) => ({
+        rowsIn: validated.rowsIn,
+        rowsOut: validated.staged,
+        rowsQuarantined: validated.quarantined,
+        message:
+          validated.rescued > 0 ? `${validated.rescued} rows carried undeclared fields (rescued)` : null,
+      }),
+      lineage: (startedAt, validated, error) => validateLineage(context, batch, startedAt, validated, error),
+    },
+  );
 }
 
 async function validateBatch(context: JobContext, batch: BatchRow): Promise<ValidatedBatch> {
@@ -96,9 +111,10 @@ async function validateBatch(context: JobContext, batch: BatchRow): Promise<Vali
     { check: checkOptionsOf(context) },
   );
   if (result.rowsIn !== batch.rows_raw) {
-    throw new Error(
-      `batch ${batch.batch_id}: rows do not reconcile (ledger ${batch.rows_raw} raw, read ${result.rowsIn}, ` +
-        `staged ${result.staged} + quarantined ${result.quarantined})`,
+    throw new BatchDataError(
+      `batch ${batch.batch_id}: rows do not reconcile (ledger ${batch.rows_raw} raw, read ${result.rowsIn} ` +
+        `from ${batch.raw_key}, staged ${result.staged} + quarantined ${result.quarantined})`,
+      { batchId: batch.batch_id },
     );
   }
   const warehouse = await context.warehouse();
@@ -196,7 +212,7 @@ export async function validateRecords(
     throw error;
   }
   if (result.rowsIn !== result.staged + result.quarantined) {
-    throw new Error(
+    throw new BatchDataError(
       `batch ${target.batchId}: rows do not reconcile (read ${result.rowsIn}, ` +
         `staged ${result.staged} + quarantined ${result.quarantined})`,
     );
@@ -278,7 +294,13 @@ export async function* readEnvelopeRecords(raw: Readable): AsyncGenerator<RawRec
   for await (const line of createInterface({ input: raw, crlfDelay: Number.POSITIVE_INFINITY })) {
     if (line === '') continue;
     rowNumber += 1;
-    const envelope = JSON.parse(line) as RawEnvelope;
+    let envelope: RawEnvelope;
+    try {
+      envelope = JSON.parse(line) as RawEnvelope;
+    } catch (error) {
+      // Stream-ingest writes every line itself: one that does not parse means the object was cut or damaged.
+      throw new BatchDataError(`raw line ${rowNumber} is not a stream envelope: ${(error as Error).message}`);
+    }
     yield parseEvent(rowNumber, envelope);
   }
 }
@@ -376,6 +398,9 @@ export class ObjectWriter {
 
   /** Gives up the object: the store sees a failed upload and keeps whatever was there before. */
   abort(error: unknown): void {
+    // The store may not be reading the body yet (a small object that fails at once): without a listener of its
+    // own, the error would be an uncaught exception that takes the process down.
+    this.#body.on('error', () => {});
     this.#body.destroy(error instanceof Error ? error : new Error(String(error)));
     this.#done.catch(() => {});
   }

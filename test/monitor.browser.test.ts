@@ -5,6 +5,7 @@ import type { GenerateResult } from '../jobs/generate/index.ts';
 import { addDays } from '../jobs/monitor/queries.ts';
 import { type RunningMonitor, startMonitor } from '../jobs/monitor/server.ts';
 import { PII_RECORD } from '../jobs/monitor/test-fixtures.ts';
+import { markBatchFailed, registerBatch } from '../jobs/ops/batches.ts';
 import { runPipeline } from '../jobs/run.ts';
 import { type EmbeddedPlatform, openEmbeddedPlatform, seedPlatform } from './harness.ts';
 
@@ -81,6 +82,22 @@ describe('monitor UI in headless Chromium', () => {
         JSON.stringify(PII_RECORD),
       ],
     );
+    // A batch held back on its own data, its reason quoting a value with personal data in it.
+    await registerBatch(platform.warehouse, {
+      batchId: 'orders_held_probe',
+      source: 'orders',
+      kind: 'table',
+      ingestionDate: '2026-10-01',
+      rawKey: 'raw/source=orders/ingestion_date=2026-10-01/orders_held_probe.csv',
+      rows: 5,
+      at: new Date(),
+    });
+    await markBatchFailed(platform.warehouse, {
+      batchId: 'orders_held_probe',
+      step: 'validate',
+      reason: 'raw object is not valid gzip near "jane.doe77@example.com"',
+      at: new Date(),
+    });
     monitor = await startMonitor({ warehouse: platform.warehouse, port: 0, refreshSeconds: 2 });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
@@ -147,6 +164,11 @@ describe('monitor UI in headless Chromium', () => {
       expect(await row.locator('a[title]').getAttribute('title'), job).toBe(runId);
     }
     expect(await page.locator('tr[data-freshness="orders"] .badge').textContent()).toBe('within SLA');
+    const held = page.locator('#held-batches tr[data-batch="orders_held_probe"]');
+    expect(await held.locator('.badge').textContent()).toBe('failed');
+    expect(await held.textContent()).toContain('validate');
+    expect(await held.textContent()).toContain('raw object is not valid gzip near "j***@example.com"');
+    expect(await page.locator('#held-batches').textContent()).not.toContain('jane.doe77');
     await page.screenshot({ path: `${ARTIFACTS}monitor-overview.png`, fullPage: true });
   });
 

@@ -31,6 +31,7 @@ export interface ServiceStatus {
   ingestBackpressure?: { active: boolean; lastError: string | null };
   apply?: {
     batchesApplied: number;
+    batchesFailed: number;
     eventsApplied: number;
     quarantined: number;
     deadLettered: number;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLocalStore } from '../storage/local.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import type { SqlDatabase } from './sql-database.ts';
+import { BulkLoadError, type SqlDatabase } from './sql-database.ts';
 
 async function text(stream: NodeJS.ReadableStream): Promise<string> {
   let out = '';
@@ -77,6 +77,26 @@ export function sqlDatabaseContract(name: string, open: () => Promise<SqlDatabas
         }),
       ).rejects.toThrow('boom');
       expect(await db.query(`select id from ${table} where id = 100`)).toEqual([]);
+    });
+
+    it('names a refused row of a bulk load (table, line, column), outside a transaction and inside', async () => {
+      // The first record spans lines 2-3, so the refused one ends on line 4: lines, not records, are counted.
+      const csv = ['id,label,note', '7,"two\nlines",ok', `8,${'x'.repeat(1001)},too long`, '9,fine,ok', ''];
+      await lake.put('copy/refused.csv', csv.join('\n'));
+      const source = { store: lake, key: 'copy/refused.csv' };
+      const columns = ['id', 'label', 'note'];
+      for (const load of [
+        () => db.copyFromCsv(table, columns, source),
+        () => db.transaction((tx) => tx.copyFromCsv(table, columns, source)),
+      ]) {
+        const error = await load().catch((failure: unknown) => failure);
+        expect(error).toBeInstanceOf(BulkLoadError);
+        expect(error).toMatchObject({ table, line: 4, column: 'label', code: '22001' });
+        expect((error as BulkLoadError).object.key).toBe('copy/refused.csv');
+        expect((error as Error).message).toMatch(/value too long for type character varying\(1000\)/);
+      }
+      expect(await db.query(`select id from ${table} where id in (7, 8, 9)`)).toEqual([]);
+      expect(await db.query('select 1 as ok')).toEqual([{ ok: 1 }]);
     });
 
     it('returns the same JS shapes for every type the jobs read', async () => {

@@ -1,7 +1,12 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openLocalStore } from '../storage/local.ts';
 import { sqlDatabaseContract } from './contract.ts';
 import { openSqlDatabase } from './index.ts';
-import { csvRecordChunks } from './pglite.ts';
+import { csvRecordChunks, openPglite } from './pglite.ts';
+import { BulkLoadError } from './sql-database.ts';
 
 sqlDatabaseContract('PGlite', () => openSqlDatabase('WAREHOUSE_URL', 'pglite://memory'));
 
@@ -18,6 +23,31 @@ describe('csvRecordChunks', () => {
       chunks.push(Buffer.from(chunk).toString());
     expect(chunks.join('')).toBe('a,b\n1,"x\ny"\n2,z\n');
     for (const chunk of chunks) expect(chunk.endsWith('\n')).toBe(true);
+  });
+});
+
+describe('PGlite bulk load', () => {
+  it('names the line of a row refused in a later COPY chunk, counting the lines of the chunks before', async () => {
+    const db = await openPglite('pglite://memory');
+    const lake = openLocalStore(`file://${mkdtempSync(join(tmpdir(), 'pglite-copy-'))}`);
+    try {
+      await db.exec('create table chunked (id integer, label varchar(2000))');
+      const filler = 'y'.repeat(1000);
+      const records = ['id,label'];
+      // About 9 MB: more than one 8 MiB COPY chunk; every 100th record spans two lines.
+      for (let id = 0; id < 9000; id += 1)
+        records.push(id % 100 === 0 ? `${id},"${filler}\nsecond line"` : `${id},${filler}`);
+      records.push(`9000,${'z'.repeat(2001)}`);
+      const csv = `${records.join('\n')}\n`;
+      await lake.put('chunked.csv', csv);
+      const error = await db
+        .copyFromCsv('chunked', ['id', 'label'], { store: lake, key: 'chunked.csv' })
+        .catch((failure: unknown) => failure);
+      expect(error).toBeInstanceOf(BulkLoadError);
+      expect(error).toMatchObject({ line: csv.split('\n').length - 1, column: 'label', code: '22001' });
+    } finally {
+      await db.close();
+    }
   });
 });
 

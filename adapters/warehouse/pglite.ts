@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { postgresCsvRecord } from '../csv.ts';
-import type { CsvObject, SqlDatabase, SqlParam } from './sql-database.ts';
+import { type CsvObject, postgresCopyError, type SqlDatabase, type SqlParam } from './sql-database.ts';
 
 /** PGlite speaks only through its blob device for COPY: feed it bounded chunks cut at CSV record ends. */
 const COPY_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -47,14 +47,21 @@ function pgliteDatabase(url: string, root: PGlite, conn: Queryable, close: () =>
       const columnList = columns.map(quoteIdent).join(', ');
       let loaded = 0;
       let header = true;
+      // Each chunk's COPY counts lines from 1: the lines of the chunks before make a refused row's line absolute.
+      let linesBefore = 0;
       for await (const chunk of csvRecordChunks(body, COPY_CHUNK_BYTES)) {
-        const result = await conn.query(
-          `COPY ${table} (${columnList}) FROM '/dev/blob' WITH (FORMAT csv, HEADER ${header ? 'true' : 'false'})`,
-          [],
-          { blob: new Blob([chunk]) },
-        );
+        const result = await conn
+          .query(
+            `COPY ${table} (${columnList}) FROM '/dev/blob' WITH (FORMAT csv, HEADER ${header ? 'true' : 'false'})`,
+            [],
+            { blob: new Blob([chunk]) },
+          )
+          .catch((error: unknown) => {
+            throw postgresCopyError(error, table, source, linesBefore);
+          });
         header = false;
         loaded += result.affectedRows ?? 0;
+        linesBefore += countNewlines(chunk);
       }
       return loaded;
     },
@@ -102,6 +109,12 @@ async function* cursorCsv(
     if (!inTransaction) await conn.exec('ROLLBACK');
     throw error;
   }
+}
+
+function countNewlines(bytes: Uint8Array): number {
+  let lines = 0;
+  for (const byte of bytes) if (byte === 0x0a) lines += 1;
+  return lines;
 }
 
 export function quoteIdent(name: string): string {

@@ -12,7 +12,15 @@ import { networkErrorCode, withRetry } from '../retry.ts';
 import type { SecretStore } from '../secrets/secret-store.ts';
 import { redactUrl } from '../url.ts';
 import { quoteIdent } from './pglite.ts';
-import type { CsvObject, SqlDatabase, SqlDialect, SqlParam } from './sql-database.ts';
+import {
+  type BulkLoadError,
+  type CsvObject,
+  postgresCopyError,
+  refusedRowIn,
+  type SqlDatabase,
+  type SqlDialect,
+  type SqlParam,
+} from './sql-database.ts';
 
 export interface PgWireOptions {
   /** The setting the URL came from (`WAREHOUSE_URL`, `SOURCE_URL`): every connection error names it. */
@@ -37,6 +45,11 @@ export interface EngineProfile {
   copyFromCsv(client: pg.ClientBase, table: string, columns: string[], source: CsvObject): Promise<number>;
   /** CSV bytes of a SELECT, header first. `inTransaction` says whether the client is inside BEGIN already. */
   copyToCsv(client: pg.ClientBase, selectSql: string, inTransaction: boolean): AsyncIterable<Buffer | string>;
+  /**
+   * Fills in where a refused bulk load failed when the engine could not say so in the error itself (Redshift:
+   * stl_load_errors). Runs on the same connection once the load's transaction has ended.
+   */
+  locateRefusedRow?(client: pg.ClientBase, refused: BulkLoadError): Promise<void>;
 }
 
 const POSTGRES: EngineProfile = {
@@ -51,7 +64,9 @@ const POSTGRES: EngineProfile = {
       copyFrom(`COPY ${table} (${columnList}) FROM STDIN WITH (FORMAT csv, HEADER true)`),
     );
     // Streamed end to end: the object is never held in memory; rowCount comes from the COPY command tag.
-    await pipeline(body, copy);
+    await pipeline(body, copy).catch((error: unknown) => {
+      throw postgresCopyError(error, table, source);
+    });
     return copy.rowCount;
   },
   copyToCsv(client, selectSql) {
@@ -233,6 +248,12 @@ function pgWireDatabase(
   close?: () => Promise<void>,
 ): SqlDatabase {
   const { engine } = context;
+  /** Never hides the load's own error: a lookup that fails leaves the row unlocated. */
+  async function locateRefusedRow(client: pg.ClientBase, error: unknown): Promise<void> {
+    const refused = refusedRowIn(error);
+    if (refused && refused.line === null && engine.locateRefusedRow)
+      await engine.locateRefusedRow(client, refused).catch(() => {});
+  }
   async function withClient<T>(fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
     if (pinned) return fn(pinned);
     const client = await context.acquire();
@@ -269,13 +290,20 @@ function pgWireDatabase(
           () => undefined,
           (rollbackError: Error) => rollbackError,
         );
+        if (!broken) await locateRefusedRow(client, error);
         throw error;
       } finally {
         client.release(broken);
       }
     },
     copyFromCsv(table: string, columns: string[], source: CsvObject) {
-      return withClient((client) => engine.copyFromCsv(client, table, columns, source));
+      return withClient((client) =>
+        engine.copyFromCsv(client, table, columns, source).catch(async (error: unknown) => {
+          // Inside a transaction the lookup waits for its end (transaction() does it after ROLLBACK).
+          if (!pinned) await locateRefusedRow(client, error);
+          throw error;
+        }),
+      );
     },
     copyToCsv(selectSql: string) {
       return Readable.from(streamCsv(selectSql), { objectMode: false });

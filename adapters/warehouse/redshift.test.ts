@@ -2,14 +2,20 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadServiceEnv } from '../../scripts/services/env.ts';
 import { postgresCsvRecord } from '../csv.ts';
 import { openLocalStore } from '../storage/local.ts';
 import type { ObjectInfo, ObjectStore } from '../storage/object-store.ts';
 import { openSqlDatabase } from './index.ts';
-import { redshiftCopyStatement, redshiftSettings } from './redshift.ts';
-import type { SqlDatabase } from './sql-database.ts';
+import {
+  locateInLoadErrors,
+  redshiftCopyStatement,
+  redshiftLoadError,
+  redshiftSettings,
+} from './redshift.ts';
+import { BulkLoadError, type SqlDatabase } from './sql-database.ts';
 
 const ROLE = 'arn:aws:iam::123456789012:role/ecomm-warehouse-copy';
 const HOST = 'ecomm.123456789012.eu-west-1.redshift-serverless.amazonaws.com';
@@ -54,6 +60,59 @@ describe('redshiftCopyStatement', () => {
       /iamRole must be an IAM role ARN/,
     );
     expect(() => redshiftCopyStatement({ ...copy, location: 's3://b/a\\b.csv' })).toThrow(/cannot use/);
+  });
+});
+
+describe('a row Redshift refuses', () => {
+  const object = { store: {} as ObjectStore, key: 'staging/source=customers/x.csv' };
+  const refusal = Object.assign(
+    new Error("Load into table 'customers' failed.  Check 'stl_load_errors' system table for details."),
+    {
+      code: 'XX000',
+      detail: [
+        '  -----------------------------------------------',
+        '  error:  String length exceeds DDL length',
+        '  code:      1204',
+        '  query:     81754',
+        '  location:  funcs_string.hpp:395',
+        '  -----------------------------------------------',
+      ].join('\n'),
+    },
+  );
+
+  it('becomes a BulkLoadError with the COPY query id; other errors pass unchanged', () => {
+    const error = redshiftLoadError(refusal, 'bronze.customers', object);
+    expect(error).toBeInstanceOf(BulkLoadError);
+    expect(error).toMatchObject({ table: 'bronze.customers', queryId: 81754, line: null, code: 'XX000' });
+    expect((error as BulkLoadError).cause).toBe(refusal);
+    const dropped = Object.assign(new Error('Connection terminated unexpectedly'), { code: '08006' });
+    expect(redshiftLoadError(dropped, 'bronze.customers', object)).toBe(dropped);
+  });
+
+  it('is located in stl_load_errors once its transaction has ended: line, column and reason', async () => {
+    const asked: { text: string; params: unknown[] }[] = [];
+    const client = {
+      async query(text: string, params: unknown[]) {
+        asked.push({ text, params });
+        return {
+          rows: [
+            { line_number: 3, colname: 'street_address', err_reason: 'String length exceeds DDL length' },
+          ],
+        };
+      },
+    } as unknown as pg.ClientBase;
+    const refused = redshiftLoadError(refusal, 'bronze.customers', object) as BulkLoadError;
+    await locateInLoadErrors(client, refused);
+    expect(asked).toHaveLength(1);
+    expect(asked[0]?.text).toMatch(/from stl_load_errors\s+where query = \$1/);
+    expect(asked[0]?.params).toEqual([81754]);
+    expect(refused).toMatchObject({ line: 3, column: 'street_address' });
+    expect(refused.message).toBe('String length exceeds DDL length');
+
+    const unknown = new BulkLoadError('refused', { table: 'bronze.customers', object });
+    await locateInLoadErrors(client, unknown);
+    expect(asked[1]?.text).toMatch(/where query = pg_last_copy_id\(\)/);
+    expect(asked[1]?.params).toEqual([]);
   });
 });
 

@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { postgresCsvRecord } from '../csv.ts';
 import { quoteIdent } from './pglite.ts';
 import { type EngineProfile, openPgWire, type PgWireOptions, parsePgWireUrl } from './postgres.ts';
-import type { CsvObject, SqlDatabase } from './sql-database.ts';
+import { BulkLoadError, type CsvObject, type SqlDatabase } from './sql-database.ts';
 
 /** Rows per FETCH: Redshift caps FETCH FORWARD at 1000 on single-node clusters. */
 const FETCH_ROWS = 1000;
@@ -128,13 +128,49 @@ function redshiftEngine({ iamRole, region }: RedshiftSettings): EngineProfile {
       const location = source.store.locate(source.key);
       const statement = redshiftCopyStatement({ table, columns, location, iamRole, region });
       await assertSingleObject(source);
-      await client.query(statement);
+      await client.query(statement).catch((error: unknown) => {
+        throw redshiftLoadError(error, table, source);
+      });
       // Same session, right after the COPY: the rows that COPY loaded.
       const [row] = (await client.query<{ loaded: number }>('select pg_last_copy_count() as loaded')).rows;
       return Number(row?.loaded ?? 0);
     },
     copyToCsv: cursorCsv,
+    locateRefusedRow: locateInLoadErrors,
   };
+}
+
+/**
+ * Redshift answers a refused row with XX000 "Load into table … failed. Check 'stl_load_errors'"; its DETAIL
+ * carries the COPY's query id. Other errors are returned unchanged.
+ */
+export function redshiftLoadError(error: unknown, table: string, object: CsvObject): unknown {
+  const { message, detail } = error as { message?: unknown; detail?: unknown };
+  if (!/stl_load_errors/i.test(String(message ?? ''))) return error;
+  const query = /\bquery:\s*(\d+)/.exec(String(detail ?? ''))?.[1];
+  return new BulkLoadError(
+    String(message),
+    { table, object, code: (error as { code?: string }).code, queryId: query ? Number(query) : undefined },
+    { cause: error },
+  );
+}
+
+/**
+ * The first refused row of the COPY from stl_load_errors (the session's last COPY when the query id is unknown):
+ * its line (counted like PostgreSQL's, the header being line 1), column and reason.
+ */
+export async function locateInLoadErrors(client: pg.ClientBase, refused: BulkLoadError): Promise<void> {
+  const { rows } = await client.query<{ line_number: unknown; colname: unknown; err_reason: unknown }>(
+    `select line_number, trim(colname) as colname, trim(err_reason) as err_reason from stl_load_errors
+     where query = ${refused.queryId === undefined ? 'pg_last_copy_id()' : '$1'}
+     order by line_number limit 1`,
+    refused.queryId === undefined ? [] : [refused.queryId],
+  );
+  const [row] = rows;
+  if (!row) return;
+  refused.line = row.line_number === null ? null : Number(row.line_number);
+  refused.column = row.colname ? String(row.colname) : null;
+  if (row.err_reason) refused.message = String(row.err_reason);
 }
 
 export interface RedshiftSettings {

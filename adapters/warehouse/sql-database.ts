@@ -32,3 +32,80 @@ export interface SqlDatabase {
   copyToCsv(selectSql: string): Readable;
   close(): Promise<void>;
 }
+
+/**
+ * The engine refused a row of a bulk load (a value too long, a malformed CSV line): which table and, when the engine
+ * says, where in the CSV object. `line` is the object's physical line (1 is the header) on which the refused
+ * record ends, as PostgreSQL's COPY counts; Redshift fills it from stl_load_errors once the transaction has ended.
+ */
+export class BulkLoadError extends Error {
+  readonly table: string;
+  readonly object: CsvObject;
+  line: number | null;
+  column: string | null;
+  /** SQLSTATE, when the engine gave one. */
+  readonly code: string | undefined;
+  /** Redshift: the COPY's query id, to look the row up in stl_load_errors. */
+  readonly queryId: number | undefined;
+  constructor(
+    message: string,
+    where: {
+      table: string;
+      object: CsvObject;
+      line?: number | null;
+      column?: string | null;
+      code?: string;
+      queryId?: number;
+    },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'BulkLoadError';
+    this.table = where.table;
+    this.object = where.object;
+    this.line = where.line ?? null;
+    this.column = where.column ?? null;
+    this.code = where.code;
+    this.queryId = where.queryId;
+  }
+}
+
+/** SQLSTATE classes of refused data: data exceptions (22) and integrity constraint violations (23). */
+const REFUSED_DATA = /^(22|23)/;
+
+/**
+ * The BulkLoadError for a PostgreSQL (or PGlite) COPY error about the data, which names the row in its context
+ * (`COPY orders, line 3, column order_id: "…"`); other errors (connection, permissions) are returned unchanged.
+ * `linesBefore` shifts the line when the object was sent in several COPY statements.
+ */
+export function postgresCopyError(
+  error: unknown,
+  table: string,
+  object: CsvObject,
+  linesBefore = 0,
+): unknown {
+  const { code, where, message } = error as { code?: unknown; where?: unknown; message?: unknown };
+  if (typeof code !== 'string' || !REFUSED_DATA.test(code)) return error;
+  const at = /COPY [^,]+, line (\d+)(?:, column ([^:]+))?/.exec(typeof where === 'string' ? where : '');
+  return new BulkLoadError(
+    String(message ?? 'refused by the warehouse'),
+    {
+      table,
+      object,
+      line: at ? Number(at[1]) + linesBefore : null,
+      column: at?.[2] ?? null,
+      code,
+    },
+    { cause: error },
+  );
+}
+
+/** The BulkLoadError in an error's cause chain (jobs wrap it to name their batch), if any. */
+export function refusedRowIn(error: unknown): BulkLoadError | undefined {
+  let current = error;
+  for (let depth = 0; current instanceof Object && depth < 6; depth += 1) {
+    if (current instanceof BulkLoadError) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

@@ -1,4 +1,5 @@
 /** The main page: KPI tiles with their refresh time, the latest run of every job, freshness against SLA. */
+import type { HeldBatches } from './batch-queries.ts';
 import { sparkline } from './charts.ts';
 import {
   formatAgo,
@@ -18,6 +19,7 @@ export interface OverviewData {
   kpis: Section<Kpis>;
   jobs: Section<JobStatus[]>;
   freshness: Section<Freshness>;
+  heldBatches: Section<HeldBatches>;
 }
 
 export function renderOverview(data: OverviewData, now: Date): Html {
@@ -32,7 +34,38 @@ ${sectionBody(data.jobs, (jobs) => renderJobStatuses(jobs, now))}
 <section class="panel" id="freshness" aria-labelledby="freshness-title">
 <h2 id="freshness-title">Freshness against SLA</h2>
 ${sectionBody(data.freshness, (freshness) => renderFreshness(freshness, now))}
+</section>
+<section class="panel" id="held-batches" aria-labelledby="held-title">
+<h2 id="held-title">Held-back batches <small>failed on their own data; <code>ecomm batches retry</code> after a fix, or <code>skip</code></small></h2>
+${sectionBody(data.heldBatches, (held) => renderHeldBatches(held, now))}
 </section>`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export function renderHeldBatches(held: HeldBatches, now: Date): Html {
+  if (held.batches.length === 0)
+    return html`<p class="empty">No batch is held back: every batch went on to bronze.</p>`;
+  const when = (at: Date | null) =>
+    at
+      ? html`<time datetime="${at.toISOString()}">${formatTime(at)}</time><div class="muted small">${formatAgo(at, now)}</div>`
+      : '–';
+  const rows = held.batches.map(
+    (batch) => html`<tr data-batch="${batch.batchId}" data-status="${batch.status}">
+<th scope="row"><code>${batch.batchId}</code></th>
+<td>${batch.source}<div class="muted small">${batch.kind}</div></td>
+<td>${badge(batch.status, batch.status === 'failed' ? 'fail' : 'warn')}</td>
+<td>${batch.failedStep ?? '–'}</td>
+<td>${when(batch.status === 'skipped' ? batch.skippedAt : batch.failedAt)}</td>
+${numberCell(formatInteger(batch.rowsRaw))}
+<td class="small">${batch.reason ?? '–'}${batch.status === 'skipped' ? html`<div class="muted">skipped: ${batch.skipReason ?? ''}</div>` : ''}</td>
+</tr>`,
+  );
+  const shown = held.batches.length < held.failed + held.skipped ? ` (${held.batches.length} shown)` : '';
+  return html`<p class="subtitle">${held.failed > 0 ? html`<strong>${formatInteger(held.failed)} failed</strong>` : '0 failed'}, ${formatInteger(held.skipped)} skipped${shown}. Every other batch went on to silver and gold.</p>
+<div class="table-wrap"><table class="grid-table">
+<thead><tr><th scope="col">Batch</th><th scope="col">Source</th><th scope="col">State</th><th scope="col">Step</th><th scope="col">When</th><th scope="col" class="num">Rows</th><th scope="col">Reason (masked)</th></tr></thead>
+<tbody>${rows}</tbody></table></div>`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -84,6 +84,17 @@ describe('the monitor over HTTP', () => {
     expect(page.body).toMatch(/data-freshness="orders"[\s\S]*?within SLA/);
     expect(page.body).toMatch(/data-freshness="customers"[\s\S]*?badge-warn">late/);
     expect(page.body).toMatch(/data-freshness="order-events"[\s\S]*?never loaded/);
+    // Held-back batches: the failed one first, with its step and masked reason, then the skipped one.
+    expect(page.body).toMatch(
+      /id="held-batches"[\s\S]*1 failed<\/strong>, 1 skipped[\s\S]*data-batch="products_bad" data-status="failed"[\s\S]*?<td>load<\/td>[\s\S]*?key product_id=17[\s\S]*data-batch="order_items_gone" data-status="skipped"/,
+    );
+    expect(page.body).toContain('skipped: raw object lost &lt;b&gt;for good&lt;/b&gt;');
+    const json = await get(monitor, '/api/overview');
+    for (const body of [page.body, json.body]) {
+      expect(body).toContain('j***@example.com');
+      expect(body).not.toContain('jane.doe77');
+    }
+    expect(JSON.parse(json.body).heldBatches.data).toMatchObject({ failed: 1, skipped: 1 });
   });
 
   it('serves run history with each run id, its jobs and steps, newest first', async () => {

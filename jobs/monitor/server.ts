@@ -11,6 +11,7 @@ import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { DATA_CONTRACTS } from '../contracts/data-contracts.ts';
 import { loadModels } from '../transform/models.ts';
 import { ASSETS } from './assets.ts';
+import { loadHeldBatches } from './batch-queries.ts';
 import { type Html, html } from './html.ts';
 import { buildLineage, type LineageGraph } from './lineage.ts';
 import { renderLineagePage } from './lineage-view.ts';
@@ -89,11 +90,12 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
   const overviewData = async () => {
     const at = now();
     const kpis = await section(db, loadKpis);
-    const [jobs, freshness] = await Promise.all([
+    const [jobs, freshness, heldBatches] = await Promise.all([
       section(db, loadJobStatuses),
       section(db, (tx) => loadFreshness(tx, at, kpis.ok ? kpis.data.goldBuiltAt : null)),
+      section(db, loadHeldBatches),
     ]);
-    return { at, data: { kpis, jobs, freshness } };
+    return { at, data: { kpis, jobs, freshness, heldBatches } };
   };
   const runsData = (request: URL) => {
     const limit = Number(request.searchParams.get('limit') ?? RUN_HISTORY_LIMIT);

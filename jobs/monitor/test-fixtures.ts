@@ -152,6 +152,23 @@ export async function seedFixture(db: SqlDatabase): Promise<void> {
   await batch('orders_new', 'orders', 'table', 100, 3, 28);
   await batch('customers_new', 'customers', 'table', 50, 1, 200);
   await batch('clickstream_p0_o0', 'clickstream', 'topic', 40, 1, 3);
+  // Held back: one batch failed on its own data (the engine's message quotes a value: masked), one skipped.
+  await db.query(
+    `insert into ops.batches (batch_id, source, source_kind, ingestion_date, raw_key, rows_raw, extracted_at,
+       failed_at, failed_step, failure_reason, failed_run_id, skipped_at, skip_reason)
+     values ('products_bad', 'products', 'table', '2026-10-01', 'raw/source=products/products_bad.csv', 40, $1, $2,
+       'load', $3, $4, null, null),
+       ('order_items_gone', 'order_items', 'table', '2026-10-01', 'raw/source=order_items/order_items_gone.csv', 9,
+       $1, $1, 'validate', 'object not found: raw/source=order_items/order_items_gone.csv', $4, $2,
+       'raw object lost <b>for good</b>')`,
+    [
+      at(40),
+      at(25),
+      'bronze.products refused column name of batch products_bad at line 4 of staging/source=products/products_bad.csv, ' +
+        'key product_id=17: invalid byte sequence near "jane.doe77@example.com"',
+      RUN_NEW,
+    ],
+  );
   await db.query(
     `insert into ops.watermarks (source, watermark_at, batch_id, moved_at) values ('orders', $1, 'orders_new', $2)`,
     [new Date('2026-09-30T23:59:00Z'), at(30)],

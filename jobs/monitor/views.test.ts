@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { qualityTrendChart } from './charts.ts';
-import { renderFreshness, renderJobStatuses, renderKpis } from './overview-view.ts';
+import { renderFreshness, renderHeldBatches, renderJobStatuses, renderKpis } from './overview-view.ts';
 import { renderPage } from './page.ts';
 import { renderQualityDetails } from './quality-view.ts';
 import type { Quarantine } from './quarantine-queries.ts';
@@ -37,6 +37,39 @@ describe('overview renderers', () => {
     );
     expect(out).toContain('home &amp; &lt;kitchen&gt;');
     expect(out).not.toContain('<kitchen>');
+  });
+
+  it('lists held-back batches with their state, step, time and reason, or says none is held back', () => {
+    const out = renderHeldBatches(
+      {
+        batches: [
+          {
+            batchId: 'orders_x',
+            source: 'orders',
+            kind: 'table',
+            status: 'failed',
+            rowsRaw: 1200,
+            failedAt: minutesAgo(12),
+            failedStep: 'validate',
+            reason: 'raw object <raw/x.csv> is not valid gzip',
+            skippedAt: null,
+            skipReason: null,
+          },
+        ],
+        failed: 1,
+        skipped: 4,
+      },
+      now,
+    ).value;
+    expect(out).toContain('<strong>1 failed</strong>, 4 skipped (1 shown)');
+    expect(out).toMatch(/data-batch="orders_x" data-status="failed"[\s\S]*?badge-fail">failed/);
+    expect(out).toContain('<td>validate</td>');
+    expect(out).toContain('12 min ago');
+    expect(out).toContain('1,200');
+    expect(out).toContain('raw object &lt;raw/x.csv&gt; is not valid gzip');
+    expect(renderHeldBatches({ batches: [], failed: 0, skipped: 0 }, now).value).toContain(
+      'No batch is held back',
+    );
   });
 
   it('says so when gold holds no sales yet', () => {

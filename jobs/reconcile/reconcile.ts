@@ -234,9 +234,14 @@ function total(summary: Map<string, BucketSummary>): number {
   return keys;
 }
 
+/**
+ * Batches of the table still on their way to bronze. A failed batch (held back for an operator) or a skipped one
+ * does not count: its rows are missing from the warehouse, and the reconciliation brings them in from the source.
+ */
 async function unloadedBatches(warehouse: SqlDatabase, table: string): Promise<number> {
   const [row] = await warehouse.query<{ n: number }>(
-    "select cast(count(*) as integer) as n from ops.batches where source = $1 and source_kind = 'table' and loaded_at is null",
+    `select cast(count(*) as integer) as n from ops.batches
+     where source = $1 and source_kind = 'table' and loaded_at is null and failed_at is null and skipped_at is null`,
     [table],
   );
   return Number(row?.n ?? 0);

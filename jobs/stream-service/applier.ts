@@ -10,13 +10,19 @@
  * loaded_at is set in the same transaction as the silver update, so "not loaded" is precisely the work left: a
  * crash anywhere leaves the batch pending and the next round (this process or the next one) does it again, and
  * every step is idempotent by batch id. Writes wait out an unavailable lake, warehouse or broker with backoff.
+ * A batch whose own data fails (a corrupt or truncated raw object, a row bronze refuses, a silver cast error) would
+ * fail the same way forever: it is marked failed in the ledger (a finding, an incident, an alert) and the round
+ * goes on without it, so it never holds back the batches behind it (`ecomm batches retry|skip` clears it).
  */
 import type { OutgoingMessage } from '../../adapters/stream/event-stream.ts';
 import { lockForWriteSql } from '../../sql/dialects/macros.ts';
 import type { JobContext } from '../context.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
-import { loadBatchInTransaction } from '../load.ts';
+import { loadBatchInTransaction, nameRefusedRow } from '../load.ts';
+import { BatchDataError, type BatchStep, classifyBatchError, failedBatchIdIn } from '../ops/batch-errors.ts';
+import { reportBatchFailures } from '../ops/batch-failures.ts';
 import {
+  markBatchFailed,
   markValidated,
   type PendingStreamBatch,
   pendingStreamBatches,
@@ -40,6 +46,8 @@ import {
 export interface ApplyStats {
   batchesApplied: number;
   eventsApplied: number;
+  /** Batches that failed on their own data and were held back (ops.batches, `ecomm batches`). */
+  batchesFailed: number;
   staged: number;
   quarantined: number;
   deadLettered: number;
@@ -58,6 +66,7 @@ export function newApplyStats(): ApplyStats {
   return {
     batchesApplied: 0,
     eventsApplied: 0,
+    batchesFailed: 0,
     staged: 0,
     quarantined: 0,
     deadLettered: 0,
@@ -99,6 +108,9 @@ export async function runApplier(context: JobContext, options: ApplierOptions): 
   );
   const maxEvents = options.maxEventsPerRound ?? 200_000;
   const lineage = applyLineage(context, models);
+  const incidents = batchIncidentWatch(context, persist);
+  // When each registration was first seen not to reconcile (see validateRound).
+  const staleSince = new Map<string, number>();
   try {
     while (!options.stop.aborted) {
       const pending = await persist('warehouse', async () =>
@@ -121,19 +133,18 @@ export async function runApplier(context: JobContext, options: ApplierOptions): 
       const startedAt = context.now();
       // Validation and dead letters once per round (lake and broker writes, retried on their own); the warehouse
       // transaction is retried alone, so an outage there does not publish the same dead letters again and again.
-      const validated = await persist('lake', () => validateRound(context, round));
-      if (validated === 'stale') {
+      const checked = await persist('lake', () => validateRound(context, round, staleSince));
+      if (checked === 'stale') {
         // Stage 1 is replaying that batch: its new ledger row follows the new raw object in a moment.
         await options.nextWake(STALE_WAIT_MS);
         continue;
       }
-      const letters = validated.flatMap((entry) => entry.letters);
+      await failBatches(context, persist, checked.failed, startedAt);
+      stats.batchesFailed += checked.failed.length;
+      const letters = checked.validated.flatMap((entry) => entry.letters);
       await persist('broker', () => publishDeadLetters(context.stream(), letters));
       const applied = await persist('warehouse', () =>
-        commitRound(context, validated, models, vars, startedAt).catch((error: unknown) => {
-          if (error instanceof StaleBatchError) return error;
-          throw error;
-        }),
+        commitIsolating(context, checked.validated, models, vars, startedAt),
       );
       if (applied instanceof StaleBatchError) {
         context.log.info(
@@ -142,6 +153,13 @@ export async function runApplier(context: JobContext, options: ApplierOptions): 
         );
         continue;
       }
+      await failBatches(context, persist, applied.failed, startedAt);
+      stats.batchesFailed += applied.failed.length;
+      await incidents.afterRound(
+        applied.committed.map(({ batch }) => batch.batch_id),
+        checked.failed.length + applied.failed.length > 0,
+      );
+      const validated = applied.committed;
       for (const { outcome } of validated) {
         stats.batchesApplied += 1;
         stats.eventsApplied += outcome.rowsIn;
@@ -150,9 +168,12 @@ export async function runApplier(context: JobContext, options: ApplierOptions): 
         stats.rescued += outcome.rescued;
       }
       stats.deadLettered += letters.length;
-      stats.late += applied;
+      stats.late += applied.late;
       stats.lastAppliedAt = context.now().toISOString();
-      context.log.info({ job: 'stream-ingest', batches: round.length, events }, 'applied to silver');
+      context.log.info(
+        { job: 'stream-ingest', batches: validated.length, failed: round.length - validated.length, events },
+        'applied to silver',
+      );
       await lineage.add(
         validated.map(({ batch, outcome, letters }) => ({
           batch,
@@ -179,36 +200,182 @@ interface Validated {
   letters: OutgoingMessage[];
 }
 
-/** Staging and quarantine objects for each batch of the round, and the dead letters of its invalid events. */
+/** A batch of the round that failed on its own data, at which step, and why. */
+interface FailedBatch {
+  batch: PendingStreamBatch;
+  step: BatchStep;
+  error: unknown;
+}
+
+/** How long a registration may keep not reconciling with its raw object before it is failed instead of awaited. */
+const STALE_GIVE_UP_MS = 60_000;
+
+/**
+ * Staging and quarantine objects for each batch of the round, and the dead letters of its invalid events; batches
+ * whose raw object cannot be read are set apart as failed. 'stale' when a batch's raw object holds another number
+ * of events than its ledger row, for a while: a replay closed it at another size and its new row comes next.
+ */
 async function validateRound(
   context: JobContext,
   round: PendingStreamBatch[],
-): Promise<Validated[] | 'stale'> {
+  staleSince: Map<string, number>,
+): Promise<{ validated: Validated[]; failed: FailedBatch[] } | 'stale'> {
   const lake = context.lake();
   const checkOptions = checkOptionsOf(context);
   const validated: Validated[] = [];
+  const failed: FailedBatch[] = [];
   for (const batch of round) {
     const contract = contractFor(batch.source);
     const letters: OutgoingMessage[] = [];
     const target = { batchId: batch.batch_id, rawKey: batch.raw_key };
-    const outcome = await validateRecords(
-      lake,
-      contract,
-      { ...target, source: batch.source, ingestionDate: batch.ingestion_date },
-      await openRawRecords(lake, batch.raw_key, contract),
-      {
-        check: checkOptions,
-        onInvalid: (record, reasons) => {
-          if (record.envelope) letters.push(deadLetterMessage(record.envelope, reasons, target));
+    let outcome: ValidationOutcome;
+    try {
+      outcome = await validateRecords(
+        lake,
+        contract,
+        { ...target, source: batch.source, ingestionDate: batch.ingestion_date },
+        await openRawRecords(lake, batch.raw_key, contract),
+        {
+          check: checkOptions,
+          onInvalid: (record, reasons) => {
+            if (record.envelope) letters.push(deadLetterMessage(record.envelope, reasons, target));
+          },
         },
-      },
-    );
-    // A replay closed this batch at another size and replaced its raw object; its new ledger row comes next.
-    if (outcome.rowsIn !== batch.rows_raw) return 'stale';
+      );
+    } catch (error) {
+      if (classifyBatchError(error) !== 'data') throw error;
+      failed.push({ batch, step: 'validate', error });
+      continue;
+    }
+    if (outcome.rowsIn !== batch.rows_raw) {
+      const registration = `${batch.batch_id}@${new Date(batch.extracted_at).getTime()}`;
+      const since = staleSince.get(registration) ?? Date.now();
+      staleSince.set(registration, since);
+      if (Date.now() - since < STALE_GIVE_UP_MS) return 'stale';
+      staleSince.delete(registration);
+      const error = new BatchDataError(
+        `batch ${batch.batch_id}: rows do not reconcile (ledger ${batch.rows_raw} raw, read ${outcome.rowsIn} ` +
+          `from ${batch.raw_key} for ${STALE_GIVE_UP_MS / 1000} s)`,
+        { batchId: batch.batch_id },
+      );
+      failed.push({ batch, step: 'validate', error });
+      continue;
+    }
     validated.push({ batch, outcome, letters });
   }
-  return validated;
+  return { validated, failed };
 }
+
+/**
+ * commitRound, with a batch whose own data fails taken out: the one the error names (a load refusal names its
+ * batch), or, when the error cannot say (a silver statement over several batches), each batch committed alone to
+ * find it. Returns what was committed and what failed; StaleBatchError when a replay re-registered a batch.
+ */
+async function commitIsolating(
+  context: JobContext,
+  validated: Validated[],
+  models: Model[],
+  vars: Record<string, never>,
+  startedAt: Date,
+): Promise<{ committed: Validated[]; failed: FailedBatch[]; late: number } | StaleBatchError> {
+  if (validated.length === 0) return { committed: [], failed: [], late: 0 };
+  try {
+    const late = await commitRound(context, validated, models, vars, startedAt);
+    return { committed: validated, failed: [], late };
+  } catch (error) {
+    if (error instanceof StaleBatchError) return error;
+    if (classifyBatchError(error) !== 'data') throw error;
+    const namedId = failedBatchIdIn(error);
+    const named = validated.find(({ batch }) => batch.batch_id === namedId);
+    if (!named && validated.length > 1) {
+      const outcomes = { committed: [] as Validated[], failed: [] as FailedBatch[], late: 0 };
+      for (const alone of validated) {
+        const outcome = await commitIsolating(context, [alone], models, vars, startedAt);
+        if (outcome instanceof StaleBatchError) return outcome;
+        outcomes.committed.push(...outcome.committed);
+        outcomes.failed.push(...outcome.failed);
+        outcomes.late += outcome.late;
+      }
+      return outcomes;
+    }
+    const culprit = named ?? (validated[0] as Validated);
+    const rest = await commitIsolating(
+      context,
+      validated.filter((entry) => entry !== culprit),
+      models,
+      vars,
+      startedAt,
+    );
+    if (rest instanceof StaleBatchError) return rest;
+    const failure: FailedBatch = { batch: culprit.batch, step: named ? 'load' : 'apply', error };
+    return { ...rest, failed: [failure, ...rest.failed] };
+  }
+}
+
+/**
+ * Records each failed batch: the ledger (out of the flow, its reason naming the refused row), a failed
+ * pipeline_runs row, then its finding and incident.
+ */
+async function failBatches(
+  context: JobContext,
+  persist: Persist,
+  failed: FailedBatch[],
+  startedAt: Date,
+): Promise<void> {
+  for (const { batch, step, error } of failed) {
+    const named = await nameRefusedRow(batch, error);
+    const reason = (named as Error)?.message ?? String(named);
+    await persist('warehouse', async () => {
+      const db = await context.warehouse();
+      await markBatchFailed(db, {
+        batchId: batch.batch_id,
+        step,
+        reason,
+        at: context.now(),
+        runId: context.runId,
+      });
+      await recordRun(db, {
+        runId: context.runId,
+        job: 'stream-ingest',
+        step: `apply.${batch.source}`,
+        batchId: batch.batch_id,
+        status: 'failed',
+        startedAt,
+        finishedAt: context.now(),
+        rowsIn: batch.rows_raw,
+        message: `failed at ${step}, held back (ecomm batches retry|skip): ${reason}`,
+      });
+    });
+    context.log.warn(
+      { job: 'stream-ingest', batchId: batch.batch_id, step, error: reason },
+      'batch failed on its own data: marked failed, the batches behind it go on',
+    );
+  }
+}
+
+/**
+ * Findings and incidents of failed batches without a query every round: reported after a failure, after a round
+ * that applied a batch whose incident is open (a retry: it resolves), and at least once a minute otherwise.
+ */
+function batchIncidentWatch(context: JobContext, persist: Persist) {
+  let open: Set<string> | undefined;
+  let reportedAt = 0;
+  const report = async () => {
+    const result = await persist('warehouse', async () =>
+      reportBatchFailures(await context.warehouse(), { runId: context.runId, now: context.now() }, 'stream'),
+    );
+    open = new Set(result.open);
+    reportedAt = Date.now();
+  };
+  return {
+    async afterRound(applied: string[], failedSome: boolean): Promise<void> {
+      const due = !open || Date.now() - reportedAt > INCIDENT_REPORT_MS;
+      if (failedSome || due || applied.some((batchId) => open?.has(batchId))) await report();
+    },
+  };
+}
+
+const INCIDENT_REPORT_MS = 60_000;
 
 /**
  * One transaction: validated, loaded into bronze, applied to silver, recorded. Returns the late events the round

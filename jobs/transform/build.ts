@@ -59,13 +59,16 @@ export interface LayerBuild {
   blockedBy: string[];
 }
 
-/** A model failed: names the model and its file and carries the database's message (never the SQL). */
+/**
+ * A model failed: names the model and its file and carries the database's message (never the SQL); the database's
+ * error is its cause, so its SQLSTATE tells bad data from an outage.
+ */
 export class ModelBuildError extends Error {
   readonly model: string;
   readonly file: string;
   readonly layer: ModelLayer;
-  constructor(model: Model, reason: string) {
-    super(`model ${model.name} (${model.file}) failed to build: ${reason}`);
+  constructor(model: Model, reason: string, options?: ErrorOptions) {
+    super(`model ${model.name} (${model.file}) failed to build: ${reason}`, options);
     this.name = 'ModelBuildError';
     this.model = model.name;
     this.file = model.file;
@@ -261,7 +264,7 @@ async function buildNext(
     return { name: model.name, layer: model.layer, file: model.file, rows, ms: performance.now() - started };
   } catch (error) {
     // Only the message: driver errors may carry the statement, and the statement may carry the hash key.
-    throw new ModelBuildError(model, databaseMessage(error));
+    throw new ModelBuildError(model, databaseMessage(error), { cause: error });
   }
 }
 
@@ -397,7 +400,7 @@ export async function applyIncrementally(
     await dropTemporary(tx);
     return { name: model.name, rows, keys, full: false, ms: performance.now() - started };
   } catch (error) {
-    throw new ModelBuildError(model, databaseMessage(error));
+    throw new ModelBuildError(model, databaseMessage(error), { cause: error });
   }
 }
 
