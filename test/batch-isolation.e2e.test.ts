@@ -254,8 +254,18 @@ describe('one bad batch never holds back the others (PostgreSQL, Kafka)', () => 
       (
         await platform.warehouse.query<{ n: number }>(`select cast(count(*) as integer) as n from ${table}`)
       )[0]?.n ?? 0;
-    for (const table of ['customers', 'products', 'order_items'])
-      expect(await count(`bronze.${table}`), table).toBe(0);
+    // The held-back table batches' rows are not in bronze; the key reconciliation found their keys missing from the
+    // warehouse and re-extracted them from the source as repair batches, so those tables are whole anyway.
+    for (const [table, held] of [
+      ['customers', refusedBatch],
+      ['products', lostStaged],
+      ['order_items', truncatedTable],
+    ] as const) {
+      expect(await count(`bronze.${table} where _batch_id = '${held.batch_id}'`), table).toBe(0);
+      expect(await count(`bronze.${table} where _batch_id like '${table}_repair_%'`), table).toBeGreaterThan(
+        0,
+      );
+    }
     for (const table of ['orders', 'fx_rates', 'clickstream_events', 'order_events'])
       expect(await count(`bronze.${table}`), table).toBeGreaterThan(0);
     expect(await count('silver.orders')).toBeGreaterThan(0);
