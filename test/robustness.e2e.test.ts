@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../jobs/config.ts';
 import { createJobContext, type JobContext } from '../jobs/context.ts';
 import { createSourceSchema, generate } from '../jobs/generate/index.ts';
-import { registerBatch } from '../jobs/ops/batches.ts';
+import { markLoaded, markValidated, registerBatch } from '../jobs/ops/batches.ts';
 import { runPipeline } from '../jobs/run.ts';
 import { type CloudProfiles, createCloudProfiles } from './cloud-profiles.ts';
 import { goldHashes, TEST_AS_OF } from './harness.ts';
@@ -104,6 +104,9 @@ async function addHostileRecords(context: JobContext): Promise<void> {
   });
 }
 
+const platformContext = (settings: Record<string, string>) =>
+  createJobContext(loadConfig({ ...settings, LOG_LEVEL: 'silent' }));
+
 describe('hostile values never stop or fool the pipeline (PostgreSQL, Kafka, S3 API)', () => {
   let profiles: CloudProfiles;
   let hostile: JobContext;
@@ -112,8 +115,8 @@ describe('hostile values never stop or fool the pipeline (PostgreSQL, Kafka, S3 
   beforeAll(async () => {
     process.env.PII_HASH_KEY = 'robustness-test-key';
     profiles = await createCloudProfiles('robust');
-    hostile = createJobContext(loadConfig({ ...profiles.aws.settings, LOG_LEVEL: 'silent' }));
-    twin = createJobContext(loadConfig({ ...profiles.azure.settings, LOG_LEVEL: 'silent' }));
+    hostile = platformContext(profiles.aws.settings);
+    twin = platformContext(profiles.azure.settings);
     await seed(hostile);
     await seed(twin);
     await addHostileRecords(hostile);
@@ -181,10 +184,80 @@ describe('hostile values never stop or fool the pipeline (PostgreSQL, Kafka, S3 
     expect(await dailySalesFromGold(await hostile.warehouse())).toEqual(expected);
   });
 
+  it('sets aside a batch loaded before the contracts were this strict when silver cannot cast it', async () => {
+    // An older release loaded this row: the contract of the day let 29 February 2026 through.
+    const warehouse = await hostile.warehouse();
+    const before = await goldHashes(warehouse);
+    const legacy = 'orders_loaded_by_an_older_release';
+    await registerBatch(warehouse, {
+      batchId: legacy,
+      source: 'orders',
+      kind: 'table',
+      ingestionDate: '2026-09-30',
+      rawKey: `raw/source=orders/ingestion_date=2026-09-30/${legacy}.csv`,
+      rows: 1,
+      at: new Date(),
+    });
+    await markValidated(warehouse, legacy, {
+      stagedKey: `staging/source=orders/ingestion_date=2026-09-30/${legacy}.csv`,
+      quarantineKey: null,
+      staged: 1,
+      quarantined: 0,
+      rescued: 0,
+      at: new Date(),
+    });
+    await warehouse.query(
+      `insert into bronze.orders (order_id, customer_id, ordered_at, status, channel, currency, shipping_amount,
+         created_at, updated_at, _batch_id, _source_file)
+       values ('700001', '1', '2026-02-29 10:00:00+00', 'pending', 'web', 'USD', '1.00', '2026-09-30 12:00:00+00',
+         '2026-02-30 12:00:00+00', $1, 'raw/legacy.csv')`,
+      [legacy],
+    );
+    await markLoaded(warehouse, legacy, 1, new Date());
+
+    const context = platformContext(profiles.aws.settings);
+    const run = await runPipeline(context);
+    await context.close();
+    expect(run.ok).toBe(true);
+    const setAside = run.failedBatches.find((batch) => batch.batch_id === legacy);
+    expect(setAside?.failed_step).toBe('transform');
+    expect(setAside?.failure_reason).toMatch(
+      new RegExp(
+        `^silver\\.orders: bronze\\.orders, column ordered_at, batch ${legacy}, row order_id=700001: ` +
+          'date/time field value out of range',
+      ),
+    );
+    expect(await goldHashes(warehouse)).toEqual(before);
+    const [rows] = await warehouse.query<{ n: number }>(
+      'select cast(count(*) as integer) as n from bronze.orders where _batch_id = $1',
+      [legacy],
+    );
+    expect(rows?.n).toBe(0);
+    const [incident] = await warehouse.query<{ status: string }>(
+      'select status from ops.incidents where check_id = $1',
+      [`batch_failed:${legacy}`],
+    );
+    expect(incident?.status).toBe('open');
+    // The key reconciliation could not compare that row's version either: reported, and the run went on.
+    const [reconciliation] = await warehouse.query<{ status: string; details: string }>(
+      `select status, details from ops.dq_findings where run_id = $1 and check_id = 'bronze.orders:key_reconciliation'`,
+      [context.runId],
+    );
+    expect(reconciliation?.status).toBe('fail');
+    expect(reconciliation?.details).toMatch(/out of range/);
+  });
+
   it('completes the next run and leaves gold as it was', async () => {
     const before = await goldHashes(await hostile.warehouse());
-    const again = await runPipeline(hostile);
+    const next = platformContext(profiles.aws.settings);
+    const again = await runPipeline(next);
     expect(again.ok).toBe(true);
+    const failedChecks = await (await next.warehouse()).query(
+      `select check_id from ops.dq_findings where run_id = $1 and status = 'fail' and check_type = 'key_reconciliation'`,
+      [next.runId],
+    );
+    expect(failedChecks).toEqual([]);
+    await next.close();
     expect(await goldHashes(await hostile.warehouse())).toEqual(before);
   });
 });

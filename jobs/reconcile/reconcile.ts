@@ -20,6 +20,7 @@ import { SOURCE_TABLES, type SourceTableSpec } from '../contracts/source-tables.
 import { readWatermark } from '../extract.ts';
 import { reconcileLineage } from '../lineage/steps.ts';
 import { runLoad } from '../load.ts';
+import { classifyBatchError } from '../ops/batch-errors.ts';
 import { recordStep } from '../ops/pipeline-runs.ts';
 import { type Finding, recordFindings } from '../quality/findings.ts';
 import { runValidate } from '../validate.ts';
@@ -69,31 +70,67 @@ export async function runReconcile(
   const results: TableReconciliation[] = [];
   for (const table of tables) {
     context.throwIfStopping();
-    const result = await recordStep(
-      context,
-      { job: 'reconcile', step: table.name },
-      () => reconcileTable(context, source, warehouse, table),
-      {
-        outcome: (done) => ({
-          batchId: done.repair?.batchId ?? null,
-          status: done.skipped ? 'skipped' : 'succeeded',
-          rowsIn: done.sourceKeys,
-          rowsOut: done.keyEvents + (done.repair?.rows ?? 0),
-          message: describe(done),
-        }),
-        lineage: (startedAt, done, error) => reconcileLineage(context, table, startedAt, done, error),
-      },
-    );
+    let result: TableReconciliation;
+    try {
+      result = await reconcileTableRecorded(context, source, warehouse, table);
+    } catch (error) {
+      // A row the warehouse cannot even compare (bronze text an older release let in) must not stop the run: the
+      // table is reported and left for the next run; the transform sets the batch holding the row aside.
+      if (classifyBatchError(error) !== 'data') throw error;
+      await recordFindings(warehouse, context.runId, [reconciliationOutcome(table, error)], context.now());
+      results.push(notReconciled(table, `failed on the warehouse's data: ${(error as Error).message}`));
+      continue;
+    }
     if (!result.skipped)
       await recordFindings(
         warehouse,
         context.runId,
-        [lateCommits(result), versionRegressions(result)],
+        [reconciliationOutcome(table), lateCommits(result), versionRegressions(result)],
         context.now(),
       );
     results.push(result);
   }
   return results;
+}
+
+function reconcileTableRecorded(
+  context: JobContext,
+  source: SqlDatabase,
+  warehouse: SqlDatabase,
+  table: SourceTableSpec,
+): Promise<TableReconciliation> {
+  return recordStep(
+    context,
+    { job: 'reconcile', step: table.name },
+    () => reconcileTable(context, source, warehouse, table),
+    {
+      outcome: (done) => ({
+        batchId: done.repair?.batchId ?? null,
+        status: done.skipped ? 'skipped' : 'succeeded',
+        rowsIn: done.sourceKeys,
+        rowsOut: done.keyEvents + (done.repair?.rows ?? 0),
+        message: describe(done),
+      }),
+      lineage: (startedAt, done, error) => reconcileLineage(context, table, startedAt, done, error),
+    },
+  );
+}
+
+/** Whether the table could be reconciled at all: a failure on the warehouse's data is reported, not thrown. */
+function reconciliationOutcome(table: SourceTableSpec, error?: unknown): Finding {
+  return {
+    checkId: `bronze.${table.name}:key_reconciliation`,
+    layer: 'bronze',
+    tableName: `bronze.${table.name}`,
+    checkType: 'key_reconciliation',
+    severity: 'warn',
+    passed: error === undefined,
+    failingRows: 0,
+    details:
+      error === undefined
+        ? null
+        : `the key reconciliation failed on the warehouse's data: ${(error as Error).message}`,
+  };
 }
 
 /**
@@ -109,13 +146,8 @@ export async function runReconcileJob(context: JobContext): Promise<TableReconci
   return tables;
 }
 
-async function reconcileTable(
-  context: JobContext,
-  source: SqlDatabase,
-  warehouse: SqlDatabase,
-  table: SourceTableSpec,
-): Promise<TableReconciliation> {
-  const skipped = (reason: string): TableReconciliation => ({
+function notReconciled(table: SourceTableSpec, reason: string): TableReconciliation {
+  return {
     table: table.name,
     skipped: reason,
     buckets: 0,
@@ -125,7 +157,16 @@ async function reconcileTable(
     differences: emptyDifferences(),
     keyEvents: 0,
     repair: null,
-  });
+  };
+}
+
+async function reconcileTable(
+  context: JobContext,
+  source: SqlDatabase,
+  warehouse: SqlDatabase,
+  table: SourceTableSpec,
+): Promise<TableReconciliation> {
+  const skipped = (reason: string) => notReconciled(table, reason);
   const watermark = await readWatermark(warehouse, table.name);
   if (!watermark) return skipped('never extracted');
   const pending = await unloadedBatches(warehouse, table.name);

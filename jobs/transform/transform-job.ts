@@ -1,8 +1,13 @@
+import type { MacroVars } from '../../sql/dialects/macros.ts';
 import type { JobContext } from '../context.ts';
 import { runQualityWithLineage, transformLineage } from '../lineage/steps.ts';
+import { classifyBatchError } from '../ops/batch-errors.ts';
+import { reportBatchFailures } from '../ops/batch-failures.ts';
+import { markBatchFailed } from '../ops/batches.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
-import { buildLayer, type LayerBuild, type ModelBuildResult } from './build.ts';
+import { buildLayer, type LayerBuild, ModelBuildError, type ModelBuildResult } from './build.ts';
 import { loadModels, type Model, type ModelLayer } from './models.ts';
+import { describeTracedFailure, traceModelFailure } from './trace-failure.ts';
 
 export interface TransformResult {
   /** The models published. */
@@ -27,7 +32,7 @@ export async function runTransform(context: JobContext, layers: ModelLayer[]): P
     const startedAt = context.now();
     let gated: LayerBuild;
     try {
-      gated = await buildLayer(db, models, layer, { vars });
+      gated = await buildSettingAsideBadBatches(context, models, layer, vars);
     } catch (error) {
       await recordRun(db, {
         runId: context.runId,
@@ -47,6 +52,48 @@ export async function runTransform(context: JobContext, layers: ModelLayer[]): P
     built.push(...gated.built);
   }
   return { built, blockedBy: [] };
+}
+
+/** How often a layer is built again after setting aside the batches its last build failed on. */
+const SET_ASIDE_ROUNDS = 3;
+
+/**
+ * Builds the layer; when a model fails on its data (a cast, an overflow: SQLSTATE class 22 or 23), traces the
+ * failure to the bronze batches and rows that cause it, marks those batches failed (their bronze rows leave with
+ * them, a finding and an alert follow) and builds the layer again from everything else (invariant 8). The error
+ * that reaches the caller, when the build still fails, is the database's.
+ */
+async function buildSettingAsideBadBatches(
+  context: JobContext,
+  models: Model[],
+  layer: ModelLayer,
+  vars: MacroVars,
+): Promise<LayerBuild> {
+  const db = await context.warehouse();
+  for (let round = 1; ; round += 1) {
+    try {
+      return await buildLayer(db, models, layer, { vars });
+    } catch (error) {
+      if (round > SET_ASIDE_ROUNDS || !(error instanceof ModelBuildError)) throw error;
+      if (classifyBatchError(error) !== 'data') throw error;
+      const model = models.find((candidate) => candidate.name === error.model);
+      const traced = model ? await traceModelFailure(db, model, vars) : null;
+      if (!traced || traced.length === 0) throw error;
+      const now = context.now();
+      for (const failure of traced) {
+        const reason = describeTracedFailure(failure);
+        await markBatchFailed(db, {
+          batchId: failure.batchId,
+          step: 'transform',
+          reason,
+          at: now,
+          runId: context.runId,
+        });
+        context.log.warn({ job: 'transform', batchId: failure.batchId, reason }, 'batch set aside');
+      }
+      await reportBatchFailures(db, { runId: context.runId, now });
+    }
+  }
 }
 
 /** A model built and checked in `__next` whose layer's gate stayed shut: its run and lineage say it failed. */
