@@ -1,28 +1,12 @@
-/**
- * One bad batch never holds back the others, on real PostgreSQL (warehouse and source) and Kafka: a truncated raw
- * table CSV, a truncated raw topic micro-batch (.ndjson.zst), a staged object the warehouse refuses a row of and a
- * staged object that is gone. Each of those batches is marked failed with its reason, raises a finding and an
- * alert, and every other batch goes on to bronze, silver and gold. `ecomm batches retry` after repairing the
- * objects brings the rows in (gold then equals a fresh build of the same input), and `ecomm batches skip` takes a
- * batch out of the queues for good, audited.
- */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvLine } from '../adapters/csv.ts';
-import { openLocalStore } from '../adapters/storage/local.ts';
-import { openKafkaStream } from '../adapters/stream/kafka.ts';
-import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
-import { openPostgres } from '../adapters/warehouse/postgres.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import { staticAlertRouter } from '../jobs/alerts/routing.ts';
 import { type Receiver, startReceiver } from '../jobs/alerts/test-receiver.ts';
 import { batchesJob, heldBackLines } from '../jobs/batches/batches-tool.ts';
-import { loadConfig } from '../jobs/config.ts';
-import { createJobContext } from '../jobs/context.ts';
 import { contractFor } from '../jobs/contracts/data-contracts.ts';
 import { runExtract } from '../jobs/extract.ts';
 import { applySourceChanges } from '../jobs/generate/index.ts';
@@ -32,60 +16,17 @@ import { runStreamIngest } from '../jobs/stream-ingest.ts';
 import { printPipelineSummary } from '../jobs/summary.ts';
 import { runValidate } from '../jobs/validate.ts';
 import { runWatchdog } from '../jobs/watchdog/watchdog.ts';
-import { loadServiceEnv } from '../scripts/services/env.ts';
 import {
   type EmbeddedPlatform,
   goldHashes,
   openEmbeddedPlatform,
+  openServerPlatform,
+  type ServerPlatform,
   seedPlatform,
   TEST_AS_OF,
 } from './harness.ts';
-import { createTestDatabase } from './stream-harness.ts';
 
 const PII_HASH_KEY = 'batch-isolation-key';
-
-/** The embedded platform's shape on the test services: PostgreSQL warehouse and source, Kafka, a local lake. */
-async function openServerPlatform(label: string): Promise<EmbeddedPlatform & { dispose(): Promise<void> }> {
-  const services = loadServiceEnv();
-  const [warehouseDb, sourceDb] = await Promise.all([
-    createTestDatabase(`${label}_wh`),
-    createTestDatabase(`${label}_src`),
-  ]);
-  const folder = mkdtempSync(join(tmpdir(), `${label}-`));
-  const prefix = `${label}-${randomBytes(3).toString('hex')}.`;
-  const settings = {
-    LAKE_URL: `file://${folder}/lake`,
-    STREAM_URL: `kafka://${services.TEST_KAFKA_BROKERS}`,
-    STREAM_TOPIC_PREFIX: prefix,
-    STREAM_GROUP_ID: `${prefix}group`,
-    WAREHOUSE_URL: warehouseDb.url,
-    SOURCE_URL: sourceDb.url,
-    LOG_LEVEL: 'silent',
-    OPENLINEAGE_URL: 'none',
-  };
-  const config = loadConfig(settings);
-  const lake = openLocalStore(settings.LAKE_URL);
-  const stream = withTopicPrefix(openKafkaStream(settings.STREAM_URL), prefix);
-  const [warehouse, source] = await Promise.all([openPostgres(warehouseDb.url), openPostgres(sourceDb.url)]);
-  const close = async () => {
-    await Promise.all([warehouse.close(), source.close(), stream.close()]);
-  };
-  return {
-    lake,
-    stream,
-    warehouse,
-    source,
-    folder,
-    context: (options = {}) =>
-      createJobContext(config, { ...options, shared: { lake, stream, warehouse, source } }),
-    close,
-    async dispose() {
-      await close();
-      await Promise.all([warehouseDb.dispose(), sourceDb.dispose()]);
-      rmSync(folder, { recursive: true, force: true });
-    },
-  };
-}
 
 /** Runs `ecomm batches …` in-process and keeps what it printed. */
 async function batches(
@@ -117,7 +58,7 @@ async function ledger(db: SqlDatabase): Promise<LedgerRow[]> {
 }
 
 describe('one bad batch never holds back the others (PostgreSQL, Kafka)', () => {
-  let platform: Awaited<ReturnType<typeof openServerPlatform>>;
+  let platform: ServerPlatform;
   let freshGold: Record<string, string>;
   let receiver: Receiver;
   let run: PipelineResult;
@@ -154,7 +95,10 @@ describe('one bad batch never holds back the others (PostgreSQL, Kafka)', () => 
       await reference.close();
     }
 
-    platform = await openServerPlatform('isolation');
+    platform = await openServerPlatform('isolation', {
+      stream: 'kafka',
+      settings: { OPENLINEAGE_URL: 'none' },
+    });
     await seedPlatform(platform);
     const landing = platform.context();
     await runExtract(landing);

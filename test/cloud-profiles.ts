@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { BlobServiceClient } from '@azure/storage-blob';
-import pg from 'pg';
 import { loadServiceEnv } from '../scripts/services/env.ts';
+import { createTestDatabase, type TestDatabase } from './pg-database.ts';
 
 /**
  * Cloud-like adapter sets on the loopback test services (see docs/services.md): an AWS-like profile (S3 API,
@@ -46,12 +46,10 @@ export async function createCloudProfiles(label: string): Promise<CloudProfiles>
     .getContainerClient(id)
     .create();
 
-  const databases = ['aws_src', 'aws_wh', 'azure_src', 'azure_wh'].map((suffix) => `${dbId}_${suffix}`);
-  const admin = new pg.Client({ connectionString: services.TEST_PG_ADMIN_URL });
-  await admin.connect();
-  for (const database of databases) await admin.query(`create database ${database}`);
-  await admin.end();
-  const databaseUrl = (database: string) => services.TEST_PG_URL.replace(/\/[^/?]+(\?|$)/, `/${database}$1`);
+  const [awsSource, awsWarehouse, azureSource, azureWarehouse] = await Promise.all(
+    ['aws_src', 'aws_wh', 'azure_src', 'azure_wh'].map((suffix) => createTestDatabase(`${dbId}_${suffix}`)),
+  );
+  const databases = [awsSource, awsWarehouse, azureSource, azureWarehouse] as TestDatabase[];
 
   const kafka = `kafka://${services.TEST_KAFKA_BROKERS}`;
   return {
@@ -62,8 +60,8 @@ export async function createCloudProfiles(label: string): Promise<CloudProfiles>
         STREAM_URL: kafka,
         STREAM_TOPIC_PREFIX: `${id}-aws.`,
         STREAM_GROUP_ID: `${id}-aws`,
-        SOURCE_URL: databaseUrl(`${dbId}_aws_src`),
-        WAREHOUSE_URL: databaseUrl(`${dbId}_aws_wh`),
+        SOURCE_URL: (awsSource as TestDatabase).url,
+        WAREHOUSE_URL: (awsWarehouse as TestDatabase).url,
         SECRETS_URL: 'env://',
       },
     },
@@ -74,17 +72,13 @@ export async function createCloudProfiles(label: string): Promise<CloudProfiles>
         STREAM_URL: kafka,
         STREAM_TOPIC_PREFIX: `${id}-azure.`,
         STREAM_GROUP_ID: `${id}-azure`,
-        SOURCE_URL: databaseUrl(`${dbId}_azure_src`),
-        WAREHOUSE_URL: databaseUrl(`${dbId}_azure_wh`),
+        SOURCE_URL: (azureSource as TestDatabase).url,
+        WAREHOUSE_URL: (azureWarehouse as TestDatabase).url,
         SECRETS_URL: 'env://',
       },
     },
     async dispose() {
-      const cleanup = new pg.Client({ connectionString: services.TEST_PG_ADMIN_URL });
-      await cleanup.connect();
-      for (const database of databases)
-        await cleanup.query(`drop database if exists ${database} with (force)`);
-      await cleanup.end();
+      await Promise.all(databases.map((database) => database.dispose()));
     },
   };
 }

@@ -1,25 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLocalStore } from '../adapters/storage/local.ts';
-import { openMemoryStream } from '../adapters/stream/memory.ts';
-import { openSqlDatabase } from '../adapters/warehouse/index.ts';
-import { openPglite } from '../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
-import { loadConfig } from '../jobs/config.ts';
-import { createJobContext } from '../jobs/context.ts';
 import { runPipeline } from '../jobs/run.ts';
 import { buildModels, ModelBuildError } from '../jobs/transform/build.ts';
 import { loadModels, SQL_ROOT } from '../jobs/transform/models.ts';
 import { runTransform } from '../jobs/transform/transform-job.ts';
-import { loadServiceEnv } from '../scripts/services/env.ts';
 import {
   type EmbeddedPlatform,
   goldHashes,
   openEmbeddedPlatform,
+  openServerPlatform,
   seedPlatform,
   tableHash,
 } from './harness.ts';
@@ -34,48 +26,15 @@ const FX_CHECK = 'gold.fact_orders: not_null(fx_rate_to_usd, net_amount_usd, shi
 const STATUS_CHECK = 'silver.orders: accepted_values(status; pending, shipped, delivered, cancelled)';
 const PG_PII_HASH_KEY = 'gate-test-key';
 
-/** The embedded adapters, with the warehouse on a PostgreSQL database created for this file (dropped after). */
+/** A PostgreSQL warehouse (source in PGlite); not all embedded, so the PII key comes from env://, as in the cloud. */
 async function openPostgresPlatform(): Promise<EmbeddedPlatform> {
-  const services = loadServiceEnv();
-  const database = `gate_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: services.TEST_PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`create database ${database}`);
-  await admin.end();
-  const warehouseUrl = services.TEST_PG_URL.replace(/\/[^/?]+(\?|$)/, `/${database}$1`);
-  const folder = mkdtempSync(join(tmpdir(), 'ecomm-gate-'));
-  const lake = openLocalStore(`file://${folder}/lake`);
-  const stream = openMemoryStream('memory://');
-  const [warehouse, source] = await Promise.all([
-    openSqlDatabase('WAREHOUSE_URL', warehouseUrl),
-    openPglite('pglite://memory'),
-  ]);
-  // Not an all-embedded set, so the PII key must come from the secret store (env://), as in the cloud.
   process.env.PII_HASH_KEY = PG_PII_HASH_KEY;
-  const config = loadConfig({
-    LAKE_URL: `file://${folder}/lake`,
-    STREAM_URL: 'memory://',
-    WAREHOUSE_URL: warehouseUrl,
-    SOURCE_URL: 'pglite://memory',
-    SECRETS_URL: 'env://',
-    LOG_LEVEL: 'silent',
-  });
+  const platform = await openServerPlatform('gate', { source: 'pglite' });
   return {
-    lake,
-    stream,
-    warehouse,
-    source,
-    folder,
-    context: (options = {}) =>
-      createJobContext(config, { ...options, shared: { lake, stream, warehouse, source } }),
+    ...platform,
     async close() {
-      await Promise.all([warehouse.close(), source.close()]);
+      await platform.dispose();
       delete process.env.PII_HASH_KEY;
-      const cleanup = new pg.Client({ connectionString: services.TEST_PG_ADMIN_URL });
-      await cleanup.connect();
-      await cleanup.query(`drop database if exists ${database} with (force)`);
-      await cleanup.end();
-      rmSync(folder, { recursive: true, force: true });
     },
   };
 }

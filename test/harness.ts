@@ -1,16 +1,21 @@
-import { createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLocalStore } from '../adapters/storage/local.ts';
 import type { ObjectStore } from '../adapters/storage/object-store.ts';
 import type { EventStream } from '../adapters/stream/event-stream.ts';
+import { openKafkaStream } from '../adapters/stream/kafka.ts';
 import { openMemoryStream } from '../adapters/stream/memory.ts';
+import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { openPglite } from '../adapters/warehouse/pglite.ts';
+import { openPostgres } from '../adapters/warehouse/postgres.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import { loadConfig } from '../jobs/config.ts';
 import { createJobContext, type JobContext } from '../jobs/context.ts';
 import { createSourceSchema, type GenerateResult, generate } from '../jobs/generate/index.ts';
+import { loadServiceEnv } from '../scripts/services/env.ts';
+import { createTestDatabase, type TestDatabase } from './pg-database.ts';
 
 /** Fixed "as of" day for tests: the data is the same whatever day the suite runs. */
 export const TEST_AS_OF = new Date('2026-10-01T00:00:00Z');
@@ -22,7 +27,8 @@ export interface EmbeddedPlatform {
   warehouse: SqlDatabase;
   source: SqlDatabase;
   folder: string;
-  context(options?: { now?: () => Date }): JobContext;
+  /** A job context on these adapters; `settings` override the platform's for that context only. */
+  context(options?: { now?: () => Date; settings?: Record<string, string> }): JobContext;
   close(): Promise<void>;
 }
 
@@ -34,13 +40,14 @@ export async function openEmbeddedPlatform(): Promise<EmbeddedPlatform> {
     openPglite('pglite://memory'),
     openPglite('pglite://memory'),
   ]);
-  const config = loadConfig({
+  const settings = {
     LAKE_URL: `file://${folder}/lake`,
     STREAM_URL: 'memory://',
     WAREHOUSE_URL: 'pglite://memory',
     SOURCE_URL: 'pglite://memory',
     LOG_LEVEL: 'silent',
-  });
+  };
+  const config = loadConfig(settings);
   return {
     lake,
     stream,
@@ -48,9 +55,87 @@ export async function openEmbeddedPlatform(): Promise<EmbeddedPlatform> {
     source,
     folder,
     context: (options = {}) =>
-      createJobContext(config, { ...options, shared: { lake, stream, warehouse, source } }),
+      createJobContext(options.settings ? loadConfig({ ...settings, ...options.settings }) : config, {
+        ...(options.now ? { now: options.now } : {}),
+        shared: { lake, stream, warehouse, source },
+      }),
     async close() {
       await Promise.all([warehouse.close(), source.close()]);
+    },
+  };
+}
+
+export interface ServerPlatform extends EmbeddedPlatform {
+  /** The settings every context starts from (the databases' URLs among them). */
+  settings: Record<string, string>;
+  /** Closes the adapters, drops the databases and removes the lake folder. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * The embedded platform's shape on the test services: a PostgreSQL warehouse (and source, unless PGlite is asked
+ * for) in databases of its own, Kafka under a topic prefix and consumer group of its own (or the in-process log),
+ * a local lake. The PII hash key then comes from the secret store (env://): set PII_HASH_KEY.
+ */
+export async function openServerPlatform(
+  label: string,
+  options: {
+    source?: 'postgres' | 'pglite';
+    stream?: 'kafka' | 'memory';
+    settings?: Record<string, string>;
+  } = {},
+): Promise<ServerPlatform> {
+  const services = loadServiceEnv();
+  const databases = await Promise.all([
+    createTestDatabase(`${label}_wh`),
+    ...(options.source === 'pglite' ? [] : [createTestDatabase(`${label}_src`)]),
+  ]);
+  const [warehouseDb, sourceDb] = databases as [TestDatabase, TestDatabase | undefined];
+  const folder = mkdtempSync(join(tmpdir(), `ecomm-${label}-`));
+  const prefix = `${label}-${randomBytes(3).toString('hex')}.`;
+  const kafka = options.stream === 'kafka';
+  const settings: Record<string, string> = {
+    LAKE_URL: `file://${folder}/lake`,
+    STREAM_URL: kafka ? `kafka://${services.TEST_KAFKA_BROKERS}` : 'memory://',
+    ...(kafka ? { STREAM_TOPIC_PREFIX: prefix, STREAM_GROUP_ID: `${prefix}group` } : {}),
+    WAREHOUSE_URL: warehouseDb.url,
+    SOURCE_URL: sourceDb?.url ?? 'pglite://memory',
+    SECRETS_URL: 'env://',
+    LOG_LEVEL: 'silent',
+    ...options.settings,
+  };
+  const config = loadConfig(settings);
+  const lake = openLocalStore(settings.LAKE_URL as string);
+  const stream = kafka
+    ? withTopicPrefix(openKafkaStream(settings.STREAM_URL as string), prefix)
+    : openMemoryStream('memory://');
+  const [warehouse, source] = await Promise.all([
+    openPostgres(warehouseDb.url),
+    sourceDb ? openPostgres(sourceDb.url) : openPglite('pglite://memory'),
+  ]);
+  const close = async () => {
+    await Promise.all([warehouse.close(), source.close(), stream.close()]);
+  };
+  return {
+    lake,
+    stream,
+    warehouse,
+    source,
+    folder,
+    settings,
+    context: (contextOptions = {}) =>
+      createJobContext(
+        contextOptions.settings ? loadConfig({ ...settings, ...contextOptions.settings }) : config,
+        {
+          ...(contextOptions.now ? { now: contextOptions.now } : {}),
+          shared: { lake, stream, warehouse, source },
+        },
+      ),
+    close,
+    async dispose() {
+      await close();
+      await Promise.all(databases.map((database) => database?.dispose()));
+      rmSync(folder, { recursive: true, force: true });
     },
   };
 }

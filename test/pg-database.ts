@@ -2,32 +2,28 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { loadServiceEnv } from '../scripts/services/env.ts';
 
-/** A throwaway database on the test PostgreSQL server, for suites that need fixed schema names. */
+/** A throwaway database on the test PostgreSQL server, for suites that need the fixed schema names to themselves. */
 export interface TestDatabase {
   url: string;
-  drop(): Promise<void>;
+  dispose(): Promise<void>;
 }
 
 export async function createTestDatabase(label: string): Promise<TestDatabase> {
   const services = loadServiceEnv();
-  const name = `${label}_${randomBytes(4).toString('hex')}`.replace(/[^a-z0-9_]/g, '_');
-  const admin = new pg.Client({ connectionString: services.TEST_PG_ADMIN_URL });
+  const name = `${label}_${randomBytes(3).toString('hex')}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  await asAdmin((admin) => admin.query(`create database ${name}`));
+  return {
+    url: services.TEST_PG_URL.replace(/\/[^/?]+(\?|$)/, `/${name}$1`),
+    dispose: () => asAdmin((admin) => admin.query(`drop database if exists ${name} with (force)`)),
+  };
+}
+
+async function asAdmin(work: (admin: pg.Client) => Promise<unknown>): Promise<void> {
+  const admin = new pg.Client({ connectionString: loadServiceEnv().TEST_PG_ADMIN_URL });
   await admin.connect();
   try {
-    await admin.query(`create database ${name}`);
+    await work(admin);
   } finally {
     await admin.end();
   }
-  return {
-    url: services.TEST_PG_URL.replace(/\/[^/?]+(\?|$)/, `/${name}$1`),
-    async drop() {
-      const cleanup = new pg.Client({ connectionString: services.TEST_PG_ADMIN_URL });
-      await cleanup.connect();
-      try {
-        await cleanup.query(`drop database if exists ${name} with (force)`);
-      } finally {
-        await cleanup.end();
-      }
-    },
-  };
 }

@@ -1,20 +1,16 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLocalStore } from '../adapters/storage/local.ts';
-import { openMemoryStream } from '../adapters/stream/memory.ts';
-import { openPostgres } from '../adapters/warehouse/postgres.ts';
 import type { SqlDatabase, SqlParam } from '../adapters/warehouse/sql-database.ts';
-import { loadConfig } from '../jobs/config.ts';
-import { createJobContext, type JobContext } from '../jobs/context.ts';
 import { createSourceSchema, generate } from '../jobs/generate/index.ts';
 import { runReconcile } from '../jobs/reconcile/reconcile.ts';
 import { runPipeline } from '../jobs/run.ts';
-import { loadServiceEnv } from '../scripts/services/env.ts';
-import { goldHashes, TEST_AS_OF } from './harness.ts';
+import { goldHashes, openServerPlatform, type ServerPlatform, TEST_AS_OF } from './harness.ts';
+import {
+  dailySalesFromGold,
+  dailySalesFromSource,
+  orderNetFromGold,
+  orderNetFromSource,
+} from './recompute.ts';
 
 /**
  * Late commits, NULL or future updated_at, and hard deletes, on real PostgreSQL (source and warehouse). After each
@@ -22,130 +18,16 @@ import { goldHashes, TEST_AS_OF } from './harness.ts';
  * the revenue rule of sql/README.md applied straight to the OLTP tables, leaving out what the contracts reject,
  * what was deleted and what cannot be extracted (updated_at NULL or in the future).
  */
-const services = loadServiceEnv();
 const PII_HASH_KEY = 'reconcile-test-key';
 
-interface Platform {
-  source: SqlDatabase;
-  warehouse: SqlDatabase;
-  settings: Record<string, string>;
-  context(settings?: Record<string, string>): JobContext;
-  dispose(): Promise<void>;
-}
-
-async function openPostgresPlatform(): Promise<Platform> {
-  const id = `reconcile_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: services.TEST_PG_ADMIN_URL });
-  await admin.connect();
-  for (const suffix of ['src', 'wh']) await admin.query(`create database ${id}_${suffix}`);
-  await admin.end();
-  const databaseUrl = (database: string) => services.TEST_PG_URL.replace(/\/[^/?]+(\?|$)/, `/${database}$1`);
-  const folder = mkdtempSync(join(tmpdir(), 'ecomm-reconcile-'));
-  const settings = {
-    LAKE_URL: `file://${folder}/lake`,
-    STREAM_URL: 'memory://',
-    SOURCE_URL: databaseUrl(`${id}_src`),
-    WAREHOUSE_URL: databaseUrl(`${id}_wh`),
-    SECRETS_URL: 'env://',
-    LOG_LEVEL: 'silent',
-  };
-  const lake = openLocalStore(settings.LAKE_URL);
-  const stream = openMemoryStream('memory://');
-  const [source, warehouse] = await Promise.all([
-    openPostgres(settings.SOURCE_URL),
-    openPostgres(settings.WAREHOUSE_URL),
-  ]);
-  return {
-    source,
-    warehouse,
-    settings,
-    context: (overrides = {}) =>
-      createJobContext(loadConfig({ ...settings, ...overrides }), {
-        shared: { lake, stream, source, warehouse },
-      }),
-    async dispose() {
-      await Promise.all([source.close(), warehouse.close()]);
-      const cleanup = new pg.Client({ connectionString: services.TEST_PG_ADMIN_URL });
-      await cleanup.connect();
-      for (const suffix of ['src', 'wh'])
-        await cleanup.query(`drop database if exists ${id}_${suffix} with (force)`);
-      await cleanup.end();
-    },
-  };
-}
-
-/** Source rows the pipeline can see: extractable (updated_at set and not in the future) and valid by contract. */
-const SURVIVING_SOURCE = `
-  extractable_orders as (
-    select * from orders where updated_at is not null and updated_at <= now()
-  ), valid_orders as (
-    select o.order_id, cast(o.ordered_at as date) as order_date, o.currency, o.status from extractable_orders o
-    where o.status in ('pending', 'shipped', 'delivered', 'cancelled') and o.customer_id is not null
-      and o.channel in ('web', 'mobile', 'store', 'marketplace') and o.shipping_amount >= 0
-  ), valid_lines as (
-    select i.order_id, i.quantity * i.unit_price - i.discount_amount as net from order_items i
-    where i.updated_at is not null and i.updated_at <= now()
-      and i.product_id is not null and i.order_id is not null and i.quantity >= 1 and i.unit_price >= 0
-      and i.discount_amount >= 0
-  ), order_revenue as (
-    select o.order_id, o.order_date, o.status,
-      round(coalesce(sum(l.net), 0) * max(coalesce(f.rate_to_usd, case when o.currency = 'USD' then 1 end)), 2)
-        as net_amount_usd
-    from valid_orders o
-    left join valid_lines l on l.order_id = o.order_id
-    left join fx_rates f on f.rate_date = o.order_date and f.currency = o.currency
-    group by o.order_id, o.order_date, o.status
-  )`;
-
-interface DailySales {
-  order_date: string;
-  order_count: number;
-  revenue_usd: string;
-  aov_usd: string | null;
-  new_customers: number;
-}
-
-/** Daily sales straight from the source: every day from the first to the last order date, quiet days as zeros. */
-async function expectedDailySales(source: SqlDatabase): Promise<DailySales[]> {
-  return source.query<DailySales & Record<string, unknown>>(
-    `with ${SURVIVING_SOURCE}, days as (
-       select cast(day as date) as order_date
-       from generate_series((select min(order_date) from valid_orders), (select max(order_date) from valid_orders),
-         interval '1 day') as day
-     ), included as (
-       select order_date, cast(count(*) as integer) as order_count, sum(net_amount_usd) as revenue_usd
-       from order_revenue where status <> 'cancelled' group by order_date
-     ), signups as (
-       select cast(signed_up_at as date) as signup_date, cast(count(*) as integer) as new_customers from customers
-       where updated_at is not null and updated_at <= now() group by cast(signed_up_at as date)
-     )
-     select cast(d.order_date as varchar) as order_date, coalesce(i.order_count, 0) as order_count,
-       cast(cast(coalesce(i.revenue_usd, 0) as numeric(18, 2)) as varchar) as revenue_usd,
-       cast(cast(round(i.revenue_usd / nullif(i.order_count, 0), 2) as numeric(18, 2)) as varchar) as aov_usd,
-       coalesce(s.new_customers, 0) as new_customers
-     from days d left join included i on i.order_date = d.order_date
-       left join signups s on s.signup_date = d.order_date
-     order by d.order_date`,
-  );
-}
+type Platform = ServerPlatform;
 
 async function expectGoldToMatchSource(platform: Platform): Promise<void> {
   const { source, warehouse } = platform;
-  const daily = await warehouse.query<DailySales & Record<string, unknown>>(
-    `select cast(order_date as varchar) as order_date, order_count,
-       cast(revenue_usd as varchar) as revenue_usd, cast(aov_usd as varchar) as aov_usd, new_customers
-     from gold.agg_daily_sales order by order_date`,
-  );
-  const expected = await expectedDailySales(source);
+  const expected = await dailySalesFromSource(source);
   expect(expected.length).toBeGreaterThan(20);
-  expect(daily).toEqual(expected);
-
-  const orderNet = `select order_id, cast(net_amount_usd as varchar) as net_amount_usd from `;
-  const gold = await warehouse.query(`${orderNet} gold.fact_orders order by order_id`);
-  const recomputed = await source.query(
-    `with ${SURVIVING_SOURCE} ${orderNet} order_revenue order by order_id`,
-  );
-  expect(gold).toEqual(recomputed);
+  expect(await dailySalesFromGold(warehouse)).toEqual(expected);
+  expect(await orderNetFromGold(warehouse)).toEqual(await orderNetFromSource(source));
 
   for (const [table, key] of [
     ['orders', 'order_id'],
@@ -253,7 +135,7 @@ describe('late commits, NULL or future updated_at and hard deletes (PostgreSQL s
 
   beforeAll(async () => {
     process.env.PII_HASH_KEY = PII_HASH_KEY;
-    platform = await openPostgresPlatform();
+    platform = await openServerPlatform('reconcile');
     await createSourceSchema(platform.source);
     await generate({
       db: platform.source,
@@ -400,7 +282,7 @@ describe('late commits, NULL or future updated_at and hard deletes (PostgreSQL s
     const saved = await platform.source.query('select * from products where product_id = $1', [productId]);
     await platform.source.query('delete from products where product_id = $1', [productId]);
     try {
-      const context = platform.context({ RECONCILE_MAX_DELETE_PERCENT: '0' });
+      const context = platform.context({ settings: { RECONCILE_MAX_DELETE_PERCENT: '0' } });
       await expect(runReconcile(context)).rejects.toThrow(
         /products: 1 of \d+ keys \(.*%\) are gone from the source.*RECONCILE_MAX_DELETE_PERCENT \(0\)/,
       );

@@ -12,7 +12,12 @@ import { markLoaded, markValidated, registerBatch } from '../jobs/ops/batches.ts
 import { runPipeline } from '../jobs/run.ts';
 import { type CloudProfiles, createCloudProfiles } from './cloud-profiles.ts';
 import { goldHashes, TEST_AS_OF } from './harness.ts';
-import { dailySalesFromGold, dailySalesFromSource } from './recompute.ts';
+import {
+  dailySalesFromGold,
+  dailySalesFromSource,
+  orderNetFromGold,
+  orderNetFromSource,
+} from './recompute.ts';
 
 const SEED = 5;
 const SCALE = 0.2;
@@ -178,10 +183,13 @@ describe('hostile values never stop or fool the pipeline (PostgreSQL, Kafka, S3 
     expect(spine?.days).toBeLessThan(40);
   });
 
-  it('agrees with daily sales recomputed straight from the source', async () => {
+  it('agrees with daily sales and order revenue recomputed straight from the source', async () => {
     const expected = await dailySalesFromSource(await hostile.source());
     expect(expected.length).toBeGreaterThan(20);
     expect(await dailySalesFromGold(await hostile.warehouse())).toEqual(expected);
+    expect(await orderNetFromGold(await hostile.warehouse())).toEqual(
+      await orderNetFromSource(await hostile.source()),
+    );
   });
 
   it('sets aside a batch loaded before the contracts were this strict when silver cannot cast it', async () => {

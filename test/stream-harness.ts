@@ -4,18 +4,17 @@
  * the ledger, bronze and silver.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Kafka, logLevel } from 'kafkajs';
-import pg from 'pg';
 import type { ObjectStore } from '../adapters/storage/object-store.ts';
 import type { TopicPartitionOffset } from '../adapters/stream/event-stream.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import { openRawObject, type RawEnvelope } from '../jobs/stream-service/raw-batch.ts';
-import { loadServiceEnv } from '../scripts/services/env.ts';
+
+export { createTestDatabase } from './pg-database.ts';
 
 export const CLI = new URL('../jobs/cli.ts', import.meta.url).pathname;
 
@@ -123,24 +122,6 @@ export function startService(env: Record<string, string>): RunningService {
 }
 
 /** A fresh database on the test PostgreSQL, and its URL; dropped by dispose. */
-export async function createTestDatabase(label: string): Promise<{ url: string; dispose(): Promise<void> }> {
-  const services = loadServiceEnv();
-  const name = `${label.replaceAll('-', '_')}_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: services.TEST_PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  return {
-    url: services.TEST_PG_URL.replace(/\/[^/?]+(\?|$)/, `/${name}$1`),
-    async dispose() {
-      const cleanup = new pg.Client({ connectionString: services.TEST_PG_ADMIN_URL });
-      await cleanup.connect();
-      await cleanup.query(`drop database if exists ${name} with (force)`);
-      await cleanup.end();
-    },
-  };
-}
-
 export function clickEvent(id: string, at: Date, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
     event_id: id,

@@ -1,11 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqlDatabase } from '../../adapters/warehouse/index.ts';
 import { openPglite } from '../../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { loadServiceEnv } from '../../scripts/services/env.ts';
 import { lockForWriteSql } from '../../sql/dialects/macros.ts';
+import { createTestDatabase, type TestDatabase } from '../../test/pg-database.ts';
 import { applyIncrementally, buildLayer, buildModels, createBronzeTables, tableExists } from './build.ts';
 import { testQueries } from './model-tests.ts';
 import { loadModels, type Model, renameTableReferences } from './models.ts';
@@ -113,31 +111,21 @@ describe('a layer reads and checks its own __next tables', () => {
  * the applier commits around a rebuild is in silver exactly once.
  */
 describe('the gated silver build and the stream service on PostgreSQL', () => {
-  const services = loadServiceEnv();
-  const database = `gate_locks_${randomBytes(4).toString('hex')}`;
   const clicks = modelNamed('silver.clickstream_events');
   const orderEvents = modelNamed('silver.order_events');
+  let database: TestDatabase;
   let db: SqlDatabase;
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: services.TEST_PG_ADMIN_URL });
-    await admin.connect();
-    await admin.query(`create database ${database}`);
-    await admin.end();
-    db = await openSqlDatabase(
-      'WAREHOUSE_URL',
-      services.TEST_PG_URL.replace(/\/[^/?]+(\?|$)/, `/${database}$1`),
-    );
+    database = await createTestDatabase('gate_locks');
+    db = await openSqlDatabase('WAREHOUSE_URL', database.url);
     await createBronzeTables(db);
     await loadBronzeFixtures(db);
     await buildModels(db, models, { vars });
   });
   afterAll(async () => {
     await db?.close();
-    const admin = new pg.Client({ connectionString: services.TEST_PG_ADMIN_URL });
-    await admin.connect();
-    await admin.query(`drop database if exists ${database} with (force)`);
-    await admin.end();
+    await database?.dispose();
   });
 
   let sequence = 0;

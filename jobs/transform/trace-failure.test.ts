@@ -76,7 +76,7 @@ beforeAll(async () => {
   postgres = await createTestDatabase('trace');
 });
 afterAll(async () => {
-  await postgres?.drop();
+  await postgres?.dispose();
 });
 
 tracerCases('PGlite', async () => {
