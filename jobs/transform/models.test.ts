@@ -90,7 +90,7 @@ describe('loadModels on the repository', () => {
 
   it('derives dependencies from the body: silver reads bronze, gold reads silver (and gold only when it says why)', () => {
     const byName = new Map(models.map((entry) => [entry.name, entry]));
-    expect(byName.get('silver.orders')?.dependsOn).toEqual(['bronze.orders', 'bronze.source_deletes']);
+    expect(byName.get('silver.orders')?.dependsOn).toEqual(['bronze.orders', 'silver.deleted_keys']);
     expect(byName.get('gold.fact_orders')?.dependsOn).toEqual([
       'silver.fx_rates',
       'silver.order_items',

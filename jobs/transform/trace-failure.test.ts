@@ -62,11 +62,20 @@ function tracerCases(name: string, open: () => Promise<{ db: SqlDatabase; close:
       );
     });
 
-    it('finds nothing when the model builds, and declines models that read silver', async () => {
+    it('finds nothing when the model builds or fails without any input, and declines models without a loaded bronze input', async () => {
       await db.query("delete from bronze.clickstream_events where _batch_id in ('clicks_b', 'clicks_d')");
       expect(await traceModelFailure(db, model, {})).toEqual([]);
       const customers = loadModels().find((entry) => entry.name === 'silver.customers') as Model;
       expect(await traceModelFailure(db, customers, {})).toBeNull();
+      // silver.orders reads silver.deleted_keys, which no build has published here: no batch is to blame.
+      await db.query(
+        `insert into bronze.orders (order_id, customer_id, ordered_at, status, channel, currency, shipping_amount,
+           created_at, updated_at, _batch_id, _source_file)
+         values ('1', '1', '2026-02-29 10:00:00+00', 'pending', 'web', 'USD', '1.00', '2026-09-30 12:00:00+00',
+           '2026-09-30 12:00:00+00', 'orders_a', 'raw/orders_a.csv')`,
+      );
+      const orders = loadModels().find((entry) => entry.name === 'silver.orders') as Model;
+      expect(await traceModelFailure(db, orders, {})).toEqual([]);
     });
   });
 }

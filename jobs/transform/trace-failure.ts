@@ -46,8 +46,8 @@ class ProbeRollback extends Error {}
 
 /**
  * The batches of the model's bronze input that make it fail, with their first failing rows; [] when the model
- * builds on every batch alone and on all of them (the failure is not in the data), null when the model does not
- * read exactly one loaded bronze table (and nothing but bronze).
+ * builds on every batch alone and on all of them, or fails without any input (the failure is not in the data);
+ * null when the model does not read exactly one loaded bronze table.
  */
 export async function traceModelFailure(
   db: SqlDatabase,
@@ -57,10 +57,12 @@ export async function traceModelFailure(
   // The loaded input: the bronze tables batches land in (bronze.source_deletes, written by a job, is not one).
   const loaded = new Set(DATA_CONTRACTS.map((contract) => `bronze.${contract.table}`));
   const inputs = model.dependsOn.filter((dependency) => loaded.has(dependency));
-  if (inputs.length !== 1 || model.dependsOn.some((dependency) => !dependency.startsWith('bronze.')))
-    return null;
+  if (inputs.length !== 1) return null;
   const table = inputs[0] as string;
   const select = renderModelSql(model, db.dialect, vars);
+  // A model that fails with no input rows at all fails on something else (a missing table, the SQL): no batch is
+  // to blame, and bisecting would blame them all.
+  if ((await probe(db, select, table, '1 = 0')) !== null) return [];
   const batches = (
     await db.query<{ batch_id: string }>(`select distinct _batch_id as batch_id from ${table} order by 1`)
   ).map((row) => row.batch_id);

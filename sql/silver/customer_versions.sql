@@ -7,8 +7,8 @@
 -- test: expression(is_deleted = (deleted_at is not null))
 -- test: expression(not is_deleted or version_number = latest_version_number)
 -- deleted_at (and is_deleted) only on the latest version, when the key's latest tombstone is newer than it.
--- Tombstones: bronze.source_deletes, written by the key reconciliation; a key's latest event wins.
 -- A version extracted twice (same updated_at, two batches) counts once: the latest load of it wins.
+-- reads silver: deleted_keys holds the hard deletes the key reconciliation saw, for every table in one place
 with source as (
   select * from bronze.customers
 ),
@@ -50,22 +50,12 @@ versions as (
   where load_rank = 1
 ),
 
-key_events as (
-  select
-    key_text,
-    key_event,
-    detected_at,
-    row_number() over (partition by key_text order by detected_at desc, _ingested_at desc) as event_rank
-  from bronze.source_deletes
-  where source = 'customers'
-),
-
 deletes as (
   select
     key_text,
-    detected_at as deleted_at
-  from key_events
-  where event_rank = 1 and key_event = 'deleted'
+    deleted_at
+  from silver.deleted_keys
+  where source = 'customers'
 ),
 
 flagged as (

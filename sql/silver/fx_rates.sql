@@ -6,8 +6,8 @@
 -- test: not_null(is_deleted)
 -- test: expression(is_deleted = (deleted_at is not null))
 -- A hard-deleted rate stays, flagged: is_deleted when its latest tombstone is newer than its latest version.
--- Tombstones: bronze.source_deletes, written by the key reconciliation; a key's latest event wins.
 -- rate_to_usd: units of USD (the reporting currency) per one unit of currency.
+-- reads silver: deleted_keys holds the hard deletes the key reconciliation saw, for every table in one place
 with source as (
   select * from bronze.fx_rates
 ),
@@ -34,22 +34,12 @@ ranked as (
   from renamed
 ),
 
-key_events as (
-  select
-    key_text,
-    key_event,
-    detected_at,
-    row_number() over (partition by key_text order by detected_at desc, _ingested_at desc) as event_rank
-  from bronze.source_deletes
-  where source = 'fx_rates'
-),
-
 deletes as (
   select
     key_text,
-    detected_at as deleted_at
-  from key_events
-  where event_rank = 1 and key_event = 'deleted'
+    deleted_at
+  from silver.deleted_keys
+  where source = 'fx_rates'
 ),
 
 final as (

@@ -9,8 +9,8 @@
 -- test: not_null(is_deleted)
 -- test: expression(is_deleted = (deleted_at is not null))
 -- A hard-deleted line stays, flagged: is_deleted when its latest tombstone is newer than its latest version.
--- Tombstones: bronze.source_deletes, written by the key reconciliation; a key's latest event wins.
 -- Prices and discounts are in the order's currency (silver.orders.currency).
+-- reads silver: deleted_keys holds the hard deletes the key reconciliation saw, for every table in one place
 with source as (
   select * from bronze.order_items
 ),
@@ -40,22 +40,12 @@ ranked as (
   from renamed
 ),
 
-key_events as (
-  select
-    key_text,
-    key_event,
-    detected_at,
-    row_number() over (partition by key_text order by detected_at desc, _ingested_at desc) as event_rank
-  from bronze.source_deletes
-  where source = 'order_items'
-),
-
 deletes as (
   select
     key_text,
-    detected_at as deleted_at
-  from key_events
-  where event_rank = 1 and key_event = 'deleted'
+    deleted_at
+  from silver.deleted_keys
+  where source = 'order_items'
 ),
 
 final as (
