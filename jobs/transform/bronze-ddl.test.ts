@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { type ColumnSpec, checkCsvCell, MAX_TEXT_BYTES } from '../contracts/column-types.ts';
+import { DEFAULT_TIME_WINDOW, STREAM_COLUMN_SPECS } from '../contracts/data-contracts.ts';
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
 import { SOURCE_TABLES } from '../contracts/source-tables.ts';
 import { loadBronzeTables, stripCommentsAndStrings } from './models.ts';
@@ -61,7 +63,7 @@ describe('bronze DDL', () => {
       const contract = contracts.find((entry) => `bronze.${entry.table}` === table.name);
       for (const column of [...(contract?.columns ?? []), '_rescued_data']) {
         expect(table.sql, `${table.file} ${column}`).toMatch(
-          new RegExp(`\\n  ${column} varchar\\(65535\\),\\n`),
+          new RegExp(`\\n  ${column} varchar\\(${MAX_TEXT_BYTES}\\),\\n`),
         );
       }
       expect(table.sql).toContain('  _batch_id varchar(128) not null,\n');
@@ -69,6 +71,23 @@ describe('bronze DDL', () => {
       expect(table.sql).toContain('  _ingested_at timestamptz not null default current_timestamp\n');
       // Redshift turns `text` into varchar(256); serial and identity are not portable.
       expect(stripCommentsAndStrings(table.sql)).not.toMatch(/\btext\b|\bserial\b|\bidentity\b/i);
+    }
+  });
+
+  it('lands each stream column in a varchar wide enough for the longest text its type check passes', () => {
+    // The longest texts the contracts stage: -2147483648, -9223372036854775808, and an ISO-8601 timestamp with
+    // microseconds and an hour:minute offset.
+    const longest: Record<string, number> = { int: 11, bigint: 20, timestamptz: 32 };
+    const now = { now: new Date(), ...DEFAULT_TIME_WINDOW };
+    expect(checkCsvCell(STREAM_COLUMN_SPECS[0] as ColumnSpec, '-2147483648', now).text).toBe('-2147483648');
+    expect(
+      checkCsvCell(STREAM_COLUMN_SPECS[2] as ColumnSpec, '2026-11-01T10:00:00.123456+05:30', now).text,
+    ).toHaveLength(32);
+    for (const table of bronze.filter((entry) => entry.columns.includes('_published_at'))) {
+      for (const spec of STREAM_COLUMN_SPECS) {
+        const width = Number(new RegExp(`\\n  ${spec.name} varchar\\((\\d+)\\)`).exec(table.sql)?.[1]);
+        expect(width, `${table.file} ${spec.name}`).toBeGreaterThanOrEqual(longest[spec.type] as number);
+      }
     }
   });
 });
