@@ -8,6 +8,7 @@ import {
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadServiceEnv } from '../../scripts/services/env.ts';
 import { openAwsSecretsManager } from './aws-secrets-manager.ts';
+import { secretStoreContract } from './contract.ts';
 import { openSecretStore, SecretNotFoundError } from './index.ts';
 
 // Runs against moto's Secrets Manager API; fails (not skips) without the local services: `npm run services:up`.
@@ -107,3 +108,9 @@ describe('AWS Secrets Manager URL', () => {
     );
   });
 });
+
+secretStoreContract('AWS Secrets Manager (moto)', async () => ({
+  store: openAwsSecretsManager(url, { credentials }),
+  put: (name, value) => createSecret(name, value),
+  unique: (base) => `${base}_${run}_${Math.random().toString(36).slice(2, 6)}`,
+}));

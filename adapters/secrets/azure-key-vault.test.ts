@@ -7,6 +7,7 @@ import {
   keyVaultUri,
   openAzureKeyVault,
 } from './azure-key-vault.ts';
+import { secretStoreContract } from './contract.ts';
 import { openSecretStore, SecretNotFoundError } from './index.ts';
 
 /** An in-memory vault answering like SecretClient: 404 RestError for a name it does not hold. */
@@ -96,4 +97,17 @@ describe('Azure Key Vault URL', () => {
       /takes no path or parameters/,
     );
   });
+});
+
+// Key Vault has no local emulator: the contract runs against a client that answers as SecretClient does (the
+// secret under its vault name, a 404 RestError for a name it does not hold).
+secretStoreContract('Azure Key Vault (SecretClient-shaped fake)', async () => {
+  const secrets: Record<string, string> = {};
+  return {
+    store: openAzureKeyVault('azure-keyvault://ecomm-test-kv', { client: fakeVault(secrets) }),
+    put: async (name, value) => {
+      secrets[keyVaultName(name)] = value;
+    },
+    unique: (base) => base,
+  };
 });

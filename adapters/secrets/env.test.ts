@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { secretStoreContract } from './contract.ts';
 import { openEnvSecrets } from './env.ts';
 import { openSecretStore, SecretNotFoundError } from './index.ts';
 
@@ -16,4 +17,15 @@ describe('environment secrets', () => {
   it('names SECRETS_URL for an unknown scheme', () => {
     expect(() => openSecretStore('vault://x')).toThrow(/SECRETS_URL: unsupported URL/);
   });
+});
+
+secretStoreContract('environment variables', async () => {
+  const environment: Record<string, string> = {};
+  return {
+    store: openEnvSecrets('env://', environment),
+    put: async (name, value) => {
+      environment[name] = value;
+    },
+    unique: (base) => base,
+  };
 });
