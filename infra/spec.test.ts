@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JOB_CATALOG, type JobSpec } from '../jobs/catalog.ts';
-import { EVENT_TOPICS } from '../jobs/contracts/event-topics.ts';
+import { JOB_CATALOG, type JobSpec, STREAM_TOPICS } from '../jobs/catalog.ts';
 import { parseStackConfig } from './config.ts';
 import { buildPlatformSpec, DEAD_LETTER_TOPIC, SLA } from './spec.ts';
 import { AWS_CONFIG, withKey } from './testing/fixtures.ts';
@@ -23,8 +22,8 @@ describe('platform spec', () => {
 
   it('declares every event topic with its partitions, plus a dead-letter topic', () => {
     const names = spec.stream.topics.map((t) => t.name);
-    expect(names).toEqual([...EVENT_TOPICS.map((t) => t.topic), DEAD_LETTER_TOPIC]);
-    for (const topic of EVENT_TOPICS) {
+    expect(names).toEqual([...STREAM_TOPICS.map((t) => t.topic), DEAD_LETTER_TOPIC]);
+    for (const topic of STREAM_TOPICS) {
       expect(spec.stream.topics.find((t) => t.name === topic.topic)).toMatchObject({
         partitions: topic.partitions,
         retentionHours: 168,
