@@ -189,7 +189,7 @@ describe('platform spec', () => {
       /manual but has a schedule/,
     );
     expect(() => buildPlatformSpec(config, catalogWith('load', { schedule: '0 0 1 * 1' }))).toThrow(
-      /EventBridge cannot/,
+      /job "load": cron "0 0 1 \* 1": restricts both day-of-month and day-of-week/,
     );
     expect(() => buildPlatformSpec(config, [...JOB_CATALOG, JOB_CATALOG[0] as JobSpec])).toThrow(
       /duplicate job/,

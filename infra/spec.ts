@@ -6,7 +6,7 @@
 import { JOB_CATALOG, type JobSpec, STREAM_TOPICS, type StreamTopicSpec } from '../jobs/catalog.ts';
 import { isPlatformSetting, type PlatformSetting } from './adapter-urls.ts';
 import type { StackConfig } from './config.ts';
-import { toContainerAppsCron, toEventBridgeCron } from './cron.ts';
+import { CronError, parseCron, toContainerAppsCron } from './cron.ts';
 import { namePrefix } from './naming.ts';
 import { type AlertRuleSpec, buildAlerts, SLA } from './service-levels.ts';
 import { fitContainerSize, type SizeTier } from './sizing.ts';
@@ -227,7 +227,7 @@ function toWorkload(job: JobSpec): WorkloadSpec {
   if (job.kind === 'scheduled') {
     if (job.schedule === null)
       throw new PlatformSpecError(`job "${job.name}" is scheduled but has no schedule`);
-    toEventBridgeCron(job.schedule);
+    checkSchedule(job.name, job.schedule);
   } else if (job.schedule !== null) {
     throw new PlatformSpecError(`job "${job.name}" is ${job.kind} but has a schedule`);
   }
@@ -262,6 +262,16 @@ function toWorkload(job: JobSpec): WorkloadSpec {
     secrets: SECRETS.filter((s) => settings.includes(s.neededWith)).map((s) => s.name),
     command: [job.name, ...(job.args ?? [])],
   };
+}
+
+/** A schedule both clouds can run, or an error naming the job as well as the cron problem. */
+function checkSchedule(jobName: string, schedule: string): void {
+  try {
+    parseCron(schedule);
+  } catch (error) {
+    if (error instanceof CronError) throw new PlatformSpecError(`job "${jobName}": ${error.message}`);
+    throw error;
+  }
 }
 
 /** A service job: its workload plus replicas, stop timeout, port, health check and ingress. */
