@@ -70,7 +70,7 @@ const settingsSchema = z.strictObject({
   logRetentionDays: z.coerce
     .number()
     .refine((value) => (LOG_RETENTION_DAYS as readonly number[]).includes(value), {
-      message: `use one of ${LOG_RETENTION_DAYS.join(', ')} (values both CloudWatch and Log Analytics accept)`,
+      error: `use one of ${LOG_RETENTION_DAYS.join(', ')} (values both CloudWatch and Log Analytics accept)`,
     })
     .default(30),
   piiHashKey: z.string().min(32, 'use at least 32 characters of random key material'),
