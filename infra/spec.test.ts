@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { JOB_CATALOG, type JobSpec, STREAM_TOPICS } from '../jobs/catalog.ts';
 import { parseStackConfig } from './config.ts';
 import { buildPlatformSpec, DEAD_LETTER_TOPIC, SLA } from './spec.ts';
-import { AWS_CONFIG, withKey } from './testing/fixtures.ts';
+import { AWS_CONFIG, AWS_STACK, withKey } from './testing/fixtures.ts';
 
-const config = parseStackConfig(AWS_CONFIG, 'aws');
+const config = parseStackConfig(AWS_CONFIG, AWS_STACK);
 const spec = buildPlatformSpec(config);
 
 function catalogWith(name: string, change: Partial<JobSpec>): JobSpec[] {
@@ -137,7 +137,7 @@ describe('platform spec', () => {
 
   it('keeps the monitor on one replica and off the stream when stream-ingest scales out', () => {
     const raw = withKey(AWS_CONFIG, 'stream', JSON.stringify({ serviceReplicas: 3 }));
-    const scaled = buildPlatformSpec(parseStackConfig(raw, 'aws'));
+    const scaled = buildPlatformSpec(parseStackConfig(raw, AWS_STACK));
     expect(scaled.services.find((s) => s.name === 'stream-ingest')?.replicas).toBe(3);
     const monitor = scaled.services.find((s) => s.name === 'monitor');
     expect(monitor?.replicas).toBe(1);
@@ -153,7 +153,7 @@ describe('platform spec', () => {
 
   it('tags with the stack, environment, owner and cost center', () => {
     expect(spec.tags).toMatchObject({
-      stack: 'aws',
+      stack: AWS_STACK,
       environment: 'test',
       owner: 'data-engineering',
       'cost-center': 'analytics-42',
@@ -205,7 +205,7 @@ describe('platform spec', () => {
 
   it('refuses more stream replicas than partitions', () => {
     const raw = withKey(AWS_CONFIG, 'stream', JSON.stringify({ serviceReplicas: 4 }));
-    expect(() => buildPlatformSpec(parseStackConfig(raw, 'aws'))).toThrow(
+    expect(() => buildPlatformSpec(parseStackConfig(raw, AWS_STACK))).toThrow(
       /4 replicas but a topic has only 3 partitions/,
     );
   });

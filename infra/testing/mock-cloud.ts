@@ -160,7 +160,8 @@ export class MockCloud {
   }
 }
 
-export async function startMockCloud(): Promise<MockCloud> {
+/** Starts the mocks for a stack; its name is what `pulumi.getStack()` returns to the program. */
+export async function startMockCloud(stack = 'aws-test'): Promise<MockCloud> {
   const cloud = new MockCloud();
   await pulumi.runtime.setMocks(
     {
@@ -203,7 +204,7 @@ export async function startMockCloud(): Promise<MockCloud> {
       },
     },
     'ecomm-data-platform',
-    'test',
+    stack,
     false,
   );
   return cloud;
