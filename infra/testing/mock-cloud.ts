@@ -96,9 +96,13 @@ const AZURE_NAME_KEYS: Record<string, string> = {
   ScheduledQueryRule: 'ruleName',
 };
 
+/** The input holding the own name of an azure-native resource of this kind (`StorageAccount`). */
+export function azureNameKey(kind: string): string {
+  return AZURE_NAME_KEYS[kind] ?? `${kind.charAt(0).toLowerCase()}${kind.slice(1)}Name`;
+}
+
 function azureName(kind: string, inputs: Inputs, fallback: string): string {
-  const key = AZURE_NAME_KEYS[kind] ?? `${kind.charAt(0).toLowerCase()}${kind.slice(1)}Name`;
-  return text(inputs[key], fallback);
+  return text(inputs[azureNameKey(kind)], fallback);
 }
 
 /** Azure resource IDs shaped like ARM's, so role-assignment scopes can be checked. */
