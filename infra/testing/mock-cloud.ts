@@ -1,7 +1,8 @@
 /**
  * A fake cloud for `pulumi.runtime.setMocks`: records every resource the program registers and
  * answers with plausible outputs (ARNs, Azure resource IDs, endpoints) so URLs and policies can be
- * asserted. Call startMockCloud() before importing any program module.
+ * asserted, and records each registration's parent and dependencies as the engine would receive
+ * them. Call startMockCloud() before importing any program module.
  */
 import * as pulumi from '@pulumi/pulumi';
 
@@ -12,6 +13,18 @@ export interface RecordedResource {
   custom: boolean;
   id: string;
   state: Record<string, unknown>;
+}
+
+/** A registration as the engine receives it; URNs are the mock monitor's (see testing/targets.ts). */
+export interface Registration {
+  urn: string;
+  type: string;
+  name: string;
+  custom: boolean;
+  /** The parent's URN, '' for the stack itself. */
+  parent: string;
+  /** Every resource it depends on: dependsOn, the resources its inputs came from, deletedWith. */
+  dependencies: string[];
 }
 
 export const ACCOUNT = '123456789012';
@@ -141,9 +154,11 @@ function azureState(type: string, name: string, inputs: Inputs): Inputs {
 
 export class MockCloud {
   resources: RecordedResource[] = [];
+  registrations: Registration[] = [];
 
   reset(): void {
     this.resources = [];
+    this.registrations = [];
   }
 
   custom(): RecordedResource[] {
@@ -211,7 +226,40 @@ export async function startMockCloud(stack = 'aws-test'): Promise<MockCloud> {
     stack,
     false,
   );
+  recordRegistrations(cloud);
   return cloud;
+}
+
+/** The parts of a RegisterResourceRequest (the SDK's protobuf message) the engine checks targets with. */
+interface RegisterResourceRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getCustom(): boolean;
+  getDependenciesList(): string[];
+  getDeletedwith(): string;
+}
+
+/** The SDK's MockMonitor: `setMocks` hands it every registration; MockResourceArgs carry no parent or dependencies. */
+interface MockMonitor {
+  registerResource(request: RegisterResourceRequest, callback: unknown): unknown;
+  newUrn(parent: string, type: string, name: string): string;
+}
+
+function recordRegistrations(cloud: MockCloud): void {
+  const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitor;
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (request, callback) => {
+    cloud.registrations.push({
+      urn: monitor.newUrn(request.getParent(), request.getType(), request.getName()),
+      type: request.getType(),
+      name: request.getName(),
+      custom: request.getCustom(),
+      parent: request.getParent(),
+      dependencies: [...request.getDependenciesList(), request.getDeletedwith()].filter((urn) => urn !== ''),
+    });
+    return register(request, callback);
+  };
 }
 
 /** The resolved value of an Output. */

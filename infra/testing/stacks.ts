@@ -8,7 +8,7 @@ import { buildPlatformSpec, type PlatformSpec } from '../spec.ts';
 import { asPulumiConfig, readCloudDefaults, readStackFileConfig } from '../stack-files.ts';
 import { parseStackName, stackFileName } from '../stack-name.ts';
 import { AWS_CONFIG, AWS_STACK, AZURE_CONFIG, AZURE_STACK } from './fixtures.ts';
-import { type MockCloud, type RecordedResource, resolved } from './mock-cloud.ts';
+import { type MockCloud, type RecordedResource, type Registration, resolved } from './mock-cloud.ts';
 
 export interface DeployedStack {
   spec: PlatformSpec;
@@ -16,6 +16,8 @@ export interface DeployedStack {
   outputs: PlatformOutputs<string>;
   /** Each resource's parent's type, as the program constructed it. */
   parents: ParentRecord[];
+  /** Every registration with its parent and dependencies, as the engine receives them. */
+  registrations: Registration[];
 }
 
 export interface ParentRecord {
@@ -100,5 +102,6 @@ export async function deploy(cloud: MockCloud, spec: PlatformSpec): Promise<Depl
     resources: [...cloud.resources],
     outputs: values,
     parents,
+    registrations: [...cloud.registrations],
   };
 }
