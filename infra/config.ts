@@ -166,24 +166,26 @@ export function parseStackConfig(
     string,
     unknown
   >;
-  for (const key of KEYS_FROM_STACK_NAME) {
-    if (own[key] === undefined) continue;
-    problems.push(
-      `${project}:${key}: comes from the stack name (${stack}: cloud ${cloud}, environment ${environment}); remove it`,
-    );
-    delete own[key];
-  }
+  problems.push(...removeKeysFromStackName(own, project, stack));
   const parsed = settingsSchema.safeParse(own);
   if (!parsed.success)
     throw new StackConfigError([...problems, ...schemaProblems(parsed.error, own, project)]);
-  const settings = parsed.data;
   const regionKey = cloud === 'aws' ? 'aws:region' : 'azure-native:location';
-  const region = raw[regionKey];
-  if (region === undefined || region === '')
+  const region = raw[regionKey] ?? '';
+  if (region === '')
     problems.push(`${regionKey}: required for the ${cloud} stack (in ${stackFileName(stack)})`);
-  problems.push(...cloudProblems(settings, cloud, project, region ?? ''));
+  problems.push(...cloudProblems(parsed.data, cloud, project, region));
   if (problems.length > 0) throw new StackConfigError(problems);
-  return { ...settings, project, stack, cloud, environment, region: region ?? '' };
+  return { ...parsed.data, project, stack, cloud, environment, region };
+}
+
+/** Drops the keys the stack name decides from the settings, with a problem for each one that was set. */
+function removeKeysFromStackName(own: Record<string, unknown>, project: string, stack: string): string[] {
+  const { cloud, environment } = parseStackName(stack);
+  return KEYS_FROM_STACK_NAME.filter((key) => own[key] !== undefined).map((key) => {
+    delete own[key];
+    return `${project}:${key}: comes from the stack name (${stack}: cloud ${cloud}, environment ${environment}); remove it`;
+  });
 }
 
 function stackNameOf(stack: string): ReturnType<typeof parseStackName> {
