@@ -1,7 +1,6 @@
 /** The AWS stack under mocks: every spec item exists with the right inputs. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { JOB_CATALOG } from '../jobs/catalog.ts';
-import { EVENT_TOPICS } from '../jobs/contracts/event-topics.ts';
+import { JOB_CATALOG, STREAM_TOPICS } from '../jobs/catalog.ts';
 import { expectedEnvironment } from './testing/fixtures.ts';
 import type { RecordedResource } from './testing/mock-cloud.ts';
 import { startMockCloud } from './testing/mock-cloud.ts';
@@ -92,9 +91,9 @@ describe('AWS stack inventory', () => {
   it('creates an MSK topic per event topic and the dead-letter topic, with partitions and retention', () => {
     const topics = ofType(resources, 'aws:msk/topic:Topic');
     expect(topics.map((t) => t.inputs.name).sort()).toEqual(
-      [...EVENT_TOPICS.map((t) => t.topic), 'dead-letter'].sort(),
+      [...STREAM_TOPICS.map((t) => t.topic), 'dead-letter'].sort(),
     );
-    for (const topic of EVENT_TOPICS) {
+    for (const topic of STREAM_TOPICS) {
       const created = topics.find((t) => t.inputs.name === topic.topic);
       expect(created?.inputs.partitionCount).toBe(topic.partitions);
       expect(JSON.parse(String(created?.inputs.configs))['retention.ms']).toBe(String(168 * 3_600_000));

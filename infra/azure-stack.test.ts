@@ -1,7 +1,6 @@
 /** The Azure stack under mocks: every spec item exists with the right inputs. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { JOB_CATALOG, type JobSpec } from '../jobs/catalog.ts';
-import { EVENT_TOPICS } from '../jobs/contracts/event-topics.ts';
+import { JOB_CATALOG, type JobSpec, STREAM_TOPICS } from '../jobs/catalog.ts';
 import { AZURE_ROLES } from './azure-roles.ts';
 import { expectedEnvironment } from './testing/fixtures.ts';
 import type { RecordedResource } from './testing/mock-cloud.ts';
@@ -108,9 +107,9 @@ describe('Azure stack inventory', () => {
     });
     const hubs = ofType(resources, 'azure-native:eventhub:EventHub');
     expect(hubs.map((h) => h.inputs.eventHubName).sort()).toEqual(
-      [...EVENT_TOPICS.map((t) => t.topic), 'dead-letter'].sort(),
+      [...STREAM_TOPICS.map((t) => t.topic), 'dead-letter'].sort(),
     );
-    for (const topic of EVENT_TOPICS) {
+    for (const topic of STREAM_TOPICS) {
       const hub = hubs.find((h) => h.inputs.eventHubName === topic.topic);
       expect(hub?.inputs).toMatchObject({
         partitionCount: topic.partitions,
@@ -120,7 +119,7 @@ describe('Azure stack inventory', () => {
     const groups = ofType(resources, 'azure-native:eventhub:ConsumerGroup').map(
       (g) => g.inputs.consumerGroupName,
     );
-    expect(groups).toEqual(EVENT_TOPICS.map(() => 'ecomm-stream-ingest'));
+    expect(groups).toEqual(STREAM_TOPICS.map(() => 'ecomm-stream-ingest'));
     expect(onlyOne(resources, 'azure-native:eventhub:NamespaceAuthorizationRule').inputs.rights).toEqual([
       'Listen',
       'Send',

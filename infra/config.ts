@@ -1,10 +1,19 @@
 /**
  * Stack configuration: every key the program reads, validated up front so a typo or a bad value
  * stops `pulumi up` with the key's full name (`ecomm-data-platform:lake.rawRetentionDays`) before
- * any resource is touched. Secrets are validated for presence here and stay out of the spec.
+ * any resource is touched. The cloud and the environment come from the stack name (stack-name.ts);
+ * the stack's own settings are merged over the settings its cloud's stacks share. Secrets are
+ * validated for presence here and stay out of the spec.
  */
 import { z } from 'zod';
 import { SIZE_TIERS } from './sizing.ts';
+import {
+  type Cloud,
+  cloudDefaultsFileName,
+  parseStackName,
+  StackNameError,
+  stackFileName,
+} from './stack-name.ts';
 
 export const PROJECT = 'ecomm-data-platform';
 
@@ -14,10 +23,6 @@ export const LOG_RETENTION_DAYS = [30, 60, 90, 120, 150, 180, 365, 400, 545] as 
 const days = z.number().int().min(1).max(3650);
 
 const settingsSchema = z.strictObject({
-  cloud: z.enum(['aws', 'azure']),
-  environment: z
-    .string()
-    .regex(/^[a-z][a-z0-9]{1,7}$/, 'use 2-8 lowercase letters or digits, starting with a letter'),
   owner: z.string().min(1),
   costCenter: z.string().min(1),
   alertEmails: z.array(z.email()).min(1, 'name at least one alert contact'),
@@ -70,7 +75,7 @@ const settingsSchema = z.strictObject({
   logRetentionDays: z.coerce
     .number()
     .refine((value) => (LOG_RETENTION_DAYS as readonly number[]).includes(value), {
-      message: `use one of ${LOG_RETENTION_DAYS.join(', ')} (values both CloudWatch and Log Analytics accept)`,
+      error: `use one of ${LOG_RETENTION_DAYS.join(', ')} (values both CloudWatch and Log Analytics accept)`,
     })
     .default(30),
   piiHashKey: z.string().min(32, 'use at least 32 characters of random key material'),
@@ -83,8 +88,22 @@ export type StackSettings = z.infer<typeof settingsSchema>;
 export interface StackConfig extends StackSettings {
   project: string;
   stack: string;
+  /** From the stack name: `aws-prod` deploys to aws. */
+  cloud: Cloud;
+  /** From the stack name: `aws-prod` is prod; resource names start `ecomm-<environment>`. */
+  environment: string;
   /** `aws:region` on AWS, `azure-native:location` on Azure. */
   region: string;
+}
+
+/** Where a stack's settings come from besides its own config. */
+export interface StackConfigSources {
+  /**
+   * The settings every stack of the cloud shares (its cloudDefaultsFileName file), in the form the
+   * stack's own config has; the stack's own settings win, object by object.
+   */
+  cloudDefaults?: (cloud: Cloud) => Record<string, string>;
+  project?: string;
 }
 
 export class StackConfigError extends Error {
@@ -95,6 +114,9 @@ export class StackConfigError extends Error {
     this.problems = problems;
   }
 }
+
+/** Keys the stack name decides; a stack file that sets them is contradicting (or repeating) its name. */
+const KEYS_FROM_STACK_NAME = ['cloud', 'environment'] as const;
 
 /** Config values arrive as strings; objects and arrays are JSON. */
 function decode(value: string): unknown {
@@ -109,40 +131,114 @@ function decode(value: string): unknown {
   return value;
 }
 
-/** Validates the stack's whole config map (as `pulumi.runtime.allConfig()` returns it). */
-export function parseStackConfig(raw: Record<string, string>, stack: string, project = PROJECT): StackConfig {
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** `override` over `base`: objects merge key by key; anything else, lists included, replaces. */
+function mergeSettings(base: unknown, override: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(override)) return override;
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) merged[key] = mergeSettings(base[key], value);
+  return merged;
+}
+
+/** The project's own keys of a config map, without the `project:` namespace, values decoded. */
+function projectSettings(raw: Record<string, string>, project: string): Record<string, unknown> {
   const own: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
     if (key.startsWith(`${project}:`)) own[key.slice(project.length + 1)] = decode(value);
   }
-  const problems: string[] = [];
-  const parsed = settingsSchema.safeParse(own);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys)
-          problems.push(`${project}:${[...issue.path, key].join('.')}: unknown key`);
-      } else {
-        const what =
-          own[String(issue.path[0])] === undefined && issue.path.length === 1 ? 'required' : issue.message;
-        problems.push(`${project}:${issue.path.join('.')}: ${what}`);
-      }
-    }
-    throw new StackConfigError(problems);
-  }
-  const settings = parsed.data;
-  const regionKey = settings.cloud === 'aws' ? 'aws:region' : 'azure-native:location';
-  const region = raw[regionKey];
-  if (region === undefined || region === '')
-    problems.push(`${regionKey}: required for the ${settings.cloud} stack`);
-  problems.push(...cloudProblems(settings, project, region ?? ''));
-  if (problems.length > 0) throw new StackConfigError(problems);
-  return { ...settings, project, stack, region: region ?? '' };
+  return own;
 }
 
-function cloudProblems(settings: StackSettings, project: string, region: string): string[] {
+/** Validates the stack's whole config map (as `pulumi.runtime.allConfig()` returns it). */
+export function parseStackConfig(
+  raw: Record<string, string>,
+  stack: string,
+  sources: StackConfigSources = {},
+): StackConfig {
+  const project = sources.project ?? PROJECT;
+  const { cloud, environment } = stackNameOf(stack);
+  const defaults = sources.cloudDefaults?.(cloud) ?? {};
+  const problems = sharedFileProblems(defaults, project, cloud, stack);
+  const own = mergeSettings(projectSettings(defaults, project), projectSettings(raw, project)) as Record<
+    string,
+    unknown
+  >;
+  problems.push(...removeKeysFromStackName(own, project, stack));
+  const parsed = settingsSchema.safeParse(own);
+  if (!parsed.success)
+    throw new StackConfigError([...problems, ...schemaProblems(parsed.error, own, project)]);
+  const regionKey = cloud === 'aws' ? 'aws:region' : 'azure-native:location';
+  const region = raw[regionKey] ?? '';
+  if (region === '')
+    problems.push(`${regionKey}: required for the ${cloud} stack (in ${stackFileName(stack)})`);
+  problems.push(...cloudProblems(parsed.data, cloud, project, region));
+  if (problems.length > 0) throw new StackConfigError(problems);
+  return { ...parsed.data, project, stack, cloud, environment, region };
+}
+
+/** Drops the keys the stack name decides from the settings, with a problem for each one that was set. */
+function removeKeysFromStackName(own: Record<string, unknown>, project: string, stack: string): string[] {
+  const { cloud, environment } = parseStackName(stack);
+  return KEYS_FROM_STACK_NAME.filter((key) => own[key] !== undefined).map((key) => {
+    delete own[key];
+    return `${project}:${key}: comes from the stack name (${stack}: cloud ${cloud}, environment ${environment}); remove it`;
+  });
+}
+
+function stackNameOf(stack: string): ReturnType<typeof parseStackName> {
+  try {
+    return parseStackName(stack);
+  } catch (error) {
+    if (error instanceof StackNameError) throw new StackConfigError([error.message]);
+    throw error;
+  }
+}
+
+/** Each schema issue as `<project>:<dotted key>: <what is wrong>`. */
+function schemaProblems(error: z.ZodError, own: Record<string, unknown>, project: string): string[] {
+  return error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys')
+      return issue.keys.map((key) => `${project}:${[...issue.path, key].join('.')}: unknown key`);
+    const missing = own[String(issue.path[0])] === undefined && issue.path.length === 1;
+    return [`${project}:${issue.path.join('.')}: ${missing ? 'required' : issue.message}`];
+  });
+}
+
+/**
+ * What the shared file cannot hold: provider settings (a provider reads only the stack's own file)
+ * and secrets (their ciphertext belongs to one stack's key).
+ */
+function sharedFileProblems(
+  defaults: Record<string, string>,
+  project: string,
+  cloud: Cloud,
+  stack: string,
+): string[] {
+  const file = cloudDefaultsFileName(cloud);
+  return Object.entries(defaults).flatMap(([key, value]) => {
+    if (!key.startsWith(`${project}:`))
+      return [`${key}: set in ${file}, which providers never read; set it in ${stackFileName(stack)}`];
+    if (holdsSecret(decode(value)))
+      return [
+        `${key}: a secret cannot be shared through ${file}; set it per stack with pulumi config set --secret`,
+      ];
+    return [];
+  });
+}
+
+/** Pulumi writes an encrypted value as `{ secure: <ciphertext> }`. */
+function holdsSecret(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(holdsSecret);
+  if (!isPlainObject(value)) return false;
+  return 'secure' in value || Object.values(value).some(holdsSecret);
+}
+
+function cloudProblems(settings: StackSettings, cloud: Cloud, project: string, region: string): string[] {
   const problems: string[] = [];
-  if (settings.cloud === 'aws') {
+  if (cloud === 'aws') {
     const zones = settings.network.availabilityZones;
     if (zones?.length !== 3) {
       problems.push(

@@ -1,6 +1,15 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { JOB_CATALOG } from '../jobs/catalog.ts';
 import { fromEventBridgeCron, parseCron, toContainerAppsCron, toEventBridgeCron } from './cron.ts';
+
+/** The day-of-week field each cloud gets for `0 6 * * <field>`. */
+function daysOnBothClouds(field: string): { eventBridge: string; containerApps: string } {
+  return {
+    eventBridge: toEventBridgeCron(`0 6 * * ${field}`),
+    containerApps: toContainerAppsCron(`0 6 * * ${field}`),
+  };
+}
 
 describe('cron translation', () => {
   it('puts ? in day-of-week when only the day of month is free', () => {
@@ -12,11 +21,75 @@ describe('cron translation', () => {
     expect(toEventBridgeCron('30 6 * * 1-5')).toBe('cron(30 6 ? * 2-6 *)');
     expect(toEventBridgeCron('0 0 * * 0')).toBe('cron(0 0 ? * 1 *)');
     expect(toEventBridgeCron('0 0 * * 7')).toBe('cron(0 0 ? * 1 *)');
-    expect(toEventBridgeCron('0 0 * * mon,fri')).toBe('cron(0 0 ? * MON,FRI *)');
+    expect(toEventBridgeCron('0 0 * * mon,fri')).toBe('cron(0 0 ? * 2,6 *)');
   });
 
-  it('rejects schedules restricted on both day fields, which EventBridge cannot express', () => {
-    expect(() => toEventBridgeCron('0 0 1 * 1')).toThrow(/both a day of month and a day of week/);
+  it('treats a day-of-week range covering the whole week as every day, however it is written', () => {
+    for (const field of ['1-7', '0-6', '0-7', 'SUN-SAT', 'MON-SUN', '*/1', '0,1,2,3,4,5,6']) {
+      expect(daysOnBothClouds(field), field).toEqual({
+        eventBridge: 'cron(0 6 * * ? *)',
+        containerApps: '0 6 * * *',
+      });
+    }
+  });
+
+  it('keeps Sunday when a range ends on 7', () => {
+    expect(daysOnBothClouds('5-7')).toEqual({
+      eventBridge: 'cron(0 6 ? * 1,6,7 *)',
+      containerApps: '0 6 * * 0,5,6',
+    });
+    expect(daysOnBothClouds('6-7')).toEqual(daysOnBothClouds('sat,sun'));
+  });
+
+  it('translates ranges and lists of weekdays, by number or by name', () => {
+    expect(daysOnBothClouds('1-5')).toEqual({
+      eventBridge: 'cron(0 6 ? * 2-6 *)',
+      containerApps: '0 6 * * 1-5',
+    });
+    expect(daysOnBothClouds('MON-FRI')).toEqual(daysOnBothClouds('1-5'));
+    expect(daysOnBothClouds('1,3,5')).toEqual({
+      eventBridge: 'cron(0 6 ? * 2,4,6 *)',
+      containerApps: '0 6 * * 1,3,5',
+    });
+    expect(daysOnBothClouds('0,6')).toEqual({
+      eventBridge: 'cron(0 6 ? * 1,7 *)',
+      containerApps: '0 6 * * 0,6',
+    });
+    expect(daysOnBothClouds('1-2,4-6')).toEqual({
+      eventBridge: 'cron(0 6 ? * 2,3,5-7 *)',
+      containerApps: '0 6 * * 1,2,4-6',
+    });
+  });
+
+  it('continues a range past Saturday when its end comes first', () => {
+    const fridayToMonday = { eventBridge: 'cron(0 6 ? * 1,2,6,7 *)', containerApps: '0 6 * * 0,1,5,6' };
+    expect(daysOnBothClouds('5-1')).toEqual(fridayToMonday);
+    expect(daysOnBothClouds('FRI-MON')).toEqual(fridayToMonday);
+    expect(daysOnBothClouds('7-1')).toEqual({
+      eventBridge: 'cron(0 6 ? * 1,2 *)',
+      containerApps: '0 6 * * 0,1',
+    });
+  });
+
+  it('expands day-of-week steps into the days they name', () => {
+    expect(daysOnBothClouds('*/2')).toEqual({
+      eventBridge: 'cron(0 6 ? * 1,3,5,7 *)',
+      containerApps: '0 6 * * 0,2,4,6',
+    });
+    expect(daysOnBothClouds('1-5/2')).toEqual(daysOnBothClouds('1,3,5'));
+    expect(daysOnBothClouds('*/3')).toEqual(daysOnBothClouds('0,3,6'));
+  });
+
+  it('refuses, with the reason, what it cannot translate', () => {
+    expect(() => toEventBridgeCron('0 0 1 * 1')).toThrow(/restricts both day-of-month and day-of-week/);
+    expect(() => toContainerAppsCron('0 0 1 * 1-7')).toThrow(/restricts both day-of-month and day-of-week/);
+    expect(() => toEventBridgeCron('0 0 * * 1/2')).toThrow(/"1\/2" has a step but no range.*1-6\/2/);
+    expect(() => toEventBridgeCron('0 0 * * 8')).toThrow(/day-of-week: "8" is not 0-7 or SUN-SAT/);
+    expect(() => toEventBridgeCron('0 0 * * 5L')).toThrow(/day-of-week: "5L" is not 0-7 or SUN-SAT/);
+    expect(() => toEventBridgeCron('0 0 * * 2#1')).toThrow(/day-of-week: "2#1" is not 0-7 or SUN-SAT/);
+    expect(() => toEventBridgeCron('0 0 * * ?')).toThrow(/day-of-week: "\?" is not 0-7 or SUN-SAT/);
+    expect(() => toEventBridgeCron('0 0 * * 1-2-3')).toThrow(/day-of-week: bad range/);
+    expect(() => toEventBridgeCron('50-10 * * * *')).toThrow(/minute: range "50-10" runs backwards/);
   });
 
   it('names the bad field of an invalid expression', () => {
@@ -24,10 +97,12 @@ describe('cron translation', () => {
     expect(() => parseCron('* * *')).toThrow(/expected 5 fields/);
     expect(() => parseCron('*/0 * * * *')).toThrow(/bad step/);
     expect(() => parseCron('0 0 * 13 *')).toThrow(/month/);
+    expect(() => parseCron('0 0 * JUN-MAR *')).toThrow(/month: range "JUN-MAR" runs backwards/);
   });
 
-  it('passes 5-field cron to Container Apps unchanged apart from spacing', () => {
+  it('passes the time fields to Container Apps as written, apart from spacing', () => {
     expect(toContainerAppsCron(' 15  * * * * ')).toBe('15 * * * *');
+    expect(toContainerAppsCron('*/10 8-18 * JAN-MAR *')).toBe('*/10 8-18 * JAN-MAR *');
   });
 
   it('round-trips every scheduled catalog job through the EventBridge form', () => {
@@ -36,5 +111,28 @@ describe('cron translation', () => {
       expect(fromEventBridgeCron(toEventBridgeCron(job.schedule))).toBe(toContainerAppsCron(job.schedule));
     }
     expect(fromEventBridgeCron(toEventBridgeCron('30 6 * * 1-5'))).toBe('30 6 * * 1-5');
+  });
+
+  it('gives both clouds the same weekdays for any list of days, ranges and steps', () => {
+    const day = fc.oneof(
+      fc.integer({ min: 0, max: 7 }).map(String),
+      fc.constantFrom('sun', 'MON', 'Tue', 'WED', 'thu', 'FRI', 'sat'),
+    );
+    const part = fc.oneof(
+      day,
+      fc.tuple(day, day).map(([from, to]) => `${from}-${to}`),
+      fc.tuple(day, day, fc.integer({ min: 1, max: 7 })).map(([from, to, step]) => `${from}-${to}/${step}`),
+      fc.integer({ min: 1, max: 7 }).map((step) => `*/${step}`),
+    );
+    fc.assert(
+      fc.property(fc.array(part, { minLength: 1, maxLength: 4 }), (parts) => {
+        const expression = `0 6 * * ${parts.join(',')}`;
+        const containerApps = toContainerAppsCron(expression);
+        expect(fromEventBridgeCron(toEventBridgeCron(expression))).toBe(containerApps);
+        // Idempotent, so the spec can store the translated form and the programs translate it again.
+        expect(toContainerAppsCron(containerApps)).toBe(containerApps);
+        expect(toEventBridgeCron(containerApps)).toBe(toEventBridgeCron(expression));
+      }),
+    );
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Pulumi entry point (Pulumi.yaml `main`). The stack's `ecomm-data-platform:cloud` setting picks
- * AWS or Azure; both stacks export the same outputs, the settings every job reads.
+ * Pulumi entry point (Pulumi.yaml `main`). The stack name picks the cloud and the environment
+ * (`aws-prod`, `azure-staging`); every stack exports the same outputs, the settings every job reads.
  */
 import * as pulumi from '@pulumi/pulumi';
 import { runPlatform } from './platform.ts';

@@ -1,12 +1,14 @@
 /**
- * The program in one call: validate the stack config, build the platform spec from it and the job
- * catalog, and run the program of the cloud the config names. Only that cloud's SDK modules load.
+ * The program in one call: validate the stack config (the stack's own over its cloud's shared
+ * settings), build the platform spec from it and the job catalog, and run the program of the cloud
+ * the stack name names. Only that cloud's SDK modules load.
  */
 import * as pulumi from '@pulumi/pulumi';
 import type { PlatformOutputs } from './adapter-urls.ts';
 import type { ConfigSecretValues } from './components/secrets.ts';
 import { parseStackConfig, type StackConfig } from './config.ts';
 import { buildPlatformSpec } from './spec.ts';
+import { readCloudDefaults } from './stack-files.ts';
 
 /** Config secrets keyed by the platform secret names the spec uses, kept secret in state. */
 export function configSecretValues(config: StackConfig): ConfigSecretValues {
@@ -23,7 +25,7 @@ export async function runPlatform(
   rawConfig: Record<string, string>,
   stack: string,
 ): Promise<PlatformOutputs<pulumi.Output<string>>> {
-  const config = parseStackConfig(rawConfig, stack);
+  const config = parseStackConfig(rawConfig, stack, { cloudDefaults: readCloudDefaults });
   const spec = buildPlatformSpec(config);
   const secrets = configSecretValues(config);
   if (config.cloud === 'aws') {

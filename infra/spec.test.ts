@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { JOB_CATALOG, type JobSpec } from '../jobs/catalog.ts';
-import { EVENT_TOPICS } from '../jobs/contracts/event-topics.ts';
+import { JOB_CATALOG, type JobSpec, STREAM_TOPICS } from '../jobs/catalog.ts';
 import { parseStackConfig } from './config.ts';
 import { buildPlatformSpec, DEAD_LETTER_TOPIC, SLA } from './spec.ts';
-import { AWS_CONFIG, withKey } from './testing/fixtures.ts';
+import { AWS_CONFIG, AWS_STACK, withKey } from './testing/fixtures.ts';
 
-const config = parseStackConfig(AWS_CONFIG, 'aws');
+const config = parseStackConfig(AWS_CONFIG, AWS_STACK);
 const spec = buildPlatformSpec(config);
 
 function catalogWith(name: string, change: Partial<JobSpec>): JobSpec[] {
@@ -23,8 +22,8 @@ describe('platform spec', () => {
 
   it('declares every event topic with its partitions, plus a dead-letter topic', () => {
     const names = spec.stream.topics.map((t) => t.name);
-    expect(names).toEqual([...EVENT_TOPICS.map((t) => t.topic), DEAD_LETTER_TOPIC]);
-    for (const topic of EVENT_TOPICS) {
+    expect(names).toEqual([...STREAM_TOPICS.map((t) => t.topic), DEAD_LETTER_TOPIC]);
+    for (const topic of STREAM_TOPICS) {
       expect(spec.stream.topics.find((t) => t.name === topic.topic)).toMatchObject({
         partitions: topic.partitions,
         retentionHours: 168,
@@ -138,7 +137,7 @@ describe('platform spec', () => {
 
   it('keeps the monitor on one replica and off the stream when stream-ingest scales out', () => {
     const raw = withKey(AWS_CONFIG, 'stream', JSON.stringify({ serviceReplicas: 3 }));
-    const scaled = buildPlatformSpec(parseStackConfig(raw, 'aws'));
+    const scaled = buildPlatformSpec(parseStackConfig(raw, AWS_STACK));
     expect(scaled.services.find((s) => s.name === 'stream-ingest')?.replicas).toBe(3);
     const monitor = scaled.services.find((s) => s.name === 'monitor');
     expect(monitor?.replicas).toBe(1);
@@ -154,7 +153,7 @@ describe('platform spec', () => {
 
   it('tags with the stack, environment, owner and cost center', () => {
     expect(spec.tags).toMatchObject({
-      stack: 'aws',
+      stack: AWS_STACK,
       environment: 'test',
       owner: 'data-engineering',
       'cost-center': 'analytics-42',
@@ -190,7 +189,7 @@ describe('platform spec', () => {
       /manual but has a schedule/,
     );
     expect(() => buildPlatformSpec(config, catalogWith('load', { schedule: '0 0 1 * 1' }))).toThrow(
-      /EventBridge cannot/,
+      /job "load": cron "0 0 1 \* 1": restricts both day-of-month and day-of-week/,
     );
     expect(() => buildPlatformSpec(config, [...JOB_CATALOG, JOB_CATALOG[0] as JobSpec])).toThrow(
       /duplicate job/,
@@ -206,7 +205,7 @@ describe('platform spec', () => {
 
   it('refuses more stream replicas than partitions', () => {
     const raw = withKey(AWS_CONFIG, 'stream', JSON.stringify({ serviceReplicas: 4 }));
-    expect(() => buildPlatformSpec(parseStackConfig(raw, 'aws'))).toThrow(
+    expect(() => buildPlatformSpec(parseStackConfig(raw, AWS_STACK))).toThrow(
       /4 replicas but a topic has only 3 partitions/,
     );
   });

@@ -1,13 +1,12 @@
 /**
  * The ONE cloud-neutral platform spec. Both programs (aws/, azure/) build exactly what this says;
- * they take jobs only from the job catalog and topics only from the event contracts, so adding or
- * removing a job or topic there changes both stacks the same way.
+ * they take jobs and stream topics only from the job catalog (which derives the topics from the
+ * event contracts), so adding or removing a job or topic there changes both stacks the same way.
  */
-import { JOB_CATALOG, type JobSpec } from '../jobs/catalog.ts';
-import { EVENT_TOPICS, type EventTopicSpec } from '../jobs/contracts/event-topics.ts';
+import { JOB_CATALOG, type JobSpec, STREAM_TOPICS, type StreamTopicSpec } from '../jobs/catalog.ts';
 import { isPlatformSetting, type PlatformSetting } from './adapter-urls.ts';
 import type { StackConfig } from './config.ts';
-import { toContainerAppsCron, toEventBridgeCron } from './cron.ts';
+import { CronError, parseCron, toContainerAppsCron } from './cron.ts';
 import { namePrefix } from './naming.ts';
 import { type AlertRuleSpec, buildAlerts, SLA } from './service-levels.ts';
 import { fitContainerSize, type SizeTier } from './sizing.ts';
@@ -161,7 +160,7 @@ const SECRETS: SecretSpec[] = [
 export function buildPlatformSpec(
   config: StackConfig,
   catalog: readonly JobSpec[] = JOB_CATALOG,
-  eventTopics: readonly EventTopicSpec[] = EVENT_TOPICS,
+  streamTopics: readonly StreamTopicSpec[] = STREAM_TOPICS,
 ): PlatformSpec {
   const prefix = namePrefix(config.environment);
   checkUniqueNames(
@@ -173,7 +172,7 @@ export function buildPlatformSpec(
     job.kind === 'service' ? [toService(job, workloads[index] as WorkloadSpec, config)] : [],
   );
   const jobs = workloads.filter((w) => w.kind !== 'service');
-  const topics = buildTopics(config, eventTopics, services);
+  const topics = buildTopics(config, streamTopics, services);
   const spec: PlatformSpec = {
     cloud: config.cloud,
     project: config.project,
@@ -228,7 +227,7 @@ function toWorkload(job: JobSpec): WorkloadSpec {
   if (job.kind === 'scheduled') {
     if (job.schedule === null)
       throw new PlatformSpecError(`job "${job.name}" is scheduled but has no schedule`);
-    toEventBridgeCron(job.schedule);
+    checkSchedule(job.name, job.schedule);
   } else if (job.schedule !== null) {
     throw new PlatformSpecError(`job "${job.name}" is ${job.kind} but has a schedule`);
   }
@@ -265,6 +264,16 @@ function toWorkload(job: JobSpec): WorkloadSpec {
   };
 }
 
+/** A schedule both clouds can run, or an error naming the job as well as the cron problem. */
+function checkSchedule(jobName: string, schedule: string): void {
+  try {
+    parseCron(schedule);
+  } catch (error) {
+    if (error instanceof CronError) throw new PlatformSpecError(`job "${jobName}": ${error.message}`);
+    throw error;
+  }
+}
+
 /** A service job: its workload plus replicas, stop timeout, port, health check and ingress. */
 function toService(job: JobSpec, workload: WorkloadSpec, config: StackConfig): ServiceSpec {
   const consumer = readsStream(workload);
@@ -289,12 +298,12 @@ export function readsStream(workload: WorkloadSpec): boolean {
 
 function buildTopics(
   config: StackConfig,
-  eventTopics: readonly EventTopicSpec[],
+  streamTopics: readonly StreamTopicSpec[],
   services: ServiceSpec[],
 ): TopicSpec[] {
-  checkUniqueNames([...eventTopics.map((t) => t.topic), DEAD_LETTER_TOPIC], 'topic');
+  checkUniqueNames([...streamTopics.map((t) => t.topic), DEAD_LETTER_TOPIC], 'topic');
   const consumers = services.some(readsStream) ? [STREAM_CONSUMER_GROUP] : [];
-  const topics: TopicSpec[] = eventTopics.map((t) => ({
+  const topics: TopicSpec[] = streamTopics.map((t) => ({
     name: t.topic,
     partitions: t.partitions,
     retentionHours: config.stream.retentionHours,
@@ -309,7 +318,7 @@ function buildTopics(
     }
   }
   // Poison events go here with their reasons instead of blocking a partition; kept the longest allowed.
-  const partitions = Math.max(1, ...eventTopics.map((t) => t.partitions));
+  const partitions = Math.max(1, ...streamTopics.map((t) => t.partitions));
   topics.push({ name: DEAD_LETTER_TOPIC, partitions, retentionHours: 168, consumerGroups: [] });
   return topics;
 }

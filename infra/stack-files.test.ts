@@ -1,57 +1,58 @@
 /** The committed Pulumi project and stack files are valid for the program as written. */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { PROJECT, parseStackConfig } from './config.ts';
+import { PROJECT } from './config.ts';
 import { buildPlatformSpec } from './spec.ts';
+import { PROJECT_ROOT, readProjectYaml, readStackFileConfig } from './stack-files.ts';
+import { CLOUDS, cloudDefaultsFileName, parseStackName, stackFileName } from './stack-name.ts';
+import { committedConfig } from './testing/stacks.ts';
 
-// js-yaml ships with @pulumi/pulumi (its own config loader); no extra dependency needed.
-const yaml = createRequire(import.meta.url)('js-yaml') as { load(text: string): unknown };
-const root = new URL('../', import.meta.url);
-
-function load(file: string): Record<string, unknown> {
-  return yaml.load(readFileSync(new URL(file, root), 'utf8')) as Record<string, unknown>;
-}
-
-/** The config map Pulumi hands the program: objects and arrays as JSON, scalars as strings. */
-function asPulumiConfig(file: string, secrets: Record<string, string>): Record<string, string> {
-  const config = (load(file).config ?? {}) as Record<string, unknown>;
-  const raw: Record<string, string> = {};
-  for (const [key, value] of Object.entries(config))
-    raw[key] = typeof value === 'object' ? JSON.stringify(value) : String(value);
-  for (const [key, value] of Object.entries(secrets)) raw[`${PROJECT}:${key}`] = value;
-  return raw;
-}
-
-const secrets = { piiHashKey: 'x'.repeat(48), sourcePassword: 'pw' };
+const SHARED_FILES = CLOUDS.map(cloudDefaultsFileName);
+/** Every committed stack: each Pulumi.<stack>.yaml that is not a cloud's shared file. */
+const STACKS = readdirSync(PROJECT_ROOT)
+  .filter((file) => /^Pulumi\..+\.yaml$/.test(file) && !SHARED_FILES.includes(file))
+  .map((file) => file.slice('Pulumi.'.length, -'.yaml'.length));
 
 describe('Pulumi project and stack files', () => {
   it('runs infra/index.ts on Node without ts-node', () => {
-    const project = load('Pulumi.yaml');
-    expect(project).toMatchObject({
+    expect(readProjectYaml('Pulumi.yaml')).toMatchObject({
       name: PROJECT,
       main: 'infra/index.ts',
       runtime: { name: 'nodejs', options: { typescript: false } },
     });
   });
 
-  it('gives the aws stack a valid config once its secrets are set', () => {
-    const config = parseStackConfig(asPulumiConfig('Pulumi.aws.yaml', secrets), 'aws');
-    expect(config).toMatchObject({ cloud: 'aws', region: 'eu-west-1' });
-    expect(buildPlatformSpec(config).jobs.length).toBeGreaterThan(0);
+  it('commits a prod stack per cloud, named <cloud>-<environment>', () => {
+    expect(STACKS.sort()).toEqual(expect.arrayContaining(['aws-prod', 'azure-prod']));
+    for (const stack of STACKS) expect(() => parseStackName(stack), stack).not.toThrow();
   });
 
-  it('gives the azure stack a valid config once its secrets are set', () => {
-    const config = parseStackConfig(
-      asPulumiConfig('Pulumi.azure.yaml', { ...secrets, warehouseAdminPassword: 'y'.repeat(24) }),
-      'azure',
-    );
-    expect(config).toMatchObject({ cloud: 'azure', region: 'westeurope' });
+  it('gives every committed stack a valid config once its secrets are set', () => {
+    for (const stack of STACKS) {
+      const config = committedConfig(stack);
+      expect(config, stack).toMatchObject(parseStackName(stack));
+      expect(buildPlatformSpec(config).jobs.length, stack).toBeGreaterThan(0);
+    }
+    expect(committedConfig('aws-prod')).toMatchObject({ region: 'eu-west-1', environment: 'prod' });
+    expect(committedConfig('azure-prod')).toMatchObject({ region: 'westeurope', environment: 'prod' });
   });
 
-  it('sizes and retains both stacks alike', () => {
-    const aws = load('Pulumi.aws.yaml').config as Record<string, unknown>;
-    const azure = load('Pulumi.azure.yaml').config as Record<string, unknown>;
+  it('keeps the shared files out of reach of Pulumi and of providers', () => {
+    for (const file of SHARED_FILES) {
+      // No stack can be named after a shared file, so Pulumi never deploys one as a stack.
+      expect(() => parseStackName(file.slice('Pulumi.'.length, -'.yaml'.length)), file).toThrow();
+      const keys = Object.keys(readStackFileConfig(file));
+      expect(keys.length, file).toBeGreaterThan(0);
+      expect(
+        keys.filter((key) => !key.startsWith(`${PROJECT}:`)),
+        file,
+      ).toEqual([]);
+    }
+  });
+
+  it('sizes and retains both prod stacks alike', () => {
+    const aws = committedConfig('aws-prod');
+    const azure = committedConfig('azure-prod');
     for (const key of [
       'lake',
       'stream',
@@ -60,14 +61,14 @@ describe('Pulumi project and stack files', () => {
       'logRetentionDays',
       'imageTag',
       'alertEmails',
-    ]) {
-      expect(azure[`${PROJECT}:${key}`], key).toEqual(aws[`${PROJECT}:${key}`]);
+    ] as const) {
+      expect(azure[key], key).toEqual(aws[key]);
     }
   });
 
-  it('keeps secrets out of the committed stack files', () => {
-    for (const file of ['Pulumi.aws.yaml', 'Pulumi.azure.yaml']) {
-      const keys = Object.keys((load(file).config ?? {}) as Record<string, unknown>);
+  it('keeps secrets out of the committed stack and shared files', () => {
+    for (const file of [...SHARED_FILES, ...STACKS.map(stackFileName)]) {
+      const keys = Object.keys(readStackFileConfig(file));
       expect(
         keys.filter((k) => /password|hashkey|secret/i.test(k)),
         file,

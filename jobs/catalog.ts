@@ -2,6 +2,8 @@
  * The job catalog: every job the container image runs, with how the platform schedules and sizes it.
  * The CLI's help and both clouds' job runners (infra/) are generated from this list, so a job is declared once.
  */
+import { EVENT_TOPICS } from './contracts/event-topics.ts';
+
 export interface JobSpec {
   /** CLI verb: `ecomm <name>`. */
   name: string;
@@ -187,3 +189,19 @@ export const JOB_CATALOG: JobSpec[] = [
 export function findJob(name: string): JobSpec | undefined {
   return JOB_CATALOG.find((job) => job.name === name);
 }
+
+/** A topic of the event stream as the platform provisions it. */
+export interface StreamTopicSpec {
+  /** Kafka topic (Event Hubs event hub) name. */
+  topic: string;
+  partitions: number;
+}
+
+/**
+ * The topics the jobs read and write, with their partitions: what infra/ provisions on MSK and Event
+ * Hubs. Derived from the event contracts so infra/ needs nothing from jobs/ but this file.
+ */
+export const STREAM_TOPICS: readonly StreamTopicSpec[] = EVENT_TOPICS.map(({ topic, partitions }) => ({
+  topic,
+  partitions,
+}));

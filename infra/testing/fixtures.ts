@@ -1,8 +1,11 @@
 /** Stack config maps as `pulumi.runtime.allConfig()` would return them for the two stacks. */
 import { PROJECT } from '../config.ts';
 
+/** The stacks the fixtures configure: environment `test`, so resources are named `ecomm-test-...`. */
+export const AWS_STACK = 'aws-test';
+export const AZURE_STACK = 'azure-test';
+
 const shared: Record<string, string> = {
-  [`${PROJECT}:environment`]: 'test',
   [`${PROJECT}:owner`]: 'data-engineering',
   [`${PROJECT}:costCenter`]: 'analytics-42',
   [`${PROJECT}:alertEmails`]: JSON.stringify(['oncall@example.com', 'data-team@example.com']),
@@ -19,7 +22,6 @@ const shared: Record<string, string> = {
 export const AWS_CONFIG: Record<string, string> = {
   ...shared,
   'aws:region': 'eu-west-1',
-  [`${PROJECT}:cloud`]: 'aws',
   [`${PROJECT}:network`]: JSON.stringify({
     cidr: '10.40.0.0/16',
     availabilityZones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'],
@@ -29,7 +31,6 @@ export const AWS_CONFIG: Record<string, string> = {
 export const AZURE_CONFIG: Record<string, string> = {
   ...shared,
   'azure-native:location': 'westeurope',
-  [`${PROJECT}:cloud`]: 'azure',
   [`${PROJECT}:network`]: JSON.stringify({ cidr: '10.50.0.0/16' }),
   [`${PROJECT}:warehouseAdminPassword`]: 'warehouse-admin-password-value',
 };

@@ -1,7 +1,8 @@
 /**
  * A fake cloud for `pulumi.runtime.setMocks`: records every resource the program registers and
  * answers with plausible outputs (ARNs, Azure resource IDs, endpoints) so URLs and policies can be
- * asserted. Call startMockCloud() before importing any program module.
+ * asserted, and records each registration's parent and dependencies as the engine would receive
+ * them. Call startMockCloud() before importing any program module.
  */
 import * as pulumi from '@pulumi/pulumi';
 
@@ -12,6 +13,18 @@ export interface RecordedResource {
   custom: boolean;
   id: string;
   state: Record<string, unknown>;
+}
+
+/** A registration as the engine receives it; URNs are the mock monitor's (see testing/targets.ts). */
+export interface Registration {
+  urn: string;
+  type: string;
+  name: string;
+  custom: boolean;
+  /** The parent's URN, '' for the stack itself. */
+  parent: string;
+  /** Every resource it depends on: dependsOn, the resources its inputs came from, deletedWith. */
+  dependencies: string[];
 }
 
 export const ACCOUNT = '123456789012';
@@ -96,9 +109,13 @@ const AZURE_NAME_KEYS: Record<string, string> = {
   ScheduledQueryRule: 'ruleName',
 };
 
+/** The input holding the own name of an azure-native resource of this kind (`StorageAccount`). */
+export function azureNameKey(kind: string): string {
+  return AZURE_NAME_KEYS[kind] ?? `${kind.charAt(0).toLowerCase()}${kind.slice(1)}Name`;
+}
+
 function azureName(kind: string, inputs: Inputs, fallback: string): string {
-  const key = AZURE_NAME_KEYS[kind] ?? `${kind.charAt(0).toLowerCase()}${kind.slice(1)}Name`;
-  return text(inputs[key], fallback);
+  return text(inputs[azureNameKey(kind)], fallback);
 }
 
 /** Azure resource IDs shaped like ARM's, so role-assignment scopes can be checked. */
@@ -137,9 +154,11 @@ function azureState(type: string, name: string, inputs: Inputs): Inputs {
 
 export class MockCloud {
   resources: RecordedResource[] = [];
+  registrations: Registration[] = [];
 
   reset(): void {
     this.resources = [];
+    this.registrations = [];
   }
 
   custom(): RecordedResource[] {
@@ -160,7 +179,8 @@ export class MockCloud {
   }
 }
 
-export async function startMockCloud(): Promise<MockCloud> {
+/** Starts the mocks for a stack; its name is what `pulumi.getStack()` returns to the program. */
+export async function startMockCloud(stack = 'aws-test'): Promise<MockCloud> {
   const cloud = new MockCloud();
   await pulumi.runtime.setMocks(
     {
@@ -203,10 +223,43 @@ export async function startMockCloud(): Promise<MockCloud> {
       },
     },
     'ecomm-data-platform',
-    'test',
+    stack,
     false,
   );
+  recordRegistrations(cloud);
   return cloud;
+}
+
+/** The parts of a RegisterResourceRequest (the SDK's protobuf message) the engine checks targets with. */
+interface RegisterResourceRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getCustom(): boolean;
+  getDependenciesList(): string[];
+  getDeletedwith(): string;
+}
+
+/** The SDK's MockMonitor: `setMocks` hands it every registration; MockResourceArgs carry no parent or dependencies. */
+interface MockMonitor {
+  registerResource(request: RegisterResourceRequest, callback: unknown): unknown;
+  newUrn(parent: string, type: string, name: string): string;
+}
+
+function recordRegistrations(cloud: MockCloud): void {
+  const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitor;
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (request, callback) => {
+    cloud.registrations.push({
+      urn: monitor.newUrn(request.getParent(), request.getType(), request.getName()),
+      type: request.getType(),
+      name: request.getName(),
+      custom: request.getCustom(),
+      parent: request.getParent(),
+      dependencies: [...request.getDependenciesList(), request.getDeletedwith()].filter((urn) => urn !== ''),
+    });
+    return register(request, callback);
+  };
 }
 
 /** The resolved value of an Output. */

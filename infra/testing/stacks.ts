@@ -2,11 +2,13 @@
 import * as pulumi from '@pulumi/pulumi';
 import type { JobSpec } from '../../jobs/catalog.ts';
 import type { PlatformOutputs } from '../adapter-urls.ts';
-import { parseStackConfig } from '../config.ts';
+import { PROJECT, parseStackConfig, type StackConfig } from '../config.ts';
 import { configSecretValues } from '../platform.ts';
 import { buildPlatformSpec, type PlatformSpec } from '../spec.ts';
-import { AWS_CONFIG, AZURE_CONFIG } from './fixtures.ts';
-import { type MockCloud, type RecordedResource, resolved } from './mock-cloud.ts';
+import { asPulumiConfig, readCloudDefaults, readStackFileConfig } from '../stack-files.ts';
+import { parseStackName, stackFileName } from '../stack-name.ts';
+import { AWS_CONFIG, AWS_STACK, AZURE_CONFIG, AZURE_STACK } from './fixtures.ts';
+import { type MockCloud, type RecordedResource, type Registration, resolved } from './mock-cloud.ts';
 
 export interface DeployedStack {
   spec: PlatformSpec;
@@ -14,6 +16,8 @@ export interface DeployedStack {
   outputs: PlatformOutputs<string>;
   /** Each resource's parent's type, as the program constructed it. */
   parents: ParentRecord[];
+  /** Every registration with its parent and dependencies, as the engine receives them. */
+  registrations: Registration[];
 }
 
 export interface ParentRecord {
@@ -28,9 +32,35 @@ function parentTypeOf(parent: pulumi.Resource | undefined): string | undefined {
   return (parent as unknown as { __pulumiType?: string } | undefined)?.__pulumiType;
 }
 
+/** The fixture config of the cloud's test stack, and the stack's name. */
+function fixtureOf(cloud: 'aws' | 'azure'): [Record<string, string>, string] {
+  return cloud === 'aws' ? [AWS_CONFIG, AWS_STACK] : [AZURE_CONFIG, AZURE_STACK];
+}
+
 export function specFor(cloud: 'aws' | 'azure', catalog?: JobSpec[]): PlatformSpec {
-  const config = parseStackConfig(cloud === 'aws' ? AWS_CONFIG : AZURE_CONFIG, cloud);
+  const config = parseStackConfig(...fixtureOf(cloud));
   return catalog === undefined ? buildPlatformSpec(config) : buildPlatformSpec(config, catalog);
+}
+
+/** What `pulumi config set --secret` adds to a stack of the cloud. */
+const STACK_SECRETS = {
+  aws: { piiHashKey: 'x'.repeat(48), sourcePassword: 'source-password-value' },
+  azure: {
+    piiHashKey: 'x'.repeat(48),
+    sourcePassword: 'source-password-value',
+    warehouseAdminPassword: 'warehouse-admin-password-value',
+  },
+};
+
+/**
+ * The config `pulumi up` hands the program on the stack once its secrets are set: the stack's own
+ * file (its committed Pulumi.<stack>.yaml unless told otherwise) merged over its cloud's shared file.
+ */
+export function committedConfig(stack: string, stackFile = stackFileName(stack)): StackConfig {
+  const raw = asPulumiConfig(readStackFileConfig(stackFile));
+  for (const [key, value] of Object.entries(STACK_SECRETS[parseStackName(stack).cloud]))
+    raw[`${PROJECT}:${key}`] = value;
+  return parseStackConfig(raw, stack, { cloudDefaults: readCloudDefaults });
 }
 
 /** Runs the cloud's program on the spec; programs are imported only after the mocks are in place. */
@@ -40,7 +70,7 @@ export async function deploy(cloud: MockCloud, spec: PlatformSpec): Promise<Depl
     spec.cloud === 'aws'
       ? (await import('../aws/program.ts')).deployAws
       : (await import('../azure/program.ts')).deployAzure;
-  const config = parseStackConfig(spec.cloud === 'aws' ? AWS_CONFIG : AZURE_CONFIG, spec.cloud);
+  const config = parseStackConfig(...fixtureOf(spec.cloud));
   const parents: ParentRecord[] = [];
   let deployed: Awaited<ReturnType<typeof program>> | undefined;
   // Run inside a stack, as `pulumi up` does, so a stack transformation can see every resource's parent.
@@ -67,5 +97,11 @@ export async function deploy(cloud: MockCloud, spec: PlatformSpec): Promise<Depl
     imageRef: await resolved(outputs.imageRef),
   };
   await cloud.settle();
-  return { spec, resources: [...cloud.resources], outputs: values, parents };
+  return {
+    spec,
+    resources: [...cloud.resources],
+    outputs: values,
+    parents,
+    registrations: [...cloud.registrations],
+  };
 }
