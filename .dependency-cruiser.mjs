@@ -104,8 +104,5 @@ export default {
       exportsFields: ['exports'],
       conditionNames: ['node', 'import', 'default'],
     },
-    reporterOptions: {
-      text: { highlightFocused: true },
-    },
   },
 };
