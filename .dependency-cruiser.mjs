@@ -9,6 +9,11 @@ const TEST_FILE = [
   '(^|/)test-fixtures\\.ts$',
   '^infra/testing/',
 ];
+// The tests that live beside the code of adapters/ and jobs/ (production files there have their own rule).
+const ROOM_TEST = [
+  '^(adapters|jobs)/.*\\.test\\.ts$',
+  '^(adapters|jobs)/(.*/|)(contract|test-fixtures)\\.ts$',
+];
 // What ships or deploys. Benchmarks and the root config files are neither.
 const PRODUCTION_ROOM = '^(adapters|jobs|infra|sql|scripts)/';
 // The one file of scripts/ a room's tests may read: where the shared test services listen.
@@ -57,7 +62,7 @@ export default {
       comment:
         'A test of adapters/ or jobs/ may read where the test services listen (scripts/services/env.ts) and the ' +
         'helpers in test/, nothing else of scripts/.',
-      from: { path: '^(adapters|jobs)/', pathNot: '^test/' },
+      from: { path: ROOM_TEST },
       to: { path: '^scripts/', pathNot: SERVICES_ENV },
     },
     {
