@@ -1,5 +1,5 @@
 // One Apache Kafka KRaft node (broker + controller) from the jars `npm run services:up` resolved into
-// .services/kafka/libs: the broker settings services.ts writes for the shared test broker, and a way for a test to
+// .services/kafka/libs: the broker settings kafka.ts writes for the shared test broker, and a way for a test to
 // run a private node of its own (same jars, same settings) that it may stop, restart and kill without disturbing
 // the suites sharing the services' broker. See docs/services.md.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
