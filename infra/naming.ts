@@ -40,15 +40,11 @@ export function dashedUniqueName(prefix: string, part: string, seed: string, max
 }
 
 /**
- * Key Vault secret names allow only letters, digits and dashes, and are case-insensitive, so the
- * platform's secret names (PII_HASH_KEY, the names the jobs ask the secret store for) are stored
- * with dashes. The Key Vault secrets adapter applies the same mapping when it looks a name up.
+ * Key Vault secret names allow only letters, digits and dashes, so the platform's secret names (PII_HASH_KEY, the
+ * names the jobs ask the secret store for) are stored with dashes: the mapping the Key Vault secrets adapter looks
+ * them up with, the one function both use.
  */
-export function keyVaultSecretName(name: string): string {
-  if (!/^[A-Za-z0-9_-]+$/.test(name))
-    throw new Error(`secret name "${name}" must be letters, digits, _ or -`);
-  return name.replace(/_/g, '-');
-}
+export { keyVaultName as keyVaultSecretName } from '../adapters/secrets/azure-key-vault.ts';
 
 /** The platform secret name a Key Vault secret name stands for (inverse of keyVaultSecretName). */
 export function platformSecretName(vaultName: string): string {

@@ -9,8 +9,8 @@ const VAULT_NAME = /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/i;
 
 /**
  * Key Vault secret names allow only letters, digits and dashes (1-127, case-insensitive), so the platform's names
- * are looked up with `_` as `-`: PII_HASH_KEY is the vault secret PII-HASH-KEY. infra/naming.ts
- * (keyVaultSecretName) stores them under the same mapping; azure-key-vault.test.ts checks the two agree.
+ * are looked up with `_` as `-`: PII_HASH_KEY is the vault secret PII-HASH-KEY. The Azure stack stores them with
+ * this same function (infra/naming.ts).
  */
 export function keyVaultName(name: string): string {
   if (!/^[A-Za-z0-9_-]{1,127}$/.test(name)) {
