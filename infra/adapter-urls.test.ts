@@ -47,6 +47,9 @@ describe('adapter URLs', () => {
 
   it('points the secrets adapter at a Secrets Manager region or a Key Vault', () => {
     expect(awsSecretsUrl('eu-west-1')).toBe('aws-secretsmanager://eu-west-1');
+    expect(awsSecretsUrl('eu-west-1', 'ecomm-prod/')).toBe(
+      'aws-secretsmanager://eu-west-1?prefix=ecomm-prod/',
+    );
     expect(azureSecretsUrl('ecomm-prod-kv')).toBe('azure-keyvault://ecomm-prod-kv');
   });
 

@@ -73,8 +73,9 @@ export function postgresUrl(endpoint: DatabaseEndpoint): string {
   return databaseUrl('postgres', endpoint);
 }
 
-export function awsSecretsUrl(region: string): string {
-  return `aws-secretsmanager://${region}`;
+/** The stack's secrets are named `<prefix><name>`: the environments of one account and region never collide. */
+export function awsSecretsUrl(region: string, prefix = ''): string {
+  return `aws-secretsmanager://${region}${prefix === '' ? '' : `?prefix=${prefix}`}`;
 }
 
 export function azureSecretsUrl(vaultName: string): string {

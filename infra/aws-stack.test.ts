@@ -64,7 +64,7 @@ describe('AWS stack inventory', () => {
     expect(stack.outputs.SOURCE_URL).toBe(
       'postgres://ecomm_reader@oltp.example.internal:5432/shop?sslmode=require&passwordSecret=SOURCE_PASSWORD',
     );
-    expect(stack.outputs.SECRETS_URL).toBe('aws-secretsmanager://eu-west-1');
+    expect(stack.outputs.SECRETS_URL).toBe('aws-secretsmanager://eu-west-1?prefix=ecomm-test/');
     expect(stack.outputs.imageRef).toMatch(
       /\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/ecomm-test\/ecomm-data-platform:2025\.01\.0$/,
     );
@@ -258,12 +258,12 @@ describe('AWS stack inventory', () => {
     expect(new Set(taskRoles).size).toBe(JOB_CATALOG.length);
   });
 
-  it('stores the config secrets in Secrets Manager under the names jobs ask for', () => {
+  it('stores the config secrets in Secrets Manager under the stack prefix and the names jobs ask for', () => {
     expect(
       ofType(resources, 'aws:secretsmanager/secret:Secret')
         .map((s) => s.inputs.name)
         .sort(),
-    ).toEqual(['PII_HASH_KEY', 'SOURCE_PASSWORD']);
+    ).toEqual(['ecomm-test/PII_HASH_KEY', 'ecomm-test/SOURCE_PASSWORD']);
     expect(ofType(resources, 'aws:secretsmanager/secretVersion:SecretVersion')).toHaveLength(2);
   });
 

@@ -15,7 +15,7 @@ describe('program entry', () => {
     expect(await resolved(entry.STREAM_URL)).toMatch(/^kafka:\/\/.*auth=msk-iam/);
     expect(await resolved(entry.WAREHOUSE_URL)).toMatch(/^redshift:\/\//);
     expect(await resolved(entry.SOURCE_URL)).toMatch(/^postgres:\/\//);
-    expect(await resolved(entry.SECRETS_URL)).toBe('aws-secretsmanager://eu-west-1');
+    expect(await resolved(entry.SECRETS_URL)).toBe('aws-secretsmanager://eu-west-1?prefix=ecomm-test/');
     expect(await resolved(entry.imageRef)).toMatch(/ecomm-data-platform:2025\.01\.0$/);
   });
 

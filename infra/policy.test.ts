@@ -166,9 +166,9 @@ describe('AWS policies', () => {
     expect(actions('stream-ingest')).toContain('kafka-cluster:ReadData');
     const secretsOf = (name: string) =>
       policyOf(name).Statement.find((s) => s.Sid === 'ReadJobSecrets')?.Resource;
-    expect(secretsOf('generate')).toEqual([expect.stringContaining('secret:SOURCE_PASSWORD')]);
+    expect(secretsOf('generate')).toEqual([expect.stringContaining('secret:ecomm-test/SOURCE_PASSWORD')]);
     expect(secretsOf('load')).toEqual([
-      expect.stringContaining('secret:PII_HASH_KEY'),
+      expect.stringContaining('secret:ecomm-test/PII_HASH_KEY'),
       expect.stringContaining('secret:redshift!ecomm-test-admin'),
     ]);
   });

@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
+  DescribeSecretCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
@@ -80,6 +81,26 @@ describe('AWS Secrets Manager secrets (moto)', () => {
     );
     await store.get(`TEXT_${run}`);
     expect(inspect(store, { depth: 10, showHidden: true })).not.toContain('inspect-me-not');
+  });
+});
+
+describe('AWS Secrets Manager prefix (moto)', () => {
+  it('reads <prefix><name>, so environments share an account and a region, and a full ARN as it is', async () => {
+    const prefix = `ecomm-staging-${run}/`;
+    await createSecret(`${prefix}PII_HASH_KEY`, 'staging-key');
+    await createSecret(`PII_HASH_KEY_PLAIN_${run}`, 'unprefixed');
+    const store = openAwsSecretsManager(`${url}&prefix=${prefix}`, { credentials });
+    expect(await store.get('PII_HASH_KEY')).toBe('staging-key');
+    const described = await admin.send(new DescribeSecretCommand({ SecretId: `PII_HASH_KEY_PLAIN_${run}` }));
+    expect(await store.get(described.ARN as string)).toBe('unprefixed');
+    const missing = await store.get('SOURCE_PASSWORD').catch((error: Error) => error);
+    expect((missing as Error).message).toBe(`secret not found: SOURCE_PASSWORD in ${url}&prefix=${prefix}`);
+  });
+
+  it('refuses a prefix Secrets Manager names cannot hold', () => {
+    expect(() => openSecretStore('aws-secretsmanager://eu-west-1?prefix=a b')).toThrow(
+      /prefix "a b" may hold only/,
+    );
   });
 });
 

@@ -12,7 +12,8 @@ export interface AwsSecretsOptions {
 
 /**
  * AWS Secrets Manager (`aws-secretsmanager://<region>`, `?endpoint=<url>` for an emulator such as moto): the
- * secret named exactly as the job asks (`PII_HASH_KEY`), its SecretString. Values are cached for the process
+ * secret named as the job asks (`PII_HASH_KEY`) after the URL's `?prefix=` (`ecomm-staging/`, so environments can
+ * share an account and a region), its SecretString; a full ARN is read as it is. Values are cached for the process
  * lifetime: a job runs minutes, and a rotated key must not change mid-run anyway (hashes would stop joining).
  */
 export function openAwsSecretsManager(url: string, options: AwsSecretsOptions = {}): SecretStore {
@@ -23,10 +24,16 @@ export function openAwsSecretsManager(url: string, options: AwsSecretsOptions = 
       `SECRETS_URL: "${url}" must name a region: aws-secretsmanager://<region>, e.g. eu-west-1`,
     );
   }
-  const unknown = [...parsed.searchParams.keys()].filter((key) => key !== 'endpoint');
+  const unknown = [...parsed.searchParams.keys()].filter((key) => key !== 'endpoint' && key !== 'prefix');
   if (unknown.length > 0)
     throw new Error(`SECRETS_URL: unknown URL parameter(s) ${unknown.join(', ')} in "${url}"`);
   const endpoint = parsed.searchParams.get('endpoint') ?? undefined;
+  const prefix = parsed.searchParams.get('prefix') ?? '';
+  if (!/^[A-Za-z0-9/_+=.@-]{0,256}$/.test(prefix))
+    throw new Error(
+      `SECRETS_URL: prefix "${prefix}" may hold only letters, digits and /_+=.@- (Secrets Manager names)`,
+    );
+  const secretId = (name: string) => (name.startsWith('arn:') ? name : `${prefix}${name}`);
   let client = options.client;
   const cache = new Map<string, Promise<string>>();
   async function read(name: string): Promise<string> {
@@ -40,7 +47,7 @@ export function openAwsSecretsManager(url: string, options: AwsSecretsOptions = 
         credentials: options.credentials,
         maxAttempts: 4,
       });
-      text = (await client.send(new sdk.GetSecretValueCommand({ SecretId: name }))).SecretString;
+      text = (await client.send(new sdk.GetSecretValueCommand({ SecretId: secretId(name) }))).SecretString;
     } catch (error) {
       if ((error as Error).name === 'ResourceNotFoundException') throw new SecretNotFoundError(url, name);
       // AWS error messages name the secret and the reason (AccessDenied, a KMS problem), never its value.

@@ -1,6 +1,7 @@
 /**
- * AWS secrets: one Secrets Manager secret per platform secret, named exactly as jobs ask for it
- * (SECRETS_URL = aws-secretsmanager://<region>), values from encrypted stack config.
+ * AWS secrets: one Secrets Manager secret per platform secret, named `<stack prefix>/<name the jobs ask for>`
+ * (SECRETS_URL = aws-secretsmanager://<region>?prefix=<stack prefix>/), values from encrypted stack config. The
+ * prefix carries the environment, so aws-prod and aws-staging can share an account and a region.
  */
 import * as secretsmanager from '@pulumi/aws/secretsmanager/index.js';
 import * as pulumi from '@pulumi/pulumi';
@@ -23,7 +24,7 @@ export class AwsSecrets extends pulumi.ComponentResource implements SecretsOutpu
       const secret = new secretsmanager.Secret(
         `${name}-${entry.name}`,
         {
-          name: entry.name,
+          name: `${args.prefix}/${entry.name}`,
           description: entry.description,
           recoveryWindowInDays: 7,
           tags: args.tags,
@@ -40,7 +41,7 @@ export class AwsSecrets extends pulumi.ComponentResource implements SecretsOutpu
       );
       this.secretRefs[entry.name] = secret.arn;
     }
-    this.secretsUrl = pulumi.output(awsSecretsUrl(args.region));
+    this.secretsUrl = pulumi.output(awsSecretsUrl(args.region, `${args.prefix}/`));
     this.registerOutputs({ secretsUrl: this.secretsUrl });
   }
 }

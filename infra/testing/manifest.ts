@@ -185,7 +185,10 @@ export function manifestFromAws(resources: RecordedResource[], prefix: string): 
     };
   });
   const namespace = ofType(resources, 'aws:redshiftserverless/namespace:Namespace')[0];
-  const secrets = ofType(resources, 'aws:secretsmanager/secret:Secret').map((s) => String(s.inputs.name));
+  // Named `<stack prefix>/<name>`: the capability is the name the jobs ask for.
+  const secrets = ofType(resources, 'aws:secretsmanager/secret:Secret').map(
+    (s) => String(s.inputs.name).split('/').pop() as string,
+  );
   // Redshift keeps WAREHOUSE_PASSWORD itself when it manages the admin password.
   if (namespace?.inputs.manageAdminPassword === true) secrets.push('WAREHOUSE_PASSWORD');
   return {
