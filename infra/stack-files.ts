@@ -3,23 +3,15 @@
  * the settings every stack of a cloud shares are read here, from the cloud's file next to Pulumi.yaml.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { parse as parseYaml } from 'yaml';
 import { type Cloud, cloudDefaultsFileName } from './stack-name.ts';
 
 /** Where Pulumi.yaml and the stack files live, whatever directory the program runs from. */
 export const PROJECT_ROOT = new URL('../', import.meta.url);
 
-interface YamlParser {
-  load(text: string): unknown;
-}
-
-// The YAML parser the Pulumi SDK itself depends on, resolved from the SDK so no dependency is added.
-const pulumiSdk = createRequire(import.meta.url).resolve('@pulumi/pulumi');
-const yaml = createRequire(pulumiSdk)('js-yaml') as YamlParser;
-
 /** A YAML file of the project (Pulumi.yaml, a stack file) as a document. */
 export function readProjectYaml(fileName: string, root: URL = PROJECT_ROOT): unknown {
-  return yaml.load(readFileSync(new URL(fileName, root), 'utf8'));
+  return parseYaml(readFileSync(new URL(fileName, root), 'utf8'));
 }
 
 /** A stack file's `config:` map as YAML gives it: nested objects, lists, numbers. */
