@@ -5,7 +5,8 @@
  * loaded, or skipped (`ecomm batches`). An outage or a stop request is not the batch's fault: it is rethrown.
  */
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { type IncidentFinding, openIncidents, reconcileIncidents } from '../alerts/incidents.ts';
+import { type IncidentFinding, openIncidents } from '../alerts/incident-rows.ts';
+import { reconcileIncidents } from '../alerts/incidents.ts';
 import type { JobContext } from '../context.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
 import { type Finding, recordFindings } from '../quality/findings.ts';

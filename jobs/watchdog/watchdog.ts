@@ -5,7 +5,8 @@
  */
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { type DeliveryReport, deliverPendingAlerts } from '../alerts/deliveries.ts';
-import { type IncidentChanges, type IncidentFinding, reconcileIncidents } from '../alerts/incidents.ts';
+import type { IncidentChanges, IncidentFinding } from '../alerts/incident-rows.ts';
+import { reconcileIncidents } from '../alerts/incidents.ts';
 import { type AlertRouter, alertRouterFromConfig } from '../alerts/routing.ts';
 import type { JobContext } from '../context.ts';
 import { qualityLineage } from '../lineage/steps.ts';
