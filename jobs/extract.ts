@@ -9,8 +9,8 @@ import { CsvRecordCounter } from './lake/csv.ts';
 import { compactTimestamp, isoDate, lakeKey } from './lake/layout.ts';
 import { extractLineage } from './lineage/steps.ts';
 import { registerBatch } from './ops/batches.ts';
+import { type Finding, recordFindings } from './ops/dq-findings.ts';
 import { recordStep } from './ops/pipeline-runs.ts';
-import { type Finding, recordFindings } from './quality/findings.ts';
 import { sourceKeyText } from './reconcile/keys.ts';
 
 export interface ExtractedTable {

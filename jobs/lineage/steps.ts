@@ -20,7 +20,7 @@ import { contractFor } from '../contracts/data-contracts.ts';
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
 import type { SourceTableSpec } from '../contracts/source-tables.ts';
 import type { BatchRow } from '../ops/batches.ts';
-import type { Finding, Layer } from '../quality/findings.ts';
+import type { Finding, Layer } from '../ops/dq-findings.ts';
 import { runQuality } from '../quality/index.ts';
 import { DEAD_LETTER_TOPIC } from '../stream-service/dead-letter.ts';
 import type { ModelBuildResult } from '../transform/build.ts';

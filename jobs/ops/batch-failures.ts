@@ -9,10 +9,10 @@ import { type IncidentFinding, openIncidents } from '../alerts/incident-rows.ts'
 import { reconcileIncidents } from '../alerts/incidents.ts';
 import type { JobContext } from '../context.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
-import { type Finding, recordFindings } from '../quality/findings.ts';
 import { LAYER_OWNERS } from '../watchdog/rules.ts';
 import { type BatchStep, classifyBatchError } from './batch-errors.ts';
 import { type BatchFailure, type BatchState, batchState, failedBatches, markBatchFailed } from './batches.ts';
+import { type Finding, recordFindings } from './dq-findings.ts';
 
 export const BATCH_FAILED_CHECK = 'batch_failed';
 

@@ -21,8 +21,8 @@ import { readWatermark } from '../extract.ts';
 import { reconcileLineage } from '../lineage/steps.ts';
 import { runLoad } from '../load.ts';
 import { classifyBatchError } from '../ops/batch-errors.ts';
+import { type Finding, recordFindings } from '../ops/dq-findings.ts';
 import { recordStep } from '../ops/pipeline-runs.ts';
-import { type Finding, recordFindings } from '../quality/findings.ts';
 import { runValidate } from '../validate.ts';
 import {
   compareListings,

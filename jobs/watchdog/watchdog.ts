@@ -10,6 +10,7 @@ import { reconcileIncidents } from '../alerts/incidents.ts';
 import { type AlertRouter, alertRouterFromConfig } from '../alerts/routing.ts';
 import type { JobContext } from '../context.ts';
 import { qualityLineage } from '../lineage/steps.ts';
+import { recordFindings } from '../ops/dq-findings.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
 import { runChecks, type WatchdogFinding } from './checks.ts';
 import { BUSINESS_RULES, type BusinessRule, LAYER_OWNERS, TABLE_RULES, type TableRules } from './rules.ts';
@@ -32,33 +33,6 @@ export interface WatchdogResult {
   deliveries: DeliveryReport;
   /** Alerts still waiting after this run (failed or pending): the next run retries them. */
   undelivered: number;
-}
-
-export async function recordWatchdogFindings(
-  db: SqlDatabase,
-  runId: string,
-  findings: WatchdogFinding[],
-  at: Date,
-): Promise<void> {
-  for (const finding of findings) {
-    await db.query(
-      `insert into ops.dq_findings (run_id, check_id, layer, table_name, check_type, severity, status, failing_rows,
-         details, checked_at)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [
-        runId,
-        finding.checkId.slice(0, 512),
-        finding.layer.slice(0, 16),
-        finding.tableName,
-        finding.checkType,
-        finding.severity,
-        finding.passed ? 'pass' : 'fail',
-        finding.failingRows,
-        finding.details?.slice(0, 4000) ?? null,
-        at,
-      ],
-    );
-  }
 }
 
 /** The latest verdict of each blocking check the pipeline ran (quality, transform) within the lookback. */
@@ -108,7 +82,7 @@ export async function runWatchdog(
   try {
     const now = context.now();
     const findings = await runChecks(db, now, options.tables ?? TABLE_RULES, options.rules ?? BUSINESS_RULES);
-    await recordWatchdogFindings(db, context.runId, findings, now);
+    await recordFindings(db, context.runId, findings, now);
     const failed = findings.filter((finding) => !finding.passed);
     for (const finding of failed) {
       log.warn(
