@@ -2,16 +2,19 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { UnsupportedUrlError } from '../adapters/url.ts';
 import { JOB_CATALOG, type JobSpec } from './catalog.ts';
-import { ConfigError, loadConfig, requiresExplicitSettings } from './config.ts';
+import {
+  type Config,
+  ConfigError,
+  loadConfig,
+  requiresExplicitSettings,
+  SERVICE_DEFAULTS,
+} from './config.ts';
 import { createJobContext, type JobContext, JobStoppedError } from './context.ts';
 import { JOB_HANDLERS, type JobOptions } from './job-handlers.ts';
 import { withLineageRun } from './lineage/emitter.ts';
 
 /** Exit codes, documented in the README: the container platform and schedulers act on them. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130, terminated: 143 } as const;
-
-/** How long a stop request may take before the process exits anyway (ECS and Container Apps give 30 s). */
-const SHUTDOWN_GRACE_MS = Number(process.env.ECOMM_SHUTDOWN_GRACE_SECONDS ?? '25') * 1000;
 
 const SETTING_FLAGS: [flag: string, variable: string][] = [
   ['--lake-url <url>', 'LAKE_URL'],
@@ -124,9 +127,11 @@ function addJobOptions(job: string, command: Command): void {
         'keep consuming as a service (health on --health-port) until SIGTERM; default: drain and exit',
       )
       .addOption(
-        new Option('--health-port <port>', 'port of /healthz, /readyz and /status with --follow')
-          .argParser(parsePort)
-          .default(Number(process.env.ECOMM_HEALTH_PORT ?? '8080')),
+        settingOption(
+          '--health-port <port>',
+          'port of /healthz, /readyz and /status with --follow',
+          String(SERVICE_DEFAULTS.ECOMM_HEALTH_PORT),
+        ).argParser(parsePort),
       );
   }
   if (job === 'run')
@@ -134,15 +139,18 @@ function addJobOptions(job: string, command: Command): void {
   if (job === 'monitor') {
     command
       .addOption(
-        new Option('--port <n>', 'TCP port to serve the UI on (0 = any free port)')
-          .env('MONITOR_PORT')
-          .argParser(parsePort)
-          .default(8090),
+        settingOption(
+          '--port <n>',
+          'TCP port to serve the UI on (0 = any free port)',
+          `${SERVICE_DEFAULTS.MONITOR_PORT}, env: MONITOR_PORT`,
+        ).argParser(parsePort),
       )
       .addOption(
-        new Option('--host <address>', 'address to listen on (0.0.0.0 in a container)')
-          .env('MONITOR_HOST')
-          .default('127.0.0.1'),
+        settingOption(
+          '--host <address>',
+          'address to listen on (0.0.0.0 in a container)',
+          `${JSON.stringify(SERVICE_DEFAULTS.MONITOR_HOST)}, env: MONITOR_HOST`,
+        ),
       );
   }
   if (job === 'transform' || job === 'quality') {
@@ -152,6 +160,14 @@ function addJobOptions(job: string, command: Command): void {
         .default('all'),
     );
   }
+}
+
+/**
+ * An option whose default is a setting: the config resolves it when the job runs, so a bad value is named with
+ * every other bad setting (exit 2); the help shows the default the way commander shows its own.
+ */
+function settingOption(flags: string, description: string, shownDefault: string): Option {
+  return new Option(flags, `${description} (default: ${shownDefault})`);
 }
 
 function parseInteger(value: string): number {
@@ -192,11 +208,14 @@ function camelCase(flag: string): string {
 /** Runs one job in a fresh context and turns every outcome into an exit code and one clear message. */
 export async function runFromCli(argv: string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
+  // The stack of a failure is printed at debug and trace: the job's level, once its settings and flags are read.
+  let logLevel: Config['LOG_LEVEL'] | undefined;
   const program = buildProgram(async (job, options, settings) => {
     const environment = { ...process.env, ...settings };
     const config = loadConfig(environment, {
       required: requiresExplicitSettings(environment) ? job.env : [],
     });
+    logLevel = config.LOG_LEVEL;
     const stop = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
       if (stop.signal.aborted) process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated);
@@ -205,7 +224,7 @@ export async function runFromCli(argv: string[]): Promise<number> {
       // Every write is atomic (rename, multipart completion, transaction), so exiting mid-unit leaves nothing half-written.
       setTimeout(
         () => process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated),
-        SHUTDOWN_GRACE_MS,
+        config.ECOMM_SHUTDOWN_GRACE_SECONDS * 1000,
       ).unref();
     };
     process.on('SIGTERM', onSignal);
@@ -237,11 +256,11 @@ export async function runFromCli(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (error) {
-    return exitCodeFor(error);
+    return exitCodeFor(error, logLevel);
   }
 }
 
-function exitCodeFor(error: unknown): number {
+function exitCodeFor(error: unknown, logLevel: Config['LOG_LEVEL'] | undefined): number {
   if (error instanceof CommanderError) {
     return error.code === 'commander.helpDisplayed' || error.code === 'commander.version'
       ? EXIT.ok
@@ -256,8 +275,7 @@ function exitCodeFor(error: unknown): number {
     return EXIT.usage;
   }
   process.stderr.write(`ecomm: failed: ${(error as Error).message ?? String(error)}\n`);
-  if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace')
-    process.stderr.write(`${(error as Error).stack}\n`);
+  if (logLevel === 'debug' || logLevel === 'trace') process.stderr.write(`${(error as Error).stack}\n`);
   return EXIT.failed;
 }
 

@@ -79,7 +79,7 @@ export const JOB_HANDLERS: Record<string, Handler> = {
     return 0;
   },
   async 'stream-ingest'(context, options) {
-    if (options.follow) return followStream(context, options.healthPort ?? 8080);
+    if (options.follow) return followStream(context, options.healthPort ?? context.config.ECOMM_HEALTH_PORT);
     const batches = await runStreamIngest(context);
     out(
       `stream-ingest ${batches.reduce((sum, b) => sum + b.events, 0)} events in ${batches.length} micro-batches`,
@@ -160,7 +160,14 @@ export const JOB_HANDLERS: Record<string, Handler> = {
       out,
     ),
   monitor: (context, options) =>
-    serveMonitor(context, { port: options.port ?? 8090, host: options.host ?? '127.0.0.1' }, out),
+    serveMonitor(
+      context,
+      {
+        port: options.port ?? context.config.MONITOR_PORT,
+        host: options.host ?? context.config.MONITOR_HOST,
+      },
+      out,
+    ),
   async run(context, options) {
     const result = await runPipeline(context, {
       generateIfEmpty: options.demo

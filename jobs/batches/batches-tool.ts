@@ -159,7 +159,10 @@ async function recordAction(
   );
 }
 
-/** Who ran the tool, as far as the process knows (a container may have no user database). */
+/**
+ * Who ran the tool, as far as the process knows (a container may have no user database). The login's USER is not
+ * a setting but a fact about the process, recorded in the audit row, so it is read here and not in the config.
+ */
 function operatorName(): string | null {
   try {
     return userInfo().username.slice(0, 128);

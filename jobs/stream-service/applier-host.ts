@@ -104,6 +104,8 @@ function startInThread(context: JobContext, stopGraceMs: number): ApplierHost {
 function startInWorker(context: JobContext, stopGraceMs: number): ApplierHost {
   let stats = newApplyStats();
   const data: ApplierWorkerData = {
+    // The settings are the parsed config's (flags included); the rest of the environment is what the adapters read
+    // themselves, not settings: cloud credentials (the AWS chain, AZURE_STORAGE_CONNECTION_STRING) and env:// secrets.
     env: { ...process.env, ...configEnv(context) },
     runId: context.runId,
     stopGraceMs,
