@@ -19,13 +19,13 @@ import type { JobContext } from '../context.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
 import type { SourceTableSpec } from '../contracts/source-tables.ts';
+import type { ModelBuildResult } from '../models/build.ts';
+import type { ModelTestResult } from '../models/model-tests.ts';
+import type { Model } from '../models/models.ts';
 import type { BatchRow } from '../ops/batches.ts';
 import type { Finding, Layer } from '../ops/dq-findings.ts';
 import { runQuality } from '../quality/index.ts';
 import { DEAD_LETTER_TOPIC } from '../stream-service/dead-letter.ts';
-import type { ModelBuildResult } from '../transform/build.ts';
-import type { ModelTestResult } from '../transform/model-tests.ts';
-import type { Model } from '../transform/models.ts';
 import { lineageOf } from './emitter.ts';
 import { lakeDataset, tableDataset, topicDataset } from './naming.ts';
 import {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DATA_CONTRACTS } from '../contracts/data-contracts.ts';
-import { loadModels } from '../transform/models.ts';
+import { loadModels } from '../models/models.ts';
 import { lineageSvg } from './charts.ts';
 import { buildLineage, connected } from './lineage.ts';
 

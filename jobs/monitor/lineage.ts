@@ -4,7 +4,7 @@
  * in sql/ by loadModels). A new model or source appears in the monitor by existing.
  */
 import { DATA_CONTRACTS, type DataContract } from '../contracts/data-contracts.ts';
-import type { Model } from '../transform/models.ts';
+import type { Model } from '../models/models.ts';
 
 export type LineageLayer = 'source' | 'lake' | 'bronze' | 'silver' | 'gold';
 

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { redactUrl } from '../../adapters/url.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { DATA_CONTRACTS } from '../contracts/data-contracts.ts';
-import { loadModels } from '../transform/models.ts';
+import { loadModels } from '../models/models.ts';
 import { ASSETS } from './assets.ts';
 import { loadHeldBatches } from './batch-queries.ts';
 import { type Html, html } from './html.ts';

@@ -1,7 +1,7 @@
 import type { JobContext } from '../context.ts';
+import { type ModelTestResult, runModelTests } from '../models/model-tests.ts';
+import { loadModels } from '../models/models.ts';
 import { type Finding, type Layer, recordFindings } from '../ops/dq-findings.ts';
-import { type ModelTestResult, runModelTests } from '../transform/model-tests.ts';
-import { loadModels } from '../transform/models.ts';
 import { ledgerChecks } from './ledger-checks.ts';
 
 export type QualityLayer = Layer;

@@ -4,9 +4,9 @@ import { postgresCopyError, type SqlDatabase } from '../../adapters/warehouse/sq
 import { type EmbeddedPlatform, openEmbeddedPlatform } from '../../test/harness.ts';
 import { loadConfig } from '../config.ts';
 import { createJobContext } from '../context.ts';
+import { buildModels } from '../models/build.ts';
+import { loadModels } from '../models/models.ts';
 import { registerBatch } from '../ops/batches.ts';
-import { buildModels } from '../transform/build.ts';
-import { loadModels } from '../transform/models.ts';
 import { newApplyStats, runApplier } from './applier.ts';
 import { persistOnce } from './backpressure.ts';
 import { envelopeOf, rawStreamKey } from './raw-batch.ts';

@@ -19,6 +19,8 @@ import { lockForWriteSql } from '../../sql/dialects/macros.ts';
 import type { JobContext } from '../context.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
 import { loadBatchInTransaction, nameRefusedRow } from '../load.ts';
+import { applyIncrementally, tableExists } from '../models/build.ts';
+import { loadModels, type Model } from '../models/models.ts';
 import { BatchDataError, type BatchStep, classifyBatchError, failedBatchIdIn } from '../ops/batch-errors.ts';
 import { reportBatchFailures } from '../ops/batch-failures.ts';
 import {
@@ -30,8 +32,6 @@ import {
   streamBacklog,
 } from '../ops/batches.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
-import { applyIncrementally, tableExists } from '../transform/build.ts';
-import { loadModels, type Model } from '../transform/models.ts';
 import { checkOptionsOf, openRawRecords, type ValidationOutcome, validateRecords } from '../validate.ts';
 import { applyLineage } from './apply-lineage.ts';
 import { type BackpressureState, newBackpressureState, type Persist } from './backpressure.ts';

@@ -7,8 +7,8 @@ import { loadConfig } from '../config.ts';
 import { createJobContext } from '../context.ts';
 import { useLineageSink } from '../lineage/emitter.ts';
 import { memoryLineageSink } from '../lineage/sink.ts';
+import { loadModels } from '../models/models.ts';
 import type { PendingStreamBatch } from '../ops/batches.ts';
-import { loadModels } from '../transform/models.ts';
 import { applyLineage } from './apply-lineage.ts';
 
 function setup(intervalMs: number) {

@@ -7,8 +7,8 @@
  */
 import type { JobContext } from '../context.ts';
 import { streamApplyLineage, streamIngestLineage } from '../lineage/steps.ts';
+import type { Model } from '../models/models.ts';
 import type { PendingStreamBatch } from '../ops/batches.ts';
-import type { Model } from '../transform/models.ts';
 
 export const LINEAGE_INTERVAL_MS = 60_000;
 
