@@ -4,6 +4,7 @@ import { redactUrl } from '../adapters/url.ts';
 import { quoteIdent } from '../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import type { JobContext } from './context.ts';
+import { sourceKeyText } from './contracts/source-keys.ts';
 import { SOURCE_TABLES, type SourceTableSpec } from './contracts/source-tables.ts';
 import { CsvRecordCounter } from './lake/csv.ts';
 import { compactTimestamp, isoDate, lakeKey } from './lake/layout.ts';
@@ -11,7 +12,6 @@ import { extractLineage } from './lineage/steps.ts';
 import { registerBatch } from './ops/batches.ts';
 import { type Finding, recordFindings } from './ops/dq-findings.ts';
 import { recordStep } from './ops/pipeline-runs.ts';
-import { sourceKeyText } from './reconcile/keys.ts';
 
 export interface ExtractedTable {
   table: string;

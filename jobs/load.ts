@@ -9,13 +9,13 @@ import {
 import { lockForWriteSql } from '../sql/dialects/macros.ts';
 import type { JobContext } from './context.ts';
 import { contractFor } from './contracts/data-contracts.ts';
+import { quarantinedIdentity } from './contracts/source-keys.ts';
 import { sourceTable } from './contracts/source-tables.ts';
 import { loadLineage } from './lineage/steps.ts';
 import { BatchDataError, classifyBatchError } from './ops/batch-errors.ts';
 import { isolateBatchFailure, reportBatchFailures } from './ops/batch-failures.ts';
 import { type BatchRow, batchesAwaitingLoad, markLoaded } from './ops/batches.ts';
 import { recordStep } from './ops/pipeline-runs.ts';
-import { quarantinedIdentity } from './reconcile/keys.ts';
 import { stagingColumns } from './validate.ts';
 
 export interface LoadedBatch {

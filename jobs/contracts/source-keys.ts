@@ -5,7 +5,7 @@
  * extract's COPY wrote, so the three agree without any parsing.
  */
 import { quoteIdent } from '../../adapters/warehouse/pglite.ts';
-import { SOURCE_TABLES, type SourceTableSpec } from '../contracts/source-tables.ts';
+import { SOURCE_TABLES, type SourceTableSpec } from './source-tables.ts';
 
 export const KEY_SEPARATOR = '|';
 
