@@ -2,8 +2,8 @@ import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectStore } from '../adapters/storage/object-store.ts';
 import { type EmbeddedPlatform, openEmbeddedPlatform } from '../test/harness.ts';
+import { envelopeOf } from './lake/raw-batch.ts';
 import { registerBatch } from './ops/batches.ts';
-import { envelopeOf } from './stream-service/raw-batch.ts';
 import { ObjectWriter, runValidate } from './validate.ts';
 
 let platform: EmbeddedPlatform;

@@ -14,12 +14,12 @@ import {
 } from './contracts/data-contracts.ts';
 import { contractCheckOptions } from './contracts/settings.ts';
 import { lakeKey } from './lake/layout.ts';
+import { openRawObject, type RawEnvelope } from './lake/raw-batch.ts';
 import { validateLineage } from './lineage/steps.ts';
 import { BatchDataError } from './ops/batch-errors.ts';
 import { isolateBatchFailure, reportBatchFailures } from './ops/batch-failures.ts';
 import { type BatchRow, batchesAwaitingValidation, markValidated } from './ops/batches.ts';
 import { recordStep } from './ops/pipeline-runs.ts';
-import { openRawObject, type RawEnvelope } from './stream-service/raw-batch.ts';
 
 /** Metadata columns validate appends to every staged row; bronze declares the same. */
 export const STAGING_META_COLUMNS = ['_rescued_data', '_batch_id', '_source_file'] as const;

@@ -4,12 +4,12 @@ import { postgresCopyError, type SqlDatabase } from '../../adapters/warehouse/sq
 import { type EmbeddedPlatform, openEmbeddedPlatform } from '../../test/harness.ts';
 import { loadConfig } from '../config.ts';
 import { createJobContext } from '../context.ts';
+import { envelopeOf, rawStreamKey } from '../lake/raw-batch.ts';
 import { buildModels } from '../models/build.ts';
 import { loadModels } from '../models/models.ts';
 import { registerBatch } from '../ops/batches.ts';
 import { newApplyStats, runApplier } from './applier.ts';
 import { persistOnce } from './backpressure.ts';
-import { envelopeOf, rawStreamKey } from './raw-batch.ts';
 
 /**
  * The warehouse with two faults of the data kind: bronze refuses a row of the batch `bad-load` (as PostgreSQL's COPY

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { EventStream, OutgoingMessage } from '../../adapters/stream/event-stream.ts';
 import { openMemoryStream } from '../../adapters/stream/memory.ts';
+import { envelopeOf } from '../lake/raw-batch.ts';
 import {
   DEAD_LETTER_HEADERS,
   DEAD_LETTER_TOPIC,
   deadLetterMessage,
   publishDeadLetters,
 } from './dead-letter.ts';
-import { envelopeOf } from './raw-batch.ts';
 
 const poison = Buffer.from([0x7b, 0xff, 0x22]);
 const envelope = envelopeOf({

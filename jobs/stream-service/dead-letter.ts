@@ -5,7 +5,7 @@
  * and offset headers identify a message, so readers can drop repeats.
  */
 import type { EventStream, OutgoingMessage } from '../../adapters/stream/event-stream.ts';
-import { originalBytes, type RawEnvelope } from './raw-batch.ts';
+import { originalBytes, type RawEnvelope } from '../lake/raw-batch.ts';
 
 export const DEAD_LETTER_TOPIC = 'dead-letter';
 /** As the infrastructure creates it: as many partitions as the widest event topic. */

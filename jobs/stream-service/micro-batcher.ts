@@ -22,10 +22,10 @@ import type { Config } from '../config.ts';
 import type { JobContext } from '../context.ts';
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
 import { isoDate } from '../lake/layout.ts';
+import { rawStreamKey, streamBatchId } from '../lake/raw-batch.ts';
+import { type RawEncoder, startRawEncoder } from '../lake/raw-encoder.ts';
 import { type BatchKind, registerBatch } from '../ops/batches.ts';
 import type { Persist } from './backpressure.ts';
-import { rawStreamKey, streamBatchId } from './raw-batch.ts';
-import { type RawEncoder, startRawEncoder } from './raw-encoder.ts';
 
 export interface IngestedBatch {
   batchId: string;

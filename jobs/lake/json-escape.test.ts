@@ -11,7 +11,7 @@ const stringified = (bytes: Uint8Array) => Buffer.from(JSON.stringify(Buffer.fro
 
 describe('JSON quoting in WebAssembly', () => {
   it('ships the build of its source (run `npm run build:wasm` after editing json-escape.wat)', async () => {
-    const built = await compileWat('jobs/stream-service/json-escape.wat');
+    const built = await compileWat('jobs/lake/json-escape.wat');
     const shipped = readFileSync(new URL('./json-escape.wasm', import.meta.url));
     expect(Buffer.from(built).equals(shipped)).toBe(true);
   });

@@ -7,8 +7,8 @@ import type { Readable } from 'node:stream';
 import { constants, createGunzip, createZstdDecompress, zstdCompressSync } from 'node:zlib';
 import type { ObjectStore } from '../../adapters/storage/object-store.ts';
 import type { MessageColumns, StreamMessage } from '../../adapters/stream/event-stream.ts';
-import { lakeKey } from '../lake/layout.ts';
 import { type JsonQuoter, startJsonQuoter } from './json-escape.ts';
+import { lakeKey } from './layout.ts';
 
 /**
  * One raw line per message, exactly as consumed: the value as text when it is valid UTF-8 (a byte-order mark
