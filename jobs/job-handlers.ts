@@ -1,10 +1,11 @@
-import { batchesJob, heldBackLines } from './batches/batches-tool.ts';
+import { batchesJob } from './batches/batches-tool.ts';
 import type { JobContext } from './context.ts';
 import { runExtract } from './extract.ts';
 import { generate } from './generate/index.ts';
 import { runQualityWithLineage } from './lineage/steps.ts';
 import { runLoad } from './load.ts';
 import { serveMonitor } from './monitor/serve.ts';
+import { heldBackLines } from './ops/batch-failures.ts';
 import type { BatchStatus } from './ops/batches.ts';
 import type { QualityLayer } from './quality/index.ts';
 import { quarantineReplayJob } from './quarantine/replay.ts';

@@ -19,7 +19,6 @@ import {
   type BatchStatus,
   batchState,
   clearBatchFailure,
-  failedBatches,
   listBatches,
   markBatchSkipped,
 } from '../ops/batches.ts';
@@ -192,15 +191,6 @@ export function formatBatchList(batches: BatchState[], total: number, status: Ba
       'retry after a fix: ecomm batches retry --batch <id>; give up on one: ecomm batches skip --batch <id> --reason …',
     );
   return lines;
-}
-
-/** What a job prints about the batches it held back in this run (it exits 0: they are in the ledger). */
-export async function heldBackLines(context: JobContext, job: 'validate' | 'load'): Promise<string[]> {
-  const held = await failedBatches(await context.warehouse(), context.runId);
-  return held.map(
-    (batch) =>
-      `${job} ${batch.batch_id}: FAILED, held back (ecomm batches list): ${(batch.failure_reason ?? '').slice(0, 500)}`,
-  );
 }
 
 export function formatActionReport(report: BatchActionReport): string[] {

@@ -7,13 +7,14 @@ import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { type DeliveryReport, deliverPendingAlerts } from '../alerts/deliveries.ts';
 import type { IncidentChanges, IncidentFinding } from '../alerts/incident-rows.ts';
 import { reconcileIncidents } from '../alerts/incidents.ts';
+import { LAYER_OWNERS } from '../alerts/owners.ts';
 import { type AlertRouter, alertRouterFromConfig } from '../alerts/routing.ts';
 import type { JobContext } from '../context.ts';
 import { qualityLineage } from '../lineage/steps.ts';
 import { recordFindings } from '../ops/dq-findings.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
 import { runChecks, type WatchdogFinding } from './checks.ts';
-import { BUSINESS_RULES, type BusinessRule, LAYER_OWNERS, TABLE_RULES, type TableRules } from './rules.ts';
+import { BUSINESS_RULES, type BusinessRule, TABLE_RULES, type TableRules } from './rules.ts';
 
 export interface WatchdogOptions {
   tables?: TableRules[];
