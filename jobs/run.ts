@@ -1,7 +1,7 @@
 import type { JobContext } from './context.ts';
 import { runExtract } from './extract.ts';
 import { createSourceSchema, type GenerateResult, generate } from './generate/index.ts';
-import { nonEmptySourceTables } from './generate/load.ts';
+import { nonEmptySourceTables } from './generate/source-writer.ts';
 import { runQualityWithLineage } from './lineage/steps.ts';
 import { runLoad } from './load.ts';
 import { type BatchState, failedBatches } from './ops/batches.ts';

@@ -8,7 +8,7 @@ export {
   loadSourceDatabase,
   publishEvents,
   SOURCE_SCHEMA_SQL,
-} from './load.ts';
+} from './source-writer.ts';
 export { BASE_COUNTS, generateStoreData } from './store-data.ts';
 export type {
   Anomaly,

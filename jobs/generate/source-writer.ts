@@ -1,3 +1,7 @@
+/**
+ * Writes a generated store into the pipeline's two sources: the OLTP tables (schema: sql/source/schema.sql) and the
+ * event topics. Both are checked for data already there, so the generator refuses before writing to either.
+ */
 import { readFileSync } from 'node:fs';
 import type { EventStream, OutgoingMessage } from '../../adapters/stream/event-stream.ts';
 import type { SqlDatabase, SqlParam } from '../../adapters/warehouse/sql-database.ts';

@@ -1,3 +1,7 @@
+/**
+ * The generated store's product catalog (products with their category, brand, price and popularity) and the daily
+ * FX rates its prices are converted with.
+ */
 import { CURRENCIES } from '../contracts/source-tables.ts';
 import type { Rng } from './random.ts';
 import { DAY, isoDate, isoSeconds, roundMoney, roundTo, type TimeWindow, WINDOW_DAYS } from './time.ts';
