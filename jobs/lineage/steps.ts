@@ -1,20 +1,3 @@
-/**
- * The lineage of each job step, one call per step from the job itself (after its pipeline_runs row):
- *
- * | step           | job name                       | inputs                             | outputs                                   |
- * | -------------- | ------------------------------ | ---------------------------------- | ----------------------------------------- |
- * | extract        | `extract.<table>`              | source `<db>.public.<table>`       | lake `raw/source=<table>`                 |
- * | reconcile      | `reconcile.<table>`            | source table, `bronze.<table>`     | `bronze.source_deletes`, lake `raw/…`     |
- * | stream-ingest  | `stream-ingest`                | the topics                         | lake `raw/source=<topic>` per topic       |
- * | (the service)  | `stream-ingest.apply.<topic>`  | lake `raw/source=<topic>`          | staging, quarantine, dead-letter topic, bronze, silver |
- * | validate       | `validate.<source>`            | lake `raw/source=<s>`              | `staging/source=<s>`, `quarantine/source=<s>` |
- * | load           | `load.bronze.<table>`          | `staging/…` (+ `quarantine/…`)     | `bronze.<table>` (+ `ops.quarantine_rows`) |
- * | transform      | `transform.<layer>.<model>`    | the model's dependsOn              | the model's table (SQL, schema facets)    |
- * | quality        | `quality.<layer>`              | checked tables (assertions facet)  | `ops.dq_findings`                         |
- *
- * Outputs carry output statistics (rows written); warehouse tables a schema facet read from information_schema.
- */
-import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import type { JobContext } from '../context.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
@@ -26,66 +9,23 @@ import type { BatchRow } from '../ops/batches.ts';
 import type { Finding, Layer } from '../ops/dq-findings.ts';
 import { runQuality } from '../quality/index.ts';
 import { DEAD_LETTER_TOPIC } from '../stream-service/dead-letter.ts';
+import {
+  lakeZoneDataset,
+  sourceDataset,
+  topicDatasetOf,
+  warehouseDataset,
+  withSchema,
+  written,
+} from './datasets.ts';
 import { lineageOf } from './emitter.ts';
-import { lakeDataset, tableDataset, topicDataset } from './naming.ts';
 import {
   assertionOf,
-  type DatasetRef,
   dataQualityAssertionsFacet,
   type InputDataset,
   type OutputDataset,
-  outputStatisticsFacet,
-  type SchemaField,
   schemaFacet,
   sqlFacet,
 } from './openlineage.ts';
-
-/** A warehouse table (`gold.fact_orders`) as a dataset. */
-export function warehouseDataset(context: JobContext, schemaTable: string): DatasetRef {
-  return tableDataset(context.config.WAREHOUSE_URL, schemaTable);
-}
-
-/** A source table (`orders`) as a dataset: `<db>.public.orders`. */
-export function sourceDataset(context: JobContext, table: string): DatasetRef {
-  return tableDataset(context.config.SOURCE_URL, `public.${table}`);
-}
-
-/** An event topic (logical name, `clickstream`) as a dataset: its physical name, prefix included. */
-export function topicDatasetOf(context: JobContext, topic: string): DatasetRef {
-  return topicDataset(context.config.STREAM_URL, `${context.config.STREAM_TOPIC_PREFIX}${topic}`);
-}
-
-export function lakeZoneDataset(context: JobContext, zone: string, source: string): DatasetRef {
-  return lakeDataset(context.lake(), zone, source);
-}
-
-/** Columns of a warehouse table as schema fields, from information_schema (empty when it does not exist). */
-export async function warehouseSchemaFields(db: SqlDatabase, schemaTable: string): Promise<SchemaField[]> {
-  const [schema, table] = schemaTable.split('.');
-  const rows = await db.query<{ column_name: string; data_type: string }>(
-    `select cast(column_name as varchar(128)) as column_name, cast(data_type as varchar(128)) as data_type
-     from information_schema.columns where table_schema = $1 and table_name = $2 order by ordinal_position`,
-    [schema ?? '', table ?? ''],
-  );
-  return rows.map((row) => ({ name: row.column_name, type: row.data_type }));
-}
-
-async function withSchema(
-  db: SqlDatabase,
-  dataset: DatasetRef,
-  schemaTable: string,
-): Promise<{ namespace: string; name: string; facets?: { schema: ReturnType<typeof schemaFacet> } }> {
-  try {
-    const fields = await warehouseSchemaFields(db, schemaTable);
-    return fields.length > 0 ? { ...dataset, facets: { schema: schemaFacet(fields) } } : dataset;
-  } catch {
-    return dataset;
-  }
-}
-
-function written<T extends DatasetRef>(dataset: T, rows: number): T & OutputDataset {
-  return { ...dataset, outputFacets: { outputStatistics: outputStatisticsFacet(rows) } };
-}
 
 /** extract: one source table into raw/. */
 export async function extractLineage(

@@ -18,9 +18,9 @@ import type { SqlDatabase, SqlParam } from '../../adapters/warehouse/sql-databas
 import type { JobContext } from '../context.ts';
 import { contractFor as currentContractFor, type DataContract } from '../contracts/data-contracts.ts';
 import { lakeKey } from '../lake/layout.ts';
+import { lakeZoneDataset } from '../lineage/datasets.ts';
 import { lineageOf } from '../lineage/emitter.ts';
 import { outputStatisticsFacet } from '../lineage/openlineage.ts';
-import { lakeZoneDataset } from '../lineage/steps.ts';
 import { type LoadedBatch, runLoad } from '../load.ts';
 import { markValidated, registerBatch } from '../ops/batches.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
