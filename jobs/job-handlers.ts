@@ -1,6 +1,6 @@
 import { batchesJob } from './batches/batches-tool.ts';
 import type { JobContext } from './context.ts';
-import { runExtract } from './extract.ts';
+import * as extract from './extract/index.ts';
 import { generate } from './generate/index.ts';
 import { runQualityWithLineage } from './lineage/steps.ts';
 import { runLoad } from './load.ts';
@@ -74,11 +74,7 @@ export const JOB_HANDLERS: Record<string, Handler> = {
     out(`injected ${result.anomalies.length} bad records (see docs/generator.md)`);
     return 0;
   },
-  async extract(context) {
-    for (const table of await runExtract(context))
-      out(`extract ${table.table.padEnd(12)} ${table.rows} rows${table.rawKey ? ` -> ${table.rawKey}` : ''}`);
-    return 0;
-  },
+  extract: (context, options) => extract.run(context, options, out),
   async 'stream-ingest'(context, options) {
     if (options.follow) return followStream(context, options.healthPort ?? context.config.ECOMM_HEALTH_PORT);
     const batches = await runStreamIngest(context);

@@ -1,5 +1,5 @@
 import type { JobContext } from './context.ts';
-import { runExtract } from './extract.ts';
+import { runExtract } from './extract/index.ts';
 import { createSourceSchema, type GenerateResult, generate } from './generate/index.ts';
 import { nonEmptySourceTables } from './generate/source-writer.ts';
 import { runQualityWithLineage } from './lineage/steps.ts';

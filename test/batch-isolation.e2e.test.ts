@@ -8,7 +8,7 @@ import { staticAlertRouter } from '../jobs/alerts/routing.ts';
 import { type Receiver, startReceiver } from '../jobs/alerts/test-receiver.ts';
 import { batchesJob } from '../jobs/batches/batches-tool.ts';
 import { contractFor } from '../jobs/contracts/data-contracts.ts';
-import { runExtract } from '../jobs/extract.ts';
+import { runExtract } from '../jobs/extract/index.ts';
 import { applySourceChanges } from '../jobs/generate/index.ts';
 import { heldBackLines } from '../jobs/ops/batch-failures.ts';
 import { ledgerChecks } from '../jobs/quality/ledger-checks.ts';

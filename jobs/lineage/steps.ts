@@ -23,33 +23,8 @@ import {
   dataQualityAssertionsFacet,
   type InputDataset,
   type OutputDataset,
-  schemaFacet,
   sqlFacet,
 } from './openlineage.ts';
-
-/** extract: one source table into raw/. */
-export async function extractLineage(
-  context: JobContext,
-  table: SourceTableSpec,
-  startedAt: Date,
-  result: { rows: number } | null,
-  error?: unknown,
-): Promise<void> {
-  const source: InputDataset = {
-    ...sourceDataset(context, table.name),
-    facets: {
-      schema: schemaFacet(table.columns.map((column) => ({ name: column.name, type: column.type }))),
-    },
-  };
-  await lineageOf(context).step({
-    job: `extract.${table.name}`,
-    startedAt,
-    finishedAt: context.now(),
-    inputs: [source],
-    outputs: [written(lakeZoneDataset(context, 'raw', table.name), result?.rows ?? 0)],
-    error,
-  });
-}
 
 /**
  * reconcile: one source table's keys against bronze (and its quarantined versions) into tombstones in

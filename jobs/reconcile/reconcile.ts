@@ -17,7 +17,7 @@ import { redactUrl } from '../../adapters/url.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import type { JobContext } from '../context.ts';
 import { SOURCE_TABLES, type SourceTableSpec } from '../contracts/source-tables.ts';
-import { readWatermark } from '../extract.ts';
+import { readWatermark } from '../extract/index.ts';
 import { reconcileLineage } from '../lineage/steps.ts';
 import { runLoad } from '../load.ts';
 import { classifyBatchError } from '../ops/batch-errors.ts';

@@ -1,17 +1,17 @@
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { redactUrl } from '../adapters/url.ts';
-import { quoteIdent } from '../adapters/warehouse/pglite.ts';
-import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
-import type { JobContext } from './context.ts';
-import { sourceKeyText } from './contracts/source-keys.ts';
-import { SOURCE_TABLES, type SourceTableSpec } from './contracts/source-tables.ts';
-import { CsvRecordCounter } from './lake/csv.ts';
-import { compactTimestamp, isoDate, lakeKey } from './lake/layout.ts';
-import { extractLineage } from './lineage/steps.ts';
-import { registerBatch } from './ops/batches.ts';
-import { type Finding, recordFindings } from './ops/dq-findings.ts';
-import { recordStep } from './ops/pipeline-runs.ts';
+import { redactUrl } from '../../adapters/url.ts';
+import { quoteIdent } from '../../adapters/warehouse/pglite.ts';
+import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import type { JobContext, PrintLine } from '../context.ts';
+import { sourceKeyText } from '../contracts/source-keys.ts';
+import { SOURCE_TABLES, type SourceTableSpec } from '../contracts/source-tables.ts';
+import { CsvRecordCounter } from '../lake/csv.ts';
+import { compactTimestamp, isoDate, lakeKey } from '../lake/layout.ts';
+import { registerBatch } from '../ops/batches.ts';
+import { type Finding, recordFindings } from '../ops/dq-findings.ts';
+import { recordStep } from '../ops/pipeline-runs.ts';
+import { extractLineage } from './lineage.ts';
 
 export interface ExtractedTable {
   table: string;
@@ -69,6 +69,15 @@ export async function runExtract(
     await recordFindings(warehouse, context.runId, [await unextractableRows(source, table)], context.now());
   }
   return results;
+}
+
+/** `ecomm extract`: one line per source table, with the raw object its window went to. */
+export async function run(context: JobContext, _options: object, output: PrintLine): Promise<number> {
+  for (const table of await runExtract(context))
+    output(
+      `extract ${table.table.padEnd(12)} ${table.rows} rows${table.rawKey ? ` -> ${table.rawKey}` : ''}`,
+    );
+  return 0;
 }
 
 interface ExtractWindow {
