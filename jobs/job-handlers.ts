@@ -15,7 +15,7 @@ import { runStreamIngest } from './stream-ingest.ts';
 import { runStreamService } from './stream-service/service.ts';
 import { printPipelineSummary } from './summary.ts';
 import { runTransform } from './transform/transform-job.ts';
-import { runValidate } from './validate.ts';
+import * as validate from './validate/index.ts';
 import { watchdogJob } from './watchdog/watchdog.ts';
 
 export interface JobOptions {
@@ -83,15 +83,7 @@ export const JOB_HANDLERS: Record<string, Handler> = {
     );
     return 0;
   },
-  async validate(context) {
-    for (const batch of await runValidate(context)) {
-      out(
-        `validate ${batch.batchId}: ${batch.rowsIn} in, ${batch.staged} staged, ${batch.quarantined} quarantined`,
-      );
-    }
-    for (const line of await heldBackLines(context, 'validate')) out(line);
-    return 0;
-  },
+  validate: (context, options) => validate.run(context, options, out),
   async load(context) {
     for (const batch of await runLoad(context))
       out(`load ${batch.batchId}: ${batch.rows} rows -> bronze.${batch.table}`);

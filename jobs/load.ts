@@ -16,7 +16,7 @@ import { BatchDataError, classifyBatchError } from './ops/batch-errors.ts';
 import { isolateBatchFailure, reportBatchFailures } from './ops/batch-failures.ts';
 import { type BatchRow, batchesAwaitingLoad, markLoaded } from './ops/batches.ts';
 import { recordStep } from './ops/pipeline-runs.ts';
-import { stagingColumns } from './validate.ts';
+import { stagingColumns } from './validate/index.ts';
 
 export interface LoadedBatch {
   batchId: string;

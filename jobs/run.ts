@@ -10,7 +10,7 @@ import { recordRun } from './ops/pipeline-runs.ts';
 import { runReconcile } from './reconcile/reconcile.ts';
 import { runStreamIngest } from './stream-ingest.ts';
 import { runTransform } from './transform/transform-job.ts';
-import { runValidate } from './validate.ts';
+import { runValidate } from './validate/index.ts';
 
 export interface StepTiming {
   step: string;

@@ -15,7 +15,7 @@ import { ledgerChecks } from '../jobs/quality/ledger-checks.ts';
 import { type PipelineResult, runPipeline } from '../jobs/run.ts';
 import { runStreamIngest } from '../jobs/stream-ingest.ts';
 import { printPipelineSummary } from '../jobs/summary.ts';
-import { runValidate } from '../jobs/validate.ts';
+import { runValidate } from '../jobs/validate/index.ts';
 import { runWatchdog } from '../jobs/watchdog/watchdog.ts';
 import {
   type EmbeddedPlatform,

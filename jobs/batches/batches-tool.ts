@@ -23,7 +23,7 @@ import {
   markBatchSkipped,
 } from '../ops/batches.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
-import { runValidate } from '../validate.ts';
+import { runValidate } from '../validate/index.ts';
 
 export type BatchAction = 'retry' | 'skip';
 

@@ -110,27 +110,6 @@ export async function streamApplyLineage(
   });
 }
 
-/** validate: one raw batch into staging/ and quarantine/. */
-export async function validateLineage(
-  context: JobContext,
-  batch: BatchRow,
-  startedAt: Date,
-  result: { staged: number; quarantined: number } | null,
-  error?: unknown,
-): Promise<void> {
-  await lineageOf(context).step({
-    job: `validate.${batch.source}`,
-    startedAt,
-    finishedAt: context.now(),
-    inputs: [lakeZoneDataset(context, 'raw', batch.source)],
-    outputs: [
-      written(lakeZoneDataset(context, 'staging', batch.source), result?.staged ?? 0),
-      written(lakeZoneDataset(context, 'quarantine', batch.source), result?.quarantined ?? 0),
-    ],
-    error,
-  });
-}
-
 /** load: one staged batch into bronze (and its quarantined rows into ops.quarantine_rows). */
 export async function loadLineage(
   context: JobContext,

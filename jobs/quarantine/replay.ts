@@ -24,7 +24,7 @@ import { outputStatisticsFacet } from '../lineage/openlineage.ts';
 import { type LoadedBatch, runLoad } from '../load.ts';
 import { markValidated, registerBatch } from '../ops/batches.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
-import { checkOptionsOf, judge, openRawRecords, stagingColumns } from '../validate.ts';
+import { checkOptionsOf, judge, openRawRecords, stagingColumns } from '../validate/index.ts';
 
 export interface ReplayOptions {
   batchId: string;

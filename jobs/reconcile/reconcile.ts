@@ -23,7 +23,7 @@ import { runLoad } from '../load.ts';
 import { classifyBatchError } from '../ops/batch-errors.ts';
 import { type Finding, recordFindings } from '../ops/dq-findings.ts';
 import { recordStep } from '../ops/pipeline-runs.ts';
-import { runValidate } from '../validate.ts';
+import { runValidate } from '../validate/index.ts';
 import {
   compareListings,
   emptyDifferences,

@@ -32,7 +32,12 @@ import {
   streamBacklog,
 } from '../ops/batches.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
-import { checkOptionsOf, openRawRecords, type ValidationOutcome, validateRecords } from '../validate.ts';
+import {
+  checkOptionsOf,
+  openRawRecords,
+  type ValidationOutcome,
+  validateRecords,
+} from '../validate/index.ts';
 import { applyLineage } from './apply-lineage.ts';
 import { type BackpressureState, newBackpressureState, type Persist } from './backpressure.ts';
 import {

@@ -1,10 +1,10 @@
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ObjectStore } from '../adapters/storage/object-store.ts';
-import { type EmbeddedPlatform, openEmbeddedPlatform } from '../test/harness.ts';
-import { envelopeOf } from './lake/raw-batch.ts';
-import { registerBatch } from './ops/batches.ts';
-import { ObjectWriter, runValidate } from './validate.ts';
+import type { ObjectStore } from '../../adapters/storage/object-store.ts';
+import { type EmbeddedPlatform, openEmbeddedPlatform } from '../../test/harness.ts';
+import { envelopeOf } from '../lake/raw-batch.ts';
+import { registerBatch } from '../ops/batches.ts';
+import { ObjectWriter, runValidate } from './index.ts';
 
 let platform: EmbeddedPlatform;
 beforeAll(async () => {

@@ -2,24 +2,24 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { PassThrough, type Readable } from 'node:stream';
 import { parse } from 'csv-parse';
-import { csvLine } from '../adapters/csv.ts';
-import type { ObjectStore } from '../adapters/storage/object-store.ts';
-import type { JobContext } from './context.ts';
+import { csvLine } from '../../adapters/csv.ts';
+import type { ObjectStore } from '../../adapters/storage/object-store.ts';
+import type { JobContext, PrintLine } from '../context.ts';
 import {
   type CheckOptions,
   type ContractVerdict,
   contractFor,
   type DataContract,
   MAX_EVENT_BYTES,
-} from './contracts/data-contracts.ts';
-import { contractCheckOptions } from './contracts/settings.ts';
-import { lakeKey } from './lake/layout.ts';
-import { openRawObject, type RawEnvelope } from './lake/raw-batch.ts';
-import { validateLineage } from './lineage/steps.ts';
-import { BatchDataError } from './ops/batch-errors.ts';
-import { isolateBatchFailure, reportBatchFailures } from './ops/batch-failures.ts';
-import { type BatchRow, batchesAwaitingValidation, markValidated } from './ops/batches.ts';
-import { recordStep } from './ops/pipeline-runs.ts';
+} from '../contracts/data-contracts.ts';
+import { contractCheckOptions } from '../contracts/settings.ts';
+import { lakeKey } from '../lake/layout.ts';
+import { openRawObject, type RawEnvelope } from '../lake/raw-batch.ts';
+import { BatchDataError } from '../ops/batch-errors.ts';
+import { heldBackLines, isolateBatchFailure, reportBatchFailures } from '../ops/batch-failures.ts';
+import { type BatchRow, batchesAwaitingValidation, markValidated } from '../ops/batches.ts';
+import { recordStep } from '../ops/pipeline-runs.ts';
+import { validateLineage } from './lineage.ts';
 
 /** Metadata columns validate appends to every staged row; bronze declares the same. */
 export const STAGING_META_COLUMNS = ['_rescued_data', '_batch_id', '_source_file'] as const;
@@ -75,6 +75,17 @@ export async function runValidate(
   }
   await reportBatchFailures(warehouse, { runId: context.runId, now: context.now() }, 'batch');
   return results;
+}
+
+/** `ecomm validate`: one line per batch validated, then one per batch held back (the job still exits 0). */
+export async function run(context: JobContext, _options: object, output: PrintLine): Promise<number> {
+  for (const batch of await runValidate(context)) {
+    output(
+      `validate ${batch.batchId}: ${batch.rowsIn} in, ${batch.staged} staged, ${batch.quarantined} quarantined`,
+    );
+  }
+  for (const line of await heldBackLines(context, 'validate')) output(line);
+  return 0;
 }
 
 function validateAndRecord(context: JobContext, batch: BatchRow): Promise<ValidatedBatch> {
