@@ -3,9 +3,8 @@ import type { JobContext } from './context.ts';
 import * as extract from './extract/index.ts';
 import { generate } from './generate/index.ts';
 import { runQualityWithLineage } from './lineage/steps.ts';
-import { runLoad } from './load.ts';
+import * as load from './load/index.ts';
 import { serveMonitor } from './monitor/serve.ts';
-import { heldBackLines } from './ops/batch-failures.ts';
 import type { BatchStatus } from './ops/batches.ts';
 import type { QualityLayer } from './quality/index.ts';
 import { quarantineReplayJob } from './quarantine/replay.ts';
@@ -84,12 +83,7 @@ export const JOB_HANDLERS: Record<string, Handler> = {
     return 0;
   },
   validate: (context, options) => validate.run(context, options, out),
-  async load(context) {
-    for (const batch of await runLoad(context))
-      out(`load ${batch.batchId}: ${batch.rows} rows -> bronze.${batch.table}`);
-    for (const line of await heldBackLines(context, 'load')) out(line);
-    return 0;
-  },
+  load: (context, options) => load.run(context, options, out),
   async reconcile(context) {
     const tables = await runReconcileJob(context);
     for (const table of tables) {

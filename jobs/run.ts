@@ -3,7 +3,7 @@ import { runExtract } from './extract/index.ts';
 import { createSourceSchema, type GenerateResult, generate } from './generate/index.ts';
 import { nonEmptySourceTables } from './generate/source-writer.ts';
 import { runQualityWithLineage } from './lineage/steps.ts';
-import { runLoad } from './load.ts';
+import { runLoad } from './load/index.ts';
 import { type BatchState, failedBatches } from './ops/batches.ts';
 import { blockingFailures } from './ops/dq-findings.ts';
 import { recordRun } from './ops/pipeline-runs.ts';

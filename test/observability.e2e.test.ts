@@ -15,7 +15,7 @@ import { withLineageRun } from '../jobs/lineage/emitter.ts';
 import { lineagePath, readLineageEvents } from '../jobs/lineage/graph.ts';
 import type { RunEvent } from '../jobs/lineage/openlineage.ts';
 import { createLineageValidator } from '../jobs/lineage/validator.ts';
-import { runLoad } from '../jobs/load.ts';
+import { runLoad } from '../jobs/load/index.ts';
 import { runQuality } from '../jobs/quality/index.ts';
 import { quarantineReplayJob, replayQuarantine } from '../jobs/quarantine/replay.ts';
 import { type PipelineResult, runPipeline } from '../jobs/run.ts';

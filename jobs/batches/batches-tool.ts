@@ -12,7 +12,7 @@
 import { userInfo } from 'node:os';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import type { JobContext } from '../context.ts';
-import { runLoad } from '../load.ts';
+import { runLoad } from '../load/index.ts';
 import { reportBatchFailures } from '../ops/batch-failures.ts';
 import {
   type BatchState,

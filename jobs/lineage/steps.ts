@@ -5,7 +5,6 @@ import type { SourceTableSpec } from '../contracts/source-tables.ts';
 import type { ModelBuildResult } from '../models/build.ts';
 import type { ModelTestResult } from '../models/model-tests.ts';
 import type { Model } from '../models/models.ts';
-import type { BatchRow } from '../ops/batches.ts';
 import type { Finding, Layer } from '../ops/dq-findings.ts';
 import { runQuality } from '../quality/index.ts';
 import { DEAD_LETTER_TOPIC } from '../stream-service/dead-letter.ts';
@@ -18,13 +17,7 @@ import {
   written,
 } from './datasets.ts';
 import { lineageOf } from './emitter.ts';
-import {
-  assertionOf,
-  dataQualityAssertionsFacet,
-  type InputDataset,
-  type OutputDataset,
-  sqlFacet,
-} from './openlineage.ts';
+import { assertionOf, dataQualityAssertionsFacet, type InputDataset, sqlFacet } from './openlineage.ts';
 
 /**
  * reconcile: one source table's keys against bronze (and its quarantined versions) into tombstones in
@@ -107,34 +100,6 @@ export async function streamApplyLineage(
       written(warehouseDataset(context, bronze), applied.staged),
       ...silver.map((model) => warehouseDataset(context, model.name)),
     ],
-  });
-}
-
-/** load: one staged batch into bronze (and its quarantined rows into ops.quarantine_rows). */
-export async function loadLineage(
-  context: JobContext,
-  batch: BatchRow,
-  startedAt: Date,
-  result: { rows: number; quarantineRows: number } | null,
-  error?: unknown,
-): Promise<void> {
-  const table = `bronze.${contractFor(batch.source).table}`;
-  const db = await context.warehouse();
-  const inputs: InputDataset[] = [lakeZoneDataset(context, 'staging', batch.source)];
-  const outputs: OutputDataset[] = [
-    written(await withSchema(db, warehouseDataset(context, table), table), result?.rows ?? 0),
-  ];
-  if (batch.quarantine_key) {
-    inputs.push(lakeZoneDataset(context, 'quarantine', batch.source));
-    outputs.push(written(warehouseDataset(context, 'ops.quarantine_rows'), result?.quarantineRows ?? 0));
-  }
-  await lineageOf(context).step({
-    job: `load.${table}`,
-    startedAt,
-    finishedAt: context.now(),
-    inputs,
-    outputs,
-    error,
   });
 }
 

@@ -21,7 +21,7 @@ import { lakeKey } from '../lake/layout.ts';
 import { lakeZoneDataset } from '../lineage/datasets.ts';
 import { lineageOf } from '../lineage/emitter.ts';
 import { outputStatisticsFacet } from '../lineage/openlineage.ts';
-import { type LoadedBatch, runLoad } from '../load.ts';
+import { type LoadedBatch, runLoad } from '../load/index.ts';
 import { markValidated, registerBatch } from '../ops/batches.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
 import { checkOptionsOf, judge, openRawRecords, stagingColumns } from '../validate/index.ts';

@@ -19,7 +19,7 @@ import type { JobContext } from '../context.ts';
 import { SOURCE_TABLES, type SourceTableSpec } from '../contracts/source-tables.ts';
 import { readWatermark } from '../extract/index.ts';
 import { reconcileLineage } from '../lineage/steps.ts';
-import { runLoad } from '../load.ts';
+import { runLoad } from '../load/index.ts';
 import { classifyBatchError } from '../ops/batch-errors.ts';
 import { type Finding, recordFindings } from '../ops/dq-findings.ts';
 import { recordStep } from '../ops/pipeline-runs.ts';

@@ -18,7 +18,7 @@ import type { OutgoingMessage } from '../../adapters/stream/event-stream.ts';
 import { lockForWriteSql } from '../../sql/dialects/macros.ts';
 import type { JobContext } from '../context.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
-import { loadBatchInTransaction, nameRefusedRow } from '../load.ts';
+import { loadBatchInTransaction, nameRefusedRow } from '../load/index.ts';
 import { applyIncrementally, tableExists } from '../models/build.ts';
 import { loadModels, type Model } from '../models/models.ts';
 import { BatchDataError, type BatchStep, classifyBatchError, failedBatchIdIn } from '../ops/batch-errors.ts';

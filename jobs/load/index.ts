@@ -5,18 +5,18 @@ import {
   refusedRowIn,
   type SqlDatabase,
   type SqlParam,
-} from '../adapters/warehouse/sql-database.ts';
-import { lockForWriteSql } from '../sql/dialects/macros.ts';
-import type { JobContext } from './context.ts';
-import { contractFor } from './contracts/data-contracts.ts';
-import { quarantinedIdentity } from './contracts/source-keys.ts';
-import { sourceTable } from './contracts/source-tables.ts';
-import { loadLineage } from './lineage/steps.ts';
-import { BatchDataError, classifyBatchError } from './ops/batch-errors.ts';
-import { isolateBatchFailure, reportBatchFailures } from './ops/batch-failures.ts';
-import { type BatchRow, batchesAwaitingLoad, markLoaded } from './ops/batches.ts';
-import { recordStep } from './ops/pipeline-runs.ts';
-import { stagingColumns } from './validate/index.ts';
+} from '../../adapters/warehouse/sql-database.ts';
+import { lockForWriteSql } from '../../sql/dialects/macros.ts';
+import type { JobContext, PrintLine } from '../context.ts';
+import { contractFor } from '../contracts/data-contracts.ts';
+import { quarantinedIdentity } from '../contracts/source-keys.ts';
+import { sourceTable } from '../contracts/source-tables.ts';
+import { BatchDataError, classifyBatchError } from '../ops/batch-errors.ts';
+import { heldBackLines, isolateBatchFailure, reportBatchFailures } from '../ops/batch-failures.ts';
+import { type BatchRow, batchesAwaitingLoad, markLoaded } from '../ops/batches.ts';
+import { recordStep } from '../ops/pipeline-runs.ts';
+import { stagingColumns } from '../validate/index.ts';
+import { loadLineage } from './lineage.ts';
 
 export interface LoadedBatch {
   batchId: string;
@@ -51,6 +51,14 @@ export async function runLoad(
   }
   await reportBatchFailures(warehouse, { runId: context.runId, now: context.now() }, 'batch');
   return loaded;
+}
+
+/** `ecomm load`: one line per batch loaded into bronze, then one per batch held back (the job still exits 0). */
+export async function run(context: JobContext, _options: object, output: PrintLine): Promise<number> {
+  for (const batch of await runLoad(context))
+    output(`load ${batch.batchId}: ${batch.rows} rows -> bronze.${batch.table}`);
+  for (const line of await heldBackLines(context, 'load')) output(line);
+  return 0;
 }
 
 function loadAndRecord(context: JobContext, warehouse: SqlDatabase, batch: BatchRow): Promise<LoadedBatch> {
