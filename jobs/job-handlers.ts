@@ -8,7 +8,7 @@ import { serveMonitor } from './monitor/serve.ts';
 import type { BatchStatus } from './ops/batches.ts';
 import type { QualityLayer } from './quality/index.ts';
 import { quarantineReplayJob } from './quarantine/replay.ts';
-import { runReconcileJob } from './reconcile/reconcile.ts';
+import * as reconcile from './reconcile/index.ts';
 import { runPipeline } from './run.ts';
 import { runStreamIngest } from './stream-ingest.ts';
 import { runStreamService } from './stream-service/service.ts';
@@ -84,20 +84,7 @@ export const JOB_HANDLERS: Record<string, Handler> = {
   },
   validate: (context, options) => validate.run(context, options, out),
   load: (context, options) => load.run(context, options, out),
-  async reconcile(context) {
-    const tables = await runReconcileJob(context);
-    for (const table of tables) {
-      const { counts } = table.differences;
-      out(
-        table.skipped
-          ? `reconcile ${table.table.padEnd(12)} skipped: ${table.skipped}`
-          : `reconcile ${table.table.padEnd(12)} ${table.sourceKeys} keys, ${table.differingBuckets} buckets differed: ` +
-              `${counts.deleted} deleted, ${counts.restored} restored, ${counts.late} late` +
-              (table.repair ? ` -> ${table.repair.rawKey}` : ''),
-      );
-    }
-    return 0;
-  },
+  reconcile: (context, options) => reconcile.run(context, options, out),
   async transform(context, options) {
     const layers =
       options.layer === 'silver'

@@ -7,7 +7,7 @@ import { runLoad } from './load/index.ts';
 import { type BatchState, failedBatches } from './ops/batches.ts';
 import { blockingFailures } from './ops/dq-findings.ts';
 import { recordRun } from './ops/pipeline-runs.ts';
-import { runReconcile } from './reconcile/reconcile.ts';
+import { runReconcile } from './reconcile/index.ts';
 import { runStreamIngest } from './stream-ingest.ts';
 import { runTransform } from './transform/transform-job.ts';
 import { runValidate } from './validate/index.ts';

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlDatabase, SqlParam } from '../adapters/warehouse/sql-database.ts';
 import { createSourceSchema, generate } from '../jobs/generate/index.ts';
-import { runReconcile } from '../jobs/reconcile/reconcile.ts';
+import { runReconcile } from '../jobs/reconcile/index.ts';
 import { runPipeline } from '../jobs/run.ts';
 import { goldHashes, openServerPlatform, type ServerPlatform, TEST_AS_OF } from './harness.ts';
 import {

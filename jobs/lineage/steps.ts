@@ -1,51 +1,15 @@
 import type { JobContext } from '../context.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
-import type { SourceTableSpec } from '../contracts/source-tables.ts';
 import type { ModelBuildResult } from '../models/build.ts';
 import type { ModelTestResult } from '../models/model-tests.ts';
 import type { Model } from '../models/models.ts';
 import type { Finding, Layer } from '../ops/dq-findings.ts';
 import { runQuality } from '../quality/index.ts';
 import { DEAD_LETTER_TOPIC } from '../stream-service/dead-letter.ts';
-import {
-  lakeZoneDataset,
-  sourceDataset,
-  topicDatasetOf,
-  warehouseDataset,
-  withSchema,
-  written,
-} from './datasets.ts';
+import { lakeZoneDataset, topicDatasetOf, warehouseDataset, withSchema, written } from './datasets.ts';
 import { lineageOf } from './emitter.ts';
 import { assertionOf, dataQualityAssertionsFacet, type InputDataset, sqlFacet } from './openlineage.ts';
-
-/**
- * reconcile: one source table's keys against bronze (and its quarantined versions) into tombstones in
- * bronze.source_deletes, and late rows re-extracted into raw/.
- */
-export async function reconcileLineage(
-  context: JobContext,
-  table: SourceTableSpec,
-  startedAt: Date,
-  result: { keyEvents: number; repair: { rows: number } | null } | null,
-  error?: unknown,
-): Promise<void> {
-  await lineageOf(context).step({
-    job: `reconcile.${table.name}`,
-    startedAt,
-    finishedAt: context.now(),
-    inputs: [
-      sourceDataset(context, table.name),
-      warehouseDataset(context, `bronze.${table.name}`),
-      warehouseDataset(context, 'ops.quarantine_rows'),
-    ],
-    outputs: [
-      written(warehouseDataset(context, 'bronze.source_deletes'), result?.keyEvents ?? 0),
-      written(lakeZoneDataset(context, 'raw', table.name), result?.repair?.rows ?? 0),
-    ],
-    error,
-  });
-}
 
 /** stream-ingest: the event topics into raw/ micro-batches. */
 export async function streamIngestLineage(

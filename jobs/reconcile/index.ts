@@ -15,10 +15,9 @@
  */
 import { redactUrl } from '../../adapters/url.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import type { JobContext } from '../context.ts';
+import type { JobContext, PrintLine } from '../context.ts';
 import { SOURCE_TABLES, type SourceTableSpec } from '../contracts/source-tables.ts';
 import { readWatermark } from '../extract/index.ts';
-import { reconcileLineage } from '../lineage/steps.ts';
 import { runLoad } from '../load/index.ts';
 import { classifyBatchError } from '../ops/batch-errors.ts';
 import { type Finding, recordFindings } from '../ops/dq-findings.ts';
@@ -38,6 +37,7 @@ import {
   warehouseListingSql,
   warehouseSummarySql,
 } from './key-sql.ts';
+import { reconcileLineage } from './lineage.ts';
 import { extractRepairBatch, type RepairBatch } from './repair.ts';
 import { writeKeyEvents } from './tombstones.ts';
 
@@ -134,16 +134,27 @@ function reconciliationOutcome(table: SourceTableSpec, error?: unknown): Finding
 }
 
 /**
- * The scheduled job: the reconciliation, then validate and load when it re-extracted late rows, so they are in
- * bronze before the next transform.
+ * `ecomm reconcile`, the scheduled job: the reconciliation, then validate and load when it re-extracted late rows,
+ * so they are in bronze before the next transform; one line per table.
  */
-export async function runReconcileJob(context: JobContext): Promise<TableReconciliation[]> {
+export async function run(context: JobContext, _options: object, output: PrintLine): Promise<number> {
   const tables = await runReconcile(context);
   if (tables.some((table) => table.repair)) {
     await runValidate(context);
     await runLoad(context);
   }
-  return tables;
+  for (const table of tables) output(reconciledLine(table));
+  return 0;
+}
+
+function reconciledLine(table: TableReconciliation): string {
+  if (table.skipped) return `reconcile ${table.table.padEnd(12)} skipped: ${table.skipped}`;
+  const { counts } = table.differences;
+  return (
+    `reconcile ${table.table.padEnd(12)} ${table.sourceKeys} keys, ${table.differingBuckets} buckets differed: ` +
+    `${counts.deleted} deleted, ${counts.restored} restored, ${counts.late} late` +
+    (table.repair ? ` -> ${table.repair.rawKey}` : '')
+  );
 }
 
 function notReconciled(table: SourceTableSpec, reason: string): TableReconciliation {
