@@ -2,11 +2,10 @@ import { batchesJob } from './batches/batches-tool.ts';
 import type { JobContext } from './context.ts';
 import * as extract from './extract/index.ts';
 import { generate } from './generate/index.ts';
-import { runQualityWithLineage } from './lineage/steps.ts';
 import * as load from './load/index.ts';
 import { serveMonitor } from './monitor/serve.ts';
 import type { BatchStatus } from './ops/batches.ts';
-import type { QualityLayer } from './quality/index.ts';
+import * as quality from './quality/index.ts';
 import { quarantineReplayJob } from './quarantine/replay.ts';
 import * as reconcile from './reconcile/index.ts';
 import { runPipeline } from './run.ts';
@@ -100,22 +99,7 @@ export const JOB_HANDLERS: Record<string, Handler> = {
     }
     return 0;
   },
-  async quality(context, options) {
-    const layers: QualityLayer[] =
-      options.layer === undefined || options.layer === 'all' ? ['bronze', 'silver', 'gold'] : [options.layer];
-    let failed = 0;
-    for (const layer of layers) {
-      const findings = await runQualityWithLineage(context, layer);
-      for (const finding of findings.filter((f) => !f.passed)) {
-        out(
-          `${finding.severity === 'blocking' ? 'FAIL' : 'WARN'} ${finding.checkId}: ${finding.failingRows} rows ${finding.details ?? ''}`,
-        );
-        if (finding.severity === 'blocking') failed += 1;
-      }
-      out(`quality ${layer}: ${findings.filter((f) => f.passed).length}/${findings.length} checks passed`);
-    }
-    return failed > 0 ? 1 : 0;
-  },
+  quality: (context, options) => quality.run(context, options, out),
   watchdog: (context) => watchdogJob(context, out),
   quarantine: (context, options) => quarantineReplayJob(context, { batch: options.batch ?? '' }, out),
   batches: (context, options) =>

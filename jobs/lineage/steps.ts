@@ -2,14 +2,11 @@ import type { JobContext } from '../context.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
 import type { ModelBuildResult } from '../models/build.ts';
-import type { ModelTestResult } from '../models/model-tests.ts';
 import type { Model } from '../models/models.ts';
-import type { Finding, Layer } from '../ops/dq-findings.ts';
-import { runQuality } from '../quality/index.ts';
 import { DEAD_LETTER_TOPIC } from '../stream-service/dead-letter.ts';
 import { lakeZoneDataset, topicDatasetOf, warehouseDataset, withSchema, written } from './datasets.ts';
 import { lineageOf } from './emitter.ts';
-import { assertionOf, dataQualityAssertionsFacet, type InputDataset, sqlFacet } from './openlineage.ts';
+import { sqlFacet } from './openlineage.ts';
 
 /** stream-ingest: the event topics into raw/ micro-batches. */
 export async function streamIngestLineage(
@@ -94,53 +91,4 @@ export async function transformLineage(
     jobFacets: { sql: sqlFacet(model.sql) },
     error: 'error' in outcome ? outcome.error : undefined,
   });
-}
-
-/** quality: the checked tables as inputs, each with a data-quality assertions facet; findings as the output. */
-export async function qualityLineage(
-  context: JobContext,
-  job: string,
-  findings: (Pick<Finding, 'checkId' | 'checkType' | 'tableName' | 'passed'> & { column?: string | null })[],
-  startedAt: Date,
-  error?: unknown,
-): Promise<void> {
-  const byTable = new Map<string, InputDataset>();
-  for (const finding of findings) {
-    let input = byTable.get(finding.tableName);
-    if (!input) {
-      input = {
-        ...warehouseDataset(context, finding.tableName),
-        inputFacets: { dataQualityAssertions: dataQualityAssertionsFacet([]) },
-      };
-      byTable.set(finding.tableName, input);
-    }
-    const assertion = assertionOf(finding.checkType, finding.checkId, finding.passed);
-    if (finding.column) assertion.column = finding.column;
-    input.inputFacets?.dataQualityAssertions?.assertions.push(assertion);
-  }
-  await lineageOf(context).step({
-    job,
-    startedAt,
-    finishedAt: context.now(),
-    inputs: [...byTable.values()],
-    outputs: [written(warehouseDataset(context, 'ops.dq_findings'), findings.length)],
-    error,
-  });
-}
-
-/** runQuality plus its lineage event (`quality.<layer>`): use it wherever runQuality ran. */
-export async function runQualityWithLineage(
-  context: JobContext,
-  layer: Layer,
-  gated?: ModelTestResult[],
-): Promise<Finding[]> {
-  const startedAt = context.now();
-  try {
-    const findings = await runQuality(context, layer, gated);
-    await qualityLineage(context, `quality.${layer}`, findings, startedAt);
-    return findings;
-  } catch (error) {
-    await qualityLineage(context, `quality.${layer}`, [], startedAt, error);
-    throw error;
-  }
 }

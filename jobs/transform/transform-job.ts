@@ -1,12 +1,13 @@
 import type { MacroVars } from '../../sql/dialects/macros.ts';
 import type { JobContext } from '../context.ts';
-import { runQualityWithLineage, transformLineage } from '../lineage/steps.ts';
+import { transformLineage } from '../lineage/steps.ts';
 import { buildLayer, type LayerBuild, ModelBuildError, type ModelBuildResult } from '../models/build.ts';
 import { loadModels, type Model, type ModelLayer } from '../models/models.ts';
 import { classifyBatchError } from '../ops/batch-errors.ts';
 import { reportBatchFailures } from '../ops/batch-failures.ts';
 import { markBatchFailed } from '../ops/batches.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
+import { runQualityWithLineage } from '../quality/index.ts';
 import { describeTracedFailure, traceModelFailure } from './trace-failure.ts';
 
 export interface TransformResult {

@@ -10,9 +10,9 @@ import { reconcileIncidents } from '../alerts/incidents.ts';
 import { LAYER_OWNERS } from '../alerts/owners.ts';
 import { type AlertRouter, alertRouterFromConfig } from '../alerts/routing.ts';
 import type { JobContext } from '../context.ts';
-import { qualityLineage } from '../lineage/steps.ts';
 import { recordFindings } from '../ops/dq-findings.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
+import { qualityLineage } from '../quality/index.ts';
 import { runChecks, type WatchdogFinding } from './checks.ts';
 import { BUSINESS_RULES, type BusinessRule, TABLE_RULES, type TableRules } from './rules.ts';
 
