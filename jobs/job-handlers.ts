@@ -12,7 +12,7 @@ import { runPipeline } from './run.ts';
 import { runStreamIngest } from './stream-ingest.ts';
 import { runStreamService } from './stream-service/service.ts';
 import { printPipelineSummary } from './summary.ts';
-import { runTransform } from './transform/transform-job.ts';
+import * as transform from './transform/index.ts';
 import * as validate from './validate/index.ts';
 import { watchdogJob } from './watchdog/watchdog.ts';
 
@@ -84,21 +84,8 @@ export const JOB_HANDLERS: Record<string, Handler> = {
   validate: (context, options) => validate.run(context, options, out),
   load: (context, options) => load.run(context, options, out),
   reconcile: (context, options) => reconcile.run(context, options, out),
-  async transform(context, options) {
-    const layers =
-      options.layer === 'silver'
-        ? ['silver' as const]
-        : options.layer === 'gold'
-          ? ['gold' as const]
-          : ['silver' as const, 'gold' as const];
-    const result = await runTransform(context, layers);
-    for (const model of result.built) out(`built ${model.name.padEnd(32)} ${model.rows} rows`);
-    if (result.blockedBy.length > 0) {
-      out(`stopped: blocking checks failed: ${result.blockedBy.join(', ')}`);
-      return 1;
-    }
-    return 0;
-  },
+  transform: (context, options) =>
+    transform.run(context, { layer: options.layer === 'bronze' ? undefined : options.layer }, out),
   quality: (context, options) => quality.run(context, options, out),
   watchdog: (context) => watchdogJob(context, out),
   quarantine: (context, options) => quarantineReplayJob(context, { batch: options.batch ?? '' }, out),

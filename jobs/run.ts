@@ -9,7 +9,7 @@ import { recordRun } from './ops/pipeline-runs.ts';
 import { runQualityWithLineage } from './quality/index.ts';
 import { runReconcile } from './reconcile/index.ts';
 import { runStreamIngest } from './stream-ingest.ts';
-import { runTransform } from './transform/transform-job.ts';
+import { runTransform } from './transform/index.ts';
 import { runValidate } from './validate/index.ts';
 
 export interface StepTiming {

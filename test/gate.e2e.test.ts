@@ -6,7 +6,7 @@ import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import { buildModels, ModelBuildError } from '../jobs/models/build.ts';
 import { loadModels, SQL_ROOT } from '../jobs/models/models.ts';
 import { runPipeline } from '../jobs/run.ts';
-import { runTransform } from '../jobs/transform/transform-job.ts';
+import { runTransform } from '../jobs/transform/index.ts';
 import {
   type EmbeddedPlatform,
   goldHashes,

@@ -1,12 +1,10 @@
 import type { JobContext } from '../context.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
-import type { ModelBuildResult } from '../models/build.ts';
 import type { Model } from '../models/models.ts';
 import { DEAD_LETTER_TOPIC } from '../stream-service/dead-letter.ts';
-import { lakeZoneDataset, topicDatasetOf, warehouseDataset, withSchema, written } from './datasets.ts';
+import { lakeZoneDataset, topicDatasetOf, warehouseDataset, written } from './datasets.ts';
 import { lineageOf } from './emitter.ts';
-import { sqlFacet } from './openlineage.ts';
 
 /** stream-ingest: the event topics into raw/ micro-batches. */
 export async function streamIngestLineage(
@@ -61,34 +59,5 @@ export async function streamApplyLineage(
       written(warehouseDataset(context, bronze), applied.staged),
       ...silver.map((model) => warehouseDataset(context, model.name)),
     ],
-  });
-}
-
-/**
- * transform: one model built (its SQL as written, macros not expanded: the expanded text holds the PII key), or
- * the model a ModelBuildError names when the build failed.
- */
-export async function transformLineage(
-  context: JobContext,
-  models: Model[],
-  outcome: { result: ModelBuildResult } | { error: unknown; startedAt: Date },
-): Promise<void> {
-  const name =
-    'result' in outcome ? outcome.result.name : (outcome.error as { model?: unknown } | null)?.model;
-  const model = models.find((candidate) => candidate.name === name);
-  if (!model) return;
-  const db = await context.warehouse();
-  const finishedAt = context.now();
-  const startedAt =
-    'result' in outcome ? new Date(finishedAt.getTime() - Math.round(outcome.result.ms)) : outcome.startedAt;
-  const output = await withSchema(db, warehouseDataset(context, model.name), model.name);
-  await lineageOf(context).step({
-    job: `transform.${model.name}`,
-    startedAt,
-    finishedAt,
-    inputs: model.dependsOn.map((table) => warehouseDataset(context, table)),
-    outputs: ['result' in outcome ? written(output, outcome.result.rows) : output],
-    jobFacets: { sql: sqlFacet(model.sql) },
-    error: 'error' in outcome ? outcome.error : undefined,
   });
 }

@@ -1,6 +1,5 @@
 import type { MacroVars } from '../../sql/dialects/macros.ts';
-import type { JobContext } from '../context.ts';
-import { transformLineage } from '../lineage/steps.ts';
+import type { JobContext, PrintLine } from '../context.ts';
 import { buildLayer, type LayerBuild, ModelBuildError, type ModelBuildResult } from '../models/build.ts';
 import { loadModels, type Model, type ModelLayer } from '../models/models.ts';
 import { classifyBatchError } from '../ops/batch-errors.ts';
@@ -8,6 +7,7 @@ import { reportBatchFailures } from '../ops/batch-failures.ts';
 import { markBatchFailed } from '../ops/batches.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
 import { runQualityWithLineage } from '../quality/index.ts';
+import { transformLineage } from './lineage.ts';
 import { describeTracedFailure, traceModelFailure } from './trace-failure.ts';
 
 export interface TransformResult {
@@ -53,6 +53,28 @@ export async function runTransform(context: JobContext, layers: ModelLayer[]): P
     built.push(...gated.built);
   }
   return { built, blockedBy: [] };
+}
+
+export interface TransformOptions {
+  /** One model layer, or both in order (`all`, the default). */
+  layer?: ModelLayer | 'all';
+}
+
+/** `ecomm transform`: the models published; exit 1 when a blocking check kept a layer from being published. */
+export async function run(
+  context: JobContext,
+  options: TransformOptions,
+  output: PrintLine,
+): Promise<number> {
+  const layers: ModelLayer[] =
+    options.layer === undefined || options.layer === 'all' ? ['silver', 'gold'] : [options.layer];
+  const result = await runTransform(context, layers);
+  for (const model of result.built) output(`built ${model.name.padEnd(32)} ${model.rows} rows`);
+  if (result.blockedBy.length > 0) {
+    output(`stopped: blocking checks failed: ${result.blockedBy.join(', ')}`);
+    return 1;
+  }
+  return 0;
 }
 
 /** How often a layer is built again after setting aside the batches its last build failed on. */
