@@ -14,7 +14,7 @@ import { runStreamService } from './stream-service/service.ts';
 import { printPipelineSummary } from './summary.ts';
 import * as transform from './transform/index.ts';
 import * as validate from './validate/index.ts';
-import { watchdogJob } from './watchdog/watchdog.ts';
+import * as watchdog from './watchdog/index.ts';
 
 export interface JobOptions {
   seed?: number;
@@ -87,7 +87,7 @@ export const JOB_HANDLERS: Record<string, Handler> = {
   transform: (context, options) =>
     transform.run(context, { layer: options.layer === 'bronze' ? undefined : options.layer }, out),
   quality: (context, options) => quality.run(context, options, out),
-  watchdog: (context) => watchdogJob(context, out),
+  watchdog: (context, options) => watchdog.run(context, options, out),
   quarantine: (context, options) => quarantineReplayJob(context, { batch: options.batch ?? '' }, out),
   batches: (context, options) =>
     batchesJob(

@@ -16,7 +16,7 @@ import { type PipelineResult, runPipeline } from '../jobs/run.ts';
 import { runStreamIngest } from '../jobs/stream-ingest.ts';
 import { printPipelineSummary } from '../jobs/summary.ts';
 import { runValidate } from '../jobs/validate/index.ts';
-import { runWatchdog } from '../jobs/watchdog/watchdog.ts';
+import { runWatchdog } from '../jobs/watchdog/index.ts';
 import {
   type EmbeddedPlatform,
   goldHashes,

@@ -19,7 +19,7 @@ import { runLoad } from '../jobs/load/index.ts';
 import { runQuality } from '../jobs/quality/index.ts';
 import { quarantineReplayJob, replayQuarantine } from '../jobs/quarantine/replay.ts';
 import { type PipelineResult, runPipeline } from '../jobs/run.ts';
-import { runWatchdog, watchdogJob } from '../jobs/watchdog/watchdog.ts';
+import { runWatchdog, run as watchdogJob } from '../jobs/watchdog/index.ts';
 import { type EmbeddedPlatform, openEmbeddedPlatform, seedPlatform } from './harness.ts';
 
 describe('observability end to end', () => {
@@ -330,7 +330,7 @@ describe('observability end to end', () => {
     });
     it('runs as `ecomm watchdog`: a summary, exit 0 with nothing left undelivered', async () => {
       const lines: string[] = [];
-      const code = await watchdogJob(platform.context({ now: () => new Date(pipelineDone) }), (line) =>
+      const code = await watchdogJob(platform.context({ now: () => new Date(pipelineDone) }), {}, (line) =>
         lines.push(line),
       );
       expect(code).toBe(0);

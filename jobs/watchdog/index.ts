@@ -9,7 +9,7 @@ import type { IncidentChanges, IncidentFinding } from '../alerts/incident-rows.t
 import { reconcileIncidents } from '../alerts/incidents.ts';
 import { LAYER_OWNERS } from '../alerts/owners.ts';
 import { type AlertRouter, alertRouterFromConfig } from '../alerts/routing.ts';
-import type { JobContext } from '../context.ts';
+import type { JobContext, PrintLine } from '../context.ts';
 import { recordFindings } from '../ops/dq-findings.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
 import { qualityLineage } from '../quality/index.ts';
@@ -171,29 +171,24 @@ export async function runWatchdog(
   }
 }
 
-const stdoutLine = (line: string) => process.stdout.write(`${line}\n`);
-
 /**
- * The `ecomm watchdog` handler: prints the failing checks and the incident and alert counts. Exit 0 when the
- * watchdog ran (failing checks are the alerts' business), 1 when alerts are still undelivered after the retries,
- * so the scheduler's own job-failure alarm is the last resort of an alert path that is down.
+ * `ecomm watchdog`: prints the failing checks and the incident and alert counts. Exit 0 when the watchdog ran
+ * (failing checks are the alerts' business), 1 when alerts are still undelivered after the retries, so the
+ * scheduler's own job-failure alarm is the last resort of an alert path that is down.
  */
-export async function watchdogJob(
-  context: JobContext,
-  out: (line: string) => void = stdoutLine,
-): Promise<number> {
+export async function run(context: JobContext, _options: object, output: PrintLine): Promise<number> {
   const result = await runWatchdog(context);
   for (const finding of result.failed) {
-    out(
+    output(
       `${finding.severity.toUpperCase().padEnd(8)} ${finding.checkId} (${finding.owner}): ${finding.details ?? ''}`,
     );
   }
   const { incidents, deliveries } = result;
-  out(
+  output(
     `watchdog: ${result.findings.length - result.failed.length}/${result.findings.length} checks passed; ` +
       `incidents ${incidents.opened.length} opened, ${incidents.continuing.length} ongoing, ${incidents.resolved.length} resolved`,
   );
-  out(
+  output(
     `alerts: ${deliveries.delivered} delivered, ${deliveries.failed} failed, ${deliveries.unrouted} unrouted, ` +
       `${result.undelivered} waiting for the next run`,
   );
