@@ -6,7 +6,7 @@ import * as load from './load/index.ts';
 import { serveMonitor } from './monitor/serve.ts';
 import type { BatchStatus } from './ops/batches.ts';
 import * as quality from './quality/index.ts';
-import { quarantineReplayJob } from './quarantine/replay.ts';
+import * as quarantine from './quarantine/index.ts';
 import * as reconcile from './reconcile/index.ts';
 import { runPipeline } from './run.ts';
 import { runStreamIngest } from './stream-ingest.ts';
@@ -88,7 +88,7 @@ export const JOB_HANDLERS: Record<string, Handler> = {
     transform.run(context, { layer: options.layer === 'bronze' ? undefined : options.layer }, out),
   quality: (context, options) => quality.run(context, options, out),
   watchdog: (context, options) => watchdog.run(context, options, out),
-  quarantine: (context, options) => quarantineReplayJob(context, { batch: options.batch ?? '' }, out),
+  quarantine: (context, options) => quarantine.run(context, options, out),
   batches: (context, options) =>
     batchesJob(
       context,

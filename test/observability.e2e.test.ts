@@ -17,7 +17,7 @@ import type { RunEvent } from '../jobs/lineage/openlineage.ts';
 import { createLineageValidator } from '../jobs/lineage/validator.ts';
 import { runLoad } from '../jobs/load/index.ts';
 import { runQuality } from '../jobs/quality/index.ts';
-import { quarantineReplayJob, replayQuarantine } from '../jobs/quarantine/replay.ts';
+import { run as quarantineReplayJob, replayQuarantine } from '../jobs/quarantine/index.ts';
 import { type PipelineResult, runPipeline } from '../jobs/run.ts';
 import { runWatchdog, run as watchdogJob } from '../jobs/watchdog/index.ts';
 import { type EmbeddedPlatform, openEmbeddedPlatform, seedPlatform } from './harness.ts';
