@@ -1,4 +1,4 @@
-import { batchesJob } from './batches/batches-tool.ts';
+import * as batches from './batches/index.ts';
 import type { JobContext } from './context.ts';
 import * as extract from './extract/index.ts';
 import { generate } from './generate/index.ts';
@@ -89,17 +89,7 @@ export const JOB_HANDLERS: Record<string, Handler> = {
   quality: (context, options) => quality.run(context, options, out),
   watchdog: (context, options) => watchdog.run(context, options, out),
   quarantine: (context, options) => quarantine.run(context, options, out),
-  batches: (context, options) =>
-    batchesJob(
-      context,
-      {
-        action: options.action ?? 'list',
-        batch: options.batch,
-        status: options.status,
-        reason: options.reason,
-      },
-      out,
-    ),
+  batches: (context, options) => batches.run(context, options, out),
   monitor: (context, options) =>
     serveMonitor(
       context,

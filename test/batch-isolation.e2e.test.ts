@@ -6,7 +6,7 @@ import { csvLine } from '../adapters/csv.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import { staticAlertRouter } from '../jobs/alerts/routing.ts';
 import { type Receiver, startReceiver } from '../jobs/alerts/test-receiver.ts';
-import { batchesJob } from '../jobs/batches/batches-tool.ts';
+import { run as batchesJob } from '../jobs/batches/index.ts';
 import { contractFor } from '../jobs/contracts/data-contracts.ts';
 import { runExtract } from '../jobs/extract/index.ts';
 import { applySourceChanges } from '../jobs/generate/index.ts';

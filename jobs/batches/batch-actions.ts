@@ -1,7 +1,7 @@
 /**
- * `ecomm batches list|retry|skip`: the operator's tool for batches held back because their own data failed a step
- * (jobs/ops/batch-failures.ts). Every retry and skip is audited in ops.batch_actions (run id, action, batch, the
- * state before, the operator's reason, who) and recorded in ops.pipeline_runs, like `quarantine replay`.
+ * What `ecomm batches list|retry|skip` (the entry is index.ts) does to batches held back because their own data
+ * failed a step (jobs/ops/batch-failures.ts). Every retry and skip is audited in ops.batch_actions (run id, action,
+ * batch, the state before, the operator's reason, who) and recorded in ops.pipeline_runs, like `quarantine replay`.
  *
  * - retry puts a failed batch back at the step that failed and, for a batch of the batch jobs, runs that step and
  *   the load for it at once (validate reads the raw object again; load reloads the staged one). A stream-service
@@ -19,7 +19,6 @@ import {
   type BatchStatus,
   batchState,
   clearBatchFailure,
-  listBatches,
   markBatchSkipped,
 } from '../ops/batches.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
@@ -42,8 +41,6 @@ export interface BatchActionReport {
   /** retry of a stream-service batch: requeued for the service's applier, not processed here. */
   requeuedForStream: boolean;
 }
-
-const LIST_LIMIT = 100;
 
 async function existingBatch(db: SqlDatabase, batchId: string): Promise<BatchState> {
   const batch = await batchState(db, batchId);
@@ -209,41 +206,4 @@ export function formatActionReport(report: BatchActionReport): string[] {
   return [
     `retry ${before.batch_id}: ${after.status} (had failed at ${before.failed_step}); silver and gold take it in at the next transform`,
   ];
-}
-
-export interface BatchesOptions {
-  action: 'list' | BatchAction;
-  batch?: string;
-  status?: BatchStatus | 'all';
-  reason?: string;
-}
-
-/**
- * The `ecomm batches` handler. Exit 0 when the action did what was asked, 1 when a retried batch failed again,
- * 2 for an unknown batch or one in the wrong state for the action.
- */
-export async function batchesJob(
-  context: JobContext,
-  options: BatchesOptions,
-  out: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
-  err: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
-): Promise<number> {
-  try {
-    if (options.action === 'list') {
-      const status = options.status ?? 'failed';
-      const { batches, total } = await listBatches(await context.warehouse(), { status, limit: LIST_LIMIT });
-      for (const line of formatBatchList(batches, total, status)) out(line);
-      return 0;
-    }
-    const report =
-      options.action === 'retry'
-        ? await retryBatch(context, options.batch ?? '')
-        : await skipBatch(context, options.batch ?? '', options.reason ?? '');
-    for (const line of formatActionReport(report)) out(line);
-    return report.after.status === 'failed' ? 1 : 0;
-  } catch (error) {
-    if (!(error instanceof BatchActionError)) throw error;
-    err(`ecomm: batches ${options.action}: ${error.message}`);
-    return 2;
-  }
 }
