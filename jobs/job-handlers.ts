@@ -3,7 +3,7 @@ import type { JobContext } from './context.ts';
 import * as extract from './extract/index.ts';
 import { generate } from './generate/index.ts';
 import * as load from './load/index.ts';
-import { serveMonitor } from './monitor/serve.ts';
+import * as monitor from './monitor/index.ts';
 import type { BatchStatus } from './ops/batches.ts';
 import * as quality from './quality/index.ts';
 import * as quarantine from './quarantine/index.ts';
@@ -90,15 +90,7 @@ export const JOB_HANDLERS: Record<string, Handler> = {
   watchdog: (context, options) => watchdog.run(context, options, out),
   quarantine: (context, options) => quarantine.run(context, options, out),
   batches: (context, options) => batches.run(context, options, out),
-  monitor: (context, options) =>
-    serveMonitor(
-      context,
-      {
-        port: options.port ?? context.config.MONITOR_PORT,
-        host: options.host ?? context.config.MONITOR_HOST,
-      },
-      out,
-    ),
+  monitor: (context, options) => monitor.run(context, options, out),
   async run(context, options) {
     const result = await runPipeline(context, {
       generateIfEmpty: options.demo
