@@ -9,8 +9,7 @@ import * as quality from './quality/index.ts';
 import * as quarantine from './quarantine/index.ts';
 import * as reconcile from './reconcile/index.ts';
 import { runPipeline } from './run.ts';
-import { runStreamIngest } from './stream-ingest.ts';
-import { runStreamService } from './stream-service/service.ts';
+import * as streamIngest from './stream-ingest/index.ts';
 import { printPipelineSummary } from './summary.ts';
 import * as transform from './transform/index.ts';
 import * as validate from './validate/index.ts';
@@ -32,19 +31,6 @@ export interface JobOptions {
   action?: 'list' | 'retry' | 'skip';
   status?: BatchStatus | 'all';
   reason?: string;
-}
-
-/** The long-running stream service: consume until SIGTERM, then flush, commit and exit 0. */
-async function followStream(context: JobContext, port: number): Promise<number> {
-  const result = await runStreamService(context, { healthPort: port, out });
-  const applied = result.health.apply?.();
-  out(
-    `stream-ingest stopped: ${result.events} events in ${result.batches} micro-batches` +
-      (applied
-        ? `; ${applied.eventsApplied} events applied to silver, ${applied.deadLettered} dead-lettered`
-        : ''),
-  );
-  return 0;
 }
 
 type Handler = (context: JobContext, options: JobOptions) => Promise<number>;
@@ -73,14 +59,7 @@ export const JOB_HANDLERS: Record<string, Handler> = {
     return 0;
   },
   extract: (context, options) => extract.run(context, options, out),
-  async 'stream-ingest'(context, options) {
-    if (options.follow) return followStream(context, options.healthPort ?? context.config.ECOMM_HEALTH_PORT);
-    const batches = await runStreamIngest(context);
-    out(
-      `stream-ingest ${batches.reduce((sum, b) => sum + b.events, 0)} events in ${batches.length} micro-batches`,
-    );
-    return 0;
-  },
+  'stream-ingest': (context, options) => streamIngest.run(context, options, out),
   validate: (context, options) => validate.run(context, options, out),
   load: (context, options) => load.run(context, options, out),
   reconcile: (context, options) => reconcile.run(context, options, out),

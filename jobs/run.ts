@@ -8,7 +8,7 @@ import { blockingFailures } from './ops/dq-findings.ts';
 import { recordRun } from './ops/pipeline-runs.ts';
 import { runQualityWithLineage } from './quality/index.ts';
 import { runReconcile } from './reconcile/index.ts';
-import { runStreamIngest } from './stream-ingest.ts';
+import { runStreamIngest } from './stream-ingest/index.ts';
 import { runTransform } from './transform/index.ts';
 import { runValidate } from './validate/index.ts';
 

@@ -13,7 +13,7 @@ import { applySourceChanges } from '../jobs/generate/index.ts';
 import { heldBackLines } from '../jobs/ops/batch-failures.ts';
 import { ledgerChecks } from '../jobs/quality/ledger-checks.ts';
 import { type PipelineResult, runPipeline } from '../jobs/run.ts';
-import { runStreamIngest } from '../jobs/stream-ingest.ts';
+import { runStreamIngest } from '../jobs/stream-ingest/index.ts';
 import { printPipelineSummary } from '../jobs/summary.ts';
 import { runValidate } from '../jobs/validate/index.ts';
 import { runWatchdog } from '../jobs/watchdog/index.ts';

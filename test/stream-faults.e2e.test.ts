@@ -33,7 +33,7 @@ import { buildModels } from '../jobs/models/build.ts';
 import { loadModels } from '../jobs/models/models.ts';
 import { ensureWarehouseSchema } from '../jobs/ops/warehouse-schema.ts';
 import { ledgerChecks } from '../jobs/quality/ledger-checks.ts';
-import { DEAD_LETTER_HEADERS } from '../jobs/stream-service/dead-letter.ts';
+import { DEAD_LETTER_HEADERS } from '../jobs/stream-ingest/service/dead-letter.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';
 import { type KafkaNode, startKafkaNode } from '../scripts/services/kafka-node.ts';
 import {

@@ -4,10 +4,10 @@
  * thread with the job's own adapters when it is embedded PGlite (one process may open a PGlite folder only once).
  */
 import { Worker } from 'node:worker_threads';
-import { schemeOf } from '../../adapters/url.ts';
-import { type JobContext, JobStoppedError } from '../context.ts';
+import { schemeOf } from '../../../adapters/url.ts';
+import { type JobContext, JobStoppedError } from '../../context.ts';
+import { persistWithBackoff } from '../backpressure.ts';
 import { type ApplyStats, newApplyStats, runApplier } from './applier.ts';
-import { persistWithBackoff } from './backpressure.ts';
 
 export interface ApplierHost {
   /** Stage 1 committed a batch: apply it soon. */

@@ -1,17 +1,18 @@
-import type { JobContext } from './context.ts';
-import { EVENT_TOPICS } from './contracts/event-topics.ts';
-import { streamIngestLineage } from './lineage/steps.ts';
-import { recordRun } from './ops/pipeline-runs.ts';
-import { persistOnce } from './stream-service/backpressure.ts';
-import { consumeToRaw, fetchSettings, type IngestedBatch } from './stream-service/micro-batcher.ts';
+import type { JobContext, PrintLine } from '../context.ts';
+import { EVENT_TOPICS } from '../contracts/event-topics.ts';
+import { recordRun } from '../ops/pipeline-runs.ts';
+import { persistOnce } from './backpressure.ts';
+import { streamIngestLineage } from './lineage.ts';
+import { consumeToRaw, fetchSettings, type IngestedBatch } from './micro-batcher.ts';
+import { runStreamService } from './service/service.ts';
 
-export type { IngestedBatch } from './stream-service/micro-batcher.ts';
+export type { IngestedBatch } from './micro-batcher.ts';
 
 /**
  * `ecomm stream-ingest` (drain): moves the event topics into raw/ Zstandard NDJSON micro-batches up to the end offsets
  * seen at start, then returns; the batch jobs validate and load them. Per batch: write the object, record it in the
  * ledger, then commit the offsets (invariant 3). On a stop request the batch in hand is written and committed
- * first. `ecomm stream-ingest --follow` is the long-running service (jobs/stream-service/service.ts), which shares
+ * first. `ecomm stream-ingest --follow` is the long-running service (service/service.ts), which shares
  * this stage and also validates, dead-letters, loads and applies each batch to silver itself.
  */
 export async function runStreamIngest(context: JobContext): Promise<IngestedBatch[]> {
@@ -69,4 +70,38 @@ export async function runStreamIngest(context: JobContext): Promise<IngestedBatc
   });
   await streamIngestLineage(context, startedAt, ingested);
   return ingested;
+}
+
+export interface StreamIngestOptions {
+  /** Run as the long-running service instead of draining once. */
+  follow?: boolean;
+  /** The service's /healthz, /readyz and /status port (default ECOMM_HEALTH_PORT). */
+  healthPort?: number;
+}
+
+/** `ecomm stream-ingest`: drain the topics once and say how much moved, or, with --follow, run the service. */
+export async function run(
+  context: JobContext,
+  options: StreamIngestOptions,
+  output: PrintLine,
+): Promise<number> {
+  if (options.follow) return follow(context, options.healthPort ?? context.config.ECOMM_HEALTH_PORT, output);
+  const batches = await runStreamIngest(context);
+  output(
+    `stream-ingest ${batches.reduce((sum, b) => sum + b.events, 0)} events in ${batches.length} micro-batches`,
+  );
+  return 0;
+}
+
+/** The long-running stream service: consume until SIGTERM, then flush, commit and exit 0. */
+async function follow(context: JobContext, healthPort: number, output: PrintLine): Promise<number> {
+  const result = await runStreamService(context, { healthPort, out: output });
+  const applied = result.health.apply?.();
+  output(
+    `stream-ingest stopped: ${result.events} events in ${result.batches} micro-batches` +
+      (applied
+        ? `; ${applied.eventsApplied} events applied to silver, ${applied.deadLettered} dead-lettered`
+        : ''),
+  );
+  return 0;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { EventStream, OutgoingMessage } from '../../adapters/stream/event-stream.ts';
-import { openMemoryStream } from '../../adapters/stream/memory.ts';
-import { envelopeOf } from '../lake/raw-batch.ts';
+import type { EventStream, OutgoingMessage } from '../../../adapters/stream/event-stream.ts';
+import { openMemoryStream } from '../../../adapters/stream/memory.ts';
+import { envelopeOf } from '../../lake/raw-batch.ts';
 import {
   DEAD_LETTER_HEADERS,
   DEAD_LETTER_TOPIC,

@@ -1,10 +1,15 @@
+/**
+ * stream-ingest's lineage: the topics into their raw/ folders (`stream-ingest`, the drain's one step and the
+ * service's periodic one) and the service's stage 2 per topic, raw/ through validation, dead letters and bronze into
+ * silver (`stream-ingest.apply.<topic>`).
+ */
 import type { JobContext } from '../context.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
+import { lakeZoneDataset, topicDatasetOf, warehouseDataset, written } from '../lineage/datasets.ts';
+import { lineageOf } from '../lineage/emitter.ts';
 import type { Model } from '../models/models.ts';
-import { DEAD_LETTER_TOPIC } from '../stream-service/dead-letter.ts';
-import { lakeZoneDataset, topicDatasetOf, warehouseDataset, written } from './datasets.ts';
-import { lineageOf } from './emitter.ts';
+import { DEAD_LETTER_TOPIC } from './service/dead-letter.ts';
 
 /** stream-ingest: the event topics into raw/ micro-batches. */
 export async function streamIngestLineage(

@@ -5,10 +5,10 @@
  * often as batches are committed (every second or so per partition); one step per round would fill the lineage
  * store, so rounds are summed and reported once per interval, and once more when the applier stops.
  */
-import type { JobContext } from '../context.ts';
-import { streamApplyLineage, streamIngestLineage } from '../lineage/steps.ts';
-import type { Model } from '../models/models.ts';
-import type { PendingStreamBatch } from '../ops/batches.ts';
+import type { JobContext } from '../../context.ts';
+import type { Model } from '../../models/models.ts';
+import type { PendingStreamBatch } from '../../ops/batches.ts';
+import { streamApplyLineage, streamIngestLineage } from '../lineage.ts';
 
 export const LINEAGE_INTERVAL_MS = 60_000;
 

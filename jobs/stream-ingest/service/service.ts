@@ -12,14 +12,14 @@
  * SIGTERM: stop fetching, write and commit the batches in hand, let the applier finish its round, exit 0.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { StreamConsumer } from '../../adapters/stream/event-stream.ts';
-import { redactUrl, schemeOf } from '../../adapters/url.ts';
-import { type JobContext, JobStoppedError } from '../context.ts';
-import { EVENT_TOPICS } from '../contracts/event-topics.ts';
+import type { StreamConsumer } from '../../../adapters/stream/event-stream.ts';
+import { redactUrl, schemeOf } from '../../../adapters/url.ts';
+import { type JobContext, JobStoppedError } from '../../context.ts';
+import { EVENT_TOPICS } from '../../contracts/event-topics.ts';
+import { newBackpressureState, persistWithBackoff } from '../backpressure.ts';
+import { consumeToRaw, fetchSettings } from '../micro-batcher.ts';
 import { startApplier } from './applier-host.ts';
-import { newBackpressureState, persistWithBackoff } from './backpressure.ts';
 import { partitionLag, type ServiceHealth, startHealthServer } from './health.ts';
-import { consumeToRaw, fetchSettings } from './micro-batcher.ts';
 
 export interface StreamServiceOptions {
   healthPort: number;

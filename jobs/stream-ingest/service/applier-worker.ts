@@ -5,13 +5,13 @@
  * `stats`, `error`, `done`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadConfig } from '../config.ts';
-import { createJobContext } from '../context.ts';
-import { lineageOf } from '../lineage/emitter.ts';
+import { loadConfig } from '../../config.ts';
+import { createJobContext } from '../../context.ts';
+import { lineageOf } from '../../lineage/emitter.ts';
+import { persistWithBackoff } from '../backpressure.ts';
 import { newApplyStats, runApplier } from './applier.ts';
 import type { ApplierMessage, ApplierWorkerData } from './applier-host.ts';
 import { wakeLatch } from './applier-host.ts';
-import { persistWithBackoff } from './backpressure.ts';
 
 const port = parentPort;
 if (!port) throw new Error('applier-worker.ts runs as a worker thread');

@@ -3,11 +3,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StreamConsumer } from '../../adapters/stream/event-stream.ts';
-import type { JobContext } from '../context.ts';
-import { EVENT_TOPICS } from '../contracts/event-topics.ts';
+import type { StreamConsumer } from '../../../adapters/stream/event-stream.ts';
+import type { JobContext } from '../../context.ts';
+import { EVENT_TOPICS } from '../../contracts/event-topics.ts';
+import type { BackpressureState } from '../backpressure.ts';
 import type { ApplyStats } from './applier.ts';
-import type { BackpressureState } from './backpressure.ts';
 
 /** Where a running service records its health port, so the image's HEALTHCHECK knows a service is meant to answer. */
 export const HEALTH_MARKER = join(tmpdir(), 'ecomm-health-port');

@@ -14,15 +14,20 @@
  * fail the same way forever: it is marked failed in the ledger (a finding, an incident, an alert) and the round
  * goes on without it, so it never holds back the batches behind it (`ecomm batches retry|skip` clears it).
  */
-import type { OutgoingMessage } from '../../adapters/stream/event-stream.ts';
-import { lockForWriteSql } from '../../sql/dialects/macros.ts';
-import type { JobContext } from '../context.ts';
-import { contractFor } from '../contracts/data-contracts.ts';
-import { loadBatchInTransaction, nameRefusedRow } from '../load/index.ts';
-import { applyIncrementally, tableExists } from '../models/build.ts';
-import { loadModels, type Model } from '../models/models.ts';
-import { BatchDataError, type BatchStep, classifyBatchError, failedBatchIdIn } from '../ops/batch-errors.ts';
-import { reportBatchFailures } from '../ops/batch-failures.ts';
+import type { OutgoingMessage } from '../../../adapters/stream/event-stream.ts';
+import { lockForWriteSql } from '../../../sql/dialects/macros.ts';
+import type { JobContext } from '../../context.ts';
+import { contractFor } from '../../contracts/data-contracts.ts';
+import { loadBatchInTransaction, nameRefusedRow } from '../../load/index.ts';
+import { applyIncrementally, tableExists } from '../../models/build.ts';
+import { loadModels, type Model } from '../../models/models.ts';
+import {
+  BatchDataError,
+  type BatchStep,
+  classifyBatchError,
+  failedBatchIdIn,
+} from '../../ops/batch-errors.ts';
+import { reportBatchFailures } from '../../ops/batch-failures.ts';
 import {
   markBatchFailed,
   markValidated,
@@ -30,16 +35,16 @@ import {
   pendingStreamBatches,
   stillRegistered,
   streamBacklog,
-} from '../ops/batches.ts';
-import { recordRun } from '../ops/pipeline-runs.ts';
+} from '../../ops/batches.ts';
+import { recordRun } from '../../ops/pipeline-runs.ts';
 import {
   checkOptionsOf,
   openRawRecords,
   type ValidationOutcome,
   validateRecords,
-} from '../validate/index.ts';
+} from '../../validate/index.ts';
+import { type BackpressureState, newBackpressureState, type Persist } from '../backpressure.ts';
 import { applyLineage } from './apply-lineage.ts';
-import { type BackpressureState, newBackpressureState, type Persist } from './backpressure.ts';
 import {
   DEAD_LETTER_PARTITIONS,
   DEAD_LETTER_TOPIC,

@@ -4,8 +4,8 @@
  * is at least once (a batch applied again after a crash publishes its poison again); the source topic, partition
  * and offset headers identify a message, so readers can drop repeats.
  */
-import type { EventStream, OutgoingMessage } from '../../adapters/stream/event-stream.ts';
-import { originalBytes, type RawEnvelope } from '../lake/raw-batch.ts';
+import type { EventStream, OutgoingMessage } from '../../../adapters/stream/event-stream.ts';
+import { originalBytes, type RawEnvelope } from '../../lake/raw-batch.ts';
 
 export const DEAD_LETTER_TOPIC = 'dead-letter';
 /** As the infrastructure creates it: as many partitions as the widest event topic. */

@@ -2,13 +2,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openLocalStore } from '../../adapters/storage/local.ts';
-import { loadConfig } from '../config.ts';
-import { createJobContext } from '../context.ts';
-import { useLineageSink } from '../lineage/emitter.ts';
-import { memoryLineageSink } from '../lineage/sink.ts';
-import { loadModels } from '../models/models.ts';
-import type { PendingStreamBatch } from '../ops/batches.ts';
+import { openLocalStore } from '../../../adapters/storage/local.ts';
+import { loadConfig } from '../../config.ts';
+import { createJobContext } from '../../context.ts';
+import { useLineageSink } from '../../lineage/emitter.ts';
+import { memoryLineageSink } from '../../lineage/sink.ts';
+import { loadModels } from '../../models/models.ts';
+import type { PendingStreamBatch } from '../../ops/batches.ts';
 import { applyLineage } from './apply-lineage.ts';
 
 function setup(intervalMs: number) {

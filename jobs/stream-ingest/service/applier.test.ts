@@ -1,15 +1,15 @@
 import { zstdCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresCopyError, type SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { type EmbeddedPlatform, openEmbeddedPlatform } from '../../test/harness.ts';
-import { loadConfig } from '../config.ts';
-import { createJobContext } from '../context.ts';
-import { envelopeOf, rawStreamKey } from '../lake/raw-batch.ts';
-import { buildModels } from '../models/build.ts';
-import { loadModels } from '../models/models.ts';
-import { registerBatch } from '../ops/batches.ts';
+import { postgresCopyError, type SqlDatabase } from '../../../adapters/warehouse/sql-database.ts';
+import { type EmbeddedPlatform, openEmbeddedPlatform } from '../../../test/harness.ts';
+import { loadConfig } from '../../config.ts';
+import { createJobContext } from '../../context.ts';
+import { envelopeOf, rawStreamKey } from '../../lake/raw-batch.ts';
+import { buildModels } from '../../models/build.ts';
+import { loadModels } from '../../models/models.ts';
+import { registerBatch } from '../../ops/batches.ts';
+import { persistOnce } from '../backpressure.ts';
 import { newApplyStats, runApplier } from './applier.ts';
-import { persistOnce } from './backpressure.ts';
 
 /**
  * The warehouse with two faults of the data kind: bronze refuses a row of the batch `bad-load` (as PostgreSQL's COPY

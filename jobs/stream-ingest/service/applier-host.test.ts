@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { JobContext } from '../context.ts';
+import type { JobContext } from '../../context.ts';
 import { startApplier, wakeLatch } from './applier-host.ts';
 
 describe('applier host', () => {
