@@ -1,7 +1,7 @@
 import * as batches from './batches/index.ts';
 import type { JobContext } from './context.ts';
 import * as extract from './extract/index.ts';
-import { generate } from './generate/index.ts';
+import * as generator from './generate/index.ts';
 import * as load from './load/index.ts';
 import * as monitor from './monitor/index.ts';
 import type { BatchStatus } from './ops/batches.ts';
@@ -37,27 +37,9 @@ type Handler = (context: JobContext, options: JobOptions) => Promise<number>;
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
-/** UTC midnight of today: the generator's default "as of". */
-export function todayUtc(now: Date): Date {
-  return new Date(`${now.toISOString().slice(0, 10)}T00:00:00Z`);
-}
-
 /** What each `ecomm <job>` does; every handler returns the process exit code. */
 export const JOB_HANDLERS: Record<string, Handler> = {
-  async generate(context, options) {
-    const result = await generate({
-      db: await context.source(),
-      stream: context.stream(),
-      seed: options.seed ?? 42,
-      scale: options.scale ?? 1,
-      asOf: options.asOf ?? todayUtc(context.now()),
-      replace: options.replace ?? false,
-    });
-    for (const [source, count] of Object.entries(result.counts))
-      out(`generated ${source.padEnd(14)} ${count}`);
-    out(`injected ${result.anomalies.length} bad records (see docs/generator.md)`);
-    return 0;
-  },
+  generate: (context, options) => generator.run(context, options, out),
   extract: (context, options) => extract.run(context, options, out),
   'stream-ingest': (context, options) => streamIngest.run(context, options, out),
   validate: (context, options) => validate.run(context, options, out),
@@ -76,7 +58,7 @@ export const JOB_HANDLERS: Record<string, Handler> = {
         ? {
             seed: options.seed ?? 42,
             scale: options.scale ?? 1,
-            asOf: options.asOf ?? todayUtc(context.now()),
+            asOf: options.asOf ?? generator.todayUtc(context.now()),
           }
         : undefined,
     });
