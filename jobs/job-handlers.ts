@@ -8,9 +8,8 @@ import type { BatchStatus } from './ops/batches.ts';
 import * as quality from './quality/index.ts';
 import * as quarantine from './quarantine/index.ts';
 import * as reconcile from './reconcile/index.ts';
-import { runPipeline } from './run.ts';
+import * as pipeline from './run/index.ts';
 import * as streamIngest from './stream-ingest/index.ts';
-import { printPipelineSummary } from './summary.ts';
 import * as transform from './transform/index.ts';
 import * as validate from './validate/index.ts';
 import * as watchdog from './watchdog/index.ts';
@@ -52,17 +51,5 @@ export const JOB_HANDLERS: Record<string, Handler> = {
   quarantine: (context, options) => quarantine.run(context, options, out),
   batches: (context, options) => batches.run(context, options, out),
   monitor: (context, options) => monitor.run(context, options, out),
-  async run(context, options) {
-    const result = await runPipeline(context, {
-      generateIfEmpty: options.demo
-        ? {
-            seed: options.seed ?? 42,
-            scale: options.scale ?? 1,
-            asOf: options.asOf ?? generator.todayUtc(context.now()),
-          }
-        : undefined,
-    });
-    await printPipelineSummary(context, result, out);
-    return result.ok ? 0 : 1;
-  },
+  run: (context, options) => pipeline.run(context, options, out),
 };

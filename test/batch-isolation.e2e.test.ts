@@ -12,9 +12,9 @@ import { runExtract } from '../jobs/extract/index.ts';
 import { applySourceChanges } from '../jobs/generate/index.ts';
 import { heldBackLines } from '../jobs/ops/batch-failures.ts';
 import { ledgerChecks } from '../jobs/quality/ledger-checks.ts';
-import { type PipelineResult, runPipeline } from '../jobs/run.ts';
+import { type PipelineResult, runPipeline } from '../jobs/run/index.ts';
+import { printPipelineSummary } from '../jobs/run/summary.ts';
 import { runStreamIngest } from '../jobs/stream-ingest/index.ts';
-import { printPipelineSummary } from '../jobs/summary.ts';
 import { runValidate } from '../jobs/validate/index.ts';
 import { runWatchdog } from '../jobs/watchdog/index.ts';
 import {

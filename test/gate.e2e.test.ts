@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import { buildModels, ModelBuildError } from '../jobs/models/build.ts';
 import { loadModels, SQL_ROOT } from '../jobs/models/models.ts';
-import { runPipeline } from '../jobs/run.ts';
+import { runPipeline } from '../jobs/run/index.ts';
 import { runTransform } from '../jobs/transform/index.ts';
 import {
   type EmbeddedPlatform,

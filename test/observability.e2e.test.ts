@@ -18,7 +18,7 @@ import { createLineageValidator } from '../jobs/lineage/validator.ts';
 import { runLoad } from '../jobs/load/index.ts';
 import { runQuality } from '../jobs/quality/index.ts';
 import { run as quarantineReplayJob, replayQuarantine } from '../jobs/quarantine/index.ts';
-import { type PipelineResult, runPipeline } from '../jobs/run.ts';
+import { type PipelineResult, runPipeline } from '../jobs/run/index.ts';
 import { runWatchdog, run as watchdogJob } from '../jobs/watchdog/index.ts';
 import { type EmbeddedPlatform, openEmbeddedPlatform, seedPlatform } from './harness.ts';
 

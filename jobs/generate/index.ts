@@ -12,6 +12,7 @@ export {
   createSourceSchema,
   type LoadOptions,
   loadSourceDatabase,
+  nonEmptySourceTables,
   publishEvents,
   SOURCE_SCHEMA_SQL,
 } from './source-writer.ts';

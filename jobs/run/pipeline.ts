@@ -1,16 +1,20 @@
-import type { JobContext } from './context.ts';
-import { runExtract } from './extract/index.ts';
-import { createSourceSchema, type GenerateResult, generate } from './generate/index.ts';
-import { nonEmptySourceTables } from './generate/source-writer.ts';
-import { runLoad } from './load/index.ts';
-import { type BatchState, failedBatches } from './ops/batches.ts';
-import { blockingFailures } from './ops/dq-findings.ts';
-import { recordRun } from './ops/pipeline-runs.ts';
-import { runQualityWithLineage } from './quality/index.ts';
-import { runReconcile } from './reconcile/index.ts';
-import { runStreamIngest } from './stream-ingest/index.ts';
-import { runTransform } from './transform/index.ts';
-import { runValidate } from './validate/index.ts';
+import type { JobContext } from '../context.ts';
+import { runExtract } from '../extract/index.ts';
+import {
+  createSourceSchema,
+  type GenerateResult,
+  generate,
+  nonEmptySourceTables,
+} from '../generate/index.ts';
+import { runLoad } from '../load/index.ts';
+import { type BatchState, failedBatches } from '../ops/batches.ts';
+import { blockingFailures } from '../ops/dq-findings.ts';
+import { recordRun } from '../ops/pipeline-runs.ts';
+import { runQualityWithLineage } from '../quality/index.ts';
+import { runReconcile } from '../reconcile/index.ts';
+import { runStreamIngest } from '../stream-ingest/index.ts';
+import { runTransform } from '../transform/index.ts';
+import { runValidate } from '../validate/index.ts';
 
 export interface StepTiming {
   step: string;

@@ -1,8 +1,8 @@
-import { redactUrl } from '../adapters/url.ts';
-import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
-import type { JobContext } from './context.ts';
-import { DATA_CONTRACTS } from './contracts/data-contracts.ts';
-import type { PipelineResult } from './run.ts';
+import { redactUrl } from '../../adapters/url.ts';
+import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import type { JobContext } from '../context.ts';
+import { DATA_CONTRACTS } from '../contracts/data-contracts.ts';
+import type { PipelineResult } from './pipeline.ts';
 
 type Print = (line: string) => void;
 
