@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { UnsupportedUrlError } from '../adapters/url.ts';
-import { JOB_CATALOG, type JobSpec } from './catalog.ts';
+import * as batches from './batches/index.ts';
+import { JOB_CATALOG, type JobName, type JobSpec } from './catalog.ts';
 import {
   type Config,
   ConfigError,
@@ -9,12 +10,69 @@ import {
   requiresExplicitSettings,
   SERVICE_DEFAULTS,
 } from './config.ts';
-import { createJobContext, type JobContext, JobStoppedError } from './context.ts';
-import { JOB_HANDLERS, type JobOptions } from './job-handlers.ts';
+import { createJobContext, type JobContext, JobStoppedError, type PrintLine } from './context.ts';
+import * as extract from './extract/index.ts';
+import * as generator from './generate/index.ts';
 import { withLineageRun } from './lineage/emitter.ts';
+import * as load from './load/index.ts';
+import * as monitor from './monitor/index.ts';
+import type { BatchStatus } from './ops/batches.ts';
+import * as quality from './quality/index.ts';
+import * as quarantine from './quarantine/index.ts';
+import * as reconcile from './reconcile/index.ts';
+import * as pipeline from './run/index.ts';
+import * as streamIngest from './stream-ingest/index.ts';
+import * as transform from './transform/index.ts';
+import * as validate from './validate/index.ts';
+import * as watchdog from './watchdog/index.ts';
 
 /** Exit codes, documented in the README: the container platform and schedulers act on them. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130, terminated: 143 } as const;
+
+/** What commander parsed for the job that runs: that job's own flags, each checked against its choices. */
+export interface JobOptions {
+  seed?: number;
+  scale?: number;
+  asOf?: Date;
+  replace?: boolean;
+  demo?: boolean;
+  layer?: 'bronze' | 'silver' | 'gold' | 'all';
+  follow?: boolean;
+  healthPort?: number;
+  port?: number;
+  host?: string;
+  batch?: string;
+  /** `ecomm batches`: which tool, and its options. */
+  action?: 'list' | 'retry' | 'skip';
+  status?: BatchStatus | 'all';
+  reason?: string;
+}
+
+/** A job's entry, `run` in jobs/<job>/index.ts: it prints what a person reads and returns the exit code. */
+type JobEntry<Options> = (context: JobContext, options: Options, output: PrintLine) => Promise<number>;
+
+/**
+ * The entry of every job of the catalog, by the name the CLI gives it: a job in the catalog without an entry here,
+ * or an entry for no job, does not compile.
+ */
+const JOB_ENTRIES = {
+  generate: generator.run,
+  extract: extract.run,
+  'stream-ingest': streamIngest.run,
+  validate: validate.run,
+  load: load.run,
+  reconcile: reconcile.run,
+  transform: transform.run,
+  quality: quality.run,
+  run: pipeline.run,
+  monitor: monitor.run,
+  watchdog: watchdog.run,
+  quarantine: quarantine.run,
+  batches: batches.run,
+} satisfies Record<JobName, JobEntry<never>>;
+
+/** Lines a job prints for a person go to stdout; logs and errors go to stderr. */
+const printToStdout: PrintLine = (line) => process.stdout.write(`${line}\n`);
 
 const SETTING_FLAGS: [flag: string, variable: string][] = [
   ['--lake-url <url>', 'LAKE_URL'],
@@ -26,7 +84,11 @@ const SETTING_FLAGS: [flag: string, variable: string][] = [
 ];
 
 export function buildProgram(
-  runJob: (job: JobSpec, options: JobOptions, settings: Record<string, string>) => Promise<void>,
+  runJob: (
+    job: JobSpec & { name: JobName },
+    options: JobOptions,
+    settings: Record<string, string>,
+  ) => Promise<void>,
 ) {
   const program = new Command('ecomm')
     .description(
@@ -56,7 +118,7 @@ export function buildProgram(
 
 /**
  * The commands that run a job: the job's own, or, for a family of tools, one subcommand per tool with the options
- * that tell the handler which one ran.
+ * that tell the job's entry which one ran.
  */
 function toolCommands(job: string, command: Command): [Command, Partial<JobOptions>][] {
   if (job === 'quarantine') {
@@ -231,19 +293,15 @@ export async function runFromCli(argv: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
     const context: JobContext = createJobContext(config, { signal: stop.signal });
     try {
-      const handler = JOB_HANDLERS[job.name];
-      if (!handler) throw new Error(`job ${job.name} is in the catalog but has no handler`);
+      // Commander parsed only this job's flags, against their choices: they are what its entry's options hold.
+      const entry = JOB_ENTRIES[job.name] as JobEntry<JobOptions>;
+      const runEntry = () => entry(context, options, printToStdout);
       // Every job run is one OpenLineage run (START, then COMPLETE or FAIL) under the CLI's run id; the monitor
       // only reads.
       exitCode =
         job.name === 'monitor'
-          ? await handler(context, options)
-          : await withLineageRun(
-              context,
-              job.name,
-              () => handler(context, options),
-              (code) => code !== 0,
-            );
+          ? await runEntry()
+          : await withLineageRun(context, job.name, runEntry, (code) => code !== 0);
     } finally {
       await context.close();
     }
