@@ -13,7 +13,7 @@ import { loadModels } from '../models/models.ts';
 import { ASSETS } from './assets.ts';
 import { loadHeldBatches } from './batch-queries.ts';
 import { type Html, html } from './html.ts';
-import { buildLineage, type LineageGraph } from './lineage.ts';
+import { buildLineage, type LineageGraph } from './lineage-graph.ts';
 import { renderLineagePage } from './lineage-view.ts';
 import { maskRecord, maskText } from './mask.ts';
 import { renderOverview } from './overview-view.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DATA_CONTRACTS } from '../contracts/data-contracts.ts';
 import { loadModels } from '../models/models.ts';
 import { lineageSvg } from './charts.ts';
-import { buildLineage, connected } from './lineage.ts';
+import { buildLineage, connected } from './lineage-graph.ts';
 
 describe('lineage from source to gold', () => {
   const models = loadModels();
