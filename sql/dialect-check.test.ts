@@ -91,7 +91,7 @@ interface SqlUnit {
   name: string;
   /** What runs on each engine; undefined means the file never runs there (the OLTP source schema). */
   render: (dialect: SqlDialect) => string | undefined;
-  /** A model whose build wraps the SELECT in CREATE TABLE AS (see jobs/transform/build.ts). */
+  /** A model whose build wraps the SELECT in CREATE TABLE AS (see jobs/models/build.ts). */
   buildsTable?: string;
 }
 

@@ -146,10 +146,10 @@ export async function buildModels(
  * everything else the process does (the monitor). So the models nobody else writes are built outside any transaction
  * (a failure drops their `__next` tables), and only what must serialise with the stream service runs inside the
  * publishing transaction: it takes the applier's locks in the applier's order (bronze tables, then silver tables,
- * each sorted: jobs/stream-service/applier.ts commitRound), so the two queue instead of deadlocking, then builds and
- * checks the incremental models (an update is either in the bronze they read, or applied to the new table after the
- * swap), then swaps every table of the layer. DDL and CTAS are transactional on PostgreSQL, PGlite and Redshift, so
- * a rollback there also removes the `__next` tables built inside.
+ * each sorted: jobs/stream-ingest/service/applier.ts commitRound), so the two queue instead of deadlocking, then
+ * builds and checks the incremental models (an update is either in the bronze they read, or applied to the new
+ * table after the swap), then swaps every table of the layer. DDL and CTAS are transactional on PostgreSQL, PGlite
+ * and Redshift, so a rollback there also removes the `__next` tables built inside.
  */
 export async function buildLayer(
   db: SqlDatabase,

@@ -106,9 +106,9 @@ describe('a layer reads and checks its own __next tables', () => {
 });
 
 /**
- * The stream service's applier (jobs/stream-service/applier.ts commitRound) and a full silver build on a real
- * PostgreSQL: they serialise on the same write locks, taken in the same order, so they never deadlock, and an event
- * the applier commits around a rebuild is in silver exactly once.
+ * The stream service's applier (jobs/stream-ingest/service/applier.ts commitRound) and a full silver build on a
+ * real PostgreSQL: they serialise on the same write locks, taken in the same order, so they never deadlock, and an
+ * event the applier commits around a rebuild is in silver exactly once.
  */
 describe('the gated silver build and the stream service on PostgreSQL', () => {
   const clicks = modelNamed('silver.clickstream_events');

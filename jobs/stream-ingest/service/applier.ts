@@ -4,9 +4,9 @@
  *   1. validates each with the same contract code as `ecomm validate` (staging/ CSV, quarantine/ NDJSON with every
  *      reason and the original message),
  *   2. publishes every invalid message to the dead-letter topic (original bytes, reasons in headers),
- *   3. in ONE warehouse transaction: marks the batches validated, loads them into bronze (jobs/load.ts), records a
+ *   3. in ONE warehouse transaction: marks the batches validated, loads them into bronze (jobs/load), records a
  *      pipeline_runs row per batch, and brings the incremental silver models up to date for exactly those batches
- *      (jobs/transform/build.ts applyIncrementally), after checking that no replay re-registered a batch meanwhile.
+ *      (jobs/models/build.ts applyIncrementally), after checking that no replay re-registered a batch meanwhile.
  * loaded_at is set in the same transaction as the silver update, so "not loaded" is precisely the work left: a
  * crash anywhere leaves the batch pending and the next round (this process or the next one) does it again, and
  * every step is idempotent by batch id. Writes wait out an unavailable lake, warehouse or broker with backoff.
