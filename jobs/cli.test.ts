@@ -38,9 +38,14 @@ async function serviceStartLine(args: string[], env: Record<string, string>, lin
   });
   let stdout = '';
   let stderr = '';
+  let stopping = false;
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
-    if (line.test(stdout)) child.kill('SIGTERM');
+    // Once: a second SIGTERM means "stop now" (exit 143).
+    if (!stopping && line.test(stdout)) {
+      stopping = true;
+      child.kill('SIGTERM');
+    }
   });
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
