@@ -16,7 +16,7 @@ import type { ObjectStore } from '../adapters/storage/object-store.ts';
 import { openSqlDatabase } from '../adapters/warehouse/index.ts';
 import { loadConfig } from '../jobs/config.ts';
 import { createJobContext } from '../jobs/context.ts';
-import { runPipeline } from '../jobs/run.ts';
+import { runPipeline } from '../jobs/run/index.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';
 import { createCloudProfiles } from '../test/cloud-profiles.ts';
 

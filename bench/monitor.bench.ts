@@ -16,7 +16,7 @@ import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import { loadConfig } from '../jobs/config.ts';
 import { createJobContext } from '../jobs/context.ts';
 import { startMonitor } from '../jobs/monitor/server.ts';
-import { runPipeline } from '../jobs/run.ts';
+import { runPipeline } from '../jobs/run/index.ts';
 
 /** One scale, or several (`BENCH_SCALE=5,20`), each on its own fresh folder. */
 const scales = (process.env.BENCH_SCALE ?? '5').split(',').map(Number);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../jobs/config.ts';
 import { createJobContext } from '../jobs/context.ts';
-import { runPipeline } from '../jobs/run.ts';
+import { runPipeline } from '../jobs/run/index.ts';
 
 const scale = Number(process.argv[process.argv.indexOf('--scale') + 1] ?? '1');
 const folder = mkdtempSync(join(tmpdir(), `ecomm-bench-${scale}-`));

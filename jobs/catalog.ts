@@ -26,7 +26,12 @@ export interface JobSpec {
 
 const LAKE_WAREHOUSE = ['LAKE_URL', 'WAREHOUSE_URL', 'SECRETS_URL'];
 
-export const JOB_CATALOG: JobSpec[] = [
+/** Keeps each job's name as a literal type: the CLI's map of job entries must then name every job, and only those. */
+function catalogOf<Name extends string>(jobs: (JobSpec & { name: Name })[]): (JobSpec & { name: Name })[] {
+  return jobs;
+}
+
+export const JOB_CATALOG = catalogOf([
   {
     name: 'generate',
     summary: 'Seed the source database and event stream with deterministic synthetic store data',
@@ -184,7 +189,10 @@ export const JOB_CATALOG: JobSpec[] = [
     retries: 0,
     env: LAKE_WAREHOUSE,
   },
-];
+]);
+
+/** `ecomm <name>` for every job of the catalog. */
+export type JobName = (typeof JOB_CATALOG)[number]['name'];
 
 export function findJob(name: string): JobSpec | undefined {
   return JOB_CATALOG.find((job) => job.name === name);

@@ -1,5 +1,7 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +18,42 @@ function ecomm(args: string[], env: Record<string, string> = {}) {
     timeout: 60_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A TCP port nothing listens on right now. */
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+/** Starts a service job, waits for the line that says where it listens, stops it with SIGTERM. */
+async function serviceStartLine(args: string[], env: Record<string, string>, line: RegExp) {
+  const folder = mkdtempSync(join(tmpdir(), 'cli-service-'));
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: folder,
+    env: { PATH: process.env.PATH ?? '', OPENLINEAGE_URL: 'none', ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  let stopping = false;
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    // Once: a second SIGTERM means "stop now" (exit 143).
+    if (!stopping && line.test(stdout)) {
+      stopping = true;
+      child.kill('SIGTERM');
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  return { code, started: line.exec(stdout)?.[0] ?? null, stdout, stderr };
 }
 
 describe('ecomm CLI', () => {
@@ -83,6 +121,56 @@ describe('ecomm CLI', () => {
     const badStatus = ecomm(['batches', 'list', '--status', 'broken']);
     expect(badStatus.code).toBe(2);
     expect(badStatus.stderr).toMatch(/Allowed choices are failed, skipped, pending, loaded, all/);
+  });
+
+  it('names a bad shutdown grace or service port like any bad setting, with exit code 2', () => {
+    const grace = ecomm(['extract'], { ECOMM_SHUTDOWN_GRACE_SECONDS: 'soon' });
+    expect(grace.code).toBe(2);
+    expect(grace.stderr).toMatch(/invalid configuration:\n {2}- ECOMM_SHUTDOWN_GRACE_SECONDS \(got "soon"\)/);
+    const health = ecomm(['stream-ingest', '--follow'], { ECOMM_HEALTH_PORT: 'eighty' });
+    expect(health.code).toBe(2);
+    expect(health.stderr).toMatch(/ECOMM_HEALTH_PORT \(got "eighty"\)/);
+    const monitor = ecomm(['monitor'], { MONITOR_PORT: '70000', MONITOR_HOST: ' ' });
+    expect(monitor.code).toBe(2);
+    expect(monitor.stderr).toMatch(/MONITOR_PORT \(got "70000"\)/);
+  });
+
+  it('prints the stack of a failure at --log-level debug, from the flag as from LOG_LEVEL, and not by default', () => {
+    const stackLine = /\n\s+at .+:\d+:\d+\)?\n/;
+    const quiet = ecomm(['extract']);
+    expect(quiet.code).toBe(1);
+    expect(quiet.stderr).not.toMatch(stackLine);
+    const flagged = ecomm(['--log-level', 'debug', 'extract']);
+    expect(flagged.code).toBe(1);
+    expect(flagged.stderr).toMatch(/ecomm: failed: source tables missing/);
+    expect(flagged.stderr).toMatch(stackLine);
+    const fromEnvironment = ecomm(['extract'], { LOG_LEVEL: 'trace' });
+    expect(fromEnvironment.stderr).toMatch(stackLine);
+  });
+
+  it('serves the stream service health on ECOMM_HEALTH_PORT and the monitor on MONITOR_PORT, flags first', async () => {
+    const healthPort = await freePort();
+    const stream = await serviceStartLine(
+      ['stream-ingest', '--follow'],
+      { ECOMM_HEALTH_PORT: String(healthPort) },
+      /health on http:\/\/[^\s]+:(\d+)\/healthz/,
+    );
+    expect(stream.started, stream.stderr).toContain(`:${healthPort}/healthz`);
+    expect(stream.code, stream.stderr).toBe(0);
+    const [monitorPort, flaggedPort] = [await freePort(), await freePort()];
+    const monitor = await serviceStartLine(
+      ['monitor'],
+      { MONITOR_PORT: String(monitorPort) },
+      /read-only on http:\/\/\S+/,
+    );
+    expect(monitor.started, monitor.stderr).toBe(`read-only on http://127.0.0.1:${monitorPort}`);
+    expect(monitor.code, monitor.stderr).toBe(0);
+    const flagged = await serviceStartLine(
+      ['monitor', '--port', String(flaggedPort)],
+      { MONITOR_PORT: String(monitorPort) },
+      /read-only on http:\/\/\S+/,
+    );
+    expect(flagged.started, flagged.stderr).toBe(`read-only on http://127.0.0.1:${flaggedPort}`);
   });
 
   it('prints help and exits 2 when no job is given', () => {

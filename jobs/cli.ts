@@ -1,17 +1,78 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { UnsupportedUrlError } from '../adapters/url.ts';
-import { JOB_CATALOG, type JobSpec } from './catalog.ts';
-import { ConfigError, loadConfig, requiresExplicitSettings } from './config.ts';
-import { createJobContext, type JobContext, JobStoppedError } from './context.ts';
-import { JOB_HANDLERS, type JobOptions } from './job-handlers.ts';
+import * as batches from './batches/index.ts';
+import { JOB_CATALOG, type JobName, type JobSpec } from './catalog.ts';
+import {
+  type Config,
+  ConfigError,
+  loadConfig,
+  requiresExplicitSettings,
+  SERVICE_DEFAULTS,
+} from './config.ts';
+import { createJobContext, type JobContext, JobStoppedError, type PrintLine } from './context.ts';
+import * as extract from './extract/index.ts';
+import * as generator from './generate/index.ts';
 import { withLineageRun } from './lineage/emitter.ts';
+import * as load from './load/index.ts';
+import * as monitor from './monitor/index.ts';
+import type { BatchStatus } from './ops/batches.ts';
+import * as quality from './quality/index.ts';
+import * as quarantine from './quarantine/index.ts';
+import * as reconcile from './reconcile/index.ts';
+import * as pipeline from './run/index.ts';
+import * as streamIngest from './stream-ingest/index.ts';
+import * as transform from './transform/index.ts';
+import * as validate from './validate/index.ts';
+import * as watchdog from './watchdog/index.ts';
 
 /** Exit codes, documented in the README: the container platform and schedulers act on them. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130, terminated: 143 } as const;
 
-/** How long a stop request may take before the process exits anyway (ECS and Container Apps give 30 s). */
-const SHUTDOWN_GRACE_MS = Number(process.env.ECOMM_SHUTDOWN_GRACE_SECONDS ?? '25') * 1000;
+/** What commander parsed for the job that runs: that job's own flags, each checked against its choices. */
+export interface JobOptions {
+  seed?: number;
+  scale?: number;
+  asOf?: Date;
+  replace?: boolean;
+  demo?: boolean;
+  layer?: 'bronze' | 'silver' | 'gold' | 'all';
+  follow?: boolean;
+  healthPort?: number;
+  port?: number;
+  host?: string;
+  batch?: string;
+  /** `ecomm batches`: which tool, and its options. */
+  action?: 'list' | 'retry' | 'skip';
+  status?: BatchStatus | 'all';
+  reason?: string;
+}
+
+/** A job's entry, `run` in jobs/<job>/index.ts: it prints what a person reads and returns the exit code. */
+type JobEntry<Options> = (context: JobContext, options: Options, output: PrintLine) => Promise<number>;
+
+/**
+ * The entry of every job of the catalog, by the name the CLI gives it: a job in the catalog without an entry here,
+ * or an entry for no job, does not compile.
+ */
+const JOB_ENTRIES = {
+  generate: generator.run,
+  extract: extract.run,
+  'stream-ingest': streamIngest.run,
+  validate: validate.run,
+  load: load.run,
+  reconcile: reconcile.run,
+  transform: transform.run,
+  quality: quality.run,
+  run: pipeline.run,
+  monitor: monitor.run,
+  watchdog: watchdog.run,
+  quarantine: quarantine.run,
+  batches: batches.run,
+} satisfies Record<JobName, JobEntry<never>>;
+
+/** Lines a job prints for a person go to stdout; logs and errors go to stderr. */
+const printToStdout: PrintLine = (line) => process.stdout.write(`${line}\n`);
 
 const SETTING_FLAGS: [flag: string, variable: string][] = [
   ['--lake-url <url>', 'LAKE_URL'],
@@ -23,7 +84,11 @@ const SETTING_FLAGS: [flag: string, variable: string][] = [
 ];
 
 export function buildProgram(
-  runJob: (job: JobSpec, options: JobOptions, settings: Record<string, string>) => Promise<void>,
+  runJob: (
+    job: JobSpec & { name: JobName },
+    options: JobOptions,
+    settings: Record<string, string>,
+  ) => Promise<void>,
 ) {
   const program = new Command('ecomm')
     .description(
@@ -53,7 +118,7 @@ export function buildProgram(
 
 /**
  * The commands that run a job: the job's own, or, for a family of tools, one subcommand per tool with the options
- * that tell the handler which one ran.
+ * that tell the job's entry which one ran.
  */
 function toolCommands(job: string, command: Command): [Command, Partial<JobOptions>][] {
   if (job === 'quarantine') {
@@ -124,9 +189,11 @@ function addJobOptions(job: string, command: Command): void {
         'keep consuming as a service (health on --health-port) until SIGTERM; default: drain and exit',
       )
       .addOption(
-        new Option('--health-port <port>', 'port of /healthz, /readyz and /status with --follow')
-          .argParser(parsePort)
-          .default(Number(process.env.ECOMM_HEALTH_PORT ?? '8080')),
+        settingOption(
+          '--health-port <port>',
+          'port of /healthz, /readyz and /status with --follow',
+          String(SERVICE_DEFAULTS.ECOMM_HEALTH_PORT),
+        ).argParser(parsePort),
       );
   }
   if (job === 'run')
@@ -134,15 +201,18 @@ function addJobOptions(job: string, command: Command): void {
   if (job === 'monitor') {
     command
       .addOption(
-        new Option('--port <n>', 'TCP port to serve the UI on (0 = any free port)')
-          .env('MONITOR_PORT')
-          .argParser(parsePort)
-          .default(8090),
+        settingOption(
+          '--port <n>',
+          'TCP port to serve the UI on (0 = any free port)',
+          `${SERVICE_DEFAULTS.MONITOR_PORT}, env: MONITOR_PORT`,
+        ).argParser(parsePort),
       )
       .addOption(
-        new Option('--host <address>', 'address to listen on (0.0.0.0 in a container)')
-          .env('MONITOR_HOST')
-          .default('127.0.0.1'),
+        settingOption(
+          '--host <address>',
+          'address to listen on (0.0.0.0 in a container)',
+          `${JSON.stringify(SERVICE_DEFAULTS.MONITOR_HOST)}, env: MONITOR_HOST`,
+        ),
       );
   }
   if (job === 'transform' || job === 'quality') {
@@ -152,6 +222,14 @@ function addJobOptions(job: string, command: Command): void {
         .default('all'),
     );
   }
+}
+
+/**
+ * An option whose default is a setting: the config resolves it when the job runs, so a bad value is named with
+ * every other bad setting (exit 2); the help shows the default the way commander shows its own.
+ */
+function settingOption(flags: string, description: string, shownDefault: string): Option {
+  return new Option(flags, `${description} (default: ${shownDefault})`);
 }
 
 function parseInteger(value: string): number {
@@ -192,11 +270,14 @@ function camelCase(flag: string): string {
 /** Runs one job in a fresh context and turns every outcome into an exit code and one clear message. */
 export async function runFromCli(argv: string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
+  // The stack of a failure is printed at debug and trace: the job's level, once its settings and flags are read.
+  let logLevel: Config['LOG_LEVEL'] | undefined;
   const program = buildProgram(async (job, options, settings) => {
     const environment = { ...process.env, ...settings };
     const config = loadConfig(environment, {
       required: requiresExplicitSettings(environment) ? job.env : [],
     });
+    logLevel = config.LOG_LEVEL;
     const stop = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
       if (stop.signal.aborted) process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated);
@@ -205,26 +286,22 @@ export async function runFromCli(argv: string[]): Promise<number> {
       // Every write is atomic (rename, multipart completion, transaction), so exiting mid-unit leaves nothing half-written.
       setTimeout(
         () => process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated),
-        SHUTDOWN_GRACE_MS,
+        config.ECOMM_SHUTDOWN_GRACE_SECONDS * 1000,
       ).unref();
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     const context: JobContext = createJobContext(config, { signal: stop.signal });
     try {
-      const handler = JOB_HANDLERS[job.name];
-      if (!handler) throw new Error(`job ${job.name} is in the catalog but has no handler`);
+      // Commander parsed only this job's flags, against their choices: they are what its entry's options hold.
+      const entry = JOB_ENTRIES[job.name] as JobEntry<JobOptions>;
+      const runEntry = () => entry(context, options, printToStdout);
       // Every job run is one OpenLineage run (START, then COMPLETE or FAIL) under the CLI's run id; the monitor
       // only reads.
       exitCode =
         job.name === 'monitor'
-          ? await handler(context, options)
-          : await withLineageRun(
-              context,
-              job.name,
-              () => handler(context, options),
-              (code) => code !== 0,
-            );
+          ? await runEntry()
+          : await withLineageRun(context, job.name, runEntry, (code) => code !== 0);
     } finally {
       await context.close();
     }
@@ -237,11 +314,11 @@ export async function runFromCli(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (error) {
-    return exitCodeFor(error);
+    return exitCodeFor(error, logLevel);
   }
 }
 
-function exitCodeFor(error: unknown): number {
+function exitCodeFor(error: unknown, logLevel: Config['LOG_LEVEL'] | undefined): number {
   if (error instanceof CommanderError) {
     return error.code === 'commander.helpDisplayed' || error.code === 'commander.version'
       ? EXIT.ok
@@ -256,8 +333,7 @@ function exitCodeFor(error: unknown): number {
     return EXIT.usage;
   }
   process.stderr.write(`ecomm: failed: ${(error as Error).message ?? String(error)}\n`);
-  if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace')
-    process.stderr.write(`${(error as Error).stack}\n`);
+  if (logLevel === 'debug' || logLevel === 'trace') process.stderr.write(`${(error as Error).stack}\n`);
   return EXIT.failed;
 }
 

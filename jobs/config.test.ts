@@ -52,6 +52,40 @@ describe('configuration', () => {
     }
   });
 
+  it("reads the shutdown grace and the services' ports and address, each a clear error when bad", () => {
+    expect(loadConfig({})).toMatchObject({
+      ECOMM_SHUTDOWN_GRACE_SECONDS: 25,
+      ECOMM_HEALTH_PORT: 8080,
+      MONITOR_PORT: 8090,
+      MONITOR_HOST: '127.0.0.1',
+    });
+    expect(
+      loadConfig({
+        ECOMM_SHUTDOWN_GRACE_SECONDS: '2.5',
+        ECOMM_HEALTH_PORT: '9000',
+        MONITOR_PORT: '0',
+        MONITOR_HOST: '0.0.0.0',
+      }),
+    ).toMatchObject({
+      ECOMM_SHUTDOWN_GRACE_SECONDS: 2.5,
+      ECOMM_HEALTH_PORT: 9000,
+      MONITOR_PORT: 0,
+      MONITOR_HOST: '0.0.0.0',
+    });
+    try {
+      loadConfig({ ECOMM_SHUTDOWN_GRACE_SECONDS: 'soon', ECOMM_HEALTH_PORT: '80800', MONITOR_PORT: 'http' });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const problems = (error as ConfigError).problems;
+      expect(problems).toHaveLength(3);
+      expect(problems[0]).toMatch(/^ECOMM_SHUTDOWN_GRACE_SECONDS \(got "soon"\): /);
+      expect(problems[1]).toMatch(/^ECOMM_HEALTH_PORT \(got "80800"\): .*65535/);
+      expect(problems[2]).toMatch(/^MONITOR_PORT \(got "http"\): /);
+    }
+    expect(() => loadConfig({ ECOMM_SHUTDOWN_GRACE_SECONDS: '-1' })).toThrow(/ECOMM_SHUTDOWN_GRACE_SECONDS/);
+  });
+
   it('treats blank variables as unset', () => {
     expect(loadConfig({ LAKE_URL: '  ' }).LAKE_URL).toBe(EMBEDDED_DEFAULTS.LAKE_URL);
   });

@@ -26,6 +26,15 @@ export const SUPPORTED_SCHEMES: Record<keyof typeof EMBEDDED_DEFAULTS, string[]>
   SECRETS_URL: SECRETS_SCHEMES,
 };
 
+/** Ports and address the services listen on unless told otherwise; the CLI's help shows them as the defaults. */
+export const SERVICE_DEFAULTS = {
+  ECOMM_HEALTH_PORT: 8080,
+  MONITOR_PORT: 8090,
+  MONITOR_HOST: '127.0.0.1',
+} as const;
+
+const tcpPort = z.coerce.number().int().min(0).max(65_535);
+
 const adapterUrl = (setting: keyof typeof EMBEDDED_DEFAULTS) =>
   z
     .string()
@@ -85,6 +94,16 @@ const configSchema = z.object({
    * (or `ecomm stream-ingest --follow` with it on) must then run, or service batches wait in the ledger.
    */
   STREAM_APPLY: z.enum(['on', 'off']).default('on'),
+  /**
+   * How long a stop request (SIGTERM, SIGINT) may take before the process exits anyway: the unit in hand is
+   * finished within it. ECS and Container Apps wait 30 s before they kill, so the default leaves a margin.
+   */
+  ECOMM_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3_600).default(25),
+  /** The stream service's /healthz, /readyz and /status port: `--health-port` overrides it. */
+  ECOMM_HEALTH_PORT: tcpPort.default(SERVICE_DEFAULTS.ECOMM_HEALTH_PORT),
+  /** The monitor's port and address: `--port` and `--host` override them. */
+  MONITOR_PORT: tcpPort.default(SERVICE_DEFAULTS.MONITOR_PORT),
+  MONITOR_HOST: z.string().min(1).default(SERVICE_DEFAULTS.MONITOR_HOST),
   ...CONTRACT_CONFIG_SHAPE,
   ...LINEAGE_CONFIG_SHAPE,
   ...ALERT_CONFIG_SHAPE,

@@ -34,6 +34,12 @@ export interface JobContext {
   close(): Promise<void>;
 }
 
+/**
+ * Where a job's entry (`run` in jobs/<job>/index.ts) prints the lines a person reads: the CLI writes them to stdout,
+ * tests keep them.
+ */
+export type PrintLine = (line: string) => void;
+
 /** Adapters opened by the caller (tests, the bench): the context uses them and leaves closing them to the caller. */
 export interface SharedAdapters {
   lake?: ObjectStore;

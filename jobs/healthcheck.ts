@@ -3,7 +3,7 @@
  * service (`stream-ingest --follow`) records its health port in HEALTH_MARKER and must answer /healthz.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { HEALTH_MARKER } from './stream-service/health.ts';
+import { HEALTH_MARKER } from './stream-ingest/service/health.ts';
 
 if (!existsSync(HEALTH_MARKER)) process.exit(0);
 const port = readFileSync(HEALTH_MARKER, 'utf8').trim();

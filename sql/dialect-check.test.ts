@@ -13,9 +13,9 @@ import { parse as parsePostgresSql } from 'libpg-query';
 import nodeSqlParser from 'node-sql-parser';
 import { describe, expect, it } from 'vitest';
 import type { SqlDialect } from '../adapters/warehouse/sql-database.ts';
-import { renderModelSql } from '../jobs/transform/build.ts';
-import { testQueries } from '../jobs/transform/model-tests.ts';
-import { loadBronzeTables, loadModels, SQL_ROOT } from '../jobs/transform/models.ts';
+import { renderModelSql } from '../jobs/models/build.ts';
+import { testQueries } from '../jobs/models/model-tests.ts';
+import { loadBronzeTables, loadModels, SQL_ROOT } from '../jobs/models/models.ts';
 import { expandMacros } from './dialects/macros.ts';
 
 const VARS = { piiHashKey: 'k' };
@@ -91,7 +91,7 @@ interface SqlUnit {
   name: string;
   /** What runs on each engine; undefined means the file never runs there (the OLTP source schema). */
   render: (dialect: SqlDialect) => string | undefined;
-  /** A model whose build wraps the SELECT in CREATE TABLE AS (see jobs/transform/build.ts). */
+  /** A model whose build wraps the SELECT in CREATE TABLE AS (see jobs/models/build.ts). */
   buildsTable?: string;
 }
 

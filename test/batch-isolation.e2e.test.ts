@@ -6,16 +6,17 @@ import { csvLine } from '../adapters/csv.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import { staticAlertRouter } from '../jobs/alerts/routing.ts';
 import { type Receiver, startReceiver } from '../jobs/alerts/test-receiver.ts';
-import { batchesJob, heldBackLines } from '../jobs/batches/batches-tool.ts';
+import { run as batchesJob } from '../jobs/batches/index.ts';
 import { contractFor } from '../jobs/contracts/data-contracts.ts';
-import { runExtract } from '../jobs/extract.ts';
+import { runExtract } from '../jobs/extract/index.ts';
 import { applySourceChanges } from '../jobs/generate/index.ts';
+import { heldBackLines } from '../jobs/ops/batch-failures.ts';
 import { ledgerChecks } from '../jobs/quality/ledger-checks.ts';
-import { type PipelineResult, runPipeline } from '../jobs/run.ts';
-import { runStreamIngest } from '../jobs/stream-ingest.ts';
-import { printPipelineSummary } from '../jobs/summary.ts';
-import { runValidate } from '../jobs/validate.ts';
-import { runWatchdog } from '../jobs/watchdog/watchdog.ts';
+import { type PipelineResult, runPipeline } from '../jobs/run/index.ts';
+import { printPipelineSummary } from '../jobs/run/summary.ts';
+import { runStreamIngest } from '../jobs/stream-ingest/index.ts';
+import { runValidate } from '../jobs/validate/index.ts';
+import { runWatchdog } from '../jobs/watchdog/index.ts';
 import {
   type EmbeddedPlatform,
   goldHashes,

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
-import { runPipeline } from '../jobs/run.ts';
-import { buildModels, ModelBuildError } from '../jobs/transform/build.ts';
-import { loadModels, SQL_ROOT } from '../jobs/transform/models.ts';
-import { runTransform } from '../jobs/transform/transform-job.ts';
+import { buildModels, ModelBuildError } from '../jobs/models/build.ts';
+import { loadModels, SQL_ROOT } from '../jobs/models/models.ts';
+import { runPipeline } from '../jobs/run/index.ts';
+import { runTransform } from '../jobs/transform/index.ts';
 import {
   type EmbeddedPlatform,
   goldHashes,

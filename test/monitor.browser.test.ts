@@ -6,7 +6,7 @@ import { addDays } from '../jobs/monitor/queries.ts';
 import { type RunningMonitor, startMonitor } from '../jobs/monitor/server.ts';
 import { PII_RECORD } from '../jobs/monitor/test-fixtures.ts';
 import { markBatchFailed, registerBatch } from '../jobs/ops/batches.ts';
-import { runPipeline } from '../jobs/run.ts';
+import { runPipeline } from '../jobs/run/index.ts';
 import { type EmbeddedPlatform, openEmbeddedPlatform, seedPlatform } from './harness.ts';
 
 /** Debian's chromium package; never a downloaded browser (the test machine may have no internet). */

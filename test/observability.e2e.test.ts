@@ -10,16 +10,16 @@ import { type Receiver, startReceiver } from '../jobs/alerts/test-receiver.ts';
 import type { JobContext } from '../jobs/context.ts';
 import { contractFor, type DataContract } from '../jobs/contracts/data-contracts.ts';
 import type { GenerateResult } from '../jobs/generate/index.ts';
+import { sourceDataset, topicDatasetOf, warehouseDataset } from '../jobs/lineage/datasets.ts';
 import { withLineageRun } from '../jobs/lineage/emitter.ts';
 import { lineagePath, readLineageEvents } from '../jobs/lineage/graph.ts';
 import type { RunEvent } from '../jobs/lineage/openlineage.ts';
-import { sourceDataset, topicDatasetOf, warehouseDataset } from '../jobs/lineage/steps.ts';
 import { createLineageValidator } from '../jobs/lineage/validator.ts';
-import { runLoad } from '../jobs/load.ts';
+import { runLoad } from '../jobs/load/index.ts';
 import { runQuality } from '../jobs/quality/index.ts';
-import { quarantineReplayJob, replayQuarantine } from '../jobs/quarantine/replay.ts';
-import { type PipelineResult, runPipeline } from '../jobs/run.ts';
-import { runWatchdog, watchdogJob } from '../jobs/watchdog/watchdog.ts';
+import { run as quarantineReplayJob, replayQuarantine } from '../jobs/quarantine/index.ts';
+import { type PipelineResult, runPipeline } from '../jobs/run/index.ts';
+import { runWatchdog, run as watchdogJob } from '../jobs/watchdog/index.ts';
 import { type EmbeddedPlatform, openEmbeddedPlatform, seedPlatform } from './harness.ts';
 
 describe('observability end to end', () => {
@@ -330,7 +330,7 @@ describe('observability end to end', () => {
     });
     it('runs as `ecomm watchdog`: a summary, exit 0 with nothing left undelivered', async () => {
       const lines: string[] = [];
-      const code = await watchdogJob(platform.context({ now: () => new Date(pipelineDone) }), (line) =>
+      const code = await watchdogJob(platform.context({ now: () => new Date(pipelineDone) }), {}, (line) =>
         lines.push(line),
       );
       expect(code).toBe(0);

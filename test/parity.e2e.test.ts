@@ -3,7 +3,7 @@ import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import { loadConfig } from '../jobs/config.ts';
 import { createJobContext, type JobContext } from '../jobs/context.ts';
 import { createSourceSchema, generate } from '../jobs/generate/index.ts';
-import { runPipeline } from '../jobs/run.ts';
+import { runPipeline } from '../jobs/run/index.ts';
 import { type CloudProfiles, createCloudProfiles } from './cloud-profiles.ts';
 import { goldHashes, openEmbeddedPlatform, TEST_AS_OF } from './harness.ts';
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runExtract } from '../jobs/extract.ts';
+import { runExtract } from '../jobs/extract/index.ts';
 import type { GenerateResult } from '../jobs/generate/index.ts';
 import { applySourceChanges } from '../jobs/generate/index.ts';
-import { runPipeline } from '../jobs/run.ts';
+import { runPipeline } from '../jobs/run/index.ts';
 import {
   type EmbeddedPlatform,
   goldHashes,

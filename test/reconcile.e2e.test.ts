@@ -2,8 +2,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlDatabase, SqlParam } from '../adapters/warehouse/sql-database.ts';
 import { createSourceSchema, generate } from '../jobs/generate/index.ts';
-import { runReconcile } from '../jobs/reconcile/reconcile.ts';
-import { runPipeline } from '../jobs/run.ts';
+import { runReconcile } from '../jobs/reconcile/index.ts';
+import { runPipeline } from '../jobs/run/index.ts';
 import { goldHashes, openServerPlatform, type ServerPlatform, TEST_AS_OF } from './harness.ts';
 import {
   dailySalesFromGold,

@@ -9,7 +9,7 @@ import { loadConfig } from '../jobs/config.ts';
 import { createJobContext, type JobContext } from '../jobs/context.ts';
 import { createSourceSchema, generate } from '../jobs/generate/index.ts';
 import { markLoaded, markValidated, registerBatch } from '../jobs/ops/batches.ts';
-import { runPipeline } from '../jobs/run.ts';
+import { runPipeline } from '../jobs/run/index.ts';
 import { type CloudProfiles, createCloudProfiles } from './cloud-profiles.ts';
 import { goldHashes, TEST_AS_OF } from './harness.ts';
 import {

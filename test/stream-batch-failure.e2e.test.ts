@@ -16,10 +16,10 @@ import { openKafkaStream } from '../adapters/stream/kafka.ts';
 import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { openPostgres } from '../adapters/warehouse/postgres.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
+import type { RawEnvelope } from '../jobs/lake/raw-batch.ts';
+import { buildModels } from '../jobs/models/build.ts';
+import { loadModels } from '../jobs/models/models.ts';
 import { ledgerChecks } from '../jobs/quality/ledger-checks.ts';
-import type { RawEnvelope } from '../jobs/stream-service/raw-batch.ts';
-import { buildModels } from '../jobs/transform/build.ts';
-import { loadModels } from '../jobs/transform/models.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';
 import {
   CLI,

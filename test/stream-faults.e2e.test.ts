@@ -29,11 +29,11 @@ import { openKafkaStream } from '../adapters/stream/kafka.ts';
 import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { openPostgres } from '../adapters/warehouse/postgres.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
+import { buildModels } from '../jobs/models/build.ts';
+import { loadModels } from '../jobs/models/models.ts';
 import { ensureWarehouseSchema } from '../jobs/ops/warehouse-schema.ts';
 import { ledgerChecks } from '../jobs/quality/ledger-checks.ts';
-import { DEAD_LETTER_HEADERS } from '../jobs/stream-service/dead-letter.ts';
-import { buildModels } from '../jobs/transform/build.ts';
-import { loadModels } from '../jobs/transform/models.ts';
+import { DEAD_LETTER_HEADERS } from '../jobs/stream-ingest/service/dead-letter.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';
 import { type KafkaNode, startKafkaNode } from '../scripts/services/kafka-node.ts';
 import {

@@ -12,7 +12,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { ObjectStore } from '../adapters/storage/object-store.ts';
 import type { TopicPartitionOffset } from '../adapters/stream/event-stream.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
-import { openRawObject, type RawEnvelope } from '../jobs/stream-service/raw-batch.ts';
+import { openRawObject, type RawEnvelope } from '../jobs/lake/raw-batch.ts';
 
 export { createTestDatabase } from './pg-database.ts';
 

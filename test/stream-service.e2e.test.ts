@@ -11,9 +11,9 @@ import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { openPglite } from '../adapters/warehouse/pglite.ts';
 import { loadConfig } from '../jobs/config.ts';
 import { createJobContext } from '../jobs/context.ts';
+import { openRawObject, type RawEnvelope } from '../jobs/lake/raw-batch.ts';
+import { topicDatasetOf, warehouseDataset } from '../jobs/lineage/datasets.ts';
 import { lineagePath, readLineageEvents } from '../jobs/lineage/graph.ts';
-import { topicDatasetOf, warehouseDataset } from '../jobs/lineage/steps.ts';
-import { openRawObject, type RawEnvelope } from '../jobs/stream-service/raw-batch.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';
 import { waitFor } from './stream-harness.ts';
 

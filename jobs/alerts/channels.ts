@@ -3,7 +3,7 @@
  * Teams' Slack-compatible connectors) and the PagerDuty Events API v2, whose `dedup_key` is the incident id so a
  * trigger and its resolve address the same PagerDuty incident.
  */
-import type { IncidentRow } from './incidents.ts';
+import type { IncidentRow } from './incident-rows.ts';
 import type { AlertAction, AlertSeverity, PagerDutyTarget, SlackTarget } from './routing.ts';
 
 export class AlertHttpError extends Error {

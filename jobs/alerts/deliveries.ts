@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { withRetry } from '../../adapters/retry.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { isRetryableDelivery, pagerdutyPayload, postJson, slackPayload } from './channels.ts';
-import { type IncidentChanges, type IncidentRow, incidentColumns, incidentOf } from './incidents.ts';
+import { type IncidentChanges, type IncidentRow, incidentColumns, incidentOf } from './incident-rows.ts';
 import { type AlertAction, type AlertChannel, type AlertRouter, SEVERITY_CHANNELS } from './routing.ts';
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'unrouted';

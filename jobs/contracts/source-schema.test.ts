@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SQL_ROOT } from '../transform/models.ts';
+import { SQL_ROOT } from '../models/models.ts';
 import { type ColumnSpec, sqlColumnType } from './column-types.ts';
 import { SOURCE_TABLES } from './source-tables.ts';
 

@@ -1,6 +1,6 @@
-import { isOrderable, type PlannedProduct } from './catalog.ts';
 import { customersSignedUpBy, type PlannedCustomer } from './customers.ts';
 import type { PlannedOrder } from './orders.ts';
+import { isOrderable, type PlannedProduct } from './product-catalog.ts';
 import { at, type Rng, weightedIndexSampler } from './random.ts';
 import { HOUR, isoSeconds, type TimeWindow } from './time.ts';
 

@@ -7,7 +7,7 @@ import {
   loadSourceDatabase,
   nonEmptyTopics,
   publishEvents,
-} from './load.ts';
+} from './source-writer.ts';
 import { generateStoreData } from './store-data.ts';
 import type { GenerateOptions, GenerateResult } from './types.ts';
 

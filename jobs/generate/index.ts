@@ -1,4 +1,10 @@
-/** Public surface of the synthetic data generator (`ecomm generate`). See docs/generator.md. */
+/**
+ * `ecomm generate`'s entry (run) and the synthetic data generator's public surface, which the pipeline's demo, the
+ * tests and the benchmarks use. See docs/generator.md.
+ */
+import type { JobContext, PrintLine } from '../context.ts';
+import { generate } from './generate.ts';
+
 export { ANOMALY_FRACTIONS, MIN_PER_KIND } from './anomalies.ts';
 export { applySourceChanges, type SourceChangeOptions, type SourceChanges } from './changes.ts';
 export { type GenerateJobOptions, generate } from './generate.ts';
@@ -6,9 +12,10 @@ export {
   createSourceSchema,
   type LoadOptions,
   loadSourceDatabase,
+  nonEmptySourceTables,
   publishEvents,
   SOURCE_SCHEMA_SQL,
-} from './load.ts';
+} from './source-writer.ts';
 export { BASE_COUNTS, generateStoreData } from './store-data.ts';
 export type {
   Anomaly,
@@ -25,3 +32,37 @@ export type {
   ProductRow,
   SourceRows,
 } from './types.ts';
+
+/** The flags of `ecomm generate` (and of `ecomm run --demo`, which generates into an empty source). */
+export interface GenerateCommandOptions {
+  seed?: number;
+  scale?: number;
+  asOf?: Date;
+  /** Empty the source tables first instead of refusing. */
+  replace?: boolean;
+}
+
+/** UTC midnight of today: the generator's default "as of". */
+export function todayUtc(now: Date): Date {
+  return new Date(`${now.toISOString().slice(0, 10)}T00:00:00Z`);
+}
+
+/** `ecomm generate`: seeds the source and the topics, then says how much of each and how many bad records. */
+export async function run(
+  context: JobContext,
+  options: GenerateCommandOptions,
+  output: PrintLine,
+): Promise<number> {
+  const result = await generate({
+    db: await context.source(),
+    stream: context.stream(),
+    seed: options.seed ?? 42,
+    scale: options.scale ?? 1,
+    asOf: options.asOf ?? todayUtc(context.now()),
+    replace: options.replace ?? false,
+  });
+  for (const [source, count] of Object.entries(result.counts))
+    output(`generated ${source.padEnd(14)} ${count}`);
+  output(`injected ${result.anomalies.length} bad records (see docs/generator.md)`);
+  return 0;
+}

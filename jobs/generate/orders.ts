@@ -1,5 +1,5 @@
-import { fxLookup, isOrderable, type PlannedProduct } from './catalog.ts';
 import { customersSignedUpBy, type PlannedCustomer } from './customers.ts';
+import { fxLookup, isOrderable, type PlannedProduct } from './product-catalog.ts';
 import { at, type Rng, weightedIndexSampler } from './random.ts';
 import { DAY, HOUR, isoDate, isoSeconds, MINUTE, roundMoney, type TimeWindow, WINDOW_DAYS } from './time.ts';
 import type { FxRateRow, OrderItemRow, OrderRow } from './types.ts';

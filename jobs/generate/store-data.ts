@@ -1,8 +1,8 @@
 import { injectOrderAnomalies, injectProductAnomalies, serializeEvents } from './anomalies.ts';
-import { generateFxRates, generateProducts } from './catalog.ts';
 import { generateCustomers } from './customers.ts';
 import { generateEvents } from './events.ts';
 import { generateOrders } from './orders.ts';
+import { generateFxRates, generateProducts } from './product-catalog.ts';
 import { createRng } from './random.ts';
 import { timeWindow } from './time.ts';
 import type { GeneratedData, GenerateOptions, SourceRows } from './types.ts';

@@ -3,7 +3,7 @@
  * classes in the monitor's stylesheet (the page's CSP forbids inline styles).
  */
 import { formatInteger, formatTime, type Html, html, shortId } from './html.ts';
-import type { LineageGraph, LineageNode } from './lineage.ts';
+import type { LineageGraph, LineageNode } from './lineage-graph.ts';
 import type { QualityPoint } from './run-queries.ts';
 
 const round = (value: number) => Math.round(value * 10) / 10;

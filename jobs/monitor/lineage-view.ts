@@ -1,7 +1,7 @@
 /** Lineage: the graph from source tables and topics to gold, then each table's upstream and downstream in text. */
 import { anchorOf, lineageSvg } from './charts.ts';
 import { type Html, html } from './html.ts';
-import { connected, type LineageGraph, type LineageLayer } from './lineage.ts';
+import { connected, type LineageGraph, type LineageLayer } from './lineage-graph.ts';
 import { sectionBody } from './page.ts';
 import type { Section } from './queries.ts';
 

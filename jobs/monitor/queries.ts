@@ -8,7 +8,7 @@
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { JOB_CATALOG } from '../catalog.ts';
 import { DATA_CONTRACTS } from '../contracts/data-contracts.ts';
-import { FRESHNESS_SLA_MINUTES } from '../quality/ledger-checks.ts';
+import { FRESHNESS_SLA_MINUTES } from '../quality/index.ts';
 
 /** A section's data, or why it could not be read (a gold table not built yet, a lost connection). */
 export type Section<T> = { ok: true; data: T } | { ok: false; error: string };

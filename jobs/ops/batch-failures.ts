@@ -5,13 +5,14 @@
  * loaded, or skipped (`ecomm batches`). An outage or a stop request is not the batch's fault: it is rethrown.
  */
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { type IncidentFinding, openIncidents, reconcileIncidents } from '../alerts/incidents.ts';
+import { type IncidentFinding, openIncidents } from '../alerts/incident-rows.ts';
+import { reconcileIncidents } from '../alerts/incidents.ts';
+import { LAYER_OWNERS } from '../alerts/owners.ts';
 import type { JobContext } from '../context.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
-import { type Finding, recordFindings } from '../quality/findings.ts';
-import { LAYER_OWNERS } from '../watchdog/rules.ts';
 import { type BatchStep, classifyBatchError } from './batch-errors.ts';
 import { type BatchFailure, type BatchState, batchState, failedBatches, markBatchFailed } from './batches.ts';
+import { type Finding, recordFindings } from './dq-findings.ts';
 
 export const BATCH_FAILED_CHECK = 'batch_failed';
 
@@ -158,4 +159,13 @@ function incidentFinding(finding: Finding): IncidentFinding {
     failingRows: finding.failingRows,
     details: finding.details,
   };
+}
+
+/** What a job prints about the batches it held back in this run (it exits 0: they are in the ledger). */
+export async function heldBackLines(context: JobContext, job: 'validate' | 'load'): Promise<string[]> {
+  const held = await failedBatches(await context.warehouse(), context.runId);
+  return held.map(
+    (batch) =>
+      `${job} ${batch.batch_id}: FAILED, held back (ecomm batches list): ${(batch.failure_reason ?? '').slice(0, 500)}`,
+  );
 }

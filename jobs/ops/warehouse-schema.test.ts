@@ -5,7 +5,7 @@ import { openPglite } from '../../adapters/warehouse/pglite.ts';
 import { openPostgres } from '../../adapters/warehouse/postgres.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { loadServiceEnv } from '../../scripts/services/env.ts';
-import { SQL_ROOT } from '../transform/models.ts';
+import { SQL_ROOT } from '../models/models.ts';
 import {
   addMissingColumns,
   declaredTables,

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { createBronzeTables } from '../transform/build.ts';
-import { SQL_ROOT } from '../transform/models.ts';
+import { createBronzeTables } from '../models/build.ts';
+import { SQL_ROOT } from '../models/models.ts';
 
 /** One `create table if not exists <schema>.<table> (...)` file and the column definitions it declares. */
 export interface DeclaredTable {

@@ -1,10 +1,18 @@
-import type { JobContext } from '../context.ts';
-import { type ModelTestResult, runModelTests } from '../transform/model-tests.ts';
-import { loadModels } from '../transform/models.ts';
-import { type Finding, type Layer, recordFindings } from './findings.ts';
+import type { JobContext, PrintLine } from '../context.ts';
+import { type ModelTestResult, runModelTests } from '../models/model-tests.ts';
+import { loadModels } from '../models/models.ts';
+import { type Finding, type Layer, recordFindings } from '../ops/dq-findings.ts';
 import { ledgerChecks } from './ledger-checks.ts';
+import { qualityLineage } from './lineage.ts';
 
 export type QualityLayer = Layer;
+
+export interface QualityOptions {
+  layer?: QualityLayer | 'all';
+}
+
+export { FRESHNESS_SLA_MINUTES } from './ledger-checks.ts';
+export { qualityLineage } from './lineage.ts';
 
 /**
  * The checks of one layer, recorded in ops.dq_findings under the run id: bronze checks read the batch ledger
@@ -45,4 +53,39 @@ export async function runQuality(
     'quality checked',
   );
   return findings;
+}
+
+/** runQuality plus its lineage event (`quality.<layer>`): use it wherever runQuality ran. */
+export async function runQualityWithLineage(
+  context: JobContext,
+  layer: Layer,
+  gated?: ModelTestResult[],
+): Promise<Finding[]> {
+  const startedAt = context.now();
+  try {
+    const findings = await runQuality(context, layer, gated);
+    await qualityLineage(context, `quality.${layer}`, findings, startedAt);
+    return findings;
+  } catch (error) {
+    await qualityLineage(context, `quality.${layer}`, [], startedAt, error);
+    throw error;
+  }
+}
+
+/** `ecomm quality`: the failing checks of each layer asked for and how many passed; exit 1 when a blocking one failed. */
+export async function run(context: JobContext, options: QualityOptions, output: PrintLine): Promise<number> {
+  const layers: QualityLayer[] =
+    options.layer === undefined || options.layer === 'all' ? ['bronze', 'silver', 'gold'] : [options.layer];
+  let failed = 0;
+  for (const layer of layers) {
+    const findings = await runQualityWithLineage(context, layer);
+    for (const finding of findings.filter((f) => !f.passed)) {
+      output(
+        `${finding.severity === 'blocking' ? 'FAIL' : 'WARN'} ${finding.checkId}: ${finding.failingRows} rows ${finding.details ?? ''}`,
+      );
+      if (finding.severity === 'blocking') failed += 1;
+    }
+    output(`quality ${layer}: ${findings.filter((f) => f.passed).length}/${findings.length} checks passed`);
+  }
+  return failed > 0 ? 1 : 0;
 }

@@ -1,6 +1,6 @@
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { DATA_CONTRACTS } from '../contracts/data-contracts.ts';
-import type { Finding } from './findings.ts';
+import type { Finding } from '../ops/dq-findings.ts';
 
 /** Freshness SLAs from the seeds: batch sources within 75 minutes, event streams within 5 minutes. */
 export const FRESHNESS_SLA_MINUTES: Record<'table' | 'topic', number> = { table: 75, topic: 5 };

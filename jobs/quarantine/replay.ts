@@ -18,13 +18,11 @@ import type { SqlDatabase, SqlParam } from '../../adapters/warehouse/sql-databas
 import type { JobContext } from '../context.ts';
 import { contractFor as currentContractFor, type DataContract } from '../contracts/data-contracts.ts';
 import { lakeKey } from '../lake/layout.ts';
-import { lineageOf } from '../lineage/emitter.ts';
-import { outputStatisticsFacet } from '../lineage/openlineage.ts';
-import { lakeZoneDataset } from '../lineage/steps.ts';
-import { type LoadedBatch, runLoad } from '../load.ts';
+import { type LoadedBatch, runLoad } from '../load/index.ts';
 import { markValidated, registerBatch } from '../ops/batches.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
-import { checkOptionsOf, judge, openRawRecords, stagingColumns } from '../validate.ts';
+import { checkOptionsOf, judge, openRawRecords, stagingColumns } from '../validate/index.ts';
+import { replayLineage } from './lineage.ts';
 
 export interface ReplayOptions {
   batchId: string;
@@ -280,28 +278,6 @@ async function recordReplays(
   }
 }
 
-async function replayLineage(
-  context: JobContext,
-  source: string,
-  startedAt: Date,
-  promoted: number,
-  error?: unknown,
-): Promise<void> {
-  await lineageOf(context).step({
-    job: `quarantine-replay.${source}`,
-    startedAt,
-    finishedAt: context.now(),
-    inputs: [lakeZoneDataset(context, 'raw', source), lakeZoneDataset(context, 'quarantine', source)],
-    outputs: [
-      {
-        ...lakeZoneDataset(context, 'staging', source),
-        outputFacets: { outputStatistics: outputStatisticsFacet(promoted) },
-      },
-    ],
-    error,
-  });
-}
-
 /** Streams lines into one lake object with backpressure; the object appears whole when finish() resolves. */
 class StagingWriter {
   readonly #body = new PassThrough();
@@ -336,25 +312,4 @@ export function formatReplayReport(report: ReplayReport): string[] {
   for (const batch of report.loaded ?? [])
     lines.push(`  loaded ${batch.batchId}: ${batch.rows} rows -> bronze.${batch.table}`);
   return lines;
-}
-
-/**
- * The `ecomm quarantine replay --batch <id>` handler: replays, loads what passed, prints the report. Exit 2 for a
- * batch that cannot be replayed (unknown, not validated yet), with one clear message.
- */
-export async function quarantineReplayJob(
-  context: JobContext,
-  options: { batch: string },
-  out: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
-  err: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
-): Promise<number> {
-  try {
-    const report = await replayQuarantine(context, { batchId: options.batch, load: true });
-    for (const line of formatReplayReport(report)) out(line);
-    return 0;
-  } catch (error) {
-    if (!(error instanceof ReplayError)) throw error;
-    err(`ecomm: quarantine replay: ${error.message}`);
-    return 2;
-  }
 }

@@ -15,9 +15,9 @@ import { quoteIdent } from '../../adapters/warehouse/pglite.ts';
 import type { SqlDialect } from '../../adapters/warehouse/sql-database.ts';
 import { expandMacros } from '../../sql/dialects/macros.ts';
 import { columnTypeOf } from '../contracts/data-contracts.ts';
+import { bronzeKeyText, sourceKeyText } from '../contracts/source-keys.ts';
 import type { SourceTableSpec } from '../contracts/source-tables.ts';
-import { timestampLiteral } from '../extract.ts';
-import { bronzeKeyText, sourceKeyText } from './keys.ts';
+import { timestampLiteral } from '../extract/index.ts';
 
 /** The version of a source row the warehouse cannot have yet: newer than the watermark, or with no updated_at. */
 export const IN_FLIGHT = '~';

@@ -1,10 +1,10 @@
 import { parse as parsePostgresSql } from 'libpg-query';
 import nodeSqlParser from 'node-sql-parser';
 import { describe, expect, it } from 'vitest';
+import { quarantinedIdentity } from '../contracts/source-keys.ts';
 import { sourceTable } from '../contracts/source-tables.ts';
 import { classifyKey, compareListings, type SourceKey, type WarehouseKey } from './compare.ts';
 import { sourceListingSql, sourceSummarySql, warehouseListingSql, warehouseSummarySql } from './key-sql.ts';
-import { quarantinedIdentity } from './keys.ts';
 import { keyPredicate } from './repair.ts';
 
 const source = (keyText: string, version: string | null, keyHash = keyText): SourceKey => ({

@@ -8,7 +8,7 @@ import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import type { JobContext } from '../context.ts';
 import { type ColumnSpec, sqlColumnType } from '../contracts/column-types.ts';
 import type { SourceTableSpec } from '../contracts/source-tables.ts';
-import { sourceSelect, writeSourceCsv } from '../extract.ts';
+import { sourceSelect, writeSourceCsv } from '../extract/index.ts';
 import { compactTimestamp, isoDate, lakeKey } from '../lake/layout.ts';
 import { registerBatch } from '../ops/batches.ts';
 

@@ -3,8 +3,8 @@ import { openPglite } from '../../adapters/warehouse/pglite.ts';
 import { openPostgres } from '../../adapters/warehouse/postgres.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/pg-database.ts';
-import { buildModels, createBronzeTables } from './build.ts';
-import { loadModels, type Model } from './models.ts';
+import { buildModels, createBronzeTables } from '../models/build.ts';
+import { loadModels, type Model } from '../models/models.ts';
 import { describeTracedFailure, traceModelFailure } from './trace-failure.ts';
 
 /** Bronze rows written straight into the table, past the contract: what an older release may have loaded. */

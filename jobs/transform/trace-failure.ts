@@ -11,8 +11,8 @@
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { expandMacros, type MacroVars } from '../../sql/dialects/macros.ts';
 import { bronzeColumnSpecs, columnTypeOf, DATA_CONTRACTS } from '../contracts/data-contracts.ts';
-import { renderModelSql } from './build.ts';
-import type { Model } from './models.ts';
+import { renderModelSql } from '../models/build.ts';
+import type { Model } from '../models/models.ts';
 
 export interface TracedRowFailure {
   model: string;

@@ -4,7 +4,7 @@
  * Every check is one or two aggregate queries run in the warehouse; nothing scans rows in the job's memory.
  */
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import type { IncidentFinding } from '../alerts/incidents.ts';
+import type { IncidentFinding } from '../alerts/incident-rows.ts';
 import { isoDate } from '../lake/layout.ts';
 import type {
   BusinessRule,

@@ -6,14 +6,8 @@
  * Adding a check is adding an entry here; the watchdog needs no other change. Every SQL text must run on
  * PostgreSQL and Redshift (sql/README.md, portability rules).
  */
+import { OWNERS } from '../alerts/owners.ts';
 import type { AlertSeverity } from '../alerts/routing.ts';
-
-export const OWNERS = {
-  platform: 'data-platform',
-  commerce: 'commerce-analytics',
-  growth: 'growth-analytics',
-  finance: 'finance-data',
-} as const;
 
 /** How stale a table may get. */
 export interface FreshnessRule {
@@ -248,10 +242,3 @@ export const BUSINESS_RULES: BusinessRule[] = [
     sql: 'select order_id, ordered_at, updated_at from silver.orders where updated_at < ordered_at',
   },
 ];
-
-/** Who owns a pipeline quality gate (ops.dq_findings from quality/transform) when the watchdog raises it. */
-export const LAYER_OWNERS: Record<string, string> = {
-  bronze: OWNERS.platform,
-  silver: OWNERS.platform,
-  gold: OWNERS.commerce,
-};

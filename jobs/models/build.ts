@@ -1,0 +1,415 @@
+/**
+ * Builds the silver and gold models inside the warehouse, a layer at a time, behind the layer's gate: every
+ * selected model of the layer is built into `<layer>.<name>__next` (in dependency order, a model reading its own
+ * layer reads the other model's `__next`), the layer's declared checks run on those `__next` tables, and only when
+ * no blocking check failed are all the layer's tables swapped in, in one transaction. A blocking failure or a build
+ * error publishes nothing of the layer and leaves no `__next` table behind. Rebuilding from the same bronze gives the
+ * same rows (models are deterministic), which keeps reruns idempotent (invariant 2).
+ */
+import type { SqlDatabase, SqlDialect } from '../../adapters/warehouse/sql-database.ts';
+import { expandMacros, lockForWriteSql, type MacroVars } from '../../sql/dialects/macros.ts';
+import { columnTypeOf } from '../contracts/data-contracts.ts';
+import { type ModelTestResult, runModelTests, type TableResolver } from './model-tests.ts';
+import {
+  loadBronzeTables,
+  MODEL_LAYERS,
+  type Model,
+  type ModelLayer,
+  orderModels,
+  renameTableReferences,
+  SQL_ROOT,
+  type WarehouseLayer,
+} from './models.ts';
+
+export interface BuildOptions {
+  /** Values for the macros; piiHashKey is required by the gold models. Never logged. */
+  vars: MacroVars;
+  /** Overrides the database's dialect (for tests of the Redshift rendering). */
+  dialect?: SqlDialect;
+  /** Build only the models of these layers (e.g. `['silver']` to gate silver before gold); default: all. */
+  layers?: ModelLayer[];
+  /**
+   * Build only these models (`silver.orders`), still in dependency order; default: all. Only their checks gate the
+   * publish, and the models of their layer left out are read as published.
+   */
+  only?: string[];
+  /** Called for each model once its layer has been published. */
+  onModelBuilt?: (result: ModelBuildResult) => void;
+}
+
+export interface ModelBuildResult {
+  /** `<layer>.<name>` */
+  name: string;
+  layer: ModelLayer;
+  file: string;
+  /** Rows in the new table. */
+  rows: number;
+  /** Time to build this model's `__next` table and count it (the layer's checks and swap are not in it). */
+  ms: number;
+}
+
+/** One layer through its gate. */
+export interface LayerBuild {
+  layer: ModelLayer;
+  /** The selected models of the layer, each built into `__next`; published only when `blockedBy` is empty. */
+  built: ModelBuildResult[];
+  /** The selected models' declared checks, run on the `__next` tables; ids and table names are the published ones. */
+  checks: ModelTestResult[];
+  /** Ids of the blocking checks that failed: when any, nothing of the layer was published. */
+  blockedBy: string[];
+}
+
+/**
+ * A model failed: names the model and its file and carries the database's message (never the SQL); the database's
+ * error is its cause, so its SQLSTATE tells bad data from an outage.
+ */
+export class ModelBuildError extends Error {
+  readonly model: string;
+  readonly file: string;
+  readonly layer: ModelLayer;
+  constructor(model: Model, reason: string, options?: ErrorOptions) {
+    super(`model ${model.name} (${model.file}) failed to build: ${reason}`, options);
+    this.name = 'ModelBuildError';
+    this.model = model.name;
+    this.file = model.file;
+    this.layer = model.layer;
+  }
+}
+
+/** buildModels' answer to a closed gate: the layer's blocking checks failed, so it was not published. */
+export class LayerBlockedError extends Error {
+  readonly layer: ModelLayer;
+  readonly blockedBy: string[];
+  constructor(layer: ModelLayer, blockedBy: string[]) {
+    super(`${layer} not published: blocking checks failed: ${blockedBy.join(', ')}`);
+    this.name = 'LayerBlockedError';
+    this.layer = layer;
+    this.blockedBy = blockedBy;
+  }
+}
+
+const LAYERS: WarehouseLayer[] = ['bronze', 'silver', 'gold'];
+
+export async function createSchemas(db: SqlDatabase): Promise<void> {
+  await db.exec(LAYERS.map((layer) => `create schema if not exists ${layer}`).join(';\n'));
+}
+
+/** Creates the bronze schema and tables from sql/bronze if missing (the DDL is `create table if not exists`). */
+export async function createBronzeTables(db: SqlDatabase, sqlRoot: string = SQL_ROOT): Promise<void> {
+  await createSchemas(db);
+  for (const table of loadBronzeTables(sqlRoot)) await db.exec(table.sql);
+}
+
+/** The SELECT a model runs on a dialect, macros expanded. Contains the PII hash key: do not log it. */
+export function renderModelSql(model: Model, dialect: SqlDialect, vars: MacroVars): string {
+  return expandMacros(model.sql, dialect, { columnType: columnTypeOf, ...vars });
+}
+
+/** The table a model is built into before its layer's gate passes. */
+export function nextTableOf(name: string): string {
+  return `${name}__next`;
+}
+
+/**
+ * Builds the selected models layer by layer (silver, then gold), each layer through its gate (buildLayer). Throws
+ * LayerBlockedError when a layer's blocking checks fail (that layer and the ones after it are not published) and
+ * ModelBuildError when a model fails to build (its layer is not published).
+ */
+export async function buildModels(
+  db: SqlDatabase,
+  models: Model[],
+  options: BuildOptions,
+): Promise<ModelBuildResult[]> {
+  checkOnly(models, options.only);
+  const results: ModelBuildResult[] = [];
+  for (const layer of MODEL_LAYERS) {
+    if (options.layers && !options.layers.includes(layer)) continue;
+    const gated = await buildLayer(db, models, layer, options);
+    if (gated.blockedBy.length > 0) throw new LayerBlockedError(layer, gated.blockedBy);
+    results.push(...gated.built);
+  }
+  return results;
+}
+
+/**
+ * One layer through its gate: its selected models built into `__next`, their declared checks run there, and, only
+ * when no blocking check failed, every table of the layer swapped in by one transaction. Returns the checks (for the
+ * caller to record as findings) and the failing blocking ones; throws ModelBuildError when a model fails to build
+ * (an Error naming the check when a check query itself fails). Whatever the outcome, a layer that is not published
+ * is left exactly as it was, without a `__next` table.
+ *
+ * Why not the whole layer in one transaction (which would roll every failure back by itself): it would hold the
+ * stream service's write locks on the event tables for the whole silver build and its checks, stalling the 5-minute
+ * stream SLA behind the batch layer; on Redshift, where every read keeps its lock to the end of the transaction and
+ * LOCK blocks readers too, a gold transaction gathering read locks on the silver event tables while the applier
+ * locks them in its own order could deadlock with it; and on PGlite (one connection) a long transaction stalls
+ * everything else the process does (the monitor). So the models nobody else writes are built outside any transaction
+ * (a failure drops their `__next` tables), and only what must serialise with the stream service runs inside the
+ * publishing transaction: it takes the applier's locks in the applier's order (bronze tables, then silver tables,
+ * each sorted: jobs/stream-ingest/service/applier.ts commitRound), so the two queue instead of deadlocking, then
+ * builds and checks the incremental models (an update is either in the bronze they read, or applied to the new
+ * table after the swap), then swaps every table of the layer. DDL and CTAS are transactional on PostgreSQL, PGlite
+ * and Redshift, so a rollback there also removes the `__next` tables built inside.
+ */
+export async function buildLayer(
+  db: SqlDatabase,
+  models: Model[],
+  layer: ModelLayer,
+  options: BuildOptions,
+): Promise<LayerBuild> {
+  checkOnly(models, options.only);
+  const selected = orderModels(models).filter(
+    (model) => model.layer === layer && (!options.only || options.only.includes(model.name)),
+  );
+  if (selected.length === 0) return { layer, built: [], checks: [], blockedBy: [] };
+  const plan = planLayer(selected);
+  const selectedNames = new Set(selected.map((model) => model.name));
+  const tableOf: TableResolver = (name) => (selectedNames.has(name) ? nextTableOf(name) : name);
+  const selects = renderSelects(selected, options.dialect ?? db.dialect, options.vars, tableOf);
+  await createSchemas(db);
+  const built: ModelBuildResult[] = [];
+  const checks: ModelTestResult[] = [];
+  try {
+    for (const model of plan.outside) built.push(await buildNext(db, model, selects));
+    checks.push(...(await runModelTests(db, plan.checkedOutside, { tableOf })));
+    await db.transaction(async (tx) => {
+      await lockStreamTables(tx, plan.inside);
+      for (const model of plan.inside) built.push(await buildNext(tx, model, selects));
+      checks.push(...(await runModelTests(tx, plan.checkedInside, { tableOf })));
+      const blockedBy = blockingFailures(checks);
+      if (blockedBy.length > 0) throw new GateClosed(blockedBy);
+      for (const model of selected) await swapIn(tx, model);
+    });
+  } catch (error) {
+    await dropQuietly(db, plan.outside);
+    if (error instanceof GateClosed) return { layer, built, checks, blockedBy: error.blockedBy };
+    throw error;
+  }
+  for (const result of built) options.onModelBuilt?.(result);
+  return { layer, built, checks, blockedBy: [] };
+}
+
+/** Thrown inside the publishing transaction to roll it back when the gate stays shut. */
+class GateClosed extends Error {
+  readonly blockedBy: string[];
+  constructor(blockedBy: string[]) {
+    super(`blocking checks failed: ${blockedBy.join(', ')}`);
+    this.blockedBy = blockedBy;
+  }
+}
+
+function checkOnly(models: Model[], only: string[] | undefined): void {
+  const unknown = (only ?? []).filter((name) => !models.some((model) => model.name === name));
+  if (unknown.length > 0) throw new Error(`buildModels: unknown model(s): ${unknown.join(', ')}`);
+}
+
+interface LayerPlan {
+  /** Built before the publishing transaction, in dependency order. */
+  outside: Model[];
+  /** Built inside it under the stream service's locks: the incremental models and whatever reads them. */
+  inside: Model[];
+  /** Models whose checks can run before the transaction, and those that need an `inside` table. */
+  checkedOutside: Model[];
+  checkedInside: Model[];
+}
+
+function planLayer(selected: Model[]): LayerPlan {
+  const insideNames = new Set<string>();
+  for (const model of selected) {
+    if (model.incrementalKey || model.dependsOn.some((dep) => insideNames.has(dep)))
+      insideNames.add(model.name);
+  }
+  const checksInside = (model: Model) =>
+    insideNames.has(model.name) ||
+    model.tests.some((test) => test.kind === 'relationships' && insideNames.has(test.toModel));
+  return {
+    outside: selected.filter((model) => !insideNames.has(model.name)),
+    inside: selected.filter((model) => insideNames.has(model.name)),
+    checkedOutside: selected.filter((model) => !checksInside(model)),
+    checkedInside: selected.filter(checksInside),
+  };
+}
+
+/** Every model's SELECT, reading its own layer's `__next` tables; rendered up front so a macro error builds nothing. */
+function renderSelects(
+  selected: Model[],
+  dialect: SqlDialect,
+  vars: MacroVars,
+  tableOf: TableResolver,
+): Map<string, string> {
+  const selects = new Map<string, string>();
+  for (const model of selected) {
+    // Renamed before the macros are expanded, so the PII key's literal is never in the text being rewritten.
+    const readingNext = { ...model, sql: renameTableReferences(model.sql, tableOf) };
+    try {
+      selects.set(model.name, renderModelSql(readingNext, dialect, vars));
+    } catch (error) {
+      throw new ModelBuildError(model, (error as Error).message);
+    }
+  }
+  return selects;
+}
+
+async function buildNext(
+  db: SqlDatabase,
+  model: Model,
+  selects: Map<string, string>,
+): Promise<ModelBuildResult> {
+  const started = performance.now();
+  const next = nextTableOf(model.name);
+  try {
+    await db.exec(`drop table if exists ${next}`);
+    await db.exec(`create table ${next} as\n${selects.get(model.name)}`);
+    const rows = await countRows(db, next);
+    return { name: model.name, layer: model.layer, file: model.file, rows, ms: performance.now() - started };
+  } catch (error) {
+    // Only the message: driver errors may carry the statement, and the statement may carry the hash key.
+    throw new ModelBuildError(model, databaseMessage(error), { cause: error });
+  }
+}
+
+/**
+ * The write locks the stream service's applier takes for the incremental models, in its order: their bronze tables,
+ * then their own tables, each sorted. A table that does not exist yet has no writer to wait for.
+ */
+async function lockStreamTables(tx: SqlDatabase, inside: Model[]): Promise<void> {
+  const incremental = inside.filter((model) => model.incrementalKey);
+  // Code-unit order, as the applier's Array.sort: a collation could order `_` differently.
+  const byName = (a: { table: string }, b: { table: string }) =>
+    a.table < b.table ? -1 : a.table > b.table ? 1 : 0;
+  const bronze = incremental
+    .flatMap((model) => model.dependsOn.map((table) => ({ table, model })))
+    .sort(byName);
+  const own = incremental.map((model) => ({ table: model.name, model })).sort(byName);
+  for (const { table, model } of [...bronze, ...own]) {
+    try {
+      if (await tableExists(tx, table)) await tx.exec(lockForWriteSql(table, tx.dialect));
+    } catch (error) {
+      throw new ModelBuildError(model, `locking ${table}: ${databaseMessage(error)}`);
+    }
+  }
+}
+
+async function swapIn(tx: SqlDatabase, model: Model): Promise<void> {
+  const table = model.name.split('.')[1] as string;
+  try {
+    await tx.exec(`drop table if exists ${model.name}`);
+    await tx.exec(`alter table ${nextTableOf(model.name)} rename to ${table}`);
+  } catch (error) {
+    throw new ModelBuildError(model, `swapping in: ${databaseMessage(error)}`);
+  }
+}
+
+/** Best effort: a `__next` table a failed cleanup leaves is dropped by the next build before it is recreated. */
+async function dropQuietly(db: SqlDatabase, models: Model[]): Promise<void> {
+  for (const model of models)
+    await db.exec(`drop table if exists ${nextTableOf(model.name)}`).catch(() => {});
+}
+
+function blockingFailures(checks: ModelTestResult[]): string[] {
+  return checks.filter((check) => !check.passed && check.severity === 'blocking').map((check) => check.id);
+}
+
+async function countRows(db: SqlDatabase, table: string): Promise<number> {
+  const [counted] = await db.query<{ row_count: unknown }>(`select count(*) as row_count from ${table}`);
+  return Number(counted?.row_count ?? 0);
+}
+
+export async function tableExists(db: SqlDatabase, name: string): Promise<boolean> {
+  const [schema, table] = name.split('.') as [string, string];
+  const [row] = await db.query<{ n: unknown }>(
+    'select count(*) as n from information_schema.tables where table_schema = $1 and table_name = $2',
+    [schema, table],
+  );
+  return Number(row?.n ?? 0) > 0;
+}
+
+export interface IncrementalOptions {
+  vars: MacroVars;
+  /** The bronze batches just loaded (or reloaded). */
+  batchIds: string[];
+}
+
+export interface IncrementalResult {
+  name: string;
+  /** Rows written for the affected keys (the table's row count for a first, full build). */
+  rows: number;
+  /** Keys recomputed. */
+  keys: number;
+  /** True when the table did not exist yet and was built whole. */
+  full: boolean;
+  ms: number;
+}
+
+const BATCH_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+const TEMP = { keys: 'ecomm_inc_keys', bronze: 'ecomm_inc_bronze', rows: 'ecomm_inc_rows' } as const;
+
+/**
+ * Brings an `-- incremental: <key>` model up to date after the given bronze batches were loaded, with the model's
+ * own SQL, inside the caller's transaction: the keys those batches touch (their bronze rows, and the rows they
+ * supplied to the table before a reload) are recomputed from every bronze row holding them, deleted and inserted
+ * again. A model's row depends only on the bronze rows of its key, so the table ends exactly as a full build would
+ * leave it, whatever order batches arrive or replay in (first delivery wins the same way). Holds the table's write
+ * lock, so concurrent appliers and a full build take turns. A table that does not exist yet is built whole.
+ */
+export async function applyIncrementally(
+  tx: SqlDatabase,
+  model: Model,
+  options: IncrementalOptions,
+): Promise<IncrementalResult> {
+  const started = performance.now();
+  const key = model.incrementalKey;
+  const bronze = model.dependsOn[0];
+  if (!key || !bronze) throw new Error(`${model.name} (${model.file}) is not an incremental model`);
+  const bad = options.batchIds.filter((id) => !BATCH_ID.test(id));
+  if (bad.length > 0) throw new Error(`applyIncrementally: unexpected batch id(s) ${bad.join(', ')}`);
+  let select: string;
+  try {
+    select = renderModelSql(model, tx.dialect, options.vars);
+  } catch (error) {
+    throw new ModelBuildError(model, (error as Error).message);
+  }
+  try {
+    await createSchemas(tx);
+    if (!(await tableExists(tx, model.name))) {
+      await tx.exec(`create table ${model.name} as\n${select}`);
+      const rows = await countRows(tx, model.name);
+      return { name: model.name, rows, keys: rows, full: true, ms: performance.now() - started };
+    }
+    if (options.batchIds.length === 0)
+      return { name: model.name, rows: 0, keys: 0, full: false, ms: performance.now() - started };
+    await tx.exec(lockForWriteSql(model.name, tx.dialect));
+    const ids = options.batchIds.map((id) => `'${id}'`).join(', ');
+    const reading = new RegExp(`\\b${bronze.replace('.', '\\s*\\.\\s*')}\\b`, 'gi');
+    await dropTemporary(tx);
+    await tx.exec(
+      `create temp table ${TEMP.keys} as
+       select trim(${key}) as k from ${bronze} where _batch_id in (${ids})
+       union
+       select ${key} as k from ${model.name} where _batch_id in (${ids})`,
+    );
+    await tx.exec(
+      `create temp table ${TEMP.bronze} as
+       select * from ${bronze} where trim(${key}) in (select k from ${TEMP.keys})`,
+    );
+    await tx.exec(`create temp table ${TEMP.rows} as\n${select.replace(reading, TEMP.bronze)}`);
+    await tx.exec(`delete from ${model.name} where ${key} in (select k from ${TEMP.keys})`);
+    await tx.exec(`insert into ${model.name} select * from ${TEMP.rows}`);
+    const rows = await countRows(tx, TEMP.rows);
+    const keys = await countRows(tx, TEMP.keys);
+    await dropTemporary(tx);
+    return { name: model.name, rows, keys, full: false, ms: performance.now() - started };
+  } catch (error) {
+    throw new ModelBuildError(model, databaseMessage(error), { cause: error });
+  }
+}
+
+async function dropTemporary(tx: SqlDatabase): Promise<void> {
+  for (const table of Object.values(TEMP)) await tx.exec(`drop table if exists ${table}`);
+}
+
+function databaseMessage(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && code !== '' ? `${error.message} (SQLSTATE ${code})` : error.message;
+}

@@ -1,0 +1,73 @@
+/**
+ * ops.dq_findings, the one table every data-quality verdict lands in: the pipeline's checks (quality, the transform's
+ * gate, extract, reconcile, held-back batches) and the watchdog's. One writer for all of them, so a row is cut to
+ * the table's columns the same way whoever checked.
+ */
+import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+
+export type Layer = 'bronze' | 'silver' | 'gold';
+export type Severity = 'blocking' | 'warn';
+
+/** A pipeline check's verdict. */
+export interface Finding {
+  checkId: string;
+  layer: Layer;
+  tableName: string;
+  checkType: string;
+  severity: Severity;
+  passed: boolean;
+  failingRows: number;
+  details: string | null;
+}
+
+/**
+ * What one ops.dq_findings row records: a pipeline Finding, or a watchdog check, whose layer is any schema it
+ * reads (ops too) and whose severity is an alert severity.
+ */
+export type FindingRecord = Omit<Finding, 'layer' | 'severity'> & { layer: string; severity: string };
+
+/**
+ * Characters kept of each text column, within its width in sql/ops/dq_findings.sql (a test holds them to it).
+ * details keeps the margin every free-text column of ops keeps under its varchar(4096).
+ */
+export const FINDING_TEXT_LIMITS = {
+  checkId: 512,
+  layer: 16,
+  tableName: 256,
+  checkType: 64,
+  severity: 16,
+  details: 4000,
+} as const;
+
+export async function recordFindings(
+  db: SqlDatabase,
+  runId: string,
+  findings: readonly FindingRecord[],
+  at: Date,
+): Promise<void> {
+  const cut = (text: string, field: keyof typeof FINDING_TEXT_LIMITS) =>
+    text.slice(0, FINDING_TEXT_LIMITS[field]);
+  for (const finding of findings) {
+    await db.query(
+      `insert into ops.dq_findings (run_id, check_id, layer, table_name, check_type, severity, status, failing_rows,
+         details, checked_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [
+        runId,
+        cut(finding.checkId, 'checkId'),
+        cut(finding.layer, 'layer'),
+        cut(finding.tableName, 'tableName'),
+        cut(finding.checkType, 'checkType'),
+        cut(finding.severity, 'severity'),
+        finding.passed ? 'pass' : 'fail',
+        finding.failingRows,
+        finding.details?.slice(0, FINDING_TEXT_LIMITS.details) ?? null,
+        at,
+      ],
+    );
+  }
+}
+
+export function blockingFailures(findings: Finding[]): Finding[] {
+  return findings.filter((finding) => !finding.passed && finding.severity === 'blocking');
+}

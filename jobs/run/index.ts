@@ -1,0 +1,30 @@
+/** `ecomm run`'s entry: the whole batch DAG once (pipeline.ts), then the end-of-run summary (summary.ts). */
+import type { JobContext, PrintLine } from '../context.ts';
+import { type GenerateCommandOptions, todayUtc } from '../generate/index.ts';
+import { runPipeline } from './pipeline.ts';
+import { printPipelineSummary } from './summary.ts';
+
+export { type PipelineOptions, type PipelineResult, runPipeline, type StepTiming } from './pipeline.ts';
+
+export interface RunOptions extends Omit<GenerateCommandOptions, 'replace'> {
+  /** Generate the store first when the source is empty (`npm start`). */
+  demo?: boolean;
+}
+
+/**
+ * `ecomm run`: exit 1 when a blocking check stopped promotion; batches held back still exit 0 (the summary names
+ * them).
+ */
+export async function run(context: JobContext, options: RunOptions, output: PrintLine): Promise<number> {
+  const result = await runPipeline(context, {
+    generateIfEmpty: options.demo
+      ? {
+          seed: options.seed ?? 42,
+          scale: options.scale ?? 1,
+          asOf: options.asOf ?? todayUtc(context.now()),
+        }
+      : undefined,
+  });
+  await printPipelineSummary(context, result, output);
+  return result.ok ? 0 : 1;
+}

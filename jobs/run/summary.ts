@@ -1,0 +1,178 @@
+import { redactUrl } from '../../adapters/url.ts';
+import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import type { JobContext } from '../context.ts';
+import { DATA_CONTRACTS } from '../contracts/data-contracts.ts';
+import type { PipelineResult } from './pipeline.ts';
+
+type Print = (line: string) => void;
+
+const number = (value: number | null | undefined, digits = 0) =>
+  value === null || value === undefined
+    ? '-'
+    : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+/** The end-of-run report: what moved, what was rejected and why, whether the data passed, and the headline KPIs. */
+export async function printPipelineSummary(
+  context: JobContext,
+  result: PipelineResult,
+  print: Print,
+): Promise<void> {
+  const db = await context.warehouse();
+  print('');
+  print(
+    `Pipeline run ${context.runId}: ${result.ok ? 'OK' : `STOPPED (blocking checks failed: ${result.blockedBy.join(', ')})`} in ${(result.wallMs / 1000).toFixed(1)} s`,
+  );
+  print(`  steps: ${result.steps.map((step) => `${step.step} ${(step.ms / 1000).toFixed(1)}s`).join(', ')}`);
+  printFailedBatches(result, print);
+  await printRowsPerLayer(db, context.runId, print);
+  await printQuarantine(db, context.runId, print);
+  await printQuality(db, context.runId, print);
+  if (result.ok) await printKpis(db, print);
+  print('');
+  print('Where the data lives');
+  print(
+    `  lake       ${redactUrl(context.config.LAKE_URL)}  (raw/, staging/, quarantine/ by source=<name>/ingestion_date=<day>/)`,
+  );
+  print(
+    `  warehouse  ${redactUrl(context.config.WAREHOUSE_URL)}  (schemas bronze, silver, gold; ops.pipeline_runs, ops.dq_findings)`,
+  );
+  print(`  source     ${redactUrl(context.config.SOURCE_URL)}`);
+  print(`  stream     ${redactUrl(context.config.STREAM_URL)}`);
+}
+
+function printFailedBatches(result: PipelineResult, print: Print): void {
+  if (result.failedBatches.length === 0) return;
+  print('');
+  print(
+    `Failed batches held back: ${result.failedBatches.length} (every other batch went on to silver and gold; an alert is queued)`,
+  );
+  for (const batch of result.failedBatches.slice(0, 10)) {
+    print(
+      `  ${batch.batch_id} (${batch.source}) failed at ${batch.failed_step}: ${(batch.failure_reason ?? '').slice(0, 300)}`,
+    );
+  }
+  print(
+    '  then: ecomm batches list; ecomm batches retry --batch <id> (after a fix) or skip --batch <id> --reason …',
+  );
+}
+
+async function tableCount(db: SqlDatabase, table: string): Promise<number | null> {
+  try {
+    const [row] = await db.query<{ n: number }>(`select cast(count(*) as integer) as n from ${table}`);
+    return row?.n ?? 0;
+  } catch {
+    return null; // not built yet (e.g. promotion was blocked)
+  }
+}
+
+async function printRowsPerLayer(db: SqlDatabase, runId: string, print: Print): Promise<void> {
+  const validated = await db.query<{
+    source: string;
+    rows_in: number;
+    rows_out: number;
+    rows_quarantined: number;
+  }>(
+    `select step as source, cast(sum(rows_in) as integer) as rows_in, cast(sum(rows_out) as integer) as rows_out,
+       cast(sum(rows_quarantined) as integer) as rows_quarantined
+     from ops.pipeline_runs where run_id = $1 and job = 'validate' and status = 'succeeded' group by step`,
+    [runId],
+  );
+  print('');
+  print('Rows per source and layer (this run: raw -> staged + quarantined; warehouse: totals)');
+  print(
+    `  ${'source'.padEnd(14)}${'raw'.padStart(9)}${'staged'.padStart(9)}${'quarant.'.padStart(9)}${'bronze'.padStart(9)}${'silver'.padStart(9)}`,
+  );
+  for (const contract of DATA_CONTRACTS) {
+    const run = validated.find((row) => row.source === contract.source);
+    const bronze = await tableCount(db, `bronze.${contract.table}`);
+    const silver = await tableCount(db, `silver.${contract.table}`);
+    print(
+      `  ${contract.source.padEnd(14)}${number(run?.rows_in ?? 0).padStart(9)}${number(run?.rows_out ?? 0).padStart(9)}` +
+        `${number(run?.rows_quarantined ?? 0).padStart(9)}${number(bronze).padStart(9)}${number(silver).padStart(9)}`,
+    );
+  }
+  const gold = await db.query<{ table_name: string }>(
+    "select table_name from information_schema.tables where table_schema = 'gold' order by table_name",
+  );
+  const goldCounts: string[] = [];
+  for (const { table_name } of gold)
+    goldCounts.push(`${table_name} ${number(await tableCount(db, `gold.${table_name}`))}`);
+  print(`  gold: ${goldCounts.join(', ') || '(not built)'}`);
+}
+
+async function printQuarantine(db: SqlDatabase, runId: string, print: Print): Promise<void> {
+  const reasons = await db.query<{ source: string; reasons: string; n: number }>(
+    // A parser's message names the byte where it gave up; the summary counts the kind of failure.
+    `with reasons as (
+       select q.source,
+         case when q.reasons like 'malformed JSON:%' then 'malformed JSON' else q.reasons end as reasons
+       from ops.quarantine_rows q
+       join ops.pipeline_runs r on r.batch_id = q.batch_id and r.run_id = $1 and r.job = 'validate'
+     )
+     select source, reasons, cast(count(*) as integer) as n
+     from reasons group by source, reasons order by n desc, source, reasons limit 8`,
+    [runId],
+  );
+  const total =
+    reasons.length === 0
+      ? 0
+      : ((
+          await db.query<{ n: number }>(
+            `select cast(count(*) as integer) as n from ops.quarantine_rows q
+     join ops.pipeline_runs r on r.batch_id = q.batch_id and r.run_id = $1 and r.job = 'validate'`,
+            [runId],
+          )
+        )[0]?.n ?? 0);
+  print('');
+  print(`Quarantined this run: ${number(total)} rows${total > 0 ? '; top reasons:' : ''}`);
+  for (const row of reasons) print(`  ${number(row.n).padStart(6)}  ${row.source}: ${row.reasons}`);
+}
+
+async function printQuality(db: SqlDatabase, runId: string, print: Print): Promise<void> {
+  const findings = await db.query<{
+    check_id: string;
+    severity: string;
+    status: string;
+    failing_rows: number;
+    details: string | null;
+  }>(
+    `select check_id, severity, status, cast(failing_rows as integer) as failing_rows, details
+     from ops.dq_findings where run_id = $1 order by check_id`,
+    [runId],
+  );
+  const failed = findings.filter((finding) => finding.status === 'fail');
+  const blocking = failed.filter((finding) => finding.severity === 'blocking');
+  print('');
+  print(
+    `Quality checks: ${findings.length - failed.length} passed, ${failed.length} failed (${blocking.length} blocking)`,
+  );
+  for (const finding of failed.slice(0, 10)) {
+    print(
+      `  ${finding.severity === 'blocking' ? 'FAIL' : 'warn'} ${finding.check_id} (${finding.failing_rows} rows)${finding.details ? `: ${finding.details}` : ''}`,
+    );
+  }
+}
+
+async function printKpis(db: SqlDatabase, print: Print): Promise<void> {
+  const [day] = await db.query<{
+    order_date: string;
+    revenue_usd: number;
+    order_count: number;
+    aov_usd: number;
+    new_customers: number;
+  }>(
+    `select cast(order_date as varchar(10)) as order_date, cast(revenue_usd as float) as revenue_usd,
+       cast(order_count as integer) as order_count, cast(aov_usd as float) as aov_usd,
+       cast(new_customers as integer) as new_customers
+     from gold.agg_daily_sales order by order_date desc limit 1`,
+  );
+  print('');
+  if (!day) {
+    print('Headline KPIs: no sales yet');
+    return;
+  }
+  print(`Headline KPIs for ${day.order_date} (last day with sales, USD)`);
+  print(
+    `  revenue ${number(day.revenue_usd, 2)}   orders ${number(day.order_count)}   AOV ${number(day.aov_usd, 2)}   new customers ${number(day.new_customers)}`,
+  );
+}

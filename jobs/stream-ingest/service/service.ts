@@ -1,0 +1,176 @@
+/**
+ * `ecomm stream-ingest --follow`: the long-running stream service. Any number of replicas share the partitions of
+ * the event topics through the consumer group STREAM_GROUP_ID.
+ *
+ *   stage 1 (STREAM_CONSUMERS members; each encodes in its own thread):
+ *                          fetch → raw/ zstd NDJSON micro-batch → ledger row → commit   (micro-batcher.ts)
+ *   stage 2 (a worker):    ledger → validate → dead letters → bronze + silver, one transaction   (applier.ts)
+ *
+ * Stage 1 never parses an event, so a poison message cannot stall a partition; stage 2 works from the ledger, so
+ * what a crash interrupts is simply done again. Unavailable lake, warehouse or broker: writes wait with backoff
+ * (nothing is committed that is not written), the consumer reconnects by itself, /status says what it waits for.
+ * SIGTERM: stop fetching, write and commit the batches in hand, let the applier finish its round, exit 0.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { StreamConsumer } from '../../../adapters/stream/event-stream.ts';
+import { redactUrl, schemeOf } from '../../../adapters/url.ts';
+import { type JobContext, JobStoppedError } from '../../context.ts';
+import { EVENT_TOPICS } from '../../contracts/event-topics.ts';
+import { newBackpressureState, persistWithBackoff } from '../backpressure.ts';
+import { consumeToRaw, fetchSettings } from '../micro-batcher.ts';
+import { startApplier } from './applier-host.ts';
+import { partitionLag, type ServiceHealth, startHealthServer } from './health.ts';
+
+export interface StreamServiceOptions {
+  healthPort: number;
+  out: (line: string) => void;
+  /** How long writes in hand keep trying after SIGTERM while their service is down (default 10 s). */
+  stopGraceMs?: number;
+}
+
+export interface StreamServiceResult {
+  events: number;
+  batches: number;
+  health: ServiceHealth;
+}
+
+export async function runStreamService(
+  context: JobContext,
+  options: StreamServiceOptions,
+): Promise<StreamServiceResult> {
+  const health: ServiceHealth = {
+    alive: false,
+    ready: false,
+    lastFlushAt: null,
+    batchesWritten: 0,
+    eventsWritten: 0,
+    lag: async () => [],
+    ingestBackpressure: newBackpressureState(),
+    lastError: null,
+  };
+  const stopGraceMs = options.stopGraceMs ?? 10_000;
+  const server = await startHealthServer(health, options.healthPort);
+  options.out(
+    `stream-ingest following ${redactUrl(context.config.STREAM_URL)}; health on ${server.url}/healthz`,
+  );
+  // STREAM_APPLY=off: this replica only ingests (another one applies).
+  const applier = startApplier(context, stopGraceMs);
+  if (applier) health.apply = () => applier.stats();
+  health.alive = true;
+  // The applier only ends on its own when it fails: then the consumer stops and the service fails (the platform
+  // restarts it; everything uncommitted or unapplied is done again).
+  const halt = new AbortController();
+  const signal = AbortSignal.any([context.signal, halt.signal]);
+  let stopping = false;
+  const applierEnded = (applier?.done ?? new Promise<void>(() => {})).then(() => {
+    if (!stopping && !context.signal.aborted) throw new Error('stream applier ended unexpectedly');
+  });
+  applierEnded.catch(() => halt.abort('the stream applier failed'));
+  try {
+    const members = memberCount(context);
+    let consumingMembers = 0;
+    const membership = (change: 1 | -1) => {
+      consumingMembers += change;
+      health.ready = consumingMembers === members;
+    };
+    const consuming = Promise.all(
+      Array.from({ length: members }, () =>
+        consumeLoop(context, signal, health, { stopGraceMs, membership, committed: () => applier?.wake() }),
+      ),
+    ).finally(() => {
+      stopping = true;
+    });
+    await Promise.race([consuming, applierEnded]);
+    await consuming;
+    await applier?.stop();
+  } catch (error) {
+    await Promise.race([applier?.stop().catch(() => {}), sleep(stopGraceMs)]);
+    throw error;
+  } finally {
+    health.alive = false;
+    health.ready = false;
+    await server.close();
+  }
+  return { events: health.eventsWritten, batches: health.batchesWritten, health };
+}
+
+/** STREAM_CONSUMERS members on Kafka; one on the embedded log, which has no group membership to share. */
+function memberCount(context: JobContext): number {
+  return schemeOf(context.config.STREAM_URL) === 'kafka' ? context.config.STREAM_CONSUMERS : 1;
+}
+
+interface MemberOptions {
+  stopGraceMs: number;
+  /** +1 when this member starts consuming, -1 when it stops or fails. */
+  membership: (change: 1 | -1) => void;
+  committed: () => void;
+}
+
+/**
+ * One consumer-group member's stage 1 until a stop request; a failed consumer (broker restart, lost membership) is
+ * reopened with backoff.
+ */
+async function consumeLoop(
+  context: JobContext,
+  signal: AbortSignal,
+  health: ServiceHealth,
+  { stopGraceMs, membership, committed }: MemberOptions,
+): Promise<void> {
+  const log = context.log.child({ stage: 'ingest' });
+  const persist = persistWithBackoff({
+    state: health.ingestBackpressure ?? newBackpressureState(),
+    log,
+    signal,
+    maxDelayMs: context.config.STREAM_BACKOFF_MAX_MS,
+    stopGraceMs,
+  });
+  const stream = context.stream();
+  const topics = EVENT_TOPICS.map((topic) => topic.topic);
+  let delay = 250;
+  while (!signal.aborted) {
+    let consumer: StreamConsumer | undefined;
+    let consuming = false;
+    const stop = () => void consumer?.stop();
+    try {
+      await stream.ensureTopics(
+        EVENT_TOPICS.map((topic) => ({ name: topic.topic, partitions: topic.partitions })),
+      );
+      consumer = await stream.consumer(
+        context.config.STREAM_GROUP_ID,
+        topics,
+        fetchSettings(context.config, true),
+      );
+      if (signal.aborted) break;
+      signal.addEventListener('abort', stop, { once: true });
+      const current = consumer;
+      // Committed offsets are the group's: any member's view gives the lag of every partition.
+      health.lag = () => partitionLag(context, current);
+      membership(1);
+      consuming = true;
+      await consumeToRaw(context, consumer, {
+        kind: 'stream',
+        stopWhenCaughtUp: false,
+        persist,
+        onCommitted(batch) {
+          health.batchesWritten += 1;
+          health.eventsWritten += batch.events;
+          health.lastFlushAt = context.now();
+          delay = 250;
+          committed();
+        },
+      });
+    } catch (error) {
+      // Stopped while a write waited for its service: the batch in hand stays uncommitted (read again later).
+      if (error instanceof JobStoppedError || signal.aborted) throw error;
+      health.lastError = { message: (error as Error).message, at: context.now().toISOString() };
+      log.warn({ error: health.lastError.message, retryInMs: delay }, 'consumer failed; reconnecting');
+      await sleep(delay, undefined, { signal }).catch(() => {});
+      delay = Math.min(delay * 2, context.config.STREAM_BACKOFF_MAX_MS);
+    } finally {
+      if (consuming) membership(-1);
+      consuming = false;
+      signal.removeEventListener('abort', stop);
+      await consumer?.close().catch(() => {});
+    }
+  }
+}

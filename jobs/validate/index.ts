@@ -1,0 +1,429 @@
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { PassThrough, type Readable } from 'node:stream';
+import { parse } from 'csv-parse';
+import { csvLine } from '../../adapters/csv.ts';
+import type { ObjectStore } from '../../adapters/storage/object-store.ts';
+import type { JobContext, PrintLine } from '../context.ts';
+import {
+  type CheckOptions,
+  type ContractVerdict,
+  contractFor,
+  type DataContract,
+  MAX_EVENT_BYTES,
+} from '../contracts/data-contracts.ts';
+import { contractCheckOptions } from '../contracts/settings.ts';
+import { lakeKey } from '../lake/layout.ts';
+import { openRawObject, type RawEnvelope } from '../lake/raw-batch.ts';
+import { BatchDataError } from '../ops/batch-errors.ts';
+import { heldBackLines, isolateBatchFailure, reportBatchFailures } from '../ops/batch-failures.ts';
+import { type BatchRow, batchesAwaitingValidation, markValidated } from '../ops/batches.ts';
+import { recordStep } from '../ops/pipeline-runs.ts';
+import { validateLineage } from './lineage.ts';
+
+/** Metadata columns validate appends to every staged row; bronze declares the same. */
+export const STAGING_META_COLUMNS = ['_rescued_data', '_batch_id', '_source_file'] as const;
+
+/** The staged CSV's columns, in order: the contract's, the stream position (events), then the metadata. */
+export function stagingColumns(contract: DataContract): string[] {
+  return [...contract.columns, ...contract.streamColumns, ...STAGING_META_COLUMNS];
+}
+
+export interface ValidatedBatch {
+  batchId: string;
+  source: string;
+  rowsIn: number;
+  staged: number;
+  quarantined: number;
+  rescued: number;
+  reasons: Map<string, number>;
+}
+
+/** One record as read from raw: its 1-based row number, the fields, or why it could not even be read. */
+export interface RawRecord {
+  rowNumber: number;
+  fields: Record<string, unknown> | null;
+  unreadable: string | null;
+  original: unknown;
+  /** Values of the contract's stream columns (events only). */
+  stream: string[];
+  /** The message as consumed (events only): quarantine keeps it, the dead-letter topic gets its bytes. */
+  envelope?: RawEnvelope;
+}
+
+/**
+ * Checks every raw batch not yet validated against its data contract: passing rows to staging/ (CSV ready for
+ * COPY), failing rows to quarantine/ with every reason. Invariant 1 is enforced, not hoped for: a batch whose
+ * rows in != staged + quarantined (or whose object cannot be read) is marked failed and the job goes on with the
+ * next one. `batchIds` limits the run to those batches (`ecomm batches retry`).
+ */
+export async function runValidate(
+  context: JobContext,
+  options: { batchIds?: string[] } = {},
+): Promise<ValidatedBatch[]> {
+  const warehouse = await context.warehouse();
+  const results: ValidatedBatch[] = [];
+  for (const batch of await batchesAwaitingValidation(warehouse)) {
+    if (options.batchIds && !options.batchIds.includes(batch.batch_id)) continue;
+    context.throwIfStopping();
+    try {
+      results.push(await validateAndRecord(context, batch));
+    } catch (error) {
+      // A corrupt or truncated object fails its batch only; an outage or a stop request ends the job.
+      await isolateBatchFailure(context, batch.batch_id, 'validate', error);
+    }
+  }
+  await reportBatchFailures(warehouse, { runId: context.runId, now: context.now() }, 'batch');
+  return results;
+}
+
+/** `ecomm validate`: one line per batch validated, then one per batch held back (the job still exits 0). */
+export async function run(context: JobContext, _options: object, output: PrintLine): Promise<number> {
+  for (const batch of await runValidate(context)) {
+    output(
+      `validate ${batch.batchId}: ${batch.rowsIn} in, ${batch.staged} staged, ${batch.quarantined} quarantined`,
+    );
+  }
+  for (const line of await heldBackLines(context, 'validate')) output(line);
+  return 0;
+}
+
+function validateAndRecord(context: JobContext, batch: BatchRow): Promise<ValidatedBatch> {
+  return recordStep(
+    context,
+    { job: 'validate', step: batch.source, batchId: batch.batch_id },
+    () => validateBatch(context, batch),
+    {
+      outcome: (validated) => ({
+        rowsIn: validated.rowsIn,
+        rowsOut: validated.staged,
+        rowsQuarantined: validated.quarantined,
+        message:
+          validated.rescued > 0 ? `${validated.rescued} rows carried undeclared fields (rescued)` : null,
+      }),
+      lineage: (startedAt, validated, error) => validateLineage(context, batch, startedAt, validated, error),
+    },
+  );
+}
+
+async function validateBatch(context: JobContext, batch: BatchRow): Promise<ValidatedBatch> {
+  const contract = contractFor(batch.source);
+  const lake = context.lake();
+  const result = await validateRecords(
+    lake,
+    contract,
+    {
+      batchId: batch.batch_id,
+      source: batch.source,
+      ingestionDate: batch.ingestion_date,
+      rawKey: batch.raw_key,
+    },
+    await openRawRecords(lake, batch.raw_key, contract),
+    { check: checkOptionsOf(context) },
+  );
+  if (result.rowsIn !== batch.rows_raw) {
+    throw new BatchDataError(
+      `batch ${batch.batch_id}: rows do not reconcile (ledger ${batch.rows_raw} raw, read ${result.rowsIn} ` +
+        `from ${batch.raw_key}, staged ${result.staged} + quarantined ${result.quarantined})`,
+      { batchId: batch.batch_id },
+    );
+  }
+  const warehouse = await context.warehouse();
+  await markValidated(warehouse, batch.batch_id, {
+    stagedKey: result.stagedKey,
+    quarantineKey: result.quarantineKey,
+    staged: result.staged,
+    quarantined: result.quarantined,
+    rescued: result.rescued,
+    at: context.now(),
+  });
+  context.log.info({ job: 'validate', ...result, reasons: undefined }, 'validated');
+  return result;
+}
+
+/** Where a batch's records came from and where its staged and quarantined rows go. */
+export interface ValidationTarget {
+  batchId: string;
+  source: string;
+  ingestionDate: string;
+  rawKey: string;
+}
+
+export interface ValidationOutcome extends ValidatedBatch {
+  stagedKey: string;
+  /** Null when nothing was quarantined (an older quarantine object of the same batch is removed). */
+  quarantineKey: string | null;
+}
+
+/**
+ * The per-record contract check shared by the `validate` job and the stream service: every record either passes
+ * (a staging CSV line, undeclared fields kept in `_rescued_data`) or is quarantined with every reason. Writes the
+ * staging and quarantine objects; `onInvalid` sees each failing record (the service dead-letters them). Throws
+ * when rows in != staged + quarantined (invariant 1).
+ */
+export async function validateRecords(
+  lake: ObjectStore,
+  contract: DataContract,
+  target: ValidationTarget,
+  records: AsyncIterable<RawRecord> | Iterable<RawRecord>,
+  options: ValidationOptions = {},
+): Promise<ValidationOutcome> {
+  const { onInvalid, check: checkOptions = {} } = options;
+  const stagedKey = lakeKey('staging', target.source, target.ingestionDate, target.batchId, 'csv');
+  const quarantineKey = lakeKey('quarantine', target.source, target.ingestionDate, target.batchId, 'ndjson');
+  const staging = new ObjectWriter(lake, stagedKey, 'text/csv');
+  let quarantine: ObjectWriter | null = null;
+  const result: ValidationOutcome = {
+    batchId: target.batchId,
+    source: target.source,
+    rowsIn: 0,
+    staged: 0,
+    quarantined: 0,
+    rescued: 0,
+    reasons: new Map(),
+    stagedKey,
+    quarantineKey: null,
+  };
+  try {
+    await staging.write(csvLine(stagingColumns(contract)));
+    for await (const record of records) {
+      result.rowsIn += 1;
+      const verdict = judge(contract, record, checkOptions);
+      if (verdict.reasons.length === 0) {
+        if (verdict.rescued) result.rescued += 1;
+        const rescued = verdict.rescued ? JSON.stringify(verdict.rescued) : null;
+        await staging.write(
+          csvLine([...verdict.values, ...record.stream, rescued, target.batchId, target.rawKey]),
+        );
+        result.staged += 1;
+        continue;
+      }
+      quarantine ??= new ObjectWriter(lake, quarantineKey, 'application/x-ndjson');
+      await quarantine.write(
+        `${JSON.stringify({
+          batch_id: target.batchId,
+          source: target.source,
+          source_file: target.rawKey,
+          row_number: record.rowNumber,
+          reasons: verdict.reasons,
+          record: record.original,
+          ...(record.envelope ? { message: record.envelope } : {}),
+        })}\n`,
+      );
+      result.quarantined += 1;
+      for (const reason of verdict.reasons) result.reasons.set(reason, (result.reasons.get(reason) ?? 0) + 1);
+      onInvalid?.(record, verdict.reasons);
+    }
+    await staging.finish();
+    if (quarantine) await quarantine.finish();
+    else await lake.delete(quarantineKey); // a replay that now quarantines nothing must not leave an old file behind
+  } catch (error) {
+    staging.abort(error);
+    quarantine?.abort(error);
+    throw error;
+  }
+  if (result.rowsIn !== result.staged + result.quarantined) {
+    throw new BatchDataError(
+      `batch ${target.batchId}: rows do not reconcile (read ${result.rowsIn}, ` +
+        `staged ${result.staged} + quarantined ${result.quarantined})`,
+    );
+  }
+  result.quarantineKey = quarantine ? quarantineKey : null;
+  return result;
+}
+
+/** How a batch is validated: the contract check's clock and windows, and who hears of each failing record. */
+export interface ValidationOptions {
+  check?: CheckOptions;
+  /** Sees each failing record (the stream service dead-letters them). */
+  onInvalid?: (record: RawRecord, reasons: string[]) => void;
+}
+
+/** The options every contract check of a job takes: the job's clock and the configured time windows. */
+export function checkOptionsOf(context: JobContext): CheckOptions {
+  return contractCheckOptions(context.config, context.now());
+}
+
+/** One record's verdict: unreadable, or its contract check plus (events) the check of its stream position. */
+export function judge(contract: DataContract, record: RawRecord, options: CheckOptions): ContractVerdict {
+  if (!record.fields)
+    return { values: [], reasons: [record.unreadable ?? 'unreadable record'], rescued: null };
+  const verdict = contract.check(record.fields, options);
+  const streamReasons = contract.checkStream(record.stream, options);
+  if (streamReasons.length === 0) return verdict;
+  return { values: [], reasons: [...verdict.reasons, ...streamReasons], rescued: verdict.rescued };
+}
+
+/** A raw object's records (CSV rows or stream envelopes), decompressing `.zst` and `.gz` objects. */
+export async function openRawRecords(
+  lake: ObjectStore,
+  key: string,
+  contract: DataContract,
+): Promise<AsyncIterable<RawRecord>> {
+  const raw = await openRawObject(lake, key);
+  return contract.format === 'csv' ? readCsvRecords(raw) : readEnvelopeRecords(raw);
+}
+
+/** CSV as PostgreSQL writes it: an unquoted empty cell is NULL, a quoted empty cell is the empty string. */
+export async function* readCsvRecords(raw: Readable): AsyncGenerator<RawRecord> {
+  const parser = raw.pipe(
+    parse({
+      cast: (value, context) => (value === '' && !context.quoting ? null : value),
+      relax_column_count: true,
+    }),
+  );
+  let header: string[] | null = null;
+  let rowNumber = 0;
+  for await (const cells of parser as AsyncIterable<(string | null)[]>) {
+    if (!header) {
+      header = cells.map((cell) => cell ?? '');
+      continue;
+    }
+    rowNumber += 1;
+    const fields: Record<string, unknown> = {};
+    for (let index = 0; index < header.length; index += 1)
+      fields[header[index] ?? `column_${index}`] = cells[index];
+    if (cells.length !== header.length) {
+      yield {
+        rowNumber,
+        fields: null,
+        unreadable: `row has ${cells.length} cells, header has ${header.length}`,
+        original: cells,
+        stream: [],
+      };
+    } else {
+      yield { rowNumber, fields, unreadable: null, original: fields, stream: [] };
+    }
+  }
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Raw event lines are envelopes written by stream-ingest; the event inside may be anything a producer sent. */
+export async function* readEnvelopeRecords(raw: Readable): AsyncGenerator<RawRecord> {
+  let rowNumber = 0;
+  for await (const line of createInterface({ input: raw, crlfDelay: Number.POSITIVE_INFINITY })) {
+    if (line === '') continue;
+    rowNumber += 1;
+    let envelope: RawEnvelope;
+    try {
+      envelope = JSON.parse(line) as RawEnvelope;
+    } catch (error) {
+      // Stream-ingest writes every line itself: one that does not parse means the object was cut or damaged.
+      throw new BatchDataError(`raw line ${rowNumber} is not a stream envelope: ${(error as Error).message}`);
+    }
+    yield parseEvent(rowNumber, envelope);
+  }
+}
+
+/** One stream message as a record to check: unreadable when not UTF-8, not JSON, not an object, or too large. */
+export function parseEvent(rowNumber: number, envelope: RawEnvelope): RawRecord {
+  const stream = [String(envelope.partition), String(envelope.offset), publishedAt(envelope.timestamp)];
+  const unreadable = (reason: string, original: unknown): RawRecord => ({
+    rowNumber,
+    fields: null,
+    unreadable: reason,
+    original,
+    stream,
+    envelope,
+  });
+  const size =
+    envelope.value === undefined
+      ? Math.floor(((envelope.value_base64 ?? '').length * 3) / 4)
+      : envelope.value.length;
+  if (size > MAX_EVENT_BYTES) {
+    const bytes = envelope.value === undefined ? size : Buffer.byteLength(envelope.value);
+    if (bytes > MAX_EVENT_BYTES) {
+      return unreadable(`event is ${bytes} bytes; events above ${MAX_EVENT_BYTES} bytes are refused`, {
+        offset: envelope.offset,
+        partition: envelope.partition,
+        bytes,
+      });
+    }
+  }
+  let text = envelope.value;
+  if (text === undefined) {
+    try {
+      text = strictUtf8.decode(Buffer.from(envelope.value_base64 ?? '', 'base64'));
+    } catch {
+      return unreadable('event is not valid UTF-8', { value_base64: envelope.value_base64 });
+    }
+  }
+  const original = { offset: envelope.offset, partition: envelope.partition, value: text };
+  let event: unknown;
+  try {
+    // A leading byte-order mark is tolerated (RFC 8259 allows ignoring it); raw keeps it.
+    event = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (error) {
+    return unreadable(`malformed JSON: ${(error as Error).message}`, original);
+  }
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    return unreadable('event must be a JSON object', original);
+  }
+  return {
+    rowNumber,
+    fields: event as Record<string, unknown>,
+    unreadable: null,
+    original: event,
+    stream,
+    envelope,
+  };
+}
+
+/**
+ * The record timestamp as ISO-8601, or the raw value when it is no instant at all: a producer sets it, and the
+ * stream column's type check then quarantines the event with a reason instead of failing the whole batch.
+ */
+function publishedAt(timestamp: unknown): string {
+  const epochMs =
+    typeof timestamp === 'number' || typeof timestamp === 'string' ? Number(timestamp) : Number.NaN;
+  return Number.isFinite(epochMs) && Math.abs(epochMs) <= 8.64e15
+    ? new Date(epochMs).toISOString()
+    : String(timestamp);
+}
+
+/**
+ * Streams text into one lake object with backpressure, gathering small writes into chunks of about 64 KiB; the
+ * object appears whole when finish() resolves, and not at all after abort().
+ */
+export class ObjectWriter {
+  readonly #body = new PassThrough();
+  readonly #done: Promise<unknown>;
+  #pending = '';
+
+  constructor(lake: ObjectStore, key: string, contentType: string) {
+    this.#done = lake.put(key, this.#body, { contentType });
+    this.#done.catch(() => this.#body.destroy());
+  }
+
+  async write(text: string): Promise<void> {
+    this.#pending += text;
+    if (this.#pending.length >= WRITE_CHUNK_CHARS) await this.#flush();
+  }
+
+  async finish(): Promise<void> {
+    await this.#flush();
+    this.#body.end();
+    await this.#done;
+  }
+
+  /** Gives up the object: the store sees a failed upload and keeps whatever was there before. */
+  abort(error: unknown): void {
+    // The store may not be reading the body yet (a small object that fails at once): without a listener of its
+    // own, the error would be an uncaught exception that takes the process down.
+    this.#body.on('error', () => {});
+    this.#body.destroy(error instanceof Error ? error : new Error(String(error)));
+    this.#done.catch(() => {});
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#pending === '') return;
+    const chunk = this.#pending;
+    this.#pending = '';
+    if (!this.#body.write(chunk)) await Promise.race([once(this.#body, 'drain'), this.#done]);
+  }
+}
+
+const WRITE_CHUNK_CHARS = 64 * 1024;
+
+export type { DataContract };

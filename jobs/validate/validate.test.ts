@@ -1,0 +1,188 @@
+import { gzipSync, zstdCompressSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ObjectStore } from '../../adapters/storage/object-store.ts';
+import { type EmbeddedPlatform, openEmbeddedPlatform } from '../../test/harness.ts';
+import { envelopeOf } from '../lake/raw-batch.ts';
+import { registerBatch } from '../ops/batches.ts';
+import { ObjectWriter, runValidate } from './index.ts';
+
+let platform: EmbeddedPlatform;
+beforeAll(async () => {
+  platform = await openEmbeddedPlatform();
+});
+afterAll(async () => {
+  await platform.close();
+});
+
+const lines = [
+  {
+    event_id: 'a',
+    event_type: 'page_view',
+    occurred_at: '2026-10-01T10:00:00Z',
+    session_id: 's',
+    device: 'web',
+  },
+  { event_id: 'b', event_type: 'page_view', occurred_at: 'yesterday', session_id: 's', device: 'web' },
+]
+  .map((event, offset) =>
+    JSON.stringify(
+      envelopeOf({
+        topic: 'clickstream',
+        partition: 0,
+        offset,
+        key: 'k',
+        value: Buffer.from(JSON.stringify(event)),
+        timestamp: Date.parse('2026-10-01T10:00:05Z'),
+      }),
+    ),
+  )
+  .join('\n');
+
+describe('validate reads raw stream batches compressed or not, and leaves the stream service its own', () => {
+  it('validates .ndjson, .ndjson.gz and .ndjson.zst batches alike, and skips source_kind stream', async () => {
+    const context = platform.context();
+    const db = await context.warehouse();
+    const batches = [
+      {
+        batchId: 'plain',
+        rawKey: 'raw/source=clickstream/ingestion_date=2026-10-01/plain.ndjson',
+        body: `${lines}\n`,
+        kind: 'topic' as const,
+      },
+      {
+        batchId: 'gzip',
+        rawKey: 'raw/source=clickstream/ingestion_date=2026-10-01/gzip.ndjson.gz',
+        body: gzipSync(`${lines}\n`),
+        kind: 'topic' as const,
+      },
+      {
+        batchId: 'zstd',
+        rawKey: 'raw/source=clickstream/ingestion_date=2026-10-01/zstd.ndjson.zst',
+        body: zstdCompressSync(`${lines}\n`),
+        kind: 'topic' as const,
+      },
+      {
+        batchId: 'service',
+        rawKey: 'raw/source=clickstream/ingestion_date=2026-10-01/service.ndjson.zst',
+        body: zstdCompressSync(`${lines}\n`),
+        kind: 'stream' as const,
+      },
+    ];
+    for (const batch of batches) {
+      await platform.lake.put(batch.rawKey, batch.body);
+      await registerBatch(db, {
+        batchId: batch.batchId,
+        source: 'clickstream',
+        kind: batch.kind,
+        ingestionDate: '2026-10-01',
+        rawKey: batch.rawKey,
+        rows: 2,
+        at: new Date(),
+      });
+    }
+    const results = await runValidate(context);
+    expect(results.map((result) => [result.batchId, result.staged, result.quarantined])).toEqual([
+      ['plain', 1, 1],
+      ['gzip', 1, 1],
+      ['zstd', 1, 1],
+    ]);
+    const [service] = await db.query<{ validated_at: unknown }>(
+      "select validated_at from ops.batches where batch_id = 'service'",
+    );
+    expect(service?.validated_at).toBeNull();
+  });
+});
+
+describe('validate holds back a batch whose raw object is cut or damaged, and goes on with the others', () => {
+  it('marks a small truncated .ndjson.zst and a cut .ndjson failed with their reason; the next batch validates', async () => {
+    const context = platform.context();
+    const db = await context.warehouse();
+    await db.exec('delete from ops.batches');
+    // A hundred events: small enough to fail in one read, before the staging upload has started.
+    const events = Array.from({ length: 100 }, (_, offset) =>
+      JSON.stringify(
+        envelopeOf({
+          topic: 'clickstream',
+          partition: 0,
+          offset,
+          key: 'k',
+          value: Buffer.from(
+            JSON.stringify({
+              event_id: `e-${offset}`,
+              event_type: 'page_view',
+              occurred_at: '2026-10-01T10:00:00Z',
+              session_id: 's',
+              device: 'web',
+            }),
+          ),
+          timestamp: 1,
+        }),
+      ),
+    ).join('\n');
+    const whole = zstdCompressSync(`${events}\n`);
+    const batches = [
+      { batchId: 'cut-zstd', ext: 'ndjson.zst', body: whole.subarray(0, Math.floor(whole.length / 2)) },
+      { batchId: 'cut-plain', ext: 'ndjson', body: `${events.slice(0, events.length - 20)}\n` },
+      { batchId: 'fine', ext: 'ndjson.zst', body: whole },
+    ];
+    for (const batch of batches) {
+      const rawKey = `raw/source=clickstream/ingestion_date=2026-10-01/${batch.batchId}.${batch.ext}`;
+      await platform.lake.put(rawKey, batch.body);
+      await registerBatch(db, {
+        batchId: batch.batchId,
+        source: 'clickstream',
+        kind: 'topic',
+        ingestionDate: '2026-10-01',
+        rawKey,
+        rows: 100,
+        at: new Date(),
+      });
+    }
+    const results = await runValidate(context);
+    expect(results.map((result) => result.batchId)).toEqual(['fine']);
+    const failed = await db.query<{ batch_id: string; failed_step: string; failure_reason: string }>(
+      'select batch_id, failed_step, failure_reason from ops.batches where failed_at is not null order by batch_id',
+    );
+    expect(failed).toEqual([
+      {
+        batch_id: 'cut-plain',
+        failed_step: 'validate',
+        failure_reason: expect.stringMatching(/^raw line 100 is not a stream envelope: /),
+      },
+      {
+        batch_id: 'cut-zstd',
+        failed_step: 'validate',
+        failure_reason: expect.stringMatching(
+          /cut-zstd\.ndjson\.zst is not valid zstd: unexpected end of file$/,
+        ),
+      },
+    ]);
+    // Nothing half-written: the failed batches left no staging object behind.
+    const staged: string[] = [];
+    for await (const info of platform.lake.list('staging/source=clickstream/')) staged.push(info.key);
+    expect(staged.filter((key) => key.includes('/cut-'))).toEqual([]);
+    expect(await runValidate(platform.context())).toEqual([]);
+  });
+});
+
+describe('ObjectWriter', () => {
+  it('gives up an object the store has not started reading without an uncaught error, and writes nothing', async () => {
+    const written: string[] = [];
+    let settled: Promise<unknown> = Promise.resolve();
+    const slowStore = {
+      put(key: string, body: AsyncIterable<Uint8Array>) {
+        settled = (async () => {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          for await (const _chunk of body);
+          written.push(key);
+        })();
+        return settled;
+      },
+    } as unknown as ObjectStore;
+    const writer = new ObjectWriter(slowStore, 'staging/x.csv', 'text/csv');
+    await writer.write('id\n');
+    writer.abort(new Error('raw object is not valid zstd'));
+    await expect(settled).rejects.toThrow('raw object is not valid zstd');
+    expect(written).toEqual([]);
+  });
+});
