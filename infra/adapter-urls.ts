@@ -1,5 +1,5 @@
 /**
- * The adapter URLs the jobs read (see DESIGN.md, "Adapters: chosen by URL"). Stack outputs and the
+ * The adapter URLs the jobs read (see docs/architecture.md, "Data flow"). Stack outputs and the
  * job runners' environments are built here, so both clouds hand jobs the same shapes.
  * Credentials never appear in a URL: a database URL names the secret holding its password
  * (`passwordSecret`, read from the store SECRETS_URL points at; a JSON value's `password` field is

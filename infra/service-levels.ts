@@ -3,7 +3,7 @@
  * aws/monitoring.ts and azure/monitoring.ts), named after the rule.
  */
 
-/** Service levels from the seeds (DESIGN.md, "Service levels"). */
+/** Service levels from the seeds (docs/architecture.md, "Service levels"). */
 export const SLA = { batchFreshnessMinutes: 75, streamToSilverMinutes: 5 } as const;
 /** Consumer lag allowed before alerting: one slice of the 5-minute stream-to-silver budget. */
 export const STREAM_LAG_ALERT_SECONDS = 120;

@@ -18,7 +18,7 @@ export { GOLD_BUILD_JOB, SLA, STREAM_LAG_ALERT_SECONDS } from './service-levels.
 export const DEAD_LETTER_TOPIC = 'dead-letter';
 /** The Kafka consumer group of the stream readers (the job's own default for STREAM_GROUP_ID). */
 export const STREAM_CONSUMER_GROUP = 'ecomm-stream-ingest';
-/** The lake is one container/bucket; zones are top-level key prefixes (DESIGN.md, "Lake zones"). */
+/** The lake is one container/bucket; zones are top-level key prefixes (docs/architecture.md, "Data flow"). */
 export const LAKE_CONTAINER = 'lake';
 /** Image repository name in ECR and ACR. */
 export const IMAGE_REPOSITORY = 'ecomm-data-platform';

@@ -1,5 +1,5 @@
 /**
- * Lake keys (DESIGN.md): `<zone>/source=<name>/ingestion_date=YYYY-MM-DD/<batch id>.<ext>`. Keys derive only from
+ * Lake keys (docs/architecture.md, "Data flow"): `<zone>/source=<name>/ingestion_date=YYYY-MM-DD/<batch id>.<ext>`. Keys derive only from
  * the batch id and date, so replaying a batch overwrites its objects instead of adding copies.
  */
 export type LakeZone = 'raw' | 'staging' | 'quarantine';

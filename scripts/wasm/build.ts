@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import wabtModule from 'wabt';
 
-export const WASM_SOURCES = ['jobs/stream-service/json-escape.wat'];
+export const WASM_SOURCES = ['jobs/lake/json-escape.wat'];
 
 const root = new URL('../../', import.meta.url);
 
