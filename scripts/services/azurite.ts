@@ -12,8 +12,8 @@ import {
   type Service,
   ServiceError,
   type State,
+  startDaemonService,
   stopDaemon,
-  waitUntil,
 } from './common.ts';
 import { AZURITE_ACCOUNT, AZURITE_KEY, REPO_ROOT } from './env.ts';
 
@@ -39,25 +39,22 @@ async function healthy(state: State): Promise<boolean> {
 
 async function start(state: State): Promise<void> {
   const port = state.ports.azurite;
-  let pid = runningPid();
-  if (pid) {
-    log('azurite', `already running (pid ${pid}, port ${port})`);
-  } else {
-    fs.mkdirSync(AZ_DIR, { recursive: true });
-    log('azurite', `starting blob service on 127.0.0.1:${port}`);
-    const args = ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', AZ_DIR];
-    // --silent drops the access log; --loose and --skipApiVersionCheck accept what newer SDKs send.
-    const quiet = ['--disableTelemetry', '--skipApiVersionCheck', '--loose', '--silent'];
-    pid = daemon(process.execPath, [azuriteScript(), ...args, ...quiet], AZ_LOG, AZ_PID).pid;
-  }
-  const startedPid = pid;
-  await waitUntil(
-    'azurite',
-    AZ_LOG,
-    TIMEOUT_MS,
-    () => healthy(state),
-    () => runningPid() === startedPid,
-  );
+  await startDaemonService({
+    name: 'azurite',
+    port,
+    logFile: AZ_LOG,
+    timeoutMs: TIMEOUT_MS,
+    runningPid,
+    healthy: () => healthy(state),
+    launch: () => {
+      fs.mkdirSync(AZ_DIR, { recursive: true });
+      log('azurite', `starting blob service on 127.0.0.1:${port}`);
+      const args = ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', AZ_DIR];
+      // --silent drops the access log; --loose and --skipApiVersionCheck accept what newer SDKs send.
+      const quiet = ['--disableTelemetry', '--skipApiVersionCheck', '--loose', '--silent'];
+      return daemon(process.execPath, [azuriteScript(), ...args, ...quiet], AZ_LOG, AZ_PID).pid;
+    },
+  });
   log('azurite', `ready: blob endpoint ${blobUrl(state)}`);
 }
 

@@ -306,6 +306,32 @@ export async function waitUntil(
   throw new ServiceError(service, `did not answer within ${timeoutMs / 1000}s`, logFile);
 }
 
+/**
+ * A daemon service's start: reuse the process already running, or launch one, then wait until it answers. A launched
+ * process that exits while starting fails at once, naming its log.
+ */
+export async function startDaemonService(service: {
+  name: string;
+  port: number;
+  logFile: string;
+  timeoutMs: number;
+  runningPid: () => number | undefined;
+  launch: () => Promise<number> | number;
+  healthy: () => Promise<boolean>;
+}): Promise<void> {
+  let pid = service.runningPid();
+  if (pid) log(service.name, `already running (pid ${pid}, port ${service.port})`);
+  else pid = await service.launch();
+  const startedPid = pid;
+  await waitUntil(
+    service.name,
+    service.logFile,
+    service.timeoutMs,
+    service.healthy,
+    () => service.runningPid() === startedPid,
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // State: ports chosen at the first start and remembered, so the env files stay valid across restarts
 

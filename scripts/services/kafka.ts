@@ -16,8 +16,8 @@ import {
   type Service,
   ServiceError,
   type State,
+  startDaemonService,
   stopDaemon,
-  waitUntil,
   which,
 } from './common.ts';
 import {
@@ -140,26 +140,23 @@ const healthy = (state: State) => kafkaAnswers(state.ports.kafka);
 
 async function start(state: State): Promise<void> {
   const port = state.ports.kafka;
-  let pid = runningPid();
-  if (pid) {
-    log('kafka', `already running (pid ${pid}, port ${port})`);
-  } else {
-    writeConfig(state);
-    await formatStorageOnce();
-    log(
-      'kafka',
-      `starting broker+controller on 127.0.0.1:${port} (controller ${state.ports.kafkaController})`,
-    );
-    pid = daemon('java', [...jvmArgs(), 'kafka.Kafka', KAFKA_PROPS], KAFKA_LOG, KAFKA_PID).pid;
-  }
-  const startedPid = pid;
-  await waitUntil(
-    'kafka',
-    KAFKA_LOG,
-    TIMEOUT_MS,
-    () => healthy(state),
-    () => runningPid() === startedPid,
-  );
+  await startDaemonService({
+    name: 'kafka',
+    port,
+    logFile: KAFKA_LOG,
+    timeoutMs: TIMEOUT_MS,
+    runningPid,
+    healthy: () => healthy(state),
+    launch: async () => {
+      writeConfig(state);
+      await formatStorageOnce();
+      log(
+        'kafka',
+        `starting broker+controller on 127.0.0.1:${port} (controller ${state.ports.kafkaController})`,
+      );
+      return daemon('java', [...jvmArgs(), 'kafka.Kafka', KAFKA_PROPS], KAFKA_LOG, KAFKA_PID).pid;
+    },
+  });
   log('kafka', `ready: Kafka ${kafkaVersion()} (KRaft) on 127.0.0.1:${port}`);
 }
 

@@ -15,8 +15,8 @@ import {
   type Service,
   ServiceError,
   type State,
+  startDaemonService,
   stopDaemon,
-  waitUntil,
   which,
 } from './common.ts';
 
@@ -75,25 +75,20 @@ const healthy = async (state: State) => (await httpStatus(`${endpoint(state)}/`)
 
 async function start(state: State): Promise<void> {
   const port = state.ports.s3;
-  let pid = runningPid();
-  if (pid) {
-    log('s3', `already running (pid ${pid}, port ${port})`);
-  } else {
-    fs.mkdirSync(S3_DIR, { recursive: true });
-    log('s3', `starting moto server on 127.0.0.1:${port}`);
-    pid = daemon(MOTO_PY, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], S3_LOG, S3_PID, {
-      ...process.env,
-      PYTHONUNBUFFERED: '1',
-    }).pid;
-  }
-  const startedPid = pid;
-  await waitUntil(
-    's3',
-    S3_LOG,
-    TIMEOUT_MS,
-    () => healthy(state),
-    () => runningPid() === startedPid,
-  );
+  await startDaemonService({
+    name: 's3',
+    port,
+    logFile: S3_LOG,
+    timeoutMs: TIMEOUT_MS,
+    runningPid,
+    healthy: () => healthy(state),
+    launch: () => {
+      fs.mkdirSync(S3_DIR, { recursive: true });
+      log('s3', `starting moto server on 127.0.0.1:${port}`);
+      const args = ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)];
+      return daemon(MOTO_PY, args, S3_LOG, S3_PID, { ...process.env, PYTHONUNBUFFERED: '1' }).pid;
+    },
+  });
   log('s3', `ready: moto ${MOTO_VERSION} S3 endpoint ${endpoint(state)}`);
 }
 
