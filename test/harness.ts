@@ -12,7 +12,7 @@ import { openPglite } from '../adapters/warehouse/pglite.ts';
 import { openPostgres } from '../adapters/warehouse/postgres.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import { loadConfig } from '../jobs/config.ts';
-import { createJobContext, type JobContext } from '../jobs/context.ts';
+import { createJobContext, type JobContext, type SharedAdapters } from '../jobs/context.ts';
 import { createSourceSchema, type GenerateResult, generate } from '../jobs/generate/index.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';
 import { createTestDatabase, type TestDatabase } from './pg-database.ts';
@@ -47,22 +47,30 @@ export async function openEmbeddedPlatform(): Promise<EmbeddedPlatform> {
     SOURCE_URL: 'pglite://memory',
     LOG_LEVEL: 'silent',
   };
-  const config = loadConfig(settings);
   return {
     lake,
     stream,
     warehouse,
     source,
     folder,
-    context: (options = {}) =>
-      createJobContext(options.settings ? loadConfig({ ...settings, ...options.settings }) : config, {
-        ...(options.now ? { now: options.now } : {}),
-        shared: { lake, stream, warehouse, source },
-      }),
+    context: contextsOn(settings, { lake, stream, warehouse, source }),
     async close() {
       await Promise.all([warehouse.close(), source.close()]);
     },
   };
+}
+
+/** Job contexts on a platform's open adapters: its settings, a test's overrides on top, the test's clock. */
+function contextsOn(
+  settings: Record<string, string>,
+  shared: Required<SharedAdapters>,
+): EmbeddedPlatform['context'] {
+  const config = loadConfig(settings);
+  return (options = {}) =>
+    createJobContext(options.settings ? loadConfig({ ...settings, ...options.settings }) : config, {
+      ...(options.now ? { now: options.now } : {}),
+      shared,
+    });
 }
 
 export interface ServerPlatform extends EmbeddedPlatform {
@@ -104,7 +112,6 @@ export async function openServerPlatform(
     LOG_LEVEL: 'silent',
     ...options.settings,
   };
-  const config = loadConfig(settings);
   const lake = openLocalStore(settings.LAKE_URL as string);
   const stream = kafka
     ? withTopicPrefix(openKafkaStream(settings.STREAM_URL as string), prefix)
@@ -123,14 +130,7 @@ export async function openServerPlatform(
     source,
     folder,
     settings,
-    context: (contextOptions = {}) =>
-      createJobContext(
-        contextOptions.settings ? loadConfig({ ...settings, ...contextOptions.settings }) : config,
-        {
-          ...(contextOptions.now ? { now: contextOptions.now } : {}),
-          shared: { lake, stream, warehouse, source },
-        },
-      ),
+    context: contextsOn(settings, { lake, stream, warehouse, source }),
     close,
     async dispose() {
       await close();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jsonSetting } from '../json-setting.ts';
 
 /** Where one owner's alerts go; secrets are named, never inlined (webhook URLs and routing keys are credentials). */
 export const ownerRouteSchema = z
@@ -14,19 +15,9 @@ export const ownerRouteSchema = z
 
 export type OwnerRoute = z.infer<typeof ownerRouteSchema>;
 
-/** JSON text from the environment, or the already-parsed object once the config schema has parsed it. */
-const routesJson = z.preprocess(
-  (value, context) => {
-    if (value === undefined) return {};
-    if (typeof value !== 'string') return value;
-    try {
-      return JSON.parse(value) as unknown;
-    } catch {
-      context.addIssue({ code: 'custom', message: 'must be JSON: {"<owner>": {"slackChannel": "#x", …}}' });
-      return z.NEVER;
-    }
-  },
+const routesJson = jsonSetting(
   z.record(z.string().min(1), ownerRouteSchema),
+  '{"<owner>": {"slackChannel": "#x", …}}',
 );
 
 /**

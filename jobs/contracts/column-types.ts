@@ -26,8 +26,8 @@ export interface ColumnSpec {
  */
 export const MAX_TEXT_BYTES = 65_535;
 
-export const INT_RANGE = { min: -2_147_483_648n, max: 2_147_483_647n } as const;
-export const BIGINT_RANGE = { min: -9_223_372_036_854_775_808n, max: 9_223_372_036_854_775_807n } as const;
+const INT_RANGE = { min: -2_147_483_648n, max: 2_147_483_647n } as const;
+const BIGINT_RANGE = { min: -9_223_372_036_854_775_808n, max: 9_223_372_036_854_775_807n } as const;
 
 /** The plausible time window of a timestamp or date column: before `earliest` or too far ahead is refused. */
 export interface TimeWindow {
@@ -64,7 +64,7 @@ export function sqlColumnType(column: ColumnSpec): string {
   }
 }
 
-export function numericShape(column: ColumnSpec): { precision: number; scale: number } {
+function numericShape(column: ColumnSpec): { precision: number; scale: number } {
   const { precision, scale } = column;
   if (
     precision === undefined ||
@@ -249,7 +249,7 @@ function utcMillis(
 }
 
 /** A JSON number as plain decimal text (`1e-7` is `0.0000001`), the form every engine's numeric cast reads. */
-export function plainDecimal(value: number): string {
+function plainDecimal(value: number): string {
   const text = String(value);
   const match = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
   if (!match) return text;

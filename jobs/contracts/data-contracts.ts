@@ -75,13 +75,13 @@ export interface DataContract {
 }
 
 /** One column's full check: its type (and window), then its business rule. */
-export interface FieldCheck {
+interface FieldCheck {
   column: ColumnSpec;
   check(value: unknown, limits: ValueLimits): Checked;
 }
 
 /** The check of one declared field of a source: what the contract runs per value, exposed for tests. */
-export function fieldCheck(source: string, column: ColumnSpec, format: RecordFormat): FieldCheck {
+function fieldCheck(source: string, column: ColumnSpec, format: RecordFormat): FieldCheck {
   const rule: FieldRule | undefined = BUSINESS_RULES[source]?.[column.name];
   const typed =
     format === 'csv'

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jsonSetting } from '../json-setting.ts';
 import { isCalendarDate, type TimeWindow } from './column-types.ts';
 import { type CheckOptions, DATA_CONTRACTS, DEFAULT_TIME_WINDOW } from './data-contracts.ts';
 
@@ -16,7 +17,7 @@ const futureSeconds = z.coerce
   .max(10 * 366 * 86_400);
 
 /** The time columns a window may be set for: `<source>.<field>` of every timestamp and date column. */
-export const TIME_FIELDS: string[] = DATA_CONTRACTS.flatMap((contract) =>
+const TIME_FIELDS: string[] = DATA_CONTRACTS.flatMap((contract) =>
   contract.specs
     .filter((spec) => spec.type === 'timestamptz' || spec.type === 'date')
     .map((spec) => `${contract.source}.${spec.name}`),
@@ -26,21 +27,7 @@ const fieldWindow = z
   .object({ earliest: calendarDate.optional(), maxFutureSeconds: futureSeconds.optional() })
   .strict();
 
-/** JSON text from the environment, or the object once parsed. */
-const fieldWindowsJson = z.preprocess(
-  (value, context) => {
-    if (value === undefined) return {};
-    if (typeof value !== 'string') return value;
-    try {
-      return JSON.parse(value) as unknown;
-    } catch {
-      context.addIssue({
-        code: 'custom',
-        message: 'must be JSON: {"orders.ordered_at": {"earliest": "2015-01-01", "maxFutureSeconds": 3600}}',
-      });
-      return z.NEVER;
-    }
-  },
+const fieldWindowsJson = jsonSetting(
   z.record(z.string(), fieldWindow).superRefine((windows, context) => {
     for (const field of Object.keys(windows).filter((name) => !TIME_FIELDS.includes(name))) {
       context.addIssue({
@@ -49,6 +36,7 @@ const fieldWindowsJson = z.preprocess(
       });
     }
   }),
+  '{"orders.ordered_at": {"earliest": "2015-01-01", "maxFutureSeconds": 3600}}',
 );
 
 /**
@@ -66,7 +54,7 @@ export const CONTRACT_CONFIG_SHAPE = {
 };
 
 const contractSettingsSchema = z.object(CONTRACT_CONFIG_SHAPE);
-export type ContractSettings = z.infer<typeof contractSettingsSchema>;
+type ContractSettings = z.infer<typeof contractSettingsSchema>;
 
 /** The options every contract check of a job takes: its clock and the configured windows. */
 export function contractCheckOptions(settings: ContractSettings, now: Date): CheckOptions {

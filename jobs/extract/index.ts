@@ -9,7 +9,7 @@ import { SOURCE_TABLES, type SourceTableSpec } from '../contracts/source-tables.
 import { CsvRecordCounter } from '../lake/csv.ts';
 import { compactTimestamp, isoDate, lakeKey } from '../lake/layout.ts';
 import { registerBatch } from '../ops/batches.ts';
-import { type Finding, recordFindings } from '../ops/dq-findings.ts';
+import { bronzeCount, type Finding, recordFindings } from '../ops/dq-findings.ts';
 import { recordStep } from '../ops/pipeline-runs.ts';
 import { extractLineage } from './lineage.ts';
 
@@ -231,20 +231,14 @@ async function unextractableRows(source: SqlDatabase, table: SourceTableSpec): P
            from ${quoteIdent(table.name)} where ${unreadable}
            order by ${table.primaryKey.map(quoteIdent).join(', ')} limit ${SAMPLE_KEYS}`,
         );
-  return {
-    checkId: `bronze.${table.name}:unextractable_updated_at`,
-    layer: 'bronze',
-    tableName: `bronze.${table.name}`,
-    checkType: 'unextractable_updated_at',
-    severity: 'warn',
-    passed: failing === 0,
-    failingRows: failing,
-    details:
-      failing === 0
-        ? null
-        : `${failing} source rows of ${table.name} have updated_at NULL or later than the source's clock, so no ` +
-          `extract reads them; first keys: ${sample.map((row) => `${row.key_text} (${row.updated_at ?? 'null'})`).join(', ')}`,
-  };
+  return bronzeCount(
+    table.name,
+    'unextractable_updated_at',
+    failing,
+    () =>
+      `${failing} source rows of ${table.name} have updated_at NULL or later than the source's clock, so no ` +
+      `extract reads them; first keys: ${sample.map((row) => `${row.key_text} (${row.updated_at ?? 'null'})`).join(', ')}`,
+  );
 }
 
 async function assertSourceTablesExist(

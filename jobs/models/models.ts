@@ -354,7 +354,8 @@ export function stripCommentsAndStrings(sql: string): string {
   return sql.replace(COMMENT_OR_STRING, (match) => (match.startsWith("'") ? "''" : ' '.repeat(match.length)));
 }
 
-function splitTopLevel(text: string): string[] {
+/** The comma-separated parts of a column list or an argument list, commas inside parentheses left alone. */
+export function splitTopLevel(text: string): string[] {
   const parts: string[] = [];
   let depth = 0;
   let current = '';

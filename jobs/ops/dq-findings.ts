@@ -21,6 +21,28 @@ export interface Finding {
 }
 
 /**
+ * A warn check on one bronze table that counts failing rows: it passes at zero, and only a failure carries details
+ * (made only then: they may need a query).
+ */
+export function bronzeCount(
+  table: string,
+  checkType: string,
+  failingRows: number,
+  details: () => string,
+): Finding {
+  return {
+    checkId: `bronze.${table}:${checkType}`,
+    layer: 'bronze',
+    tableName: `bronze.${table}`,
+    checkType,
+    severity: 'warn',
+    passed: failingRows === 0,
+    failingRows,
+    details: failingRows === 0 ? null : details(),
+  };
+}
+
+/**
  * What one ops.dq_findings row records: a pipeline Finding, or a watchdog check, whose layer is any schema it
  * reads (ops too) and whose severity is an alert severity.
  */

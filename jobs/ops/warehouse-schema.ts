@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { createBronzeTables } from '../models/build.ts';
-import { SQL_ROOT } from '../models/models.ts';
+import { SQL_ROOT, splitTopLevel } from '../models/models.ts';
 
 /** One `create table if not exists <schema>.<table> (...)` file and the column definitions it declares. */
 export interface DeclaredTable {
@@ -70,25 +70,11 @@ export function parseDeclaredTable(file: string, sql: string): DeclaredTable {
       code.trim(),
     );
   if (!match) throw new Error(`${file}: expected one "create table if not exists <schema>.<table> (...)"`);
-  const columns = splitColumns(match[2] as string).map((definition) => ({
-    name: (definition.split(/\s+/)[0] as string).toLowerCase(),
-    definition,
-  }));
+  const columns = splitTopLevel(match[2] as string)
+    .map((part) => part.trim().replace(/\s+/g, ' '))
+    .map((definition) => ({
+      name: (definition.split(/\s+/)[0] as string).toLowerCase(),
+      definition,
+    }));
   return { name: (match[1] as string).toLowerCase(), sql, columns };
-}
-
-function splitColumns(body: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let current = '';
-  for (const char of body) {
-    if (char === '(') depth += 1;
-    if (char === ')') depth -= 1;
-    if (char === ',' && depth === 0) {
-      parts.push(current.trim());
-      current = '';
-    } else current += char;
-  }
-  if (current.trim() !== '') parts.push(current.trim());
-  return parts.map((part) => part.replace(/\s+/g, ' '));
 }

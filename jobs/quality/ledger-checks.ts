@@ -1,6 +1,6 @@
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { DATA_CONTRACTS } from '../contracts/data-contracts.ts';
-import type { Finding } from '../ops/dq-findings.ts';
+import { bronzeCount, type Finding } from '../ops/dq-findings.ts';
 
 /** Freshness SLAs from the seeds: batch sources within 75 minutes, event streams within 5 minutes. */
 export const FRESHNESS_SLA_MINUTES: Record<'table' | 'topic', number> = { table: 75, topic: 5 };
@@ -68,19 +68,14 @@ async function driftChecks(db: SqlDatabase): Promise<Finding[]> {
       `select cast(count(*) as integer) as rescued from bronze.${contract.table} where _rescued_data is not null`,
     );
     const rescued = row?.rescued ?? 0;
-    findings.push({
-      checkId: `bronze.${contract.table}:schema_drift`,
-      layer: 'bronze',
-      tableName: `bronze.${contract.table}`,
-      checkType: 'schema_drift',
-      severity: 'warn',
-      passed: rescued === 0,
-      failingRows: rescued,
-      details:
-        rescued === 0
-          ? null
-          : `${rescued} rows carry fields the contract does not declare (kept in _rescued_data)`,
-    });
+    findings.push(
+      bronzeCount(
+        contract.table,
+        'schema_drift',
+        rescued,
+        () => `${rescued} rows carry fields the contract does not declare (kept in _rescued_data)`,
+      ),
+    );
   }
   return findings;
 }

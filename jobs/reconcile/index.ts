@@ -20,7 +20,7 @@ import { SOURCE_TABLES, type SourceTableSpec } from '../contracts/source-tables.
 import { readWatermark } from '../extract/index.ts';
 import { runLoad } from '../load/index.ts';
 import { classifyBatchError } from '../ops/batch-errors.ts';
-import { type Finding, recordFindings } from '../ops/dq-findings.ts';
+import { bronzeCount, type Finding, recordFindings } from '../ops/dq-findings.ts';
 import { recordStep } from '../ops/pipeline-runs.ts';
 import { runValidate } from '../validate/index.ts';
 import {
@@ -314,22 +314,16 @@ function refuseMassDelete(context: JobContext, table: SourceTableSpec, deleted: 
 function lateCommits(result: TableReconciliation): Finding {
   const late = result.differences.counts.late;
   const keys = result.differences.late.slice(0, SAMPLE_KEYS).map((key) => key.keyText);
-  return {
-    checkId: `bronze.${result.table}:late_commits`,
-    layer: 'bronze',
-    tableName: `bronze.${result.table}`,
-    checkType: 'late_commits',
-    severity: 'warn',
-    passed: late === 0,
-    failingRows: late,
-    details:
-      late === 0
-        ? null
-        : `${late} source rows at or below the watermark were missing or older in the warehouse (committed after ` +
-          `their extract, beyond EXTRACT_LOOKBACK_SECONDS); ` +
-          `${result.repair ? `re-extracted as batch ${result.repair.batchId}` : 'gone again before the repair read them'}; ` +
-          `first keys: ${keys.join(', ')}`,
-  };
+  return bronzeCount(
+    result.table,
+    'late_commits',
+    late,
+    () =>
+      `${late} source rows at or below the watermark were missing or older in the warehouse (committed after ` +
+      `their extract, beyond EXTRACT_LOOKBACK_SECONDS); ` +
+      `${result.repair ? `re-extracted as batch ${result.repair.batchId}` : 'gone again before the repair read them'}; ` +
+      `first keys: ${keys.join(', ')}`,
+  );
 }
 
 /**
@@ -338,21 +332,15 @@ function lateCommits(result: TableReconciliation): Finding {
  */
 function versionRegressions(result: TableReconciliation): Finding {
   const regressed = result.differences.counts.regressed;
-  return {
-    checkId: `bronze.${result.table}:updated_at_regressions`,
-    layer: 'bronze',
-    tableName: `bronze.${result.table}`,
-    checkType: 'updated_at_regressions',
-    severity: 'warn',
-    passed: regressed === 0,
-    failingRows: regressed,
-    details:
-      regressed === 0
-        ? null
-        : `${regressed} source rows have an updated_at older than the version the warehouse holds (moved back ` +
-          `by a restore or a manual fix); silver keeps the newer one until the row changes again; first keys: ` +
-          result.differences.regressed.slice(0, SAMPLE_KEYS).join(', '),
-  };
+  return bronzeCount(
+    result.table,
+    'updated_at_regressions',
+    regressed,
+    () =>
+      `${regressed} source rows have an updated_at older than the version the warehouse holds (moved back ` +
+      `by a restore or a manual fix); silver keeps the newer one until the row changes again; first keys: ` +
+      result.differences.regressed.slice(0, SAMPLE_KEYS).join(', '),
+  );
 }
 
 function describe(result: TableReconciliation): string {
