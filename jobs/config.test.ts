@@ -109,4 +109,15 @@ describe('configuration', () => {
     );
     expect(() => loadConfig({ CONTRACT_MAX_FUTURE_SECONDS: '-1' })).toThrow(/CONTRACT_MAX_FUTURE_SECONDS/);
   });
+
+  it('names a bad lookback or delete guard with its range', () => {
+    expect(loadConfig({})).toMatchObject({ EXTRACT_LOOKBACK_SECONDS: 900, RECONCILE_MAX_DELETE_PERCENT: 20 });
+    expect(() => loadConfig({ EXTRACT_LOOKBACK_SECONDS: '-1' })).toThrow(
+      /EXTRACT_LOOKBACK_SECONDS \(got "-1"\)/,
+    );
+    expect(() => loadConfig({ EXTRACT_LOOKBACK_SECONDS: 'an hour' })).toThrow(/EXTRACT_LOOKBACK_SECONDS/);
+    expect(() => loadConfig({ RECONCILE_MAX_DELETE_PERCENT: '101' })).toThrow(
+      /RECONCILE_MAX_DELETE_PERCENT \(got "101"\)/,
+    );
+  });
 });
