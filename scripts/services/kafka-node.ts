@@ -122,6 +122,19 @@ export interface KafkaNode {
   dispose(): Promise<void>;
 }
 
+/** A KRaft cluster id: 16 random bytes in URL-safe base64 (what `StorageTool random-uuid` prints). */
+export function newClusterId(): string {
+  return crypto.randomBytes(16).toString('base64url');
+}
+
+/**
+ * The StorageTool call that formats a node's storage once. `--cluster-id=<id>`, not `-t <id>`: an id starting with
+ * '-' (1 in 64) would be read as an option and the format refused.
+ */
+export function storageFormatArgs(clusterId: string, propsFile: string): string[] {
+  return ['kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', propsFile];
+}
+
 /**
  * Starts a private single-node Kafka in `dir` (formatted on first use) on free loopback ports, and waits until it
  * answers. Needs the jars of `npm run services:up`.
@@ -136,15 +149,9 @@ export async function startKafkaNode(dir: string, options: { heap?: string } = {
   writeKafkaProperties(propsFile, kafkaProperties({ port, controllerPort, dataDir }));
   const jvm = kafkaJvmArgs({ heap: options.heap ?? '-Xmx384m', log4j: LOG4J, logsDir: dir });
   if (!fs.existsSync(path.join(dataDir, 'meta.properties'))) {
-    const clusterId = crypto.randomBytes(16).toString('base64url');
-    // `--cluster-id=<id>`, not `-t <id>`: an id starting with '-' (1 in 64) would be read as an option.
-    const format = spawnSync(
-      'java',
-      [...jvm, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', propsFile],
-      {
-        encoding: 'utf8',
-      },
-    );
+    const format = spawnSync('java', [...jvm, ...storageFormatArgs(newClusterId(), propsFile)], {
+      encoding: 'utf8',
+    });
     if (format.status !== 0) throw new Error(`kafka storage format failed: ${format.stderr}${format.stdout}`);
   }
   let child: ChildProcess | undefined;

@@ -24,7 +24,9 @@ import {
   KAFKA_LIBS,
   kafkaAnswers,
   kafkaProperties,
+  newClusterId,
   kafkaJvmArgs as nodeJvmArgs,
+  storageFormatArgs,
   writeKafkaProperties,
 } from './kafka-node.ts';
 
@@ -121,18 +123,12 @@ function jvmArgs(): string[] {
 
 async function formatStorageOnce(): Promise<void> {
   if (fs.existsSync(path.join(KAFKA_DATA, 'meta.properties'))) return;
-  // A cluster id is 16 random bytes in URL-safe base64 (what `StorageTool random-uuid` prints).
-  const clusterId = crypto.randomBytes(16).toString('base64url');
+  const clusterId = newClusterId();
   log('kafka', `formatting KRaft storage (kafka.tools.StorageTool format, cluster id ${clusterId})`);
   fs.rmSync(KAFKA_DATA, { recursive: true, force: true });
-  await run(
-    'kafka',
-    'java',
-    [...jvmArgs(), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', KAFKA_PROPS],
-    {
-      logFile: KAFKA_LOG,
-    },
-  );
+  await run('kafka', 'java', [...jvmArgs(), ...storageFormatArgs(clusterId, KAFKA_PROPS)], {
+    logFile: KAFKA_LOG,
+  });
 }
 
 const runningPid = () => livePid(KAFKA_PID, KAFKA_MARKER);
