@@ -191,6 +191,28 @@ export const JOB_CATALOG = catalogOf([
   },
 ]);
 
+/**
+ * One step of `ecomm run`'s DAG, in the order the run takes them. A step that fails on an outage (a server down, a
+ * timeout; not bad data, which is isolated per batch) is retried in the same run after `backoffSeconds`, doubling
+ * each time, at most `retries` times; the run as a whole is retried by the cloud's scheduler per its catalog entry,
+ * and a retried run resumes after its last completed step.
+ */
+export interface RunStepSpec {
+  step: 'extract' | 'stream-ingest' | 'validate' | 'load' | 'reconcile' | 'quality bronze' | 'transform';
+  retries: number;
+  backoffSeconds: number;
+}
+
+export const RUN_STEPS: readonly RunStepSpec[] = [
+  { step: 'extract', retries: 2, backoffSeconds: 10 },
+  { step: 'stream-ingest', retries: 2, backoffSeconds: 10 },
+  { step: 'validate', retries: 2, backoffSeconds: 10 },
+  { step: 'load', retries: 2, backoffSeconds: 10 },
+  { step: 'reconcile', retries: 1, backoffSeconds: 10 },
+  { step: 'quality bronze', retries: 1, backoffSeconds: 10 },
+  { step: 'transform', retries: 1, backoffSeconds: 10 },
+];
+
 /** `ecomm <name>` for every job of the catalog. */
 export type JobName = (typeof JOB_CATALOG)[number]['name'];
 
