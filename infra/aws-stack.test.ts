@@ -154,28 +154,61 @@ describe('AWS stack inventory', () => {
 
   it('schedules exactly the scheduled jobs, in UTC with EventBridge cron, through their run state machines', () => {
     const schedules = ofType(resources, 'aws:scheduler/schedule:Schedule');
-    const scheduled = JOB_CATALOG.filter((j) => j.kind === 'scheduled');
-    expect(schedules.map((s) => s.inputs.name).sort()).toEqual(scheduled.map((j) => j.name).sort());
-    const extract = schedules.find((s) => s.inputs.name === 'extract');
-    expect(extract?.inputs).toMatchObject({
+    expect(schedules.map((s) => s.inputs.name).sort()).toEqual(['run', 'watchdog']);
+    const run = schedules.find((s) => s.inputs.name === 'run');
+    expect(run?.inputs).toMatchObject({
       scheduleExpression: 'cron(5 * * * ? *)',
       scheduleExpressionTimezone: 'UTC',
+      flexibleTimeWindow: { mode: 'OFF' },
     });
-    expect(field(extract?.inputs, 'target', 'arn')).toMatch(/stateMachine:ecomm-test-extract-run$/);
-    expect(field(extract?.inputs, 'target', 'retryPolicy')).toMatchObject({ maximumRetryAttempts: 3 });
+    expect(field(run?.inputs, 'target', 'arn')).toMatch(/stateMachine:ecomm-test-run-run$/);
+    // A start the scheduler could not make within a minute is dropped, not made late: the freshness bound's allowance.
+    expect(field(run?.inputs, 'target', 'retryPolicy')).toEqual({
+      maximumRetryAttempts: 3,
+      maximumEventAgeInSeconds: 60,
+    });
   });
 
-  it('gives every job, manual ones included, a run state machine with its timeout and retries', () => {
+  it('gives every job, manual ones included, a run state machine with its timeout, retries and backoff', () => {
     const runs = ofType(resources, 'aws:sfn/stateMachine:StateMachine');
     expect(runs).toHaveLength(JOB_CATALOG.filter((j) => j.kind !== 'service').length);
-    const transform = runs.find((r) => r.inputs.name === 'ecomm-test-transform-run');
-    const task = field<Record<string, unknown>>(
-      JSON.parse(String(transform?.inputs.definition)),
-      'States',
-      'RunJob',
-    );
-    expect(task.TimeoutSeconds).toBe(45 * 60);
-    expect(field(task, 'Retry', 0, 'MaxAttempts')).toBe(1);
+    const taskOf = (name: string) =>
+      field<Record<string, unknown>>(
+        JSON.parse(String(runs.find((r) => r.inputs.name === `ecomm-test-${name}-run`)?.inputs.definition)),
+        'States',
+        'RunJob',
+      );
+    expect(taskOf('run').TimeoutSeconds).toBe(6 * 60);
+    expect(field(taskOf('run'), 'Retry', 0)).toMatchObject({
+      MaxAttempts: 1,
+      IntervalSeconds: 30,
+      BackoffRate: 2,
+    });
+    expect(taskOf('transform').TimeoutSeconds).toBe(45 * 60);
+    expect(field(taskOf('transform'), 'Retry', 0)).toMatchObject({ MaxAttempts: 1, IntervalSeconds: 60 });
+  });
+
+  it("passes each attempt its execution's name as RUN_EXECUTION_ID, in the task's own container", () => {
+    for (const job of JOB_CATALOG.filter((j) => j.kind !== 'service')) {
+      const run = resources.find(
+        (r) =>
+          r.type === 'aws:sfn/stateMachine:StateMachine' && r.inputs.name === `ecomm-test-${job.name}-run`,
+      );
+      const overrides = field<{ Name: string; Environment: unknown[] }[]>(
+        JSON.parse(String(run?.inputs.definition)),
+        'States',
+        'RunJob',
+        'Parameters',
+        'Overrides',
+        'ContainerOverrides',
+      );
+      expect(overrides, job.name).toEqual([
+        {
+          Name: containerOf(taskFor(job.name) as RecordedResource).name,
+          Environment: [{ Name: 'RUN_EXECUTION_ID', 'Value.$': '$$.Execution.Name' }],
+        },
+      ]);
+    }
   });
 
   it('runs every catalog service, and only those, as an ECS service on its own task definition', () => {
@@ -280,7 +313,7 @@ describe('AWS stack inventory', () => {
     expect(emails).toEqual(['oncall@example.com', 'data-team@example.com']);
   });
 
-  it('alarms on gold freshness when transform has not succeeded for 75 minutes', () => {
+  it('alarms on gold freshness when the hourly run has not succeeded for 75 minutes', () => {
     const alarm = ofType(resources, 'aws:cloudwatch/metricAlarm:MetricAlarm').find(
       (a) => a.inputs.name === 'ecomm-test-alert-batch-freshness',
     );
@@ -290,6 +323,9 @@ describe('AWS stack inventory', () => {
       evaluationPeriods: 15,
       treatMissingData: 'breaching',
     });
+    expect(String(field(alarm?.inputs, 'dimensions', 'StateMachineArn'))).toMatch(
+      /stateMachine:ecomm-test-run-run$/,
+    );
   });
 
   it('puts every resource under a capability component', () => {

@@ -137,7 +137,15 @@ describe('Azure stack inventory', () => {
   });
 
   it('runs each scheduled job as a scheduled Container Apps Job with its cron, timeout and retries', () => {
-    for (const job of JOB_CATALOG.filter((j) => j.kind === 'scheduled')) {
+    const scheduled = JOB_CATALOG.filter((j) => j.kind === 'scheduled');
+    expect(scheduled.map((j) => j.name)).toEqual(['run', 'watchdog']);
+    expect(field(jobNamed('run')?.inputs, 'configuration')).toMatchObject({
+      triggerType: 'Schedule',
+      scheduleTriggerConfig: { cronExpression: '5 * * * *', parallelism: 1, replicaCompletionCount: 1 },
+      replicaTimeout: 6 * 60,
+      replicaRetryLimit: 1,
+    });
+    for (const job of scheduled) {
       const configuration = field(jobNamed(job.name)?.inputs, 'configuration');
       expect(configuration, job.name).toMatchObject({
         triggerType: 'Schedule',
@@ -148,11 +156,22 @@ describe('Azure stack inventory', () => {
     }
   });
 
-  it('runs each manual job as a manually triggered Container Apps Job', () => {
+  it("runs each manual job, the run's steps included, as a manually triggered Container Apps Job", () => {
+    const manual = JOB_CATALOG.filter((j) => j.kind === 'manual').map((j) => j.name);
+    expect(manual).toEqual(expect.arrayContaining(['extract', 'validate', 'load', 'reconcile', 'transform']));
     for (const job of JOB_CATALOG.filter((j) => j.kind === 'manual')) {
       const configuration = field<Record<string, unknown>>(jobNamed(job.name)?.inputs, 'configuration');
       expect(configuration.triggerType, job.name).toBe('Manual');
       expect(configuration.scheduleTriggerConfig).toBeUndefined();
+    }
+  });
+
+  it("leaves each job replica the platform's CONTAINER_APP_JOB_EXECUTION_NAME, which the run resumes by", () => {
+    // Container Apps sets it per execution, the same in every retried replica; a value of ours would hide it.
+    for (const job of JOB_CATALOG.filter((j) => j.kind !== 'service')) {
+      const names = (containerOf(jobNamed(job.name)).env ?? []).map((e) => e.name);
+      expect(names, job.name).not.toContain('CONTAINER_APP_JOB_EXECUTION_NAME');
+      expect(names, job.name).not.toContain('RUN_EXECUTION_ID');
     }
   });
 
@@ -348,13 +367,13 @@ describe('Azure stack inventory', () => {
     expect(logs.every((a) => field(a.inputs, 'actions', 'actionGroups', 0) === group.id)).toBe(true);
   });
 
-  it('alerts on gold freshness when transform has not completed in 75 minutes', () => {
+  it('alerts on gold freshness when the hourly run has not completed in 75 minutes', () => {
     const rule = ofType(resources, 'azure-native:monitor:ScheduledQueryRule').find(
       (r) => r.inputs.ruleName === 'ecomm-test-alert-batch-freshness',
     );
     const query = String(field(rule?.inputs, 'criteria', 'allOf', 0, 'query'));
     expect(query).toContain('ago(75m)');
-    expect(query).toContain('"ecomm-test-transform"');
+    expect(query).toContain('"ecomm-test-run"');
     expect(field(rule?.inputs, 'criteria', 'allOf', 0)).toMatchObject({ operator: 'LessThan', threshold: 1 });
   });
 

@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { JOB_CATALOG } from '../jobs/catalog.ts';
-import { fromEventBridgeCron, parseCron, toContainerAppsCron, toEventBridgeCron } from './cron.ts';
+import {
+  cronFireTimes,
+  fromEventBridgeCron,
+  longestGapMinutes,
+  parseCron,
+  toContainerAppsCron,
+  toEventBridgeCron,
+} from './cron.ts';
 
 /** The day-of-week field each cloud gets for `0 6 * * <field>`. */
 function daysOnBothClouds(field: string): { eventBridge: string; containerApps: string } {
@@ -134,5 +141,30 @@ describe('cron translation', () => {
         expect(toEventBridgeCron(containerApps)).toBe(toEventBridgeCron(expression));
       }),
     );
+  });
+
+  it('lists the times a schedule fires, field by field as cron reads them', () => {
+    const day = (hour: number, minute: number) => new Date(Date.UTC(2026, 0, 5, hour, minute));
+    const times = (expression: string) =>
+      cronFireTimes(expression, day(0, 0), day(24, 0)).map((t) => t.toISOString().slice(11, 16));
+    expect(times('5 * * * *')).toHaveLength(24);
+    expect(times('*/20 8-9 * JAN *')).toEqual(['08:00', '08:20', '08:40', '09:00', '09:20', '09:40']);
+    expect(times('10-20/5,58 23 * * *')).toEqual(['23:10', '23:15', '23:20', '23:58']);
+    expect(times('50/5 0 * * *')).toEqual(['00:50', '00:55']);
+    // 2026-01-05 is a Monday.
+    expect(times('0 6 * * SUN')).toEqual([]);
+    expect(times('0 6 * * 1-5')).toEqual(['06:00']);
+    expect(times('0 6 5 * *')).toEqual(['06:00']);
+    expect(times('0 6 * FEB *')).toEqual([]);
+  });
+
+  it('finds the longest gap between runs of a schedule', () => {
+    expect(longestGapMinutes('5 * * * *')).toBe(60);
+    expect(longestGapMinutes('*/15 * * * *')).toBe(15);
+    expect(longestGapMinutes('0,10 * * * *')).toBe(50);
+    expect(longestGapMinutes('5 8-17 * * *')).toBe(15 * 60);
+    // Friday 06:00 to Monday 06:00.
+    expect(longestGapMinutes('0 6 * * 1-5')).toBe(72 * 60);
+    expect(longestGapMinutes('0 0 1 * *')).toBeGreaterThanOrEqual(14 * 24 * 60);
   });
 });

@@ -176,3 +176,70 @@ function eventBridgeDays(expression: string, field: string): number[] {
   });
   return [...new Set(days)];
 }
+
+const MINUTE_MS = 60_000;
+
+/** The values one time field (minute, hour, day of month, month) names, e.g. `*\/15` -> 0, 15, 30, 45. */
+function fieldValues(field: string, range: FieldRange): Set<number> {
+  const values = new Set<number>();
+  for (const part of field.split(',')) {
+    const [base = '', step] = part.split('/');
+    const [from, to] = partBounds(base, step !== undefined, range);
+    for (let value = from; value <= to; value += Number(step ?? 1)) values.add(value);
+  }
+  return values;
+}
+
+/** First and last value of a list item's base: `*` the whole field, `5-20` to 20, `5/15` to the field's end, `5` alone. */
+function partBounds(base: string, stepped: boolean, range: FieldRange): [number, number] {
+  if (base === '*') return [range.min, range.max];
+  const names = range.name === 'month' ? MONTH_NAMES : [];
+  const [low = range.min, high] = base.split('-').map((bound) => fieldValue(bound, names, 1) as number);
+  return [low, high ?? (stepped ? range.max : low)];
+}
+
+/** Whether a UTC minute matches the schedule: `expression` as the catalog writes it (parseCron accepts it). */
+export function cronMatcher(expression: string): (at: Date) => boolean {
+  const cron = parseCron(expression);
+  const [minutes, hours, days, months] = [cron.minute, cron.hour, cron.dayOfMonth, cron.month].map(
+    (field, i) => fieldValues(field, FIELD_RANGES[i] as FieldRange),
+  ) as [Set<number>, Set<number>, Set<number>, Set<number>];
+  const weekdays = cron.daysOfWeek === null ? null : new Set(cron.daysOfWeek);
+  return (at) =>
+    minutes.has(at.getUTCMinutes()) &&
+    hours.has(at.getUTCHours()) &&
+    days.has(at.getUTCDate()) &&
+    months.has(at.getUTCMonth() + 1) &&
+    (weekdays === null || weekdays.has(at.getUTCDay()));
+}
+
+/** Every time in [from, to) the schedule starts a run, in order (minute precision, as cron has). */
+export function cronFireTimes(expression: string, from: Date, to: Date): Date[] {
+  const matches = cronMatcher(expression);
+  const times: Date[] = [];
+  const first = Math.ceil(from.getTime() / MINUTE_MS) * MINUTE_MS;
+  for (let at = first; at < to.getTime(); at += MINUTE_MS) {
+    const date = new Date(at);
+    if (matches(date)) times.push(date);
+  }
+  return times;
+}
+
+/**
+ * The longest the schedule can leave between two runs, in minutes, looking at `horizonDays` from 2024-01-01 (a
+ * leap year's start, on a Monday) on: with a two-week horizon every weekly pattern repeats; a schedule that runs
+ * less often than that is reported as at least the horizon, far past any freshness budget.
+ */
+export function longestGapMinutes(expression: string, horizonDays = 14): number {
+  const start = Date.UTC(2024, 0, 1);
+  const end = start + horizonDays * 24 * 60 * MINUTE_MS;
+  const times = cronFireTimes(expression, new Date(start), new Date(end)).map((t) => t.getTime());
+  const first = times[0];
+  if (first === undefined) return horizonDays * 24 * 60;
+  // The gap that wraps around the horizon: from the last run to the first one a horizon later.
+  const gaps = [
+    ...times.slice(1).map((t, i) => t - (times[i] as number)),
+    first + (end - start) - (times.at(-1) as number),
+  ];
+  return Math.max(...gaps) / MINUTE_MS;
+}

@@ -50,12 +50,24 @@ describe('platform spec', () => {
     expect(spec.jobs.find((j) => j.name === 'extract')?.command).toEqual(['extract']);
   });
 
-  it('keeps each job schedule, timeout, retries and settings from the catalog', () => {
-    const extract = spec.jobs.find((j) => j.name === 'extract');
-    expect(extract).toMatchObject({
+  it('keeps each job schedule, timeout, retries, backoff and settings from the catalog', () => {
+    expect(spec.jobs.find((j) => j.name === 'run')).toMatchObject({
+      kind: 'scheduled',
       schedule: '5 * * * *',
+      timeoutMinutes: 6,
+      retries: 1,
+      retryBackoffSeconds: 30,
+      cpu: 1,
+      memoryMiB: 2048,
+    });
+    const extract = spec.jobs.find((j) => j.name === 'extract');
+    // A step of the run, provisioned to be run by hand; the catalog's default backoff.
+    expect(extract).toMatchObject({
+      kind: 'manual',
+      schedule: null,
       timeoutMinutes: 30,
       retries: 2,
+      retryBackoffSeconds: 60,
       cpu: 0.5,
       memoryMiB: 1024,
     });
@@ -90,7 +102,7 @@ describe('platform spec', () => {
       ]),
     ]);
     expect(spec.alerts.find((a) => a.name === 'batch-freshness')).toMatchObject({
-      target: 'transform',
+      target: 'run',
       windowMinutes: SLA.batchFreshnessMinutes,
     });
     // The current catalog: stream-ingest lags and stops, the monitor only stops.
@@ -170,26 +182,27 @@ describe('platform spec', () => {
     expect(smaller.jobs).toHaveLength(spec.jobs.length - 1);
   });
 
-  it('drops the freshness alert with the gold build job', () => {
-    const withoutTransform = buildPlatformSpec(
-      config,
-      JOB_CATALOG.filter((j) => j.name !== 'transform'),
-    );
-    expect(withoutTransform.alerts.map((a) => a.name)).not.toContain('batch-freshness');
+  it('refuses a catalog that does not schedule the gold build job', () => {
+    expect(() =>
+      buildPlatformSpec(
+        config,
+        JOB_CATALOG.filter((j) => j.name !== 'run'),
+      ),
+    ).toThrow(/the catalog must schedule "run", the job that builds gold.*it has no such job/);
   });
 
   it('refuses catalog entries the platform cannot run', () => {
     expect(() => buildPlatformSpec(config, catalogWith('extract', { env: ['LAKE_URI'] }))).toThrow(
       /reads LAKE_URI/,
     );
-    expect(() => buildPlatformSpec(config, catalogWith('extract', { schedule: null }))).toThrow(
-      /has no schedule/,
+    expect(() => buildPlatformSpec(config, catalogWith('watchdog', { schedule: null }))).toThrow(
+      /"watchdog" is scheduled but has no schedule/,
     );
     expect(() => buildPlatformSpec(config, catalogWith('quality', { schedule: '0 * * * *' }))).toThrow(
       /manual but has a schedule/,
     );
-    expect(() => buildPlatformSpec(config, catalogWith('load', { schedule: '0 0 1 * 1' }))).toThrow(
-      /job "load": cron "0 0 1 \* 1": restricts both day-of-month and day-of-week/,
+    expect(() => buildPlatformSpec(config, catalogWith('watchdog', { schedule: '0 0 1 * 1' }))).toThrow(
+      /job "watchdog": cron "0 0 1 \* 1": restricts both day-of-month and day-of-week/,
     );
     expect(() => buildPlatformSpec(config, [...JOB_CATALOG, JOB_CATALOG[0] as JobSpec])).toThrow(
       /duplicate job/,
@@ -198,8 +211,11 @@ describe('platform spec', () => {
       /service "monitor" needs a port/,
     );
     expect(() => buildPlatformSpec(config, catalogWith('monitor', { port: 80 }))).toThrow(/needs a port/);
-    expect(() => buildPlatformSpec(config, catalogWith('load', { port: 8091 }))).toThrow(
-      /"load" is scheduled but has a port/,
+    expect(() => buildPlatformSpec(config, catalogWith('watchdog', { port: 8091 }))).toThrow(
+      /"watchdog" is scheduled but has a port/,
+    );
+    expect(() => buildPlatformSpec(config, catalogWith('load', { retryBackoffSeconds: 1.5 }))).toThrow(
+      /job "load": retryBackoffSeconds must be a whole number of seconds, at least 10 .*got 1\.5/,
     );
   });
 

@@ -3,15 +3,30 @@
  * they take jobs and stream topics only from the job catalog (which derives the topics from the
  * event contracts), so adding or removing a job or topic there changes both stacks the same way.
  */
-import { JOB_CATALOG, type JobSpec, STREAM_TOPICS, type StreamTopicSpec } from '../jobs/catalog.ts';
+import {
+  JOB_CATALOG,
+  type JobSpec,
+  RUN_STEPS,
+  type RunStepSpec,
+  retryBackoffSecondsOf,
+  STREAM_TOPICS,
+  type StreamTopicSpec,
+} from '../jobs/catalog.ts';
 import { isPlatformSetting, type PlatformSetting } from './adapter-urls.ts';
+import {
+  type BatchFreshnessBound,
+  batchFreshnessBound,
+  batchFreshnessProblem,
+  PLATFORM_MIN_RETRY_BACKOFF_SECONDS,
+} from './batch-freshness.ts';
 import type { StackConfig } from './config.ts';
 import { CronError, parseCron, toContainerAppsCron } from './cron.ts';
 import { namePrefix } from './naming.ts';
-import { type AlertRuleSpec, buildAlerts, SLA } from './service-levels.ts';
+import { type AlertRuleSpec, buildAlerts, GOLD_BUILD_JOB, SLA } from './service-levels.ts';
 import { fitContainerSize, type SizeTier } from './sizing.ts';
 import { platformTags } from './tags.ts';
 
+export type { BatchFreshnessBound } from './batch-freshness.ts';
 export type { AlertRuleSpec, AlertSignal } from './service-levels.ts';
 export { GOLD_BUILD_JOB, SLA, STREAM_LAG_ALERT_SECONDS } from './service-levels.ts';
 
@@ -58,8 +73,12 @@ export interface WorkloadSpec {
   cpu: number;
   memoryMiB: number;
   requested: { cpu: number; memoryMiB: number };
+  /** Per attempt. */
   timeoutMinutes: number;
+  /** Attempts after a failed or timed-out one, in the same execution. */
   retries: number;
+  /** The wait before the first retry, doubling before each next one (the catalog's, or its default). */
+  retryBackoffSeconds: number;
   /** Platform settings from the catalog's env list, injected as environment variables. */
   settings: PlatformSetting[];
   /** Job-specific environment, the same on both clouds. */
@@ -126,6 +145,8 @@ export interface PlatformSpec {
   alerts: AlertRuleSpec[];
   alertContacts: string[];
   sla: typeof SLA;
+  /** The scheduled run's worst case from a source change to gold, within sla.batchFreshnessMinutes. */
+  batchFreshness: BatchFreshnessBound;
   logRetentionDays: number;
 }
 
@@ -161,6 +182,7 @@ export function buildPlatformSpec(
   config: StackConfig,
   catalog: readonly JobSpec[] = JOB_CATALOG,
   streamTopics: readonly StreamTopicSpec[] = STREAM_TOPICS,
+  runSteps: readonly RunStepSpec[] = RUN_STEPS,
 ): PlatformSpec {
   const prefix = namePrefix(config.environment);
   checkUniqueNames(
@@ -172,6 +194,7 @@ export function buildPlatformSpec(
     job.kind === 'service' ? [toService(job, workloads[index] as WorkloadSpec, config)] : [],
   );
   const jobs = workloads.filter((w) => w.kind !== 'service');
+  const batchFreshness = checkBatchFreshness(jobs, runSteps);
   const topics = buildTopics(config, streamTopics, services);
   const spec: PlatformSpec = {
     cloud: config.cloud,
@@ -207,6 +230,7 @@ export function buildPlatformSpec(
     alerts: buildAlerts(jobs, services),
     alertContacts: [...config.alertEmails],
     sla: SLA,
+    batchFreshness,
     logRetentionDays: config.logRetentionDays,
   };
   return spec;
@@ -240,6 +264,12 @@ function toWorkload(job: JobSpec): WorkloadSpec {
   } else if (job.port !== undefined) {
     throw new PlatformSpecError(`job "${job.name}" is ${job.kind} but has a port; only services listen`);
   }
+  const retryBackoffSeconds = retryBackoffSecondsOf(job);
+  if (!Number.isInteger(retryBackoffSeconds) || retryBackoffSeconds < PLATFORM_MIN_RETRY_BACKOFF_SECONDS) {
+    throw new PlatformSpecError(
+      `job "${job.name}": retryBackoffSeconds must be a whole number of seconds, at least ${PLATFORM_MIN_RETRY_BACKOFF_SECONDS} (Container Apps' own retry back-off, which no setting shortens or lengthens), got ${retryBackoffSeconds}`,
+    );
+  }
   const settings = [...new Set(job.env)].filter(isPlatformSetting).sort();
   const size = fitContainerSize({ cpu: job.cpu, memoryMiB: job.memoryMiB });
   return {
@@ -252,6 +282,7 @@ function toWorkload(job: JobSpec): WorkloadSpec {
     requested: { cpu: job.cpu, memoryMiB: job.memoryMiB },
     timeoutMinutes: job.timeoutMinutes,
     retries: job.retries,
+    retryBackoffSeconds,
     settings,
     environment: {
       // Cap the V8 heap below the container limit so Node fails with a stack trace, not an OOM kill.
@@ -262,6 +293,23 @@ function toWorkload(job: JobSpec): WorkloadSpec {
     secrets: SECRETS.filter((s) => settings.includes(s.neededWith)).map((s) => s.name),
     command: [job.name, ...(job.args ?? [])],
   };
+}
+
+/**
+ * The job that builds gold must be scheduled, and its worst case from a source change to gold within the batch
+ * freshness SLA, whatever its runs meet short of failing outright (see batch-freshness.ts).
+ */
+function checkBatchFreshness(jobs: WorkloadSpec[], runSteps: readonly RunStepSpec[]): BatchFreshnessBound {
+  const goldBuild = jobs.find((job) => job.name === GOLD_BUILD_JOB);
+  if (goldBuild?.kind !== 'scheduled' || goldBuild.schedule === null) {
+    throw new PlatformSpecError(
+      `batch freshness: the catalog must schedule "${GOLD_BUILD_JOB}", the job that builds gold, to hold the ${SLA.batchFreshnessMinutes}-minute SLA; ${goldBuild === undefined ? 'it has no such job' : `it is ${goldBuild.kind}`}`,
+    );
+  }
+  const bound = batchFreshnessBound({ ...goldBuild, schedule: goldBuild.schedule }, runSteps);
+  const problem = batchFreshnessProblem(bound, SLA.batchFreshnessMinutes);
+  if (problem !== null) throw new PlatformSpecError(`batch freshness: ${problem}`);
+  return bound;
 }
 
 /** A schedule both clouds can run, or an error naming the job as well as the cron problem. */

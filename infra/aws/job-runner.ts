@@ -14,10 +14,17 @@ import * as sfn from '@pulumi/aws/sfn/index.js';
 import * as vpc from '@pulumi/aws/vpc/index.js';
 import * as pulumi from '@pulumi/pulumi';
 import { jobRunPolicy, parseArn, schedulePolicy, trustPolicy } from '../aws-policies.ts';
+import { SCHEDULE_START_ALLOWANCE_SECONDS } from '../batch-freshness.ts';
 import type { JobRunnerArgs, JobRunnerOutputs } from '../components/job-runner.ts';
 import { toEventBridgeCron } from '../cron.ts';
 import type { ServiceSpec, WorkloadSpec } from '../spec.ts';
-import { type AwsDataPlane, createJobTask, type JobTask, type JobTaskContext } from './job-task.ts';
+import {
+  type AwsDataPlane,
+  CONTAINER_NAME,
+  createJobTask,
+  type JobTask,
+  type JobTaskContext,
+} from './job-task.ts';
 import { jobRunDefinition } from './job-workflow.ts';
 
 export interface AwsJobRunnerArgs extends JobRunnerArgs {
@@ -194,8 +201,10 @@ export class AwsJobRunner extends pulumi.ComponentResource implements JobRunnerO
                 taskDefinitionArn,
                 subnetIds,
                 securityGroupIds: [securityGroupId],
+                containerName: CONTAINER_NAME,
                 timeoutMinutes: job.timeoutMinutes,
                 retries: job.retries,
+                retryBackoffSeconds: job.retryBackoffSeconds,
               }),
             ),
           ),
@@ -245,8 +254,12 @@ export class AwsJobRunner extends pulumi.ComponentResource implements JobRunnerO
           arn: stateMachine.arn,
           roleArn: role.arn,
           input: JSON.stringify({ job: job.name }),
-          // Retries of starting the run; retries of the job itself live in the state machine.
-          retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 900 },
+          // Retries of starting the run; retries of the job itself live in the state machine. A start not made
+          // within the allowance is dropped rather than made late, so the freshness bound holds (batch-freshness.ts).
+          retryPolicy: {
+            maximumRetryAttempts: 3,
+            maximumEventAgeInSeconds: SCHEDULE_START_ALLOWANCE_SECONDS,
+          },
         },
       },
       child,

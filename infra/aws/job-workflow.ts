@@ -2,8 +2,12 @@
  * The Step Functions definition that runs one job: start its Fargate task, wait for it to exit, and
  * retry a failed or timed-out run as the catalog says. ECS alone has no task timeout and no retry
  * of a failed task, and EventBridge Scheduler only retries the call that starts the run; this gives
- * AWS the same semantics as Container Apps Jobs' replicaTimeout and replicaRetryLimit.
+ * AWS the same semantics as Container Apps Jobs' replicaTimeout and replicaRetryLimit. Every attempt gets the
+ * execution's name as RUN_EXECUTION_ID, the same for each retry, so a retried `ecomm run` resumes the execution it
+ * belongs to (Container Apps gives its replicas CONTAINER_APP_JOB_EXECUTION_NAME the same way).
  */
+import { RUN_EXECUTION_ID_ENV } from '../../jobs/catalog.ts';
+import { RETRY_BACKOFF_RATE, retryWaitsSeconds } from '../batch-freshness.ts';
 
 export interface JobRunDefinitionArgs {
   jobName: string;
@@ -11,19 +15,17 @@ export interface JobRunDefinitionArgs {
   taskDefinitionArn: string;
   subnetIds: string[];
   securityGroupIds: string[];
+  /** The task definition's container, which gets RUN_EXECUTION_ID. */
+  containerName: string;
   timeoutMinutes: number;
   retries: number;
+  /** Wait before the first retry; each next wait is RETRY_BACKOFF_RATE times longer. */
+  retryBackoffSeconds: number;
 }
-
-export const RETRY_INTERVAL_SECONDS = 60;
-export const RETRY_BACKOFF_RATE = 2;
 
 export function jobRunDefinition(args: JobRunDefinitionArgs): Record<string, unknown> {
   const attemptSeconds = args.timeoutMinutes * 60;
-  const waitSeconds = Array.from(
-    { length: args.retries },
-    (_, i) => RETRY_INTERVAL_SECONDS * RETRY_BACKOFF_RATE ** i,
-  ).reduce((sum, wait) => sum + wait, 0);
+  const waitSeconds = retryWaitsSeconds(args).reduce((sum, wait) => sum + wait, 0);
   return {
     Comment: `Run the ${args.jobName} job once, retrying failed attempts`,
     // The whole run may take every attempt plus the waits between them, plus a minute to start.
@@ -45,6 +47,15 @@ export function jobRunDefinition(args: JobRunDefinitionArgs): Record<string, unk
               AssignPublicIp: 'DISABLED',
             },
           },
+          Overrides: {
+            ContainerOverrides: [
+              {
+                Name: args.containerName,
+                // `$$` is the context object: the execution's name, unchanged across this state's retries.
+                Environment: [{ Name: RUN_EXECUTION_ID_ENV, 'Value.$': '$$.Execution.Name' }],
+              },
+            ],
+          },
         },
         // On timeout Step Functions stops the task, like replicaTimeout on Azure.
         TimeoutSeconds: attemptSeconds,
@@ -53,7 +64,7 @@ export function jobRunDefinition(args: JobRunDefinitionArgs): Record<string, unk
             ? [
                 {
                   ErrorEquals: ['States.ALL'],
-                  IntervalSeconds: RETRY_INTERVAL_SECONDS,
+                  IntervalSeconds: args.retryBackoffSeconds,
                   BackoffRate: RETRY_BACKOFF_RATE,
                   MaxAttempts: args.retries,
                 },
@@ -65,11 +76,22 @@ export function jobRunDefinition(args: JobRunDefinitionArgs): Record<string, unk
   };
 }
 
-/** Reads timeout and retries back out of a definition (for parity checks against Azure). */
-export function runLimitsOf(definition: string): { timeoutMinutes: number; retries: number } {
+/** Reads timeout, retries and the first retry's wait back out of a definition (for checks against the spec and Azure). */
+export function runLimitsOf(definition: string): {
+  timeoutMinutes: number;
+  retries: number;
+  retryBackoffSeconds: number | null;
+} {
   const parsed = JSON.parse(definition) as {
-    States: { RunJob: { TimeoutSeconds: number; Retry: { MaxAttempts: number }[] } };
+    States: {
+      RunJob: { TimeoutSeconds: number; Retry: { MaxAttempts: number; IntervalSeconds: number }[] };
+    };
   };
   const run = parsed.States.RunJob;
-  return { timeoutMinutes: run.TimeoutSeconds / 60, retries: run.Retry[0]?.MaxAttempts ?? 0 };
+  const retry = run.Retry[0];
+  return {
+    timeoutMinutes: run.TimeoutSeconds / 60,
+    retries: retry?.MaxAttempts ?? 0,
+    retryBackoffSeconds: retry?.IntervalSeconds ?? null,
+  };
 }

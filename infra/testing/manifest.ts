@@ -169,10 +169,12 @@ export function manifestFromAws(resources: RecordedResource[], prefix: string): 
     const schedule = resources.find(
       (r) => r.type === 'aws:scheduler/schedule:Schedule' && r.inputs.name === name,
     );
-    const limits =
+    // The backoff is not compared: Container Apps has no setting for it (see batch-freshness.ts).
+    const { timeoutMinutes, retries } =
       run === undefined
         ? { timeoutMinutes: null, retries: null }
         : runLimitsOf(String(run.inputs.definition));
+    const limits = { timeoutMinutes, retries };
     return {
       name,
       trigger: schedule === undefined ? 'manual' : 'schedule',
