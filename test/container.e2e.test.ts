@@ -60,9 +60,10 @@ describe('the job image, run the way the container platform runs it', () => {
     expect(existsSync(join(app, 'jobs/cli.test.ts'))).toBe(false);
   });
 
-  it('runs every scheduled job of the catalog, one process each, with only the documented variables', () => {
+  it('runs each step of the hourly run as its own job, one process each, with only the documented variables', () => {
     const generated = ecomm(['generate', '--scale', '0.1', '--as-of', '2026-10-01'], baseEnv);
     expect(generated.status, generated.stderr).toBe(0);
+    // The run's steps as an operator starts them by hand (each is a manual job on the clouds).
     const order = ['extract', 'stream-ingest', 'validate', 'load', 'reconcile', 'transform', 'quality'];
     for (const job of order) {
       const spec = JOB_CATALOG.find((entry) => entry.name === job);
