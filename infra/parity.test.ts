@@ -51,6 +51,20 @@ describe('AWS and Azure parity', () => {
     }
   });
 
+  it("schedules the hourly run and the watchdog alone, alike on both clouds; the run's steps are manual on both", () => {
+    for (const manifest of [full.aws, full.azure]) {
+      const scheduled = manifest.workloads.filter((w) => w.trigger === 'schedule');
+      expect(scheduled.map((w) => [w.name, w.schedule, w.timeoutMinutes, w.retries])).toEqual([
+        ['run', '5 * * * *', 6, 1],
+        ['watchdog', '50 * * * *', 20, 1],
+      ]);
+      for (const step of ['extract', 'validate', 'load', 'reconcile', 'transform']) {
+        expect(manifest.workloads.find((w) => w.name === step)?.trigger, step).toBe('manual');
+      }
+      expect(manifest.alerts).toContain('batch-freshness');
+    }
+  });
+
   it('carries every service with its port, health check, ingress and replicas to both clouds', () => {
     const services = JOB_CATALOG.filter((j) => j.kind === 'service');
     for (const manifest of [full.aws, full.azure]) {
