@@ -22,6 +22,12 @@ export interface JobSpec {
   args?: string[];
   /** Services only: the TCP port the service listens on (its `/healthz`, and for the monitor its UI). */
   port?: number;
+  /**
+   * Takes the warehouse's batch lease (ops.run_leases, jobs/ops/run-lease.ts) for its whole run: two such jobs never
+   * work on one warehouse at once (a manual load cannot overlap a scheduled run); the second waits up to
+   * RUN_LOCK_WAIT_SECONDS, then exits 75.
+   */
+  runLease?: boolean;
 }
 
 const LAKE_WAREHOUSE = ['LAKE_URL', 'WAREHOUSE_URL', 'SECRETS_URL'];
@@ -52,6 +58,7 @@ export const JOB_CATALOG = catalogOf([
     memoryMiB: 1024,
     timeoutMinutes: 30,
     retries: 2,
+    runLease: true,
     env: ['SOURCE_URL', ...LAKE_WAREHOUSE],
   },
   {
@@ -78,6 +85,7 @@ export const JOB_CATALOG = catalogOf([
     memoryMiB: 2048,
     timeoutMinutes: 30,
     retries: 2,
+    runLease: true,
     env: LAKE_WAREHOUSE,
   },
   {
@@ -89,6 +97,7 @@ export const JOB_CATALOG = catalogOf([
     memoryMiB: 1024,
     timeoutMinutes: 30,
     retries: 2,
+    runLease: true,
     env: LAKE_WAREHOUSE,
   },
   {
@@ -102,6 +111,7 @@ export const JOB_CATALOG = catalogOf([
     memoryMiB: 1024,
     timeoutMinutes: 30,
     retries: 1,
+    runLease: true,
     env: ['SOURCE_URL', ...LAKE_WAREHOUSE],
   },
   {
@@ -113,6 +123,7 @@ export const JOB_CATALOG = catalogOf([
     memoryMiB: 1024,
     timeoutMinutes: 45,
     retries: 1,
+    runLease: true,
     env: LAKE_WAREHOUSE,
   },
   {
@@ -136,6 +147,7 @@ export const JOB_CATALOG = catalogOf([
     memoryMiB: 2048,
     timeoutMinutes: 60,
     retries: 0,
+    runLease: true,
     env: ['SOURCE_URL', 'STREAM_URL', ...LAKE_WAREHOUSE],
   },
   {
