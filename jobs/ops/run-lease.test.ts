@@ -5,6 +5,8 @@ import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/pg-database.ts';
 import { loadConfig } from '../config.ts';
 import { createJobContext, type JobContext, JobStoppedError } from '../context.ts';
+import { loadJobStatuses } from '../monitor/queries.ts';
+import { loadRunHistory } from '../monitor/run-queries.ts';
 import { abandonedRunsCheck } from '../watchdog/abandoned-runs.ts';
 import { RUN_ROW, startRunRow } from './pipeline-runs.ts';
 import {
@@ -88,6 +90,7 @@ describe.each(engines)('the batch lease on %s', (_engine, open) => {
       executionId: null,
       resumedFromRunId: null,
     });
+    expect((await loadRunHistory(db)).map((run) => [run.runId, run.state])).toEqual([['run-a', 'running']]);
     const refused = await tryAcquireLease(db, request('run-b', at(10)));
     expect(refused).toMatchObject({ acquired: false, holder: { runId: 'run-a', job: 'run' } });
     // A heartbeat moves the expiry: 29 s after it, the lease is still held.
@@ -239,6 +242,12 @@ describe.each(engines)('the batch lease on %s', (_engine, open) => {
       "select status from ops.pipeline_runs where run_id = 'dead'",
     );
     expect(row?.status).toBe('abandoned');
+    // The monitor's run history and job status say so.
+    expect((await loadRunHistory(db)).find((run) => run.runId === 'dead')?.state).toBe('abandoned');
+    expect((await loadJobStatuses(db)).find((job) => job.job === 'run')).toMatchObject({
+      runId: 'dead',
+      state: 'abandoned',
+    });
     await releaseLease(db, PIPELINE_LEASE, 'dead');
     expect((await abandonedRunsCheck(db, at(120), 30)).details).toContain(
       'the latest run dead was abandoned',
