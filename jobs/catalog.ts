@@ -32,6 +32,12 @@ export interface JobSpec {
   args?: string[];
   /** Services only: the TCP port the service listens on (its `/healthz`, and for the monitor its UI). */
   port?: number;
+  /**
+   * Takes the warehouse's batch lease (ops.run_leases, jobs/ops/run-lease.ts) for its whole run: two such jobs never
+   * work on one warehouse at once (a manual load cannot overlap a scheduled run); the second waits up to
+   * RUN_LOCK_WAIT_SECONDS, then exits 75.
+   */
+  runLease?: boolean;
 }
 
 const LAKE_WAREHOUSE = ['LAKE_URL', 'WAREHOUSE_URL', 'SECRETS_URL'];
@@ -74,6 +80,7 @@ export const JOB_CATALOG = catalogOf([
     memoryMiB: 1024,
     timeoutMinutes: 30,
     retries: 2,
+    runLease: true,
     env: ['SOURCE_URL', ...LAKE_WAREHOUSE],
   },
   {
@@ -100,6 +107,7 @@ export const JOB_CATALOG = catalogOf([
     memoryMiB: 2048,
     timeoutMinutes: 30,
     retries: 2,
+    runLease: true,
     env: LAKE_WAREHOUSE,
   },
   {
@@ -111,6 +119,7 @@ export const JOB_CATALOG = catalogOf([
     memoryMiB: 1024,
     timeoutMinutes: 30,
     retries: 2,
+    runLease: true,
     env: LAKE_WAREHOUSE,
   },
   {
@@ -123,6 +132,7 @@ export const JOB_CATALOG = catalogOf([
     memoryMiB: 1024,
     timeoutMinutes: 30,
     retries: 1,
+    runLease: true,
     env: ['SOURCE_URL', ...LAKE_WAREHOUSE],
   },
   {
@@ -134,6 +144,7 @@ export const JOB_CATALOG = catalogOf([
     memoryMiB: 1024,
     timeoutMinutes: 45,
     retries: 1,
+    runLease: true,
     env: LAKE_WAREHOUSE,
   },
   {
@@ -161,6 +172,7 @@ export const JOB_CATALOG = catalogOf([
     timeoutMinutes: 6,
     retries: 1,
     retryBackoffSeconds: 30,
+    runLease: true,
     env: ['SOURCE_URL', 'STREAM_URL', ...LAKE_WAREHOUSE],
   },
   {

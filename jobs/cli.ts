@@ -17,6 +17,7 @@ import { withLineageRun } from './lineage/emitter.ts';
 import * as load from './load/index.ts';
 import * as monitor from './monitor/index.ts';
 import type { BatchStatus } from './ops/batches.ts';
+import { LEASE_LOST, RunLeaseHeldError, withRunLease } from './ops/run-lease.ts';
 import * as quality from './quality/index.ts';
 import * as quarantine from './quarantine/index.ts';
 import * as reconcile from './reconcile/index.ts';
@@ -26,8 +27,12 @@ import * as transform from './transform/index.ts';
 import * as validate from './validate/index.ts';
 import * as watchdog from './watchdog/index.ts';
 
-/** Exit codes, documented in the README: the container platform and schedulers act on them. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130, terminated: 143 } as const;
+/**
+ * Exit codes, documented in the README: the container platform and schedulers act on them. `busy` (75, EX_TEMPFAIL)
+ * is a run that did nothing because another run holds the warehouse's batch lease (or took it over): not a success
+ * a scheduler would count as fresh data, not a failure of the data either; trying again later is the remedy.
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, busy: 75, interrupted: 130, terminated: 143 } as const;
 
 /** What commander parsed for the job that runs: that job's own flags, each checked against its choices. */
 export interface JobOptions {
@@ -36,6 +41,7 @@ export interface JobOptions {
   asOf?: Date;
   replace?: boolean;
   demo?: boolean;
+  resume?: boolean;
   layer?: 'bronze' | 'silver' | 'gold' | 'all';
   follow?: boolean;
   healthPort?: number;
@@ -196,8 +202,14 @@ function addJobOptions(job: string, command: Command): void {
         ).argParser(parsePort),
       );
   }
-  if (job === 'run')
-    command.option('--demo', 'generate source data and events first when the source is empty');
+  if (job === 'run') {
+    command
+      .option('--demo', 'generate source data and events first when the source is empty')
+      .option(
+        '--resume',
+        'resume the latest run, which must have failed or been abandoned, after its last completed step',
+      );
+  }
   if (job === 'monitor') {
     command
       .addOption(
@@ -295,7 +307,11 @@ export async function runFromCli(argv: string[]): Promise<number> {
     try {
       // Commander parsed only this job's flags, against their choices: they are what its entry's options hold.
       const entry = JOB_ENTRIES[job.name] as JobEntry<JobOptions>;
-      const runEntry = () => entry(context, options, printToStdout);
+      // A batch job holds the warehouse's batch lease while it runs: it never overlaps another (jobs/ops/run-lease.ts).
+      const runEntry = () =>
+        job.runLease
+          ? withRunLease(context, job.name, (leased) => entry(leased, options, printToStdout))
+          : entry(context, options, printToStdout);
       // Every job run is one OpenLineage run (START, then COMPLETE or FAIL) under the CLI's run id; the monitor
       // only reads.
       exitCode =
@@ -324,9 +340,14 @@ function exitCodeFor(error: unknown, logLevel: Config['LOG_LEVEL'] | undefined):
       ? EXIT.ok
       : EXIT.usage;
   }
+  if (error instanceof RunLeaseHeldError) {
+    process.stderr.write(`ecomm: skipped: ${error.message}\n`);
+    return EXIT.busy;
+  }
   if (error instanceof JobStoppedError) {
     process.stderr.write(`ecomm: ${error.message}\n`);
-    return error.message.includes('SIGINT') ? EXIT.interrupted : EXIT.terminated;
+    if (error.reason.startsWith(LEASE_LOST)) return EXIT.busy;
+    return error.reason === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
   }
   if (error instanceof ConfigError || error instanceof UnsupportedUrlError) {
     process.stderr.write(`ecomm: ${error.message}\n`);

@@ -110,6 +110,24 @@ describe('configuration', () => {
     expect(() => loadConfig({ CONTRACT_MAX_FUTURE_SECONDS: '-1' })).toThrow(/CONTRACT_MAX_FUTURE_SECONDS/);
   });
 
+  it('reads the run lease settings, and the execution id from Azure when RUN_EXECUTION_ID is unset', () => {
+    expect(loadConfig({})).toMatchObject({ RUN_LEASE_SECONDS: 300, RUN_LOCK_WAIT_SECONDS: 0 });
+    expect(loadConfig({}).RUN_EXECUTION_ID).toBeUndefined();
+    expect(loadConfig({ CONTAINER_APP_JOB_EXECUTION_NAME: 'ecomm-run-28x1' }).RUN_EXECUTION_ID).toBe(
+      'ecomm-run-28x1',
+    );
+    expect(
+      loadConfig({ RUN_EXECUTION_ID: 'sched-1', CONTAINER_APP_JOB_EXECUTION_NAME: 'other' }).RUN_EXECUTION_ID,
+    ).toBe('sched-1');
+    expect(() => loadConfig({ RUN_LEASE_SECONDS: '1' })).toThrow(/RUN_LEASE_SECONDS \(got "1"\)/);
+    expect(() => loadConfig({ RUN_LOCK_WAIT_SECONDS: 'soon' })).toThrow(
+      /RUN_LOCK_WAIT_SECONDS \(got "soon"\)/,
+    );
+    expect(() => loadConfig({ RUN_EXECUTION_ID: 'a b' })).toThrow(
+      /RUN_EXECUTION_ID \(got "a b"\): may hold only/,
+    );
+  });
+
   it('names a bad lookback or delete guard with its range', () => {
     expect(loadConfig({})).toMatchObject({ EXTRACT_LOOKBACK_SECONDS: 900, RECONCILE_MAX_DELETE_PERCENT: 20 });
     expect(() => loadConfig({ EXTRACT_LOOKBACK_SECONDS: '-1' })).toThrow(

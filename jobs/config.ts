@@ -63,6 +63,24 @@ const configSchema = z.object({
    * marked deleted at once: a source emptied or pointed at the wrong database must not delete the warehouse.
    */
   RECONCILE_MAX_DELETE_PERCENT: z.coerce.number().min(0).max(100).default(20),
+  /**
+   * The batch pipeline's lease (ops.run_leases) expires this long after its holder's last heartbeat; the holder
+   * renews it every third of it. A run that died (kill -9, a lost node) holds the warehouse at most this long, and
+   * its run row is then marked abandoned.
+   */
+  RUN_LEASE_SECONDS: z.coerce.number().int().min(3).max(86_400).default(300),
+  /** How long `ecomm run` (and each batch job) waits for the lease another run holds before it gives up (exit 75). */
+  RUN_LOCK_WAIT_SECONDS: z.coerce.number().int().min(0).max(86_400).default(0),
+  /**
+   * The scheduled execution this process is an attempt of (the cloud retries a failed run as a new process in the
+   * same execution): an attempt resumes after the last completed step of the previous failed or abandoned one.
+   * Falls back to CONTAINER_APP_JOB_EXECUTION_NAME (Azure Container Apps jobs); unset: every run starts afresh.
+   */
+  RUN_EXECUTION_ID: z
+    .string()
+    .max(128)
+    .regex(/^[A-Za-z0-9._:/-]+$/, 'may hold only letters, digits, ".", "_", ":", "/" and "-"')
+    .optional(),
   STREAM_GROUP_ID: z.string().min(1).default('ecomm-stream-ingest'),
   /** Prepended to every topic name, so environments (or test runs) can share one broker. */
   STREAM_TOPIC_PREFIX: z
@@ -128,6 +146,8 @@ export function loadConfig(
   const known = Object.fromEntries(
     Object.keys(configSchema.shape).map((key) => [key, blankToUndefined(environment[key])]),
   );
+  // Azure Container Apps names each job execution (its retries share it); the stacks may also set it explicitly.
+  known.RUN_EXECUTION_ID ??= blankToUndefined(environment.CONTAINER_APP_JOB_EXECUTION_NAME);
   const missing = (options.required ?? [])
     .filter((key) => known[key] === undefined && key in configSchema.shape)
     .map((key) => `${key}: required here (no embedded default when ECOMM_REQUIRE_SETTINGS is on)`);

@@ -65,7 +65,7 @@ export function badge(text: string, tone: Tone): Html {
 export function stateTone(state: string): Tone {
   if (state === 'succeeded' || state === 'ok' || state === 'pass') return 'ok';
   if (state === 'partial' || state === 'late' || state === 'warn' || state === 'skipped') return 'warn';
-  if (state === 'failed' || state === 'fail' || state === 'blocking') return 'fail';
+  if (state === 'failed' || state === 'fail' || state === 'blocking' || state === 'abandoned') return 'fail';
   return 'idle';
 }
 

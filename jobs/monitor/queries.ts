@@ -34,7 +34,24 @@ export const toInt = (value: unknown): number => Number(value ?? 0);
 // ---------------------------------------------------------------------------------------------------------------
 // Pipeline status: the latest run of every job.
 
-export type RunState = 'succeeded' | 'failed' | 'partial' | 'never';
+/**
+ * `running`: a run row is still running (its heartbeat is fresh, or nobody has checked yet); `abandoned`: its
+ * process died and the next run or the watchdog marked it so (ops.pipeline_runs, jobs/ops/run-lease.ts).
+ */
+export type RunState = 'succeeded' | 'failed' | 'partial' | 'never' | 'running' | 'abandoned';
+
+/** A run's state from its steps' statuses: a dead or unfinished run says so before any count of failed steps. */
+export function runStateOf(statuses: {
+  failed: number;
+  running: number;
+  abandoned: number;
+  total: number;
+}): RunState {
+  if (statuses.abandoned > 0) return 'abandoned';
+  if (statuses.running > 0) return 'running';
+  if (statuses.failed === 0) return 'succeeded';
+  return statuses.failed === statuses.total ? 'failed' : 'partial';
+}
 
 export interface JobStatus {
   job: string;
@@ -62,6 +79,8 @@ export async function loadJobStatuses(db: SqlDatabase): Promise<JobStatus[]> {
        select job, run_id, min(started_at) as started_at, max(finished_at) as finished_at,
          count(*) as steps,
          sum(case when status = 'failed' then 1 else 0 end) as failed_steps,
+         sum(case when status = 'running' then 1 else 0 end) as running_steps,
+         sum(case when status = 'abandoned' then 1 else 0 end) as abandoned_steps,
          sum(rows_in) as rows_in, sum(rows_out) as rows_out, sum(rows_quarantined) as rows_quarantined,
          max(case when status = 'failed' then substring(message, 1, 300) end) as message
        from ops.pipeline_runs
@@ -72,7 +91,8 @@ export async function loadJobStatuses(db: SqlDatabase): Promise<JobStatus[]> {
        from runs
      )
      select job, run_id, started_at, finished_at, cast(steps as integer) as steps,
-       cast(failed_steps as integer) as failed_steps, cast(rows_in as bigint) as rows_in,
+       cast(failed_steps as integer) as failed_steps, cast(running_steps as integer) as running_steps,
+       cast(abandoned_steps as integer) as abandoned_steps, cast(rows_in as bigint) as rows_in,
        cast(rows_out as bigint) as rows_out, cast(rows_quarantined as bigint) as rows_quarantined, message
      from ranked where position = 1
      order by job
@@ -110,7 +130,12 @@ export async function loadJobStatuses(db: SqlDatabase): Promise<JobStatus[]> {
       kind: spec?.kind ?? null,
       schedule: spec?.schedule ?? null,
       runId: String(row.run_id),
-      state: failedSteps === 0 ? 'succeeded' : failedSteps === steps ? 'failed' : 'partial',
+      state: runStateOf({
+        failed: failedSteps,
+        running: toInt(row.running_steps),
+        abandoned: toInt(row.abandoned_steps),
+        total: steps,
+      }),
       startedAt: toDate(row.started_at),
       finishedAt: toDate(row.finished_at),
       steps,

@@ -1,6 +1,6 @@
 /** Run history and data-quality trend: what ops.pipeline_runs and ops.dq_findings say about recent runs. */
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { type RunState, toDate, toInt, toNumber } from './queries.ts';
+import { type RunState, runStateOf, toDate, toInt, toNumber } from './queries.ts';
 
 export interface RunStep {
   job: string;
@@ -76,7 +76,7 @@ export async function loadRunHistory(db: SqlDatabase, limit = RUN_HISTORY_LIMIT)
           message: row.message === null || row.message === undefined ? null : String(row.message),
         }),
       );
-    const failed = own.filter((step) => step.status === 'failed').length;
+    const count = (status: string) => own.filter((step) => step.status === status).length;
     const validates = own.filter((step) => step.job === 'validate');
     const sum = (values: (number | null)[]) =>
       values.reduce<number>((total, value) => total + (value ?? 0), 0);
@@ -86,7 +86,12 @@ export async function loadRunHistory(db: SqlDatabase, limit = RUN_HISTORY_LIMIT)
       startedAt: toDate(run.started_at),
       finishedAt: toDate(run.finished_at),
       jobs: [...new Set(own.map((step) => step.job))],
-      state: failed === 0 ? 'succeeded' : failed === own.length ? 'failed' : 'partial',
+      state: runStateOf({
+        failed: count('failed'),
+        running: count('running'),
+        abandoned: count('abandoned'),
+        total: own.length,
+      }),
       steps: own,
       validation:
         validates.length === 0

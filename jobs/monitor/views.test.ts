@@ -5,7 +5,7 @@ import { renderPage } from './page.ts';
 import { renderQualityDetails } from './quality-view.ts';
 import type { Quarantine } from './quarantine-queries.ts';
 import { renderQuarantine } from './quarantine-view.ts';
-import type { Freshness, JobStatus, Kpis } from './queries.ts';
+import { type Freshness, type JobStatus, type Kpis, runStateOf } from './queries.ts';
 import type { Quality, RunSummary } from './run-queries.ts';
 import { renderRunHistory } from './runs-view.ts';
 import { PII_RECORD } from './test-fixtures.ts';
@@ -207,6 +207,45 @@ describe('run history renderer', () => {
     expect(out).toContain('1 warn');
     expect(out).toContain('4 min 00 s');
     expect(renderRunHistory([], now).value).toContain('No runs recorded');
+  });
+});
+
+describe('run states', () => {
+  it('shows a run still running, and a run that died as abandoned, before any count of failed steps', () => {
+    expect(runStateOf({ failed: 0, running: 1, abandoned: 0, total: 3 })).toBe('running');
+    expect(runStateOf({ failed: 2, running: 0, abandoned: 1, total: 3 })).toBe('abandoned');
+    expect(runStateOf({ failed: 1, running: 0, abandoned: 0, total: 3 })).toBe('partial');
+    const step = {
+      job: 'run',
+      step: 'pipeline',
+      batchId: null,
+      startedAt: minutesAgo(30),
+      finishedAt: null,
+      durationMs: null,
+      rowsIn: null,
+      rowsOut: null,
+      rowsQuarantined: null,
+    };
+    const run = (runId: string, state: RunSummary['state'], status: string, message: string | null) => ({
+      runId,
+      startedAt: minutesAgo(30),
+      finishedAt: null,
+      jobs: ['run'],
+      state,
+      steps: [{ ...step, status, message }],
+      validation: null,
+      checks: null,
+    });
+    const out = renderRunHistory(
+      [
+        run('live', 'running', 'running', null),
+        run('dead', 'abandoned', 'abandoned', 'abandoned: no heartbeat since 2026-10-01T10:00:00.000Z'),
+      ],
+      now,
+    ).value;
+    expect(out).toMatch(/data-run-id="live"[\s\S]*?badge-idle">running</);
+    expect(out).toMatch(/data-run-id="dead"[\s\S]*?badge-fail">abandoned</);
+    expect(out).toContain('abandoned: no heartbeat since 2026-10-01T10:00:00.000Z');
   });
 });
 

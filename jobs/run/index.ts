@@ -9,6 +9,8 @@ export { type PipelineOptions, type PipelineResult, runPipeline, type StepTiming
 export interface RunOptions extends Omit<GenerateCommandOptions, 'replace'> {
   /** Generate the store first when the source is empty (`npm start`). */
   demo?: boolean;
+  /** Resume the latest run, which must have failed or been abandoned, after its last completed step. */
+  resume?: boolean;
 }
 
 /**
@@ -24,6 +26,7 @@ export async function run(context: JobContext, options: RunOptions, output: Prin
           asOf: options.asOf ?? todayUtc(context.now()),
         }
       : undefined,
+    resumeLastFailed: options.resume === true,
   });
   await printPipelineSummary(context, result, output);
   return result.ok ? 0 : 1;

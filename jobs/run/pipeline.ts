@@ -1,3 +1,4 @@
+import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import type { JobContext } from '../context.ts';
 import { runExtract } from '../extract/index.ts';
 import {
@@ -9,18 +10,22 @@ import {
 import { runLoad } from '../load/index.ts';
 import { type BatchState, failedBatches } from '../ops/batches.ts';
 import { blockingFailures } from '../ops/dq-findings.ts';
-import { recordRun } from '../ops/pipeline-runs.ts';
+import { finishRunRow, markAbandonedRuns, RUN_ROW, startRunRow } from '../ops/pipeline-runs.ts';
 import { runQualityWithLineage } from '../quality/index.ts';
 import { runReconcile } from '../reconcile/index.ts';
 import { runStreamIngest } from '../stream-ingest/index.ts';
 import { runTransform } from '../transform/index.ts';
 import { runValidate } from '../validate/index.ts';
+import {
+  abortableSleep,
+  findResumePoint,
+  type ResumePoint,
+  type Sleep,
+  type StepTiming,
+  stepRunner,
+} from './steps.ts';
 
-export interface StepTiming {
-  step: string;
-  ms: number;
-  rows: number;
-}
+export type { StepTiming } from './steps.ts';
 
 export interface PipelineResult {
   ok: boolean;
@@ -31,17 +36,31 @@ export interface PipelineResult {
   /** Batches this run marked failed and held back; the rest went on to silver and gold (`ecomm batches`). */
   failedBatches: BatchState[];
   wallMs: number;
+  /** The failed or abandoned attempt this run resumed after its last completed step, if any. */
+  resumedFrom: string | null;
+  /** This run and the attempts it continues (newest first): the summary reports what all of them did. */
+  runIds: string[];
 }
 
 export interface PipelineOptions {
   /** The demo: seed the source and the stream when the source holds no rows yet. */
   generateIfEmpty?: { seed: number; scale: number; asOf: Date } | undefined;
+  /**
+   * `ecomm run --resume`: resume the latest earlier run, which must have failed or been abandoned. Without it a run
+   * resumes only a failed or abandoned earlier attempt of its own execution (RUN_EXECUTION_ID).
+   */
+  resumeLastFailed?: boolean;
+  /** How the step retries wait (tests pass a fake); default: a timer that a stop request interrupts. */
+  sleep?: Sleep;
 }
 
 /**
  * `ecomm run`: the batch DAG once, in order: extract, stream-ingest, validate, load, reconcile (then validate and
  * load again when it re-extracted late rows), bronze checks, silver and gold with their checks. Each step is the
- * same code as its standalone job, and each is idempotent, so a failed run is simply run again. A batch that fails
+ * same code as its standalone job, and each is idempotent, so a failed run is simply run again. A step that fails on
+ * an outage is retried in the run (RUN_STEPS: retries, doubling backoff); every attempt is a pipeline_runs row (job
+ * run, step <name>), and the run's own row (step pipeline) is written as running first and finished last. A run
+ * that resumes a failed or abandoned attempt (same RUN_EXECUTION_ID, or --resume) skips the steps it completed. A batch that fails
  * on its own data is held back (failed in ops.batches, a finding, an alert) and the run goes on: the run is still
  * ok, and its summary names the batch.
  */
@@ -55,100 +74,130 @@ export async function runPipeline(
   const timed = async <T>(step: string, work: () => Promise<T>, rowsOf: (value: T) => number): Promise<T> => {
     const begin = performance.now();
     const value = await work();
-    steps.push({ step, ms: performance.now() - begin, rows: rowsOf(value) });
+    steps.push({ step, ms: performance.now() - begin, rows: rowsOf(value), attempts: 1 });
     return value;
   };
 
   // Both embedded databases initialise in about 3 s each: open them side by side.
-  await Promise.all([context.source(), context.warehouse()]);
-  let generated: GenerateResult | null = null;
-  if (options.generateIfEmpty) {
-    const seedWith = options.generateIfEmpty;
-    const source = await context.source();
-    await createSourceSchema(source);
-    if ((await nonEmptySourceTables(source)).length === 0) {
-      generated = await timed(
-        'generate',
-        async () => generate({ db: source, stream: context.stream(), ...seedWith }),
-        (result) => Object.values(result.counts).reduce((sum, count) => sum + count, 0),
-      );
+  const [, warehouse] = await Promise.all([context.source(), context.warehouse()]);
+  const resume = await startRun(context, warehouse, startedAt, options.resumeLastFailed === true);
+  const step = stepRunner(context, steps, resume, options.sleep ?? abortableSleep(context));
+  const runRow = { runId: context.runId, ...RUN_ROW, startedAt };
+  let result: PipelineResult;
+  try {
+    let generated: GenerateResult | null = null;
+    if (options.generateIfEmpty) {
+      const seedWith = options.generateIfEmpty;
+      const source = await context.source();
+      await createSourceSchema(source);
+      if ((await nonEmptySourceTables(source)).length === 0) {
+        generated = await timed(
+          'generate',
+          async () => generate({ db: source, stream: context.stream(), ...seedWith }),
+          (result) => Object.values(result.counts).reduce((sum, count) => sum + count, 0),
+        );
+      }
     }
+    await step('extract', () => runExtract(context), {
+      rows: (tables) => tables.reduce((sum, t) => sum + t.rows, 0),
+    });
+    await step('stream-ingest', () => runStreamIngest(context), {
+      rows: (batches) => batches.reduce((sum, b) => sum + b.events, 0),
+    });
+    await step('validate', () => runValidate(context), {
+      rows: (batches) => batches.reduce((sum, b) => sum + b.rowsIn, 0),
+    });
+    await step('load', () => runLoad(context), {
+      rows: (batches) => batches.reduce((sum, b) => sum + b.rows, 0),
+    });
+    const reconciled = await step('reconcile', () => runReconcile(context), {
+      rows: (tables) => tables.reduce((sum, t) => sum + t.keyEvents + (t.repair?.rows ?? 0), 0),
+    });
+    // Late rows the reconciliation re-extracted reach bronze in this run, before the checks and silver. A resumed
+    // run whose attempt completed the reconciliation runs them anyway: with nothing pending they do nothing.
+    if (reconciled === undefined || reconciled.some((table) => table.repair)) {
+      await step('validate repairs', () => runValidate(context), {
+        rows: (batches) => batches.reduce((sum, b) => sum + b.rowsIn, 0),
+      });
+      await step('load repairs', () => runLoad(context), {
+        rows: (batches) => batches.reduce((sum, b) => sum + b.rows, 0),
+      });
+    }
+    const bronzeFindings = await step('quality bronze', () => runQualityWithLineage(context, 'bronze'), {
+      rows: (findings) => findings.length,
+      blockedBy: (findings) => blockingFailures(findings).map((finding) => finding.checkId),
+    });
+    let blockedBy = blockingFailures(bronzeFindings ?? []).map((finding) => finding.checkId);
+    if (blockedBy.length === 0) {
+      const transformed = await step('transform', () => runTransform(context, ['silver', 'gold']), {
+        rows: (result) => result.built.reduce((sum, model) => sum + model.rows, 0),
+        blockedBy: (result) => result.blockedBy,
+      });
+      blockedBy = transformed?.blockedBy ?? [];
+    }
+    const runIds = [context.runId, ...(resume?.chain ?? [])];
+    const failed: BatchState[] = [];
+    for (const runId of runIds) failed.push(...(await failedBatches(warehouse, runId)));
+    result = {
+      ok: blockedBy.length === 0,
+      generated,
+      steps,
+      blockedBy,
+      failedBatches: failed,
+      wallMs: performance.now() - started,
+      resumedFrom: resume?.runId ?? null,
+      runIds,
+    };
+  } catch (error) {
+    await finishRunRow(warehouse, runRow, {
+      status: 'failed',
+      finishedAt: context.now(),
+      message: (error as Error).message ?? String(error),
+    });
+    throw error;
   }
-  await timed(
-    'extract',
-    () => runExtract(context),
-    (tables) => tables.reduce((sum, t) => sum + t.rows, 0),
-  );
-  await timed(
-    'stream-ingest',
-    () => runStreamIngest(context),
-    (batches) => batches.reduce((sum, b) => sum + b.events, 0),
-  );
-  await timed(
-    'validate',
-    () => runValidate(context),
-    (batches) => batches.reduce((sum, b) => sum + b.rowsIn, 0),
-  );
-  await timed(
-    'load',
-    () => runLoad(context),
-    (batches) => batches.reduce((sum, b) => sum + b.rows, 0),
-  );
-  const reconciled = await timed(
-    'reconcile',
-    () => runReconcile(context),
-    (tables) => tables.reduce((sum, t) => sum + t.keyEvents + (t.repair?.rows ?? 0), 0),
-  );
-  // Late rows the reconciliation re-extracted reach bronze in this run, before the checks and silver.
-  if (reconciled.some((table) => table.repair)) {
-    await timed(
-      'validate repairs',
-      () => runValidate(context),
-      (batches) => batches.reduce((sum, b) => sum + b.rowsIn, 0),
-    );
-    await timed(
-      'load repairs',
-      () => runLoad(context),
-      (batches) => batches.reduce((sum, b) => sum + b.rows, 0),
-    );
-  }
-  const bronzeFindings = await timed(
-    'quality bronze',
-    () => runQualityWithLineage(context, 'bronze'),
-    (findings) => findings.length,
-  );
-  let blockedBy = blockingFailures(bronzeFindings).map((finding) => finding.checkId);
-  if (blockedBy.length === 0) {
-    const transformed = await timed(
-      'transform',
-      () => runTransform(context, ['silver', 'gold']),
-      (result) => result.built.reduce((sum, model) => sum + model.rows, 0),
-    );
-    blockedBy = transformed.blockedBy;
-  }
-  const failed = await failedBatches(await context.warehouse(), context.runId);
-  const result = {
-    ok: blockedBy.length === 0,
-    generated,
-    steps,
-    blockedBy,
-    failedBatches: failed,
-    wallMs: performance.now() - started,
-  };
   const isolated =
-    failed.length > 0
-      ? `${failed.length} failed batch(es) held back: ${failed.map((b) => b.batch_id).join(', ')}`
+    result.failedBatches.length > 0
+      ? `${result.failedBatches.length} failed batch(es) held back: ${result.failedBatches.map((b) => b.batch_id).join(', ')}`
       : null;
-  await recordRun(await context.warehouse(), {
-    runId: context.runId,
-    job: 'run',
-    step: 'pipeline',
+  await finishRunRow(warehouse, runRow, {
     status: result.ok ? 'succeeded' : 'failed',
-    startedAt,
     finishedAt: context.now(),
     message: result.ok
       ? isolated
-      : [`blocked by ${blockedBy.join(', ')}`, isolated].filter(Boolean).join('; '),
+      : [`blocked by ${result.blockedBy.join(', ')}`, isolated].filter(Boolean).join('; '),
   });
   return result;
+}
+
+/**
+ * Before any work: runs that died are marked abandoned, the attempt to resume (if any) is found, and this run's row
+ * is written as running, so a run killed from here on leaves a trace.
+ */
+async function startRun(
+  context: JobContext,
+  warehouse: SqlDatabase,
+  startedAt: Date,
+  resumeLastFailed: boolean,
+): Promise<ResumePoint | null> {
+  await markAbandonedRuns(warehouse, startedAt, context.config.RUN_LEASE_SECONDS);
+  const executionId = context.config.RUN_EXECUTION_ID ?? null;
+  const resume = await findResumePoint(warehouse, {
+    runId: context.runId,
+    executionId,
+    lastFailed: resumeLastFailed,
+  });
+  if (resume)
+    context.log.info(
+      { resumedFrom: resume.runId, completed: [...resume.completed.keys()] },
+      'resuming after the last completed step of an earlier attempt',
+    );
+  await startRunRow(warehouse, {
+    runId: context.runId,
+    ...RUN_ROW,
+    startedAt,
+    executionId,
+    resumedFromRunId: resume?.runId ?? null,
+  });
+  return resume;
 }

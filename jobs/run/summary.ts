@@ -22,11 +22,15 @@ export async function printPipelineSummary(
   print(
     `Pipeline run ${context.runId}: ${result.ok ? 'OK' : `STOPPED (blocking checks failed: ${result.blockedBy.join(', ')})`} in ${(result.wallMs / 1000).toFixed(1)} s`,
   );
-  print(`  steps: ${result.steps.map((step) => `${step.step} ${(step.ms / 1000).toFixed(1)}s`).join(', ')}`);
+  if (result.resumedFrom)
+    print(
+      `  resumed after the last completed step of run ${result.resumedFrom}; counts below cover ${result.runIds.join(', ')}`,
+    );
+  print(`  steps: ${result.steps.map(describeStep).join(', ')}`);
   printFailedBatches(result, print);
-  await printRowsPerLayer(db, context.runId, print);
-  await printQuarantine(db, context.runId, print);
-  await printQuality(db, context.runId, print);
+  await printRowsPerLayer(db, result.runIds, print);
+  await printQuarantine(db, result.runIds, print);
+  await printQuality(db, result.runIds, print);
   if (result.ok) await printKpis(db, print);
   print('');
   print('Where the data lives');
@@ -39,6 +43,15 @@ export async function printPipelineSummary(
   print(`  source     ${redactUrl(context.config.SOURCE_URL)}`);
   print(`  stream     ${redactUrl(context.config.STREAM_URL)}`);
 }
+
+function describeStep(step: PipelineResult['steps'][number]): string {
+  if (step.completedBy) return `${step.step} (done by ${step.completedBy})`;
+  const retried = step.attempts > 1 ? ` (${step.attempts} attempts)` : '';
+  return `${step.step} ${(step.ms / 1000).toFixed(1)}s${retried}`;
+}
+
+/** `$1, $2, …`: one placeholder per run id. */
+const placeholders = (runIds: string[]) => runIds.map((_, index) => `$${index + 1}`).join(', ');
 
 function printFailedBatches(result: PipelineResult, print: Print): void {
   if (result.failedBatches.length === 0) return;
@@ -65,7 +78,7 @@ async function tableCount(db: SqlDatabase, table: string): Promise<number | null
   }
 }
 
-async function printRowsPerLayer(db: SqlDatabase, runId: string, print: Print): Promise<void> {
+async function printRowsPerLayer(db: SqlDatabase, runIds: string[], print: Print): Promise<void> {
   const validated = await db.query<{
     source: string;
     rows_in: number;
@@ -74,8 +87,9 @@ async function printRowsPerLayer(db: SqlDatabase, runId: string, print: Print): 
   }>(
     `select step as source, cast(sum(rows_in) as integer) as rows_in, cast(sum(rows_out) as integer) as rows_out,
        cast(sum(rows_quarantined) as integer) as rows_quarantined
-     from ops.pipeline_runs where run_id = $1 and job = 'validate' and status = 'succeeded' group by step`,
-    [runId],
+     from ops.pipeline_runs where run_id in (${placeholders(runIds)}) and job = 'validate' and status = 'succeeded'
+     group by step`,
+    runIds,
   );
   print('');
   print('Rows per source and layer (this run: raw -> staged + quarantined; warehouse: totals)');
@@ -100,18 +114,19 @@ async function printRowsPerLayer(db: SqlDatabase, runId: string, print: Print): 
   print(`  gold: ${goldCounts.join(', ') || '(not built)'}`);
 }
 
-async function printQuarantine(db: SqlDatabase, runId: string, print: Print): Promise<void> {
+async function printQuarantine(db: SqlDatabase, runIds: string[], print: Print): Promise<void> {
   const reasons = await db.query<{ source: string; reasons: string; n: number }>(
     // A parser's message names the byte where it gave up; the summary counts the kind of failure.
     `with reasons as (
        select q.source,
          case when q.reasons like 'malformed JSON:%' then 'malformed JSON' else q.reasons end as reasons
        from ops.quarantine_rows q
-       join ops.pipeline_runs r on r.batch_id = q.batch_id and r.run_id = $1 and r.job = 'validate'
+       where q.batch_id in (select batch_id from ops.pipeline_runs
+         where run_id in (${placeholders(runIds)}) and job = 'validate')
      )
      select source, reasons, cast(count(*) as integer) as n
      from reasons group by source, reasons order by n desc, source, reasons limit 8`,
-    [runId],
+    runIds,
   );
   const total =
     reasons.length === 0
@@ -119,8 +134,9 @@ async function printQuarantine(db: SqlDatabase, runId: string, print: Print): Pr
       : ((
           await db.query<{ n: number }>(
             `select cast(count(*) as integer) as n from ops.quarantine_rows q
-     join ops.pipeline_runs r on r.batch_id = q.batch_id and r.run_id = $1 and r.job = 'validate'`,
-            [runId],
+     where q.batch_id in (select batch_id from ops.pipeline_runs
+       where run_id in (${placeholders(runIds)}) and job = 'validate')`,
+            runIds,
           )
         )[0]?.n ?? 0);
   print('');
@@ -128,7 +144,7 @@ async function printQuarantine(db: SqlDatabase, runId: string, print: Print): Pr
   for (const row of reasons) print(`  ${number(row.n).padStart(6)}  ${row.source}: ${row.reasons}`);
 }
 
-async function printQuality(db: SqlDatabase, runId: string, print: Print): Promise<void> {
+async function printQuality(db: SqlDatabase, runIds: string[], print: Print): Promise<void> {
   const findings = await db.query<{
     check_id: string;
     severity: string;
@@ -136,9 +152,14 @@ async function printQuality(db: SqlDatabase, runId: string, print: Print): Promi
     failing_rows: number;
     details: string | null;
   }>(
-    `select check_id, severity, status, cast(failing_rows as integer) as failing_rows, details
-     from ops.dq_findings where run_id = $1 order by check_id`,
-    [runId],
+    // A check run by several attempts of a resumed run counts once, with its latest verdict.
+    `select check_id, severity, status, failing_rows, details from (
+       select check_id, severity, status, cast(failing_rows as integer) as failing_rows, details,
+         row_number() over (partition by check_id order by checked_at desc) as recency
+       from ops.dq_findings where run_id in (${placeholders(runIds)})
+     ) latest
+     where recency = 1 order by check_id`,
+    runIds,
   );
   const failed = findings.filter((finding) => finding.status === 'fail');
   const blocking = failed.filter((finding) => finding.severity === 'blocking');

@@ -20,7 +20,8 @@ export type WatchdogCheckType =
   | 'volume_anomaly'
   | 'null_percentage'
   | 'referential_integrity'
-  | 'business_rule';
+  | 'business_rule'
+  | 'abandoned_run';
 
 export interface WatchdogFinding extends IncidentFinding {
   checkType: WatchdogCheckType;

@@ -1,5 +1,5 @@
 /**
- * `ecomm watchdog` (hourly): runs every check of rules.ts, records them in ops.dq_findings under the run id,
+ * `ecomm watchdog` (hourly): runs every check of rules.ts and the abandoned-runs check (abandoned-runs.ts), records them in ops.dq_findings under the run id,
  * folds them (and the latest verdict of each blocking pipeline gate) into incidents, and delivers the alerts the
  * incidents call for, retrying the ones earlier runs could not deliver.
  */
@@ -13,6 +13,7 @@ import type { JobContext, PrintLine } from '../context.ts';
 import { recordFindings } from '../ops/dq-findings.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
 import { qualityLineage } from '../quality/index.ts';
+import { abandonedRunsCheck } from './abandoned-runs.ts';
 import { runChecks, type WatchdogFinding } from './checks.ts';
 import { BUSINESS_RULES, type BusinessRule, TABLE_RULES, type TableRules } from './rules.ts';
 
@@ -82,7 +83,10 @@ export async function runWatchdog(
   const startedAt = context.now();
   try {
     const now = context.now();
-    const findings = await runChecks(db, now, options.tables ?? TABLE_RULES, options.rules ?? BUSINESS_RULES);
+    const findings = [
+      ...(await runChecks(db, now, options.tables ?? TABLE_RULES, options.rules ?? BUSINESS_RULES)),
+      await abandonedRunsCheck(db, now, context.config.RUN_LEASE_SECONDS),
+    ];
     await recordFindings(db, context.runId, findings, now);
     const failed = findings.filter((finding) => !finding.passed);
     for (const finding of failed) {
