@@ -7,8 +7,9 @@ import {
   nonEmptySourceTables,
 } from '../generate/index.ts';
 import { runLoad } from '../load/index.ts';
+import type { BlockedModel, HeldBackTable } from '../models/build.ts';
 import { type BatchState, failedBatches } from '../ops/batches.ts';
-import { blockingFailures } from '../ops/dq-findings.ts';
+import { blockingFailures, type Finding } from '../ops/dq-findings.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
 import { runQualityWithLineage } from '../quality/index.ts';
 import { runReconcile } from '../reconcile/index.ts';
@@ -26,8 +27,10 @@ export interface PipelineResult {
   ok: boolean;
   generated: GenerateResult | null;
   steps: StepTiming[];
-  /** Check ids of the blocking checks that stopped promotion, if any. */
+  /** Check ids of the failing blocking checks (bronze, silver, gold), if any: then the run is not ok. */
   blockedBy: string[];
+  /** The models those checks held back: not published this run, their last published tables kept. */
+  blocked: BlockedModel[];
   /** Batches this run marked failed and held back; the rest went on to silver and gold (`ecomm batches`). */
   failedBatches: BatchState[];
   wallMs: number;
@@ -40,7 +43,8 @@ export interface PipelineOptions {
 
 /**
  * `ecomm run`: the batch DAG once, in order: extract, stream-ingest, validate, load, reconcile (then validate and
- * load again when it re-extracted late rows), bronze checks, silver and gold with their checks. Each step is the
+ * load again when it re-extracted late rows), bronze checks, silver and gold with their checks (a failing blocking
+ * check holds back the models downstream of its table, and the run is not ok; everything else is published). Each step is the
  * same code as its standalone job, and each is idempotent, so a failed run is simply run again. A batch that fails
  * on its own data is held back (failed in ops.batches, a finding, an alert) and the run goes on: the run is still
  * ok, and its summary names the batch.
@@ -117,21 +121,23 @@ export async function runPipeline(
     () => runQualityWithLineage(context, 'bronze'),
     (findings) => findings.length,
   );
-  let blockedBy = blockingFailures(bronzeFindings).map((finding) => finding.checkId);
-  if (blockedBy.length === 0) {
-    const transformed = await timed(
-      'transform',
-      () => runTransform(context, ['silver', 'gold']),
-      (result) => result.built.reduce((sum, model) => sum + model.rows, 0),
-    );
-    blockedBy = transformed.blockedBy;
-  }
+  // A failing blocking bronze check holds back only the models downstream of its table; the rest is built.
+  const bronzeBlocked = heldBackTables(blockingFailures(bronzeFindings));
+  const transformed = await timed(
+    'transform',
+    () => runTransform(context, ['silver', 'gold'], { heldBack: bronzeBlocked }),
+    (result) => result.built.reduce((sum, model) => sum + model.rows, 0),
+  );
+  const blockedBy = [
+    ...new Set([...bronzeBlocked.flatMap((table) => table.blockedBy), ...transformed.blockedBy]),
+  ].sort();
   const failed = await failedBatches(await context.warehouse(), context.runId);
   const result = {
     ok: blockedBy.length === 0,
     generated,
     steps,
     blockedBy,
+    blocked: transformed.blocked,
     failedBatches: failed,
     wallMs: performance.now() - started,
   };
@@ -148,7 +154,21 @@ export async function runPipeline(
     finishedAt: context.now(),
     message: result.ok
       ? isolated
-      : [`blocked by ${blockedBy.join(', ')}`, isolated].filter(Boolean).join('; '),
+      : [
+          `blocked by ${blockedBy.join(', ')}`,
+          `held back: ${result.blocked.map((model) => model.name).join(', ') || 'nothing downstream'}`,
+          isolated,
+        ]
+          .filter(Boolean)
+          .join('; '),
   });
   return result;
+}
+
+/** The bronze tables failing blocking checks, each with its check ids. */
+function heldBackTables(failures: Finding[]): HeldBackTable[] {
+  const byTable = new Map<string, string[]>();
+  for (const finding of failures)
+    byTable.set(finding.tableName, [...(byTable.get(finding.tableName) ?? []), finding.checkId]);
+  return [...byTable].map(([name, blockedBy]) => ({ name, blockedBy }));
 }

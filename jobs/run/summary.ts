@@ -20,14 +20,15 @@ export async function printPipelineSummary(
   const db = await context.warehouse();
   print('');
   print(
-    `Pipeline run ${context.runId}: ${result.ok ? 'OK' : `STOPPED (blocking checks failed: ${result.blockedBy.join(', ')})`} in ${(result.wallMs / 1000).toFixed(1)} s`,
+    `Pipeline run ${context.runId}: ${result.ok ? 'OK' : `BLOCKED (blocking checks failed: ${result.blockedBy.join(', ')}; ${result.blocked.length} model(s) held back)`} in ${(result.wallMs / 1000).toFixed(1)} s`,
   );
   print(`  steps: ${result.steps.map((step) => `${step.step} ${(step.ms / 1000).toFixed(1)}s`).join(', ')}`);
+  printHeldBack(result, print);
   printFailedBatches(result, print);
   await printRowsPerLayer(db, context.runId, print);
   await printQuarantine(db, context.runId, print);
   await printQuality(db, context.runId, print);
-  if (result.ok) await printKpis(db, print);
+  if (!result.blocked.some((model) => model.name === 'gold.agg_daily_sales')) await printKpis(db, print);
   print('');
   print('Where the data lives');
   print(
@@ -38,6 +39,19 @@ export async function printPipelineSummary(
   );
   print(`  source     ${redactUrl(context.config.SOURCE_URL)}`);
   print(`  stream     ${redactUrl(context.config.STREAM_URL)}`);
+}
+
+/** The models a failing blocking check kept from being published, and which check; everything else was published. */
+function printHeldBack(result: PipelineResult, print: Print): void {
+  if (result.blocked.length === 0) return;
+  print('');
+  print(
+    `Held back: ${result.blocked.length} model(s) not published, their last published tables kept (every other model was published)`,
+  );
+  for (const model of result.blocked) {
+    const how = model.build ? 'built, failed its gate' : 'not built, upstream held back';
+    print(`  ${model.name} (${how}): blocked by ${model.blockedBy.join(', ')}`);
+  }
 }
 
 function printFailedBatches(result: PipelineResult, print: Print): void {
