@@ -7,6 +7,7 @@ import { buildModels, ModelBuildError } from '../jobs/models/build.ts';
 import { downstreamOf, loadModels, SQL_ROOT, upstreamOf } from '../jobs/models/models.ts';
 import { selectModels } from '../jobs/models/selection.ts';
 import { runPipeline } from '../jobs/run/index.ts';
+import { printPipelineSummary } from '../jobs/run/summary.ts';
 import { runTransform, run as transformJob } from '../jobs/transform/index.ts';
 import {
   type EmbeddedPlatform,
@@ -201,6 +202,20 @@ describe.each(engines)('gate before publish on %s', (_engine, open) => {
     ).toEqual(held);
     expect(runs['gold.dim_customers']).toBe('succeeded');
     expect(runs['gold.fact_sessions']).toBe('succeeded');
+    // `ecomm transform` says what it held back and why, and exits 1.
+    const lines: string[] = [];
+    expect(await transformJob(platform.context(), {}, (line) => lines.push(line))).toBe(1);
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^held back gold\.fact_orders +built, not published: blocked by .*not_null\(fx_rate_to_usd/,
+      ),
+    );
+    expect(lines.at(-1)).toMatch(
+      new RegExp(
+        `^blocked: ${held.length} model\\(s\\) held back, last published tables kept; failing blocking checks: .*fx_rate_to_usd`,
+      ),
+    );
+    expect(lines).toContainEqual(expect.stringMatching(/^built gold\.dim_customers +\d+ rows$/));
 
     await db.exec('insert into bronze.fx_rates select * from gate_test.held_fx');
     await db.exec('drop schema gate_test cascade');
@@ -346,6 +361,20 @@ describe.each(engines)('gate before publish on %s', (_engine, open) => {
         [context.runId],
       );
       expect(pipeline?.status).toBe('failed');
+      const [finding] = await db.query<{ details: string }>(
+        'select details from ops.dq_findings where run_id = $1 and check_id = $2',
+        [context.runId, RECONCILE],
+      );
+      expect(finding?.details).toMatch(/; held back \(not published\): .*silver\.fx_rates/);
+      expect(finding?.details).toContain('gold.fact_orders');
+      const printed: string[] = [];
+      await printPipelineSummary(context, result, (line) => printed.push(line));
+      expect(printed.join('\n')).toMatch(
+        new RegExp(
+          `Pipeline run [0-9a-f-]{36}: BLOCKED \\(blocking checks failed: ${RECONCILE}; ${held.length} model\\(s\\) held back\\)`,
+        ),
+      );
+      expect(printed).toContain(`  silver.fx_rates (not built, upstream held back): blocked by ${RECONCILE}`);
       expect(pipeline?.message).toContain(`blocked by ${RECONCILE}; held back: silver.fx_rates`);
       expect(await nextTables(db)).toEqual([]);
     } finally {

@@ -8,6 +8,7 @@ import {
 } from '../generate/index.ts';
 import { runLoad } from '../load/index.ts';
 import type { BlockedModel, HeldBackTable } from '../models/build.ts';
+import { downstreamOf, loadModels, upstreamOf } from '../models/models.ts';
 import { type BatchState, failedBatches } from '../ops/batches.ts';
 import { blockingFailures, type Finding } from '../ops/dq-findings.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
@@ -116,9 +117,13 @@ export async function runPipeline(
       (batches) => batches.reduce((sum, b) => sum + b.rows, 0),
     );
   }
+  const models = loadModels();
   const bronzeFindings = await timed(
     'quality bronze',
-    () => runQualityWithLineage(context, 'bronze'),
+    () =>
+      runQualityWithLineage(context, 'bronze', undefined, (table) => [
+        ...downstreamOf(models, [table], upstreamOf),
+      ]),
     (findings) => findings.length,
   );
   // A failing blocking bronze check holds back only the models downstream of its table; the rest is built.

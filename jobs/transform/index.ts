@@ -8,7 +8,6 @@ import {
   ModelBuildError,
   type ModelBuildResult,
 } from '../models/build.ts';
-import type { ModelTestResult } from '../models/model-tests.ts';
 import { downstreamOf, loadModels, type Model, type ModelLayer, upstreamOf } from '../models/models.ts';
 import { type ModelSelection, SelectionError, selectModels } from '../models/selection.ts';
 import { classifyBatchError } from '../ops/batch-errors.ts';
@@ -80,28 +79,17 @@ export async function runTransform(
       throw error;
     }
     await recordModelRuns(context, models, gated);
-    await runQualityWithLineage(context, layer, nameWhatTheyHoldBack(gated.checks, inScope));
+    // A failing blocking check's finding names what it held back: its model and what is downstream in this run.
+    await runQualityWithLineage(context, layer, gated.checks, (table) => [
+      table,
+      ...downstreamOf(inScope, [table], upstreamOf),
+    ]);
     built.push(...gated.built);
     blocked.push(...gated.blocked);
     for (const id of [...gated.blockedBy, ...gated.blocked.flatMap((model) => model.blockedBy)])
       blockedBy.add(id);
   }
   return { built, blocked, blockedBy: [...blockedBy].sort() };
-}
-
-/**
- * A failing blocking check's finding names what it held back (its model and what is downstream of it among the
- * models of this transform), so the finding alone says what the failure cost.
- */
-function nameWhatTheyHoldBack(checks: ModelTestResult[], inScope: Model[]): ModelTestResult[] {
-  return checks.map((check) => {
-    if (check.passed || check.severity !== 'blocking') return check;
-    const held = [check.model, ...downstreamOf(inScope, [check.model], upstreamOf)];
-    return {
-      ...check,
-      details: `${check.details ?? 'failed'}; held back (not published): ${held.join(', ')}`,
-    };
-  });
 }
 
 export interface TransformOptions extends ModelSelection {
