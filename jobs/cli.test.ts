@@ -82,6 +82,29 @@ describe('ecomm CLI', () => {
     expect(badDate.stderr).toMatch(/expected a date YYYY-MM-DD, got "2026-02-30"/);
   });
 
+  it('names a bad transform --select or --exclude model, with its near matches, with exit code 2', () => {
+    const unknown = ecomm(['transform', '--select', 'silver.ordrs']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(
+      /--select <models>.*unknown model "silver\.ordrs"; did you mean silver\.orders\b/,
+    );
+    const malformed = ecomm([
+      'transform',
+      '--select',
+      'silver.orders+',
+      '--exclude',
+      'fact_orders,bronze.orders',
+    ]);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/--exclude <models>.*bad model selector "bronze\.orders"/);
+    const nothingLeft = ecomm(['transform', '--select', 'silver.orders', '--exclude', 'orders']);
+    expect(nothingLeft.code).toBe(2);
+    expect(nothingLeft.stderr).toMatch(/the selection leaves no model to build/);
+    const otherLayer = ecomm(['transform', '--layer', 'gold', '--select', 'silver.orders']);
+    expect(otherLayer.code).toBe(2);
+    expect(otherLayer.stderr).toMatch(/the selection has no model in gold/);
+  });
+
   it('names the setting of a bad URL, from the environment or a flag, with exit code 2', () => {
     const fromEnv = ecomm(['extract'], { LAKE_URL: 'ftp://files/lake' });
     expect(fromEnv.code).toBe(2);

@@ -15,6 +15,8 @@ import * as extract from './extract/index.ts';
 import * as generator from './generate/index.ts';
 import { withLineageRun } from './lineage/emitter.ts';
 import * as load from './load/index.ts';
+import { loadModels } from './models/models.ts';
+import { resolveSelector, SelectionError, splitSelectors } from './models/selection.ts';
 import * as monitor from './monitor/index.ts';
 import type { BatchStatus } from './ops/batches.ts';
 import { LEASE_LOST, RunLeaseHeldError, withRunLease } from './ops/run-lease.ts';
@@ -43,6 +45,9 @@ export interface JobOptions {
   demo?: boolean;
   resume?: boolean;
   layer?: 'bronze' | 'silver' | 'gold' | 'all';
+  /** `ecomm transform`: model selectors, `<model>[+]`, each flag repeated or a comma list. */
+  select?: string[];
+  exclude?: string[];
   follow?: boolean;
   healthPort?: number;
   port?: number;
@@ -234,6 +239,37 @@ function addJobOptions(job: string, command: Command): void {
         .default('all'),
     );
   }
+  if (job === 'transform') {
+    command
+      .addOption(
+        new Option(
+          '--select <models>',
+          'build only these models: <layer>.<name> or a bare name, "+" adds what is downstream (e.g. silver.orders+); repeat or comma-separate',
+        )
+          .argParser(collectSelectors)
+          .default([]),
+      )
+      .addOption(
+        new Option('--exclude <models>', 'leave these models out (same syntax as --select)')
+          .argParser(collectSelectors)
+          .default([]),
+      );
+  }
+}
+
+/** Checks each selector of one --select/--exclude value against the model files, and adds them to the earlier ones. */
+function collectSelectors(value: string, previous: string[]): string[] {
+  const selectors = splitSelectors([value]);
+  if (selectors.length === 0) throw new InvalidArgumentError('expected a model, e.g. silver.orders');
+  const models = loadModels();
+  for (const selector of selectors) {
+    try {
+      resolveSelector(models, selector);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  }
+  return [...previous, ...selectors];
 }
 
 /**
@@ -349,7 +385,11 @@ function exitCodeFor(error: unknown, logLevel: Config['LOG_LEVEL'] | undefined):
     if (error.reason.startsWith(LEASE_LOST)) return EXIT.busy;
     return error.reason === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
   }
-  if (error instanceof ConfigError || error instanceof UnsupportedUrlError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof UnsupportedUrlError ||
+    error instanceof SelectionError
+  ) {
     process.stderr.write(`ecomm: ${error.message}\n`);
     return EXIT.usage;
   }

@@ -1,16 +1,19 @@
 /**
  * Builds the silver and gold models inside the warehouse, a layer at a time, behind the layer's gate: every
  * selected model of the layer is built into `<layer>.<name>__next` (in dependency order, a model reading its own
- * layer reads the other model's `__next`), the layer's declared checks run on those `__next` tables, and only when
- * no blocking check failed are all the layer's tables swapped in, in one transaction. A blocking failure or a build
- * error publishes nothing of the layer and leaves no `__next` table behind. Rebuilding from the same bronze gives the
- * same rows (models are deterministic), which keeps reruns idempotent (invariant 2).
+ * layer reads the other model's `__next`), the layer's declared checks run on those `__next` tables, and in one
+ * transaction every model that passed is swapped in, while a model whose blocking check failed is held back with
+ * everything downstream of it (what reads it, or checks against it): its previous table stays published and its
+ * `__next` is dropped. A build error publishes nothing of the layer and leaves no `__next` table behind.
+ * Rebuilding from the same bronze gives the same rows (models are deterministic), which keeps reruns idempotent
+ * (invariant 2).
  */
 import type { SqlDatabase, SqlDialect } from '../../adapters/warehouse/sql-database.ts';
 import { expandMacros, lockForWriteSql, type MacroVars } from '../../sql/dialects/macros.ts';
 import { columnTypeOf } from '../contracts/data-contracts.ts';
 import { type ModelTestResult, runModelTests, type TableResolver } from './model-tests.ts';
 import {
+  downstreamOf,
   loadBronzeTables,
   MODEL_LAYERS,
   type Model,
@@ -18,6 +21,7 @@ import {
   orderModels,
   renameTableReferences,
   SQL_ROOT,
+  upstreamOf,
   type WarehouseLayer,
 } from './models.ts';
 
@@ -33,8 +37,30 @@ export interface BuildOptions {
    * publish, and the models of their layer left out are read as published.
    */
   only?: string[];
-  /** Called for each model once its layer has been published. */
+  /** Called for each model once it has been published. */
   onModelBuilt?: (result: ModelBuildResult) => void;
+  /**
+   * Tables already held back upstream (a bronze table whose blocking check failed, a blocked model of an earlier
+   * layer): the selected models downstream of them are not built and keep their published tables.
+   */
+  heldBack?: HeldBackTable[];
+  /** The clock of the per-model timings (startedAt, finishedAt); default: the system's. */
+  now?: () => Date;
+}
+
+/** A table kept at its last published state, and the failing blocking checks that keep it there. */
+export interface HeldBackTable {
+  /** `<layer>.<name>` */
+  name: string;
+  /** Check ids: the table's own failing blocking checks, or those of what it is downstream of. */
+  blockedBy: string[];
+}
+
+/** A selected model not published by this build: its previous table (if any) is untouched. */
+export interface BlockedModel extends HeldBackTable {
+  layer: ModelLayer;
+  /** Its `__next` build, when it was built and checked before being held back; absent when never built. */
+  build?: ModelBuildResult;
 }
 
 export interface ModelBuildResult {
@@ -46,16 +72,21 @@ export interface ModelBuildResult {
   rows: number;
   /** Time to build this model's `__next` table and count it (the layer's checks and swap are not in it). */
   ms: number;
+  /** When that build started and finished, on the build's clock (BuildOptions.now): the same span as `ms`. */
+  startedAt: Date;
+  finishedAt: Date;
 }
 
 /** One layer through its gate. */
 export interface LayerBuild {
   layer: ModelLayer;
-  /** The selected models of the layer, each built into `__next`; published only when `blockedBy` is empty. */
+  /** The selected models of the layer built and published (swapped in), in build order. */
   built: ModelBuildResult[];
-  /** The selected models' declared checks, run on the `__next` tables; ids and table names are the published ones. */
+  /** The selected models held back, each with the checks that hold it: their published tables are untouched. */
+  blocked: BlockedModel[];
+  /** The built models' declared checks, run on the `__next` tables; ids and table names are the published ones. */
   checks: ModelTestResult[];
-  /** Ids of the blocking checks that failed: when any, nothing of the layer was published. */
+  /** Ids of this layer's blocking checks that failed (those held back by an earlier layer are in `blocked`). */
   blockedBy: string[];
 }
 
@@ -76,14 +107,18 @@ export class ModelBuildError extends Error {
   }
 }
 
-/** buildModels' answer to a closed gate: the layer's blocking checks failed, so it was not published. */
-export class LayerBlockedError extends Error {
-  readonly layer: ModelLayer;
+/** buildModels' answer to a shut gate: these models were held back (everything else was published). */
+export class ModelsBlockedError extends Error {
+  readonly blocked: BlockedModel[];
+  /** The failing blocking checks that hold them back. */
   readonly blockedBy: string[];
-  constructor(layer: ModelLayer, blockedBy: string[]) {
-    super(`${layer} not published: blocking checks failed: ${blockedBy.join(', ')}`);
-    this.name = 'LayerBlockedError';
-    this.layer = layer;
+  constructor(blocked: BlockedModel[]) {
+    const blockedBy = [...new Set(blocked.flatMap((model) => model.blockedBy))].sort();
+    super(
+      `not published: ${blocked.map((model) => model.name).join(', ')}: blocking checks failed: ${blockedBy.join(', ')}`,
+    );
+    this.name = 'ModelsBlockedError';
+    this.blocked = blocked;
     this.blockedBy = blockedBy;
   }
 }
@@ -111,9 +146,10 @@ export function nextTableOf(name: string): string {
 }
 
 /**
- * Builds the selected models layer by layer (silver, then gold), each layer through its gate (buildLayer). Throws
- * LayerBlockedError when a layer's blocking checks fail (that layer and the ones after it are not published) and
- * ModelBuildError when a model fails to build (its layer is not published).
+ * Builds the selected models layer by layer (silver, then gold), each layer through its gate (buildLayer), a
+ * model held back in one layer holding back what reads it in the next. Throws ModelsBlockedError, once everything
+ * else is published, when a blocking check held models back, and ModelBuildError when a model fails to build (its
+ * layer is not published).
  */
 export async function buildModels(
   db: SqlDatabase,
@@ -122,21 +158,26 @@ export async function buildModels(
 ): Promise<ModelBuildResult[]> {
   checkOnly(models, options.only);
   const results: ModelBuildResult[] = [];
+  const blocked: BlockedModel[] = [];
   for (const layer of MODEL_LAYERS) {
     if (options.layers && !options.layers.includes(layer)) continue;
-    const gated = await buildLayer(db, models, layer, options);
-    if (gated.blockedBy.length > 0) throw new LayerBlockedError(layer, gated.blockedBy);
+    const heldBack = [...(options.heldBack ?? []), ...blocked];
+    const gated = await buildLayer(db, models, layer, { ...options, heldBack });
+    blocked.push(...gated.blocked);
     results.push(...gated.built);
   }
+  if (blocked.length > 0) throw new ModelsBlockedError(blocked);
   return results;
 }
 
 /**
- * One layer through its gate: its selected models built into `__next`, their declared checks run there, and, only
- * when no blocking check failed, every table of the layer swapped in by one transaction. Returns the checks (for the
- * caller to record as findings) and the failing blocking ones; throws ModelBuildError when a model fails to build
- * (an Error naming the check when a check query itself fails). Whatever the outcome, a layer that is not published
- * is left exactly as it was, without a `__next` table.
+ * One layer through its gate: its selected models built into `__next`, their declared checks run there, and, in one
+ * transaction, every model that passed swapped in while a model whose blocking check failed, and what is
+ * downstream of it in the layer, is held back (its `__next` dropped, its published table untouched). Selected
+ * models downstream of `options.heldBack` are not built at all. Returns the published models, the held-back ones
+ * with the checks that hold them, and every check (for the caller to record as findings); throws ModelBuildError
+ * when a model fails to build (an Error naming the check when a check query itself fails), and then the layer is
+ * left exactly as it was. No outcome leaves a `__next` table behind.
  *
  * Why not the whole layer in one transaction (which would roll every failure back by itself): it would hold the
  * stream service's write locks on the event tables for the whole silver build and its checks, stalling the 5-minute
@@ -148,8 +189,8 @@ export async function buildModels(
  * publishing transaction: it takes the applier's locks in the applier's order (bronze tables, then silver tables,
  * each sorted: jobs/stream-ingest/service/applier.ts commitRound), so the two queue instead of deadlocking, then
  * builds and checks the incremental models (an update is either in the bronze they read, or applied to the new
- * table after the swap), then swaps every table of the layer. DDL and CTAS are transactional on PostgreSQL, PGlite
- * and Redshift, so a rollback there also removes the `__next` tables built inside.
+ * table after the swap), then swaps in what passed. DDL and CTAS are transactional on PostgreSQL, PGlite and
+ * Redshift, so a rollback there also removes the `__next` tables built inside.
  */
 export async function buildLayer(
   db: SqlDatabase,
@@ -161,41 +202,84 @@ export async function buildLayer(
   const selected = orderModels(models).filter(
     (model) => model.layer === layer && (!options.only || options.only.includes(model.name)),
   );
-  if (selected.length === 0) return { layer, built: [], checks: [], blockedBy: [] };
-  const plan = planLayer(selected);
-  const selectedNames = new Set(selected.map((model) => model.name));
-  const tableOf: TableResolver = (name) => (selectedNames.has(name) ? nextTableOf(name) : name);
-  const selects = renderSelects(selected, options.dialect ?? db.dialect, options.vars, tableOf);
+  // Held back from upstream: never built; what reads them is downstream too, so nothing built reads their `__next`.
+  const heldUpstream = holdBack(selected, options.heldBack ?? []);
+  const toBuild = selected.filter((model) => !heldUpstream.has(model.name));
+  const blocked: BlockedModel[] = [...heldUpstream].map(([name, blockedBy]) => ({
+    name,
+    layer,
+    blockedBy,
+  }));
+  if (toBuild.length === 0) return { layer, built: [], blocked, checks: [], blockedBy: [] };
+  const plan = planLayer(toBuild);
+  const buildingNames = new Set(toBuild.map((model) => model.name));
+  const tableOf: TableResolver = (name) => (buildingNames.has(name) ? nextTableOf(name) : name);
+  const selects = renderSelects(toBuild, options.dialect ?? db.dialect, options.vars, tableOf);
+  const clock = { now: options.now ?? (() => new Date()) };
   await createSchemas(db);
   const built: ModelBuildResult[] = [];
   const checks: ModelTestResult[] = [];
+  let heldHere = new Map<string, string[]>();
   try {
-    for (const model of plan.outside) built.push(await buildNext(db, model, selects));
+    for (const model of plan.outside) built.push(await buildNext(db, model, selects, clock));
     checks.push(...(await runModelTests(db, plan.checkedOutside, { tableOf })));
     await db.transaction(async (tx) => {
       await lockStreamTables(tx, plan.inside);
-      for (const model of plan.inside) built.push(await buildNext(tx, model, selects));
+      for (const model of plan.inside) built.push(await buildNext(tx, model, selects, clock));
       checks.push(...(await runModelTests(tx, plan.checkedInside, { tableOf })));
-      const blockedBy = blockingFailures(checks);
-      if (blockedBy.length > 0) throw new GateClosed(blockedBy);
-      for (const model of selected) await swapIn(tx, model);
+      heldHere = holdBack(toBuild, failingModels(checks));
+      for (const model of toBuild) {
+        if (heldHere.has(model.name)) await tx.exec(`drop table if exists ${nextTableOf(model.name)}`);
+        else await swapIn(tx, model);
+      }
     });
   } catch (error) {
     await dropQuietly(db, plan.outside);
-    if (error instanceof GateClosed) return { layer, built, checks, blockedBy: error.blockedBy };
     throw error;
   }
-  for (const result of built) options.onModelBuilt?.(result);
-  return { layer, built, checks, blockedBy: [] };
+  for (const result of built) {
+    const blockedBy = heldHere.get(result.name);
+    if (blockedBy) blocked.push({ name: result.name, layer, blockedBy, build: result });
+    else options.onModelBuilt?.(result);
+  }
+  return {
+    layer,
+    built: built.filter((result) => !heldHere.has(result.name)),
+    blocked,
+    checks,
+    blockedBy: blockingFailures(checks),
+  };
 }
 
-/** Thrown inside the publishing transaction to roll it back when the gate stays shut. */
-class GateClosed extends Error {
-  readonly blockedBy: string[];
-  constructor(blockedBy: string[]) {
-    super(`blocking checks failed: ${blockedBy.join(', ')}`);
-    this.blockedBy = blockedBy;
+/**
+ * The models of `models` held back by `roots` (each held table and the checks holding it): the roots among them
+ * and everything downstream (what reads them or checks against them), each with the union of its roots' checks.
+ */
+function holdBack(models: Model[], roots: HeldBackTable[]): Map<string, string[]> {
+  const reasons = new Map<string, Set<string>>();
+  const names = new Set(models.map((model) => model.name));
+  for (const root of roots) {
+    const reached = downstreamOf(models, [root.name], upstreamOf);
+    if (names.has(root.name)) reached.add(root.name);
+    for (const name of reached) {
+      const known = reasons.get(name) ?? new Set<string>();
+      for (const id of root.blockedBy) known.add(id);
+      reasons.set(name, known);
+    }
   }
+  return new Map(
+    models
+      .filter((model) => reasons.has(model.name))
+      .map((model) => [model.name, [...(reasons.get(model.name) ?? [])].sort()]),
+  );
+}
+
+/** Each model with a failing blocking check, with the ids of those checks. */
+function failingModels(checks: ModelTestResult[]): HeldBackTable[] {
+  const byModel = new Map<string, string[]>();
+  for (const check of checks.filter((candidate) => !candidate.passed && candidate.severity === 'blocking'))
+    byModel.set(check.model, [...(byModel.get(check.model) ?? []), check.id]);
+  return [...byModel].map(([name, blockedBy]) => ({ name, blockedBy }));
 }
 
 function checkOnly(models: Model[], only: string[] | undefined): void {
@@ -250,18 +334,30 @@ function renderSelects(
   return selects;
 }
 
+/** Builds one model's `__next` table; its timing covers the CTAS and the row count, not its checks or its swap. */
 async function buildNext(
   db: SqlDatabase,
   model: Model,
   selects: Map<string, string>,
+  clock: { now: () => Date },
 ): Promise<ModelBuildResult> {
+  const startedAt = clock.now();
   const started = performance.now();
   const next = nextTableOf(model.name);
   try {
     await db.exec(`drop table if exists ${next}`);
     await db.exec(`create table ${next} as\n${selects.get(model.name)}`);
     const rows = await countRows(db, next);
-    return { name: model.name, layer: model.layer, file: model.file, rows, ms: performance.now() - started };
+    const ms = performance.now() - started;
+    return {
+      name: model.name,
+      layer: model.layer,
+      file: model.file,
+      rows,
+      ms,
+      startedAt,
+      finishedAt: clock.now(),
+    };
   } catch (error) {
     // Only the message: driver errors may carry the statement, and the statement may carry the hash key.
     throw new ModelBuildError(model, databaseMessage(error), { cause: error });

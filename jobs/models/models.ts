@@ -267,6 +267,43 @@ export function orderModels(models: Model[]): Model[] {
   return ordered;
 }
 
+/**
+ * What a model's publication depends on: the tables it reads, and the targets of its blocking relationships tests
+ * (its gate passed it against their new tables, so it is only as good as they are; a warn test gates nothing).
+ */
+export function upstreamOf(model: Model): string[] {
+  const checkedAgainst = model.tests.flatMap((test) =>
+    test.kind === 'relationships' && test.severity === 'blocking' ? [test.toModel] : [],
+  );
+  return [...new Set([...model.dependsOn, ...checkedAgainst])];
+}
+
+/**
+ * The models downstream of `roots` (tables: bronze or models), transitively, following `upstream` (default: the
+ * tables a model reads). The roots themselves are included only when they are models reached from another root.
+ */
+export function downstreamOf(
+  models: Model[],
+  roots: Iterable<string>,
+  upstream: (model: Model) => string[] = (model) => model.dependsOn,
+): Set<string> {
+  const dependents = new Map<string, string[]>();
+  for (const model of models) {
+    for (const table of upstream(model))
+      dependents.set(table, [...(dependents.get(table) ?? []), model.name]);
+  }
+  const found = new Set<string>();
+  const pending = [...roots];
+  while (pending.length > 0) {
+    for (const name of dependents.get(pending.pop() as string) ?? []) {
+      if (found.has(name)) continue;
+      found.add(name);
+      pending.push(name);
+    }
+  }
+  return found;
+}
+
 /** The bronze DDL files: `sql/bronze/<table>.sql`, each a `create table if not exists bronze.<table>`. */
 export function loadBronzeTables(sqlRoot: string = SQL_ROOT): BronzeTable[] {
   return sqlFiles(join(sqlRoot, 'bronze')).map((file) => parseBronzeTable(file, readFileSync(file, 'utf8')));

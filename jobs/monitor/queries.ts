@@ -175,9 +175,12 @@ export interface Kpis {
   topCategories: CategoryRevenue[];
   /** The order dates (inclusive) the top categories cover: the 7 days ending on the last order date. */
   categoryWindow: { from: string; to: string } | null;
-  /** When gold last finished building (the last successful gold model of `transform`). */
+  /** When the tiles' gold tables were last built (the older of their last successful `transform` builds). */
   goldBuiltAt: Date | null;
 }
+
+/** The gold tables the KPI tiles read. */
+const KPI_TABLES = ['gold.agg_daily_sales', 'gold.agg_product_kpi'];
 
 export const KPI_DAYS = 30;
 export const TOP_CATEGORY_DAYS = 7;
@@ -226,9 +229,14 @@ export async function loadKpis(db: SqlDatabase): Promise<Kpis> {
       unitsSold: toInt(row.units_sold),
     }));
   }
+  // The tiles are as fresh as the older of their two tables: a blocking check may hold one back while the rest of
+  // gold is published, so another gold model's build says nothing about them.
   const [built] = await db.query<{ built_at: unknown }>(
-    `select max(finished_at) as built_at from ops.pipeline_runs
-     where job = 'transform' and status = 'succeeded' and step like 'gold.%'`,
+    `select min(built_at) as built_at from (
+       select step, max(finished_at) as built_at from ops.pipeline_runs
+       where job = 'transform' and status = 'succeeded' and step in (${KPI_TABLES.map((table) => `'${table}'`).join(', ')})
+       group by step
+     ) kpi_builds`,
   );
   return { days, topCategories, categoryWindow, goldBuiltAt: toDate(built?.built_at) };
 }

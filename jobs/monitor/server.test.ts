@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPglite } from '../../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { ensureWarehouseSchema } from '../ops/warehouse-schema.ts';
+import { loadKpis } from './queries.ts';
 import { readOnlyDatabase } from './readonly.ts';
 import { type RunningMonitor, startMonitor } from './server.ts';
 import { FIXTURE_NOW, openFixtureWarehouse, RUN_NEW, RUN_OLD } from './test-fixtures.ts';
@@ -221,6 +222,31 @@ describe('the monitor on a warehouse the pipeline has not filled yet', () => {
       expect((await get(monitor, '/runs')).body).toContain('No runs recorded');
     } finally {
       await monitor.close();
+      await db.close();
+    }
+  });
+});
+
+describe('the KPI tiles’ build time', () => {
+  it('is when their own tables were last built: another gold model published while they were held back does not move it', async () => {
+    const db = await openFixtureWarehouse();
+    try {
+      const before = (await loadKpis(db)).goldBuiltAt;
+      expect(before).not.toBeNull();
+      const later = new Date((before as Date).getTime() + 60_000);
+      const record = (step: string, status: string) =>
+        db.query(
+          `insert into ops.pipeline_runs (run_id, job, step, status, started_at, finished_at, duration_ms)
+           values ('held-back-run', 'transform', $1, $2, $3, $3, 0)`,
+          [step, status, later],
+        );
+      await record('gold.dim_customers', 'succeeded');
+      await record('gold.agg_daily_sales', 'failed');
+      expect((await loadKpis(db)).goldBuiltAt).toEqual(before);
+      await record('gold.agg_daily_sales', 'succeeded');
+      await record('gold.agg_product_kpi', 'succeeded');
+      expect((await loadKpis(db)).goldBuiltAt).toEqual(later);
+    } finally {
       await db.close();
     }
   });

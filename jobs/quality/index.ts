@@ -23,9 +23,10 @@ export async function runQuality(
   context: JobContext,
   layer: QualityLayer,
   gated?: ModelTestResult[],
+  holdsBack?: HoldsBack,
 ): Promise<Finding[]> {
   const db = await context.warehouse();
-  const findings =
+  const checked =
     layer === 'bronze'
       ? await ledgerChecks(db, context.now())
       : (
@@ -46,6 +47,7 @@ export async function runQuality(
             details: result.details,
           }),
         );
+  const findings = holdsBack ? checked.map((finding) => nameWhatItHoldsBack(finding, holdsBack)) : checked;
   await recordFindings(db, context.runId, findings, context.now());
   const failed = findings.filter((finding) => !finding.passed);
   context.log.info(
@@ -55,15 +57,33 @@ export async function runQuality(
   return findings;
 }
 
+/**
+ * The models a failing blocking check on `table` keeps from being published in this run (the transform's gate
+ * holds them back), for its finding to name.
+ */
+export type HoldsBack = (table: string) => string[];
+
+/** A failing blocking finding names what it held back, so the finding alone says what the failure cost. */
+function nameWhatItHoldsBack(finding: Finding, holdsBack: HoldsBack): Finding {
+  if (finding.passed || finding.severity !== 'blocking') return finding;
+  const held = holdsBack(finding.tableName);
+  if (held.length === 0) return finding;
+  return {
+    ...finding,
+    details: `${finding.details ?? 'failed'}; held back (not published): ${held.join(', ')}`,
+  };
+}
+
 /** runQuality plus its lineage event (`quality.<layer>`): use it wherever runQuality ran. */
 export async function runQualityWithLineage(
   context: JobContext,
   layer: Layer,
   gated?: ModelTestResult[],
+  holdsBack?: HoldsBack,
 ): Promise<Finding[]> {
   const startedAt = context.now();
   try {
-    const findings = await runQuality(context, layer, gated);
+    const findings = await runQuality(context, layer, gated, holdsBack);
     await qualityLineage(context, `quality.${layer}`, findings, startedAt);
     return findings;
   } catch (error) {

@@ -14,8 +14,8 @@ export interface RunOptions extends Omit<GenerateCommandOptions, 'replace'> {
 }
 
 /**
- * `ecomm run`: exit 1 when a blocking check stopped promotion; batches held back still exit 0 (the summary names
- * them).
+ * `ecomm run`: exit 1 when a blocking check failed (the models downstream of it were held back, the rest
+ * published); batches held back still exit 0 (the summary names them).
  */
 export async function run(context: JobContext, options: RunOptions, output: PrintLine): Promise<number> {
   const result = await runPipeline(context, {

@@ -8,8 +8,10 @@ import {
   nonEmptySourceTables,
 } from '../generate/index.ts';
 import { runLoad } from '../load/index.ts';
+import type { BlockedModel, HeldBackTable } from '../models/build.ts';
+import { downstreamOf, loadModels, upstreamOf } from '../models/models.ts';
 import { type BatchState, failedBatches } from '../ops/batches.ts';
-import { blockingFailures } from '../ops/dq-findings.ts';
+import { blockingFailures, type Finding } from '../ops/dq-findings.ts';
 import { finishRunRow, markAbandonedRuns, RUN_ROW, startRunRow } from '../ops/pipeline-runs.ts';
 import { runQualityWithLineage } from '../quality/index.ts';
 import { runReconcile } from '../reconcile/index.ts';
@@ -31,8 +33,10 @@ export interface PipelineResult {
   ok: boolean;
   generated: GenerateResult | null;
   steps: StepTiming[];
-  /** Check ids of the blocking checks that stopped promotion, if any. */
+  /** Check ids of the failing blocking checks (bronze, silver, gold), if any: then the run is not ok. */
   blockedBy: string[];
+  /** The models those checks held back: not published this run, their last published tables kept. */
+  blocked: BlockedModel[];
   /** Batches this run marked failed and held back; the rest went on to silver and gold (`ecomm batches`). */
   failedBatches: BatchState[];
   wallMs: number;
@@ -56,7 +60,8 @@ export interface PipelineOptions {
 
 /**
  * `ecomm run`: the batch DAG once, in order: extract, stream-ingest, validate, load, reconcile (then validate and
- * load again when it re-extracted late rows), bronze checks, silver and gold with their checks. Each step is the
+ * load again when it re-extracted late rows), bronze checks, silver and gold with their checks (a failing blocking
+ * check holds back the models downstream of its table, and the run is not ok; everything else is published). Each step is the
  * same code as its standalone job, and each is idempotent, so a failed run is simply run again. A step that fails on
  * an outage is retried in the run (RUN_STEPS: retries, doubling backoff); every attempt is a pipeline_runs row (job
  * run, step <name>), and the run's own row (step pipeline) is written as running first and finished last. A run
@@ -123,18 +128,32 @@ export async function runPipeline(
         rows: (batches) => batches.reduce((sum, b) => sum + b.rows, 0),
       });
     }
-    const bronzeFindings = await step('quality bronze', () => runQualityWithLineage(context, 'bronze'), {
-      rows: (findings) => findings.length,
-      blockedBy: (findings) => blockingFailures(findings).map((finding) => finding.checkId),
-    });
-    let blockedBy = blockingFailures(bronzeFindings ?? []).map((finding) => finding.checkId);
-    if (blockedBy.length === 0) {
-      const transformed = await step('transform', () => runTransform(context, ['silver', 'gold']), {
+    const models = loadModels();
+    const bronzeFindings = await step(
+      'quality bronze',
+      () =>
+        runQualityWithLineage(context, 'bronze', undefined, (table) => [
+          ...downstreamOf(models, [table], upstreamOf),
+        ]),
+      {
+        rows: (findings) => findings.length,
+        blockedBy: (findings) => blockingFailures(findings).map((finding) => finding.checkId),
+      },
+    );
+    // A failing blocking bronze check holds back only the models downstream of its table; the rest is built. (A
+    // resumed run whose attempt completed the bronze checks completed them passing: a failing one is recorded failed.)
+    const bronzeBlocked = heldBackTables(blockingFailures(bronzeFindings ?? []));
+    const transformed = await step(
+      'transform',
+      () => runTransform(context, ['silver', 'gold'], { heldBack: bronzeBlocked }),
+      {
         rows: (result) => result.built.reduce((sum, model) => sum + model.rows, 0),
         blockedBy: (result) => result.blockedBy,
-      });
-      blockedBy = transformed?.blockedBy ?? [];
-    }
+      },
+    );
+    const blockedBy = [
+      ...new Set([...bronzeBlocked.flatMap((table) => table.blockedBy), ...(transformed?.blockedBy ?? [])]),
+    ].sort();
     const runIds = [context.runId, ...(resume?.chain ?? [])];
     const failed: BatchState[] = [];
     for (const runId of runIds) failed.push(...(await failedBatches(warehouse, runId)));
@@ -143,6 +162,7 @@ export async function runPipeline(
       generated,
       steps,
       blockedBy,
+      blocked: transformed?.blocked ?? [],
       failedBatches: failed,
       wallMs: performance.now() - started,
       resumedFrom: resume?.runId ?? null,
@@ -165,7 +185,13 @@ export async function runPipeline(
     finishedAt: context.now(),
     message: result.ok
       ? isolated
-      : [`blocked by ${result.blockedBy.join(', ')}`, isolated].filter(Boolean).join('; '),
+      : [
+          `blocked by ${result.blockedBy.join(', ')}`,
+          `held back: ${result.blocked.map((model) => model.name).join(', ') || 'nothing downstream'}`,
+          isolated,
+        ]
+          .filter(Boolean)
+          .join('; '),
   });
   return result;
 }
@@ -200,4 +226,12 @@ async function startRun(
     resumedFromRunId: resume?.runId ?? null,
   });
   return resume;
+}
+
+/** The bronze tables failing blocking checks, each with its check ids. */
+function heldBackTables(failures: Finding[]): HeldBackTable[] {
+  const byTable = new Map<string, string[]>();
+  for (const finding of failures)
+    byTable.set(finding.tableName, [...(byTable.get(finding.tableName) ?? []), finding.checkId]);
+  return [...byTable].map(([name, blockedBy]) => ({ name, blockedBy }));
 }

@@ -20,18 +20,19 @@ export async function printPipelineSummary(
   const db = await context.warehouse();
   print('');
   print(
-    `Pipeline run ${context.runId}: ${result.ok ? 'OK' : `STOPPED (blocking checks failed: ${result.blockedBy.join(', ')})`} in ${(result.wallMs / 1000).toFixed(1)} s`,
+    `Pipeline run ${context.runId}: ${result.ok ? 'OK' : `BLOCKED (blocking checks failed: ${result.blockedBy.join(', ')}; ${result.blocked.length} model(s) held back)`} in ${(result.wallMs / 1000).toFixed(1)} s`,
   );
   if (result.resumedFrom)
     print(
       `  resumed after the last completed step of run ${result.resumedFrom}; counts below cover ${result.runIds.join(', ')}`,
     );
   print(`  steps: ${result.steps.map(describeStep).join(', ')}`);
+  printHeldBack(result, print);
   printFailedBatches(result, print);
   await printRowsPerLayer(db, result.runIds, print);
   await printQuarantine(db, result.runIds, print);
   await printQuality(db, result.runIds, print);
-  if (result.ok) await printKpis(db, print);
+  if (!result.blocked.some((model) => model.name === 'gold.agg_daily_sales')) await printKpis(db, print);
   print('');
   print('Where the data lives');
   print(
@@ -52,6 +53,19 @@ function describeStep(step: PipelineResult['steps'][number]): string {
 
 /** `$1, $2, …`: one placeholder per run id. */
 const placeholders = (runIds: string[]) => runIds.map((_, index) => `$${index + 1}`).join(', ');
+
+/** The models a failing blocking check kept from being published, and which check; everything else was published. */
+function printHeldBack(result: PipelineResult, print: Print): void {
+  if (result.blocked.length === 0) return;
+  print('');
+  print(
+    `Held back: ${result.blocked.length} model(s) not published, their last published tables kept (every other model was published)`,
+  );
+  for (const model of result.blocked) {
+    const how = model.build ? 'built, failed its gate' : 'not built, upstream held back';
+    print(`  ${model.name} (${how}): blocked by ${model.blockedBy.join(', ')}`);
+  }
+}
 
 function printFailedBatches(result: PipelineResult, print: Print): void {
   if (result.failedBatches.length === 0) return;

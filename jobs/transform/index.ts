@@ -1,7 +1,15 @@
-import type { MacroVars } from '../../sql/dialects/macros.ts';
 import type { JobContext, PrintLine } from '../context.ts';
-import { buildLayer, type LayerBuild, ModelBuildError, type ModelBuildResult } from '../models/build.ts';
-import { loadModels, type Model, type ModelLayer } from '../models/models.ts';
+import {
+  type BlockedModel,
+  type BuildOptions,
+  buildLayer,
+  type HeldBackTable,
+  type LayerBuild,
+  ModelBuildError,
+  type ModelBuildResult,
+} from '../models/build.ts';
+import { downstreamOf, loadModels, type Model, type ModelLayer, upstreamOf } from '../models/models.ts';
+import { type ModelSelection, SelectionError, selectModels } from '../models/selection.ts';
 import { classifyBatchError } from '../ops/batch-errors.ts';
 import { reportBatchFailures } from '../ops/batch-failures.ts';
 import { markBatchFailed } from '../ops/batches.ts';
@@ -13,27 +21,50 @@ import { describeTracedFailure, traceModelFailure } from './trace-failure.ts';
 export interface TransformResult {
   /** The models published. */
   built: ModelBuildResult[];
-  /** Blocking checks that failed: their layer was not published, and the layers after it were not built. */
+  /** Models held back (their last published tables kept), each with the failing blocking checks that hold it. */
+  blocked: BlockedModel[];
+  /** The failing blocking checks: those of the models built, and those upstream that held a selected model back. */
   blockedBy: string[];
+}
+
+export interface TransformScope {
+  /** The models to build (`silver.orders`), in the layers asked for; default: every model of those layers. */
+  only?: string[];
+  /** Tables held back before the transform (`ecomm run`'s bronze checks): the models downstream are not built. */
+  heldBack?: HeldBackTable[];
 }
 
 /**
  * `ecomm transform`: each layer through its gate (build.ts buildLayer): its models built into `__next`, its declared
- * checks run there and recorded as findings, and the layer published only when no blocking check failed. A closed
- * gate leaves the layer as it was and stops promotion, so the next layer keeps its last good build instead of
- * reading bad data.
+ * checks run there and recorded as findings, and every model that passed published; a model whose blocking check
+ * failed is held back with what is downstream of it, in its layer and the next (they keep their last good build
+ * instead of reading bad data), while the rest of both layers is published.
  */
-export async function runTransform(context: JobContext, layers: ModelLayer[]): Promise<TransformResult> {
+export async function runTransform(
+  context: JobContext,
+  layers: ModelLayer[],
+  scope: TransformScope = {},
+): Promise<TransformResult> {
   const db = await context.warehouse();
   const models = loadModels();
-  const vars = { piiHashKey: await context.piiHashKey() };
+  const build: BuildOptions = {
+    vars: { piiHashKey: await context.piiHashKey() },
+    now: () => context.now(),
+    ...(scope.only ? { only: scope.only } : {}),
+  };
+  const inScope = models.filter(
+    (model) => layers.includes(model.layer) && (!scope.only || scope.only.includes(model.name)),
+  );
   const built: ModelBuildResult[] = [];
+  const blocked: BlockedModel[] = [];
+  const blockedBy = new Set<string>();
   for (const layer of layers) {
     context.throwIfStopping();
     const startedAt = context.now();
+    const heldBack = [...(scope.heldBack ?? []), ...blocked];
     let gated: LayerBuild;
     try {
-      gated = await buildSettingAsideBadBatches(context, models, layer, vars);
+      gated = await buildSettingAsideBadBatches(context, models, layer, { ...build, heldBack });
     } catch (error) {
       await recordRun(db, {
         runId: context.runId,
@@ -47,20 +78,29 @@ export async function runTransform(context: JobContext, layers: ModelLayer[]): P
       await transformLineage(context, models, { error, startedAt });
       throw error;
     }
-    await recordModelRuns(context, models, gated, startedAt);
-    await runQualityWithLineage(context, layer, gated.checks);
-    if (gated.blockedBy.length > 0) return { built, blockedBy: gated.blockedBy };
+    await recordModelRuns(context, models, gated);
+    // A failing blocking check's finding names what it held back: its model and what is downstream in this run.
+    await runQualityWithLineage(context, layer, gated.checks, (table) => [
+      table,
+      ...downstreamOf(inScope, [table], upstreamOf),
+    ]);
     built.push(...gated.built);
+    blocked.push(...gated.blocked);
+    for (const id of [...gated.blockedBy, ...gated.blocked.flatMap((model) => model.blockedBy)])
+      blockedBy.add(id);
   }
-  return { built, blockedBy: [] };
+  return { built, blocked, blockedBy: [...blockedBy].sort() };
 }
 
-export interface TransformOptions {
+export interface TransformOptions extends ModelSelection {
   /** One model layer, or both in order (`all`, the default). */
   layer?: ModelLayer | 'all';
 }
 
-/** `ecomm transform`: the models published; exit 1 when a blocking check kept a layer from being published. */
+/**
+ * `ecomm transform`: the models published and those held back; exit 1 when a blocking check held any back.
+ * `--select`/`--exclude` narrow the models built within the layers asked for; the others are read as published.
+ */
 export async function run(
   context: JobContext,
   options: TransformOptions,
@@ -68,13 +108,34 @@ export async function run(
 ): Promise<number> {
   const layers: ModelLayer[] =
     options.layer === undefined || options.layer === 'all' ? ['silver', 'gold'] : [options.layer];
-  const result = await runTransform(context, layers);
+  const result = await runTransform(context, layers, { only: selectedModels(options, layers) });
   for (const model of result.built) output(`built ${model.name.padEnd(32)} ${model.rows} rows`);
-  if (result.blockedBy.length > 0) {
-    output(`stopped: blocking checks failed: ${result.blockedBy.join(', ')}`);
+  for (const model of result.blocked) output(describeBlocked(model));
+  if (result.blocked.length > 0 || result.blockedBy.length > 0) {
+    output(
+      `blocked: ${result.blocked.length} model(s) held back, last published tables kept; failing blocking checks: ${result.blockedBy.join(', ')}`,
+    );
     return 1;
   }
   return 0;
+}
+
+/** One line per held-back model: built and failed its gate, or not built because something upstream was held. */
+export function describeBlocked(model: BlockedModel): string {
+  return model.build
+    ? `held back ${model.name.padEnd(28)} built, not published: blocked by ${model.blockedBy.join(', ')}`
+    : `held back ${model.name.padEnd(28)} not built: upstream blocked by ${model.blockedBy.join(', ')}`;
+}
+
+/** The names `--select`/`--exclude` pick in the layers asked for; undefined when neither flag was given. */
+function selectedModels(options: ModelSelection, layers: ModelLayer[]): string[] | undefined {
+  if ((options.select ?? []).length === 0 && (options.exclude ?? []).length === 0) return undefined;
+  const models = loadModels();
+  const names = selectModels(models, options).filter((name) =>
+    layers.includes(name.split('.')[0] as ModelLayer),
+  );
+  if (names.length === 0) throw new SelectionError(`the selection has no model in ${layers.join(' or ')}`);
+  return names;
 }
 
 /** How often a layer is built again after setting aside the batches its last build failed on. */
@@ -90,17 +151,17 @@ async function buildSettingAsideBadBatches(
   context: JobContext,
   models: Model[],
   layer: ModelLayer,
-  vars: MacroVars,
+  options: BuildOptions,
 ): Promise<LayerBuild> {
   const db = await context.warehouse();
   for (let round = 1; ; round += 1) {
     try {
-      return await buildLayer(db, models, layer, { vars });
+      return await buildLayer(db, models, layer, options);
     } catch (error) {
       if (round > SET_ASIDE_ROUNDS || !(error instanceof ModelBuildError)) throw error;
       if (classifyBatchError(error) !== 'data') throw error;
       const model = models.find((candidate) => candidate.name === error.model);
-      const traced = model ? await traceModelFailure(db, model, vars) : null;
+      const traced = model ? await traceModelFailure(db, model, options.vars) : null;
       if (!traced || traced.length === 0) throw error;
       const now = context.now();
       for (const failure of traced) {
@@ -119,7 +180,7 @@ async function buildSettingAsideBadBatches(
   }
 }
 
-/** A model built and checked in `__next` whose layer's gate stayed shut: its run and lineage say it failed. */
+/** A model built and checked in `__next` that its gate held back: its run and lineage say it failed. */
 class ModelNotPublishedError extends Error {
   readonly model: string;
   constructor(model: string, message: string) {
@@ -130,34 +191,51 @@ class ModelNotPublishedError extends Error {
 }
 
 /**
- * One pipeline_runs row and one lineage event per model. A model of a blocked layer is `failed`: the monitor's
- * "gold built at" and the watchdog's freshness read only succeeded builds, and yesterday's table is still the one
+ * One pipeline_runs row per model, timed by its own build (build.ts buildNext: the CTAS and the row count; its
+ * checks and the swap are not in it), and one lineage event per model built. A model held back is `failed` when
+ * it was built and not published, `skipped` when something upstream kept it from being built: the monitor's
+ * "gold built at" and the watchdog's freshness read only succeeded builds, and its last table is still the one
  * published.
  */
-async function recordModelRuns(
-  context: JobContext,
-  models: Model[],
-  gated: LayerBuild,
-  startedAt: Date,
-): Promise<void> {
+async function recordModelRuns(context: JobContext, models: Model[], gated: LayerBuild): Promise<void> {
   const db = await context.warehouse();
-  const blocked = gated.blockedBy.length > 0;
-  const notPublished = `built, not published: ${gated.layer} blocked by ${gated.blockedBy.join(', ')}`;
+  const base = { runId: context.runId, job: 'transform' };
   for (const result of gated.built) {
     await recordRun(db, {
-      runId: context.runId,
-      job: 'transform',
+      ...base,
       step: result.name,
-      status: blocked ? 'failed' : 'succeeded',
-      startedAt,
-      finishedAt: context.now(),
+      status: 'succeeded',
+      startedAt: result.startedAt,
+      finishedAt: result.finishedAt,
       rowsOut: result.rows,
-      message: blocked ? notPublished : null,
     });
-    await transformLineage(
-      context,
-      models,
-      blocked ? { error: new ModelNotPublishedError(result.name, notPublished), startedAt } : { result },
-    );
+    await transformLineage(context, models, { result });
+  }
+  for (const model of gated.blocked) {
+    const why = `blocked by ${model.blockedBy.join(', ')}`;
+    if (model.build) {
+      const notPublished = `built, not published: ${why}`;
+      await recordRun(db, {
+        ...base,
+        step: model.name,
+        status: 'failed',
+        startedAt: model.build.startedAt,
+        finishedAt: model.build.finishedAt,
+        rowsOut: model.build.rows,
+        message: notPublished,
+      });
+      const error = new ModelNotPublishedError(model.name, notPublished);
+      await transformLineage(context, models, { error, startedAt: model.build.startedAt });
+    } else {
+      const now = context.now();
+      await recordRun(db, {
+        ...base,
+        step: model.name,
+        status: 'skipped',
+        startedAt: now,
+        finishedAt: now,
+        message: `not built: upstream ${why}`,
+      });
+    }
   }
 }

@@ -23,9 +23,9 @@ export async function transformLineage(
   const model = models.find((candidate) => candidate.name === name);
   if (!model) return;
   const db = await context.warehouse();
-  const finishedAt = context.now();
-  const startedAt =
-    'result' in outcome ? new Date(finishedAt.getTime() - Math.round(outcome.result.ms)) : outcome.startedAt;
+  // A model built: the span of its own build; a failure: from the caller's start to now.
+  const finishedAt = 'result' in outcome ? outcome.result.finishedAt : context.now();
+  const startedAt = 'result' in outcome ? outcome.result.startedAt : outcome.startedAt;
   const output = await withSchema(db, warehouseDataset(context, model.name), model.name);
   await lineageOf(context).step({
     job: `transform.${model.name}`,
