@@ -2,8 +2,9 @@ import type { MacroVars } from '../../sql/dialects/macros.ts';
 import type { JobContext, PrintLine } from '../context.ts';
 import { buildLayer, type LayerBuild, ModelBuildError, type ModelBuildResult } from '../models/build.ts';
 import { loadModels, type Model, type ModelLayer } from '../models/models.ts';
+import { recordBatchDecision } from '../ops/batch-decisions.ts';
 import { classifyBatchError } from '../ops/batch-errors.ts';
-import { reportBatchFailures } from '../ops/batch-failures.ts';
+import { failedDecision, reportBatchFailures } from '../ops/batch-failures.ts';
 import { markBatchFailed } from '../ops/batches.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
 import { runQualityWithLineage } from '../quality/index.ts';
@@ -105,13 +106,15 @@ async function buildSettingAsideBadBatches(
       const now = context.now();
       for (const failure of traced) {
         const reason = describeTracedFailure(failure);
-        await markBatchFailed(db, {
+        const batchFailure = {
           batchId: failure.batchId,
-          step: 'transform',
+          step: 'transform' as const,
           reason,
           at: now,
           runId: context.runId,
-        });
+        };
+        await markBatchFailed(db, batchFailure);
+        await recordBatchDecision(context.lake(), failedDecision(batchFailure));
         context.log.warn({ job: 'transform', batchId: failure.batchId, reason }, 'batch set aside');
       }
       await reportBatchFailures(db, { runId: context.runId, now });
