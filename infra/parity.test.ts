@@ -110,9 +110,9 @@ describe('AWS and Azure parity', () => {
   });
 
   it('adds a job added to the catalog to both stacks', async () => {
-    const backfill: JobSpec = {
-      name: 'backfill',
-      summary: 'Replay a date range from raw',
+    const compaction: JobSpec = {
+      name: 'compaction',
+      summary: 'Compact small lake objects',
       schedule: '0 3 * * 0',
       kind: 'scheduled',
       cpu: 2,
@@ -121,9 +121,9 @@ describe('AWS and Azure parity', () => {
       retries: 1,
       env: ['LAKE_URL', 'WAREHOUSE_URL', 'SECRETS_URL'],
     };
-    const more = await manifests([...JOB_CATALOG, backfill]);
+    const more = await manifests([...JOB_CATALOG, compaction]);
     const expected = {
-      name: 'backfill',
+      name: 'compaction',
       trigger: 'schedule',
       schedule: '0 3 * * 0',
       cpu: 2,
@@ -131,8 +131,8 @@ describe('AWS and Azure parity', () => {
       timeoutMinutes: 120,
       retries: 1,
     };
-    expect(more.aws.workloads.find((w) => w.name === 'backfill')).toMatchObject(expected);
-    expect(more.azure.workloads.find((w) => w.name === 'backfill')).toMatchObject(expected);
+    expect(more.aws.workloads.find((w) => w.name === 'compaction')).toMatchObject(expected);
+    expect(more.azure.workloads.find((w) => w.name === 'compaction')).toMatchObject(expected);
     expect(more.aws).toEqual(more.azure);
   });
 

@@ -226,6 +226,32 @@ export const JOB_CATALOG = catalogOf([
     retries: 0,
     env: LAKE_WAREHOUSE,
   },
+  {
+    name: 'backfill',
+    summary:
+      "Re-extract one source table's rows changed in a window into a backfill batch, then validate and load it; the watermark stays: '--source <table> --from <ts> --to <ts>' (audited)",
+    schedule: null,
+    kind: 'manual',
+    cpu: 0.5,
+    memoryMiB: 1024,
+    timeoutMinutes: 60,
+    retries: 0,
+    env: ['SOURCE_URL', ...LAKE_WAREHOUSE],
+    runLease: true,
+  },
+  {
+    name: 'rebuild',
+    summary:
+      'Disaster recovery: rebuild bronze, silver and gold in an empty warehouse from the lake alone (batches, decisions, tombstones, watermarks); --force to empty a used one (audited)',
+    schedule: null,
+    kind: 'manual',
+    cpu: 1,
+    memoryMiB: 2048,
+    timeoutMinutes: 180,
+    retries: 0,
+    env: LAKE_WAREHOUSE,
+    runLease: true,
+  },
 ]);
 
 /**

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { UnsupportedUrlError } from '../adapters/url.ts';
+import * as backfill from './backfill/index.ts';
 import * as batches from './batches/index.ts';
 import { JOB_CATALOG, type JobName, type JobSpec } from './catalog.ts';
 import {
@@ -22,6 +23,7 @@ import type { BatchStatus } from './ops/batches.ts';
 import { LEASE_LOST, RunLeaseHeldError, withRunLease } from './ops/run-lease.ts';
 import * as quality from './quality/index.ts';
 import * as quarantine from './quarantine/index.ts';
+import * as rebuild from './rebuild/index.ts';
 import * as reconcile from './reconcile/index.ts';
 import * as pipeline from './run/index.ts';
 import * as streamIngest from './stream-ingest/index.ts';
@@ -57,6 +59,12 @@ export interface JobOptions {
   action?: 'list' | 'retry' | 'skip';
   status?: BatchStatus | 'all';
   reason?: string;
+  /** `ecomm backfill`: the source table and the window (timestamps, checked by the job). */
+  source?: string;
+  from?: string;
+  to?: string;
+  /** `ecomm rebuild`: rebuild into a warehouse that is not empty. */
+  force?: boolean;
 }
 
 /** A job's entry, `run` in jobs/<job>/index.ts: it prints what a person reads and returns the exit code. */
@@ -80,6 +88,8 @@ const JOB_ENTRIES = {
   watchdog: watchdog.run,
   quarantine: quarantine.run,
   batches: batches.run,
+  backfill: backfill.run,
+  rebuild: rebuild.run,
 } satisfies Record<JobName, JobEntry<never>>;
 
 /** Lines a job prints for a person go to stdout; logs and errors go to stderr. */
@@ -232,6 +242,21 @@ function addJobOptions(job: string, command: Command): void {
         ),
       );
   }
+  if (job === 'backfill') {
+    // Plain strings: the job checks them all (a known table, real timestamps, a window in the past) with one message each.
+    command
+      .requiredOption('--source <table>', 'source table (customers, products, orders, order_items, fx_rates)')
+      .requiredOption(
+        '--from <timestamp>',
+        'window start, inclusive: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM] (UTC by default)',
+      )
+      .requiredOption('--to <timestamp>', 'window end, exclusive, not in the future');
+  }
+  if (job === 'rebuild')
+    command.option(
+      '--force',
+      'rebuild into a warehouse that already holds batches or bronze rows, emptying them first',
+    );
   if (job === 'transform' || job === 'quality') {
     command.addOption(
       new Option('--layer <layer>', 'which layer')

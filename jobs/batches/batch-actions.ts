@@ -9,10 +9,10 @@
  * - skip takes a failed or pending batch out of every queue for good: its rows never reach bronze.
  * Either way its incident resolves once the batch is loaded or skipped.
  */
-import { userInfo } from 'node:os';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import type { JobContext } from '../context.ts';
 import { runLoad } from '../load/index.ts';
+import { clearBatchDecision, recordBatchDecision } from '../ops/batch-decisions.ts';
 import { reportBatchFailures } from '../ops/batch-failures.ts';
 import {
   type BatchState,
@@ -21,6 +21,7 @@ import {
   clearBatchFailure,
   markBatchSkipped,
 } from '../ops/batches.ts';
+import { operatorName } from '../ops/operations.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
 import { runValidate } from '../validate/index.ts';
 
@@ -59,6 +60,8 @@ export async function retryBatch(context: JobContext, batchId: string): Promise<
   }
   const revalidate = await stagedObjectLost(context, before);
   const startedAt = context.now();
+  // The lake's copy first: a retry that fails after it is run again, and a rebuild then takes the batch in.
+  await clearBatchDecision(context.lake(), batchId);
   await db.transaction(async (tx) => {
     await clearBatchFailure(tx, batchId, { revalidate });
     await recordAction(tx, context, { action: 'retry', before, reason: null });
@@ -114,6 +117,15 @@ export async function skipBatch(
     );
   }
   const startedAt = context.now();
+  // The lake's copy first (a rebuild leaves the batch out too): a skip that fails after it is run again.
+  await recordBatchDecision(context.lake(), {
+    batch_id: batchId,
+    decision: 'skipped',
+    step: before.failed_step,
+    reason: reason.trim(),
+    at: context.now(),
+    run_id: context.runId,
+  });
   await db.transaction(async (tx) => {
     await markBatchSkipped(tx, { batchId, reason: reason.trim(), at: context.now() });
     await recordAction(tx, context, { action: 'skip', before, reason: reason.trim() });
@@ -153,18 +165,6 @@ async function recordAction(
       context.now(),
     ],
   );
-}
-
-/**
- * Who ran the tool, as far as the process knows (a container may have no user database). The login's USER is not
- * a setting but a fact about the process, recorded in the audit row, so it is read here and not in the config.
- */
-function operatorName(): string | null {
-  try {
-    return userInfo().username.slice(0, 128);
-  } catch {
-    return process.env.USER?.slice(0, 128) ?? null;
-  }
 }
 
 const at = (value: Date | null) => (value ? new Date(value).toISOString().replace('.000Z', 'Z') : '-');

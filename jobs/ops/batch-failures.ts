@@ -10,6 +10,7 @@ import { reconcileIncidents } from '../alerts/incidents.ts';
 import { LAYER_OWNERS } from '../alerts/owners.ts';
 import type { JobContext } from '../context.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
+import { type BatchDecision, recordBatchDecision } from './batch-decisions.ts';
 import { type BatchStep, classifyBatchError } from './batch-errors.ts';
 import { type BatchFailure, type BatchState, batchState, failedBatches, markBatchFailed } from './batches.ts';
 import { type Finding, recordFindings } from './dq-findings.ts';
@@ -40,11 +41,24 @@ export async function isolateBatchFailure(
     runId: context.runId,
   };
   await markBatchFailed(await context.warehouse(), failure);
+  await recordBatchDecision(context.lake(), failedDecision(failure));
   context.log.warn(
     { batchId, step, error: failure.reason },
     'batch failed on its own data: marked failed, the other batches go on',
   );
   return failure;
+}
+
+/** A failure as the lake's copy of the ledger's decisions keeps it (batch-decisions.ts). */
+export function failedDecision(failure: BatchFailure): Omit<BatchDecision, 'at'> & { at: Date } {
+  return {
+    batch_id: failure.batchId,
+    decision: 'failed',
+    step: failure.step,
+    reason: failure.reason,
+    at: failure.at,
+    run_id: failure.runId ?? null,
+  };
 }
 
 export interface BatchFailureReport {

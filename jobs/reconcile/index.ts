@@ -41,6 +41,8 @@ import { reconcileLineage } from './lineage.ts';
 import { extractRepairBatch, type RepairBatch } from './repair.ts';
 import { writeKeyEvents } from './tombstones.ts';
 
+export { TOMBSTONE_COLUMNS } from './tombstones.ts';
+
 /** Keys acted on per table and kind in one run (tombstones, restores, repairs); a later run takes the rest. */
 const MAX_KEYS_PER_RUN = 100_000;
 /** Keys named in a finding or a message. */
@@ -190,7 +192,7 @@ async function reconcileTable(
   const warehouseKeyCount = total(warehouseSummary);
   refuseMassDelete(context, table, differences.counts.deleted, warehouseKeyCount);
 
-  const keyEvents = await writeKeyEvents(warehouse, {
+  const keyEvents = await writeKeyEvents(context.lake(), warehouse, {
     table: table.name,
     runId: context.runId,
     detectedAt: compared.detectedAt,

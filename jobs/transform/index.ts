@@ -10,8 +10,9 @@ import {
 } from '../models/build.ts';
 import { downstreamOf, loadModels, type Model, type ModelLayer, upstreamOf } from '../models/models.ts';
 import { type ModelSelection, SelectionError, selectModels } from '../models/selection.ts';
+import { recordBatchDecision } from '../ops/batch-decisions.ts';
 import { classifyBatchError } from '../ops/batch-errors.ts';
-import { reportBatchFailures } from '../ops/batch-failures.ts';
+import { failedDecision, reportBatchFailures } from '../ops/batch-failures.ts';
 import { markBatchFailed } from '../ops/batches.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
 import { runQualityWithLineage } from '../quality/index.ts';
@@ -166,13 +167,15 @@ async function buildSettingAsideBadBatches(
       const now = context.now();
       for (const failure of traced) {
         const reason = describeTracedFailure(failure);
-        await markBatchFailed(db, {
+        const batchFailure = {
           batchId: failure.batchId,
-          step: 'transform',
+          step: 'transform' as const,
           reason,
           at: now,
           runId: context.runId,
-        });
+        };
+        await markBatchFailed(db, batchFailure);
+        await recordBatchDecision(context.lake(), failedDecision(batchFailure));
         context.log.warn({ job: 'transform', batchId: failure.batchId, reason }, 'batch set aside');
       }
       await reportBatchFailures(db, { runId: context.runId, now });

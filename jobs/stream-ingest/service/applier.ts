@@ -21,13 +21,14 @@ import { contractFor } from '../../contracts/data-contracts.ts';
 import { loadBatchInTransaction, nameRefusedRow } from '../../load/index.ts';
 import { applyIncrementally, tableExists } from '../../models/build.ts';
 import { loadModels, type Model } from '../../models/models.ts';
+import { recordBatchDecision } from '../../ops/batch-decisions.ts';
 import {
   BatchDataError,
   type BatchStep,
   classifyBatchError,
   failedBatchIdIn,
 } from '../../ops/batch-errors.ts';
-import { reportBatchFailures } from '../../ops/batch-failures.ts';
+import { failedDecision, reportBatchFailures } from '../../ops/batch-failures.ts';
 import {
   markBatchFailed,
   markValidated,
@@ -335,15 +336,10 @@ async function failBatches(
   for (const { batch, step, error } of failed) {
     const named = await nameRefusedRow(batch, error);
     const reason = (named as Error)?.message ?? String(named);
+    const failure = { batchId: batch.batch_id, step, reason, at: context.now(), runId: context.runId };
     await persist('warehouse', async () => {
       const db = await context.warehouse();
-      await markBatchFailed(db, {
-        batchId: batch.batch_id,
-        step,
-        reason,
-        at: context.now(),
-        runId: context.runId,
-      });
+      await markBatchFailed(db, failure);
       await recordRun(db, {
         runId: context.runId,
         job: 'stream-ingest',
@@ -356,6 +352,7 @@ async function failBatches(
         message: `failed at ${step}, held back (ecomm batches retry|skip): ${reason}`,
       });
     });
+    await persist('lake', () => recordBatchDecision(context.lake(), failedDecision(failure)));
     context.log.warn(
       { job: 'stream-ingest', batchId: batch.batch_id, step, error: reason },
       'batch failed on its own data: marked failed, the batches behind it go on',
