@@ -1,6 +1,7 @@
 import type { Admin, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type {
   ConsumeOptions,
+  ConsumerMembership,
   FetchOptions,
   MessageColumns,
   PartitionBatch,
@@ -60,6 +61,12 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
   let session: { finish: (error?: unknown) => void; finished: Promise<void> } | undefined;
   let running = false;
   let closed = false;
+  // Readiness: the assignment of the current generation (GROUP_JOIN, after the sync) and whether a fetch came back
+  // since. kafkajs announces a rebalance it takes part in (REBALANCING) before it rejoins.
+  let membership: ConsumerMembership = { assigned: null, fetchedSinceAssignment: false };
+  const notMember = () => {
+    membership = { assigned: null, fetchedSinceAssignment: false };
+  };
 
   const stopSession = async () => {
     session?.finish();
@@ -97,6 +104,12 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
       };
       const listeners = [
         consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+          membership = {
+            assigned: Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
+              partitions.map((partition) => ({ topic, partition })),
+            ),
+            fetchedSinceAssignment: false,
+          };
           if (!tracker) return;
           tracker.assign(payload.memberAssignment).then(check, finish);
         }),
@@ -106,7 +119,14 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
           if (!finishing) handed.set(key, Math.max(handed.get(key) ?? 0, Number(payload.lastOffset) + 1));
           check();
         }),
-        consumer.on(consumer.events.CRASH, ({ payload }) => finish(explain(payload.error))),
+        consumer.on(consumer.events.FETCH, () => {
+          if (membership.assigned) membership = { ...membership, fetchedSinceAssignment: true };
+        }),
+        consumer.on(consumer.events.REBALANCING, notMember),
+        consumer.on(consumer.events.CRASH, ({ payload }) => {
+          notMember();
+          finish(explain(payload.error));
+        }),
       ];
 
       const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
@@ -160,6 +180,7 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
         failure ??= explain(error);
       } finally {
         running = false;
+        notMember();
         for (const remove of listeners) remove();
         await consumer.stop().catch(() => {});
         session = undefined;
@@ -206,6 +227,8 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
         )
         .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
     },
+
+    membership: () => membership,
 
     async stop() {
       session?.finish();
