@@ -76,6 +76,11 @@ export interface FetchOptions {
   maxBytesPerPartition?: number;
   /** Upper bound of one fetch response across all partitions. */
   maxBytes?: number;
+  /**
+   * Kafka: the group session is at least this long, whatever STREAM_URL says. For a caller whose thread may be busy
+   * for seconds between heartbeats (kafkajs heartbeats from the consumer's own event loop).
+   */
+  minSessionTimeoutMs?: number;
 }
 
 /**

@@ -45,6 +45,9 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
     ...(fetch.minBytes === undefined ? {} : { minBytes: fetch.minBytes }),
     ...(fetch.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: fetch.maxBytesPerPartition }),
     ...(fetch.maxBytes === undefined ? {} : { maxBytes: fetch.maxBytes }),
+    ...(fetch.minSessionTimeoutMs === undefined
+      ? {}
+      : { sessionTimeout: Math.max(config.consumer.sessionTimeout ?? 0, fetch.minSessionTimeoutMs) }),
     // A batch job fails loudly instead of restarting forever: a crash ends consume with the error.
     retry: { ...config.client.retry, restartOnFailure: async () => false },
   });

@@ -12,13 +12,13 @@
  * SIGTERM: stop fetching, write and commit the batches in hand, let the applier finish its round, exit 0.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { StreamConsumer } from '../../../adapters/stream/event-stream.ts';
+import type { FetchOptions, StreamConsumer } from '../../../adapters/stream/event-stream.ts';
 import { redactUrl, schemeOf } from '../../../adapters/url.ts';
 import { type JobContext, JobStoppedError } from '../../context.ts';
 import { EVENT_TOPICS } from '../../contracts/event-topics.ts';
 import { newBackpressureState, persistWithBackoff } from '../backpressure.ts';
 import { consumeToRaw, fetchSettings } from '../micro-batcher.ts';
-import { startApplier } from './applier-host.ts';
+import { startApplier, warehouseOnConsumerThread } from './applier-host.ts';
 import { lagMonitor, outageTracker } from './broker-watch.ts';
 import { partitionLag, readinessOf, type ServiceHealth, startHealthServer } from './health.ts';
 
@@ -134,6 +134,18 @@ interface MemberOptions {
   committed: () => void;
 }
 
+/**
+ * The fetch settings, and with the embedded warehouse a 30 s session at least: its queries block the heartbeats
+ * (a 6 s session saw members dropped and batches read twice on a loaded 2-core machine), so a crashed embedded
+ * service resumes after about 30 s. A networked warehouse is used from a worker thread and keeps STREAM_URL's.
+ */
+function sessionSettings(context: JobContext): FetchOptions {
+  const fetch = fetchSettings(context.config, true);
+  return warehouseOnConsumerThread(context) ? { ...fetch, minSessionTimeoutMs: EMBEDDED_SESSION_MS } : fetch;
+}
+
+const EMBEDDED_SESSION_MS = 30_000;
+
 /** How long /status waits for fresh lag figures before answering with the last known ones. */
 const LAG_READ_WAIT_MS = 1_000;
 /** How often the service reads the lag by itself (and so notices a broker that stopped answering). */
@@ -169,11 +181,7 @@ async function consumeLoop(
       await stream.ensureTopics(
         EVENT_TOPICS.map((topic) => ({ name: topic.topic, partitions: topic.partitions })),
       );
-      consumer = await stream.consumer(
-        context.config.STREAM_GROUP_ID,
-        topics,
-        fetchSettings(context.config, true),
-      );
+      consumer = await stream.consumer(context.config.STREAM_GROUP_ID, topics, sessionSettings(context));
       if (signal.aborted) break;
       signal.addEventListener('abort', stop, { once: true });
       opened(consumer);
