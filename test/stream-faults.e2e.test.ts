@@ -184,7 +184,8 @@ async function finish(service: RunningService, warehouse: SqlDatabase, timeoutMs
   await waitFor(
     async () => {
       const status = await service.status();
-      if (status.totalLag !== 0 || status.lag.length !== 6) return undefined;
+      // Fresh figures only: a stale (last known) lag could predate the last events produced.
+      if (status.lagStale || status.totalLag !== 0 || status.lag.length !== 6) return undefined;
       const [pending] = await warehouse.query<{ n: number }>(
         "select cast(count(*) as integer) as n from ops.batches where source_kind = 'stream' and loaded_at is null",
       );

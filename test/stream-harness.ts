@@ -21,11 +21,17 @@ export const CLI = new URL('../jobs/cli.ts', import.meta.url).pathname;
 export interface ServiceStatus {
   alive: boolean;
   ready: boolean;
+  readyReason: string;
   lastFlushAt: string | null;
   batchesWritten: number;
   eventsWritten: number;
   totalLag: number;
   lag: { topic: string; partition: number; endOffset: number; committedOffset: number; lag: number }[];
+  /** When the broker gave the lag figures; stale: it did not answer this request in time (last known figures). */
+  lagMeasuredAt: string | null;
+  lagStale: boolean;
+  /** The broker failing the service: since when, the last error. */
+  outage: { since: string; lastError: string; lastErrorAt: string } | null;
   backpressure?: boolean;
   ingestBackpressure?: { active: boolean; lastError: string | null };
   apply?: {
@@ -36,6 +42,7 @@ export interface ServiceStatus {
     deadLettered: number;
     rescued: number;
     late: number;
+    lastAppliedAt: string | null;
     pendingBatches: number;
     pendingEvents: number;
     backpressure: { active: boolean; lastError: string | null };

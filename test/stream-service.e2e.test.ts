@@ -109,6 +109,7 @@ describe('stream-ingest --follow (the long-running service) on the real broker',
         totalLag: number;
         lastFlushAt: string | null;
         lag: unknown[];
+        lagStale: boolean;
         backpressure: boolean;
         apply: {
           eventsApplied: number;
@@ -129,7 +130,7 @@ describe('stream-ingest --follow (the long-running service) on the real broker',
       );
       const settled = await waitFor(async () => {
         const now = await status();
-        return now.eventsWritten === 800 && now.totalLag === 0 ? now : undefined;
+        return now.eventsWritten === 800 && now.totalLag === 0 && !now.lagStale ? now : undefined;
       }, 'the second wave written and committed');
       expect(settled.ready).toBe(true);
       expect(settled.lastFlushAt).not.toBeNull();

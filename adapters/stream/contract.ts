@@ -250,6 +250,24 @@ export function eventStreamContract(
       await consumer.close();
     });
 
+    it('reports its membership: no assignment outside a consume, its partitions and a fetch while consuming', async () => {
+      const topic = n('c-member');
+      await stream.ensureTopics([{ name: topic, partitions: 2 }]);
+      const consumer = await stream.consumer(n('member'), [topic]);
+      expect(consumer.membership()).toEqual({ assigned: null, fetchedSinceAssignment: false });
+      const consuming = consumer.consume(async () => {}, { stopWhenCaughtUp: false });
+      // Nothing to read: an empty fetch (long poll) is enough to be consuming.
+      await waitUntil(() => consumer.membership().fetchedSinceAssignment, 'a fetch after the assignment');
+      expect(consumer.membership().assigned).toEqual([
+        { topic, partition: 0 },
+        { topic, partition: 1 },
+      ]);
+      await consumer.stop();
+      await consuming;
+      expect(consumer.membership()).toEqual({ assigned: null, fetchedSinceAssignment: false });
+      await consumer.close();
+    });
+
     it('stops after the batch in hand when a handler asks', async () => {
       const topic = n('c-stop');
       await stream.ensureTopics([{ name: topic, partitions: 1 }]);

@@ -76,6 +76,22 @@ export interface FetchOptions {
   maxBytesPerPartition?: number;
   /** Upper bound of one fetch response across all partitions. */
   maxBytes?: number;
+  /**
+   * Kafka: the group session is at least this long, whatever STREAM_URL says. For a caller whose thread may be busy
+   * for seconds between heartbeats (kafkajs heartbeats from the consumer's own event loop).
+   */
+  minSessionTimeoutMs?: number;
+}
+
+/**
+ * Where a consumer stands in its group, for a readiness probe: a member is consuming once it holds an assignment
+ * of the current generation and a fetch (empty or not) has come back since.
+ */
+export interface ConsumerMembership {
+  /** The partitions of the current generation; null while not in a consume, joining or rebalancing. */
+  assigned: { topic: string; partition: number }[] | null;
+  /** A fetch came back (messages or an empty long poll) since that assignment. */
+  fetchedSinceAssignment: boolean;
 }
 
 export interface StreamConsumer {
@@ -87,6 +103,8 @@ export interface StreamConsumer {
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
   /** Committed offsets of this group for the subscribed topics. */
   committed(): Promise<TopicPartitionOffset[]>;
+  /** The member's assignment and whether it has fetched since (synchronous: never waits for the broker). */
+  membership(): ConsumerMembership;
   /** Ask a running consume to return after the batch in hand. */
   stop(): Promise<void>;
   close(): Promise<void>;

@@ -28,10 +28,11 @@ describe('kafkaClientConfig', () => {
     expect(config.retry.attempts).toBe(3);
   });
 
-  it('reads the consumer group timing from the URL; Event Hubs keeps sessions of at least 30 s', () => {
+  it('reads the consumer group timing from the URL: 6 s sessions by default, Event Hubs 10 s with 3 s heartbeats', () => {
+    // 6 s: a crashed member's partitions move within 6 s, the smallest session default brokers and MSK accept.
     expect(kafkaClientConfig('kafka://b', {}).consumer).toMatchObject({
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: 6_000,
+      heartbeatInterval: 1_000,
       rebalanceTimeout: 60_000,
     });
     const fast = kafkaClientConfig(
@@ -43,12 +44,26 @@ describe('kafkaClientConfig', () => {
       heartbeatInterval: 300,
       rebalanceTimeout: 5_000,
     });
-    const hubs = kafkaClientConfig('kafka://ns.servicebus.windows.net?auth=eventhubs&sessionTimeout=2000', {
-      EVENTHUBS_CONNECTION_STRING: CONNECTION_STRING,
-    });
-    expect(hubs.consumer.sessionTimeout).toBe(30_000);
+    const hubs = (query = '') =>
+      kafkaClientConfig(`kafka://ns.servicebus.windows.net?auth=eventhubs${query}`, {
+        EVENTHUBS_CONNECTION_STRING: CONNECTION_STRING,
+      });
+    expect(hubs().consumer).toMatchObject({ sessionTimeout: 10_000, heartbeatInterval: 3_000 });
+    expect(hubs('&sessionTimeout=6000&heartbeatInterval=2000').consumer.sessionTimeout).toBe(6_000);
+    expect(() => hubs('&sessionTimeout=2000&heartbeatInterval=500')).toThrow(
+      /sessionTimeout \(2000\) must be between 6000 and 300000 ms on Event Hubs/,
+    );
+    expect(() => hubs('&sessionTimeout=400000')).toThrow(/between 6000 and 300000 ms on Event Hubs/);
     expect(() => kafkaClientConfig('kafka://b?sessionTimeout=soon', {})).toThrow(
       /sessionTimeout must be a whole number/,
+    );
+    // kafkajs would refuse these only when a consumer is created, and the service would retry forever.
+    expect(() => kafkaClientConfig('kafka://b?sessionTimeout=3000&heartbeatInterval=3000', {})).toThrow(
+      /STREAM_URL .*heartbeatInterval \(3000\) must be at least 1 and below sessionTimeout \(3000\)/,
+    );
+    expect(() => kafkaClientConfig('kafka://b?heartbeatInterval=0', {})).toThrow(/heartbeatInterval \(0\)/);
+    expect(() => kafkaClientConfig('kafka://b?sessionTimeout=0', {})).toThrow(
+      /sessionTimeout must be at least 1/,
     );
   });
 
@@ -104,7 +119,8 @@ describe('kafkaClientConfig', () => {
     });
     // Microsoft's recommended client settings for the Event Hubs Kafka endpoint.
     expect(config.client.requestTimeout).toBe(60_000);
-    expect(config.consumer.sessionTimeout).toBeGreaterThanOrEqual(30_000);
+    expect(config.consumer.sessionTimeout).toBeGreaterThanOrEqual(6_000);
+    expect(config.consumer.heartbeatInterval).toBe(3_000);
     expect(config.consumer.metadataMaxAge).toBeLessThan(240_000);
     expect(JSON.stringify(config.describe)).not.toContain('s3cr3t');
     expect(config.describe).toMatchObject({

@@ -6,7 +6,7 @@ import type { RetryPolicy } from '../retry.ts';
  *
  *   kafka://host1[:port],host2[:port][?auth=plaintext|msk-iam|eventhubs][&clientId=…][&region=…]
  *         [&connectionStringEnv=…][&retries=5][&initialRetryTime=300][&idempotent=true][&logLevel=nothing]
- *         [&sessionTimeout=30000][&heartbeatInterval=3000][&rebalanceTimeout=60000]
+ *         [&sessionTimeout=6000][&heartbeatInterval=1000][&rebalanceTimeout=60000]
  *
  * - plaintext (default, port 9092): no TLS, no SASL; self-hosted Kafka and the test broker.
  * - msk-iam (port 9098): Amazon MSK with IAM access control: TLS + SASL OAUTHBEARER, the token signed by
@@ -120,12 +120,14 @@ export function kafkaClientConfig(
     retry: { retries, initialRetryTime, maxRetryTime: 30_000 },
     logLevel,
   };
-  // Group timing: how soon a member that died (SIGKILL, lost node) is declared gone and its partitions move. The
-  // broker bounds sessionTimeout by group.min/max.session.timeout.ms (6 s to 30 min by default).
+  // Group timing: how soon a member that died (SIGKILL, lost node) is declared gone and its partitions move. A
+  // restarted service's new members wait for exactly that (kafkajs has no static membership, KIP-345, so the new
+  // process cannot take over the dead one's member ids), hence 6 s: the smallest session Kafka's default broker
+  // (group.min.session.timeout.ms), Amazon MSK's default configuration and Event Hubs all accept. Heartbeats every
+  // second leave five missed ones before a live member is dropped. Event Hubs has its own defaults (below).
+  const timing = groupTiming(params, profile, fail);
   const consumer: KafkaStreamConfig['consumer'] = {
-    sessionTimeout: integerParam(params, 'sessionTimeout', 30_000, fail),
-    heartbeatInterval: integerParam(params, 'heartbeatInterval', 3_000, fail),
-    rebalanceTimeout: integerParam(params, 'rebalanceTimeout', 60_000, fail),
+    ...timing,
     // Long-poll bound: a caught-up consume ends at most this long after its last fetch was sent.
     maxWaitTimeInMs: 500,
     metadataMaxAge: 300_000,
@@ -167,13 +169,10 @@ export function kafkaClientConfig(
     };
     // Microsoft's recommended Kafka client settings for Event Hubs
     // (learn.microsoft.com/azure/event-hubs/apache-kafka-configurations): request.timeout.ms 60000 with
-    // consumers, session.timeout.ms >= 30000, metadata.max.age.ms ~180000 (< 240000: Azure drops TCP
+    // consumers, metadata.max.age.ms ~180000 (< 240000: Azure drops TCP
     // connections idle for 240 s), requests under 1,046,528 bytes (publish chunks well below that).
     Object.assign(client, { ssl: true, sasl, connectionTimeout: 10_000, requestTimeout: 60_000 });
-    Object.assign(consumer, {
-      sessionTimeout: Math.max(consumer.sessionTimeout ?? 30_000, 30_000),
-      metadataMaxAge: 180_000,
-    });
+    Object.assign(consumer, { metadataMaxAge: 180_000 });
     Object.assign(describe, {
       tls: true,
       sasl: 'plain',
@@ -198,6 +197,37 @@ function parseBroker(text: string, defaultPort: number, fail: (problem: string) 
   const port = portText === undefined ? defaultPort : Number(portText);
   if (!Number.isInteger(port) || port < 1 || port > 65_535) fail(`"${text}" has an invalid port`);
   return `${host}:${port}`;
+}
+
+/** Event Hubs' Kafka endpoint accepts sessions of 6 s to 5 min and asks clients to keep 3 s heartbeats. */
+const EVENT_HUBS_SESSION = { min: 6_000, max: 300_000 };
+
+/**
+ * sessionTimeout, heartbeatInterval and rebalanceTimeout from the URL, checked here rather than by kafkajs, which
+ * refuses a heartbeat not below the session only when a consumer is created (the service would retry forever).
+ */
+function groupTiming(
+  params: URLSearchParams,
+  profile: KafkaAuthProfile,
+  fail: (problem: string) => never,
+): { sessionTimeout: number; heartbeatInterval: number; rebalanceTimeout: number } {
+  const eventHubs = profile === 'eventhubs';
+  // Event Hubs: Microsoft recommends heartbeats of 3 s, unchanged; a 10 s session leaves three of them.
+  const sessionTimeout = integerParam(params, 'sessionTimeout', eventHubs ? 10_000 : 6_000, fail);
+  const heartbeatInterval = integerParam(params, 'heartbeatInterval', eventHubs ? 3_000 : 1_000, fail);
+  const rebalanceTimeout = integerParam(params, 'rebalanceTimeout', 60_000, fail);
+  if (sessionTimeout < 1) fail('sessionTimeout must be at least 1 ms');
+  if (heartbeatInterval < 1 || heartbeatInterval >= sessionTimeout)
+    fail(
+      `heartbeatInterval (${heartbeatInterval}) must be at least 1 and below sessionTimeout (${sessionTimeout}); ` +
+        'a third of it or less',
+    );
+  if (eventHubs && (sessionTimeout < EVENT_HUBS_SESSION.min || sessionTimeout > EVENT_HUBS_SESSION.max))
+    fail(
+      `sessionTimeout (${sessionTimeout}) must be between ${EVENT_HUBS_SESSION.min} and ${EVENT_HUBS_SESSION.max} ` +
+        'ms on Event Hubs',
+    );
+  return { sessionTimeout, heartbeatInterval, rebalanceTimeout };
 }
 
 function integerParam(

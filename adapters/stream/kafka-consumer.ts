@@ -1,6 +1,7 @@
 import type { Admin, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type {
   ConsumeOptions,
+  ConsumerMembership,
   FetchOptions,
   MessageColumns,
   PartitionBatch,
@@ -44,6 +45,9 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
     ...(fetch.minBytes === undefined ? {} : { minBytes: fetch.minBytes }),
     ...(fetch.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: fetch.maxBytesPerPartition }),
     ...(fetch.maxBytes === undefined ? {} : { maxBytes: fetch.maxBytes }),
+    ...(fetch.minSessionTimeoutMs === undefined
+      ? {}
+      : { sessionTimeout: Math.max(config.consumer.sessionTimeout ?? 0, fetch.minSessionTimeoutMs) }),
     // A batch job fails loudly instead of restarting forever: a crash ends consume with the error.
     retry: { ...config.client.retry, restartOnFailure: async () => false },
   });
@@ -60,6 +64,12 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
   let session: { finish: (error?: unknown) => void; finished: Promise<void> } | undefined;
   let running = false;
   let closed = false;
+  // Readiness: the assignment of the current generation (GROUP_JOIN, after the sync) and whether a fetch came back
+  // since. kafkajs announces a rebalance it takes part in (REBALANCING) before it rejoins.
+  let membership: ConsumerMembership = { assigned: null, fetchedSinceAssignment: false };
+  const notMember = () => {
+    membership = { assigned: null, fetchedSinceAssignment: false };
+  };
 
   const stopSession = async () => {
     session?.finish();
@@ -97,6 +107,12 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
       };
       const listeners = [
         consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+          membership = {
+            assigned: Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
+              partitions.map((partition) => ({ topic, partition })),
+            ),
+            fetchedSinceAssignment: false,
+          };
           if (!tracker) return;
           tracker.assign(payload.memberAssignment).then(check, finish);
         }),
@@ -106,7 +122,14 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
           if (!finishing) handed.set(key, Math.max(handed.get(key) ?? 0, Number(payload.lastOffset) + 1));
           check();
         }),
-        consumer.on(consumer.events.CRASH, ({ payload }) => finish(explain(payload.error))),
+        consumer.on(consumer.events.FETCH, () => {
+          if (membership.assigned) membership = { ...membership, fetchedSinceAssignment: true };
+        }),
+        consumer.on(consumer.events.REBALANCING, notMember),
+        consumer.on(consumer.events.CRASH, ({ payload }) => {
+          notMember();
+          finish(explain(payload.error));
+        }),
       ];
 
       const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
@@ -160,6 +183,7 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
         failure ??= explain(error);
       } finally {
         running = false;
+        notMember();
         for (const remove of listeners) remove();
         await consumer.stop().catch(() => {});
         session = undefined;
@@ -206,6 +230,8 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
         )
         .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
     },
+
+    membership: () => membership,
 
     async stop() {
       session?.finish();

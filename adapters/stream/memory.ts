@@ -10,6 +10,7 @@ import {
 import { join, resolve } from 'node:path';
 import type {
   ConsumeOptions,
+  ConsumerMembership,
   EventStream,
   FetchOptions,
   OutgoingMessage,
@@ -107,8 +108,12 @@ export function openMemoryStream(url: string): EventStream {
       const offsets = groupOffsets(groupId);
       const positions = new Map<string, number>();
       let stopRequested = false;
+      // The embedded log has no group: a consume holds every partition, and has "fetched" after its first pass.
+      const idle: ConsumerMembership = { assigned: null, fetchedSinceAssignment: false };
+      let membership = idle;
       const slot = (topic: string, partition: number) => `${topic}\u0000${partition}`;
       return {
+        membership: () => membership,
         async consume(handle: (batch: PartitionBatch) => Promise<void>, options: ConsumeOptions) {
           stopRequested = false;
           const maxBatch = options.maxBatchSize ?? 10_000;
@@ -121,41 +126,55 @@ export function openMemoryStream(url: string): EventStream {
               if (!positions.has(key)) positions.set(key, offsets.get(key) ?? 0);
             });
           }
-          while (!stopRequested) {
-            let delivered = false;
-            for (const topic of subscribed) {
-              const partitions = partitionsOf(topic);
-              for (let partition = 0; partition < partitions.length && !stopRequested; partition += 1) {
-                const key = slot(topic, partition);
-                const position = positions.get(key) ?? offsets.get(key) ?? 0;
-                const log = partitions[partition] ?? [];
-                if (position >= log.length) continue;
-                const batch: StreamMessage[] = [];
-                let bytes = 0;
-                for (const stored of log.slice(position, position + maxBatch)) {
-                  const value = Buffer.from(stored.value, 'base64');
-                  if (batch.length > 0 && bytes + value.length > maxBytes) break;
-                  bytes += value.length;
-                  batch.push({
-                    topic,
-                    partition,
-                    offset: position + batch.length,
-                    key: stored.key,
-                    value,
-                    timestamp: stored.timestamp,
-                    ...(stored.headers ? { headers: { ...stored.headers } } : {}),
-                  });
+          membership = {
+            assigned: subscribed.flatMap((topic) =>
+              partitionsOf(topic).map((_, partition) => ({ topic, partition })),
+            ),
+            fetchedSinceAssignment: false,
+          };
+          try {
+            await pass();
+          } finally {
+            membership = idle;
+          }
+          async function pass(): Promise<void> {
+            while (!stopRequested) {
+              let delivered = false;
+              for (const topic of subscribed) {
+                const partitions = partitionsOf(topic);
+                for (let partition = 0; partition < partitions.length && !stopRequested; partition += 1) {
+                  const key = slot(topic, partition);
+                  const position = positions.get(key) ?? offsets.get(key) ?? 0;
+                  const log = partitions[partition] ?? [];
+                  if (position >= log.length) continue;
+                  const batch: StreamMessage[] = [];
+                  let bytes = 0;
+                  for (const stored of log.slice(position, position + maxBatch)) {
+                    const value = Buffer.from(stored.value, 'base64');
+                    if (batch.length > 0 && bytes + value.length > maxBytes) break;
+                    bytes += value.length;
+                    batch.push({
+                      topic,
+                      partition,
+                      offset: position + batch.length,
+                      key: stored.key,
+                      value,
+                      timestamp: stored.timestamp,
+                      ...(stored.headers ? { headers: { ...stored.headers } } : {}),
+                    });
+                  }
+                  await handle(batchOf(topic, partition, batch));
+                  positions.set(key, position + batch.length);
+                  delivered = true;
                 }
-                await handle(batchOf(topic, partition, batch));
-                positions.set(key, position + batch.length);
-                delivered = true;
               }
+              membership.fetchedSinceAssignment = true;
+              if (options.stopWhenCaughtUp) {
+                const caughtUp = [...targets].every(([key, end]) => (positions.get(key) ?? 0) >= end);
+                if (caughtUp) return;
+              }
+              if (!delivered) await new Promise((done) => setTimeout(done, idlePollMs));
             }
-            if (options.stopWhenCaughtUp) {
-              const caughtUp = [...targets].every(([key, end]) => (positions.get(key) ?? 0) >= end);
-              if (caughtUp) return;
-            }
-            if (!delivered) await new Promise((done) => setTimeout(done, idlePollMs));
           }
         },
         async commit(committed: TopicPartitionOffset[]) {

@@ -28,6 +28,10 @@ export function withTopicPrefix(stream: EventStream, prefix: string): EventStrea
           ),
         commit: (offsets) => inner.commit(toPhysical(offsets)),
         committed: async () => (await inner.committed()).map(toLogical),
+        membership() {
+          const state = inner.membership();
+          return { ...state, assigned: state.assigned?.map(toLogical) ?? null };
+        },
         stop: () => inner.stop(),
         close: () => inner.close(),
       };

@@ -31,9 +31,17 @@ export type ApplierMessage =
   | { type: 'error'; message: string; stopped: boolean }
   | { type: 'done' };
 
+/**
+ * Embedded PGlite runs its queries (the ledger's, and the applier's rounds) on the consumer's own thread, where
+ * they block kafkajs' heartbeats while they run: seconds on a loaded machine.
+ */
+export function warehouseOnConsumerThread(context: JobContext): boolean {
+  return schemeOf(context.config.WAREHOUSE_URL) === 'pglite';
+}
+
 export function startApplier(context: JobContext, stopGraceMs: number): ApplierHost | null {
   if (context.config.STREAM_APPLY === 'off') return null;
-  return schemeOf(context.config.WAREHOUSE_URL) === 'pglite'
+  return warehouseOnConsumerThread(context)
     ? startInThread(context, stopGraceMs)
     : startInWorker(context, stopGraceMs);
 }

@@ -3,38 +3,73 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StreamConsumer } from '../../../adapters/stream/event-stream.ts';
+import type { ConsumerMembership, StreamConsumer } from '../../../adapters/stream/event-stream.ts';
 import type { JobContext } from '../../context.ts';
 import { EVENT_TOPICS } from '../../contracts/event-topics.ts';
 import type { BackpressureState } from '../backpressure.ts';
 import type { ApplyStats } from './applier.ts';
+import type { BrokerOutage, LagReading, PartitionLag } from './broker-watch.ts';
+
+export type { PartitionLag };
 
 /** Where a running service records its health port, so the image's HEALTHCHECK knows a service is meant to answer. */
 export const HEALTH_MARKER = join(tmpdir(), 'ecomm-health-port');
 
-export interface PartitionLag {
-  topic: string;
-  partition: number;
-  endOffset: number;
-  committedOffset: number;
-  lag: number;
-}
-
 export interface ServiceHealth {
   /** The consume loop is running (liveness). */
   alive: boolean;
-  /** Joined the group and consuming (readiness). */
-  ready: boolean;
+  /** Whether the service is consuming, and why not (readiness); computed on each probe, never waits. */
+  readiness(): Readiness;
+  /** Stage 1's last offset commit (its micro-batch written, in the ledger, committed). */
   lastFlushAt: Date | null;
   batchesWritten: number;
   eventsWritten: number;
-  lag(): Promise<PartitionLag[]>;
+  /** Lag per partition: fresh when the broker answers in time, else the last known figures. */
+  lag(): Promise<LagReading>;
+  /** The broker failing the consumers or the lag reads, since when, the last error. */
+  outage?: () => BrokerOutage | null;
   /** Stage 1 (raw writes and the ledger) waiting for the lake or the warehouse. */
   ingestBackpressure?: BackpressureState;
   /** Stage 2 (validation, dead letters, bronze, silver), when the service runs it. */
   apply?: () => ApplyStats;
   /** The consumer's last failure (it reconnects by itself), if any. */
   lastError?: { message: string; at: string } | null;
+}
+
+export interface Readiness {
+  ready: boolean;
+  /** What it waits for, or what it consumes. */
+  reason: string;
+  /** The partitions this process's members hold (`topic/partition`). */
+  partitions: string[];
+}
+
+/**
+ * Ready = consuming: every group member of the process holds an assignment of the current generation, together
+ * they hold at least one partition, each member holding partitions has had a fetch come back since (messages or an
+ * empty long poll), and the broker is not failing. Connected is not enough: after a crash the new members wait
+ * for the dead ones' sessions to expire before they get any partition.
+ */
+export function readinessOf(
+  members: (ConsumerMembership | null)[],
+  outage: BrokerOutage | null,
+  alive = true,
+): Readiness {
+  const partitions = members
+    .flatMap((member) => member?.assigned ?? [])
+    .map(({ topic, partition }) => `${topic}/${partition}`)
+    .sort();
+  const not = (reason: string): Readiness => ({ ready: false, reason, partitions });
+  if (!alive) return not('the service is starting or stopping');
+  if (outage) return not(`the broker is failing since ${outage.since}: ${outage.lastError}`);
+  const joined = members.filter((member) => member?.assigned).length;
+  if (joined < members.length)
+    return not(`${joined} of ${members.length} group members hold an assignment (joining or rebalancing)`);
+  if (partitions.length === 0)
+    return not('no partition assigned to this process (the group has more members than partitions)');
+  if (members.some((member) => member?.assigned?.length && !member.fetchedSinceAssignment))
+    return not('assigned; waiting for the first fetch');
+  return { ready: true, reason: `consuming ${partitions.length} partitions`, partitions };
 }
 
 /** Backpressure, the applier's counters and the last consumer error, when the service reports them. */
@@ -57,7 +92,7 @@ export interface HealthServer {
 
 /**
  * The stream service's small HTTP face for the container platform: `/healthz` (liveness), `/readyz` (readiness) and
- * `/status` (lag per partition, last flush time, totals) as JSON.
+ * `/status` (lag per partition, last flush time, totals, the broker's outage, the applier's state) as JSON.
  */
 export async function startHealthServer(
   health: ServiceHealth,
@@ -71,22 +106,31 @@ export async function startHealthServer(
     };
     const path = (request.url ?? '/').split('?')[0];
     if (path === '/healthz') return reply(health.alive ? 200 : 503, { alive: health.alive });
-    if (path === '/readyz') return reply(health.ready ? 200 : 503, { ready: health.ready });
+    if (path === '/readyz') {
+      const readiness = health.readiness();
+      return reply(readiness.ready ? 200 : 503, readiness);
+    }
     if (path === '/status') {
+      // Answers within the lag read's bound whatever the broker does: the rest is held in memory.
       health
         .lag()
-        .then((lag) =>
+        .then((reading) => {
+          const readiness = health.readiness();
           reply(200, {
             alive: health.alive,
-            ready: health.ready,
+            ready: readiness.ready,
+            readyReason: readiness.reason,
             lastFlushAt: health.lastFlushAt?.toISOString() ?? null,
             batchesWritten: health.batchesWritten,
             eventsWritten: health.eventsWritten,
-            totalLag: lag.reduce((sum, entry) => sum + entry.lag, 0),
-            lag,
+            totalLag: reading.lag.reduce((sum, entry) => sum + entry.lag, 0),
+            lag: reading.lag,
+            lagMeasuredAt: reading.measuredAt,
+            lagStale: reading.stale,
+            outage: health.outage?.() ?? null,
             ...extras(health),
-          }),
-        )
+          });
+        })
         .catch((error: Error) => reply(503, { error: error.message }));
       return;
     }

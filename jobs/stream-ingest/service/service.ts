@@ -12,14 +12,15 @@
  * SIGTERM: stop fetching, write and commit the batches in hand, let the applier finish its round, exit 0.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { StreamConsumer } from '../../../adapters/stream/event-stream.ts';
+import type { FetchOptions, StreamConsumer } from '../../../adapters/stream/event-stream.ts';
 import { redactUrl, schemeOf } from '../../../adapters/url.ts';
 import { type JobContext, JobStoppedError } from '../../context.ts';
 import { EVENT_TOPICS } from '../../contracts/event-topics.ts';
 import { newBackpressureState, persistWithBackoff } from '../backpressure.ts';
 import { consumeToRaw, fetchSettings } from '../micro-batcher.ts';
-import { startApplier } from './applier-host.ts';
-import { partitionLag, type ServiceHealth, startHealthServer } from './health.ts';
+import { startApplier, warehouseOnConsumerThread } from './applier-host.ts';
+import { lagMonitor, outageTracker } from './broker-watch.ts';
+import { partitionLag, readinessOf, type ServiceHealth, startHealthServer } from './health.ts';
 
 export interface StreamServiceOptions {
   healthPort: number;
@@ -38,13 +39,33 @@ export async function runStreamService(
   context: JobContext,
   options: StreamServiceOptions,
 ): Promise<StreamServiceResult> {
+  const members = memberCount(context);
+  /** Each member's consumer while it is open; the last one opened, for lag reads between reconnections. */
+  const consumers: (StreamConsumer | undefined)[] = Array.from({ length: members }, () => undefined);
+  let lastConsumer: StreamConsumer | undefined;
+  const outage = outageTracker(context.now);
+  const lag = lagMonitor({
+    // Committed offsets are the group's: any member's view gives the lag of every partition (its admin client
+    // outlives the member, so a closed one still reads them).
+    measure: async () => (lastConsumer ? partitionLag(context, lastConsumer) : null),
+    outage,
+    now: context.now,
+    waitMs: LAG_READ_WAIT_MS,
+    outageAfterMs: BROKER_SILENT_MS,
+  });
   const health: ServiceHealth = {
     alive: false,
-    ready: false,
+    readiness: () =>
+      readinessOf(
+        consumers.map((consumer) => consumer?.membership() ?? null),
+        outage.current(),
+        health.alive,
+      ),
     lastFlushAt: null,
     batchesWritten: 0,
     eventsWritten: 0,
-    lag: async () => [],
+    lag: () => lag.read(),
+    outage: () => outage.current(),
     ingestBackpressure: newBackpressureState(),
     lastError: null,
   };
@@ -57,6 +78,9 @@ export async function runStreamService(
   const applier = startApplier(context, stopGraceMs);
   if (applier) health.apply = () => applier.stats();
   health.alive = true;
+  // The broker is asked even when nobody calls /status, so /readyz notices an outage within seconds.
+  const watching = setInterval(() => void lag.read(), LAG_READ_EVERY_MS);
+  watching.unref();
   // The applier only ends on its own when it fails: then the consumer stops and the service fails (the platform
   // restarts it; everything uncommitted or unapplied is done again).
   const halt = new AbortController();
@@ -67,15 +91,17 @@ export async function runStreamService(
   });
   applierEnded.catch(() => halt.abort('the stream applier failed'));
   try {
-    const members = memberCount(context);
-    let consumingMembers = 0;
-    const membership = (change: 1 | -1) => {
-      consumingMembers += change;
-      health.ready = consumingMembers === members;
-    };
     const consuming = Promise.all(
-      Array.from({ length: members }, () =>
-        consumeLoop(context, signal, health, { stopGraceMs, membership, committed: () => applier?.wake() }),
+      consumers.map((_, member) =>
+        consumeLoop(context, signal, health, {
+          stopGraceMs,
+          opened(consumer) {
+            consumers[member] = consumer;
+            if (consumer) lastConsumer = consumer;
+          },
+          failed: (error) => outage.failed(error),
+          committed: () => applier?.wake(),
+        }),
       ),
     ).finally(() => {
       stopping = true;
@@ -88,7 +114,7 @@ export async function runStreamService(
     throw error;
   } finally {
     health.alive = false;
-    health.ready = false;
+    clearInterval(watching);
     await server.close();
   }
   return { events: health.eventsWritten, batches: health.batchesWritten, health };
@@ -101,10 +127,31 @@ function memberCount(context: JobContext): number {
 
 interface MemberOptions {
   stopGraceMs: number;
-  /** +1 when this member starts consuming, -1 when it stops or fails. */
-  membership: (change: 1 | -1) => void;
+  /** The member's consumer once open, undefined once closed (readiness reads its membership). */
+  opened: (consumer: StreamConsumer | undefined) => void;
+  /** The consumer failed (broker unreachable, lost membership): an outage until the broker answers again. */
+  failed: (error: unknown) => void;
   committed: () => void;
 }
+
+/**
+ * The fetch settings, and with the embedded warehouse a 30 s session at least: its queries block the heartbeats
+ * (a 6 s session saw members dropped and batches read twice on a loaded 2-core machine), so a crashed embedded
+ * service resumes after about 30 s. A networked warehouse is used from a worker thread and keeps STREAM_URL's.
+ */
+function sessionSettings(context: JobContext): FetchOptions {
+  const fetch = fetchSettings(context.config, true);
+  return warehouseOnConsumerThread(context) ? { ...fetch, minSessionTimeoutMs: EMBEDDED_SESSION_MS } : fetch;
+}
+
+const EMBEDDED_SESSION_MS = 30_000;
+
+/** How long /status waits for fresh lag figures before answering with the last known ones. */
+const LAG_READ_WAIT_MS = 1_000;
+/** How often the service reads the lag by itself (and so notices a broker that stopped answering). */
+const LAG_READ_EVERY_MS = 3_000;
+/** A lag read outstanding this long: the broker is not answering (kafkajs is still retrying). */
+const BROKER_SILENT_MS = 4_000;
 
 /**
  * One consumer-group member's stage 1 until a stop request; a failed consumer (broker restart, lost membership) is
@@ -114,7 +161,7 @@ async function consumeLoop(
   context: JobContext,
   signal: AbortSignal,
   health: ServiceHealth,
-  { stopGraceMs, membership, committed }: MemberOptions,
+  { stopGraceMs, opened, failed, committed }: MemberOptions,
 ): Promise<void> {
   const log = context.log.child({ stage: 'ingest' });
   const persist = persistWithBackoff({
@@ -129,24 +176,15 @@ async function consumeLoop(
   let delay = 250;
   while (!signal.aborted) {
     let consumer: StreamConsumer | undefined;
-    let consuming = false;
     const stop = () => void consumer?.stop();
     try {
       await stream.ensureTopics(
         EVENT_TOPICS.map((topic) => ({ name: topic.topic, partitions: topic.partitions })),
       );
-      consumer = await stream.consumer(
-        context.config.STREAM_GROUP_ID,
-        topics,
-        fetchSettings(context.config, true),
-      );
+      consumer = await stream.consumer(context.config.STREAM_GROUP_ID, topics, sessionSettings(context));
       if (signal.aborted) break;
       signal.addEventListener('abort', stop, { once: true });
-      const current = consumer;
-      // Committed offsets are the group's: any member's view gives the lag of every partition.
-      health.lag = () => partitionLag(context, current);
-      membership(1);
-      consuming = true;
+      opened(consumer);
       await consumeToRaw(context, consumer, {
         kind: 'stream',
         stopWhenCaughtUp: false,
@@ -163,12 +201,12 @@ async function consumeLoop(
       // Stopped while a write waited for its service: the batch in hand stays uncommitted (read again later).
       if (error instanceof JobStoppedError || signal.aborted) throw error;
       health.lastError = { message: (error as Error).message, at: context.now().toISOString() };
+      failed(error);
       log.warn({ error: health.lastError.message, retryInMs: delay }, 'consumer failed; reconnecting');
       await sleep(delay, undefined, { signal }).catch(() => {});
       delay = Math.min(delay * 2, context.config.STREAM_BACKOFF_MAX_MS);
     } finally {
-      if (consuming) membership(-1);
-      consuming = false;
+      opened(undefined);
       signal.removeEventListener('abort', stop);
       await consumer?.close().catch(() => {});
     }
