@@ -20,7 +20,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
@@ -226,6 +226,8 @@ async function deleteTopics(brokers: string, prefix: string): Promise<void> {
 interface ProcessRun {
   label: string;
   wallSeconds: number;
+  /** User + system CPU of the job's process (not of the database server it drives). */
+  cpuSeconds: number;
   peakRssMiB: number;
   stdout: string;
   startedAt: Date;
@@ -268,11 +270,17 @@ async function ecomm(label: string, args: string[], env: Record<string, string>)
   return {
     label,
     wallSeconds,
+    cpuSeconds: timeField(timeReport, 'User time (seconds)') + timeField(timeReport, 'System time (seconds)'),
     peakRssMiB: Number(rss[1]) / 1024,
     stdout,
     startedAt,
     finishedAt: new Date(),
   };
+}
+
+function timeField(report: string, name: string): number {
+  const line = report.split('\n').find((candidate) => candidate.trim().startsWith(`${name}:`));
+  return Number(line?.split(':').at(-1)?.trim() ?? Number.NaN);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -306,18 +314,21 @@ interface ModelTiming {
 }
 
 interface CycleFigures {
-  run: { wallSeconds: number; peakRssMiB: number; reportedSeconds: number | null };
+  run: { wallSeconds: number; cpuSeconds: number; peakRssMiB: number; reportedSeconds: number | null };
   steps: StepFigures[];
   stepsWallSeconds: number;
   /** Slowest models of the step pipeline's transform, from ops.pipeline_runs. */
   models: ModelTiming[];
-  /** False while transform records one duration per layer (every model of a layer shares it). */
   /** The longest model time per layer: the layer's build while models share one duration. */
   layers: ModelTiming[];
+  /** False while transform records one duration per layer (every model of a layer shares it). */
   perModelTimings: boolean;
+  /** The machine's 1-minute load average before and after the cycle: the services and other work share it. */
+  loadAverage: [before: number, after: number];
 }
 
 async function cycle(bench: Bench): Promise<CycleFigures> {
+  const loadBefore = loadavg()[0] as number;
   const run = await ecomm('ecomm run', ['run'], bench.run.env);
   const inRun = parseRunSteps(run.stdout);
   const steps: StepFigures[] = [];
@@ -341,10 +352,16 @@ async function cycle(bench: Bench): Promise<CycleFigures> {
   }
   const models = await modelTimings(bench.steps.warehouse);
   return {
-    run: { wallSeconds: run.wallSeconds, peakRssMiB: run.peakRssMiB, reportedSeconds: inRun.totalSeconds },
+    run: {
+      wallSeconds: run.wallSeconds,
+      cpuSeconds: run.cpuSeconds,
+      peakRssMiB: run.peakRssMiB,
+      reportedSeconds: inRun.totalSeconds,
+    },
     steps,
     stepsWallSeconds: steps.reduce((sum, step) => sum + step.processSeconds, 0),
     ...models,
+    loadAverage: [loadBefore, loadavg()[0] as number],
   };
 }
 
@@ -541,6 +558,22 @@ function parseGenerated(stdout: string): Record<string, number> {
 const n = (value: number) => Math.round(value).toLocaleString('en-US');
 const s = (value: number | null) => (value === null ? '-' : value.toFixed(1));
 
+/** The steps that take most of a run, by their time inside `ecomm run`, with their share of it. */
+function heaviest(figures: CycleFigures): string {
+  const total = figures.run.reportedSeconds ?? figures.run.wallSeconds;
+  return (
+    figures.steps
+      .filter((step) => step.inRunSeconds !== null)
+      .sort((a, b) => (b.inRunSeconds ?? 0) - (a.inRunSeconds ?? 0))
+      .slice(0, 3)
+      .map(
+        (step) =>
+          `${step.step} ${s(step.inRunSeconds)} s (${(((step.inRunSeconds ?? 0) / total) * 100).toFixed(0)}%)`,
+      )
+      .join(', ') || 'not printed by `ecomm run`'
+  );
+}
+
 function scaleSection(result: ScaleFigures): string[] {
   const { full, incremental } = result;
   const byStep = new Map(incremental.steps.map((step) => [step.step, step]));
@@ -569,6 +602,8 @@ function scaleSection(result: ScaleFigures): string[] {
     `Change: ${n(result.change.orders)} orders advanced one status step with updated_at = now, and ${n(result.change.events)} order_status_changed events published (${s(result.change.seconds)} s).`,
     '',
     `- \`ecomm run\`, one process: full **${s(full.run.wallSeconds)} s** (peak ${n(full.run.peakRssMiB)} MiB), incremental **${s(incremental.run.wallSeconds)} s** (peak ${n(incremental.run.peakRssMiB)} MiB): ratio **${(result.ratio * 100).toFixed(1)}%** (target <= ${TARGET_RATIO * 100}%: ${result.targetMet ? 'met' : 'NOT met'})`,
+    `- CPU of the \`ecomm run\` process itself (the database server's is not counted): full ${s(full.run.cpuSeconds)} s, incremental ${s(incremental.run.cpuSeconds)} s; machine load average (1 min) before/after: full ${full.loadAverage.map((value) => value.toFixed(1)).join('/')}, incremental ${incremental.loadAverage.map((value) => value.toFixed(1)).join('/')} on ${cpus().length} cores`,
+    `- Where the incremental run's time goes (its own step times): ${heaviest(incremental)}`,
     `- The DAG as one process per step: full ${s(full.stepsWallSeconds)} s, incremental ${s(incremental.stepsWallSeconds)} s: ratio ${(result.stepsRatio * 100).toFixed(1)}%`,
     '',
     '| step | full: in `ecomm run` s | full: own process s | full rows | full peak RSS MiB | incremental: in `ecomm run` s | incremental: own process s | incremental rows | incremental peak RSS MiB |',
@@ -590,14 +625,14 @@ function writeReport(settings: BenchSettings, results: ScaleFigures[]): void {
   const lines = [
     '# Hourly cycle benchmark (PostgreSQL source and warehouse, Kafka, local lake)',
     '',
-    `Run ${new Date().toISOString()} on ${machine}, with the test services of \`npm run services:up\` on the same`,
-    `machine (PostgreSQL 15, Kafka 4.3). Command: \`${command}\` (part of \`npm run bench\`).`,
+    `Run ${new Date().toISOString()} on ${machine}, with the test services of \`npm run services:up\``,
+    `on the same machine (PostgreSQL 15, Kafka 4.3). Command: \`${command}\` (part of \`npm run bench\`).`,
     '',
-    `Each scale: \`ecomm generate\` into a fresh source database and fresh topics, a full cycle from an empty`,
-    `warehouse, then ${settings.changePercent}% of the orders changed in the source (with their events) and the`,
-    'cycle again. A cycle runs twice over the same input: one `ecomm run` process (end-to-end wall time; "in `ecomm',
-    'run`" is its own step time), and the DAG as one `ecomm <job>` process per step under `/usr/bin/time -v` (wall',
-    'time with process start-up, rows, peak RSS). Rows: extract and stream-ingest = rows and events written to raw;',
+    'Each scale: `ecomm generate` into a fresh source database and fresh topics, a full cycle from an empty warehouse,',
+    `then ${settings.changePercent}% of the orders changed in the source (with their events) and the cycle again.`,
+    'A cycle runs twice over the same input: one `ecomm run` process (end-to-end wall time; "in `ecomm run`" is its',
+    'own step time), and the DAG as one `ecomm <job>` process per step under `/usr/bin/time -v` (wall time with',
+    'process start-up, rows, peak RSS). Rows: extract and stream-ingest = rows and events written to raw;',
     'validate = records checked; load = rows into bronze; reconcile = source keys compared; quality bronze = checks',
     'run; transform = rows written by the models.',
     '',
