@@ -48,7 +48,7 @@ interface BenchSettings {
 }
 
 /** The bench's own variables, each bad value named with what is expected. */
-export function readBenchSettings(env: Record<string, string | undefined>): BenchSettings {
+function readBenchSettings(env: Record<string, string | undefined>): BenchSettings {
   const problems: string[] = [];
   const scalesText = env.BENCH_HOURLY_SCALES?.trim() || '10';
   const scales = scalesText.split(',').map((part) => Number(part.trim()));
@@ -325,6 +325,9 @@ interface CycleFigures {
   perModelTimings: boolean;
   /** The machine's 1-minute load average before and after the cycle: the services and other work share it. */
   loadAverage: [before: number, after: number];
+  /** Bronze and silver tables whose row counts differ between the two pipelines (same input: should be none). */
+  disagreements: { table: string; run: number; steps: number }[];
+  tablesCompared: number;
 }
 
 async function cycle(bench: Bench): Promise<CycleFigures> {
@@ -362,11 +365,44 @@ async function cycle(bench: Bench): Promise<CycleFigures> {
     stepsWallSeconds: steps.reduce((sum, step) => sum + step.processSeconds, 0),
     ...models,
     loadAverage: [loadBefore, loadavg()[0] as number],
+    ...(await compareTables(bench.run.warehouse, bench.steps.warehouse)),
   };
 }
 
+/**
+ * Both pipelines read the same source and topics, so their bronze and silver tables must hold the same number of
+ * rows: a difference means one of them lost or doubled data, and its timings are not comparable.
+ */
+async function compareTables(
+  run: SqlDatabase,
+  steps: SqlDatabase,
+): Promise<Pick<CycleFigures, 'disagreements' | 'tablesCompared'>> {
+  const [inRun, inSteps] = await Promise.all([tableRows(run), tableRows(steps)]);
+  const tables = [...new Set([...inRun.keys(), ...inSteps.keys()])].sort();
+  return {
+    disagreements: tables
+      .map((table) => ({ table, run: inRun.get(table) ?? -1, steps: inSteps.get(table) ?? -1 }))
+      .filter((counts) => counts.run !== counts.steps),
+    tablesCompared: tables.length,
+  };
+}
+
+async function tableRows(db: SqlDatabase): Promise<Map<string, number>> {
+  const tables = await db.query<{ name: string }>(
+    `select table_schema || '.' || table_name as name from information_schema.tables
+     where table_schema in ('bronze', 'silver') and table_type = 'BASE TABLE' and table_name not like '%\\_\\_%'
+     order by 1`,
+  );
+  const counts = new Map<string, number>();
+  for (const { name } of tables) {
+    const [row] = await db.query<{ n: number }>(`select cast(count(*) as bigint) as n from ${name}`);
+    counts.set(name, Number(row?.n ?? 0));
+  }
+  return counts;
+}
+
 /** `ecomm run`'s summary: "Pipeline run <id>: OK in 12.3 s" and "steps: extract 1.2s, stream-ingest 0.4s, …". */
-export function parseRunSteps(stdout: string): { totalSeconds: number | null; steps: Map<string, number> } {
+function parseRunSteps(stdout: string): { totalSeconds: number | null; steps: Map<string, number> } {
   const total = /Pipeline run \S+: .*? in ([\d.]+) s/.exec(stdout);
   const line = /^\s*steps: (.*)$/m.exec(stdout);
   const steps = new Map<string, number>();
@@ -558,6 +594,14 @@ function parseGenerated(stdout: string): Record<string, number> {
 const n = (value: number) => Math.round(value).toLocaleString('en-US');
 const s = (value: number | null) => (value === null ? '-' : value.toFixed(1));
 
+function agreement(figures: CycleFigures, name: string): string {
+  if (figures.disagreements.length === 0)
+    return `- After the ${name} cycle both pipelines hold the same rows in all ${figures.tablesCompared} bronze and silver tables`;
+  return `- **After the ${name} cycle the two pipelines disagree** (same input; one lost or doubled rows, so compare their timings with care): ${figures.disagreements
+    .map((d) => `${d.table} ${n(d.run)} (one \`ecomm run\`) vs ${n(d.steps)} (a process per step)`)
+    .join(', ')}`;
+}
+
 /** The steps that take most of a run, by their time inside `ecomm run`, with their share of it. */
 function heaviest(figures: CycleFigures): string {
   const total = figures.run.reportedSeconds ?? figures.run.wallSeconds;
@@ -604,6 +648,8 @@ function scaleSection(result: ScaleFigures): string[] {
     `- \`ecomm run\`, one process: full **${s(full.run.wallSeconds)} s** (peak ${n(full.run.peakRssMiB)} MiB), incremental **${s(incremental.run.wallSeconds)} s** (peak ${n(incremental.run.peakRssMiB)} MiB): ratio **${(result.ratio * 100).toFixed(1)}%** (target <= ${TARGET_RATIO * 100}%: ${result.targetMet ? 'met' : 'NOT met'})`,
     `- CPU of the \`ecomm run\` process itself (the database server's is not counted): full ${s(full.run.cpuSeconds)} s, incremental ${s(incremental.run.cpuSeconds)} s; machine load average (1 min) before/after: full ${full.loadAverage.map((value) => value.toFixed(1)).join('/')}, incremental ${incremental.loadAverage.map((value) => value.toFixed(1)).join('/')} on ${cpus().length} cores`,
     `- Where the incremental run's time goes (its own step times): ${heaviest(incremental)}`,
+    agreement(full, 'full'),
+    agreement(incremental, 'incremental'),
     `- The DAG as one process per step: full ${s(full.stepsWallSeconds)} s, incremental ${s(incremental.stepsWallSeconds)} s: ratio ${(result.stepsRatio * 100).toFixed(1)}%`,
     '',
     '| step | full: in `ecomm run` s | full: own process s | full rows | full peak RSS MiB | incremental: in `ecomm run` s | incremental: own process s | incremental rows | incremental peak RSS MiB |',
