@@ -28,7 +28,7 @@ import { openKafkaStream } from '../adapters/stream/kafka.ts';
 import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { openPostgres } from '../adapters/warehouse/postgres.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
-import { RUN_STEPS, type RunStepSpec } from '../jobs/catalog.ts';
+import { RUN_STEPS, type RunStepSpec, STREAM_TOPICS } from '../jobs/catalog.ts';
 import { applySourceChanges, orderStatusEvents, publishEvents, todayUtc } from '../jobs/generate/index.ts';
 import { loadServiceEnv, type ServiceEnv } from '../scripts/services/env.ts';
 import { createTestDatabase, type TestDatabase } from '../test/pg-database.ts';
@@ -70,15 +70,23 @@ class UsageError extends Error {}
 const disposers: (() => Promise<void>)[] = [];
 let running: { kill(signal: NodeJS.Signals): void } | null = null;
 
-async function disposeAll(): Promise<void> {
-  while (disposers.length > 0) {
-    const dispose = disposers.pop() as () => Promise<void>;
-    try {
-      await dispose();
-    } catch (error) {
-      process.stderr.write(`hourly bench: cleanup step failed: ${(error as Error).message}\n`);
+let disposing: Promise<void> | undefined;
+
+/** One cleanup at a time: a signal and the failing job it interrupts both wait for the same one. */
+function disposeAll(): Promise<void> {
+  disposing ??= (async () => {
+    while (disposers.length > 0) {
+      const dispose = disposers.pop() as () => Promise<void>;
+      try {
+        await dispose();
+      } catch (error) {
+        process.stderr.write(`hourly bench: cleanup step failed: ${(error as Error).message}\n`);
+      }
     }
-  }
+  })().finally(() => {
+    disposing = undefined;
+  });
+  return disposing;
 }
 
 function cleanUpOnSignals(): void {
@@ -178,6 +186,7 @@ async function openBench(services: ServiceEnv, scale: number): Promise<Bench> {
   const folder = mkdtempSync(join(tmpdir(), 'ecomm-hourly-'));
   disposers.push(async () => rmSync(folder, { recursive: true, force: true }));
   disposers.push(() => deleteTopics(brokers, prefix));
+  await createTopics(brokers, prefix);
   const pipeline = async (name: Pipeline['name']): Promise<Pipeline> => {
     const warehouse = await fresh(`${tag}_${name}_wh`);
     const env = {
@@ -202,6 +211,29 @@ async function openBench(services: ServiceEnv, scale: number): Promise<Bench> {
     run: await pipeline('run'),
     steps: await pipeline('steps'),
   };
+}
+
+/**
+ * The bench's topics, created before `ecomm generate` fills them, with time-based retention off: the generated
+ * events carry their occurred_at (up to 30 days back) as record timestamps, so under the broker's default 7-day
+ * retention its next retention check (every 5 minutes) deletes the older segments, and a pipeline that reads the
+ * topics after it would see fewer events than one that read them before.
+ */
+async function createTopics(brokers: string, prefix: string): Promise<void> {
+  const admin = kafkaAdmin(brokers);
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: STREAM_TOPICS.map(({ topic, partitions }) => ({
+        topic: `${prefix}${topic}`,
+        numPartitions: partitions,
+        configEntries: [{ name: 'retention.ms', value: '-1' }],
+      })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** The bench's topics and consumer groups: everything under its prefix. */
