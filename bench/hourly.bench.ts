@@ -10,7 +10,8 @@
  * Each cycle runs twice over the same input, in two pipelines that share the source and the topics but each have
  * their own warehouse, lake and consumer group: one `ecomm run` process (the end-to-end wall time and its own step
  * times), and the run's DAG (RUN_STEPS) as one `ecomm <job>` process per step under /usr/bin/time -v (wall time,
- * rows and peak RSS per step). Rows and per-model timings come from ops.pipeline_runs and ops.dq_findings.
+ * rows and peak RSS per step). Rows and per-model timings come from ops.pipeline_runs and ops.dq_findings. After each
+ * cycle the two warehouses' bronze and silver row counts are compared: the same input must give the same rows.
  * Target: the incremental `ecomm run` takes <= 10% of the full run's wall time.
  *
  * Only the CLI and the generator's public functions are called, so the bench measures whatever the run does.
