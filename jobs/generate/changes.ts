@@ -1,6 +1,8 @@
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import { ORDER_EVENTS } from './events.ts';
 import { createRng, type Rng } from './random.ts';
-import { roundMoney } from './time.ts';
+import { isoSeconds, roundMoney } from './time.ts';
+import type { EventMessage } from './types.ts';
 import { COUNTRIES, LOYALTY_TIERS } from './words.ts';
 
 export interface SourceChangeOptions {
@@ -128,6 +130,48 @@ async function changeOrders(db: SqlDatabase, rng: Rng, at: string, count: number
     ]);
   }
   return sortedIds(chosen.map((row) => row.order_id));
+}
+
+/**
+ * The order-events that go with orders changed by applySourceChanges, as the generator's lifecycle events go with
+ * the initial history: one `order_status_changed` per changed order, at the change time, carrying the status the
+ * row now holds (read back from the source, so events and rows agree). Publish them with publishEvents. `at` must
+ * be the applySourceChanges time, in whole seconds like every generated timestamp; event ids are seeded by `seed`
+ * and `at`.
+ */
+export async function orderStatusEvents(
+  db: SqlDatabase,
+  options: { seed: number; at: Date; orderIds: readonly number[] },
+): Promise<EventMessage[]> {
+  const { seed, at, orderIds } = options;
+  if (!Number.isFinite(at.getTime()) || at.getTime() % 1000 !== 0)
+    throw new Error('orderStatusEvents: at must be a valid date in whole seconds');
+  const wanted = new Set(orderIds);
+  const rows = await db.query<{ order_id: number; status: string }>(
+    'SELECT order_id, status FROM public.orders WHERE updated_at = $1 ORDER BY order_id',
+    [at.toISOString()],
+  );
+  const changed = rows.filter((row) => wanted.has(Number(row.order_id)));
+  if (changed.length !== wanted.size) {
+    throw new Error(
+      `orderStatusEvents: ${wanted.size - changed.length} of the ${wanted.size} orders were not changed at ${at.toISOString()}`,
+    );
+  }
+  const rng = createRng(seed, `change-events:${at.toISOString()}`);
+  const occurredAt = isoSeconds(at.getTime() / 1000);
+  return changed.map((row) => ({
+    topic: ORDER_EVENTS,
+    key: String(row.order_id),
+    // Fields in the declared order of the order-events contract, as the generator writes them.
+    value: JSON.stringify({
+      event_id: rng.uuid(),
+      event_type: 'order_status_changed',
+      occurred_at: occurredAt,
+      order_id: Number(row.order_id),
+      status: row.status,
+    }),
+    timestamp: at.getTime(),
+  }));
 }
 
 function sortedIds(ids: number[]): number[] {

@@ -6,7 +6,12 @@ import type { JobContext, PrintLine } from '../context.ts';
 import { generate } from './generate.ts';
 
 export { ANOMALY_FRACTIONS, MIN_PER_KIND } from './anomalies.ts';
-export { applySourceChanges, type SourceChangeOptions, type SourceChanges } from './changes.ts';
+export {
+  applySourceChanges,
+  orderStatusEvents,
+  type SourceChangeOptions,
+  type SourceChanges,
+} from './changes.ts';
 export { type GenerateJobOptions, generate } from './generate.ts';
 export {
   createSourceSchema,

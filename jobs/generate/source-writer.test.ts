@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventStream, OutgoingMessage } from '../../adapters/stream/event-stream.ts';
 import { openPglite } from '../../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import { contractFor } from '../contracts/data-contracts.ts';
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
 import { SOURCE_TABLES } from '../contracts/source-tables.ts';
 import {
@@ -9,6 +10,7 @@ import {
   generate,
   generateStoreData,
   loadSourceDatabase,
+  orderStatusEvents,
   publishEvents,
 } from './index.ts';
 
@@ -114,6 +116,42 @@ describe('loadSourceDatabase', () => {
     expect(await tableCounts(db)).toEqual(expectedCounts);
     expect(await loadSourceDatabase(db, data, { replace: true })).toEqual(expectedCounts);
     expect(await tableCounts(db)).toEqual(expectedCounts);
+  });
+
+  it('orderStatusEvents gives one contract-valid order_status_changed per changed order, with its new status', async () => {
+    await loadSourceDatabase(db, data, { replace: true });
+    const at = new Date('2024-06-01T07:00:00Z');
+    const changed = await applySourceChanges(db, { seed: 3, at, orders: 6 });
+    const events = await orderStatusEvents(db, { seed: 3, at, orderIds: changed.orders });
+
+    const statuses = await db.query<{ order_id: number; status: string }>(
+      'SELECT order_id, status FROM public.orders WHERE updated_at = $1 ORDER BY order_id',
+      [at.toISOString()],
+    );
+    expect(events.map((event) => event.key)).toEqual(changed.orders.map(String));
+    const fields = EVENT_TOPICS.find((topic) => topic.topic === 'order-events')?.fields.map((f) => f.name);
+    events.forEach((event, index) => {
+      expect(event.topic).toBe('order-events');
+      expect(event.timestamp).toBe(at.getTime());
+      const payload = JSON.parse(event.value) as Record<string, unknown>;
+      expect(Object.keys(payload)).toEqual(fields);
+      expect(payload).toMatchObject({
+        event_type: 'order_status_changed',
+        occurred_at: '2024-06-01T07:00:00Z',
+        order_id: statuses[index]?.order_id,
+        status: statuses[index]?.status,
+      });
+      expect(contractFor('order-events').check(payload, { now: at }).reasons).toEqual([]);
+    });
+    expect(new Set(events.map((event) => JSON.parse(event.value).event_id)).size).toBe(events.length);
+    expect(await orderStatusEvents(db, { seed: 3, at, orderIds: changed.orders })).toEqual(events);
+    await expect(
+      orderStatusEvents(db, { seed: 3, at, orderIds: [...changed.orders, 999_999] }),
+    ).rejects.toThrow(/1 of the 7 orders were not changed/);
+    await expect(
+      orderStatusEvents(db, { seed: 3, at: new Date(at.getTime() + 5), orderIds: changed.orders }),
+    ).rejects.toThrow(/whole seconds/);
+    await loadSourceDatabase(db, data, { replace: true });
   });
 
   it('applySourceChanges changes exactly the requested rows, deterministically', async () => {
