@@ -357,7 +357,7 @@ describe.each(engines)('gate before publish on %s', (_engine, open) => {
       expect(runs['gold.dim_customers']).toBe('succeeded');
       expect(runs['silver.fx_rates']).toBe('skipped');
       const [pipeline] = await db.query<{ status: string; message: string }>(
-        "select status, message from ops.pipeline_runs where run_id = $1 and job = 'run'",
+        "select status, message from ops.pipeline_runs where run_id = $1 and job = 'run' and step = 'pipeline'",
         [context.runId],
       );
       expect(pipeline?.status).toBe('failed');
