@@ -36,6 +36,7 @@ export interface JobOptions {
   asOf?: Date;
   replace?: boolean;
   demo?: boolean;
+  fullRefresh?: boolean;
   layer?: 'bronze' | 'silver' | 'gold' | 'all';
   follow?: boolean;
   healthPort?: number;
@@ -198,6 +199,11 @@ function addJobOptions(job: string, command: Command): void {
   }
   if (job === 'run')
     command.option('--demo', 'generate source data and events first when the source is empty');
+  if (job === 'run' || job === 'transform')
+    command.option(
+      '--full-refresh',
+      'build the incremental models whole instead of applying what changed since their last build',
+    );
   if (job === 'monitor') {
     command
       .addOption(

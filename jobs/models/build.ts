@@ -9,6 +9,13 @@
 import type { SqlDatabase, SqlDialect } from '../../adapters/warehouse/sql-database.ts';
 import { expandMacros, lockForWriteSql, type MacroVars } from '../../sql/dialects/macros.ts';
 import { columnTypeOf } from '../contracts/data-contracts.ts';
+import {
+  applyIncrement,
+  type BuildMode,
+  type IncrementalPlan,
+  planIncrementalBuilds,
+  recordBuild,
+} from './incremental.ts';
 import { type ModelTestResult, runModelTests, type TableResolver } from './model-tests.ts';
 import {
   loadBronzeTables,
@@ -33,6 +40,8 @@ export interface BuildOptions {
    * publish, and the models of their layer left out are read as published.
    */
   only?: string[];
+  /** Build every incremental model whole (`--full-refresh`) instead of applying what changed. */
+  fullRefresh?: boolean;
   /** Called for each model once its layer has been published. */
   onModelBuilt?: (result: ModelBuildResult) => void;
 }
@@ -44,8 +53,10 @@ export interface ModelBuildResult {
   file: string;
   /** Rows in the new table. */
   rows: number;
-  /** Time to build this model's `__next` table and count it (the layer's checks and swap are not in it). */
+  /** Time to build this model's `__next` table (or apply its increment) and count it (checks and swap excluded). */
   ms: number;
+  /** An incremental model's build: whole or only what changed (incremental.ts), and why. */
+  incremental?: { mode: BuildMode; reason: string; keys?: number };
 }
 
 /** One layer through its gate. */
@@ -150,6 +161,13 @@ export async function buildModels(
  * builds and checks the incremental models (an update is either in the bronze they read, or applied to the new
  * table after the swap), then swaps every table of the layer. DDL and CTAS are transactional on PostgreSQL, PGlite
  * and Redshift, so a rollback there also removes the `__next` tables built inside.
+ *
+ * Incremental models (`-- incremental:`, jobs/models/incremental.ts) that need not be built whole are not copied
+ * into `__next`: their increment (delete + insert of the changed keys) is applied to the published table inside the
+ * publishing transaction, after the stream service's locks, and their checks run there on the whole table before
+ * the commit; a closed gate or an error rolls the increment back with everything else. Models of the layer reading
+ * them read the published table and are built inside too. What each incremental model's build saw of its inputs is
+ * recorded in the same transaction, so the next build starts from what was published, never from a rolled-back one.
  */
 export async function buildLayer(
   db: SqlDatabase,
@@ -162,11 +180,22 @@ export async function buildLayer(
     (model) => model.layer === layer && (!options.only || options.only.includes(model.name)),
   );
   if (selected.length === 0) return { layer, built: [], checks: [], blockedBy: [] };
-  const plan = planLayer(selected);
-  const selectedNames = new Set(selected.map((model) => model.name));
-  const tableOf: TableResolver = (name) => (selectedNames.has(name) ? nextTableOf(name) : name);
-  const selects = renderSelects(selected, options.dialect ?? db.dialect, options.vars, tableOf);
+  const dialect = options.dialect ?? db.dialect;
   await createSchemas(db);
+  const increments = await planIncrementalBuilds(db, selected, {
+    fullRefresh: options.fullRefresh ?? false,
+    dialect,
+    render: (model) => renderModelSql(model, dialect, options.vars),
+  });
+  const applied = new Set(
+    [...increments.values()].filter((p) => p.mode === 'incremental').map((p) => p.model.name),
+  );
+  const plan = planLayer(selected, applied);
+  const selectedNames = new Set(selected.map((model) => model.name));
+  const tableOf: TableResolver = (name) =>
+    selectedNames.has(name) && !applied.has(name) ? nextTableOf(name) : name;
+  const selects = renderSelects(selected, dialect, options.vars, tableOf);
+  const delta = (model: Model) => ({ plan: increments.get(model.name) as IncrementalPlan, dialect, tableOf });
   const built: ModelBuildResult[] = [];
   const checks: ModelTestResult[] = [];
   try {
@@ -174,18 +203,28 @@ export async function buildLayer(
     checks.push(...(await runModelTests(db, plan.checkedOutside, { tableOf })));
     await db.transaction(async (tx) => {
       await lockStreamTables(tx, plan.inside);
-      for (const model of plan.inside) built.push(await buildNext(tx, model, selects));
+      for (const model of plan.inside)
+        built.push(
+          applied.has(model.name)
+            ? await applyDelta(tx, model, delta(model), options.vars)
+            : await buildNext(tx, model, selects),
+        );
       checks.push(...(await runModelTests(tx, plan.checkedInside, { tableOf })));
       const blockedBy = blockingFailures(checks);
       if (blockedBy.length > 0) throw new GateClosed(blockedBy);
-      for (const model of selected) await swapIn(tx, model);
+      for (const model of selected) if (!applied.has(model.name)) await swapIn(tx, model);
+      for (const increment of increments.values()) await recordBuild(tx, increment);
     });
   } catch (error) {
     await dropQuietly(db, plan.outside);
     if (error instanceof GateClosed) return { layer, built, checks, blockedBy: error.blockedBy };
     throw error;
   }
-  for (const result of built) options.onModelBuilt?.(result);
+  for (const result of built) {
+    const increment = increments.get(result.name);
+    if (increment && !result.incremental) result.incremental = { mode: 'full', reason: increment.reason };
+    options.onModelBuilt?.(result);
+  }
   return { layer, built, checks, blockedBy: [] };
 }
 
@@ -206,18 +245,21 @@ function checkOnly(models: Model[], only: string[] | undefined): void {
 interface LayerPlan {
   /** Built before the publishing transaction, in dependency order. */
   outside: Model[];
-  /** Built inside it under the stream service's locks: the incremental models and whatever reads them. */
+  /**
+   * Built inside it under the stream service's locks: the models the stream service updates, the incremental
+   * models applied in place, and whatever reads them.
+   */
   inside: Model[];
   /** Models whose checks can run before the transaction, and those that need an `inside` table. */
   checkedOutside: Model[];
   checkedInside: Model[];
 }
 
-function planLayer(selected: Model[]): LayerPlan {
+function planLayer(selected: Model[], applied: Set<string>): LayerPlan {
   const insideNames = new Set<string>();
   for (const model of selected) {
-    if (model.incrementalKey || model.dependsOn.some((dep) => insideNames.has(dep)))
-      insideNames.add(model.name);
+    const incremental = model.incrementalKey || applied.has(model.name);
+    if (incremental || model.dependsOn.some((dep) => insideNames.has(dep))) insideNames.add(model.name);
   }
   const checksInside = (model: Model) =>
     insideNames.has(model.name) ||
@@ -264,6 +306,39 @@ async function buildNext(
     return { name: model.name, layer: model.layer, file: model.file, rows, ms: performance.now() - started };
   } catch (error) {
     // Only the message: driver errors may carry the statement, and the statement may carry the hash key.
+    throw new ModelBuildError(model, databaseMessage(error), { cause: error });
+  }
+}
+
+/**
+ * Applies an incremental model's increment to its published table (inside the publishing transaction); a failure
+ * names the model like a full build's, its database error the cause, so a data error is still traced to its batch.
+ */
+async function applyDelta(
+  tx: SqlDatabase,
+  model: Model,
+  delta: { plan: IncrementalPlan; dialect: SqlDialect; tableOf: TableResolver },
+  vars: MacroVars,
+): Promise<ModelBuildResult> {
+  const started = performance.now();
+  const render = (renames: Map<string, string>) => {
+    // Renamed before the macros are expanded, as renderSelects does.
+    const reading = renameTableReferences(model.sql, (table) => renames.get(table) ?? delta.tableOf(table));
+    return renderModelSql({ ...model, sql: reading }, delta.dialect, vars);
+  };
+  try {
+    const applied = await applyIncrement(tx, delta.plan, render);
+    const rows = await countRows(tx, model.name);
+    const incremental = { mode: 'incremental' as const, reason: delta.plan.reason, keys: applied.keys };
+    return {
+      name: model.name,
+      layer: model.layer,
+      file: model.file,
+      rows,
+      ms: performance.now() - started,
+      incremental,
+    };
+  } catch (error) {
     throw new ModelBuildError(model, databaseMessage(error), { cause: error });
   }
 }

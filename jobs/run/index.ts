@@ -9,6 +9,8 @@ export { type PipelineOptions, type PipelineResult, runPipeline, type StepTiming
 export interface RunOptions extends Omit<GenerateCommandOptions, 'replace'> {
   /** Generate the store first when the source is empty (`npm start`). */
   demo?: boolean;
+  /** Build the incremental models whole. */
+  fullRefresh?: boolean;
 }
 
 /**
@@ -24,6 +26,7 @@ export async function run(context: JobContext, options: RunOptions, output: Prin
           asOf: options.asOf ?? todayUtc(context.now()),
         }
       : undefined,
+    fullRefresh: options.fullRefresh ?? false,
   });
   await printPipelineSummary(context, result, output);
   return result.ok ? 0 : 1;

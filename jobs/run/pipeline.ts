@@ -36,6 +36,8 @@ export interface PipelineResult {
 export interface PipelineOptions {
   /** The demo: seed the source and the stream when the source holds no rows yet. */
   generateIfEmpty?: { seed: number; scale: number; asOf: Date } | undefined;
+  /** Build the incremental models whole (`ecomm run --full-refresh`). */
+  fullRefresh?: boolean;
 }
 
 /**
@@ -121,7 +123,7 @@ export async function runPipeline(
   if (blockedBy.length === 0) {
     const transformed = await timed(
       'transform',
-      () => runTransform(context, ['silver', 'gold']),
+      () => runTransform(context, ['silver', 'gold'], { fullRefresh: options.fullRefresh ?? false }),
       (result) => result.built.reduce((sum, model) => sum + model.rows, 0),
     );
     blockedBy = transformed.blockedBy;

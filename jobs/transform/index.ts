@@ -23,7 +23,11 @@ export interface TransformResult {
  * gate leaves the layer as it was and stops promotion, so the next layer keeps its last good build instead of
  * reading bad data.
  */
-export async function runTransform(context: JobContext, layers: ModelLayer[]): Promise<TransformResult> {
+export async function runTransform(
+  context: JobContext,
+  layers: ModelLayer[],
+  options: { fullRefresh?: boolean } = {},
+): Promise<TransformResult> {
   const db = await context.warehouse();
   const models = loadModels();
   const vars = { piiHashKey: await context.piiHashKey() };
@@ -33,7 +37,7 @@ export async function runTransform(context: JobContext, layers: ModelLayer[]): P
     const startedAt = context.now();
     let gated: LayerBuild;
     try {
-      gated = await buildSettingAsideBadBatches(context, models, layer, vars);
+      gated = await buildSettingAsideBadBatches(context, models, layer, { vars, ...options });
     } catch (error) {
       await recordRun(db, {
         runId: context.runId,
@@ -58,6 +62,8 @@ export async function runTransform(context: JobContext, layers: ModelLayer[]): P
 export interface TransformOptions {
   /** One model layer, or both in order (`all`, the default). */
   layer?: ModelLayer | 'all';
+  /** Build the incremental models whole instead of applying what changed since their last build. */
+  fullRefresh?: boolean;
 }
 
 /** `ecomm transform`: the models published; exit 1 when a blocking check kept a layer from being published. */
@@ -68,13 +74,23 @@ export async function run(
 ): Promise<number> {
   const layers: ModelLayer[] =
     options.layer === undefined || options.layer === 'all' ? ['silver', 'gold'] : [options.layer];
-  const result = await runTransform(context, layers);
-  for (const model of result.built) output(`built ${model.name.padEnd(32)} ${model.rows} rows`);
+  const result = await runTransform(context, layers, { fullRefresh: options.fullRefresh ?? false });
+  for (const model of result.built)
+    output(`built ${model.name.padEnd(32)} ${model.rows} rows${howBuilt(model)}`);
   if (result.blockedBy.length > 0) {
     output(`stopped: blocking checks failed: ${result.blockedBy.join(', ')}`);
     return 1;
   }
   return 0;
+}
+
+/** `(incremental: 12 keys)` or `(full: first build)` for an incremental model, '' for the others. */
+function howBuilt(model: ModelBuildResult): string {
+  const build = model.incremental;
+  if (!build) return '';
+  return build.mode === 'incremental'
+    ? ` (incremental: ${build.keys ?? 0} keys)`
+    : ` (full: ${build.reason})`;
 }
 
 /** How often a layer is built again after setting aside the batches its last build failed on. */
@@ -90,12 +106,13 @@ async function buildSettingAsideBadBatches(
   context: JobContext,
   models: Model[],
   layer: ModelLayer,
-  vars: MacroVars,
+  options: { vars: MacroVars; fullRefresh?: boolean },
 ): Promise<LayerBuild> {
   const db = await context.warehouse();
+  const vars = options.vars;
   for (let round = 1; ; round += 1) {
     try {
-      return await buildLayer(db, models, layer, { vars });
+      return await buildLayer(db, models, layer, options);
     } catch (error) {
       if (round > SET_ASIDE_ROUNDS || !(error instanceof ModelBuildError)) throw error;
       if (classifyBatchError(error) !== 'data') throw error;
