@@ -217,9 +217,7 @@ async function planModel(
 }
 
 async function captureFeed(db: SqlDatabase, feed: ChangeFeed, lookbackSeconds: number): Promise<FeedState> {
-  const [row] = await db.query<{ high_water_at: unknown }>(
-    `select max(${feed.changeColumn}) as high_water_at from ${feed.table}`,
-  );
+  const [row] = await db.query<{ high_water_at: unknown }>(feedQueries(feed, db.dialect).highWater);
   const highWaterAt = row?.high_water_at ? new Date(row.high_water_at as string) : new Date(0);
   const cutoffAt = new Date(highWaterAt.getTime() - lookbackSeconds * 1000);
   return {
@@ -231,13 +229,28 @@ async function captureFeed(db: SqlDatabase, feed: ChangeFeed, lookbackSeconds: n
   };
 }
 
+/**
+ * The statements that read a feed, as run (`$1`, `$2`: timestamps): its high-water mark, the fingerprint of its
+ * rows at or before a cutoff, its rows per batch inside a window, and the model keys of its rows after a time.
+ */
+export function feedQueries(feed: ChangeFeed, dialect: SqlDialect) {
+  const hash = expandMacros(`{{ hash32(_batch_id || ':' || cast(n as varchar(20))) }}`, dialect);
+  const change = feed.changeColumn;
+  return {
+    highWater: `select max(${change}) as high_water_at from ${feed.table}`,
+    settled: `select count(*) as batches, cast(sum(n) as varchar(40)) as row_count,
+       cast(sum(${hash}) as varchar(40)) as signature
+     from (select _batch_id, count(*) as n from ${feed.table} where ${change} <= $1 group by _batch_id) per_batch`,
+    window: `select _batch_id as batch_id, count(*) as n from ${feed.table}
+     where ${change} > $1 and ${change} <= $2 group by _batch_id`,
+    keysAfter: (after: Date) => feed.keysOf(`${change} > ${timestampLiteral(after)}`),
+  };
+}
+
 /** Rows at or before `cutoff`, per batch, folded into `<batches>:<rows>:<sum of hash32(batch:rows)>`. */
 async function settledFingerprint(db: SqlDatabase, feed: ChangeFeed, cutoff: Date): Promise<string> {
-  const hash = expandMacros(`{{ hash32(_batch_id || ':' || cast(n as varchar(20))) }}`, db.dialect);
   const [row] = await db.query<{ batches: unknown; row_count: unknown; signature: unknown }>(
-    `select count(*) as batches, cast(sum(n) as varchar(40)) as row_count,
-       cast(sum(${hash}) as varchar(40)) as signature
-     from (select _batch_id, count(*) as n from ${feed.table} where ${feed.changeColumn} <= $1 group by _batch_id) per_batch`,
+    feedQueries(feed, db.dialect).settled,
     [cutoff],
   );
   return `${Number(row?.batches ?? 0)}:${String(row?.row_count ?? 0)}:${String(row?.signature ?? 0)}`;
@@ -249,11 +262,10 @@ async function windowBatches(
   after: Date,
   upTo: Date,
 ): Promise<Map<string, number>> {
-  const rows = await db.query<{ batch_id: string; n: unknown }>(
-    `select _batch_id as batch_id, count(*) as n from ${feed.table}
-     where ${feed.changeColumn} > $1 and ${feed.changeColumn} <= $2 group by _batch_id`,
-    [after, upTo],
-  );
+  const rows = await db.query<{ batch_id: string; n: unknown }>(feedQueries(feed, db.dialect).window, [
+    after,
+    upTo,
+  ]);
   return new Map(rows.map((row) => [row.batch_id, Number(row.n)]));
 }
 
@@ -280,7 +292,7 @@ export async function applyIncrement(
   const model = plan.model;
   const key = model.incremental?.uniqueKey as string;
   const keySources = plan.changes.map((change) =>
-    change.feed.keysOf(`${change.feed.changeColumn} > ${timestampLiteral(change.after)}`),
+    feedQueries(change.feed, tx.dialect).keysAfter(change.after),
   );
   const removed = plan.changes.flatMap((change) => change.removedBatches);
   const unsafe = removed.filter((id) => !BATCH_ID.test(id));
@@ -296,9 +308,7 @@ export async function applyIncrement(
     const restricts = change.feed.restricts;
     if (!restricts || renames.has(restricts.table)) continue;
     const temp = `${TEMP.input}_${index}`;
-    await tx.exec(
-      `create temp table ${temp} as select * from ${restricts.table} where ${restricts.keyExpression} in (select k from ${TEMP.keys})`,
-    );
+    await tx.exec(`create temp table ${temp} as ${restrictedInput(restricts, TEMP.keys)}`);
     renames.set(restricts.table, temp);
   }
   await tx.exec(`create temp table ${TEMP.rows} as\n${render(renames)}`);
@@ -308,6 +318,11 @@ export async function applyIncrement(
   const rows = await countRows(tx, TEMP.rows);
   await dropTemporary(tx, plan);
   return { keys, rows };
+}
+
+/** An input's rows holding the keys listed in `keysTable` (column k). */
+export function restrictedInput(restricts: NonNullable<ChangeFeed['restricts']>, keysTable: string): string {
+  return `select * from ${restricts.table} where ${restricts.keyExpression} in (select k from ${keysTable})`;
 }
 
 /** Records what the published build saw; in the publishing transaction. */
