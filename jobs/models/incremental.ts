@@ -302,7 +302,9 @@ export async function applyIncrement(
       `select ${key} as k from ${model.name} where _batch_id in (${removed.map((id) => `'${id}'`).join(', ')})`,
     );
   await dropTemporary(tx, plan);
-  await tx.exec(`create temp table ${TEMP.keys} as\n${keySources.join('\nunion\n')}`);
+  await tx.exec(
+    `create temp table ${TEMP.keys} as select distinct k from (\n${keySources.join('\nunion all\n')}\n) changed_keys`,
+  );
   const renames = new Map<string, string>();
   for (const [index, change] of plan.changes.entries()) {
     const restricts = change.feed.restricts;
