@@ -132,9 +132,8 @@ describe('incremental batch builds (jobs/models/incremental.ts) behind the gate'
     await insertEvent('g1', 'g-1', 'page_view', '2026-10-01T10:00:00Z');
     const applied = await buildLayer(db, models, 'silver', { vars, only });
     expect(applied.blockedBy).toEqual([]);
-    // The earlier events here were loaded within the lookback (3 days) of the last build's high-water mark: they are
-    // recomputed too, the new one with them.
-    expect(applied.built[0]?.incremental).toMatchObject({ mode: 'incremental', keys: 5 });
+    // Only the new batch's key: the earlier events were all seen by the last build.
+    expect(applied.built[0]?.incremental).toMatchObject({ mode: 'incremental', keys: 1 });
     expect(publishedIds(await snapshot('silver.clickstream_events'))).toContain('g-1');
     const published = await snapshot('silver.clickstream_events');
     const recorded = await state();
@@ -172,7 +171,7 @@ describe('incremental batch builds (jobs/models/incremental.ts) behind the gate'
     expect(parseIncremental('unique_key=id lookback=90 minutes', 'x', 'f.sql').lookbackSeconds).toBe(5400);
     expect(parseIncremental('event_id', 'x', 'f.sql')).toEqual({
       uniqueKey: 'event_id',
-      lookbackSeconds: 259200,
+      lookbackSeconds: 3600,
     });
     expect(() => parseIncremental('unique_key=id lookback=3 fortnights', 'L', 'f.sql')).toThrow(
       /f\.sql: "L" has an unknown lookback unit "fortnights"/,

@@ -7,9 +7,11 @@
  * change is caught:
  *
  * - new rows: each input has a change column (bronze `_ingested_at`, silver `_processed_at`); rows after the last
- *   build's cutoff (its high-water mark minus the lookback) are read again, so a row committed late by a load or a
- *   stream transaction that was open across the build (its `_ingested_at` is its transaction's start) is still
- *   picked up when it is at most the lookback behind;
+ *   build's high-water mark are new;
+ * - late rows inside the lookback: a load or stream transaction open across the build commits rows stamped before
+ *   that mark (`_ingested_at` is its transaction's start). The last build kept the row count per batch between its
+ *   cutoff (high-water mark minus the lookback) and its mark; a batch with more rows there now is late, and its rows
+ *   there are applied too;
  * - rows beyond the lookback: the last build summarised every row at or before its cutoff (per batch: row count,
  *   folded into one fingerprint); when that summary differs now, a row arrived there late or left, and the model
  *   is built whole (reason recorded): never silently wrong, only slower;
@@ -53,8 +55,12 @@ export interface ChangeFeed {
 /** What a build saw of one feed. */
 export interface FeedState {
   table: string;
-  highWaterAt: Date;
-  /** highWaterAt minus the lookback: the next build applies the rows after it. */
+  /**
+   * The newest change time, as the database's text (to the microsecond: a load's rows share its transaction's
+   * timestamp, and a mark cut to JavaScript's millisecond would have every build apply the last load again).
+   */
+  highWaterAt: string;
+  /** highWaterAt minus the lookback: the next build checks the rows after it batch by batch, those before whole. */
   cutoffAt: Date;
   settledFingerprint: string;
   /** Rows per batch after cutoffAt (up to highWaterAt). */
@@ -72,8 +78,21 @@ export interface IncrementalPlan {
   feeds: ChangeFeed[];
   /** What this build saw: recorded when the model is published. */
   captured: FeedState[];
-  /** For an incremental build: per feed, the rows after `after` are applied; `removedBatches` left the input. */
-  changes: { feed: ChangeFeed; after: Date; removedBatches: string[] }[];
+  /** For an incremental build: per feed, what changed since the last build. */
+  changes: FeedChange[];
+}
+
+/** One feed's change since the last build. */
+export interface FeedChange {
+  feed: ChangeFeed;
+  /** The last build's high-water mark (the database's text, checked by dateOf): every row after it is new. */
+  after: string;
+  /** The last build's cutoff: rows between it and `after` are new only in `lateBatches`. */
+  cutoff: Date;
+  /** Batches with more rows in (cutoff, after] than the last build saw there: committed after it, stamped before. */
+  lateBatches: string[];
+  /** Batches with fewer rows there: their rows left the input (failed, skipped, reloaded). */
+  removedBatches: string[];
 }
 
 const STATE_TABLES = ['model_builds', 'model_build_batches'];
@@ -158,7 +177,7 @@ export async function planIncrementalBuilds(
 interface RecordedFeed {
   input_table: string;
   sql_hash: string;
-  high_water_at: Date | string;
+  high_water_at: string;
   cutoff_at: Date | string;
   settled_fingerprint: string;
 }
@@ -178,7 +197,8 @@ async function planModel(
   if (options.fullRefresh) return full('full refresh asked');
   if (!(await tableExists(db, model.name))) return full('first build');
   const recorded = await db.query<RecordedFeed & Record<string, unknown>>(
-    'select input_table, sql_hash, high_water_at, cutoff_at, settled_fingerprint from ops.model_builds where model = $1',
+    `select input_table, sql_hash, cast(high_water_at as varchar(40)) as high_water_at, cutoff_at, settled_fingerprint
+     from ops.model_builds where model = $1`,
     [model.name],
   );
   const batches = await db.query<{ input_table: string; batch_id: string; row_count: unknown }>(
@@ -191,7 +211,8 @@ async function planModel(
     if (!last) return full(`no recorded build of ${feed.table} (first incremental build)`);
     if (last.sql_hash !== sqlHash) return full('model SQL changed since its last build');
     const cutoffAt = new Date(last.cutoff_at);
-    const highWaterAt = new Date(last.high_water_at);
+    const highWaterAt = last.high_water_at;
+    dateOf(highWaterAt); // throws unless it is a timestamp: it is written into the key query
     if ((await settledFingerprint(db, feed, cutoffAt)) !== last.settled_fingerprint) {
       return full(
         `${feed.table} rows at or before ${cutoffAt.toISOString()} changed since the last build ` +
@@ -199,9 +220,18 @@ async function planModel(
       );
     }
     const now = await windowBatches(db, feed, cutoffAt, highWaterAt);
-    const removedBatches = batches
-      .filter((row) => row.input_table === feed.table && (now.get(row.batch_id) ?? 0) < Number(row.row_count))
-      .map((row) => row.batch_id);
+    const seen = new Map(
+      batches
+        .filter((row) => row.input_table === feed.table)
+        .map((row) => [row.batch_id, Number(row.row_count)]),
+    );
+    const removedBatches = [...seen]
+      .filter(([batch, rows]) => (now.get(batch) ?? 0) < rows)
+      .map(([batch]) => batch);
+    // Rows the last build could not see although stamped before its high-water mark: a transaction committed late.
+    const lateBatches = [...now]
+      .filter(([batch, rows]) => rows > (seen.get(batch) ?? 0))
+      .map(([batch]) => batch);
     if (
       removedBatches.length > 0 &&
       !(feed.tracesBatches && (await hasColumn(db, model.name, '_batch_id')))
@@ -210,16 +240,21 @@ async function planModel(
         `rows of ${removedBatches.length} batch(es) left ${feed.table} (${removedBatches.slice(0, 3).join(', ')})`,
       );
     }
-    changes.push({ feed, after: cutoffAt, removedBatches });
+    changes.push({ feed, after: highWaterAt, cutoff: cutoffAt, lateBatches, removedBatches });
   }
-  const since = changes.map((change) => `${change.feed.table} after ${change.after.toISOString()}`);
+  const since = changes.map(
+    (change) =>
+      `${change.feed.table} after ${change.after}` +
+      (change.lateBatches.length > 0 ? ` and ${change.lateBatches.length} late batch(es)` : '') +
+      (change.removedBatches.length > 0 ? `, ${change.removedBatches.length} batch(es) removed` : ''),
+  );
   return { ...plan, mode: 'incremental', reason: since.join('; '), changes };
 }
 
 async function captureFeed(db: SqlDatabase, feed: ChangeFeed, lookbackSeconds: number): Promise<FeedState> {
   const [row] = await db.query<{ high_water_at: unknown }>(feedQueries(feed, db.dialect).highWater);
-  const highWaterAt = row?.high_water_at ? new Date(row.high_water_at as string) : new Date(0);
-  const cutoffAt = new Date(highWaterAt.getTime() - lookbackSeconds * 1000);
+  const highWaterAt = row?.high_water_at ? String(row.high_water_at) : EPOCH;
+  const cutoffAt = new Date(dateOf(highWaterAt).getTime() - lookbackSeconds * 1000);
   return {
     table: feed.table,
     highWaterAt,
@@ -237,13 +272,21 @@ export function feedQueries(feed: ChangeFeed, dialect: SqlDialect) {
   const hash = expandMacros(`{{ hash32(_batch_id || ':' || cast(n as varchar(20))) }}`, dialect);
   const change = feed.changeColumn;
   return {
-    highWater: `select max(${change}) as high_water_at from ${feed.table}`,
+    highWater: `select cast(max(${change}) as varchar(40)) as high_water_at from ${feed.table}`,
     settled: `select count(*) as batches, cast(sum(n) as varchar(40)) as row_count,
        cast(sum(${hash}) as varchar(40)) as signature
      from (select _batch_id, count(*) as n from ${feed.table} where ${change} <= $1 group by _batch_id) per_batch`,
     window: `select _batch_id as batch_id, count(*) as n from ${feed.table}
      where ${change} > $1 and ${change} <= $2 group by _batch_id`,
-    keysAfter: (after: Date) => feed.keysOf(`${change} > ${timestampLiteral(after)}`),
+    /** Keys of the rows after the high-water mark, and of the late batches' rows after the cutoff. */
+    keysChanged: (since: Pick<FeedChange, 'after' | 'cutoff' | 'lateBatches'>) => {
+      const late = since.lateBatches.map((id) => `'${id}'`).join(', ');
+      const lateRows =
+        since.lateBatches.length === 0
+          ? ''
+          : ` or (${change} > ${timestampLiteral(since.cutoff)} and _batch_id in (${late}))`;
+      return feed.keysOf(`(${change} > cast('${since.after}' as timestamptz)${lateRows})`);
+    },
   };
 }
 
@@ -260,7 +303,7 @@ async function windowBatches(
   db: SqlDatabase,
   feed: ChangeFeed,
   after: Date,
-  upTo: Date,
+  upTo: string,
 ): Promise<Map<string, number>> {
   const rows = await db.query<{ batch_id: string; n: unknown }>(feedQueries(feed, db.dialect).window, [
     after,
@@ -291,12 +334,11 @@ export async function applyIncrement(
 ): Promise<AppliedIncrement> {
   const model = plan.model;
   const key = model.incremental?.uniqueKey as string;
-  const keySources = plan.changes.map((change) =>
-    feedQueries(change.feed, tx.dialect).keysAfter(change.after),
-  );
   const removed = plan.changes.flatMap((change) => change.removedBatches);
-  const unsafe = removed.filter((id) => !BATCH_ID.test(id));
+  const late = plan.changes.flatMap((change) => change.lateBatches);
+  const unsafe = [...removed, ...late].filter((id) => !BATCH_ID.test(id));
   if (unsafe.length > 0) throw new Error(`unexpected batch id(s) ${unsafe.join(', ')}`);
+  const keySources = plan.changes.map((change) => feedQueries(change.feed, tx.dialect).keysChanged(change));
   if (removed.length > 0)
     keySources.push(
       `select ${key} as k from ${model.name} where _batch_id in (${removed.map((id) => `'${id}'`).join(', ')})`,
@@ -361,6 +403,20 @@ export async function recordBuild(tx: SqlDatabase, plan: IncrementalPlan): Promi
 async function dropTemporary(tx: SqlDatabase, plan: IncrementalPlan): Promise<void> {
   const inputs = plan.changes.map((_, index) => `${TEMP.input}_${index}`);
   for (const table of [TEMP.keys, TEMP.rows, ...inputs]) await tx.exec(`drop table if exists ${table}`);
+}
+
+const EPOCH = '1970-01-01 00:00:00+00';
+
+/** A timestamp's text as the database writes it (`2026-10-01 12:00:00.123456+00`) as a Date, to the millisecond. */
+function dateOf(text: string): Date {
+  const match =
+    /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(\.\d{1,3})?\d*\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/.exec(
+      text.trim(),
+    );
+  if (!match) throw new Error(`unexpected timestamp text "${text}"`);
+  const zone =
+    match[4] === undefined || match[4] === 'Z' ? 'Z' : match[4].length === 3 ? `${match[4]}:00` : match[4];
+  return new Date(`${match[1]}T${match[2]}${match[3] ?? ''}${zone}`);
 }
 
 /** A timestamp as a literal both engines read the same: UTC, to the millisecond (JavaScript's precision). */

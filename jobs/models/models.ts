@@ -59,7 +59,7 @@ export interface Model {
    */
   incrementalKey?: string;
   /**
-   * `-- incremental: unique_key=<key> lookback=<n> <unit>` (or the short `-- incremental: <key>`, lookback 3 days):
+   * `-- incremental: unique_key=<key> lookback=<n> <unit>` (or the short `-- incremental: <key>`, lookback 1 hour):
    * the batch build may apply only what changed since its last build (jobs/models/incremental.ts). Every input
    * table has a column named `<key>` (bronze: the declared column, cast as the model casts it), and the model's row
    * for a key depends only on the input rows holding that key (and, for a model reading silver.deleted_keys, on the
@@ -76,8 +76,12 @@ export interface IncrementalSpec {
   lookbackSeconds: number;
 }
 
-/** The lookback of the short `-- incremental: <key>` form. */
-export const DEFAULT_LOOKBACK_SECONDS = 3 * 86400;
+/**
+ * The lookback of the short `-- incremental: <key>` form. It needs to cover only how long a load or stream
+ * transaction may stay open across a build (its rows are stamped with its start): minutes; every extra hour is an
+ * hour of input recomputed by every build.
+ */
+export const DEFAULT_LOOKBACK_SECONDS = 3600;
 
 const LOOKBACK_UNITS: Record<string, number> = { second: 1, minute: 60, hour: 3600, day: 86400 };
 

@@ -99,7 +99,9 @@ describe('model SQL portability', () => {
         parse(queries.highWater, `${model.file}: high-water of ${feed.table}`);
         parse(bound(queries.settled), `${model.file}: settled fingerprint of ${feed.table}`);
         parse(bound(queries.window), `${model.file}: window of ${feed.table}`);
-        parse(queries.keysAfter(new Date('2026-10-01T00:00:00Z')), `${model.file}: keys from ${feed.table}`);
+        const since = { after: '2026-10-02 00:00:00.123456+00', cutoff: new Date('2026-10-01T00:00:00Z') };
+        parse(queries.keysChanged({ ...since, lateBatches: [] }), `${model.file}: keys from ${feed.table}`);
+        parse(queries.keysChanged({ ...since, lateBatches: ['b-1', 'b-2'] }), `${model.file}: late keys`);
         expect(queries.settled).toMatch(/strtol\(/);
         if (feed.restricts) {
           parse(
