@@ -168,6 +168,9 @@ export async function buildModels(
  * the commit; a closed gate or an error rolls the increment back with everything else. Models of the layer reading
  * them read the published table and are built inside too. What each incremental model's build saw of its inputs is
  * recorded in the same transaction, so the next build starts from what was published, never from a rolled-back one.
+ * A gold increment reads the silver event tables inside the gold transaction without locking them: on PostgreSQL a
+ * read never waits for the applier's write lock; on Redshift it may wait for an applier round to commit, but the
+ * applier never waits for anything the gold transaction holds (gold and ops tables), so the two cannot deadlock.
  */
 export async function buildLayer(
   db: SqlDatabase,
