@@ -226,6 +226,8 @@ export async function buildLayer(
   for (const result of built) {
     const increment = increments.get(result.name);
     if (increment && !result.incremental) result.incremental = { mode: 'full', reason: increment.reason };
+    // Reading the inputs' state is part of building an incremental model, whole or not.
+    if (increment) result.ms += increment.planMs;
     options.onModelBuilt?.(result);
   }
   return { layer, built, checks, blockedBy: [] };

@@ -78,6 +78,8 @@ export interface IncrementalPlan {
   feeds: ChangeFeed[];
   /** What this build saw: recorded when the model is published. */
   captured: FeedState[];
+  /** Time spent deciding and capturing the inputs' state (scans of the inputs): part of the model's build time. */
+  planMs: number;
   /** For an incremental build: per feed, what changed since the last build. */
   changes: FeedChange[];
 }
@@ -170,7 +172,11 @@ export async function planIncrementalBuilds(
   const incremental = models.filter((model) => model.incremental);
   if (incremental.length === 0) return plans;
   await ensureBuildState(db);
-  for (const model of incremental) plans.set(model.name, await planModel(db, model, options));
+  for (const model of incremental) {
+    const started = performance.now();
+    const plan = await planModel(db, model, options);
+    plans.set(model.name, { ...plan, planMs: performance.now() - started });
+  }
   return plans;
 }
 
@@ -192,7 +198,7 @@ async function planModel(
   const sqlHash = modelSqlHash(model, options.render(model));
   const captured: FeedState[] = [];
   for (const feed of feeds) captured.push(await captureFeed(db, feed, lookbackSeconds));
-  const plan = { model, sqlHash, feeds, captured };
+  const plan = { model, sqlHash, feeds, captured, planMs: 0 };
   const full = (reason: string): IncrementalPlan => ({ ...plan, mode: 'full', reason, changes: [] });
   if (options.fullRefresh) return full('full refresh asked');
   if (!(await tableExists(db, model.name))) return full('first build');
