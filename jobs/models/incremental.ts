@@ -219,13 +219,14 @@ async function planModel(
     const cutoffAt = new Date(last.cutoff_at);
     const highWaterAt = last.high_water_at;
     dateOf(highWaterAt); // throws unless it is a timestamp: it is written into the key query
-    if ((await settledFingerprint(db, feed, cutoffAt)) !== last.settled_fingerprint) {
+    const counted = await countBatches(db, feed, cutoffAt, highWaterAt);
+    if (counted.settledFingerprint !== last.settled_fingerprint) {
       return full(
         `${feed.table} rows at or before ${cutoffAt.toISOString()} changed since the last build ` +
           '(a row later than the lookback, or a batch removed)',
       );
     }
-    const now = await windowBatches(db, feed, cutoffAt, highWaterAt);
+    const now = counted.windowBatches;
     const seen = new Map(
       batches
         .filter((row) => row.input_table === feed.table)
@@ -258,32 +259,29 @@ async function planModel(
 }
 
 async function captureFeed(db: SqlDatabase, feed: ChangeFeed, lookbackSeconds: number): Promise<FeedState> {
-  const [row] = await db.query<{ high_water_at: unknown }>(feedQueries(feed, db.dialect).highWater);
+  const [row] = await db.query<{ high_water_at: unknown }>(feedQueries(feed).highWater);
   const highWaterAt = row?.high_water_at ? String(row.high_water_at) : EPOCH;
   const cutoffAt = new Date(dateOf(highWaterAt).getTime() - lookbackSeconds * 1000);
   return {
     table: feed.table,
     highWaterAt,
     cutoffAt,
-    settledFingerprint: await settledFingerprint(db, feed, cutoffAt),
-    windowBatches: await windowBatches(db, feed, cutoffAt, highWaterAt),
+    ...(await countBatches(db, feed, cutoffAt, highWaterAt)),
   };
 }
 
 /**
- * The statements that read a feed, as run (`$1`, `$2`: timestamps): its high-water mark, the fingerprint of its
- * rows at or before a cutoff, its rows per batch inside a window, and the model keys of its rows after a time.
+ * The statements that read a feed, as run: its high-water mark; its rows per batch at or before a cutoff (`$1`) and
+ * between the cutoff and a high-water mark (`$2`), in one scan; the model keys of its changed rows.
  */
-export function feedQueries(feed: ChangeFeed, dialect: SqlDialect) {
-  const hash = expandMacros(`{{ hash32(_batch_id || ':' || cast(n as varchar(20))) }}`, dialect);
+export function feedQueries(feed: ChangeFeed) {
   const change = feed.changeColumn;
   return {
     highWater: `select cast(max(${change}) as varchar(40)) as high_water_at from ${feed.table}`,
-    settled: `select count(*) as batches, cast(sum(n) as varchar(40)) as row_count,
-       cast(sum(${hash}) as varchar(40)) as signature
-     from (select _batch_id, count(*) as n from ${feed.table} where ${change} <= $1 group by _batch_id) per_batch`,
-    window: `select _batch_id as batch_id, count(*) as n from ${feed.table}
-     where ${change} > $1 and ${change} <= $2 group by _batch_id`,
+    batches: `select _batch_id as batch_id,
+       sum(case when ${change} <= $1 then 1 else 0 end) as settled_rows,
+       sum(case when ${change} > $1 then 1 else 0 end) as window_rows
+     from ${feed.table} where ${change} <= $2 group by _batch_id`,
     /** Keys of the rows after the high-water mark, and of the late batches' rows after the cutoff. */
     keysChanged: (since: Pick<FeedChange, 'after' | 'cutoff' | 'lateBatches'>) => {
       const late = since.lateBatches.map((id) => `'${id}'`).join(', ');
@@ -296,26 +294,29 @@ export function feedQueries(feed: ChangeFeed, dialect: SqlDialect) {
   };
 }
 
-/** Rows at or before `cutoff`, per batch, folded into `<batches>:<rows>:<sum of hash32(batch:rows)>`. */
-async function settledFingerprint(db: SqlDatabase, feed: ChangeFeed, cutoff: Date): Promise<string> {
-  const [row] = await db.query<{ batches: unknown; row_count: unknown; signature: unknown }>(
-    feedQueries(feed, db.dialect).settled,
-    [cutoff],
-  );
-  return `${Number(row?.batches ?? 0)}:${String(row?.row_count ?? 0)}:${String(row?.signature ?? 0)}`;
-}
-
-async function windowBatches(
+/**
+ * One scan of the feed up to `upTo`: the rows at or before `cutoff`, per batch, folded into one fingerprint (a
+ * row arriving there, or leaving, changes it), and the rows per batch after the cutoff.
+ */
+async function countBatches(
   db: SqlDatabase,
   feed: ChangeFeed,
-  after: Date,
+  cutoff: Date,
   upTo: string,
-): Promise<Map<string, number>> {
-  const rows = await db.query<{ batch_id: string; n: unknown }>(feedQueries(feed, db.dialect).window, [
-    after,
-    upTo,
-  ]);
-  return new Map(rows.map((row) => [row.batch_id, Number(row.n)]));
+): Promise<Pick<FeedState, 'settledFingerprint' | 'windowBatches'>> {
+  const rows = await db.query<{ batch_id: string; settled_rows: unknown; window_rows: unknown }>(
+    feedQueries(feed).batches,
+    [cutoff, upTo],
+  );
+  const settled = rows
+    .filter((row) => Number(row.settled_rows) > 0)
+    .map((row) => `${row.batch_id}:${Number(row.settled_rows)}`)
+    .sort();
+  const windowBatches = new Map(
+    rows.filter((row) => Number(row.window_rows) > 0).map((row) => [row.batch_id, Number(row.window_rows)]),
+  );
+  const settledFingerprint = `${settled.length}:${createHash('sha256').update(settled.join('\n')).digest('hex')}`;
+  return { settledFingerprint, windowBatches };
 }
 
 const TEMP = { keys: 'ecomm_delta_keys', rows: 'ecomm_delta_rows', input: 'ecomm_delta_input' } as const;
@@ -344,7 +345,7 @@ export async function applyIncrement(
   const late = plan.changes.flatMap((change) => change.lateBatches);
   const unsafe = [...removed, ...late].filter((id) => !BATCH_ID.test(id));
   if (unsafe.length > 0) throw new Error(`unexpected batch id(s) ${unsafe.join(', ')}`);
-  const keySources = plan.changes.map((change) => feedQueries(change.feed, tx.dialect).keysChanged(change));
+  const keySources = plan.changes.map((change) => feedQueries(change.feed).keysChanged(change));
   if (removed.length > 0)
     keySources.push(
       `select ${key} as k from ${model.name} where _batch_id in (${removed.map((id) => `'${id}'`).join(', ')})`,
