@@ -172,9 +172,11 @@ export async function planIncrementalBuilds(
   const incremental = models.filter((model) => model.incremental);
   if (incremental.length === 0) return plans;
   await ensureBuildState(db);
+  // Models reading the same input (gold.fact_sessions and gold.fact_cart_events) share its scans.
+  const scans = new Map<string, Promise<unknown>>();
   for (const model of incremental) {
     const started = performance.now();
-    const plan = await planModel(db, model, options);
+    const plan = await planModel(db, model, { ...options, scans });
     plans.set(model.name, { ...plan, planMs: performance.now() - started });
   }
   return plans;
@@ -188,16 +190,29 @@ interface RecordedFeed {
   settled_fingerprint: string;
 }
 
+/** Scans of the inputs already made by this planning, by what they read. */
+type ScanCache = Map<string, Promise<unknown>>;
+
+function cached<T>(scans: ScanCache, key: string, scan: () => Promise<T>): Promise<T> {
+  if (!scans.has(key)) scans.set(key, scan());
+  return scans.get(key) as Promise<T>;
+}
+
 async function planModel(
   db: SqlDatabase,
   model: Model,
-  options: { fullRefresh?: boolean; dialect: SqlDialect; render: (model: Model) => string },
+  options: { fullRefresh?: boolean; dialect: SqlDialect; render: (model: Model) => string; scans: ScanCache },
 ): Promise<IncrementalPlan> {
   const lookbackSeconds = model.incremental?.lookbackSeconds ?? 0;
   const feeds = feedsOf(model, options.dialect);
   const sqlHash = modelSqlHash(model, options.render(model));
   const captured: FeedState[] = [];
-  for (const feed of feeds) captured.push(await captureFeed(db, feed, lookbackSeconds));
+  for (const feed of feeds)
+    captured.push(
+      await cached(options.scans, `capture ${feed.table} ${lookbackSeconds}`, () =>
+        captureFeed(db, feed, lookbackSeconds),
+      ),
+    );
   const plan = { model, sqlHash, feeds, captured, planMs: 0 };
   const full = (reason: string): IncrementalPlan => ({ ...plan, mode: 'full', reason, changes: [] });
   if (options.fullRefresh) return full('full refresh asked');
@@ -219,7 +234,11 @@ async function planModel(
     const cutoffAt = new Date(last.cutoff_at);
     const highWaterAt = last.high_water_at;
     dateOf(highWaterAt); // throws unless it is a timestamp: it is written into the key query
-    const counted = await countBatches(db, feed, cutoffAt, highWaterAt);
+    const counted = await cached(
+      options.scans,
+      `count ${feed.table} ${cutoffAt.toISOString()} ${highWaterAt}`,
+      () => countBatches(db, feed, cutoffAt, highWaterAt),
+    );
     if (counted.settledFingerprint !== last.settled_fingerprint) {
       return full(
         `${feed.table} rows at or before ${cutoffAt.toISOString()} changed since the last build ` +
