@@ -196,6 +196,27 @@ describe('ecomm CLI', () => {
     expect(flagged.started, flagged.stderr).toBe(`read-only on http://127.0.0.1:${flaggedPort}`);
   });
 
+  it('transform --full-refresh builds the incremental models whole; the next transform applies what changed', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'cli-transform-'));
+    const transform = (...flags: string[]) =>
+      spawnSync(process.execPath, [CLI, 'transform', ...flags], {
+        encoding: 'utf8',
+        cwd: folder,
+        env: { PATH: process.env.PATH ?? '', PII_HASH_KEY: 'cli-test-key', OPENLINEAGE_URL: 'none' },
+        timeout: 120_000,
+      });
+    const full = transform('--full-refresh');
+    expect(full.status, full.stderr).toBe(0);
+    expect(full.stdout).toMatch(/built silver\.clickstream_events +0 rows \(full: full refresh asked\)/);
+    expect(full.stdout).toMatch(/built gold\.fact_sessions +0 rows \(full: full refresh asked\)/);
+    const next = transform();
+    expect(next.status, next.stderr).toBe(0);
+    expect(next.stdout).toMatch(/built silver\.orders +0 rows \(incremental: 0 keys\)/);
+    const quality = ecomm(['quality', '--full-refresh']);
+    expect(quality.code).toBe(2);
+    expect(quality.stderr).toMatch(/unknown option '--full-refresh'/);
+  }, 180_000);
+
   it('prints help and exits 2 when no job is given', () => {
     const { code, stdout } = ecomm([]);
     expect(code).toBe(2);

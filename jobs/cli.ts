@@ -46,6 +46,7 @@ export interface JobOptions {
   replace?: boolean;
   demo?: boolean;
   resume?: boolean;
+  fullRefresh?: boolean;
   layer?: 'bronze' | 'silver' | 'gold' | 'all';
   /** `ecomm transform`: model selectors, `<model>[+]`, each flag repeated or a comma list. */
   select?: string[];
@@ -225,6 +226,11 @@ function addJobOptions(job: string, command: Command): void {
         'resume the latest run, which must have failed or been abandoned, after its last completed step',
       );
   }
+  if (job === 'run' || job === 'transform')
+    command.option(
+      '--full-refresh',
+      'build the incremental models whole instead of applying what changed since their last build',
+    );
   if (job === 'monitor') {
     command
       .addOption(

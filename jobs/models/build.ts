@@ -11,6 +11,13 @@
 import type { SqlDatabase, SqlDialect } from '../../adapters/warehouse/sql-database.ts';
 import { expandMacros, lockForWriteSql, type MacroVars } from '../../sql/dialects/macros.ts';
 import { columnTypeOf } from '../contracts/data-contracts.ts';
+import {
+  applyIncrement,
+  type BuildMode,
+  type IncrementalPlan,
+  planIncrementalBuilds,
+  recordBuild,
+} from './incremental.ts';
 import { type ModelTestResult, runModelTests, type TableResolver } from './model-tests.ts';
 import {
   downstreamOf,
@@ -37,6 +44,8 @@ export interface BuildOptions {
    * publish, and the models of their layer left out are read as published.
    */
   only?: string[];
+  /** Build every incremental model whole (`--full-refresh`) instead of applying what changed. */
+  fullRefresh?: boolean;
   /** Called for each model once it has been published. */
   onModelBuilt?: (result: ModelBuildResult) => void;
   /**
@@ -70,11 +79,13 @@ export interface ModelBuildResult {
   file: string;
   /** Rows in the new table. */
   rows: number;
-  /** Time to build this model's `__next` table and count it (the layer's checks and swap are not in it). */
+  /** Time to build this model's `__next` table (or apply its increment) and count it (checks and swap excluded). */
   ms: number;
   /** When that build started and finished, on the build's clock (BuildOptions.now): the same span as `ms`. */
   startedAt: Date;
   finishedAt: Date;
+  /** An incremental model's build: whole or only what changed (incremental.ts), and why. */
+  incremental?: { mode: BuildMode; reason: string; keys?: number };
 }
 
 /** One layer through its gate. */
@@ -191,6 +202,19 @@ export async function buildModels(
  * builds and checks the incremental models (an update is either in the bronze they read, or applied to the new
  * table after the swap), then swaps in what passed. DDL and CTAS are transactional on PostgreSQL, PGlite and
  * Redshift, so a rollback there also removes the `__next` tables built inside.
+ *
+ * Incremental models (`-- incremental:`, jobs/models/incremental.ts) that need not be built whole are not copied
+ * into `__next`: their increment (delete + insert of the changed keys) is applied to the published table inside the
+ * publishing transaction, after the stream service's locks, and their checks run there on the whole table before
+ * the commit; an error rolls the increment back with everything else. Models of the layer reading them read the
+ * published table and are built inside too. A failing blocking check on a model whose increment was applied in place
+ * cannot hold back that model alone (the others commit in the same transaction), so the transaction is rolled back
+ * and the layer built again with those models whole in `__next`, where they are held back like any other. What each
+ * published incremental model's build saw of its inputs is recorded in the same transaction, so the next build starts
+ * from what was published, never from a rolled-back or held-back one.
+ * A gold increment reads the silver event tables inside the gold transaction without locking them: on PostgreSQL a
+ * read never waits for the applier's write lock; on Redshift it may wait for an applier round to commit, but the
+ * applier never waits for anything the gold transaction holds (gold and ops tables), so the two cannot deadlock.
  */
 export async function buildLayer(
   db: SqlDatabase,
@@ -211,32 +235,15 @@ export async function buildLayer(
     blockedBy,
   }));
   if (toBuild.length === 0) return { layer, built: [], blocked, checks: [], blockedBy: [] };
-  const plan = planLayer(toBuild);
-  const buildingNames = new Set(toBuild.map((model) => model.name));
-  const tableOf: TableResolver = (name) => (buildingNames.has(name) ? nextTableOf(name) : name);
-  const selects = renderSelects(toBuild, options.dialect ?? db.dialect, options.vars, tableOf);
-  const clock = { now: options.now ?? (() => new Date()) };
   await createSchemas(db);
-  const built: ModelBuildResult[] = [];
-  const checks: ModelTestResult[] = [];
-  let heldHere = new Map<string, string[]>();
+  let gated: GatedBuild;
   try {
-    for (const model of plan.outside) built.push(await buildNext(db, model, selects, clock));
-    checks.push(...(await runModelTests(db, plan.checkedOutside, { tableOf })));
-    await db.transaction(async (tx) => {
-      await lockStreamTables(tx, plan.inside);
-      for (const model of plan.inside) built.push(await buildNext(tx, model, selects, clock));
-      checks.push(...(await runModelTests(tx, plan.checkedInside, { tableOf })));
-      heldHere = holdBack(toBuild, failingModels(checks));
-      for (const model of toBuild) {
-        if (heldHere.has(model.name)) await tx.exec(`drop table if exists ${nextTableOf(model.name)}`);
-        else await swapIn(tx, model);
-      }
-    });
+    gated = await buildGated(db, toBuild, options, new Set());
   } catch (error) {
-    await dropQuietly(db, plan.outside);
-    throw error;
+    if (!(error instanceof IncrementHeldBack)) throw error;
+    gated = await buildGated(db, toBuild, options, error.models);
   }
+  const { built, checks, heldHere } = gated;
   for (const result of built) {
     const blockedBy = heldHere.get(result.name);
     if (blockedBy) blocked.push({ name: result.name, layer, blockedBy, build: result });
@@ -249,6 +256,92 @@ export async function buildLayer(
     checks,
     blockedBy: blockingFailures(checks),
   };
+}
+
+/** What one pass through the gate built and checked, and the models it held back (with their checks). */
+interface GatedBuild {
+  built: ModelBuildResult[];
+  checks: ModelTestResult[];
+  heldHere: Map<string, string[]>;
+}
+
+/** Thrown inside the publishing transaction to roll it back: these in-place increments must be held back alone. */
+class IncrementHeldBack extends Error {
+  readonly models: Set<string>;
+  constructor(models: Set<string>) {
+    super(`increments held back by their checks: ${[...models].join(', ')}`);
+    this.models = models;
+  }
+}
+
+/** One pass through the layer's gate (see buildLayer); `wholeModels` are built whole whatever their increments. */
+async function buildGated(
+  db: SqlDatabase,
+  toBuild: Model[],
+  options: BuildOptions,
+  wholeModels: Set<string>,
+): Promise<GatedBuild> {
+  const dialect = options.dialect ?? db.dialect;
+  const render = (model: Model) => renderModelSql(model, dialect, options.vars);
+  const fullRefresh = options.fullRefresh ?? false;
+  const increments = new Map([
+    ...(await planIncrementalBuilds(
+      db,
+      toBuild.filter((model) => !wholeModels.has(model.name)),
+      { fullRefresh, dialect, render },
+    )),
+    ...(await planIncrementalBuilds(
+      db,
+      toBuild.filter((model) => wholeModels.has(model.name)),
+      { fullRefresh: true, dialect, render },
+    )),
+  ]);
+  const applied = new Set(
+    [...increments.values()].filter((p) => p.mode === 'incremental').map((p) => p.model.name),
+  );
+  const plan = planLayer(toBuild, applied);
+  const buildingNames = new Set(toBuild.map((model) => model.name));
+  const tableOf: TableResolver = (name) =>
+    buildingNames.has(name) && !applied.has(name) ? nextTableOf(name) : name;
+  const selects = renderSelects(toBuild, dialect, options.vars, tableOf);
+  const clock = { now: options.now ?? (() => new Date()) };
+  const delta = (model: Model) => ({ plan: increments.get(model.name) as IncrementalPlan, dialect, tableOf });
+  const built: ModelBuildResult[] = [];
+  const checks: ModelTestResult[] = [];
+  let heldHere = new Map<string, string[]>();
+  try {
+    for (const model of plan.outside) built.push(await buildNext(db, model, selects, clock));
+    checks.push(...(await runModelTests(db, plan.checkedOutside, { tableOf })));
+    await db.transaction(async (tx) => {
+      await lockStreamTables(tx, plan.inside);
+      for (const model of plan.inside)
+        built.push(
+          applied.has(model.name)
+            ? await applyDelta(tx, model, delta(model), options.vars, clock)
+            : await buildNext(tx, model, selects, clock),
+        );
+      checks.push(...(await runModelTests(tx, plan.checkedInside, { tableOf })));
+      heldHere = holdBack(toBuild, failingModels(checks));
+      const heldIncrements = new Set([...heldHere.keys()].filter((name) => applied.has(name)));
+      if (heldIncrements.size > 0) throw new IncrementHeldBack(heldIncrements);
+      for (const model of toBuild) {
+        if (heldHere.has(model.name)) await tx.exec(`drop table if exists ${nextTableOf(model.name)}`);
+        else if (!applied.has(model.name)) await swapIn(tx, model);
+      }
+      for (const increment of increments.values())
+        if (!heldHere.has(increment.model.name)) await recordBuild(tx, increment);
+    });
+  } catch (error) {
+    await dropQuietly(db, plan.outside);
+    throw error;
+  }
+  for (const result of built) {
+    const increment = increments.get(result.name);
+    if (increment && !result.incremental) result.incremental = { mode: 'full', reason: increment.reason };
+    // Reading the inputs' state is part of building an incremental model, whole or not.
+    if (increment) result.ms += increment.planMs;
+  }
+  return { built, checks, heldHere };
 }
 
 /**
@@ -290,18 +383,21 @@ function checkOnly(models: Model[], only: string[] | undefined): void {
 interface LayerPlan {
   /** Built before the publishing transaction, in dependency order. */
   outside: Model[];
-  /** Built inside it under the stream service's locks: the incremental models and whatever reads them. */
+  /**
+   * Built inside it under the stream service's locks: the models the stream service updates, the incremental
+   * models applied in place, and whatever reads them.
+   */
   inside: Model[];
   /** Models whose checks can run before the transaction, and those that need an `inside` table. */
   checkedOutside: Model[];
   checkedInside: Model[];
 }
 
-function planLayer(selected: Model[]): LayerPlan {
+function planLayer(selected: Model[], applied: Set<string>): LayerPlan {
   const insideNames = new Set<string>();
   for (const model of selected) {
-    if (model.incrementalKey || model.dependsOn.some((dep) => insideNames.has(dep)))
-      insideNames.add(model.name);
+    const incremental = model.incrementalKey || applied.has(model.name);
+    if (incremental || model.dependsOn.some((dep) => insideNames.has(dep))) insideNames.add(model.name);
   }
   const checksInside = (model: Model) =>
     insideNames.has(model.name) ||
@@ -360,6 +456,43 @@ async function buildNext(
     };
   } catch (error) {
     // Only the message: driver errors may carry the statement, and the statement may carry the hash key.
+    throw new ModelBuildError(model, databaseMessage(error), { cause: error });
+  }
+}
+
+/**
+ * Applies an incremental model's increment to its published table (inside the publishing transaction); a failure
+ * names the model like a full build's, its database error the cause, so a data error is still traced to its batch.
+ */
+async function applyDelta(
+  tx: SqlDatabase,
+  model: Model,
+  delta: { plan: IncrementalPlan; dialect: SqlDialect; tableOf: TableResolver },
+  vars: MacroVars,
+  clock: { now: () => Date },
+): Promise<ModelBuildResult> {
+  const startedAt = clock.now();
+  const started = performance.now();
+  const render = (renames: Map<string, string>) => {
+    // Renamed before the macros are expanded, as renderSelects does.
+    const reading = renameTableReferences(model.sql, (table) => renames.get(table) ?? delta.tableOf(table));
+    return renderModelSql({ ...model, sql: reading }, delta.dialect, vars);
+  };
+  try {
+    const applied = await applyIncrement(tx, delta.plan, render);
+    const rows = await countRows(tx, model.name);
+    const incremental = { mode: 'incremental' as const, reason: delta.plan.reason, keys: applied.keys };
+    return {
+      name: model.name,
+      layer: model.layer,
+      file: model.file,
+      rows,
+      ms: performance.now() - started,
+      startedAt,
+      finishedAt: clock.now(),
+      incremental,
+    };
+  } catch (error) {
     throw new ModelBuildError(model, databaseMessage(error), { cause: error });
   }
 }

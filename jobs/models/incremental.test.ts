@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPglite } from '../../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { applyIncrementally, buildModels, createBronzeTables } from './build.ts';
-import { loadModels, type Model, parseModel } from './models.ts';
+import { applyIncrementally, buildLayer, buildModels, createBronzeTables, ModelBuildError } from './build.ts';
+import { loadModels, type Model, parseIncremental, parseModel } from './models.ts';
 
 const vars = { piiHashKey: 'test-pii-key' };
 let db: SqlDatabase;
@@ -106,5 +106,86 @@ describe('applyIncrementally (the stream service keeps silver up to date batch b
         'silver',
       ),
     ).toThrow(/needs a "-- test: unique\(id\)"/);
+  });
+});
+
+describe('incremental batch builds (jobs/models/incremental.ts) behind the gate', () => {
+  const only = ['silver.clickstream_events'];
+  const publishedIds = (rows: string[]) => rows.map((row) => row.slice(1).split(',')[0]);
+  const state = async () =>
+    (
+      await db.query<{ row_text: string }>(
+        "select m::text as row_text from ops.model_builds m where model = 'silver.clickstream_events'",
+      )
+    ).map((row) => row.row_text);
+  const insertEvent = async (batchId: string, id: string, eventType: string, occurredAt: string) => {
+    await db.query(
+      `insert into bronze.clickstream_events (event_id, event_type, occurred_at, session_id, device,
+         _stream_partition, _stream_offset, _published_at, _batch_id, _source_file, _ingested_at)
+       values ($1, $2, $3, 's-9', 'web', '0', '1', '2026-10-01T11:00:00.000Z', $4, 'raw/y', current_timestamp)`,
+      [id, eventType, occurredAt, batchId],
+    );
+  };
+
+  it('applies a new batch as an increment, and a closed gate rolls the increment and its recorded state back', async () => {
+    await buildLayer(db, models, 'silver', { vars, only, fullRefresh: true });
+    await insertEvent('g1', 'g-1', 'page_view', '2026-10-01T10:00:00Z');
+    const applied = await buildLayer(db, models, 'silver', { vars, only });
+    expect(applied.blockedBy).toEqual([]);
+    // Only the new batch's key: the earlier events were all seen by the last build.
+    expect(applied.built[0]?.incremental).toMatchObject({ mode: 'incremental', keys: 1 });
+    expect(publishedIds(await snapshot('silver.clickstream_events'))).toContain('g-1');
+    const published = await snapshot('silver.clickstream_events');
+    const recorded = await state();
+
+    await insertEvent('g2', 'g-2', 'teleport', '2026-10-01T10:00:00Z');
+    const blocked = await buildLayer(db, models, 'silver', { vars, only });
+    expect(blocked.built[0]?.incremental?.mode).toBe('incremental');
+    expect(blocked.blockedBy).toEqual([expect.stringContaining('accepted_values')]);
+    expect(await snapshot('silver.clickstream_events')).toEqual(published);
+    expect(await state()).toEqual(recorded);
+    await db.query("delete from bronze.clickstream_events where _batch_id = 'g2'");
+  });
+
+  it('fails an increment on bad data with the model named and the database error (SQLSTATE 22) as its cause', async () => {
+    const published = await snapshot('silver.clickstream_events');
+    await insertEvent('g3', 'g-3', 'page_view', 'not a time');
+    const failure = await buildLayer(db, models, 'silver', { vars, only }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ModelBuildError);
+    expect((failure as ModelBuildError).model).toBe('silver.clickstream_events');
+    expect(String(((failure as Error).cause as { code?: string }).code)).toMatch(/^22/);
+    expect(await snapshot('silver.clickstream_events')).toEqual(published);
+    await db.query("delete from bronze.clickstream_events where _batch_id = 'g3'");
+    const rebuilt = await buildLayer(db, models, 'silver', { vars, only });
+    expect(rebuilt.built[0]?.incremental?.mode).toBe('incremental');
+    const incremental = await snapshot('silver.clickstream_events');
+    await buildLayer(db, models, 'silver', { vars, only, fullRefresh: true });
+    expect(await snapshot('silver.clickstream_events')).toEqual(incremental);
+  });
+
+  it('reads the header: unique key and lookback, the short form, and names what is wrong', () => {
+    expect(parseIncremental('unique_key=order_id lookback=3 days', 'x', 'f.sql')).toEqual({
+      uniqueKey: 'order_id',
+      lookbackSeconds: 3 * 86400,
+    });
+    expect(parseIncremental('unique_key=id lookback=90 minutes', 'x', 'f.sql').lookbackSeconds).toBe(5400);
+    expect(parseIncremental('event_id', 'x', 'f.sql')).toEqual({
+      uniqueKey: 'event_id',
+      lookbackSeconds: 3600,
+    });
+    expect(() => parseIncremental('unique_key=id lookback=3 fortnights', 'L', 'f.sql')).toThrow(
+      /f\.sql: "L" has an unknown lookback unit "fortnights"/,
+    );
+    expect(() => parseIncremental('unique_key=id lookback=0 days', 'L', 'f.sql')).toThrow(
+      /positive lookback/,
+    );
+    expect(() => parseIncremental('unique_key=id', 'L', 'f.sql')).toThrow(/malformed.*lookback=<n>/);
+    expect(() =>
+      parseModel(
+        'sql/gold/x.sql',
+        '-- grain: one row per x\n-- test: unique(id)\n-- incremental: unique_key=id lookback=1 day\nselect id from bronze.orders',
+        'gold',
+      ),
+    ).toThrow(/incremental gold model reads silver tables only/);
   });
 });

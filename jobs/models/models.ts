@@ -58,9 +58,32 @@ export interface Model {
    * column of the same name; the model reads one bronze table and outputs `_batch_id`.
    */
   incrementalKey?: string;
+  /**
+   * `-- incremental: unique_key=<key> lookback=<n> <unit>` (or the short `-- incremental: <key>`, lookback 1 hour):
+   * the batch build may apply only what changed since its last build (jobs/models/incremental.ts). Every input
+   * table has a column named `<key>` (bronze: the declared column, cast as the model casts it), and the model's row
+   * for a key depends only on the input rows holding that key (and, for a model reading silver.deleted_keys, on the
+   * tombstones of that key). The lookback is how far behind the last build's high-water mark a row may still arrive
+   * (a load or stream transaction open across the build) and be picked up by the next incremental build.
+   */
+  incremental?: IncrementalSpec;
   /** The SELECT (header removed, macros not yet expanded). */
   sql: string;
 }
+
+export interface IncrementalSpec {
+  uniqueKey: string;
+  lookbackSeconds: number;
+}
+
+/**
+ * The lookback of the short `-- incremental: <key>` form. It needs to cover only how long a load or stream
+ * transaction may stay open across a build (its rows are stamped with its start): minutes; every extra hour is an
+ * hour of input recomputed by every build.
+ */
+export const DEFAULT_LOOKBACK_SECONDS = 3600;
+
+const LOOKBACK_UNITS: Record<string, number> = { second: 1, minute: 60, hour: 3600, day: 86400 };
 
 export interface BronzeTable {
   /** `bronze.<table>` */
@@ -109,17 +132,15 @@ export function parseModel(file: string, text: string, layer: ModelLayer): Model
   }
   const tests: ModelTest[] = [];
   let readsOwnLayer: string | undefined;
-  let incrementalKey: string | undefined;
+  let incremental: IncrementalSpec | undefined;
   for (const line of header.slice(1)) {
     if (/^--\s*tests?\b/i.test(line)) {
       tests.push(parseTestLine(line, shown));
       continue;
     }
-    const incremental = /^--\s*incremental\s*:\s*(.*)$/i.exec(line);
-    if (incremental) {
-      incrementalKey = incremental[1]?.trim() ?? '';
-      if (!IDENTIFIER.test(incrementalKey))
-        throw new Error(`${shown}: "${line}" must be "-- incremental: <unique key column>"`);
+    const incrementalLine = /^--\s*incremental\s*:\s*(.*)$/i.exec(line);
+    if (incrementalLine) {
+      incremental = parseIncremental(incrementalLine[1]?.trim() ?? '', line, shown);
       continue;
     }
     const reads = /^--\s*reads\s+([a-z]+)\s*:\s*(.*)$/i.exec(line);
@@ -132,16 +153,28 @@ export function parseModel(file: string, text: string, layer: ModelLayer): Model
   }
   if (body.trim() === '') throw new Error(`${shown}: no SELECT after the header`);
   const dependsOn = findReferences(body);
-  if (incrementalKey !== undefined) {
-    const key = incrementalKey;
+  if (incremental !== undefined) {
+    const key = incremental.uniqueKey;
     const isUnique = tests.some(
       (test) => test.kind === 'unique' && test.columns.length === 1 && test.columns[0] === key,
     );
-    const bronze = dependsOn.filter((dep) => dep.startsWith('bronze.'));
     if (!isUnique) throw new Error(`${shown}: incremental key ${key} needs a "-- test: unique(${key})"`);
-    if (bronze.length !== 1 || dependsOn.length !== 1)
-      throw new Error(`${shown}: an incremental model reads exactly one bronze table and nothing else`);
+    const bronze = dependsOn.filter((dep) => dep.startsWith('bronze.'));
+    const otherInputs = dependsOn.filter(
+      (dep) => !dep.startsWith('bronze.') && dep !== 'silver.deleted_keys',
+    );
+    if (layer === 'silver' && (bronze.length !== 1 || otherInputs.length > 0))
+      throw new Error(
+        `${shown}: an incremental silver model reads exactly one bronze table (and at most silver.deleted_keys)`,
+      );
+    if (layer === 'gold' && bronze.length > 0)
+      throw new Error(`${shown}: an incremental gold model reads silver tables only`);
   }
+  // The stream service's applier brings a model up to date per micro-batch only when it reads one bronze table and
+  // nothing else (build.ts applyIncrementally).
+  const streamable =
+    incremental !== undefined && dependsOn.length === 1 && dependsOn[0]?.startsWith('bronze.');
+  const incrementalKey = streamable ? incremental?.uniqueKey : undefined;
   return {
     name,
     layer,
@@ -151,8 +184,31 @@ export function parseModel(file: string, text: string, layer: ModelLayer): Model
     dependsOn,
     readsOwnLayer,
     ...(incrementalKey === undefined ? {} : { incrementalKey }),
+    ...(incremental === undefined ? {} : { incremental }),
     sql: body,
   };
+}
+
+/**
+ * The text after `-- incremental:`: `unique_key=<column> lookback=<n> <second|minute|hour|day>[s]`, or the short
+ * `<column>` (the stream applier's form, lookback DEFAULT_LOOKBACK_SECONDS). Throws naming the file and the line.
+ */
+export function parseIncremental(text: string, line: string, file: string): IncrementalSpec {
+  const fail = (why: string): never => {
+    throw new Error(
+      `${file}: "${line}" ${why}: expected "-- incremental: unique_key=<column> lookback=<n> <seconds|minutes|hours|days>"`,
+    );
+  };
+  if (IDENTIFIER.test(text)) return { uniqueKey: text, lookbackSeconds: DEFAULT_LOOKBACK_SECONDS };
+  const match = /^unique_key\s*=\s*(\S+)\s+lookback\s*=\s*(\d+)\s*([a-z]+)$/i.exec(text);
+  if (!match) return fail('is malformed');
+  const [, key, amount, unit] = match as unknown as [string, string, string, string];
+  if (!IDENTIFIER.test(key)) fail(`has a bad unique key "${key}"`);
+  const perUnit = LOOKBACK_UNITS[unit.toLowerCase().replace(/s$/, '')];
+  if (perUnit === undefined) return fail(`has an unknown lookback unit "${unit}"`);
+  const lookbackSeconds = Number(amount) * perUnit;
+  if (!Number.isSafeInteger(lookbackSeconds) || lookbackSeconds <= 0) fail('needs a positive lookback');
+  return { uniqueKey: key, lookbackSeconds };
 }
 
 /**

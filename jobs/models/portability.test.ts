@@ -1,8 +1,9 @@
 import nodeSqlParser from 'node-sql-parser';
 import { describe, expect, it } from 'vitest';
 import { renderModelSql } from './build.ts';
+import { feedQueries, feedsOf, restrictedInput } from './incremental.ts';
 import { testQueries } from './model-tests.ts';
-import { loadModels, stripCommentsAndStrings } from './models.ts';
+import { loadModels, renameTableReferences, stripCommentsAndStrings } from './models.ts';
 
 const models = loadModels();
 
@@ -72,6 +73,52 @@ describe('model SQL portability', () => {
       ]) {
         expect(() => parser.astify(query.sql, { database: 'redshift' }), query.id).not.toThrow();
       }
+    }
+  });
+
+  it('renders the incremental builds to Redshift SQL: change feeds, keys, restricted inputs, delete + insert', () => {
+    const parser = new nodeSqlParser.Parser();
+    const parse = (sql: string, what: string) =>
+      expect(
+        () => parser.astify(sql.replaceAll('as timestamptz', 'as timestamp'), { database: 'redshift' }),
+        what,
+      ).not.toThrow();
+    const incremental = models.filter((model) => model.incremental);
+    expect(incremental.map((model) => model.name)).toEqual(
+      expect.arrayContaining(['silver.clickstream_events', 'silver.orders', 'gold.fact_sessions']),
+    );
+    for (const model of incremental) {
+      const key = model.incremental?.uniqueKey as string;
+      const renames = new Map<string, string>();
+      for (const [index, feed] of feedsOf(model, 'redshift').entries()) {
+        const queries = feedQueries(feed);
+        const bound = (sql: string) =>
+          sql
+            .replaceAll('$1', "cast('2026-10-01 00:00:00+00' as timestamptz)")
+            .replaceAll('$2', "cast('2026-10-02 00:00:00+00' as timestamptz)");
+        parse(queries.highWater, `${model.file}: high-water of ${feed.table}`);
+        parse(bound(queries.batches), `${model.file}: rows per batch of ${feed.table}`);
+        const since = { after: '2026-10-02 00:00:00.123456+00', cutoff: new Date('2026-10-01T00:00:00Z') };
+        parse(queries.keysChanged({ ...since, lateBatches: [] }), `${model.file}: keys from ${feed.table}`);
+        parse(queries.keysChanged({ ...since, lateBatches: ['b-1', 'b-2'] }), `${model.file}: late keys`);
+        if (feed.restricts) {
+          parse(
+            restrictedInput(feed.restricts, 'ecomm_delta_keys'),
+            `${model.file}: ${feed.table} restricted`,
+          );
+          renames.set(feed.restricts.table, `ecomm_delta_input_${index}`);
+        }
+      }
+      const delta = renameTableReferences(model.sql, (table) => renames.get(table));
+      parse(
+        renderModelSql({ ...model, sql: delta }, 'redshift', { piiHashKey: 'key' }),
+        `${model.file}: delta rows`,
+      );
+      parse(
+        `delete from ${model.name} where ${key} in (select k from ecomm_delta_keys)`,
+        `${model.file}: delete`,
+      );
+      parse(`insert into ${model.name} select * from ecomm_delta_rows`, `${model.file}: insert`);
     }
   });
 });

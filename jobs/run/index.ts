@@ -11,6 +11,8 @@ export interface RunOptions extends Omit<GenerateCommandOptions, 'replace'> {
   demo?: boolean;
   /** Resume the latest run, which must have failed or been abandoned, after its last completed step. */
   resume?: boolean;
+  /** Build the incremental models whole. */
+  fullRefresh?: boolean;
 }
 
 /**
@@ -27,6 +29,7 @@ export async function run(context: JobContext, options: RunOptions, output: Prin
         }
       : undefined,
     resumeLastFailed: options.resume === true,
+    fullRefresh: options.fullRefresh ?? false,
   });
   await printPipelineSummary(context, result, output);
   return result.ok ? 0 : 1;

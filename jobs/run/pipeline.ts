@@ -56,6 +56,8 @@ export interface PipelineOptions {
   resumeLastFailed?: boolean;
   /** How the step retries wait (tests pass a fake); default: a timer that a stop request interrupts. */
   sleep?: Sleep;
+  /** Build the incremental models whole (`ecomm run --full-refresh`). */
+  fullRefresh?: boolean;
 }
 
 /**
@@ -145,7 +147,11 @@ export async function runPipeline(
     const bronzeBlocked = heldBackTables(blockingFailures(bronzeFindings ?? []));
     const transformed = await step(
       'transform',
-      () => runTransform(context, ['silver', 'gold'], { heldBack: bronzeBlocked }),
+      () =>
+        runTransform(context, ['silver', 'gold'], {
+          heldBack: bronzeBlocked,
+          fullRefresh: options.fullRefresh ?? false,
+        }),
       {
         rows: (result) => result.built.reduce((sum, model) => sum + model.rows, 0),
         blockedBy: (result) => result.blockedBy,

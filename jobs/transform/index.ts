@@ -33,6 +33,8 @@ export interface TransformScope {
   only?: string[];
   /** Tables held back before the transform (`ecomm run`'s bronze checks): the models downstream are not built. */
   heldBack?: HeldBackTable[];
+  /** Build the incremental models whole (`--full-refresh`) instead of applying what changed since their last build. */
+  fullRefresh?: boolean;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function runTransform(
   const build: BuildOptions = {
     vars: { piiHashKey: await context.piiHashKey() },
     now: () => context.now(),
+    fullRefresh: scope.fullRefresh ?? false,
     ...(scope.only ? { only: scope.only } : {}),
   };
   const inScope = models.filter(
@@ -96,6 +99,8 @@ export async function runTransform(
 export interface TransformOptions extends ModelSelection {
   /** One model layer, or both in order (`all`, the default). */
   layer?: ModelLayer | 'all';
+  /** Build the incremental models whole instead of applying what changed since their last build. */
+  fullRefresh?: boolean;
 }
 
 /**
@@ -109,8 +114,12 @@ export async function run(
 ): Promise<number> {
   const layers: ModelLayer[] =
     options.layer === undefined || options.layer === 'all' ? ['silver', 'gold'] : [options.layer];
-  const result = await runTransform(context, layers, { only: selectedModels(options, layers) });
-  for (const model of result.built) output(`built ${model.name.padEnd(32)} ${model.rows} rows`);
+  const result = await runTransform(context, layers, {
+    only: selectedModels(options, layers),
+    fullRefresh: options.fullRefresh ?? false,
+  });
+  for (const model of result.built)
+    output(`built ${model.name.padEnd(32)} ${model.rows} rows${howBuilt(model)}`);
   for (const model of result.blocked) output(describeBlocked(model));
   if (result.blocked.length > 0 || result.blockedBy.length > 0) {
     output(
@@ -137,6 +146,15 @@ function selectedModels(options: ModelSelection, layers: ModelLayer[]): string[]
   );
   if (names.length === 0) throw new SelectionError(`the selection has no model in ${layers.join(' or ')}`);
   return names;
+}
+
+/** `(incremental: 12 keys)` or `(full: first build)` for an incremental model, '' for the others. */
+function howBuilt(model: ModelBuildResult): string {
+  const build = model.incremental;
+  if (!build) return '';
+  return build.mode === 'incremental'
+    ? ` (incremental: ${build.keys ?? 0} keys)`
+    : ` (full: ${build.reason})`;
 }
 
 /** How often a layer is built again after setting aside the batches its last build failed on. */

@@ -4,6 +4,7 @@
 -- test: accepted_values(event_type; add_to_cart, remove_from_cart)
 -- test: expression(quantity > 0)
 -- test[warn]: not_null(product_id)
+-- incremental: unique_key=event_id lookback=1 hour
 -- quantity_delta is +quantity for an add and -quantity for a removal, so sum(quantity_delta) is the net cart change.
 -- A cart event without a quantity counts as one unit.
 with events as (

@@ -3,6 +3,7 @@
 -- test: unique(session_id)
 -- test: expression(session_ended_at >= session_started_at and duration_seconds >= 0)
 -- test: expression(event_count = page_view_count + product_view_count + add_to_cart_count + remove_from_cart_count + checkout_started_count + purchase_count)
+-- incremental: unique_key=session_id lookback=1 hour
 -- customer_key is null for anonymous sessions. A session keeps one device; max() only makes the pick deterministic.
 with events as (
   select * from silver.clickstream_events

@@ -4,7 +4,7 @@
 -- test: accepted_values(event_type; page_view, product_view, add_to_cart, remove_from_cart, checkout_started, purchase)
 -- test: expression(quantity is null or quantity > 0)
 -- test[warn]: expression(event_type not in ('product_view', 'add_to_cart', 'remove_from_cart') or product_id is not null)
--- incremental: event_id
+-- incremental: unique_key=event_id lookback=1 hour
 -- Kafka delivers at least once, so an event_id can reach bronze twice. The first delivery wins: earliest
 -- _ingested_at, then _batch_id, then _source_file, then (two deliveries in one batch) the earlier publish time and
 -- offset: a total order, so a rebuild, and the stream service's incremental update, pick the same row.

@@ -4,7 +4,7 @@
 -- test: accepted_values(event_type; order_created, order_status_changed)
 -- test: accepted_values(status; pending, shipped, delivered, cancelled)
 -- test[warn]: relationships(order_id; silver.orders.order_id)
--- incremental: event_id
+-- incremental: unique_key=event_id lookback=1 hour
 -- Same delivery and lateness rules as silver.clickstream_events (see sql/README.md).
 with source as (
   select * from bronze.order_events

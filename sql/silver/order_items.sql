@@ -8,6 +8,7 @@
 -- test[warn]: relationships(product_id; silver.products.product_id)
 -- test: not_null(is_deleted)
 -- test: expression(is_deleted = (deleted_at is not null))
+-- incremental: unique_key=order_item_id lookback=1 hour
 -- A hard-deleted line stays, flagged: is_deleted when its latest tombstone is newer than its latest version.
 -- Prices and discounts are in the order's currency (silver.orders.currency).
 -- reads silver: deleted_keys holds the hard deletes the key reconciliation saw, for every table in one place

@@ -8,6 +8,7 @@
 -- test[warn]: relationships(customer_id; silver.customers.customer_id)
 -- test: not_null(is_deleted)
 -- test: expression(is_deleted = (deleted_at is not null))
+-- incremental: unique_key=order_id lookback=1 hour
 -- A hard-deleted order stays, flagged: is_deleted when its latest tombstone is newer than its latest version.
 -- An order is extracted again after every status change; the latest updated_at is its current state.
 -- reads silver: deleted_keys holds the hard deletes the key reconciliation saw, for every table in one place

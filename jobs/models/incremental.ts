@@ -1,0 +1,475 @@
+/**
+ * Incremental builds of the models declaring `-- incremental: unique_key=<key> lookback=<n> <unit>`: instead of
+ * rebuilding such a model from all of its input, the batch build recomputes only the keys whose input rows changed
+ * since its last build, with the model's own SQL, and replaces those keys' rows (delete + insert by key, valid on
+ * PostgreSQL and Redshift alike). The result is the table a full rebuild would give, because a model's row for a key
+ * depends only on the input rows holding that key (models.ts, IncrementalSpec), and every way an input row can
+ * change is caught:
+ *
+ * - new rows: each input has a change column (bronze `_ingested_at`, silver `_processed_at`); rows after the last
+ *   build's high-water mark are new;
+ * - late rows inside the lookback: a load or stream transaction open across the build commits rows stamped before
+ *   that mark (`_ingested_at` is its transaction's start). The last build kept the row count per batch between its
+ *   cutoff (high-water mark minus the lookback) and its mark; a batch with more rows there now is late, and its rows
+ *   there are applied too;
+ * - rows beyond the lookback: the last build summarised every row at or before its cutoff (per batch: row count,
+ *   folded into one fingerprint); when that summary differs now, a row arrived there late or left, and the model
+ *   is built whole (reason recorded): never silently wrong, only slower;
+ * - rows leaving (a batch marked failed or skipped, or reloaded, takes its bronze rows out): the last build kept the
+ *   per-batch row counts inside the lookback window; a batch with fewer rows now supplied rows that are gone, and a
+ *   silver model recomputes the keys whose published row came from that batch (`_batch_id`): a batch that supplied
+ *   only losing rows (a redelivery, an older version) changes nothing. A model without `_batch_id` (gold) is built
+ *   whole instead;
+ * - deletes: a model reading silver.deleted_keys also watches bronze.source_deletes (the reconciliation's
+ *   tombstones, append-only): a new tombstone, or a key restored, recomputes that key;
+ * - the model itself: the hash of its rendered SQL (with its key and lookback) is recorded; a changed model, a first
+ *   build, a missing state or `--full-refresh` builds it whole. The PII key is part of the rendered SQL, so a
+ *   rotated key rebuilds gold whole too.
+ *
+ * The state (ops.model_builds, ops.model_build_batches) is captured before the model is built, so a row arriving
+ * during the build is applied again next time (recomputing a key is idempotent), and written in the transaction
+ * that publishes the model, so it never runs ahead of what is published.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SqlDatabase, SqlDialect } from '../../adapters/warehouse/sql-database.ts';
+import { expandMacros } from '../../sql/dialects/macros.ts';
+import { columnTypeOf } from '../contracts/data-contracts.ts';
+import { type Model, SQL_ROOT } from './models.ts';
+
+/** Where a model's input rows are watched for change, and how a changed row names the model's keys. */
+export interface ChangeFeed {
+  /** The watched table: one the model reads, or bronze.source_deletes for silver.deleted_keys. */
+  table: string;
+  /** When a row arrived: `_ingested_at` in bronze, `_processed_at` in silver. */
+  changeColumn: string;
+  /** A SELECT of the model's keys (as `k`) for the watched rows matching `where`. */
+  keysOf(where: string): string;
+  /** The model input read for the changed keys only (`keyExpression in keys`); null: read whole. */
+  restricts: { table: string; keyExpression: string } | null;
+  /** A batch leaving this table is traced to keys through the model's `_batch_id`. */
+  tracesBatches: boolean;
+}
+
+/** What a build saw of one feed. */
+export interface FeedState {
+  table: string;
+  /**
+   * The newest change time, as the database's text (to the microsecond: a load's rows share its transaction's
+   * timestamp, and a mark cut to JavaScript's millisecond would have every build apply the last load again).
+   */
+  highWaterAt: string;
+  /** highWaterAt minus the lookback: the next build checks the rows after it batch by batch, those before whole. */
+  cutoffAt: Date;
+  settledFingerprint: string;
+  /** Rows per batch after cutoffAt (up to highWaterAt). */
+  windowBatches: Map<string, number>;
+}
+
+export type BuildMode = 'full' | 'incremental';
+
+export interface IncrementalPlan {
+  model: Model;
+  mode: BuildMode;
+  /** Why the model is built whole, or what the increment covers. */
+  reason: string;
+  sqlHash: string;
+  feeds: ChangeFeed[];
+  /** What this build saw: recorded when the model is published. */
+  captured: FeedState[];
+  /** Time spent deciding and capturing the inputs' state (scans of the inputs): part of the model's build time. */
+  planMs: number;
+  /** For an incremental build: per feed, what changed since the last build. */
+  changes: FeedChange[];
+}
+
+/** One feed's change since the last build. */
+export interface FeedChange {
+  feed: ChangeFeed;
+  /** The last build's high-water mark (the database's text, checked by dateOf): every row after it is new. */
+  after: string;
+  /** The last build's cutoff: rows between it and `after` are new only in `lateBatches`. */
+  cutoff: Date;
+  /** Batches with more rows in (cutoff, after] than the last build saw there: committed after it, stamped before. */
+  lateBatches: string[];
+  /** Batches with fewer rows there: their rows left the input (failed, skipped, reloaded). */
+  removedBatches: string[];
+}
+
+const STATE_TABLES = ['model_builds', 'model_build_batches'];
+const DELETES = 'silver.deleted_keys';
+const TOMBSTONES = 'bronze.source_deletes';
+
+/** Creates the state tables when missing (a job's ensureWarehouseSchema does too; tests may not run it). */
+export async function ensureBuildState(db: SqlDatabase): Promise<void> {
+  const ddl = STATE_TABLES.map((table) => readFileSync(join(SQL_ROOT, 'ops', `${table}.sql`), 'utf8'));
+  await db.exec(['create schema if not exists ops', ...ddl].join(';\n'));
+}
+
+/** The feeds of an incremental model, from its inputs (models.ts checked their shape when parsing). */
+export function feedsOf(model: Model, dialect: SqlDialect): ChangeFeed[] {
+  const spec = model.incremental;
+  if (!spec) throw new Error(`${model.name} (${model.file}) is not an incremental model`);
+  const key = spec.uniqueKey;
+  if (model.layer === 'silver') {
+    const bronze = model.dependsOn.find((dep) => dep.startsWith('bronze.')) as string;
+    const source = bronze.slice('bronze.'.length);
+    // The key exactly as the model computes it from bronze text: trimmed, cast to the declared type.
+    const keyExpression = expandMacros(`{{ cast_column(${source}.${key}) }}`, dialect, {
+      columnType: columnTypeOf,
+    });
+    const feeds: ChangeFeed[] = [
+      {
+        table: bronze,
+        changeColumn: '_ingested_at',
+        keysOf: (where) => `select ${keyExpression} as k from ${bronze} where ${where}`,
+        restricts: { table: bronze, keyExpression },
+        tracesBatches: true,
+      },
+    ];
+    if (model.dependsOn.includes(DELETES)) {
+      // The model joins a tombstone on cast(<key> as varchar(20)) = key_text (sql/silver/orders.sql): the same here.
+      feeds.push({
+        table: TOMBSTONES,
+        changeColumn: '_ingested_at',
+        keysOf: (where) =>
+          `select ${keyExpression} as k from ${bronze} where cast(${keyExpression} as varchar(20)) in ` +
+          `(select key_text from ${TOMBSTONES} where source = '${source}' and ${where})`,
+        restricts: null,
+        tracesBatches: false,
+      });
+    }
+    return feeds;
+  }
+  return model.dependsOn.map((input) => ({
+    table: input,
+    changeColumn: '_processed_at',
+    keysOf: (where: string) => `select ${key} as k from ${input} where ${where}`,
+    restricts: { table: input, keyExpression: key },
+    tracesBatches: false,
+  }));
+}
+
+/** The hash recorded with a build: a different one (model, key, lookback, macros, PII key) rebuilds it whole. */
+export function modelSqlHash(model: Model, renderedSql: string): string {
+  const spec = model.incremental;
+  return createHash('sha256')
+    .update(`${spec?.uniqueKey}\n${spec?.lookbackSeconds}\n${renderedSql}`)
+    .digest('hex');
+}
+
+/**
+ * Decides, for each incremental model among `models`, whether this build applies an increment or builds it whole,
+ * and captures what the build sees of its inputs. `render` gives a model's SELECT as the build runs it.
+ */
+export async function planIncrementalBuilds(
+  db: SqlDatabase,
+  models: Model[],
+  options: { fullRefresh?: boolean; dialect: SqlDialect; render: (model: Model) => string },
+): Promise<Map<string, IncrementalPlan>> {
+  const plans = new Map<string, IncrementalPlan>();
+  const incremental = models.filter((model) => model.incremental);
+  if (incremental.length === 0) return plans;
+  await ensureBuildState(db);
+  // Models reading the same input (gold.fact_sessions and gold.fact_cart_events) share its scans.
+  const scans = new Map<string, Promise<unknown>>();
+  for (const model of incremental) {
+    const started = performance.now();
+    const plan = await planModel(db, model, { ...options, scans });
+    plans.set(model.name, { ...plan, planMs: performance.now() - started });
+  }
+  return plans;
+}
+
+interface RecordedFeed {
+  input_table: string;
+  sql_hash: string;
+  high_water_at: string;
+  cutoff_at: Date | string;
+  settled_fingerprint: string;
+}
+
+/** Scans of the inputs already made by this planning, by what they read. */
+type ScanCache = Map<string, Promise<unknown>>;
+
+function cached<T>(scans: ScanCache, key: string, scan: () => Promise<T>): Promise<T> {
+  if (!scans.has(key)) scans.set(key, scan());
+  return scans.get(key) as Promise<T>;
+}
+
+async function planModel(
+  db: SqlDatabase,
+  model: Model,
+  options: { fullRefresh?: boolean; dialect: SqlDialect; render: (model: Model) => string; scans: ScanCache },
+): Promise<IncrementalPlan> {
+  const lookbackSeconds = model.incremental?.lookbackSeconds ?? 0;
+  const feeds = feedsOf(model, options.dialect);
+  const sqlHash = modelSqlHash(model, options.render(model));
+  const captured: FeedState[] = [];
+  for (const feed of feeds)
+    captured.push(
+      await cached(options.scans, `capture ${feed.table} ${lookbackSeconds}`, () =>
+        captureFeed(db, feed, lookbackSeconds),
+      ),
+    );
+  const plan = { model, sqlHash, feeds, captured, planMs: 0 };
+  const full = (reason: string): IncrementalPlan => ({ ...plan, mode: 'full', reason, changes: [] });
+  if (options.fullRefresh) return full('full refresh asked');
+  if (!(await tableExists(db, model.name))) return full('first build');
+  const recorded = await db.query<RecordedFeed & Record<string, unknown>>(
+    `select input_table, sql_hash, cast(high_water_at as varchar(40)) as high_water_at, cutoff_at, settled_fingerprint
+     from ops.model_builds where model = $1`,
+    [model.name],
+  );
+  const batches = await db.query<{ input_table: string; batch_id: string; row_count: unknown }>(
+    'select input_table, batch_id, row_count from ops.model_build_batches where model = $1',
+    [model.name],
+  );
+  const changes: IncrementalPlan['changes'] = [];
+  for (const feed of feeds) {
+    const last = recorded.find((row) => row.input_table === feed.table);
+    if (!last) return full(`no recorded build of ${feed.table} (first incremental build)`);
+    if (last.sql_hash !== sqlHash) return full('model SQL changed since its last build');
+    const cutoffAt = new Date(last.cutoff_at);
+    const highWaterAt = last.high_water_at;
+    dateOf(highWaterAt); // throws unless it is a timestamp: it is written into the key query
+    const counted = await cached(
+      options.scans,
+      `count ${feed.table} ${cutoffAt.toISOString()} ${highWaterAt}`,
+      () => countBatches(db, feed, cutoffAt, highWaterAt),
+    );
+    if (counted.settledFingerprint !== last.settled_fingerprint) {
+      return full(
+        `${feed.table} rows at or before ${cutoffAt.toISOString()} changed since the last build ` +
+          '(a row later than the lookback, or a batch removed)',
+      );
+    }
+    const now = counted.windowBatches;
+    const seen = new Map(
+      batches
+        .filter((row) => row.input_table === feed.table)
+        .map((row) => [row.batch_id, Number(row.row_count)]),
+    );
+    const removedBatches = [...seen]
+      .filter(([batch, rows]) => (now.get(batch) ?? 0) < rows)
+      .map(([batch]) => batch);
+    // Rows the last build could not see although stamped before its high-water mark: a transaction committed late.
+    const lateBatches = [...now]
+      .filter(([batch, rows]) => rows > (seen.get(batch) ?? 0))
+      .map(([batch]) => batch);
+    if (
+      removedBatches.length > 0 &&
+      !(feed.tracesBatches && (await hasColumn(db, model.name, '_batch_id')))
+    ) {
+      return full(
+        `rows of ${removedBatches.length} batch(es) left ${feed.table} (${removedBatches.slice(0, 3).join(', ')})`,
+      );
+    }
+    changes.push({ feed, after: highWaterAt, cutoff: cutoffAt, lateBatches, removedBatches });
+  }
+  const since = changes.map(
+    (change) =>
+      `${change.feed.table} after ${change.after}` +
+      (change.lateBatches.length > 0 ? ` and ${change.lateBatches.length} late batch(es)` : '') +
+      (change.removedBatches.length > 0 ? `, ${change.removedBatches.length} batch(es) removed` : ''),
+  );
+  return { ...plan, mode: 'incremental', reason: since.join('; '), changes };
+}
+
+async function captureFeed(db: SqlDatabase, feed: ChangeFeed, lookbackSeconds: number): Promise<FeedState> {
+  const [row] = await db.query<{ high_water_at: unknown }>(feedQueries(feed).highWater);
+  const highWaterAt = row?.high_water_at ? String(row.high_water_at) : EPOCH;
+  const cutoffAt = new Date(dateOf(highWaterAt).getTime() - lookbackSeconds * 1000);
+  return {
+    table: feed.table,
+    highWaterAt,
+    cutoffAt,
+    ...(await countBatches(db, feed, cutoffAt, highWaterAt)),
+  };
+}
+
+/**
+ * The statements that read a feed, as run: its high-water mark; its rows per batch at or before a cutoff (`$1`) and
+ * between the cutoff and a high-water mark (`$2`), in one scan; the model keys of its changed rows.
+ */
+export function feedQueries(feed: ChangeFeed) {
+  const change = feed.changeColumn;
+  return {
+    highWater: `select cast(max(${change}) as varchar(40)) as high_water_at from ${feed.table}`,
+    batches: `select _batch_id as batch_id,
+       sum(case when ${change} <= $1 then 1 else 0 end) as settled_rows,
+       sum(case when ${change} > $1 then 1 else 0 end) as window_rows
+     from ${feed.table} where ${change} <= $2 group by _batch_id`,
+    /** Keys of the rows after the high-water mark, and of the late batches' rows after the cutoff. */
+    keysChanged: (since: Pick<FeedChange, 'after' | 'cutoff' | 'lateBatches'>) => {
+      const late = since.lateBatches.map((id) => `'${id}'`).join(', ');
+      const lateRows =
+        since.lateBatches.length === 0
+          ? ''
+          : ` or (${change} > ${timestampLiteral(since.cutoff)} and _batch_id in (${late}))`;
+      return feed.keysOf(`(${change} > cast('${since.after}' as timestamptz)${lateRows})`);
+    },
+  };
+}
+
+/**
+ * One scan of the feed up to `upTo`: the rows at or before `cutoff`, per batch, folded into one fingerprint (a
+ * row arriving there, or leaving, changes it), and the rows per batch after the cutoff.
+ */
+async function countBatches(
+  db: SqlDatabase,
+  feed: ChangeFeed,
+  cutoff: Date,
+  upTo: string,
+): Promise<Pick<FeedState, 'settledFingerprint' | 'windowBatches'>> {
+  const rows = await db.query<{ batch_id: string; settled_rows: unknown; window_rows: unknown }>(
+    feedQueries(feed).batches,
+    [cutoff, upTo],
+  );
+  const settled = rows
+    .filter((row) => Number(row.settled_rows) > 0)
+    .map((row) => `${row.batch_id}:${Number(row.settled_rows)}`)
+    .sort();
+  const windowBatches = new Map(
+    rows.filter((row) => Number(row.window_rows) > 0).map((row) => [row.batch_id, Number(row.window_rows)]),
+  );
+  const settledFingerprint = `${settled.length}:${createHash('sha256').update(settled.join('\n')).digest('hex')}`;
+  return { settledFingerprint, windowBatches };
+}
+
+const TEMP = { keys: 'ecomm_delta_keys', rows: 'ecomm_delta_rows', input: 'ecomm_delta_input' } as const;
+const BATCH_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+export interface AppliedIncrement {
+  /** Keys recomputed. */
+  keys: number;
+  /** Rows written for them. */
+  rows: number;
+}
+
+/**
+ * Applies an incremental plan to the published table, inside the caller's (publishing) transaction: the changed
+ * keys, their input rows, the model's SELECT on those rows (`render` gets the inputs to read instead, as a
+ * rename), then delete + insert by key. Throws the database's error as is (the caller names the model).
+ */
+export async function applyIncrement(
+  tx: SqlDatabase,
+  plan: IncrementalPlan,
+  render: (renames: Map<string, string>) => string,
+): Promise<AppliedIncrement> {
+  const model = plan.model;
+  const key = model.incremental?.uniqueKey as string;
+  const removed = plan.changes.flatMap((change) => change.removedBatches);
+  const late = plan.changes.flatMap((change) => change.lateBatches);
+  const unsafe = [...removed, ...late].filter((id) => !BATCH_ID.test(id));
+  if (unsafe.length > 0) throw new Error(`unexpected batch id(s) ${unsafe.join(', ')}`);
+  const keySources = plan.changes.map((change) => feedQueries(change.feed).keysChanged(change));
+  if (removed.length > 0)
+    keySources.push(
+      `select ${key} as k from ${model.name} where _batch_id in (${removed.map((id) => `'${id}'`).join(', ')})`,
+    );
+  await dropTemporary(tx, plan);
+  await tx.exec(
+    `create temp table ${TEMP.keys} as select distinct k from (\n${keySources.join('\nunion all\n')}\n) changed_keys`,
+  );
+  const renames = new Map<string, string>();
+  for (const [index, change] of plan.changes.entries()) {
+    const restricts = change.feed.restricts;
+    if (!restricts || renames.has(restricts.table)) continue;
+    const temp = `${TEMP.input}_${index}`;
+    await tx.exec(`create temp table ${temp} as ${restrictedInput(restricts, TEMP.keys)}`);
+    renames.set(restricts.table, temp);
+  }
+  await tx.exec(`create temp table ${TEMP.rows} as\n${render(renames)}`);
+  await tx.exec(`delete from ${model.name} where ${key} in (select k from ${TEMP.keys})`);
+  await tx.exec(`insert into ${model.name} select * from ${TEMP.rows}`);
+  const keys = await countRows(tx, TEMP.keys);
+  const rows = await countRows(tx, TEMP.rows);
+  await dropTemporary(tx, plan);
+  return { keys, rows };
+}
+
+/** An input's rows holding the keys listed in `keysTable` (column k). */
+export function restrictedInput(restricts: NonNullable<ChangeFeed['restricts']>, keysTable: string): string {
+  return `select * from ${restricts.table} where ${restricts.keyExpression} in (select k from ${keysTable})`;
+}
+
+/** Records what the published build saw; in the publishing transaction. */
+export async function recordBuild(tx: SqlDatabase, plan: IncrementalPlan): Promise<void> {
+  const model = plan.model.name;
+  await tx.query('delete from ops.model_builds where model = $1', [model]);
+  await tx.query('delete from ops.model_build_batches where model = $1', [model]);
+  for (const state of plan.captured) {
+    await tx.query(
+      `insert into ops.model_builds (model, input_table, sql_hash, high_water_at, cutoff_at, settled_fingerprint,
+         mode, built_at) values ($1, $2, $3, $4, $5, $6, $7, current_timestamp)`,
+      [
+        model,
+        state.table,
+        plan.sqlHash,
+        state.highWaterAt,
+        state.cutoffAt,
+        state.settledFingerprint,
+        plan.mode,
+      ],
+    );
+    const rows = [...state.windowBatches];
+    for (let start = 0; start < rows.length; start += 200) {
+      const chunk = rows.slice(start, start + 200);
+      const values = chunk.map((_, index) => `($1, $2, $${2 * index + 3}, $${2 * index + 4})`).join(', ');
+      await tx.query(
+        `insert into ops.model_build_batches (model, input_table, batch_id, row_count) values ${values}`,
+        [model, state.table, ...chunk.flat()],
+      );
+    }
+  }
+}
+
+async function dropTemporary(tx: SqlDatabase, plan: IncrementalPlan): Promise<void> {
+  const inputs = plan.changes.map((_, index) => `${TEMP.input}_${index}`);
+  for (const table of [TEMP.keys, TEMP.rows, ...inputs]) await tx.exec(`drop table if exists ${table}`);
+}
+
+const EPOCH = '1970-01-01 00:00:00+00';
+
+/** A timestamp's text as the database writes it (`2026-10-01 12:00:00.123456+00`) as a Date, to the millisecond. */
+function dateOf(text: string): Date {
+  const match =
+    /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(\.\d{1,3})?\d*\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/.exec(
+      text.trim(),
+    );
+  if (!match) throw new Error(`unexpected timestamp text "${text}"`);
+  const zone =
+    match[4] === undefined || match[4] === 'Z' ? 'Z' : match[4].length === 3 ? `${match[4]}:00` : match[4];
+  return new Date(`${match[1]}T${match[2]}${match[3] ?? ''}${zone}`);
+}
+
+/** A timestamp as a literal both engines read the same: UTC, to the millisecond (JavaScript's precision). */
+function timestampLiteral(at: Date): string {
+  return `cast('${at.toISOString().replace('T', ' ').replace('Z', '+00')}' as timestamptz)`;
+}
+
+async function countRows(db: SqlDatabase, table: string): Promise<number> {
+  const [counted] = await db.query<{ row_count: unknown }>(`select count(*) as row_count from ${table}`);
+  return Number(counted?.row_count ?? 0);
+}
+
+async function tableExists(db: SqlDatabase, name: string): Promise<boolean> {
+  const [schema, table] = name.split('.') as [string, string];
+  const [row] = await db.query<{ n: unknown }>(
+    'select count(*) as n from information_schema.tables where table_schema = $1 and table_name = $2',
+    [schema, table],
+  );
+  return Number(row?.n ?? 0) > 0;
+}
+
+async function hasColumn(db: SqlDatabase, name: string, column: string): Promise<boolean> {
+  const [schema, table] = name.split('.') as [string, string];
+  const [row] = await db.query<{ n: unknown }>(
+    `select count(*) as n from information_schema.columns
+     where table_schema = $1 and table_name = $2 and column_name = $3`,
+    [schema, table, column],
+  );
+  return Number(row?.n ?? 0) > 0;
+}

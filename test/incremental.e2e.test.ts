@@ -1,0 +1,214 @@
+/**
+ * Incremental models (jobs/models/incremental.ts) end exactly where a full rebuild would: after runs bringing new
+ * and updated rows, late rows inside and beyond the lookback, tombstones and failed batches, every incremental
+ * model and every gold table hashes the same as after `--full-refresh` rebuilds them from the same bronze, on
+ * PGlite and on the services' PostgreSQL.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
+import type { ModelBuildResult } from '../jobs/models/build.ts';
+import { loadModels } from '../jobs/models/models.ts';
+import { markBatchFailed } from '../jobs/ops/batches.ts';
+import { runPipeline } from '../jobs/run/pipeline.ts';
+import { runTransform } from '../jobs/transform/index.ts';
+import {
+  type EmbeddedPlatform,
+  goldHashes,
+  openEmbeddedPlatform,
+  openServerPlatform,
+  seedPlatform,
+  tableHash,
+} from './harness.ts';
+
+const INCREMENTAL = loadModels()
+  .filter((model) => model.incremental)
+  .map((model) => model.name);
+
+const HOUR = 3600 * 1000;
+const MINUTE = 60 * 1000;
+
+interface Target {
+  name: string;
+  open(): Promise<EmbeddedPlatform & { dispose?: () => Promise<void> }>;
+}
+
+const targets: Target[] = [
+  { name: 'PGlite', open: openEmbeddedPlatform },
+  {
+    name: 'PostgreSQL',
+    open: async () => {
+      process.env.PII_HASH_KEY ??= 'incremental-test-key';
+      return openServerPlatform('incr_e2e', { source: 'pglite' });
+    },
+  },
+];
+
+/**
+ * Moves every bronze row `days` back in ingestion time, as if the history had been loaded long ago: the builds
+ * after it then see it as settled, beyond the lookback, and apply only what the tests add.
+ */
+async function backdateBronze(db: SqlDatabase, days: number): Promise<void> {
+  const tables = await db.query<{ table_name: string }>(
+    "select table_name from information_schema.tables where table_schema = 'bronze' order by 1",
+  );
+  for (const { table_name } of tables)
+    await db.exec(`update bronze.${table_name} set _ingested_at = _ingested_at - interval '${days} days'`);
+}
+
+describe.each(targets)('incremental models on $name', (target) => {
+  let platform: EmbeddedPlatform & { dispose?: () => Promise<void> };
+  let db: SqlDatabase;
+
+  beforeAll(async () => {
+    platform = await target.open();
+    db = platform.warehouse;
+    await seedPlatform(platform, 11, 0.2);
+    const first = await runPipeline(platform.context());
+    expect(first.ok).toBe(true);
+    await backdateBronze(db, 30);
+    await runTransform(platform.context(), ['silver', 'gold'], { fullRefresh: true });
+  }, 240_000);
+
+  afterAll(async () => {
+    if (platform.dispose) await platform.dispose();
+    else await platform.close();
+  });
+
+  const transform = async (fullRefresh = false) =>
+    (await runTransform(platform.context(), ['silver', 'gold'], { fullRefresh })).built;
+  const modes = (built: ModelBuildResult[]) =>
+    Object.fromEntries(
+      built.filter((model) => model.incremental).map((model) => [model.name, model.incremental?.mode]),
+    );
+  const hashes = async () => {
+    const all = await goldHashes(db);
+    for (const name of INCREMENTAL) all[name] = await tableHash(db, name);
+    return all;
+  };
+  /** The incremental result must be what a full rebuild of the same bronze gives. */
+  const expectSameAsFullRebuild = async () => {
+    const incremental = await hashes();
+    const full = await transform(true);
+    expect(new Set(Object.values(modes(full)))).toEqual(new Set(['full']));
+    expect(incremental).toEqual(await hashes());
+  };
+  const highWater = async (table: string) => {
+    const [row] = await db.query<{ at: Date }>(`select max(_ingested_at) as at from ${table}`);
+    return new Date(row?.at as Date);
+  };
+  /** Copies some bronze rows into a new batch, changed by `set`, arriving at `ingestedAt`. */
+  const copyRows = async (table: string, batch: string, where: string, set: string, ingestedAt: Date) => {
+    await db.exec('drop table if exists incr_copy');
+    await db.exec(`create temp table incr_copy as select * from ${table} where ${where}`);
+    await db.query(`update incr_copy set ${set}, _batch_id = $1, _ingested_at = $2`, [batch, ingestedAt]);
+    await db.exec(`insert into ${table} select * from incr_copy`);
+    await db.exec('drop table incr_copy');
+  };
+
+  it('builds every incremental model whole the first time, then applies only what changed', async () => {
+    const again = await transform();
+    for (const name of INCREMENTAL) {
+      const built = again.find((model) => model.name === name);
+      expect(built?.incremental, name).toMatchObject({ mode: 'incremental', keys: 0 });
+    }
+    await expectSameAsFullRebuild();
+  }, 240_000);
+
+  it('new and updated rows, then rows arriving late inside the lookback: applied incrementally, same as full', async () => {
+    const now = await highWater('bronze.orders');
+    // Updated orders (a later version) and new clickstream events in new batches.
+    await copyRows(
+      'bronze.orders',
+      'incr-updates',
+      'cast(trim(order_id) as bigint) % 7 = 0',
+      "status = 'cancelled', updated_at = '2026-10-05T00:00:00Z'",
+      new Date(now.getTime() + HOUR),
+    );
+    await copyRows(
+      'bronze.clickstream_events',
+      'incr-new-events',
+      'cast(trim(_stream_offset) as bigint) % 5 = 0',
+      "event_id = 'n-' || trim(event_id), session_id = 'n-' || trim(session_id)",
+      new Date(now.getTime() + HOUR),
+    );
+    expect(modes(await transform())).toMatchObject(
+      Object.fromEntries(INCREMENTAL.map((name) => [name, 'incremental'])),
+    );
+    // Late: a load transaction open across that build committed rows stamped 10 minutes before its high-water mark
+    // (the models' lookback is 1 hour).
+    const mark = await highWater('bronze.clickstream_events');
+    await copyRows(
+      'bronze.clickstream_events',
+      'incr-late-inside',
+      'cast(trim(_stream_offset) as bigint) % 11 = 0',
+      "event_id = 'l-' || trim(event_id), session_id = 'n-' || trim(session_id), event_type = 'add_to_cart'",
+      new Date(mark.getTime() - 10 * MINUTE),
+    );
+    await copyRows(
+      'bronze.order_items',
+      'incr-late-items',
+      'cast(trim(order_item_id) as bigint) % 9 = 0',
+      "quantity = '3', discount_amount = '0', updated_at = '2026-10-06T00:00:00Z'",
+      new Date((await highWater('bronze.order_items')).getTime() - 10 * MINUTE),
+    );
+    const late = modes(await transform());
+    expect(late['silver.clickstream_events']).toBe('incremental');
+    expect(late['gold.fact_sessions']).toBe('incremental');
+    expect(late['silver.order_items']).toBe('incremental');
+    const [{ n } = { n: 0 }] = await db.query<{ n: number }>(
+      "select cast(count(*) as integer) as n from gold.fact_cart_events where event_id like 'l-%'",
+    );
+    expect(n).toBeGreaterThan(0);
+    await expectSameAsFullRebuild();
+  }, 240_000);
+
+  it('a row arriving beyond the lookback is noticed and its model built whole, same as full', async () => {
+    const mark = await highWater('bronze.clickstream_events');
+    await copyRows(
+      'bronze.clickstream_events',
+      'incr-late-beyond',
+      'cast(trim(_stream_offset) as bigint) % 13 = 0',
+      "event_id = 'b-' || trim(event_id)",
+      new Date(mark.getTime() - 10 * 24 * HOUR),
+    );
+    const built = await transform();
+    const clicks = built.find((model) => model.name === 'silver.clickstream_events');
+    expect(clicks?.incremental).toMatchObject({ mode: 'full', reason: expect.stringMatching(/lookback/) });
+    expect(modes(built)['silver.orders']).toBe('incremental');
+    await expectSameAsFullRebuild();
+  }, 240_000);
+
+  it('tombstones and failed batches reach the incremental models as a full rebuild, same as full', async () => {
+    const [order] = await db.query<{ order_id: string }>(
+      'select cast(order_id as varchar(20)) as order_id from silver.orders where not is_deleted order by order_id limit 1',
+    );
+    // Reconcile writes a tombstone later than the order's latest version.
+    await db.query(
+      `insert into bronze.source_deletes (source, key_text, key_event, detected_at, run_id, _batch_id, _ingested_at)
+       values ('orders', $1, 'deleted', $2, 'incr-run', 'incr-tombstone', $2)`,
+      [order?.order_id as string, new Date((await highWater('bronze.orders')).getTime() + 2 * HOUR)],
+    );
+    expect(modes(await transform())['silver.orders']).toBe('incremental');
+    const [deleted] = await db.query<{ is_deleted: boolean }>(
+      'select is_deleted from silver.orders where cast(order_id as varchar(20)) = $1',
+      [order?.order_id as string],
+    );
+    expect(deleted?.is_deleted).toBe(true);
+    // A batch set aside (its bronze rows leave): the updated orders, and one stream batch the pipeline loaded.
+    await db.query("delete from bronze.orders where _batch_id = 'incr-updates'");
+    const [stream] = await db.query<{ batch_id: string }>(
+      "select batch_id from ops.batches where source = 'clickstream' and loaded_at is not null order by batch_id limit 1",
+    );
+    expect(stream).toBeDefined();
+    await markBatchFailed(db, {
+      batchId: stream?.batch_id as string,
+      step: 'transform',
+      reason: 'test: set aside',
+      at: new Date(),
+    });
+    const afterFailure = modes(await transform());
+    expect(afterFailure['silver.orders']).toBe('incremental');
+    expect(afterFailure['silver.clickstream_events']).toBe('incremental');
+    await expectSameAsFullRebuild();
+  }, 240_000);
+});
