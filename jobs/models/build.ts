@@ -85,7 +85,13 @@ export interface ModelBuildResult {
   startedAt: Date;
   finishedAt: Date;
   /** An incremental model's build: whole or only what changed (incremental.ts), and why. */
-  incremental?: { mode: BuildMode; reason: string; keys?: number };
+  incremental?: {
+    mode: BuildMode;
+    reason: string;
+    keys?: number;
+    /** Time spent reading the inputs' state before the layer's builds (not in `ms` or the build's span). */
+    planMs?: number;
+  };
 }
 
 /** One layer through its gate. */
@@ -296,6 +302,10 @@ async function buildGated(
       { fullRefresh: true, dialect, render },
     )),
   ]);
+  for (const name of wholeModels) {
+    const whole = increments.get(name);
+    if (whole) whole.reason = 'its increment failed a blocking check: built whole to be held back alone';
+  }
   const applied = new Set(
     [...increments.values()].filter((p) => p.mode === 'incremental').map((p) => p.model.name),
   );
@@ -337,9 +347,12 @@ async function buildGated(
   }
   for (const result of built) {
     const increment = increments.get(result.name);
-    if (increment && !result.incremental) result.incremental = { mode: 'full', reason: increment.reason };
-    // Reading the inputs' state is part of building an incremental model, whole or not.
-    if (increment) result.ms += increment.planMs;
+    if (!increment) continue;
+    // The inputs' state is read for every model up front, before any build: reported apart from the build's span.
+    result.incremental = {
+      ...(result.incremental ?? { mode: 'full', reason: increment.reason }),
+      planMs: increment.planMs,
+    };
   }
   return { built, checks, heldHere };
 }

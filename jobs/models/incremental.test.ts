@@ -127,7 +127,7 @@ describe('incremental batch builds (jobs/models/incremental.ts) behind the gate'
     );
   };
 
-  it('applies a new batch as an increment, and a closed gate rolls the increment and its recorded state back', async () => {
+  it('applies a new batch as an increment, and a closed gate rolls the increment and its recorded state back (the model is then held back whole)', async () => {
     await buildLayer(db, models, 'silver', { vars, only, fullRefresh: true });
     await insertEvent('g1', 'g-1', 'page_view', '2026-10-01T10:00:00Z');
     const applied = await buildLayer(db, models, 'silver', { vars, only });
@@ -140,7 +140,12 @@ describe('incremental batch builds (jobs/models/incremental.ts) behind the gate'
 
     await insertEvent('g2', 'g-2', 'teleport', '2026-10-01T10:00:00Z');
     const blocked = await buildLayer(db, models, 'silver', { vars, only });
-    expect(blocked.built[0]?.incremental?.mode).toBe('incremental');
+    // The increment failed its check: rolled back, then the model built whole in `__next` and held back alone.
+    expect(blocked.built).toEqual([]);
+    expect(blocked.blocked[0]?.build?.incremental).toMatchObject({
+      mode: 'full',
+      reason: expect.stringContaining('increment failed a blocking check'),
+    });
     expect(blocked.blockedBy).toEqual([expect.stringContaining('accepted_values')]);
     expect(await snapshot('silver.clickstream_events')).toEqual(published);
     expect(await state()).toEqual(recorded);
