@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openSqlDatabase } from '../../adapters/warehouse/index.ts';
 import { openPglite } from '../../adapters/warehouse/pglite.ts';
 import { openPostgres } from '../../adapters/warehouse/postgres.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { loadServiceEnv } from '../../scripts/services/env.ts';
-import { SQL_ROOT } from '../models/models.ts';
+import { createTestDatabase } from '../../test/pg-database.ts';
+import { loadBronzeTables, SQL_ROOT } from '../models/models.ts';
 import {
   addMissingColumns,
   declaredTables,
@@ -106,6 +108,25 @@ describe('ensureWarehouseSchema', () => {
       );
     } finally {
       await db.close();
+    }
+  });
+});
+
+describe('ensureWarehouseSchema on a fresh PostgreSQL warehouse', () => {
+  it('lets several jobs starting together create the schema: none fails on the race', async () => {
+    const database = await createTestDatabase('schema_race');
+    const connections = await Promise.all(
+      Array.from({ length: 4 }, () => openSqlDatabase('WAREHOUSE_URL', database.url)),
+    );
+    try {
+      await Promise.all(connections.map((db) => ensureWarehouseSchema(db)));
+      const [tables] = await (connections[0] as SqlDatabase).query<{ n: number }>(
+        "select cast(count(*) as integer) as n from information_schema.tables where table_schema in ('ops', 'bronze')",
+      );
+      expect(tables?.n).toBe(declaredTables(join(SQL_ROOT, 'ops')).length + loadBronzeTables().length);
+    } finally {
+      await Promise.all(connections.map((db) => db.close()));
+      await database.dispose();
     }
   });
 });

@@ -19,10 +19,25 @@ export interface DeclaredTable {
  */
 export async function ensureWarehouseSchema(db: SqlDatabase): Promise<void> {
   const ops = declaredTables(join(SQL_ROOT, 'ops'));
-  await db.exec(['create schema if not exists ops', ...ops.map((table) => table.sql)].join(';\n'));
-  await createBronzeTables(db);
-  await addMissingColumns(db, ops);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await db.exec(['create schema if not exists ops', ...ops.map((table) => table.sql)].join(';\n'));
+      await createBronzeTables(db);
+      await addMissingColumns(db, ops);
+      return;
+    } catch (error) {
+      // Two jobs starting together on a fresh warehouse (the run and the stream service) race on the same
+      // `create ... if not exists`: PostgreSQL lets both pass the check and fails the second with a duplicate. The
+      // winner's objects are then there, so going again finds them.
+      // Each lost race leaves one more object created, so the racers converge; the jittered pause spreads them out.
+      if (attempt >= 20 || !CREATE_RACE_CODES.has(String((error as { code?: unknown }).code))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80));
+    }
+  }
 }
+
+/** unique_violation (pg_type, pg_namespace), duplicate_table, duplicate_schema, duplicate_column. */
+const CREATE_RACE_CODES = new Set(['23505', '42P07', '42P06', '42701']);
 
 /**
  * `alter table ... add column` for every declared column the live table lacks. Redshift has no `add column if not
