@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { openSqlDatabase } from '../adapters/warehouse/index.ts';
+import { openPglite } from '../adapters/warehouse/pglite.ts';
+import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';
 
 /** A throwaway database on the test PostgreSQL server, for suites that need the fixed schema names to themselves. */
@@ -26,4 +29,40 @@ async function asAdmin(work: (admin: pg.Client) => Promise<unknown>): Promise<vo
   } finally {
     await admin.end();
   }
+}
+
+/** An open warehouse for a test suite, and how to throw it away. */
+export interface TestWarehouse {
+  db: SqlDatabase;
+  dispose(): Promise<void>;
+}
+
+/**
+ * The two engines a warehouse suite runs on, for `describe.each`: PGlite in memory (the embedded default) and a
+ * throwaway database on the test PostgreSQL server.
+ */
+export function warehouseEngines(label: string): [string, () => Promise<TestWarehouse>][] {
+  return [
+    [
+      'PGlite',
+      async () => {
+        const db = await openPglite('pglite://memory');
+        return { db, dispose: () => db.close() };
+      },
+    ],
+    [
+      'PostgreSQL',
+      async () => {
+        const database = await createTestDatabase(label);
+        const db = await openSqlDatabase('WAREHOUSE_URL', database.url);
+        return {
+          db,
+          dispose: async () => {
+            await db.close();
+            await database.dispose();
+          },
+        };
+      },
+    ],
+  ];
 }

@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSqlDatabase } from '../../adapters/warehouse/index.ts';
-import { openPglite } from '../../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { createTestDatabase } from '../../test/pg-database.ts';
+import { warehouseEngines } from '../../test/pg-database.ts';
 import { buildLayer, buildModels, createBronzeTables, ModelsBlockedError } from './build.ts';
 import { loadModels } from './models.ts';
 import { BRONZE_FIXTURES, loadBronzeFixtures } from './test-fixtures.ts';
@@ -70,29 +68,7 @@ const FRESH_AND_BAD = {
   ],
 };
 
-const engines: [string, () => Promise<{ db: SqlDatabase; dispose: () => Promise<void> }>][] = [
-  [
-    'PGlite',
-    async () => {
-      const db = await openPglite('pglite://memory');
-      return { db, dispose: () => db.close() };
-    },
-  ],
-  [
-    'PostgreSQL',
-    async () => {
-      const database = await createTestDatabase('hold_back');
-      const db = await openSqlDatabase('WAREHOUSE_URL', database.url);
-      return {
-        db,
-        dispose: async () => {
-          await db.close();
-          await database.dispose();
-        },
-      };
-    },
-  ],
-];
+const engines = warehouseEngines('hold_back');
 
 describe.each(engines)('a failing blocking check holds back only its downstream on %s', (_engine, open) => {
   let db: SqlDatabase;

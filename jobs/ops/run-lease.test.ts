@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPglite } from '../../adapters/warehouse/pglite.ts';
-import { openPostgres } from '../../adapters/warehouse/postgres.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { createTestDatabase, type TestDatabase } from '../../test/pg-database.ts';
+import { warehouseEngines } from '../../test/pg-database.ts';
 import { loadConfig } from '../config.ts';
 import { createJobContext, type JobContext, JobStoppedError } from '../context.ts';
 import { loadJobStatuses } from '../monitor/queries.ts';
@@ -34,29 +32,7 @@ function contextOn(
   return createJobContext(config, { runId, now, shared: { warehouse } });
 }
 
-const engines: [string, () => Promise<{ db: SqlDatabase; dispose: () => Promise<void> }>][] = [
-  [
-    'PGlite',
-    async () => {
-      const db = await openPglite('pglite://memory');
-      return { db, dispose: () => db.close() };
-    },
-  ],
-  [
-    'PostgreSQL',
-    async () => {
-      const database: TestDatabase = await createTestDatabase('lease');
-      const db = await openPostgres(database.url);
-      return {
-        db,
-        dispose: async () => {
-          await db.close();
-          await database.dispose();
-        },
-      };
-    },
-  ],
-];
+const engines = warehouseEngines('lease');
 
 describe.each(engines)('the batch lease on %s', (_engine, open) => {
   let db: SqlDatabase;
