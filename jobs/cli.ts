@@ -57,7 +57,7 @@ export interface JobOptions {
   host?: string;
   batch?: string;
   /** `ecomm batches`: which tool, and its options. */
-  action?: 'list' | 'retry' | 'skip';
+  action?: 'list' | 'retry' | 'skip' | 'reload';
   status?: BatchStatus | 'all';
   reason?: string;
   /** `ecomm backfill`: the source table and the window (timestamps, checked by the job). */
@@ -174,10 +174,19 @@ function toolCommands(job: string, command: Command): [Command, Partial<JobOptio
       .requiredOption('--batch <id>', 'batch id (ops.batches.batch_id)')
       .requiredOption('--reason <text>', 'why: kept in the audit (ops.batch_actions)')
       .exitOverride();
+    const reload = command
+      .command('reload')
+      .description(
+        'load a loaded batch again from its staged object; its bronze rows are replaced, never doubled',
+      )
+      .requiredOption('--batch <id>', 'batch id (ops.batches.batch_id)')
+      .requiredOption('--reason <text>', 'why: kept in the audit (ops.batch_actions)')
+      .exitOverride();
     return [
       [list, { action: 'list' }],
       [retry, { action: 'retry' }],
       [skip, { action: 'skip' }],
+      [reload, { action: 'reload' }],
     ];
   }
   return [[command, {}]];

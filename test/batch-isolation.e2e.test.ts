@@ -309,6 +309,17 @@ describe('one bad batch never holds back the others (PostgreSQL, Kafka)', () => 
     expect(skipLoaded.err.join('\n')).toMatch(/is loaded: skip takes a failed or pending batch/);
     const noReason = await batches(platform, { action: 'skip', batch: lostStaged.batch_id, reason: ' ' });
     expect(noReason.code).toBe(2);
+    const reloadFailed = await batches(platform, {
+      action: 'reload',
+      batch: lostStaged.batch_id,
+      reason: 'why',
+    });
+    expect(reloadFailed.code).toBe(2);
+    expect(reloadFailed.err.join('\n')).toMatch(/is failed, not loaded: reload is for a loaded batch/);
+    const reloadNoReason = await batches(platform, { action: 'reload', batch: loaded.batch_id, reason: '' });
+    expect(reloadNoReason.err).toEqual([
+      'ecomm: batches reload: reload needs a --reason: the audit keeps why',
+    ]);
     const [actions] = await platform.warehouse.query<{ n: number }>(
       'select cast(count(*) as integer) as n from ops.batch_actions',
     );

@@ -1,5 +1,5 @@
 /**
- * What `ecomm batches list|retry|skip` (the entry is index.ts) does to batches held back because their own data
+ * What `ecomm batches list|retry|skip|reload` (the entry is index.ts) does to batches held back because their own data
  * failed a step (jobs/ops/batch-failures.ts). Every retry and skip is audited in ops.batch_actions (run id, action,
  * batch, the state before, the operator's reason, who) and recorded in ops.pipeline_runs, like `quarantine replay`.
  *
@@ -7,6 +7,9 @@
  *   the load for it at once (validate reads the raw object again; load reloads the staged one). A stream-service
  *   batch goes back to the service's applier, which validates, loads and applies it in its next round.
  * - skip takes a failed or pending batch out of every queue for good: its rows never reach bronze.
+ * - reload loads a loaded batch again from its staged object (from raw when that is gone): its bronze rows are
+ *   replaced, never doubled. For rows lost from bronze (a backfill's repair, a hand-made delete): the runbooks'
+ *   remedy when `bronze.<table>:row_count_reconciliation` fails for a batch.
  * Either way its incident resolves once the batch is loaded or skipped.
  */
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
@@ -19,13 +22,14 @@ import {
   type BatchStatus,
   batchState,
   clearBatchFailure,
+  markBatchForReload,
   markBatchSkipped,
 } from '../ops/batches.ts';
 import { operatorName } from '../ops/operations.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
 import { runValidate } from '../validate/index.ts';
 
-export type BatchAction = 'retry' | 'skip';
+export type BatchAction = 'retry' | 'skip' | 'reload';
 
 /** A bad batch id or a batch in the wrong state for the action: the CLI exits 2 with this message. */
 export class BatchActionError extends Error {
@@ -83,6 +87,45 @@ export async function retryBatch(context: JobContext, batchId: string): Promise<
     message: `retry of a batch failed at ${before.failed_step}: now ${after.status}`,
   });
   return { action: 'retry', before, after, requeuedForStream };
+}
+
+/** Loads a loaded batch again (rows replaced by `_batch_id`), with the operator's reason; a stream batch is requeued. */
+export async function reloadBatch(
+  context: JobContext,
+  batchId: string,
+  reason: string,
+): Promise<BatchActionReport> {
+  const db = await context.warehouse();
+  const before = await existingBatch(db, batchId);
+  if (reason.trim() === '') throw new BatchActionError('reload needs a --reason: the audit keeps why');
+  if (before.status !== 'loaded') {
+    throw new BatchActionError(
+      `batch ${batchId} is ${before.status}, not loaded: reload is for a loaded batch (a failed one: batches retry)`,
+    );
+  }
+  const revalidate = await stagedObjectLost(context, before);
+  const startedAt = context.now();
+  await db.transaction(async (tx) => {
+    await markBatchForReload(tx, batchId, { revalidate });
+    await recordAction(tx, context, { action: 'reload', before, reason: reason.trim() });
+  });
+  const requeuedForStream = before.source_kind === 'stream';
+  if (!requeuedForStream) {
+    if (revalidate) await runValidate(context, { batchIds: [batchId] });
+    await runLoad(context, { batchIds: [batchId] });
+  }
+  const after = await existingBatch(db, batchId);
+  await recordRun(db, {
+    runId: context.runId,
+    job: 'batches',
+    step: 'reload',
+    batchId,
+    status: after.status === 'failed' ? 'failed' : 'succeeded',
+    startedAt,
+    finishedAt: context.now(),
+    message: `reload of a loaded batch (${before.rows_loaded ?? 0} rows): now ${after.status}: ${reason.trim()}`,
+  });
+  return { action: 'reload', before, after, requeuedForStream };
 }
 
 /**
@@ -196,6 +239,7 @@ export function formatActionReport(report: BatchActionReport): string[] {
     return [
       `skipped ${before.batch_id} (was ${before.status}): ${after.skip_reason ?? ''}; audit in ops.batch_actions`,
     ];
+  if (report.action === 'reload') return reloadReport(report);
   if (report.requeuedForStream)
     return [
       `retry ${before.batch_id}: back in the stream service's queue (failed at ${before.failed_step}); ` +
@@ -205,5 +249,16 @@ export function formatActionReport(report: BatchActionReport): string[] {
     return [`retry ${before.batch_id}: failed again at ${after.failed_step}: ${after.failure_reason ?? ''}`];
   return [
     `retry ${before.batch_id}: ${after.status} (had failed at ${before.failed_step}); silver and gold take it in at the next transform`,
+  ];
+}
+
+function reloadReport({ before, after, requeuedForStream }: BatchActionReport): string[] {
+  if (requeuedForStream)
+    return [`reload ${before.batch_id}: back in the stream service's queue; its applier loads it again`];
+  if (after.status === 'failed')
+    return [`reload ${before.batch_id}: failed at ${after.failed_step}: ${after.failure_reason ?? ''}`];
+  return [
+    `reload ${before.batch_id}: ${after.rows_loaded ?? 0} rows in bronze (had ${before.rows_loaded ?? 0}); ` +
+      'silver and gold take it in at the next transform; audit in ops.batch_actions',
   ];
 }

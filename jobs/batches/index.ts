@@ -1,4 +1,4 @@
-/** `ecomm batches list|retry|skip`: the operator's tool for batches held back by their own bad data. */
+/** `ecomm batches list|retry|skip|reload`: the operator's tool for batches held back by their own bad data. */
 import type { JobContext, PrintLine } from '../context.ts';
 import { type BatchStatus, listBatches } from '../ops/batches.ts';
 import {
@@ -6,6 +6,7 @@ import {
   BatchActionError,
   formatActionReport,
   formatBatchList,
+  reloadBatch,
   retryBatch,
   skipBatch,
 } from './batch-actions.ts';
@@ -41,10 +42,7 @@ export async function run(
       for (const line of formatBatchList(batches, total, status)) output(line);
       return 0;
     }
-    const report =
-      action === 'retry'
-        ? await retryBatch(context, options.batch ?? '')
-        : await skipBatch(context, options.batch ?? '', options.reason ?? '');
+    const report = await act(context, action, options);
     for (const line of formatActionReport(report)) output(line);
     return report.after.status === 'failed' ? 1 : 0;
   } catch (error) {
@@ -52,4 +50,11 @@ export async function run(
     errors(`ecomm: batches ${action}: ${error.message}`);
     return 2;
   }
+}
+
+function act(context: JobContext, action: BatchAction, options: BatchesOptions) {
+  const batch = options.batch ?? '';
+  if (action === 'retry') return retryBatch(context, batch);
+  if (action === 'reload') return reloadBatch(context, batch, options.reason ?? '');
+  return skipBatch(context, batch, options.reason ?? '');
 }

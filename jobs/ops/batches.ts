@@ -163,6 +163,8 @@ export interface BatchState {
   source_kind: BatchKind;
   status: BatchStatus;
   rows_raw: number;
+  /** Rows the last load put in bronze (null until loaded). */
+  rows_loaded: number | null;
   raw_key: string;
   staged_key: string | null;
   extracted_at: Date;
@@ -175,7 +177,7 @@ export interface BatchState {
 }
 
 const STATE_COLUMNS = `batch_id, source, source_kind, ${STATUS_SQL} as status, cast(rows_raw as integer) as rows_raw,
-  raw_key, staged_key, extracted_at, failed_at, failed_step, failure_reason, failed_run_id, skipped_at, skip_reason`;
+  cast(rows_loaded as integer) as rows_loaded, raw_key, staged_key, extracted_at, failed_at, failed_step, failure_reason, failed_run_id, skipped_at, skip_reason`;
 
 const STATUS_FILTER: Record<BatchStatus | 'all', string> = {
   pending: `loaded_at is null and ${IN_FLOW}`,
@@ -270,6 +272,28 @@ export async function clearBatchFailure(
     `update ops.batches set failed_at = null, failed_step = null, failure_reason = null, failed_run_id = null,
        rows_loaded = null, loaded_at = null${revalidate}
      where batch_id = $1`,
+    [batchId],
+  );
+}
+
+/**
+ * Puts a loaded batch back in the load queue (the stream service's applier for a stream batch): its next load replaces
+ * its bronze rows (load deletes by `_batch_id` first), so rows lost from bronze come back and none doubles.
+ * `revalidate` stages it from raw again when its staged object is gone.
+ */
+export async function markBatchForReload(
+  db: SqlDatabase,
+  batchId: string,
+  options: { revalidate?: boolean } = {},
+): Promise<void> {
+  const batch = await batchState(db, batchId);
+  if (batch?.status !== 'loaded') throw new Error(`batch ${batchId} is not loaded`);
+  const revalidate = options.revalidate
+    ? `, validated_at = null, staged_key = null, quarantine_key = null, rows_staged = null,
+         rows_quarantined = null, rows_rescued = null`
+    : '';
+  await db.query(
+    `update ops.batches set rows_loaded = null, loaded_at = null${revalidate} where batch_id = $1`,
     [batchId],
   );
 }
