@@ -5,7 +5,7 @@
 -- Then give the role a password out of band (never in this file), e.g. `\password ecomm_monitor` in psql, store it
 -- in the secret store, and point the monitor's WAREHOUSE_URL at it:
 --   postgres://ecomm_monitor@<host>:5432/<database>?sslmode=require&passwordSecret=MONITOR_WAREHOUSE_PASSWORD
--- What it may do: read ops (pipeline_runs, dq_findings, batches, watermarks, quarantine_rows) and gold. Nothing
+-- What it may do: read ops (pipeline_runs, dq_findings, batches, operations, batch_actions, ...) and gold. Nothing
 -- else: no bronze or silver, no writes, no DDL, every transaction read-only, queries cut off after 15 s.
 -- Idempotent: safe to run again (after a new schema or table, say).
 

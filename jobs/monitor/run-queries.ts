@@ -223,3 +223,59 @@ export async function loadQuality(db: SqlDatabase): Promise<Quality> {
   );
   return { trend, latestRunId, latest, recurring };
 }
+
+/** One thing an operator did by hand: a recovery operation (ops.operations) or a batch action (ops.batch_actions). */
+export interface OperatorAction {
+  at: Date | null;
+  /** backfill, rebuild; retry, skip, reload. */
+  action: string;
+  actor: string | null;
+  /** running, succeeded, failed for an operation; the batch's state before, for a batch action. */
+  status: string;
+  /** What it acted on: the operation's parameters, or the batch id. */
+  target: string;
+  /** The operation's outcome message, or the operator's reason. */
+  note: string | null;
+  runId: string;
+}
+
+export const OPERATOR_ACTION_LIMIT = 20;
+
+/** The latest operator actions of both audits, newest first: who did what by hand, and how it ended. */
+export async function loadOperatorActions(
+  db: SqlDatabase,
+  limit = OPERATOR_ACTION_LIMIT,
+): Promise<OperatorAction[]> {
+  const bounded = Math.max(1, Math.min(100, Math.floor(limit)));
+  const operations = await db.query<Record<string, unknown>>(
+    `select started_at, operation, actor, status, substring(parameters, 1, 300) as parameters,
+       substring(message, 1, 300) as message, run_id
+     from ops.operations order by started_at desc limit ${bounded}`,
+  );
+  const batchActions = await db.query<Record<string, unknown>>(
+    `select acted_at, action, actor, previous_status, batch_id, substring(reason, 1, 300) as reason, run_id
+     from ops.batch_actions order by acted_at desc limit ${bounded}`,
+  );
+  const text = (value: unknown) => (value === null || value === undefined ? null : String(value));
+  const actions: OperatorAction[] = [
+    ...operations.map((row) => ({
+      at: toDate(row.started_at),
+      action: String(row.operation),
+      actor: text(row.actor),
+      status: String(row.status),
+      target: String(row.parameters),
+      note: text(row.message),
+      runId: String(row.run_id),
+    })),
+    ...batchActions.map((row) => ({
+      at: toDate(row.acted_at),
+      action: String(row.action),
+      actor: text(row.actor),
+      status: `was ${String(row.previous_status)}`,
+      target: String(row.batch_id),
+      note: text(row.reason),
+      runId: String(row.run_id),
+    })),
+  ];
+  return actions.sort((a, b) => (b.at?.getTime() ?? 0) - (a.at?.getTime() ?? 0)).slice(0, bounded);
+}

@@ -11,13 +11,36 @@ import {
 } from './html.ts';
 import { badge, numberCell, sectionBody, stateTone } from './page.ts';
 import type { Section } from './queries.ts';
-import type { RunSummary } from './run-queries.ts';
+import type { OperatorAction, RunSummary } from './run-queries.ts';
 
-export function renderRunsPage(runs: Section<RunSummary[]>, now: Date): Html {
+export function renderRunsPage(
+  runs: Section<RunSummary[]>,
+  actions: Section<OperatorAction[]>,
+  now: Date,
+): Html {
   return html`<section class="panel" id="runs" aria-labelledby="runs-title">
 <h2 id="runs-title">Run history <small>${runs.ok ? (runs.data.length === 1 ? 'the latest run' : `the latest ${runs.data.length} runs, newest first`) : ''}</small></h2>
 ${sectionBody(runs, (data) => renderRunHistory(data, now))}
+</section>
+<section class="panel" id="operator-actions" aria-labelledby="operator-actions-title">
+<h2 id="operator-actions-title">Operator actions <small>backfill, rebuild and batch retry/skip/reload, newest first (ops.operations, ops.batch_actions)</small></h2>
+${sectionBody(actions, (data) => renderOperatorActions(data, now))}
 </section>`;
+}
+
+export function renderOperatorActions(actions: OperatorAction[], now: Date): Html {
+  if (actions.length === 0) return html`<p class="empty">No operator actions recorded yet.</p>`;
+  const rows = actions.map(
+    (action) => html`<tr data-action="${action.action}" data-status="${action.status}">
+<td class="small nowrap">${action.at ? html`<time datetime="${action.at.toISOString()}">${formatTime(action.at)}</time> <span class="muted">(${formatAgo(action.at, now)})</span>` : '–'}</td>
+<td>${action.action}</td><td>${badge(action.status, stateTone(action.status))}</td>
+<td class="small">${action.actor ?? ''}</td><td class="small"><code>${action.target}</code></td>
+<td class="small">${action.note ?? ''}</td><td class="small nowrap"><code title="${action.runId}">${shortId(action.runId)}</code></td>
+</tr>`,
+  );
+  return html`<div class="table-wrap"><table class="grid-table operator-actions">
+<thead><tr><th scope="col">When</th><th scope="col">Action</th><th scope="col">Status</th><th scope="col">Who</th><th scope="col">On</th><th scope="col">Outcome or reason</th><th scope="col">Run</th></tr></thead>
+<tbody>${rows}</tbody></table></div>`;
 }
 
 export function renderRunHistory(runs: RunSummary[], now: Date): Html {

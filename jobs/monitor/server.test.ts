@@ -111,6 +111,23 @@ describe('the monitor over HTTP', () => {
     expect(page.body).toContain('pass 97.3%');
   });
 
+  it('shows operator actions (backfill, rebuild, batch retry/skip/reload) newest first, escaped, in HTML and JSON', async () => {
+    const page = await get(monitor, '/runs');
+    const reload = page.body.indexOf('data-action="reload"');
+    const backfill = page.body.indexOf('data-action="backfill"');
+    expect(reload).toBeGreaterThan(0);
+    expect(backfill).toBeGreaterThan(reload);
+    expect(page.body.slice(reload, backfill)).toContain('rows lost after the backfill');
+    expect(page.body.slice(reload, backfill)).toContain('oncall-bo');
+    expect(page.body.slice(backfill)).toContain('120 rows re-extracted &lt;i&gt;ok&lt;/i&gt;');
+    const json = JSON.parse((await get(monitor, '/api/operations')).body);
+    expect(json.actions.data.map((action: { action: string }) => action.action)).toEqual([
+      'reload',
+      'backfill',
+    ]);
+    expect(json.actions.data[1]).toMatchObject({ actor: 'oncall-ana', status: 'succeeded' });
+  });
+
   it('serves the data-quality trend and the latest failing checks, escaped', async () => {
     const page = await get(monitor, '/quality');
     expect(page.body.match(/<g class="bar"/g)).toHaveLength(2);

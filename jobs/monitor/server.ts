@@ -23,7 +23,7 @@ import { loadQuarantine, type Quarantine } from './quarantine-queries.ts';
 import { renderQuarantinePage } from './quarantine-view.ts';
 import { loadFreshness, loadJobStatuses, loadKpis, type Section, section } from './queries.ts';
 import { readOnlyDatabase } from './readonly.ts';
-import { loadQuality, loadRunHistory, RUN_HISTORY_LIMIT } from './run-queries.ts';
+import { loadOperatorActions, loadQuality, loadRunHistory, RUN_HISTORY_LIMIT } from './run-queries.ts';
 import { renderRunsPage } from './runs-view.ts';
 
 export interface MonitorOptions {
@@ -121,9 +121,11 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
       return page('/', at, renderOverview(data, at), dbMs);
     },
     '/runs': async (request) => {
-      const [runs, dbMs] = await timed(() => runsData(request));
+      const [[runs, actions], dbMs] = await timed(() =>
+        Promise.all([runsData(request), section(db, (tx) => loadOperatorActions(tx))]),
+      );
       const at = now();
-      return page('/runs', at, renderRunsPage(runs, at), dbMs);
+      return page('/runs', at, renderRunsPage(runs, actions, at), dbMs);
     },
     '/quality': async () => {
       const [quality, dbMs] = await timed(() => section(db, loadQuality));
@@ -142,6 +144,10 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
     '/api/runs': async (request) => {
       const [runs, dbMs] = await timed(() => runsData(request));
       return { status: 200, json: { generatedAt: now(), runs }, dbMs };
+    },
+    '/api/operations': async () => {
+      const [actions, dbMs] = await timed(() => section(db, (tx) => loadOperatorActions(tx)));
+      return { status: 200, json: { generatedAt: now(), actions }, dbMs };
     },
     '/api/quality': async () => {
       const [quality, dbMs] = await timed(() => section(db, loadQuality));

@@ -170,6 +170,23 @@ export async function seedFixture(db: SqlDatabase): Promise<void> {
     ],
   );
   await db.query(
+    `insert into ops.operations (run_id, operation, actor, parameters, status, batch_ids, message, started_at,
+       finished_at) values ($1, 'backfill', 'oncall-ana', $2, 'succeeded', 'orders_backfill', $3, $4, $5)`,
+    [
+      RUN_OLD,
+      '{"source":"orders","from":"2026-09-28T00:00:00Z","to":"2026-09-29T00:00:00Z"}',
+      '120 rows re-extracted <i>ok</i>',
+      at(50),
+      at(49),
+    ],
+  );
+  await db.query(
+    `insert into ops.batch_actions (batch_id, action, previous_status, previous_step, previous_reason, reason, actor,
+       run_id, acted_at) values ('orders_new', 'reload', 'loaded', null, null, 'rows lost after the backfill', 'oncall-bo',
+       $1, $2)`,
+    [RUN_NEW, at(20)],
+  );
+  await db.query(
     `insert into ops.watermarks (source, watermark_at, batch_id, moved_at) values ('orders', $1, 'orders_new', $2)`,
     [new Date('2026-09-30T23:59:00Z'), at(30)],
   );
