@@ -92,7 +92,8 @@ async function loadBatch(context: JobContext, warehouse: SqlDatabase, batch: Bat
 }
 
 /**
- * Loads one validated batch inside the caller's transaction: its earlier rows deleted, its staged CSV copied in,
+ * Loads one validated batch inside the caller's transaction: its earlier rows deleted (unless the ledger says no
+ * load of it ever committed; bronze is indexed or sorted by `_batch_id` for the rest), its staged CSV copied in,
  * its quarantined rows recorded, the ledger marked. The bronze table is locked for writing first, so two loads of
  * the same batch (the load job and the stream service, or two replicas) run one after the other instead of both
  * deleting nothing and both inserting. The stream service calls this inside the transaction that also applies
@@ -112,7 +113,8 @@ export async function loadBatchInTransaction(
     ? await readQuarantine(context, batch.quarantine_key).catch(failsBatch(batch, table))
     : [];
   await tx.exec(lockForWriteSql(table, tx.dialect));
-  await tx.query(`delete from ${table} where _batch_id = $1`, [batch.batch_id]);
+  if (batch.ever_loaded !== false)
+    await tx.query(`delete from ${table} where _batch_id = $1`, [batch.batch_id]);
   const copied = await tx
     .copyFromCsv(table, stagingColumns(contract), { store: context.lake(), key: stagedKey })
     .catch(failsBatch(batch, table));

@@ -9,7 +9,7 @@
  * (invariant 2).
  */
 import type { SqlDatabase, SqlDialect } from '../../adapters/warehouse/sql-database.ts';
-import { expandMacros, lockForWriteSql, type MacroVars } from '../../sql/dialects/macros.ts';
+import { bronzeTableSql, expandMacros, lockForWriteSql, type MacroVars } from '../../sql/dialects/macros.ts';
 import { columnTypeOf } from '../contracts/data-contracts.ts';
 import {
   applyIncrement,
@@ -149,7 +149,8 @@ export async function createSchemas(db: SqlDatabase): Promise<void> {
 /** Creates the bronze schema and tables from sql/bronze if missing (the DDL is `create table if not exists`). */
 export async function createBronzeTables(db: SqlDatabase, sqlRoot: string = SQL_ROOT): Promise<void> {
   await createSchemas(db);
-  for (const table of loadBronzeTables(sqlRoot)) await db.exec(table.sql);
+  for (const table of loadBronzeTables(sqlRoot))
+    await db.exec(bronzeTableSql(table.name, table.sql, db.dialect));
 }
 
 /** The SELECT a model runs on a dialect, macros expanded. Contains the PII hash key: do not log it. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPglite } from '../../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { expandMacros, MACROS, splitArguments } from './macros.ts';
+import { bronzeTableSql, expandMacros, MACROS, splitArguments } from './macros.ts';
 
 const vars = { piiHashKey: "k3y-with-'quote" };
 
@@ -161,5 +161,20 @@ describe('postgres spellings on PGlite', () => {
       "{{ seconds_between(cast('2026-11-01 10:00:00.900+00' as timestamptz), cast('2026-11-01 10:00:01.100+00' as timestamptz)) }}",
     );
     expect(Number(seconds)).toBe(1);
+  });
+});
+
+describe('bronzeTableSql', () => {
+  const create =
+    'create table if not exists bronze.orders (\n  order_id varchar(65535),\n  _batch_id varchar(128) not null\n);\n';
+  it('indexes _batch_id on PostgreSQL, in the table schema', () => {
+    expect(bronzeTableSql('bronze.orders', create, 'postgres')).toBe(
+      `${create.trim().slice(0, -1)};\ncreate index if not exists orders__batch_id on bronze.orders (_batch_id)`,
+    );
+  });
+  it('sorts by _batch_id on Redshift, which has no indexes', () => {
+    expect(bronzeTableSql('bronze.orders', create, 'redshift')).toBe(
+      `${create.trim().slice(0, -1)} compound sortkey (_batch_id)`,
+    );
   });
 });
