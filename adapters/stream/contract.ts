@@ -103,6 +103,11 @@ export function eventStreamContract(
       const ends = await stream.endOffsets(n('c-ends'));
       expect(ends.reduce((sum, end) => sum + end.offset, 0)).toBe(2);
       expect(ends).toHaveLength(2);
+      // Nothing trimmed yet: every partition still starts at its first offset.
+      expect(await stream.startOffsets(n('c-ends'))).toEqual([
+        { topic: n('c-ends'), partition: 0, offset: 0 },
+        { topic: n('c-ends'), partition: 1, offset: 0 },
+      ]);
     });
 
     it('keeps bytes exactly, including invalid UTF-8', async () => {

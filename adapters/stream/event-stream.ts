@@ -117,6 +117,11 @@ export interface EventStream {
   publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
   /** Offset after the last message, per partition. */
   endOffsets(topic: string): Promise<TopicPartitionOffset[]>;
+  /**
+   * The first offset still kept, per partition (Kafka's log start offset): retention deletes the oldest messages,
+   * and a reader whose next offset is below this has lost the messages in between.
+   */
+  startOffsets(topic: string): Promise<TopicPartitionOffset[]>;
   consumer(groupId: string, topics: string[], fetch?: FetchOptions): Promise<StreamConsumer>;
   close(): Promise<void>;
 }

@@ -132,6 +132,10 @@ export function openKafkaStream(url: string, options: KafkaStreamOptions = {}): 
       return (await topicOffsets(topic)).map(({ partition, high }) => ({ topic, partition, offset: high }));
     },
 
+    async startOffsets(topic: string) {
+      return (await topicOffsets(topic)).map(({ partition, low }) => ({ topic, partition, offset: low }));
+    },
+
     async consumer(groupId: string, topics: string[], fetch?: FetchOptions) {
       const opened = await openKafkaConsumer({
         kafka,

@@ -103,6 +103,10 @@ export function openMemoryStream(url: string): EventStream {
     async endOffsets(topic: string) {
       return partitionsOf(topic).map((log, partition) => ({ topic, partition, offset: log.length }));
     },
+    // The embedded log keeps every message: nothing is ever trimmed.
+    async startOffsets(topic: string) {
+      return partitionsOf(topic).map((_, partition) => ({ topic, partition, offset: 0 }));
+    },
     async consumer(groupId: string, subscribed: string[], fetch: FetchOptions = {}): Promise<StreamConsumer> {
       const idlePollMs = Math.min(fetch.maxWaitMs ?? IDLE_POLL_MS, IDLE_POLL_MS);
       const offsets = groupOffsets(groupId);

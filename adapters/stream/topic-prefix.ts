@@ -18,6 +18,7 @@ export function withTopicPrefix(stream: EventStream, prefix: string): EventStrea
       stream.ensureTopics(topics.map((topic) => ({ ...topic, name: physical(topic.name) }))),
     publish: (topic, messages) => stream.publish(physical(topic), messages),
     endOffsets: async (topic) => (await stream.endOffsets(physical(topic))).map(toLogical),
+    startOffsets: async (topic) => (await stream.startOffsets(physical(topic))).map(toLogical),
     async consumer(groupId, topics, fetch): Promise<StreamConsumer> {
       const inner = await stream.consumer(groupId, topics.map(physical), fetch);
       return {

@@ -35,6 +35,9 @@ function fakeStream() {
     async endOffsets(topic) {
       return [{ topic, partition: 0, offset: published.get(topic)?.length ?? 0 }];
     },
+    async startOffsets(topic) {
+      return [{ topic, partition: 0, offset: 0 }];
+    },
     async consumer() {
       throw new Error('not used');
     },

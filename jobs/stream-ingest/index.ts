@@ -4,6 +4,7 @@ import { recordRun } from '../ops/pipeline-runs.ts';
 import { persistOnce } from './backpressure.ts';
 import { streamIngestLineage } from './lineage.ts';
 import { consumeToRaw, fetchSettings, type IngestedBatch } from './micro-batcher.ts';
+import { checkRetentionGaps } from './retention-gaps.ts';
 import { runStreamService } from './service/service.ts';
 
 export type { IngestedBatch } from './micro-batcher.ts';
@@ -27,6 +28,14 @@ export async function runStreamIngest(context: JobContext): Promise<IngestedBatc
     EVENT_TOPICS.map((topic) => topic.topic),
     fetchSettings(context.config, false),
   );
+  await checkRetentionGaps(
+    context,
+    consumer,
+    EVENT_TOPICS.map((topic) => topic.topic),
+  ).catch(async (error: unknown) => {
+    await consumer.close();
+    throw error;
+  });
   const ingested: IngestedBatch[] = [];
   // On SIGTERM: let the batch in hand be written and committed, then stop fetching.
   const stopConsuming = () => void consumer.stop();

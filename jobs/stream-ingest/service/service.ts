@@ -18,6 +18,7 @@ import { type JobContext, JobStoppedError } from '../../context.ts';
 import { EVENT_TOPICS } from '../../contracts/event-topics.ts';
 import { newBackpressureState, persistWithBackoff } from '../backpressure.ts';
 import { consumeToRaw, fetchSettings } from '../micro-batcher.ts';
+import { checkRetentionGaps } from '../retention-gaps.ts';
 import { startApplier, warehouseOnConsumerThread } from './applier-host.ts';
 import { lagMonitor, outageTracker } from './broker-watch.ts';
 import { partitionLag, readinessOf, type ServiceHealth, startHealthServer } from './health.ts';
@@ -185,6 +186,9 @@ async function consumeLoop(
       if (signal.aborted) break;
       signal.addEventListener('abort', stop, { once: true });
       opened(consumer);
+      // Before reading on (a start, or a reconnect after an outage): were events deleted while nobody read?
+      const joined = consumer;
+      await persist('warehouse', () => checkRetentionGaps(context, joined, topics));
       await consumeToRaw(context, consumer, {
         kind: 'stream',
         stopWhenCaughtUp: false,

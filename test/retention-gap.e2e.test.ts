@@ -1,0 +1,119 @@
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runStreamIngest } from '../jobs/stream-ingest/index.ts';
+import {
+  findRetentionGaps,
+  ledgerNextOffsets,
+  RETENTION_GAP_CHECK,
+} from '../jobs/stream-ingest/retention-gaps.ts';
+import { loadServiceEnv } from '../scripts/services/env.ts';
+import { openServerPlatform, type ServerPlatform } from './harness.ts';
+
+/**
+ * Retention on the real broker: the broker's retention deletes a partition's oldest messages by moving its log start
+ * offset forward. `deleteTopicRecords` moves it exactly there (the same DeleteRecords a retention-driven trim
+ * amounts to for a reader), so the number of events lost is known to the event.
+ */
+describe('events deleted by retention before they were read', () => {
+  let platform: ServerPlatform;
+  let kafka: Kafka;
+  const topic = 'clickstream';
+  const physical = () => `${platform.settings.STREAM_TOPIC_PREFIX}${topic}`;
+  const publish = (count: number, from: number) =>
+    platform.stream.publish(
+      topic,
+      Array.from({ length: count }, (_, index) => ({
+        key: `session-${from + index}`,
+        value: JSON.stringify({ event_id: `e-${from + index}` }),
+      })),
+    );
+
+  beforeAll(async () => {
+    platform = await openServerPlatform('gaps', { stream: 'kafka', source: 'pglite' });
+    kafka = new Kafka({ brokers: [loadServiceEnv().TEST_KAFKA_BROKERS], logLevel: logLevel.NOTHING });
+  }, 120_000);
+  afterAll(async () => {
+    await platform?.dispose();
+  });
+
+  it('finds the exact count after the group fell behind retention, raises it once, and reads on', async () => {
+    const context = platform.context();
+    await runStreamIngest(context); // creates the topics
+    await publish(120, 0);
+    expect((await runStreamIngest(context)).reduce((sum, batch) => sum + batch.events, 0)).toBe(120);
+    const committed = await platform.stream.endOffsets(topic);
+
+    // While the group is away, more events arrive and retention deletes the oldest of them on one partition.
+    await publish(90, 120);
+    const ends = await platform.stream.endOffsets(topic);
+    const trimmed = ends.find((end, index) => end.offset - (committed[index]?.offset ?? 0) >= 5);
+    if (!trimmed) throw new Error('no partition got at least 5 new events');
+    const before = committed.find((entry) => entry.partition === trimmed.partition)?.offset ?? 0;
+    const logStart = trimmed.offset - 2; // keep the last two events
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.fetchTopicMetadata({ topics: [physical()] }); // deleteTopicRecords needs the leaders known
+    await admin.deleteTopicRecords({
+      topic: physical(),
+      partitions: [{ partition: trimmed.partition, offset: String(logStart) }],
+    });
+    await admin.disconnect();
+    expect((await platform.stream.startOffsets(topic))[trimmed.partition]?.offset).toBe(logStart);
+
+    const resumed = await runStreamIngest(context);
+    const lost = logStart - before;
+    const newEvents = ends.reduce((sum, end, index) => sum + end.offset - (committed[index]?.offset ?? 0), 0);
+    expect(resumed.reduce((sum, batch) => sum + batch.events, 0)).toBe(newEvents - lost);
+
+    const gaps = await platform.warehouse.query<Record<string, unknown>>(
+      'select topic, partition_id, expected_offset, log_start_offset, events_lost, basis from ops.stream_gaps',
+    );
+    expect(gaps).toEqual([
+      {
+        topic,
+        partition_id: trimmed.partition,
+        expected_offset: before,
+        log_start_offset: logStart,
+        events_lost: lost,
+        basis: 'committed',
+      },
+    ]);
+    const findings = await platform.warehouse.query<{
+      severity: string;
+      status: string;
+      failing_rows: number;
+      details: string;
+    }>('select severity, status, failing_rows, details from ops.dq_findings where check_type = $1', [
+      RETENTION_GAP_CHECK,
+    ]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ severity: 'blocking', status: 'fail', failing_rows: lost });
+    expect(findings[0]?.details).toContain(`${lost} events of ${topic} partition ${trimmed.partition}`);
+    const incidents = await platform.warehouse.query<{ status: string; severity: string }>(
+      'select status, severity from ops.incidents where check_type = $1',
+      [RETENTION_GAP_CHECK],
+    );
+    expect(incidents).toEqual([{ status: 'open', severity: 'critical' }]);
+
+    // The next drain is past the gap: nothing new is raised, and the incident stays open (the loss is permanent).
+    await runStreamIngest(context);
+    const [again] = await platform.warehouse.query<{ n: number }>(
+      'select cast(count(*) as integer) as n from ops.stream_gaps',
+    );
+    expect(again?.n).toBe(1);
+
+    // A group with no committed offset: measured from the ledger's last batch of the partition, else from offset 0.
+    const ledger = await ledgerNextOffsets(platform.warehouse, [topic]);
+    const fromLedger = await findRetentionGaps(platform.stream, [topic], [], ledger);
+    expect(fromLedger).toEqual([]); // the ledger has read up to the end: nothing missing for this pipeline
+    const fromNothing = await findRetentionGaps(platform.stream, [topic], [], new Map());
+    expect(fromNothing).toContainEqual({
+      topic,
+      partition: trimmed.partition,
+      expectedOffset: 0,
+      logStartOffset: logStart,
+      eventsLost: logStart,
+      basis: 'none',
+    });
+  }, 180_000);
+});
