@@ -175,25 +175,6 @@ describe('the batch ledger: failed and skipped batches', () => {
     expect((await listBatches(db, { status: 'pending', limit: 10 })).total).toBe(0);
   });
 
-  it('says bronze holds none of a batch until its first load, and keeps saying it may after, across a replay', async () => {
-    const everLoaded = async (batchId: string) =>
-      (await batchesAwaitingLoad(db)).find((batch) => batch.batch_id === batchId)?.ever_loaded;
-    await register('b_new');
-    await validated('b_new');
-    // Never loaded: the load may skip deleting its earlier rows (there are none).
-    expect(await everLoaded('b_new')).toBe(false);
-    await loadRows('b_new');
-    // Replayed (registered again) and validated again: its rows from the first load are still in bronze.
-    await register('b_new');
-    await validated('b_new');
-    expect(await everLoaded('b_new')).toBe(true);
-    // A ledger row older than the column (null) counts as possibly loaded.
-    await register('b_old');
-    await validated('b_old');
-    await db.query('update ops.batches set ever_loaded = null where batch_id = $1', ['b_old']);
-    expect(await everLoaded('b_old')).toBeNull();
-  });
-
   it('indexes every bronze table by _batch_id, so a batch delete does not scan the table', async () => {
     const indexes = await db.query<{ tablename: string; indexdef: string }>(
       "select tablename, indexdef from pg_indexes where schemaname = 'bronze' and indexdef like '%(_batch_id)%'",

@@ -22,11 +22,6 @@ export interface BatchRow {
   quarantine_key: string | null;
   rows_staged: number | null;
   rows_quarantined: number | null;
-  /**
-   * False while no load of this batch id ever committed, so bronze holds none of its rows and a load need not delete
-   * them first (that delete is what a load costs most once bronze is large). Null or absent: may have rows.
-   */
-  ever_loaded?: boolean | null;
 }
 
 /** Queues hold only batches still in the flow: a failed batch waits for an operator, a skipped one is out for good. */
@@ -34,7 +29,7 @@ const IN_FLOW = 'failed_at is null and skipped_at is null';
 
 const BATCH_COLUMNS = `batch_id, source, source_kind, cast(ingestion_date as varchar(10)) as ingestion_date, raw_key,
   cast(rows_raw as integer) as rows_raw, staged_key, quarantine_key, cast(rows_staged as integer) as rows_staged,
-  cast(rows_quarantined as integer) as rows_quarantined, ever_loaded`;
+  cast(rows_quarantined as integer) as rows_quarantined`;
 
 /** Records a raw batch; a replay of the same batch id replaces its row and starts its journey again. */
 export async function registerBatch(
@@ -49,26 +44,11 @@ export async function registerBatch(
     at: Date;
   },
 ): Promise<void> {
-  // A replay keeps what the batch's earlier registration knew of bronze: its rows may still be there.
-  const [earlier] = await db.query<{ ever_loaded: boolean | null }>(
-    'select ever_loaded from ops.batches where batch_id = $1',
-    [batch.batchId],
-  );
   await db.query('delete from ops.batches where batch_id = $1', [batch.batchId]);
   await db.query(
-    `insert into ops.batches (batch_id, source, source_kind, ingestion_date, raw_key, rows_raw, extracted_at,
-       ever_loaded)
-     values ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [
-      batch.batchId,
-      batch.source,
-      batch.kind,
-      batch.ingestionDate,
-      batch.rawKey,
-      batch.rows,
-      batch.at,
-      earlier ? earlier.ever_loaded : false,
-    ],
+    `insert into ops.batches (batch_id, source, source_kind, ingestion_date, raw_key, rows_raw, extracted_at)
+     values ($1, $2, $3, $4, $5, $6, $7)`,
+    [batch.batchId, batch.source, batch.kind, batch.ingestionDate, batch.rawKey, batch.rows, batch.at],
   );
 }
 
@@ -162,10 +142,11 @@ export async function markLoaded(
   rowsLoaded: number,
   at: Date,
 ): Promise<void> {
-  await db.query(
-    'update ops.batches set rows_loaded = $2, loaded_at = $3, ever_loaded = true where batch_id = $1',
-    [batchId, rowsLoaded, at],
-  );
+  await db.query('update ops.batches set rows_loaded = $2, loaded_at = $3 where batch_id = $1', [
+    batchId,
+    rowsLoaded,
+    at,
+  ]);
 }
 
 /** Where a batch stands: in the flow (pending, loaded) or out of it (failed until retried, skipped for good). */

@@ -191,6 +191,9 @@ export async function checkRetentionGaps(
   consumer: StreamConsumer,
   topics: string[],
 ): Promise<RetentionGap[]> {
+  // Nothing ever trimmed (a fresh topic, the embedded log): no gap is possible, and the warehouse is not needed.
+  const starts = await Promise.all(topics.map((topic) => context.stream().startOffsets(topic)));
+  if (starts.flat().every((start) => start.offset === 0)) return [];
   const db = await context.warehouse();
   const gaps = await findRetentionGaps(
     context.stream(),

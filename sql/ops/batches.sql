@@ -2,8 +2,6 @@
 -- A batch whose own data or object fails a step is marked failed (failed_*) and leaves every queue until an operator
 -- retries it (failed_* cleared) or skips it for good (skipped_at, skip_reason): `ecomm batches`, audited in
 -- ops.batch_actions.
--- ever_loaded: false from registration until its first load; then bronze may hold its rows, so each later load deletes
--- them first. Null (a ledger row older than the column) counts as loaded: the delete is only skipped when surely empty.
 create table if not exists ops.batches (
   batch_id varchar(128) not null,
   source varchar(64) not null,
@@ -25,6 +23,5 @@ create table if not exists ops.batches (
   failure_reason varchar(4096),
   failed_run_id varchar(36),
   skipped_at timestamptz,
-  skip_reason varchar(4096),
-  ever_loaded boolean
+  skip_reason varchar(4096)
 );

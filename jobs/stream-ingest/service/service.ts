@@ -188,7 +188,15 @@ async function consumeLoop(
       opened(consumer);
       // Before reading on (a start, or a reconnect after an outage): were events deleted while nobody read?
       const joined = consumer;
-      await persist('warehouse', () => checkRetentionGaps(context, joined, topics));
+      const checked = await persist('warehouse', () => checkRetentionGaps(context, joined, topics)).then(
+        () => true,
+        (error: unknown) => {
+          // A stop asked for while the check waited (the warehouse opening, say) is a clean stop: nothing was read.
+          if (signal.aborted) return false;
+          throw error;
+        },
+      );
+      if (!checked) break;
       await consumeToRaw(context, consumer, {
         kind: 'stream',
         stopWhenCaughtUp: false,
