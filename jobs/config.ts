@@ -82,6 +82,12 @@ const configSchema = z.object({
     .regex(/^[A-Za-z0-9._:/-]+$/, 'may hold only letters, digits, ".", "_", ":", "/" and "-"')
     .optional(),
   STREAM_GROUP_ID: z.string().min(1).default('ecomm-stream-ingest'),
+  /**
+   * Where a consumer group with no committed offset starts: the oldest event the broker keeps (earliest; events
+   * already deleted by retention are reported as a gap) or the end of the log (latest: earlier events are skipped on
+   * purpose, and not reported).
+   */
+  STREAM_START_POSITION: z.enum(['earliest', 'latest']).default('earliest'),
   /** Prepended to every topic name, so environments (or test runs) can share one broker. */
   STREAM_TOPIC_PREFIX: z
     .string()

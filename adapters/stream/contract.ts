@@ -94,6 +94,26 @@ export function eventStreamContract(
       expect(rest.map((m) => m.value.toString())).toEqual(['3']);
     });
 
+    it('starts a new group at the end of the log when asked, and reads only what comes after', async () => {
+      await stream.ensureTopics([{ name: n('c-latest'), partitions: 1 }]);
+      await stream.publish(n('c-latest'), [{ key: 'a', value: 'before' }]);
+      const consumer = await stream.consumer(n('latest-group'), [n('c-latest')], { newGroupStart: 'latest' });
+      const seen: string[] = [];
+      const read = () =>
+        consumer.consume(
+          async (batch) => {
+            for (const message of batch.messages) seen.push(message.value.toString());
+          },
+          { stopWhenCaughtUp: true },
+        );
+      await read();
+      expect(seen).toEqual([]);
+      await consumer.close();
+      expect(
+        (await drain(stream, n('earliest-group'), [n('c-latest')])).flatMap((b) => b.messages),
+      ).toHaveLength(1);
+    });
+
     it('reports end offsets per partition', async () => {
       await stream.ensureTopics([{ name: n('c-ends'), partitions: 2 }]);
       await stream.publish(n('c-ends'), [

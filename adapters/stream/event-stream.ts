@@ -81,6 +81,11 @@ export interface FetchOptions {
    * for seconds between heartbeats (kafkajs heartbeats from the consumer's own event loop).
    */
   minSessionTimeoutMs?: number;
+  /**
+   * Where a partition the group has no committed offset for starts: the oldest message kept (`earliest`, the
+   * default) or the end of the log (`latest`: what was published before the group first reads is never read).
+   */
+  newGroupStart?: 'earliest' | 'latest';
 }
 
 /**

@@ -53,7 +53,7 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
   });
   try {
     await consumer.connect();
-    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.subscribe({ topics, fromBeginning: fetch.newGroupStart !== 'latest' });
   } catch (error) {
     await consumer.disconnect().catch(() => {});
     throw explain(error);
@@ -101,7 +101,9 @@ export async function openKafkaConsumer(deps: KafkaConsumerDeps): Promise<Stream
       // Caught-up detection: end offsets observed now; a member is done when every partition assigned to it
       // (known from GROUP_JOIN) has been read up to them. Positions start at the group's committed offsets, so
       // partitions with nothing new count as caught up without a fetch, and an empty topic ends at once.
-      const tracker = options.stopWhenCaughtUp ? await caughtUpTracker(deps, handed) : undefined;
+      const tracker = options.stopWhenCaughtUp
+        ? await caughtUpTracker(deps, handed, fetch.newGroupStart ?? 'earliest')
+        : undefined;
       const check = () => {
         if (!finishing && tracker?.caughtUp()) finish();
       };
@@ -365,6 +367,7 @@ function toStreamMessage(topic: string, partition: number, message: KafkaMessage
 async function caughtUpTracker(
   { admin: getAdmin, topicOffsets, groupId, topics, explain }: KafkaConsumerDeps,
   handed: Map<string, number>,
+  newGroupStart: 'earliest' | 'latest',
 ) {
   const admin = await getAdmin();
   const targets = new Map<string, number>();
@@ -377,7 +380,10 @@ async function caughtUpTracker(
   }
   let assigned: string[] | undefined;
   return {
-    /** On each (re)join kafkajs restarts from the committed offsets (or the log start when there is none). */
+    /**
+     * On each (re)join kafkajs restarts from the committed offsets; where there is none, from the log start, or
+     * (`latest`) from the end, which this counts as the end seen when the consume began.
+     */
     async assign(assignment: Record<string, number[]>) {
       assigned = undefined;
       const committed = await admin.fetchOffsets({ groupId, topics }).catch((error: unknown) => {
@@ -386,7 +392,9 @@ async function caughtUpTracker(
       for (const { topic, partitions } of committed) {
         for (const { partition, offset } of partitions) {
           const key = slot(topic, partition);
-          starts.set(key, Math.max(Number(offset), starts.get(key) ?? 0));
+          const from =
+            Number(offset) < 0 && newGroupStart === 'latest' ? (targets.get(key) ?? 0) : Number(offset);
+          starts.set(key, Math.max(from, starts.get(key) ?? 0));
         }
       }
       assigned = Object.entries(assignment).flatMap(([topic, partitions]) =>

@@ -127,7 +127,8 @@ export function openMemoryStream(url: string): EventStream {
             partitionsOf(topic).forEach((log, partition) => {
               const key = slot(topic, partition);
               targets.set(key, log.length);
-              if (!positions.has(key)) positions.set(key, offsets.get(key) ?? 0);
+              const fromStart = fetch.newGroupStart === 'latest' ? log.length : 0;
+              if (!positions.has(key)) positions.set(key, offsets.get(key) ?? fromStart);
             });
           }
           membership = {

@@ -44,14 +44,16 @@ export function fetchSettings(config: Config, follow: boolean): FetchOptions {
   const partitions = EVENT_TOPICS.reduce((sum, topic) => sum + topic.partitions, 0);
   const perPartition = config.STREAM_BATCH_MAX_BYTES;
   const total = Math.min(perPartition * partitions, 64 * 1024 * 1024);
+  const newGroupStart = config.STREAM_START_POSITION;
   return follow
     ? {
         minBytes: perPartition,
         maxWaitMs: config.STREAM_BATCH_MAX_AGE_MS,
         maxBytesPerPartition: perPartition,
         maxBytes: Math.max(total, perPartition),
+        newGroupStart,
       }
-    : { maxBytesPerPartition: perPartition, maxBytes: Math.max(total, perPartition) };
+    : { maxBytesPerPartition: perPartition, maxBytes: Math.max(total, perPartition), newGroupStart };
 }
 
 export function consumeSettings(config: Config, stopWhenCaughtUp: boolean): ConsumeOptions {

@@ -69,6 +69,7 @@ export async function findRetentionGaps(
   topics: string[],
   committed: TopicPartitionOffset[],
   ledgerNext: Map<string, number>,
+  newGroupStart: 'earliest' | 'latest' = 'earliest',
 ): Promise<RetentionGap[]> {
   const committedAt = new Map(committed.map((entry) => [slot(entry.topic, entry.partition), entry.offset]));
   const gaps: RetentionGap[] = [];
@@ -83,6 +84,8 @@ export async function findRetentionGaps(
           : fromLedger !== undefined
             ? [fromLedger, 'ledger']
             : [0, 'none'];
+      // A group told to start at the end skips what came before on purpose: nothing it expected is missing.
+      if (basis === 'none' && newGroupStart === 'latest') continue;
       if (logStartOffset > expectedOffset) {
         gaps.push({
           topic,
@@ -200,6 +203,7 @@ export async function checkRetentionGaps(
     topics,
     await consumer.committed(),
     await ledgerNextOffsets(db, topics),
+    context.config.STREAM_START_POSITION,
   );
   for (const gap of gaps)
     context.log.error({ job: 'stream-ingest', ...gap }, 'events deleted by retention before they were read');
