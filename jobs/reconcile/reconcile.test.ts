@@ -4,7 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { quarantinedIdentity } from '../contracts/source-keys.ts';
 import { sourceTable } from '../contracts/source-tables.ts';
 import { classifyKey, compareListings, type SourceKey, type WarehouseKey } from './compare.ts';
-import { sourceListingSql, sourceSummarySql, warehouseListingSql, warehouseSummarySql } from './key-sql.ts';
+import {
+  keyShapeOf,
+  sourceListingSql,
+  sourceSummarySql,
+  warehouseListingSql,
+  warehouseSummarySql,
+} from './key-sql.ts';
 import { keyPredicate } from './repair.ts';
 
 const source = (keyText: string, version: string | null, keyHash = keyText): SourceKey => ({
@@ -155,5 +161,49 @@ describe('reconciliation SQL', () => {
 
   it('refuses a malformed bucket', () => {
     expect(() => warehouseListingSql(table, 'postgres', ["0a1') or ('1"])).toThrow(/malformed key bucket/);
+    expect(() => warehouseListingSql(sourceTable('orders'), 'postgres', ['1) or (1=1'])).toThrow(
+      /malformed key bucket/,
+    );
+  });
+
+  describe('a table keyed by one integer column (arithmetic buckets and hashes, no md5 or to_char per key)', () => {
+    const orders = sourceTable('orders');
+    const numbered = ['17', '4095', '-3'];
+
+    it('is the integer shape; a composite key is the text shape', () => {
+      expect(keyShapeOf(orders)).toBe('integer');
+      expect(keyShapeOf(table)).toBe('text');
+    });
+
+    it('parses as PostgreSQL on both sides, and summarises without md5 or to_char', async () => {
+      const summaries = [sourceSummarySql(orders, watermark), warehouseSummarySql(orders, 'postgres')];
+      for (const sql of [
+        ...summaries,
+        sourceListingSql(orders, watermark, numbered),
+        warehouseListingSql(orders, 'postgres', numbered),
+        warehouseListingSql(orders, 'postgres', null),
+      ]) {
+        expect((await parsePostgresSql(sql)).stmts?.length).toBe(1);
+      }
+      for (const sql of summaries) {
+        expect(sql).toContain('mod(key_number, 4096)');
+        // md5 and to_char stay in the text of the listing's columns, which the summary never reads.
+        expect(sql).toMatch(/sum\(case when x is null then 2147483647/);
+      }
+    });
+
+    it('renders the warehouse side for Redshift (datediff in microseconds, no bit cast, no collate)', () => {
+      const parser = new nodeSqlParser.Parser();
+      for (const sql of [
+        warehouseSummarySql(orders, 'redshift'),
+        warehouseListingSql(orders, 'redshift', numbered),
+      ]) {
+        expect(sql).not.toMatch(/\bbit\b|collate|::|extract\(epoch/i);
+        expect(sql).toContain('datediff(microsecond,');
+        expect(() =>
+          parser.astify(sql.replaceAll('as timestamptz', 'as timestamp'), { database: 'redshift' }),
+        ).not.toThrow();
+      }
+    });
   });
 });

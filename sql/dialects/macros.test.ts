@@ -137,6 +137,27 @@ describe('postgres spellings on PGlite', () => {
     expect(expandMacros('{{ hash32(k) }}', 'redshift')).toBe('strtol(substring(md5(k), 1, 8), 16)');
   });
 
+  it('epoch_micros counts whole microseconds since 1970 UTC, exactly (what Redshift datediff(microsecond) gives)', async () => {
+    for (const text of [
+      '2026-11-01 12:00:00.123457+02',
+      '1970-01-01 00:00:00+00',
+      '2099-12-31 23:59:59.999999+00',
+    ]) {
+      const [seconds, fraction = ''] = (new Date(text.replace(/\.\d+/, '')).getTime() / 1000)
+        .toString()
+        .split('.');
+      const micros =
+        BigInt(seconds as string) * 1_000_000n + BigInt((/\.(\d+)/.exec(text)?.[1] ?? '').padEnd(6, '0'));
+      expect(fraction).toBe('');
+      expect(String(await evaluate(`{{ epoch_micros(cast('${text}' as timestamptz)) }}`)), text).toBe(
+        String(micros),
+      );
+    }
+    expect(expandMacros('{{ epoch_micros(t) }}', 'redshift')).toBe(
+      "datediff(microsecond, cast('1970-01-01 00:00:00' as timestamp), cast(t as timestamp))",
+    );
+  });
+
   it('version_text prints a timestamp as UTC to the microsecond, and bytewise sorts hex like bytes', async () => {
     expect(await evaluate("{{ version_text(cast('2026-11-01 12:00:00.0000501+02' as timestamptz)) }}")).toBe(
       '2026-11-01 10:00:00.000050',
