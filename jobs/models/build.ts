@@ -14,6 +14,7 @@ import { columnTypeOf } from '../contracts/data-contracts.ts';
 import {
   applyIncrement,
   type BuildMode,
+  dropCheckedKeys,
   type IncrementalPlan,
   planIncrementalBuilds,
   recordBuild,
@@ -244,11 +245,16 @@ export async function buildLayer(
   if (toBuild.length === 0) return { layer, built: [], blocked, checks: [], blockedBy: [] };
   await createSchemas(db);
   let gated: GatedBuild;
+  // The bronze tables each silver model reads: a gold increment tells a superseded silver row from one taken out.
+  const bronzeSources = new Map(
+    models.map((model) => [model.name, model.dependsOn.filter((dep) => dep.startsWith('bronze.'))]),
+  );
+  const bronzeSourcesOf = (table: string) => bronzeSources.get(table) ?? [];
   try {
-    gated = await buildGated(db, toBuild, options, new Set());
+    gated = await buildGated(db, toBuild, options, new Set(), bronzeSourcesOf);
   } catch (error) {
     if (!(error instanceof IncrementHeldBack)) throw error;
-    gated = await buildGated(db, toBuild, options, error.models);
+    gated = await buildGated(db, toBuild, options, error.models, bronzeSourcesOf);
   }
   const { built, checks, heldHere } = gated;
   for (const result of built) {
@@ -287,6 +293,7 @@ async function buildGated(
   toBuild: Model[],
   options: BuildOptions,
   wholeModels: Set<string>,
+  bronzeSourcesOf: (table: string) => string[],
 ): Promise<GatedBuild> {
   const dialect = options.dialect ?? db.dialect;
   const render = (model: Model) => renderModelSql(model, dialect, options.vars);
@@ -295,12 +302,12 @@ async function buildGated(
     ...(await planIncrementalBuilds(
       db,
       toBuild.filter((model) => !wholeModels.has(model.name)),
-      { fullRefresh, dialect, render },
+      { fullRefresh, dialect, render, bronzeSourcesOf },
     )),
     ...(await planIncrementalBuilds(
       db,
       toBuild.filter((model) => wholeModels.has(model.name)),
-      { fullRefresh: true, dialect, render },
+      { fullRefresh: true, dialect, render, bronzeSourcesOf },
     )),
   ]);
   for (const name of wholeModels) {
@@ -325,13 +332,16 @@ async function buildGated(
     checks.push(...(await runModelTests(db, plan.checkedOutside, { tableOf })));
     await db.transaction(async (tx) => {
       await lockStreamTables(tx, plan.inside);
+      // The keys each in-place increment recomputed: its checks read only those keys' rows where that is sound.
+      const changedKeys = new Map<string, { column: string; keysTable: string }>();
       for (const model of plan.inside)
         built.push(
           applied.has(model.name)
-            ? await applyDelta(tx, model, delta(model), options.vars, clock)
+            ? await applyDelta(tx, model, delta(model), options.vars, clock, changedKeys)
             : await buildNext(tx, model, selects, clock),
         );
-      checks.push(...(await runModelTests(tx, plan.checkedInside, { tableOf })));
+      checks.push(...(await runModelTests(tx, plan.checkedInside, { tableOf, changedKeys })));
+      for (const name of changedKeys.keys()) await dropCheckedKeys(tx, name);
       heldHere = holdBack(toBuild, failingModels(checks));
       const heldIncrements = new Set([...heldHere.keys()].filter((name) => applied.has(name)));
       if (heldIncrements.size > 0) throw new IncrementHeldBack(heldIncrements);
@@ -484,6 +494,7 @@ async function applyDelta(
   delta: { plan: IncrementalPlan; dialect: SqlDialect; tableOf: TableResolver },
   vars: MacroVars,
   clock: { now: () => Date },
+  changedKeys: Map<string, { column: string; keysTable: string }>,
 ): Promise<ModelBuildResult> {
   const startedAt = clock.now();
   const started = performance.now();
@@ -494,6 +505,10 @@ async function applyDelta(
   };
   try {
     const applied = await applyIncrement(tx, delta.plan, render);
+    changedKeys.set(model.name, {
+      column: delta.plan.model.incremental?.recomputeKey as string,
+      keysTable: applied.keysTable,
+    });
     const rows = await countRows(tx, model.name);
     const incremental = { mode: 'incremental' as const, reason: delta.plan.reason, keys: applied.keys };
     return {
