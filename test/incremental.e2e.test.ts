@@ -213,10 +213,13 @@ describe.each(targets)('incremental models on $name', (target) => {
   }, 240_000);
 
   it('order facts: changed lines applied by order, FX and product/customer versions, deleted lines: same as full', async () => {
+    let results: ModelBuildResult[] = [];
     const built = async () => {
-      const results = await transform();
+      results = await transform();
       return (name: string) => results.find((model) => model.name === name)?.incremental;
     };
+    /** The models kept as published: not incremental, their SQL and inputs as at their last build. */
+    const kept = () => results.filter((model) => model.unchanged).map((model) => model.name);
     const next = async (table: string) => new Date((await highWater(table)).getTime() + HOUR);
     // Changed lines of existing orders (a later version): fact_orders recomputes their orders, and
     // fact_order_line_items every line of those orders (recompute_key=order_id).
@@ -231,6 +234,16 @@ describe.each(targets)('incremental models on $name', (target) => {
     expect(incremental('gold.fact_orders')).toMatchObject({ mode: 'incremental', keys: expect.any(Number) });
     expect(incremental('gold.fact_orders')?.keys).toBeGreaterThan(0);
     expect(incremental('gold.fact_order_line_items')?.mode).toBe('incremental');
+    // Nothing they read changed: the dimensions and the FX, product and customer tables are kept, not rebuilt.
+    expect(kept()).toEqual(
+      expect.arrayContaining([
+        'silver.fx_rates',
+        'silver.products',
+        'gold.dim_products',
+        'gold.dim_customers',
+      ]),
+    );
+    expect(kept()).not.toContain('gold.sales_analytics');
     await expectSameAsFullRebuild();
     // A new FX rate version names no order (whole_on=silver.fx_rates): both facts built whole.
     await copyRows(
@@ -264,6 +277,9 @@ describe.each(targets)('incremental models on $name', (target) => {
     );
     incremental = await built();
     expect(incremental('gold.fact_orders')).toMatchObject({ mode: 'incremental', keys: 0 });
+    expect(kept()).not.toContain('gold.dim_products');
+    expect(kept()).not.toContain('gold.dim_customers');
+    expect(kept()).toContain('silver.fx_rates');
     await expectSameAsFullRebuild();
     // A deleted line (a tombstone: whole_on=silver.deleted_keys) leaves both facts, built whole.
     const [line] = await db.query<{ order_item_id: string }>(
