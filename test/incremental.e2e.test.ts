@@ -211,4 +211,95 @@ describe.each(targets)('incremental models on $name', (target) => {
     expect(afterFailure['silver.clickstream_events']).toBe('incremental');
     await expectSameAsFullRebuild();
   }, 240_000);
+
+  it('order facts: changed lines applied by order, FX and product/customer versions, deleted lines: same as full', async () => {
+    let results: ModelBuildResult[] = [];
+    const built = async () => {
+      results = await transform();
+      return (name: string) => results.find((model) => model.name === name)?.incremental;
+    };
+    /** The models kept as published: not incremental, their SQL and inputs as at their last build. */
+    const kept = () => results.filter((model) => model.unchanged).map((model) => model.name);
+    const next = async (table: string) => new Date((await highWater(table)).getTime() + HOUR);
+    // Changed lines of existing orders (a later version): fact_orders recomputes their orders, and
+    // fact_order_line_items every line of those orders (recompute_key=order_id).
+    await copyRows(
+      'bronze.order_items',
+      'incr-lines',
+      'cast(trim(order_item_id) as bigint) % 10 = 3',
+      "quantity = '2', discount_amount = '0', updated_at = '2027-06-01T00:00:00Z'",
+      await next('bronze.order_items'),
+    );
+    let incremental = await built();
+    expect(incremental('gold.fact_orders')).toMatchObject({ mode: 'incremental', keys: expect.any(Number) });
+    expect(incremental('gold.fact_orders')?.keys).toBeGreaterThan(0);
+    expect(incremental('gold.fact_order_line_items')?.mode).toBe('incremental');
+    // Nothing they read changed: the dimensions and the FX, product and customer tables are kept, not rebuilt.
+    expect(kept()).toEqual(
+      expect.arrayContaining([
+        'silver.fx_rates',
+        'silver.products',
+        'gold.dim_products',
+        'gold.dim_customers',
+      ]),
+    );
+    expect(kept()).not.toContain('gold.sales_analytics');
+    await expectSameAsFullRebuild();
+    // A new FX rate version names no order (whole_on=silver.fx_rates): both facts built whole.
+    await copyRows(
+      'bronze.fx_rates',
+      'incr-fx',
+      "trim(currency) = 'EUR'",
+      "rate_to_usd = '1.5', updated_at = '2027-06-01T00:00:00Z'",
+      await next('bronze.fx_rates'),
+    );
+    incremental = await built();
+    expect(incremental('gold.fact_orders')).toMatchObject({
+      mode: 'full',
+      reason: expect.stringContaining('silver.fx_rates changed'),
+    });
+    expect(incremental('gold.fact_order_line_items')?.mode).toBe('full');
+    await expectSameAsFullRebuild();
+    // New product and customer versions change the dimensions and what reads them, not the order facts.
+    await copyRows(
+      'bronze.products',
+      'incr-products',
+      'cast(trim(product_id) as bigint) % 4 = 1',
+      "category = 'Renamed', updated_at = '2027-06-01T00:00:00Z'",
+      await next('bronze.products'),
+    );
+    await copyRows(
+      'bronze.customers',
+      'incr-customers',
+      'cast(trim(customer_id) as bigint) % 4 = 1',
+      "loyalty_tier = 'gold', updated_at = '2027-06-01T00:00:00Z'",
+      await next('bronze.customers'),
+    );
+    incremental = await built();
+    expect(incremental('gold.fact_orders')).toMatchObject({ mode: 'incremental', keys: 0 });
+    expect(kept()).not.toContain('gold.dim_products');
+    expect(kept()).not.toContain('gold.dim_customers');
+    expect(kept()).toContain('silver.fx_rates');
+    await expectSameAsFullRebuild();
+    // A deleted line (a tombstone: whole_on=silver.deleted_keys) leaves both facts, built whole.
+    const [line] = await db.query<{ order_item_id: string }>(
+      'select cast(order_item_id as varchar(20)) as order_item_id from gold.fact_order_line_items order by 1 limit 1',
+    );
+    await db.query(
+      `insert into bronze.source_deletes (source, key_text, key_event, detected_at, run_id, _batch_id, _ingested_at)
+       values ('order_items', $1, 'deleted', $2, 'incr-run', 'incr-line-tombstone', $2)`,
+      [line?.order_item_id as string, new Date('2027-07-01T00:00:00Z')],
+    );
+    incremental = await built();
+    expect(incremental('gold.fact_order_line_items')).toMatchObject({
+      mode: 'full',
+      reason: expect.stringContaining('bronze.source_deletes changed'),
+    });
+    const [gone] = await db.query<{ n: number }>(
+      'select cast(count(*) as integer) as n from gold.fact_order_line_items where cast(order_item_id as varchar(20)) = $1',
+      [line?.order_item_id as string],
+    );
+    expect(gone?.n).toBe(0);
+    await expectSameAsFullRebuild();
+  }, 300_000);
 });

@@ -14,6 +14,7 @@ import { columnTypeOf } from '../contracts/data-contracts.ts';
 import {
   applyIncrement,
   type BuildMode,
+  dropCheckedKeys,
   type IncrementalPlan,
   planIncrementalBuilds,
   recordBuild,
@@ -31,6 +32,7 @@ import {
   upstreamOf,
   type WarehouseLayer,
 } from './models.ts';
+import { planUnchanged, recordWholeBuild } from './unchanged.ts';
 
 export interface BuildOptions {
   /** Values for the macros; piiHashKey is required by the gold models. Never logged. */
@@ -84,6 +86,11 @@ export interface ModelBuildResult {
   /** When that build started and finished, on the build's clock (BuildOptions.now): the same span as `ms`. */
   startedAt: Date;
   finishedAt: Date;
+  /**
+   * True when the model was not rebuilt: it is not incremental and its SQL and inputs are as at its last published
+   * build (unchanged.ts), so its published table stands (rows: its row count, ms: 0) and its checks did not run.
+   */
+  unchanged?: boolean;
   /** An incremental model's build: whole or only what changed (incremental.ts), and why. */
   incremental?: {
     mode: BuildMode;
@@ -244,11 +251,20 @@ export async function buildLayer(
   if (toBuild.length === 0) return { layer, built: [], blocked, checks: [], blockedBy: [] };
   await createSchemas(db);
   let gated: GatedBuild;
+  // The bronze tables each silver model reads: a gold increment tells a superseded silver row from one taken out.
+  const bronzeSources = new Map(
+    models.map((model) => [model.name, model.dependsOn.filter((dep) => dep.startsWith('bronze.'))]),
+  );
+  const incrementalNames = new Set(models.filter((model) => model.incremental).map((model) => model.name));
+  const catalog: ModelCatalog = {
+    bronzeSourcesOf: (table) => bronzeSources.get(table) ?? [],
+    isIncremental: (table) => incrementalNames.has(table),
+  };
   try {
-    gated = await buildGated(db, toBuild, options, new Set());
+    gated = await buildGated(db, toBuild, options, new Set(), catalog);
   } catch (error) {
     if (!(error instanceof IncrementHeldBack)) throw error;
-    gated = await buildGated(db, toBuild, options, error.models);
+    gated = await buildGated(db, toBuild, options, error.models, catalog);
   }
   const { built, checks, heldHere } = gated;
   for (const result of built) {
@@ -281,26 +297,39 @@ class IncrementHeldBack extends Error {
   }
 }
 
-/** One pass through the layer's gate (see buildLayer); `wholeModels` are built whole whatever their increments. */
+/** What a build needs to know of every model, selected or not. */
+interface ModelCatalog {
+  /** The bronze tables a silver model reads. */
+  bronzeSourcesOf: (table: string) => string[];
+  isIncremental: (table: string) => boolean;
+}
+
+/**
+ * One pass through the layer's gate (see buildLayer); `wholeModels` are built whole whatever their increments.
+ * `selected` models that are not incremental and whose inputs did not change since their last published build
+ * (unchanged.ts) keep their published tables: neither built nor checked.
+ */
 async function buildGated(
   db: SqlDatabase,
-  toBuild: Model[],
+  selected: Model[],
   options: BuildOptions,
   wholeModels: Set<string>,
+  catalog: ModelCatalog,
 ): Promise<GatedBuild> {
+  const bronzeSourcesOf = catalog.bronzeSourcesOf;
   const dialect = options.dialect ?? db.dialect;
   const render = (model: Model) => renderModelSql(model, dialect, options.vars);
   const fullRefresh = options.fullRefresh ?? false;
   const increments = new Map([
     ...(await planIncrementalBuilds(
       db,
-      toBuild.filter((model) => !wholeModels.has(model.name)),
-      { fullRefresh, dialect, render },
+      selected.filter((model) => !wholeModels.has(model.name)),
+      { fullRefresh, dialect, render, bronzeSourcesOf },
     )),
     ...(await planIncrementalBuilds(
       db,
-      toBuild.filter((model) => wholeModels.has(model.name)),
-      { fullRefresh: true, dialect, render },
+      selected.filter((model) => wholeModels.has(model.name)),
+      { fullRefresh: true, dialect, render, bronzeSourcesOf },
     )),
   ]);
   for (const name of wholeModels) {
@@ -310,6 +339,18 @@ async function buildGated(
   const applied = new Set(
     [...increments.values()].filter((p) => p.mode === 'incremental').map((p) => p.model.name),
   );
+  const selectedNames = new Set(selected.map((model) => model.name));
+  const { unchanged, states: wholeStates } = await planUnchanged(
+    db,
+    selected.filter((model) => !increments.has(model.name)),
+    {
+      fullRefresh,
+      render,
+      builtHere: (table) => selectedNames.has(table),
+      isIncremental: catalog.isIncremental,
+    },
+  );
+  const toBuild = selected.filter((model) => !unchanged.has(model.name));
   const plan = planLayer(toBuild, applied);
   const buildingNames = new Set(toBuild.map((model) => model.name));
   const tableOf: TableResolver = (name) =>
@@ -325,13 +366,16 @@ async function buildGated(
     checks.push(...(await runModelTests(db, plan.checkedOutside, { tableOf })));
     await db.transaction(async (tx) => {
       await lockStreamTables(tx, plan.inside);
+      // The keys each in-place increment recomputed: its checks read only those keys' rows where that is sound.
+      const changedKeys = new Map<string, { column: string; keysTable: string }>();
       for (const model of plan.inside)
         built.push(
           applied.has(model.name)
-            ? await applyDelta(tx, model, delta(model), options.vars, clock)
+            ? await applyDelta(tx, model, delta(model), options.vars, clock, changedKeys)
             : await buildNext(tx, model, selects, clock),
         );
-      checks.push(...(await runModelTests(tx, plan.checkedInside, { tableOf })));
+      checks.push(...(await runModelTests(tx, plan.checkedInside, { tableOf, changedKeys })));
+      for (const name of changedKeys.keys()) await dropCheckedKeys(tx, name);
       heldHere = holdBack(toBuild, failingModels(checks));
       const heldIncrements = new Set([...heldHere.keys()].filter((name) => applied.has(name)));
       if (heldIncrements.size > 0) throw new IncrementHeldBack(heldIncrements);
@@ -341,6 +385,8 @@ async function buildGated(
       }
       for (const increment of increments.values())
         if (!heldHere.has(increment.model.name)) await recordBuild(tx, increment);
+      for (const [name, state] of wholeStates)
+        if (!heldHere.has(name) && !unchanged.has(name)) await recordWholeBuild(tx, state);
     });
   } catch (error) {
     await dropQuietly(db, plan.outside);
@@ -354,6 +400,20 @@ async function buildGated(
       ...(result.incremental ?? { mode: 'full', reason: increment.reason }),
       planMs: increment.planMs,
     };
+  }
+  for (const model of selected.filter((candidate) => unchanged.has(candidate.name))) {
+    const at = clock.now();
+    const rows = await countRows(db, model.name);
+    built.push({
+      name: model.name,
+      layer: model.layer,
+      file: model.file,
+      rows,
+      ms: 0,
+      startedAt: at,
+      finishedAt: at,
+      unchanged: true,
+    });
   }
   return { built, checks, heldHere };
 }
@@ -484,6 +544,7 @@ async function applyDelta(
   delta: { plan: IncrementalPlan; dialect: SqlDialect; tableOf: TableResolver },
   vars: MacroVars,
   clock: { now: () => Date },
+  changedKeys: Map<string, { column: string; keysTable: string }>,
 ): Promise<ModelBuildResult> {
   const startedAt = clock.now();
   const started = performance.now();
@@ -494,6 +555,10 @@ async function applyDelta(
   };
   try {
     const applied = await applyIncrement(tx, delta.plan, render);
+    changedKeys.set(model.name, {
+      column: delta.plan.model.incremental?.recomputeKey as string,
+      keysTable: applied.keysTable,
+    });
     const rows = await countRows(tx, model.name);
     const incremental = { mode: 'incremental' as const, reason: delta.plan.reason, keys: applied.keys };
     return {

@@ -132,6 +132,17 @@ describe('incremental batch builds (jobs/models/incremental.ts) behind the gate'
     await insertEvent('g1', 'g-1', 'page_view', '2026-10-01T10:00:00Z');
     const applied = await buildLayer(db, models, 'silver', { vars, only });
     expect(applied.blockedBy).toEqual([]);
+    // Its blocking row-local and key-unique checks read only the recomputed key's rows; a warn check, whose finding
+    // counts every failing row, reads the whole table.
+    const scopes = Object.fromEntries(
+      applied.checks.map((check) => [`${check.severity} ${check.kind}`, check.scope ?? 'whole']),
+    );
+    expect(scopes).toMatchObject({
+      'blocking unique': 'changed keys',
+      'blocking accepted_values': 'changed keys',
+      'blocking not_null': 'changed keys',
+      'warn expression': 'whole',
+    });
     // Only the new batch's key: the earlier events were all seen by the last build.
     expect(applied.built[0]?.incremental).toMatchObject({ mode: 'incremental', keys: 1 });
     expect(publishedIds(await snapshot('silver.clickstream_events'))).toContain('g-1');
@@ -171,12 +182,31 @@ describe('incremental batch builds (jobs/models/incremental.ts) behind the gate'
   it('reads the header: unique key and lookback, the short form, and names what is wrong', () => {
     expect(parseIncremental('unique_key=order_id lookback=3 days', 'x', 'f.sql')).toEqual({
       uniqueKey: 'order_id',
+      recomputeKey: 'order_id',
       lookbackSeconds: 3 * 86400,
+      wholeOn: [],
     });
+    expect(
+      parseIncremental(
+        'unique_key=order_item_id recompute_key=order_id lookback=1 hour whole_on=silver.fx_rates,silver.deleted_keys',
+        'x',
+        'f.sql',
+      ),
+    ).toEqual({
+      uniqueKey: 'order_item_id',
+      recomputeKey: 'order_id',
+      lookbackSeconds: 3600,
+      wholeOn: ['silver.fx_rates', 'silver.deleted_keys'],
+    });
+    expect(() => parseIncremental('unique_key=id lookback=1 hour whole_on=fx_rates', 'L', 'f.sql')).toThrow(
+      /f\.sql: "L" has a bad whole_on table "fx_rates"/,
+    );
     expect(parseIncremental('unique_key=id lookback=90 minutes', 'x', 'f.sql').lookbackSeconds).toBe(5400);
     expect(parseIncremental('event_id', 'x', 'f.sql')).toEqual({
       uniqueKey: 'event_id',
+      recomputeKey: 'event_id',
       lookbackSeconds: 3600,
+      wholeOn: [],
     });
     expect(() => parseIncremental('unique_key=id lookback=3 fortnights', 'L', 'f.sql')).toThrow(
       /f\.sql: "L" has an unknown lookback unit "fortnights"/,

@@ -1,10 +1,11 @@
 /**
- * Incremental builds of the models declaring `-- incremental: unique_key=<key> lookback=<n> <unit>`: instead of
- * rebuilding such a model from all of its input, the batch build recomputes only the keys whose input rows changed
- * since its last build, with the model's own SQL, and replaces those keys' rows (delete + insert by key, valid on
- * PostgreSQL and Redshift alike). The result is the table a full rebuild would give, because a model's row for a key
- * depends only on the input rows holding that key (models.ts, IncrementalSpec), and every way an input row can
- * change is caught:
+ * Incremental builds of the models declaring `-- incremental: unique_key=<key> [recompute_key=<column>]
+ * lookback=<n> <unit> [whole_on=<table>,…]`: instead of rebuilding such a model from all of its input, the batch
+ * build recomputes only the keys (the recompute key, by default the unique key) whose input rows changed since its
+ * last build, with the model's own SQL, and replaces those keys' rows (delete + insert by key, valid on PostgreSQL
+ * and Redshift alike). The result is the table a full rebuild would give, because a model's rows for a key depend
+ * only on the input rows holding that key and on its whole_on inputs (models.ts, IncrementalSpec), and every way an
+ * input row can change is caught:
  *
  * - new rows: each input has a change column (bronze `_ingested_at`, silver `_processed_at`); rows after the last
  *   build's high-water mark are new;
@@ -22,9 +23,19 @@
  *   whole instead;
  * - deletes: a model reading silver.deleted_keys also watches bronze.source_deletes (the reconciliation's
  *   tombstones, append-only): a new tombstone, or a key restored, recomputes that key;
+ * - gold on silver (ChangeFeed.versioned): a silver row is replaced by its newer version in place, so a row leaving
+ *   is normal and nothing settles: every batch is counted. A batch with more rows than before has all its keys
+ *   recomputed; one with fewer is looked up in the silver model's bronze tables: gone, the model is built whole;
+ *   still there, its rows were superseded by newer ones, which are new rows. A whole_on input (an FX rate names no
+ *   order; silver.deleted_keys stands for the tombstones) builds the model whole on any change. Assumed, as the
+ *   sources keep it: a row's recompute key is the same in all its versions, a batch commits in one transaction and
+ *   leaves bronze whole;
  * - the model itself: the hash of its rendered SQL (with its key and lookback) is recorded; a changed model, a first
  *   build, a missing state or `--full-refresh` builds it whole. The PII key is part of the rendered SQL, so a
  *   rotated key rebuilds gold whole too.
+ *
+ * An increment's blocking checks read only the recomputed keys' rows where that is sound (model-tests.ts
+ * checksChangedKeysOnly): the other rows were passed by the same tests, which are part of the model's hash.
  *
  * The state (ops.model_builds, ops.model_build_batches) is captured before the model is built, so a row arriving
  * during the build is applied again next time (recomputing a key is idempotent), and written in the transaction
@@ -50,6 +61,17 @@ export interface ChangeFeed {
   restricts: { table: string; keyExpression: string } | null;
   /** A batch leaving this table is traced to keys through the model's `_batch_id`. */
   tracesBatches: boolean;
+  /** Any change here (a new, late or leaving row) builds the model whole (`whole_on=`): it names no key. */
+  wholeOnChange?: boolean;
+  /**
+   * A silver input of a gold model: its rows are replaced by newer versions in place, so a row leaving is normal
+   * and the lookback does not settle anything. Every batch is counted (no cutoff): a batch with more rows than the
+   * last build saw has every row's key recomputed (rows appearing with an old stamp: a late row, a version
+   * reverted to); a batch with fewer is checked in `bronzeSources`, the bronze tables the input is built from: gone
+   * from them, its rows were taken out and the model is built whole; still there, its rows were superseded by newer
+   * versions, which are new rows of the feed.
+   */
+  versioned?: { bronzeSources: string[] };
 }
 
 /** What a build saw of one feed. */
@@ -108,7 +130,11 @@ export async function ensureBuildState(db: SqlDatabase): Promise<void> {
 }
 
 /** The feeds of an incremental model, from its inputs (models.ts checked their shape when parsing). */
-export function feedsOf(model: Model, dialect: SqlDialect): ChangeFeed[] {
+export function feedsOf(
+  model: Model,
+  dialect: SqlDialect,
+  bronzeSourcesOf: (table: string) => string[] = () => [],
+): ChangeFeed[] {
   const spec = model.incremental;
   if (!spec) throw new Error(`${model.name} (${model.file}) is not an incremental model`);
   const key = spec.uniqueKey;
@@ -142,20 +168,41 @@ export function feedsOf(model: Model, dialect: SqlDialect): ChangeFeed[] {
     }
     return feeds;
   }
-  return model.dependsOn.map((input) => ({
+  // Gold: a changed silver row names the model rows of its recompute key; a whole_on input names none.
+  const recompute = spec.recomputeKey;
+  const whole = new Set(spec.wholeOn);
+  const feeds: ChangeFeed[] = model.dependsOn.map((input) => ({
     table: input,
     changeColumn: '_processed_at',
-    keysOf: (where: string) => `select ${key} as k from ${input} where ${where}`,
-    restricts: { table: input, keyExpression: key },
+    keysOf: (where: string) => `select ${recompute} as k from ${input} where ${where}`,
+    restricts: whole.has(input) ? null : { table: input, keyExpression: recompute },
     tracesBatches: false,
+    wholeOnChange: whole.has(input),
+    ...(whole.has(input) ? {} : { versioned: { bronzeSources: bronzeSourcesOf(input) } }),
   }));
+  // silver.deleted_keys has no change column of its own: its tombstones (append-only) stand for it.
+  if (whole.has(DELETES))
+    feeds.push({
+      table: TOMBSTONES,
+      changeColumn: '_ingested_at',
+      keysOf: () => 'select null as k where 1 = 0',
+      restricts: null,
+      tracesBatches: false,
+      wholeOnChange: true,
+    });
+  return feeds.filter((feed) => feed.table !== DELETES);
 }
 
 /** The hash recorded with a build: a different one (model, key, lookback, macros, PII key) rebuilds it whole. */
 export function modelSqlHash(model: Model, renderedSql: string): string {
   const spec = model.incremental;
+  // The tests too: an increment's checks read only its recomputed keys (model-tests.ts checksChangedKeysOnly), which
+  // is sound only while the other rows were passed by the same tests.
+  const tests = model.tests.map((test) => `${test.severity} ${test.declaration}`).join('\n');
   return createHash('sha256')
-    .update(`${spec?.uniqueKey}\n${spec?.lookbackSeconds}\n${renderedSql}`)
+    .update(
+      `${spec?.uniqueKey}\n${spec?.recomputeKey}\n${spec?.wholeOn.join(',')}\n${spec?.lookbackSeconds}\n${tests}\n${renderedSql}`,
+    )
     .digest('hex');
 }
 
@@ -166,7 +213,13 @@ export function modelSqlHash(model: Model, renderedSql: string): string {
 export async function planIncrementalBuilds(
   db: SqlDatabase,
   models: Model[],
-  options: { fullRefresh?: boolean; dialect: SqlDialect; render: (model: Model) => string },
+  options: {
+    fullRefresh?: boolean;
+    dialect: SqlDialect;
+    render: (model: Model) => string;
+    /** The bronze tables a silver model reads (ChangeFeed.versioned); unknown: none, a leaving row builds whole. */
+    bronzeSourcesOf?: (table: string) => string[];
+  },
 ): Promise<Map<string, IncrementalPlan>> {
   const plans = new Map<string, IncrementalPlan>();
   const incremental = models.filter((model) => model.incremental);
@@ -201,15 +254,21 @@ function cached<T>(scans: ScanCache, key: string, scan: () => Promise<T>): Promi
 async function planModel(
   db: SqlDatabase,
   model: Model,
-  options: { fullRefresh?: boolean; dialect: SqlDialect; render: (model: Model) => string; scans: ScanCache },
+  options: {
+    fullRefresh?: boolean;
+    dialect: SqlDialect;
+    render: (model: Model) => string;
+    bronzeSourcesOf?: (table: string) => string[];
+    scans: ScanCache;
+  },
 ): Promise<IncrementalPlan> {
   const lookbackSeconds = model.incremental?.lookbackSeconds ?? 0;
-  const feeds = feedsOf(model, options.dialect);
+  const feeds = feedsOf(model, options.dialect, options.bronzeSourcesOf);
   const sqlHash = modelSqlHash(model, options.render(model));
   const captured: FeedState[] = [];
   for (const feed of feeds)
     captured.push(
-      await cached(options.scans, `capture ${feed.table} ${lookbackSeconds}`, () =>
+      await cached(options.scans, `capture ${feed.table} ${feed.versioned ? 'all' : lookbackSeconds}`, () =>
         captureFeed(db, feed, lookbackSeconds),
       ),
     );
@@ -258,6 +317,19 @@ async function planModel(
     const lateBatches = [...now]
       .filter(([batch, rows]) => rows > (seen.get(batch) ?? 0))
       .map(([batch]) => batch);
+    const seenNow = captured[feeds.indexOf(feed)];
+    if (
+      feed.wholeOnChange &&
+      (seenNow?.highWaterAt !== highWaterAt || lateBatches.length > 0 || removedBatches.length > 0)
+    )
+      return full(`${feed.table} changed since the last build (any change to it builds the model whole)`);
+    if (feed.versioned && removedBatches.length > 0) {
+      const gone = await batchesGoneFrom(db, feed.versioned.bronzeSources, removedBatches);
+      if (gone.length > 0)
+        return full(`rows of ${gone.length} batch(es) left ${feed.table} (${gone.slice(0, 3).join(', ')})`);
+      changes.push({ feed, after: highWaterAt, cutoff: cutoffAt, lateBatches, removedBatches: [] });
+      continue;
+    }
     if (
       removedBatches.length > 0 &&
       !(feed.tracesBatches && (await hasColumn(db, model.name, '_batch_id')))
@@ -277,10 +349,31 @@ async function planModel(
   return { ...plan, mode: 'incremental', reason: since.join('; '), changes };
 }
 
+/**
+ * The batches among `batches` no longer in any of the bronze tables `sources` (none listed: all of them): their
+ * rows were taken out (failed, skipped), not superseded.
+ */
+async function batchesGoneFrom(db: SqlDatabase, sources: string[], batches: string[]): Promise<string[]> {
+  const unsafe = batches.filter((id) => !BATCH_ID.test(id));
+  if (sources.length === 0 || unsafe.length > 0) return batches;
+  const listed = batches.map((id) => `'${id}'`).join(', ');
+  const present = new Set<string>();
+  for (const source of sources) {
+    const rows = await db.query<{ batch_id: string }>(
+      `select distinct _batch_id as batch_id from ${source} where _batch_id in (${listed})`,
+    );
+    for (const row of rows) present.add(row.batch_id);
+  }
+  return batches.filter((id) => !present.has(id));
+}
+
 async function captureFeed(db: SqlDatabase, feed: ChangeFeed, lookbackSeconds: number): Promise<FeedState> {
   const [row] = await db.query<{ high_water_at: unknown }>(feedQueries(feed).highWater);
   const highWaterAt = row?.high_water_at ? String(row.high_water_at) : EPOCH;
-  const cutoffAt = new Date(dateOf(highWaterAt).getTime() - lookbackSeconds * 1000);
+  // A versioned feed settles nothing: every batch is counted (ChangeFeed.versioned).
+  const cutoffAt = feed.versioned
+    ? dateOf(EPOCH)
+    : new Date(dateOf(highWaterAt).getTime() - lookbackSeconds * 1000);
   return {
     table: feed.table,
     highWaterAt,
@@ -346,6 +439,20 @@ export interface AppliedIncrement {
   keys: number;
   /** Rows written for them. */
   rows: number;
+  /**
+   * A temporary table (column k) of the keys recomputed and written, for the model's checks (model-tests.ts
+   * ChangedKeys); the caller drops it (dropCheckedKeys) once they ran.
+   */
+  keysTable: string;
+}
+
+/** The temporary table of the keys an increment of `model` recomputed, kept for its checks. */
+export function checkedKeysTable(model: string): string {
+  return `ecomm_checked_keys_${model.replace('.', '_')}`;
+}
+
+export async function dropCheckedKeys(tx: SqlDatabase, model: string): Promise<void> {
+  await tx.exec(`drop table if exists ${checkedKeysTable(model)}`);
 }
 
 /**
@@ -359,12 +466,15 @@ export async function applyIncrement(
   render: (renames: Map<string, string>) => string,
 ): Promise<AppliedIncrement> {
   const model = plan.model;
-  const key = model.incremental?.uniqueKey as string;
+  // What is deleted and computed again: the rows holding each changed recompute key (the unique key by default).
+  const key = model.incremental?.recomputeKey as string;
   const removed = plan.changes.flatMap((change) => change.removedBatches);
   const late = plan.changes.flatMap((change) => change.lateBatches);
   const unsafe = [...removed, ...late].filter((id) => !BATCH_ID.test(id));
   if (unsafe.length > 0) throw new Error(`unexpected batch id(s) ${unsafe.join(', ')}`);
-  const keySources = plan.changes.map((change) => feedQueries(change.feed).keysChanged(change));
+  const keySources = plan.changes
+    .filter((change) => !change.feed.wholeOnChange)
+    .map((change) => feedQueries(change.feed).keysChanged(change));
   if (removed.length > 0)
     keySources.push(
       `select ${key} as k from ${model.name} where _batch_id in (${removed.map((id) => `'${id}'`).join(', ')})`,
@@ -386,8 +496,15 @@ export async function applyIncrement(
   await tx.exec(`insert into ${model.name} select * from ${TEMP.rows}`);
   const keys = await countRows(tx, TEMP.keys);
   const rows = await countRows(tx, TEMP.rows);
+  // Every key whose rows changed: those recomputed, and any the model's SELECT wrote besides (none, if its rows
+  // depend only on their key's input rows; checked anyway, so a wrong declaration cannot hide from the checks).
+  const keysTable = checkedKeysTable(model.name);
+  await dropCheckedKeys(tx, model.name);
+  await tx.exec(
+    `create temp table ${keysTable} as select k from ${TEMP.keys} union select ${key} as k from ${TEMP.rows}`,
+  );
   await dropTemporary(tx, plan);
-  return { keys, rows };
+  return { keys, rows, keysTable };
 }
 
 /** An input's rows holding the keys listed in `keysTable` (column k). */

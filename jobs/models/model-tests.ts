@@ -19,7 +19,18 @@ export interface ModelTestQuery {
   sql: string;
   /** A relationships test's target table that does not exist: every non-null value counts as unmatched. */
   missingTarget?: string;
+  /**
+   * `changed keys`: the check read only the rows of the keys an increment just recomputed (ChangedKeys); absent: the
+   * whole table.
+   */
+  scope?: 'changed keys';
 }
+
+/**
+ * The keys an increment applied in place just recomputed (jobs/models/incremental.ts applyIncrement), per model:
+ * `column` is the model's unique key, `keysTable` a table of those keys (column k).
+ */
+export type ChangedKeys = ReadonlyMap<string, { column: string; keysTable: string }>;
 
 /**
  * The physical table to read for a published name: the gate checks a layer's `__next` tables before they are
@@ -50,11 +61,27 @@ export function testQueries(
   model: Model,
   tableOf: TableResolver = published,
   missing: ReadonlySet<string> = new Set(),
+  changedKeys: ChangedKeys = new Map(),
 ): ModelTestQuery[] {
   const keyColumns = modelKeyColumns(model);
+  const changed = changedKeys.get(model.name);
   return model.tests.map((test) => {
     const parent = test.kind === 'relationships' ? tableOf(test.toModel) : null;
     const parentMissing = test.kind === 'relationships' && parent !== null && missing.has(parent);
+    if (changed && checksChangedKeysOnly(test, changed.column)) {
+      const rows = `(select * from ${tableOf(model.name)} where ${changed.column} in (select k from ${changed.keysTable})) changed_rows`;
+      return {
+        id: `${model.name}: ${test.declaration}`,
+        model: model.name,
+        layer: model.layer,
+        file: model.file,
+        kind: test.kind,
+        test,
+        severity: test.severity,
+        sql: testSql(rows, test, keyColumns, null),
+        scope: 'changed keys' as const,
+      };
+    }
     return {
       id: `${model.name}: ${test.declaration}`,
       model: model.name,
@@ -69,16 +96,41 @@ export function testQueries(
   });
 }
 
-/** Runs every test of the models, one query at a time (a warehouse runs each as one scan). */
+/**
+ * Whether a test of a model whose increment was applied in place can read only the recomputed keys' rows, and
+ * still fail exactly when the whole table would: the rows of the other keys are those the last published build
+ * passed, unchanged, under the same tests (a changed test set changes the model's hash and builds it whole). True
+ * for a blocking test that is row-local (not_null, accepted_values, expression) or a unique test whose columns
+ * include the key (duplicates share the key, so they are all changed or all unchanged). A relationships test (its
+ * parent may have changed) and a warn test (its finding counts every failing row, old ones too) read the whole table.
+ */
+export function checksChangedKeysOnly(test: ModelTest, keyColumn: string): boolean {
+  if (test.severity !== 'blocking') return false;
+  switch (test.kind) {
+    case 'not_null':
+    case 'accepted_values':
+    case 'expression':
+      return true;
+    case 'unique':
+      return test.columns.includes(keyColumn);
+    case 'relationships':
+      return false;
+  }
+}
+
+/**
+ * Runs every test of the models, one query at a time (a warehouse runs each as one scan); a model in
+ * `changedKeys` has the tests checksChangedKeysOnly allows run on its recomputed keys' rows only.
+ */
 export async function runModelTests(
   db: SqlDatabase,
   models: Model[],
-  options: { tableOf?: TableResolver } = {},
+  options: { tableOf?: TableResolver; changedKeys?: ChangedKeys } = {},
 ): Promise<ModelTestResult[]> {
   const missing = await missingTargets(db, models, options.tableOf ?? published);
   const results: ModelTestResult[] = [];
   for (const model of models) {
-    for (const query of testQueries(model, options.tableOf, missing)) {
+    for (const query of testQueries(model, options.tableOf, missing, options.changedKeys)) {
       let rows: Record<string, unknown>[];
       try {
         rows = await db.query(query.sql);

@@ -61,9 +61,9 @@ export interface Model {
   /**
    * `-- incremental: unique_key=<key> lookback=<n> <unit>` (or the short `-- incremental: <key>`, lookback 1 hour):
    * the batch build may apply only what changed since its last build (jobs/models/incremental.ts). Every input
-   * table has a column named `<key>` (bronze: the declared column, cast as the model casts it), and the model's row
-   * for a key depends only on the input rows holding that key (and, for a model reading silver.deleted_keys, on the
-   * tombstones of that key). The lookback is how far behind the last build's high-water mark a row may still arrive
+   * table but the `whole_on` ones has a column named as the recompute key (bronze: the declared column, cast as the
+   * model casts it), and the model's rows for a recompute key depend only on the input rows holding that key, on
+   * its whole_on inputs (and, for a model reading silver.deleted_keys, on the tombstones of that key). The lookback is how far behind the last build's high-water mark a row may still arrive
    * (a load or stream transaction open across the build) and be picked up by the next incremental build.
    */
   incremental?: IncrementalSpec;
@@ -73,7 +73,19 @@ export interface Model {
 
 export interface IncrementalSpec {
   uniqueKey: string;
+  /**
+   * The column whose values name what an increment recomputes: a changed input row names the model rows holding
+   * its value, which are deleted and computed again. The unique key unless `recompute_key=` says otherwise (a line
+   * of an order is recomputed with every line of its order: order_id).
+   */
+  recomputeKey: string;
   lookbackSeconds: number;
+  /**
+   * Inputs (`whole_on=`) any change of which builds the model whole: they do not carry the recompute key (an FX
+   * rate names no order), or their change is rare and hard to map to keys. `silver.deleted_keys` stands for the
+   * tombstones (bronze.source_deletes) behind every silver model reading it.
+   */
+  wholeOn: string[];
 }
 
 /**
@@ -113,7 +125,7 @@ export function loadModels(sqlRoot: string = SQL_ROOT): Model[] {
       }
     }
   }
-  problems.push(...checkReferences(models, bronze));
+  problems.push(...checkReferences(models, bronze), ...checkIncrementalInputs(models));
   if (problems.length > 0) throw new Error(`invalid models:\n- ${problems.join('\n- ')}`);
   return orderModels(models);
 }
@@ -169,6 +181,10 @@ export function parseModel(file: string, text: string, layer: ModelLayer): Model
       );
     if (layer === 'gold' && bronze.length > 0)
       throw new Error(`${shown}: an incremental gold model reads silver tables only`);
+    if (layer === 'silver' && (incremental.recomputeKey !== key || incremental.wholeOn.length > 0))
+      throw new Error(
+        `${shown}: recompute_key and whole_on are for gold models (silver reads one bronze table)`,
+      );
   }
   // The stream service's applier brings a model up to date per micro-batch only when it reads one bronze table and
   // nothing else (build.ts applyIncrementally).
@@ -199,16 +215,58 @@ export function parseIncremental(text: string, line: string, file: string): Incr
       `${file}: "${line}" ${why}: expected "-- incremental: unique_key=<column> lookback=<n> <seconds|minutes|hours|days>"`,
     );
   };
-  if (IDENTIFIER.test(text)) return { uniqueKey: text, lookbackSeconds: DEFAULT_LOOKBACK_SECONDS };
-  const match = /^unique_key\s*=\s*(\S+)\s+lookback\s*=\s*(\d+)\s*([a-z]+)$/i.exec(text);
+  if (IDENTIFIER.test(text))
+    return { uniqueKey: text, recomputeKey: text, lookbackSeconds: DEFAULT_LOOKBACK_SECONDS, wholeOn: [] };
+  const match =
+    /^unique_key\s*=\s*(\S+)(?:\s+recompute_key\s*=\s*(\S+))?\s+lookback\s*=\s*(\d+)\s*([a-z]+)(?:\s+whole_on\s*=\s*(\S+))?$/i.exec(
+      text,
+    );
   if (!match) return fail('is malformed');
-  const [, key, amount, unit] = match as unknown as [string, string, string, string];
+  const [, key, recompute = key, amount, unit, wholeOnText] = match as unknown as [
+    string,
+    string,
+    string | undefined,
+    string,
+    string,
+    string | undefined,
+  ];
   if (!IDENTIFIER.test(key)) fail(`has a bad unique key "${key}"`);
+  if (!IDENTIFIER.test(recompute)) fail(`has a bad recompute key "${recompute}"`);
   const perUnit = LOOKBACK_UNITS[unit.toLowerCase().replace(/s$/, '')];
   if (perUnit === undefined) return fail(`has an unknown lookback unit "${unit}"`);
   const lookbackSeconds = Number(amount) * perUnit;
   if (!Number.isSafeInteger(lookbackSeconds) || lookbackSeconds <= 0) fail('needs a positive lookback');
-  return { uniqueKey: key, lookbackSeconds };
+  const wholeOn = wholeOnText === undefined ? [] : wholeOnText.split(',').map((table) => table.trim());
+  for (const table of wholeOn)
+    if (!/^(bronze|silver|gold)\.[a-z_][a-z0-9_]*$/.test(table)) fail(`has a bad whole_on table "${table}"`);
+  return { uniqueKey: key, recomputeKey: recompute, lookbackSeconds, wholeOn };
+}
+
+/**
+ * An incremental gold model sees its inputs change through their `_processed_at`; a silver model's row can also
+ * change without it: a tombstone flags it deleted (silver.deleted_keys). A gold model reading such a silver model
+ * must say what then happens (`whole_on=silver.deleted_keys`), and every whole_on table must be one it reads or
+ * silver.deleted_keys.
+ */
+function checkIncrementalInputs(models: Model[]): string[] {
+  const byName = new Map(models.map((model) => [model.name, model]));
+  const problems: string[] = [];
+  for (const model of models) {
+    const spec = model.incremental;
+    if (!spec || model.layer !== 'gold') continue;
+    for (const table of spec.wholeOn)
+      if (table !== 'silver.deleted_keys' && !model.dependsOn.includes(table))
+        problems.push(`${model.file}: whole_on=${table} names a table the model does not read`);
+    const readingDeletes = model.dependsOn.filter((input) =>
+      byName.get(input)?.dependsOn.includes('silver.deleted_keys'),
+    );
+    if (readingDeletes.length > 0 && !spec.wholeOn.includes('silver.deleted_keys'))
+      problems.push(
+        `${model.file}: reads ${readingDeletes.join(', ')}, whose rows a tombstone changes without a new ` +
+          '_processed_at: its incremental header needs whole_on=silver.deleted_keys',
+      );
+  }
+  return problems;
 }
 
 /**

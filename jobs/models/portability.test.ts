@@ -66,10 +66,15 @@ describe('model SQL portability', () => {
       // As published, as the gate runs them (on __next), and with every relationships target missing.
       const next = (table: string) => `${table}__next`;
       const everyTarget = new Set(models.map((other) => other.name));
+      // And as an in-place increment's checks read them: on its recomputed keys' rows only.
+      const changedKeys = new Map([
+        [model.name, { column: model.incremental?.recomputeKey ?? 'id', keysTable: 'ecomm_checked_keys_x' }],
+      ]);
       for (const query of [
         ...testQueries(model),
         ...testQueries(model, next),
         ...testQueries(model, undefined, everyTarget),
+        ...testQueries(model, undefined, undefined, changedKeys),
       ]) {
         expect(() => parser.astify(query.sql, { database: 'redshift' }), query.id).not.toThrow();
       }
@@ -88,7 +93,7 @@ describe('model SQL portability', () => {
       expect.arrayContaining(['silver.clickstream_events', 'silver.orders', 'gold.fact_sessions']),
     );
     for (const model of incremental) {
-      const key = model.incremental?.uniqueKey as string;
+      const key = model.incremental?.recomputeKey as string;
       const renames = new Map<string, string>();
       for (const [index, feed] of feedsOf(model, 'redshift').entries()) {
         const queries = feedQueries(feed);
@@ -119,6 +124,14 @@ describe('model SQL portability', () => {
         `${model.file}: delete`,
       );
       parse(`insert into ${model.name} select * from ecomm_delta_rows`, `${model.file}: insert`);
+      parse(
+        `select k from ecomm_delta_keys union select ${key} as k from ecomm_delta_rows`,
+        `${model.file}: checked keys`,
+      );
+      parse(
+        `select distinct _batch_id as batch_id from bronze.orders where _batch_id in ('b-1')`,
+        'batches gone',
+      );
     }
   });
 });

@@ -148,8 +148,12 @@ function selectedModels(options: ModelSelection, layers: ModelLayer[]): string[]
   return names;
 }
 
-/** `(incremental: 12 keys)` or `(full: first build)` for an incremental model, '' for the others. */
+/**
+ * `(incremental: 12 keys)` or `(full: first build)` for an incremental model, `(unchanged inputs: kept)` for a
+ * model not rebuilt, '' for the others.
+ */
 function howBuilt(model: ModelBuildResult): string {
+  if (model.unchanged) return ' (unchanged inputs: kept)';
   const build = model.incremental;
   if (!build) return '';
   return build.mode === 'incremental'

@@ -5,6 +5,7 @@
 -- test: relationships(order_id; gold.fact_orders.order_id)
 -- test: not_null(fx_rate_to_usd, net_amount_usd)
 -- test: expression(net_amount = gross_amount - discount_amount)
+-- incremental: unique_key=order_item_id recompute_key=order_id lookback=1 hour whole_on=silver.fx_rates,silver.deleted_keys
 -- Lines whose order is not (yet) in silver.orders are left out here; silver.order_items warns about them.
 -- Rows deleted in the source are left out: a deleted line, every line of a deleted order, a deleted FX rate.
 -- net_amount_usd is rounded per line, so a sum of lines can differ by cents from fact_orders.net_amount_usd,

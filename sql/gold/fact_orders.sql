@@ -7,6 +7,7 @@
 -- test: expression(net_amount = gross_amount - discount_amount)
 -- test: expression(net_amount >= 0 and shipping_amount >= 0)
 -- test[warn]: expression(net_amount_usd < 100000)
+-- incremental: unique_key=order_id lookback=1 hour whole_on=silver.fx_rates,silver.deleted_keys
 -- Revenue rule (sql/README.md): net_amount_usd = round(sum over lines of (quantity * unit_price - discount_amount)
 -- * rate_to_usd of (currency, order_date), 2). USD orders use rate 1 when no USD row exists in fx_rates.
 -- Rows deleted in the source (silver's is_deleted) are left out: orders, their lines, and FX rates.

@@ -1,4 +1,7 @@
--- grain: one row per incremental model and input table: what the model's last published build saw of that input
+-- grain: one row per model and input table: what the model's last published build saw of that input
+-- An incremental model's rows (mode full or incremental) are described here; a model rebuilt whole has rows of mode
+-- whole (jobs/models/unchanged.ts): settled_fingerprint holds the input's state (a bronze table's batches hashed, or
+-- when an input model was published), and an unchanged one keeps the model as published.
 -- Written in the transaction that publishes the model (jobs/models/incremental.ts). The next build applies only the
 -- input rows changed after cutoff_at (high_water_at minus the model's lookback); settled_fingerprint summarises the
 -- rows at or before cutoff_at, so a row arriving there later (beyond the lookback) or leaving forces a full build.
