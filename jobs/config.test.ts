@@ -39,6 +39,17 @@ describe('configuration', () => {
     expect(() => loadConfig({ WAREHOUSE_URL: 'mysql://admin:hunter2@db/x' })).not.toThrow(/hunter2/);
   });
 
+  it.each([
+    ['?password=', 'mysql://admin@db/x?password=hunter2', 'mysql://admin@db/x?password=***'],
+    ['a raw @ in the password', 'mysql://admin:hun@ter2@db/x', 'mysql://admin:***@db/x'],
+    ['a raw / in the password', 'mysql://admin:hun/ter2@db/x', 'mysql://admin:***@db/x'],
+    ['a percent-encoded password', 'mysql://admin:hun%40ter%2F2@db/x', 'mysql://admin:***@db/x'],
+  ])('never repeats a password given with %s, in the whole message', (_case, url, shown) => {
+    expect(() => loadConfig({ WAREHOUSE_URL: url })).toThrow(
+      `invalid configuration:\n  - WAREHOUSE_URL (got "${shown}"): must be a URL starting with pglite:// or postgres:// or postgresql:// or redshift://`,
+    );
+  });
+
   it('lists every missing required variable and every bad one together when settings are required', () => {
     try {
       loadConfig({ LAKE_URL: 'ftp://x' }, { required: ['LAKE_URL', 'WAREHOUSE_URL', 'SECRETS_URL'] });

@@ -1,4 +1,5 @@
-import { redactUrl, schemeOf } from '../../adapters/url.ts';
+import { redactUrl } from '../../adapters/redact.ts';
+import { schemeOf } from '../../adapters/url.ts';
 import { openSqlDatabase } from '../../adapters/warehouse/index.ts';
 import type { JobContext, PrintLine } from '../context.ts';
 import { startMonitor } from './server.ts';

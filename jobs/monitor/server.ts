@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { redactUrl } from '../../adapters/url.ts';
+import { redactSecrets, redactUrl } from '../../adapters/redact.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { DATA_CONTRACTS } from '../contracts/data-contracts.ts';
 import { loadModels } from '../models/models.ts';
@@ -72,7 +72,8 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
   const warehouse = redactUrl(options.warehouse.url);
   const onError =
     options.onError ??
-    ((error: Error) => process.stderr.write(`ecomm monitor: ${error.stack ?? error.message}\n`));
+    ((error: Error) =>
+      process.stderr.write(`ecomm monitor: ${redactSecrets(error.stack ?? error.message)}\n`));
   // Lineage is a property of the code (contracts + sql/ models), not of the data: derive it once.
   let lineage: Section<LineageGraph>;
   try {
