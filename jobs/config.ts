@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { redactUrl } from '../adapters/redact.ts';
 import { SECRETS_SCHEMES } from '../adapters/secrets/index.ts';
 import { STORAGE_SCHEMES } from '../adapters/storage/index.ts';
 import { STREAM_SCHEMES } from '../adapters/stream/index.ts';
-import { redactUrl, schemeOf } from '../adapters/url.ts';
+import { schemeOf } from '../adapters/url.ts';
 import { WAREHOUSE_SCHEMES } from '../adapters/warehouse/index.ts';
 import { ALERT_CONFIG_SHAPE } from './alerts/settings.ts';
 import { CONTRACT_CONFIG_SHAPE } from './contracts/settings.ts';
@@ -117,6 +118,16 @@ const configSchema = z.object({
    * finished within it. ECS and Container Apps wait 30 s before they kill, so the default leaves a margin.
    */
   ECOMM_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3_600).default(25),
+  /**
+   * The laptop demo: with every backend embedded (and only then) a built-in PII hash key stands in for a missing
+   * PII_HASH_KEY. Off by default, so a real deployment missing its key fails (exit 2) instead of hashing with a
+   * key anyone can read in this repository. `npm start` and the README quick start turn it on.
+   */
+  ECOMM_DEMO: z
+    .string()
+    .regex(/^(1|true|yes|0|false|no)$/i, 'must be 1, true or yes (on), or 0, false or no (off)')
+    .default('0')
+    .transform((value) => /^(1|true|yes)$/i.test(value)),
   /** The stream service's /healthz, /readyz and /status port: `--health-port` overrides it. */
   ECOMM_HEALTH_PORT: tcpPort.default(SERVICE_DEFAULTS.ECOMM_HEALTH_PORT),
   /** The monitor's port and address: `--port` and `--host` override them. */
@@ -177,7 +188,14 @@ function blankToUndefined(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
-/** True when every backend is the embedded one: the laptop demo, where a built-in PII key is acceptable. */
+/** True when every backend (source, lake, warehouse, stream, secrets) is the embedded one: nothing leaves the laptop. */
 export function isEmbedded(config: Config): boolean {
-  return schemeOf(config.WAREHOUSE_URL) === 'pglite' && schemeOf(config.LAKE_URL) === 'file';
+  return (Object.keys(EMBEDDED_DEFAULTS) as (keyof typeof EMBEDDED_DEFAULTS)[]).every(
+    (setting) => schemeOf(config[setting]) === schemeOf(EMBEDDED_DEFAULTS[setting]),
+  );
+}
+
+/** The laptop demo, where a built-in PII key is acceptable: every backend embedded and ECOMM_DEMO on. */
+export function isDemo(config: Config): boolean {
+  return config.ECOMM_DEMO && isEmbedded(config);
 }
