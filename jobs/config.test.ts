@@ -39,6 +39,18 @@ describe('configuration', () => {
     expect(() => loadConfig({ WAREHOUSE_URL: 'mysql://admin:hunter2@db/x' })).not.toThrow(/hunter2/);
   });
 
+  it('reads the monitor host allow-list as names, refusing ports and wildcards by name', () => {
+    expect(loadConfig({}).MONITOR_ALLOWED_HOSTS).toEqual([]);
+    expect(
+      loadConfig({ MONITOR_ALLOWED_HOSTS: ' monitor.data.internal, 10.40.1.5 ,[fd00::5]' })
+        .MONITOR_ALLOWED_HOSTS,
+    ).toEqual(['monitor.data.internal', '10.40.1.5', '[fd00::5]']);
+    for (const bad of ['monitor.example:8090', '*.example.com', 'http://monitor.example'])
+      expect(() => loadConfig({ MONITOR_ALLOWED_HOSTS: bad })).toThrow(
+        `MONITOR_ALLOWED_HOSTS (got "${bad}"): must be host names or IP addresses separated by commas, without ports or wildcards`,
+      );
+  });
+
   it.each([
     ['?password=', 'mysql://admin@db/x?password=hunter2', 'mysql://admin@db/x?password=***'],
     ['a raw @ in the password', 'mysql://admin:hun@ter2@db/x', 'mysql://admin:***@db/x'],

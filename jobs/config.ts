@@ -8,6 +8,7 @@ import { WAREHOUSE_SCHEMES } from '../adapters/warehouse/index.ts';
 import { ALERT_CONFIG_SHAPE } from './alerts/settings.ts';
 import { CONTRACT_CONFIG_SHAPE } from './contracts/settings.ts';
 import { LINEAGE_CONFIG_SHAPE } from './lineage/settings.ts';
+import { ALLOWED_HOST_PATTERN } from './monitor/allowed-hosts.ts';
 
 /** Settings every job reads: 12-factor, from the environment, overridable by CLI flags. */
 export const EMBEDDED_DEFAULTS = {
@@ -133,6 +134,23 @@ const configSchema = z.object({
   /** The monitor's port and address: `--port` and `--host` override them. */
   MONITOR_PORT: tcpPort.default(SERVICE_DEFAULTS.MONITOR_PORT),
   MONITOR_HOST: z.string().min(1).default(SERVICE_DEFAULTS.MONITOR_HOST),
+  /**
+   * Host names (comma-separated, no port) the monitor answers to besides localhost, 127.0.0.1, [::1] and the
+   * address it is bound to: the names people reach it by (the stacks pass theirs). Any other Host gets 421, so a
+   * rebound DNS name cannot read /api/*.
+   */
+  MONITOR_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .transform((text) =>
+      text
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== ''),
+    )
+    .refine((names) => names.every((name) => ALLOWED_HOST_PATTERN.test(name)), {
+      message: 'must be host names or IP addresses separated by commas, without ports or wildcards',
+    }),
   ...CONTRACT_CONFIG_SHAPE,
   ...LINEAGE_CONFIG_SHAPE,
   ...ALERT_CONFIG_SHAPE,

@@ -42,7 +42,7 @@ describe('stopping a job with SIGTERM', () => {
 
     const rerun = spawnSync(process.execPath, [CLI, 'run'], {
       cwd: folder,
-      env: { PATH: env.PATH },
+      env: { PATH: env.PATH, ECOMM_DEMO: '1' },
       encoding: 'utf8',
     });
     expect(rerun.status, rerun.stderr).toBe(0);
