@@ -11,7 +11,8 @@ RUN bash scripts/image/assemble.sh /app && npm cache clean --force
 FROM node:24-slim AS runtime
 ENV NODE_ENV=production \
     ECOMM_REQUIRE_SETTINGS=true \
-    ECOMM_HEALTH_PORT=8080
+    ECOMM_HEALTH_PORT=8080 \
+    ECOMM_HEALTH_HOST=0.0.0.0
 WORKDIR /app
 # Code is root-owned and read-only to the job; the job runs unprivileged.
 COPY --from=build --chown=root:root /app /app

@@ -31,6 +31,8 @@ export const SUPPORTED_SCHEMES: Record<keyof typeof EMBEDDED_DEFAULTS, string[]>
 /** Ports and address the services listen on unless told otherwise; the CLI's help shows them as the defaults. */
 export const SERVICE_DEFAULTS = {
   ECOMM_HEALTH_PORT: 8080,
+  /** Loopback: outside a container nothing else needs the health port; the image sets 0.0.0.0 (Dockerfile). */
+  ECOMM_HEALTH_HOST: '127.0.0.1',
   MONITOR_PORT: 8090,
   MONITOR_HOST: '127.0.0.1',
 } as const;
@@ -131,6 +133,12 @@ const configSchema = z.object({
     .transform((value) => /^(1|true|yes)$/i.test(value)),
   /** The stream service's /healthz, /readyz and /status port: `--health-port` overrides it. */
   ECOMM_HEALTH_PORT: tcpPort.default(SERVICE_DEFAULTS.ECOMM_HEALTH_PORT),
+  /**
+   * The address the stream service's health server binds: loopback unless told otherwise, so a laptop's service
+   * does not show its lag and offsets to the network. The image binds every interface: Azure's liveness probe
+   * comes from outside the container.
+   */
+  ECOMM_HEALTH_HOST: z.string().min(1).default(SERVICE_DEFAULTS.ECOMM_HEALTH_HOST),
   /** The monitor's port and address: `--port` and `--host` override them. */
   MONITOR_PORT: tcpPort.default(SERVICE_DEFAULTS.MONITOR_PORT),
   MONITOR_HOST: z.string().min(1).default(SERVICE_DEFAULTS.MONITOR_HOST),

@@ -71,7 +71,7 @@ export async function runStreamService(
     lastError: null,
   };
   const stopGraceMs = options.stopGraceMs ?? 10_000;
-  const server = await startHealthServer(health, options.healthPort);
+  const server = await startHealthServer(health, options.healthPort, context.config.ECOMM_HEALTH_HOST);
   options.out(
     `stream-ingest following ${redactUrl(context.config.STREAM_URL)}; health on ${server.url}/healthz`,
   );
