@@ -2,16 +2,20 @@
 # One image for every job: `docker run <image> <job>` runs `ecomm <job>` (README: Jobs, Exit codes).
 # TypeScript runs as-is on Node 24 (type stripping): the image is the runtime sources plus production packages.
 
-FROM node:24-slim AS build
+# Base images pinned by digest (a tag can be re-pointed; a digest cannot). The digest of node:24-slim's multi-arch
+# index was taken from public Dockerfiles pinning it (it could not be pulled here to check); refresh it with
+# `docker buildx imagetools inspect node:24-slim` (the "Digest:" line) and update both stages together.
+FROM node:24-slim@sha256:a9f5f7c91a432850b2a8a7797adf5eadb6c733ceed61167806cee7ea7fbc29df AS build
 WORKDIR /src
 COPY . .
 # The same script the container test runs: what ships is what was tested.
 RUN bash scripts/image/assemble.sh /app && npm cache clean --force
 
-FROM node:24-slim AS runtime
+FROM node:24-slim@sha256:a9f5f7c91a432850b2a8a7797adf5eadb6c733ceed61167806cee7ea7fbc29df AS runtime
 ENV NODE_ENV=production \
     ECOMM_REQUIRE_SETTINGS=true \
-    ECOMM_HEALTH_PORT=8080
+    ECOMM_HEALTH_PORT=8080 \
+    ECOMM_HEALTH_HOST=0.0.0.0
 WORKDIR /app
 # Code is root-owned and read-only to the job; the job runs unprivileged.
 COPY --from=build --chown=root:root /app /app

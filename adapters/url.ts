@@ -1,3 +1,5 @@
+import { redactUrl } from './redact.ts';
+
 /** The scheme of an adapter URL without its colon, or undefined when the text is not URL-shaped. */
 export function schemeOf(url: string): string | undefined {
   return /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
@@ -10,11 +12,6 @@ export class UnsupportedUrlError extends Error {
     );
     this.name = 'UnsupportedUrlError';
   }
-}
-
-/** Hides the password part of a URL so it can appear in messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]+):[^@/]*@/i, '$1:***@');
 }
 
 export function pickFactory<Factory>(

@@ -129,6 +129,7 @@ async function benchScale(scale: number): Promise<ScaleResult> {
       WAREHOUSE_URL: `pglite://${folder}/warehouse`,
       SOURCE_URL: `pglite://${folder}/source`,
       LOG_LEVEL: 'silent',
+      ECOMM_DEMO: '1',
     });
     const context = createJobContext(config);
     const pipelineStarted = performance.now();

@@ -17,6 +17,7 @@ const config = loadConfig({
   WAREHOUSE_URL: `pglite://${folder}/warehouse`,
   SOURCE_URL: `pglite://${folder}/source`,
   LOG_LEVEL: 'silent',
+  ECOMM_DEMO: '1',
 });
 const context = createJobContext(config);
 const started = performance.now();

@@ -233,7 +233,7 @@ describe('ecomm run --demo (npm start)', () => {
       {
         encoding: 'utf8',
         cwd: folder,
-        env: { PATH: process.env.PATH ?? '' },
+        env: { PATH: process.env.PATH ?? '', ECOMM_DEMO: '1' }, // as `npm start` sets it
         timeout: 120_000,
       },
     );

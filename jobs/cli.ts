@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { redactSecrets } from '../adapters/redact.ts';
 import { UnsupportedUrlError } from '../adapters/url.ts';
 import * as backfill from './backfill/index.ts';
 import * as batches from './batches/index.ts';
@@ -417,11 +418,11 @@ function exitCodeFor(error: unknown, logLevel: Config['LOG_LEVEL'] | undefined):
       : EXIT.usage;
   }
   if (error instanceof RunLeaseHeldError) {
-    process.stderr.write(`ecomm: skipped: ${error.message}\n`);
+    say(`skipped: ${error.message}`);
     return EXIT.busy;
   }
   if (error instanceof JobStoppedError) {
-    process.stderr.write(`ecomm: ${error.message}\n`);
+    say(error.message);
     if (error.reason.startsWith(LEASE_LOST)) return EXIT.busy;
     return error.reason === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
   }
@@ -430,12 +431,18 @@ function exitCodeFor(error: unknown, logLevel: Config['LOG_LEVEL'] | undefined):
     error instanceof UnsupportedUrlError ||
     error instanceof SelectionError
   ) {
-    process.stderr.write(`ecomm: ${error.message}\n`);
+    say(error.message);
     return EXIT.usage;
   }
-  process.stderr.write(`ecomm: failed: ${(error as Error).message ?? String(error)}\n`);
-  if (logLevel === 'debug' || logLevel === 'trace') process.stderr.write(`${(error as Error).stack}\n`);
+  say(`failed: ${(error as Error).message ?? String(error)}`);
+  if (logLevel === 'debug' || logLevel === 'trace')
+    process.stderr.write(`${redactSecrets(String((error as Error).stack))}\n`);
   return EXIT.failed;
+}
+
+/** The one line a failed job leaves on stderr, through the one redaction: drivers and SDKs may quote a secret. */
+function say(message: string): void {
+  process.stderr.write(`ecomm: ${redactSecrets(message)}\n`);
 }
 
 if (import.meta.main) {

@@ -39,6 +39,29 @@ describe('configuration', () => {
     expect(() => loadConfig({ WAREHOUSE_URL: 'mysql://admin:hunter2@db/x' })).not.toThrow(/hunter2/);
   });
 
+  it('reads the monitor host allow-list as names, refusing ports and wildcards by name', () => {
+    expect(loadConfig({}).MONITOR_ALLOWED_HOSTS).toEqual([]);
+    expect(
+      loadConfig({ MONITOR_ALLOWED_HOSTS: ' monitor.data.internal, 10.40.1.5 ,[fd00::5]' })
+        .MONITOR_ALLOWED_HOSTS,
+    ).toEqual(['monitor.data.internal', '10.40.1.5', '[fd00::5]']);
+    for (const bad of ['monitor.example:8090', '*.example.com', 'http://monitor.example'])
+      expect(() => loadConfig({ MONITOR_ALLOWED_HOSTS: bad })).toThrow(
+        `MONITOR_ALLOWED_HOSTS (got "${bad}"): must be host names or IP addresses separated by commas, without ports or wildcards`,
+      );
+  });
+
+  it.each([
+    ['?password=', 'mysql://admin@db/x?password=hunter2', 'mysql://admin@db/x?password=***'],
+    ['a raw @ in the password', 'mysql://admin:hun@ter2@db/x', 'mysql://admin:***@db/x'],
+    ['a raw / in the password', 'mysql://admin:hun/ter2@db/x', 'mysql://admin:***@db/x'],
+    ['a percent-encoded password', 'mysql://admin:hun%40ter%2F2@db/x', 'mysql://admin:***@db/x'],
+  ])('never repeats a password given with %s, in the whole message', (_case, url, shown) => {
+    expect(() => loadConfig({ WAREHOUSE_URL: url })).toThrow(
+      `invalid configuration:\n  - WAREHOUSE_URL (got "${shown}"): must be a URL starting with pglite:// or postgres:// or postgresql:// or redshift://`,
+    );
+  });
+
   it('lists every missing required variable and every bad one together when settings are required', () => {
     try {
       loadConfig({ LAKE_URL: 'ftp://x' }, { required: ['LAKE_URL', 'WAREHOUSE_URL', 'SECRETS_URL'] });

@@ -1,12 +1,14 @@
 import { z } from 'zod';
+import { redactUrl } from '../adapters/redact.ts';
 import { SECRETS_SCHEMES } from '../adapters/secrets/index.ts';
 import { STORAGE_SCHEMES } from '../adapters/storage/index.ts';
 import { STREAM_SCHEMES } from '../adapters/stream/index.ts';
-import { redactUrl, schemeOf } from '../adapters/url.ts';
+import { schemeOf } from '../adapters/url.ts';
 import { WAREHOUSE_SCHEMES } from '../adapters/warehouse/index.ts';
 import { ALERT_CONFIG_SHAPE } from './alerts/settings.ts';
 import { CONTRACT_CONFIG_SHAPE } from './contracts/settings.ts';
 import { LINEAGE_CONFIG_SHAPE } from './lineage/settings.ts';
+import { ALLOWED_HOST_PATTERN } from './monitor/allowed-hosts.ts';
 
 /** Settings every job reads: 12-factor, from the environment, overridable by CLI flags. */
 export const EMBEDDED_DEFAULTS = {
@@ -29,6 +31,8 @@ export const SUPPORTED_SCHEMES: Record<keyof typeof EMBEDDED_DEFAULTS, string[]>
 /** Ports and address the services listen on unless told otherwise; the CLI's help shows them as the defaults. */
 export const SERVICE_DEFAULTS = {
   ECOMM_HEALTH_PORT: 8080,
+  /** Loopback: outside a container nothing else needs the health port; the image sets 0.0.0.0 (Dockerfile). */
+  ECOMM_HEALTH_HOST: '127.0.0.1',
   MONITOR_PORT: 8090,
   MONITOR_HOST: '127.0.0.1',
 } as const;
@@ -123,11 +127,44 @@ const configSchema = z.object({
    * finished within it. ECS and Container Apps wait 30 s before they kill, so the default leaves a margin.
    */
   ECOMM_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3_600).default(25),
+  /**
+   * The laptop demo: with every backend embedded (and only then) a built-in PII hash key stands in for a missing
+   * PII_HASH_KEY. Off by default, so a real deployment missing its key fails (exit 2) instead of hashing with a
+   * key anyone can read in this repository. `npm start` and the README quick start turn it on.
+   */
+  ECOMM_DEMO: z
+    .string()
+    .regex(/^(1|true|yes|0|false|no)$/i, 'must be 1, true or yes (on), or 0, false or no (off)')
+    .default('0')
+    .transform((value) => /^(1|true|yes)$/i.test(value)),
   /** The stream service's /healthz, /readyz and /status port: `--health-port` overrides it. */
   ECOMM_HEALTH_PORT: tcpPort.default(SERVICE_DEFAULTS.ECOMM_HEALTH_PORT),
+  /**
+   * The address the stream service's health server binds: loopback unless told otherwise, so a laptop's service
+   * does not show its lag and offsets to the network. The image binds every interface: Azure's liveness probe
+   * comes from outside the container.
+   */
+  ECOMM_HEALTH_HOST: z.string().min(1).default(SERVICE_DEFAULTS.ECOMM_HEALTH_HOST),
   /** The monitor's port and address: `--port` and `--host` override them. */
   MONITOR_PORT: tcpPort.default(SERVICE_DEFAULTS.MONITOR_PORT),
   MONITOR_HOST: z.string().min(1).default(SERVICE_DEFAULTS.MONITOR_HOST),
+  /**
+   * Host names (comma-separated, no port) the monitor answers to besides localhost, 127.0.0.1, [::1] and the
+   * address it is bound to: the names people reach it by (the stacks pass theirs). Any other Host gets 421, so a
+   * rebound DNS name cannot read /api/*.
+   */
+  MONITOR_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .transform((text) =>
+      text
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== ''),
+    )
+    .refine((names) => names.every((name) => ALLOWED_HOST_PATTERN.test(name)), {
+      message: 'must be host names or IP addresses separated by commas, without ports or wildcards',
+    }),
   ...CONTRACT_CONFIG_SHAPE,
   ...LINEAGE_CONFIG_SHAPE,
   ...ALERT_CONFIG_SHAPE,
@@ -183,7 +220,14 @@ function blankToUndefined(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
-/** True when every backend is the embedded one: the laptop demo, where a built-in PII key is acceptable. */
+/** True when every backend (source, lake, warehouse, stream, secrets) is the embedded one: nothing leaves the laptop. */
 export function isEmbedded(config: Config): boolean {
-  return schemeOf(config.WAREHOUSE_URL) === 'pglite' && schemeOf(config.LAKE_URL) === 'file';
+  return (Object.keys(EMBEDDED_DEFAULTS) as (keyof typeof EMBEDDED_DEFAULTS)[]).every(
+    (setting) => schemeOf(config[setting]) === schemeOf(EMBEDDED_DEFAULTS[setting]),
+  );
+}
+
+/** The laptop demo, where a built-in PII key is acceptable: every backend embedded and ECOMM_DEMO on. */
+export function isDemo(config: Config): boolean {
+  return config.ECOMM_DEMO && isEmbedded(config);
 }

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { type Logger, pino } from 'pino';
+import type { Logger } from 'pino';
+import { redactUrl } from '../adapters/redact.ts';
 import { openSecretStore, SecretNotFoundError, type SecretStore } from '../adapters/secrets/index.ts';
 import { type ObjectStore, openObjectStore } from '../adapters/storage/index.ts';
 import { type EventStream, openEventStream } from '../adapters/stream/index.ts';
 import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { openSqlDatabase, type SqlDatabase } from '../adapters/warehouse/index.ts';
-import { type Config, isEmbedded } from './config.ts';
+import { type Config, ConfigError, isDemo, isEmbedded } from './config.ts';
+import { jobLogger } from './logger.ts';
 import { ensureWarehouseSchema } from './ops/warehouse-schema.ts';
 
-/** A well-known key, used only when every backend is embedded (the laptop demo). */
+/** A well-known key, used only in the laptop demo: every backend embedded and ECOMM_DEMO on (config.ts isDemo). */
 const EMBEDDED_PII_HASH_KEY = 'embedded-demo-pii-key';
 
 /**
@@ -69,7 +71,7 @@ export interface ContextOptions {
 
 export function createJobContext(config: Config, options: ContextOptions = {}): JobContext {
   const runId = options.runId ?? randomUUID();
-  const log = (options.log ?? pino({ level: config.LOG_LEVEL }, pino.destination(2))).child({ runId });
+  const log = (options.log ?? jobLogger(config.LOG_LEVEL)).child({ runId });
   const shared = options.shared ?? {};
   let lake: ObjectStore | undefined = shared.lake;
   let stream: EventStream | undefined = shared.stream;
@@ -116,8 +118,9 @@ export function createJobContext(config: Config, options: ContextOptions = {}): 
       try {
         return await context.secrets().get('PII_HASH_KEY');
       } catch (error) {
-        if (error instanceof SecretNotFoundError && isEmbedded(config)) return EMBEDDED_PII_HASH_KEY;
-        throw error;
+        if (!(error instanceof SecretNotFoundError)) throw error;
+        if (isDemo(config)) return EMBEDDED_PII_HASH_KEY;
+        throw missingPiiKey(config);
       }
     },
     async close() {
@@ -130,4 +133,15 @@ export function createJobContext(config: Config, options: ContextOptions = {}): 
     },
   };
   return context;
+}
+
+/** A missing PII hash key is a configuration error (exit 2) naming the secret, the store and the way out. */
+function missingPiiKey(config: Config): ConfigError {
+  const demo = isEmbedded(config)
+    ? '; for the laptop demo (every backend embedded) set ECOMM_DEMO=1 to use the built-in demo key'
+    : '; the built-in demo key is only for the laptop demo, with every backend embedded and ECOMM_DEMO=1';
+  return new ConfigError([
+    `PII_HASH_KEY: secret not found in the secret store ${redactUrl(config.SECRETS_URL)} (SECRETS_URL); ` +
+      `store the key that hashes PII in gold there${demo}`,
+  ]);
 }

@@ -46,6 +46,8 @@ export async function openEmbeddedPlatform(): Promise<EmbeddedPlatform> {
     WAREHOUSE_URL: 'pglite://memory',
     SOURCE_URL: 'pglite://memory',
     LOG_LEVEL: 'silent',
+    // Every backend embedded: the laptop demo, whose built-in PII hash key the embedded suites build gold with.
+    ECOMM_DEMO: '1',
   };
   return {
     lake,

@@ -45,6 +45,7 @@ function contextWith(
     LAKE_URL: `file://${platform.folder}/lake`,
     STREAM_URL: 'memory://',
     LOG_LEVEL: 'silent',
+    ECOMM_DEMO: '1',
     ...settings,
   });
   return createJobContext(config, {

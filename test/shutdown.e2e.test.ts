@@ -15,7 +15,7 @@ function listFiles(folder: string): string[] {
 describe('stopping a job with SIGTERM', () => {
   it('finishes the batch in hand, exits 143, leaves no half-written object, and the next run completes', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'sigterm-'));
-    const env = { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info' };
+    const env = { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ECOMM_DEMO: '1' };
     const child = spawn(process.execPath, [CLI, 'run', '--demo', '--scale', '0.3', '--as-of', '2026-10-01'], {
       cwd: folder,
       env,
@@ -42,7 +42,7 @@ describe('stopping a job with SIGTERM', () => {
 
     const rerun = spawnSync(process.execPath, [CLI, 'run'], {
       cwd: folder,
-      env: { PATH: env.PATH },
+      env: { PATH: env.PATH, ECOMM_DEMO: '1' },
       encoding: 'utf8',
     });
     expect(rerun.status, rerun.stderr).toBe(0);

@@ -1,4 +1,5 @@
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
+import { redactSecrets, redactUrl } from '../redact.ts';
 import { SecretNotFoundError, type SecretStore } from './secret-store.ts';
 
 const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
@@ -17,16 +18,18 @@ export interface AwsSecretsOptions {
  * lifetime: a job runs minutes, and a rotated key must not change mid-run anyway (hashes would stop joining).
  */
 export function openAwsSecretsManager(url: string, options: AwsSecretsOptions = {}): SecretStore {
+  const display = redactUrl(url);
+  if (!URL.canParse(url)) throw new Error(`SECRETS_URL: cannot parse "${display}" as a URL`);
   const parsed = new URL(url);
   const region = parsed.hostname;
   if (!AWS_REGION.test(region)) {
     throw new Error(
-      `SECRETS_URL: "${url}" must name a region: aws-secretsmanager://<region>, e.g. eu-west-1`,
+      `SECRETS_URL: "${display}" must name a region: aws-secretsmanager://<region>, e.g. eu-west-1`,
     );
   }
   const unknown = [...parsed.searchParams.keys()].filter((key) => key !== 'endpoint' && key !== 'prefix');
   if (unknown.length > 0)
-    throw new Error(`SECRETS_URL: unknown URL parameter(s) ${unknown.join(', ')} in "${url}"`);
+    throw new Error(`SECRETS_URL: unknown URL parameter(s) ${unknown.join(', ')} in "${display}"`);
   const endpoint = parsed.searchParams.get('endpoint') ?? undefined;
   const prefix = parsed.searchParams.get('prefix') ?? '';
   if (!/^[A-Za-z0-9/_+=.@-]{0,256}$/.test(prefix))
@@ -52,10 +55,12 @@ export function openAwsSecretsManager(url: string, options: AwsSecretsOptions = 
       if ((error as Error).name === 'ResourceNotFoundException') throw new SecretNotFoundError(url, name);
       // AWS error messages name the secret and the reason (AccessDenied, a KMS problem), never its value.
       const { name: kind, message } = error as Error;
-      throw new Error(`cannot read secret ${name} from ${url}: ${kind}: ${message}`, { cause: error });
+      throw new Error(`cannot read secret ${name} from ${display}: ${kind}: ${redactSecrets(message)}`, {
+        cause: error,
+      });
     }
     if (text === undefined)
-      throw new Error(`secret ${name} in ${url} holds binary data; store it as text (SecretString)`);
+      throw new Error(`secret ${name} in ${display} holds binary data; store it as text (SecretString)`);
     if (text === '') throw new SecretNotFoundError(url, name);
     return text;
   }

@@ -1,3 +1,4 @@
+import { redactedMessage, redactUrl } from '../redact.ts';
 import { SecretNotFoundError, type SecretStore } from './secret-store.ts';
 
 /** The one call this adapter makes; tests inject a fake (there is no Key Vault emulator). */
@@ -21,10 +22,13 @@ export function keyVaultName(name: string): string {
 
 /** `https://<vault>.vault.azure.net` for `azure-keyvault://<vault>`; a full host name for sovereign clouds. */
 export function keyVaultUri(url: string): string {
+  if (!URL.canParse(url)) throw new Error(`SECRETS_URL: cannot parse "${redactUrl(url)}" as a URL`);
   const parsed = new URL(url);
   const host = parsed.hostname;
   if (parsed.search !== '' || parsed.pathname.replace(/^\/$/, '') !== '') {
-    throw new Error(`SECRETS_URL: "${url}" takes no path or parameters: azure-keyvault://<vault name>`);
+    throw new Error(
+      `SECRETS_URL: "${redactUrl(url)}" takes no path or parameters: azure-keyvault://<vault name>`,
+    );
   }
   if (host.includes('.')) return `https://${host}`;
   if (!VAULT_NAME.test(host)) {
@@ -61,7 +65,7 @@ export function openAzureKeyVault(url: string, options: { client?: KeyVaultSecre
       if (error instanceof SecretNotFoundError) throw error;
       if ((error as { statusCode?: unknown }).statusCode === 404) throw new SecretNotFoundError(url, name);
       // Key Vault's messages name the secret and the reason (Forbidden, a firewall), never the value.
-      throw new Error(`cannot read secret ${name} from ${url}: ${(error as Error).message}`, {
+      throw new Error(`cannot read secret ${name} from ${redactUrl(url)}: ${redactedMessage(error)}`, {
         cause: error,
       });
     }

@@ -1,3 +1,5 @@
+import { redactUrl } from '../redact.ts';
+
 /** Where credentials come from: environment, AWS Secrets Manager or Azure Key Vault. */
 export interface SecretStore {
   readonly url: string;
@@ -7,7 +9,7 @@ export interface SecretStore {
 
 export class SecretNotFoundError extends Error {
   constructor(storeUrl: string, name: string) {
-    super(`secret not found: ${name} in ${storeUrl}`);
+    super(`secret not found: ${name} in ${redactUrl(storeUrl)}`);
     this.name = 'SecretNotFoundError';
   }
 }

@@ -7,6 +7,7 @@ import {
   type RequestPolicyFactory,
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
+import { redactSecrets } from '../redact.ts';
 import { networkErrorCode, withRetry } from '../retry.ts';
 import {
   type AzureBlobLocation,
@@ -205,7 +206,7 @@ function errorCodeOf(error: unknown): string | undefined {
  */
 function sanitisedCause(error: unknown): Error {
   const azure = error as AzureError | undefined;
-  const cause = new Error((azure?.message ?? String(error)).split('\n')[0]);
+  const cause = new Error(redactSecrets((azure?.message ?? String(error)).split('\n')[0] ?? ''));
   cause.name = azure?.name ?? 'Error';
   return Object.assign(cause, { code: errorCodeOf(error), statusCode: azure?.statusCode });
 }

@@ -1,7 +1,8 @@
 // What the cloud lake backends (s3.ts, azure-blob.ts) share: reading their URLs and query parameters, and the
 // error they raise, so both speak the same `LAKE_URL <url>: <what is wrong>` language.
+
+import { redactSecrets, redactUrl } from '../redact.ts';
 import type { RetryPolicy } from '../retry.ts';
-import { redactUrl } from '../url.ts';
 
 /** Bounded on purpose: a job that cannot reach its lake fails in seconds and its scheduler retries the step. */
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 200, maxDelayMs: 5_000 };
@@ -140,7 +141,10 @@ export function explainFailure(display: string, facts: FailureFacts, cause: unkn
     return say(`cannot reach ${facts.where} after ${tries} (${facts.networkCode})`, 'unreachable');
   if (facts.transient)
     return say(`${facts.service} kept failing after ${tries} (${facts.summary})`, 'service');
-  return say(`${facts.service} failed (${facts.summary}): ${facts.message.split('\n')[0]}`, 'service');
+  return say(
+    `${facts.service} failed (${facts.summary}): ${redactSecrets(facts.message.split('\n')[0] ?? '')}`,
+    'service',
+  );
 }
 
 export interface S3Location {

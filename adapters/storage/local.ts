@@ -4,6 +4,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { redactUrl } from '../redact.ts';
 import { type ObjectBody, type ObjectInfo, ObjectNotFoundError, type ObjectStore } from './object-store.ts';
 
 /** A lake in a local folder (`file://./data/lake`): the embedded default and the shape of every other store. */
@@ -84,7 +85,7 @@ async function collectKeys(root: string, folder: string, keys: string[]): Promis
 /** `file://./relative/folder` or `file:///absolute/folder`. */
 export function localStoreRoot(url: string): string {
   const path = decodeURIComponent(url.replace(/^file:\/\//, ''));
-  if (path === '') throw new Error(`LAKE_URL ${url} names no folder`);
+  if (path === '') throw new Error(`LAKE_URL ${redactUrl(url)} names no folder`);
   return resolve(path);
 }
 

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { redactUrl } from '../redact.ts';
 
 /** Bytes for an object: a stream (never buffered whole by the store), or a small in-memory value. */
 export type ObjectBody = Readable | AsyncIterable<Uint8Array> | Uint8Array | string;
@@ -35,7 +36,7 @@ export interface ObjectStore {
 export class ObjectNotFoundError extends Error {
   readonly key: string;
   constructor(storeUrl: string, key: string) {
-    super(`object not found: ${key} in ${storeUrl}`);
+    super(`object not found: ${key} in ${redactUrl(storeUrl)}`);
     this.name = 'ObjectNotFoundError';
     this.key = key;
   }

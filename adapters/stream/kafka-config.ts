@@ -1,4 +1,5 @@
 import type { ConsumerConfig, KafkaConfig, SASLOptions } from 'kafkajs';
+import { redactUrl } from '../redact.ts';
 import type { RetryPolicy } from '../retry.ts';
 
 /**
@@ -63,14 +64,20 @@ const PARAMS = [
 /** kafkajs' own numbering (its logLevel enum); kafkajs logs nothing by default here: errors reach the caller. */
 const KAFKA_LOG_LEVELS: Record<string, number> = { nothing: 0, error: 1, warn: 2, info: 4, debug: 5 };
 
-/** The URL as it may appear in messages: user-info and the values of unknown parameters hidden. */
+/**
+ * The URL as it may appear in messages: user-info (refused, but a URL may carry it anyway) and the values of
+ * unknown parameters hidden. User-info runs to the last `@`, so a raw `@`, `/` or `?` in a password stays hidden.
+ */
 export function safeKafkaUrl(url: string): string {
-  const [head = '', query] = url.replace(/^(kafka:\/\/)[^@/?]*@/i, '$1***@').split('?', 2);
-  if (query === undefined) return head;
-  const params = [...new URLSearchParams(query)].map(([key, value]) =>
+  const userInfoEnd = url.lastIndexOf('@');
+  const hidden =
+    userInfoEnd < 0 ? url : url.replace(/^(kafka:\/\/).*$/is, `$1***@${url.slice(userInfoEnd + 1)}`);
+  const queryAt = hidden.indexOf('?');
+  if (queryAt < 0) return redactUrl(hidden);
+  const params = [...new URLSearchParams(hidden.slice(queryAt + 1))].map(([key, value]) =>
     PARAMS.includes(key) ? `${key}=${value}` : `${key}=***`,
   );
-  return `${head}?${params.join('&')}`;
+  return redactUrl(`${hidden.slice(0, queryAt)}?${params.join('&')}`);
 }
 
 export class KafkaConfigError extends Error {

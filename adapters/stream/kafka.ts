@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Admin, Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
+import { redactSecrets } from '../redact.ts';
 import { withRetry } from '../retry.ts';
 import type { EventStream, FetchOptions, OutgoingMessage, StreamConsumer } from './event-stream.ts';
 import { type KafkaStreamConfig, kafkaClientConfig, type MskSigner, safeKafkaUrl } from './kafka-config.ts';
@@ -231,25 +232,23 @@ export function explainKafkaError(url: string, config: KafkaStreamConfig, error:
     cause = (cause as { cause?: unknown }).cause ?? (cause as { originalError?: unknown }).originalError;
   }
   const prefix = `STREAM_URL ${safeKafkaUrl(url)}`;
+  const say = (message: string) => new Error(redactSecrets(message), { cause: error });
   const top = chain[0];
   const attempts = (top?.retryCount ?? config.describe.attempts - 1) + 1;
   const connection = chain.find((cause) => cause.name === 'KafkaJSConnectionError');
   if (connection) {
     const broker = connection.broker ?? config.describe.brokers.join(',');
     const reason = connection.code ?? connection.message.replace(/^Connection error: /, '');
-    return new Error(`${prefix}: cannot connect to broker ${broker} after ${attempts} attempts (${reason})`, {
-      cause: error,
-    });
+    return say(`${prefix}: cannot connect to broker ${broker} after ${attempts} attempts (${reason})`);
   }
   const auth = chain.find((cause) => /SASL|Authentication/i.test(cause.name));
   if (auth) {
-    return new Error(
+    return say(
       `${prefix}: the broker refused auth=${config.describe.profile} (${config.describe.sasl}): ${auth.message}`,
-      { cause: error },
     );
   }
   const last = chain.at(-1);
-  return new Error(`${prefix}: ${last?.message ?? String(error)}`, { cause: error });
+  return say(`${prefix}: ${last?.message ?? String(error)}`);
 }
 
 /**

@@ -8,9 +8,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { redactSecrets, redactUrl } from '../redact.ts';
 import { networkErrorCode, withRetry } from '../retry.ts';
 import type { SecretStore } from '../secrets/secret-store.ts';
-import { redactUrl } from '../url.ts';
 import { quoteIdent } from './pglite.ts';
 import {
   type BulkLoadError,
@@ -154,7 +154,9 @@ function isRetryableConnectError(error: unknown): boolean {
 /** `WAREHOUSE_URL postgres://u:***@host/db: cannot connect after 4 attempts (ECONNREFUSED)`; never a password. */
 function connectError(prefix: string, error: unknown, attempts: number): Error {
   const network = networkErrorCode(error);
-  const message = error instanceof Error && error.message !== '' ? error.message : String(error);
+  const message = redactSecrets(
+    error instanceof Error && error.message !== '' ? error.message : String(error),
+  );
   const text = isRetryableConnectError(error)
     ? `${prefix}: cannot connect after ${attempts} attempt${attempts === 1 ? '' : 's'} (${network ?? message})`
     : `${prefix}: ${message}`;

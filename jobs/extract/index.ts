@@ -1,6 +1,6 @@
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { redactUrl } from '../../adapters/url.ts';
+import { redactUrl } from '../../adapters/redact.ts';
 import { quoteIdent } from '../../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import type { JobContext, PrintLine } from '../context.ts';

@@ -1,4 +1,5 @@
-import { redactUrl, schemeOf } from '../../adapters/url.ts';
+import { redactUrl } from '../../adapters/redact.ts';
+import { schemeOf } from '../../adapters/url.ts';
 import { openSqlDatabase } from '../../adapters/warehouse/index.ts';
 import type { JobContext, PrintLine } from '../context.ts';
 import { startMonitor } from './server.ts';
@@ -22,6 +23,7 @@ export async function run(context: JobContext, options: MonitorOptions, output: 
       warehouse,
       port: options.port ?? context.config.MONITOR_PORT,
       host: options.host ?? context.config.MONITOR_HOST,
+      allowedHosts: context.config.MONITOR_ALLOWED_HOSTS,
       onError: (error) => context.log.error({ err: error }, 'monitor request failed'),
     });
     output(`monitor serving ${redactUrl(context.config.WAREHOUSE_URL)} read-only on ${monitor.url}`);

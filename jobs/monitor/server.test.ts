@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPglite } from '../../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
@@ -266,5 +267,79 @@ describe('the KPI tiles’ build time', () => {
     } finally {
       await db.close();
     }
+  });
+});
+
+/** A GET with exactly this Host header (fetch would put the URL's own host there). */
+function getWithHost(monitor: RunningMonitor, path: string, host: string) {
+  const { port } = new URL(monitor.url);
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const request = httpRequest(
+      { host: '127.0.0.1', port: Number(port), path, method: 'GET', headers: { host } },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      },
+    );
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+describe('the monitor answers only to the host names it knows (DNS rebinding)', () => {
+  let db: SqlDatabase;
+  let monitor: RunningMonitor;
+  beforeAll(async () => {
+    db = await openFixtureWarehouse();
+    monitor = await startMonitor({
+      warehouse: db,
+      port: 0,
+      now: () => FIXTURE_NOW,
+      onError: () => {},
+      allowedHosts: ['monitor.data.internal'],
+    });
+  });
+  afterAll(async () => {
+    await monitor.close();
+    await db.close();
+  });
+
+  it('refuses a rebound name with 421 and a message naming the allowed hosts and the setting, pages and API alike', async () => {
+    for (const path of ['/api/overview', '/api/quarantine', '/', '/assets/monitor.css']) {
+      const refused = await getWithHost(monitor, path, 'attacker.example:8090');
+      expect(refused.status, path).toBe(421);
+      expect(refused.body).toBe(
+        'ecomm monitor: Host "attacker.example:8090" is not a name this monitor answers to ' +
+          '(localhost, 127.0.0.1, [::1], monitor.data.internal); add it to MONITOR_ALLOWED_HOSTS if it should be\n',
+      );
+    }
+    expect((await getWithHost(monitor, '/api/overview', 'localhost.attacker.example')).status).toBe(421);
+    expect((await getWithHost(monitor, '/api/overview', '127.0.0.1.nip.io')).status).toBe(421);
+  });
+
+  it('answers the loopback names, the bound address and the configured names, with or without a port', async () => {
+    const { port } = new URL(monitor.url);
+    for (const host of [
+      `localhost:${port}`,
+      `127.0.0.1:${port}`,
+      `[::1]:${port}`,
+      'LOCALHOST',
+      'monitor.data.internal',
+      `Monitor.Data.Internal.:${port}`,
+    ]) {
+      const answered = await getWithHost(monitor, '/api/overview', host);
+      expect(answered.status, host).toBe(200);
+      expect(JSON.parse(answered.body)).toHaveProperty('generatedAt');
+    }
+  });
+
+  it("answers /healthz whatever the Host: the clouds' probes address the replica by its IP", async () => {
+    const probe = await getWithHost(monitor, '/healthz', '10.40.3.17:8090');
+    expect(probe.status).toBe(200);
+    expect(JSON.parse(probe.body)).toEqual({ status: 'ok' });
   });
 });

@@ -6,10 +6,11 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { redactUrl } from '../../adapters/url.ts';
+import { redactSecrets, redactUrl } from '../../adapters/redact.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { DATA_CONTRACTS } from '../contracts/data-contracts.ts';
 import { loadModels } from '../models/models.ts';
+import { allowedHostsFor, hostOfHeader } from './allowed-hosts.ts';
 import { ASSETS } from './assets.ts';
 import { loadHeldBatches } from './batch-queries.ts';
 import { type Html, html } from './html.ts';
@@ -32,6 +33,11 @@ export interface MonitorOptions {
   /** 0 picks a free port. */
   port: number;
   host?: string;
+  /**
+   * Host names the monitor answers to besides the loopback names and the bound address (MONITOR_ALLOWED_HOSTS):
+   * a request naming any other host gets 421, so a rebound DNS name cannot read the pages or /api/*.
+   */
+  allowedHosts?: readonly string[];
   /** Seconds between in-page refreshes (1–60; default 30). */
   refreshSeconds?: number;
   /** The clock freshness is measured against; tests pin it. */
@@ -72,7 +78,8 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
   const warehouse = redactUrl(options.warehouse.url);
   const onError =
     options.onError ??
-    ((error: Error) => process.stderr.write(`ecomm monitor: ${error.stack ?? error.message}\n`));
+    ((error: Error) =>
+      process.stderr.write(`ecomm monitor: ${redactSecrets(error.stack ?? error.message)}\n`));
   // Lineage is a property of the code (contracts + sql/ models), not of the data: derive it once.
   let lineage: Section<LineageGraph>;
   try {
@@ -205,7 +212,13 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
     );
   }
 
+  const host = options.host ?? '127.0.0.1';
+  const allowedHosts = allowedHostsFor(host, options.allowedHosts);
   const server = createServer((request, response) => {
+    if (!hostAllowed(request, allowedHosts)) {
+      refuseHost(request, response, allowedHosts);
+      return;
+    }
     handle(request, response).catch((error: Error) => {
       onError(error);
       if (!response.headersSent)
@@ -214,7 +227,6 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
     });
   });
   server.keepAliveTimeout = 65_000;
-  const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, host, () => {
@@ -232,6 +244,28 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * The Host header names a host the monitor answers to. /healthz is exempt: the clouds' probes address the
+ * replica by its IP, and it tells only whether the warehouse answers.
+ */
+function hostAllowed(request: IncomingMessage, allowed: Set<string>): boolean {
+  if ((request.url ?? '').split('?')[0] === '/healthz') return true;
+  const host = hostOfHeader(request.headers.host);
+  return host !== undefined && allowed.has(host);
+}
+
+/** 421 Misdirected Request: this server does not answer for that name; the message says which names it does. */
+function refuseHost(request: IncomingMessage, response: ServerResponse, allowed: Set<string>): void {
+  const asked = JSON.stringify((request.headers.host ?? '(none)').slice(0, 255));
+  send(
+    response,
+    421,
+    'text/plain; charset=utf-8',
+    `ecomm monitor: Host ${asked} is not a name this monitor answers to (${[...allowed].join(', ')}); ` +
+      'add it to MONITOR_ALLOWED_HOSTS if it should be\n',
+  );
 }
 
 function send(

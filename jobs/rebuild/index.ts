@@ -17,7 +17,7 @@
  * rebuilt warehouse. Runbook: docs/runbooks/rebuild.md.
  */
 import { createInterface } from 'node:readline';
-import { redactUrl } from '../../adapters/url.ts';
+import { redactUrl } from '../../adapters/redact.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import type { JobContext, PrintLine } from '../context.ts';
 import { contractFor } from '../contracts/data-contracts.ts';

@@ -13,7 +13,7 @@
  * or below the table's watermark are compared on their version: newer rows are in flight. Versions the contracts
  * quarantined count as known (ops.quarantine_rows keeps their key and updated_at), so they are not re-extracted.
  */
-import { redactUrl } from '../../adapters/url.ts';
+import { redactUrl } from '../../adapters/redact.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import type { JobContext, PrintLine } from '../context.ts';
 import { SOURCE_TABLES, type SourceTableSpec } from '../contracts/source-tables.ts';

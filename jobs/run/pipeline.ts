@@ -85,6 +85,9 @@ export async function runPipeline(
     return value;
   };
 
+  // Silver and gold need the PII hash key: a missing one is a configuration error (exit 2) found now, before an
+  // extract and a load that the run could not finish anyway.
+  await context.piiHashKey();
   // Both embedded databases initialise in about 3 s each: open them side by side.
   const [, warehouse] = await Promise.all([context.source(), context.warehouse()]);
   const resume = await startRun(context, warehouse, startedAt, options.resumeLastFailed === true);

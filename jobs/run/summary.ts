@@ -1,4 +1,4 @@
-import { redactUrl } from '../../adapters/url.ts';
+import { redactUrl } from '../../adapters/redact.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import type { JobContext } from '../context.ts';
 import { DATA_CONTRACTS } from '../contracts/data-contracts.ts';

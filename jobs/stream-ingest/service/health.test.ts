@@ -1,4 +1,6 @@
+import { networkInterfaces } from 'node:os';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../config.ts';
 import { lagMonitor, outageTracker } from './broker-watch.ts';
 import { type PartitionLag, readinessOf, type ServiceHealth, startHealthServer } from './health.ts';
 
@@ -129,6 +131,47 @@ describe('health server', () => {
       });
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('health server address', () => {
+  it('binds loopback by default (ECOMM_HEALTH_HOST), and every interface only when told', async () => {
+    const health: ServiceHealth = {
+      alive: true,
+      readiness: () => ({ ready: true, reason: null }) as never,
+      lastFlushAt: null,
+      batchesWritten: 0,
+      eventsWritten: 0,
+      lag: async () => ({ lag: [], measuredAt: null, stale: false }) as never,
+      lastError: null,
+    };
+    expect(loadConfig({}).ECOMM_HEALTH_HOST).toBe('127.0.0.1');
+    const loopback = await startHealthServer(health, 0);
+    try {
+      expect(loopback.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect((await fetch(`${loopback.url}/healthz`)).status).toBe(200);
+      // Another address of this machine does not reach it.
+      const external = Object.values(networkInterfaces())
+        .flat()
+        .find((address) => address && address.family === 'IPv4' && !address.internal);
+      if (external) {
+        const port = new URL(loopback.url).port;
+        await expect(fetch(`http://${external.address}:${port}/healthz`)).rejects.toThrow();
+      }
+    } finally {
+      await loopback.close();
+    }
+    const everywhere = await startHealthServer(
+      health,
+      0,
+      loadConfig({ ECOMM_HEALTH_HOST: '0.0.0.0' }).ECOMM_HEALTH_HOST,
+    );
+    try {
+      expect(everywhere.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect((await fetch(`${everywhere.url}/healthz`)).status).toBe(200);
+    } finally {
+      await everywhere.close();
     }
   });
 });

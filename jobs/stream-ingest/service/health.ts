@@ -97,7 +97,7 @@ export interface HealthServer {
 export async function startHealthServer(
   health: ServiceHealth,
   port: number,
-  host = '0.0.0.0',
+  host = '127.0.0.1',
 ): Promise<HealthServer> {
   const server = createServer((request, response) => {
     const reply = (status: number, body: unknown) => {
@@ -143,12 +143,19 @@ export async function startHealthServer(
   const address = server.address() as AddressInfo;
   writeFileSync(HEALTH_MARKER, String(address.port));
   return {
-    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`,
+    url: `http://${shownHost(host)}:${address.port}`,
     async close() {
       rmSync(HEALTH_MARKER, { force: true });
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Where a person on the machine reaches a server bound to `host`: every interface is reached on loopback. */
+function shownHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Consumer lag per partition of the event topics: end offset minus the group's committed offset. */

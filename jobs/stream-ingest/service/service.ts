@@ -12,8 +12,9 @@
  * SIGTERM: stop fetching, write and commit the batches in hand, let the applier finish its round, exit 0.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { redactUrl } from '../../../adapters/redact.ts';
 import type { FetchOptions, StreamConsumer } from '../../../adapters/stream/event-stream.ts';
-import { redactUrl, schemeOf } from '../../../adapters/url.ts';
+import { schemeOf } from '../../../adapters/url.ts';
 import { type JobContext, JobStoppedError } from '../../context.ts';
 import { EVENT_TOPICS } from '../../contracts/event-topics.ts';
 import { newBackpressureState, persistWithBackoff } from '../backpressure.ts';
@@ -71,7 +72,7 @@ export async function runStreamService(
     lastError: null,
   };
   const stopGraceMs = options.stopGraceMs ?? 10_000;
-  const server = await startHealthServer(health, options.healthPort);
+  const server = await startHealthServer(health, options.healthPort, context.config.ECOMM_HEALTH_HOST);
   options.out(
     `stream-ingest following ${redactUrl(context.config.STREAM_URL)}; health on ${server.url}/healthz`,
   );
