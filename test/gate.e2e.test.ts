@@ -310,7 +310,7 @@ describe.each(engines)('gate before publish on %s', (_engine, open) => {
         'select no_such_column as event_id, _batch_id from bronze.order_events\n',
     );
     const models = loadModels(root);
-    const vars = { piiHashKey: await platform.context().piiHashKey() };
+    const vars = {};
     try {
       for (const [layer, model, file] of [
         ['gold', 'gold.sales_analytics', 'sales_analytics.sql'],

@@ -23,8 +23,8 @@
  * - deletes: a model reading silver.deleted_keys also watches bronze.source_deletes (the reconciliation's
  *   tombstones, append-only): a new tombstone, or a key restored, recomputes that key;
  * - the model itself: the hash of its rendered SQL (with its key and lookback) is recorded; a changed model, a first
- *   build, a missing state or `--full-refresh` builds it whole. The PII key is part of the rendered SQL, so a
- *   rotated key rebuilds gold whole too.
+ *   build, a missing state or `--full-refresh` builds it whole. The PII key is in no SQL (validation derives
+ *   the keyed hashes), so a rotated key takes a rebuild from the lake (`ecomm rebuild`), not a model rebuild.
  *
  * The state (ops.model_builds, ops.model_build_batches) is captured before the model is built, so a row arriving
  * during the build is applied again next time (recomputing a key is idempotent), and written in the transaction
@@ -151,7 +151,7 @@ export function feedsOf(model: Model, dialect: SqlDialect): ChangeFeed[] {
   }));
 }
 
-/** The hash recorded with a build: a different one (model, key, lookback, macros, PII key) rebuilds it whole. */
+/** The hash recorded with a build: a different one (model, key, lookback, macros) rebuilds it whole. */
 export function modelSqlHash(model: Model, renderedSql: string): string {
   const spec = model.incremental;
   return createHash('sha256')
