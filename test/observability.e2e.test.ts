@@ -255,7 +255,10 @@ describe('observability end to end', () => {
         "select check_id, status, run_id from ops.dq_findings where check_id like 'watchdog:%' and status = 'fail'",
       );
       expect(findings.map((finding) => finding.check_id)).toEqual(
-        expect.arrayContaining(['watchdog:volume:silver.orders', 'watchdog:null_pct:silver.customers.email_hash']),
+        expect.arrayContaining([
+          'watchdog:volume:silver.orders',
+          'watchdog:null_pct:silver.customers.email_hash',
+        ]),
       );
       expect(broken.incidents.opened.map((incident) => incident.check_id).sort()).toEqual(
         [...failing.keys()].sort(),
