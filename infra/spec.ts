@@ -160,7 +160,7 @@ export class PlatformSpecError extends Error {
 const SECRETS: SecretSpec[] = [
   {
     name: 'PII_HASH_KEY',
-    description: 'Key for the keyed hashes that replace PII in gold',
+    description: 'Key of the HMAC-SHA256 hashes that replace PII (computed during validation)',
     source: 'config',
     neededWith: 'WAREHOUSE_URL',
   },

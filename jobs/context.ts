@@ -32,6 +32,7 @@ export interface JobContext {
   warehouse(): Promise<SqlDatabase>;
   source(): Promise<SqlDatabase>;
   secrets(): SecretStore;
+  /** The key of the HMAC-SHA256 that replaces personal data (validation derives it); never put in SQL text. */
   piiHashKey(): Promise<string>;
   close(): Promise<void>;
 }
@@ -80,6 +81,7 @@ export function createJobContext(config: Config, options: ContextOptions = {}): 
     : undefined;
   let source: Promise<SqlDatabase> | undefined = shared.source ? Promise.resolve(shared.source) : undefined;
   let secrets: SecretStore | undefined;
+  let piiHashKey: Promise<string> | undefined;
   const context: JobContext = {
     config,
     runId,
@@ -114,14 +116,18 @@ export function createJobContext(config: Config, options: ContextOptions = {}): 
       secrets ??= openSecretStore(config.SECRETS_URL);
       return secrets;
     },
-    async piiHashKey() {
-      try {
-        return await context.secrets().get('PII_HASH_KEY');
-      } catch (error) {
-        if (!(error instanceof SecretNotFoundError)) throw error;
-        if (isDemo(config)) return EMBEDDED_PII_HASH_KEY;
-        throw missingPiiKey(config);
-      }
+    piiHashKey() {
+      // Read once per context: the stream service validates a round every few seconds.
+      piiHashKey ??= context
+        .secrets()
+        .get('PII_HASH_KEY')
+        .catch((error: unknown) => {
+          if (error instanceof SecretNotFoundError && isDemo(config)) return EMBEDDED_PII_HASH_KEY;
+          piiHashKey = undefined; // a store that was briefly unreachable is asked again next time
+          if (error instanceof SecretNotFoundError) throw missingPiiKey(config);
+          throw error;
+        });
+      return piiHashKey;
     },
     async close() {
       const closing: Promise<void>[] = [];

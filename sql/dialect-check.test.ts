@@ -18,7 +18,7 @@ import { testQueries } from '../jobs/models/model-tests.ts';
 import { loadBronzeTables, loadModels, SQL_ROOT } from '../jobs/models/models.ts';
 import { expandMacros } from './dialects/macros.ts';
 
-const VARS = { piiHashKey: 'k' };
+const VARS = {};
 const redshiftParser = new nodeSqlParser.Parser();
 
 /** Throws PostgreSQL's syntax error; returns the number of statements. */

@@ -160,7 +160,8 @@ describe('one bad batch never holds back the others (PostgreSQL, Kafka)', () => 
     // The load error names the table, the column, the batch and the row's key.
     const refused = reasonOf(refusedBatch)?.failure_reason ?? '';
     expect(reasonOf(refusedBatch)?.failed_step).toBe('load');
-    expect(refused).toContain('bronze.customers');
+    // Customers land first in the restricted pii.customers (clear PII), which is where the row was refused.
+    expect(refused).toContain('pii.customers');
     expect(refused).toContain('column city');
     expect(refused).toContain(`batch ${refusedBatch.batch_id}`);
     expect(refused).toContain(`key customer_id=${refusedKey}`);
@@ -228,7 +229,7 @@ describe('one bad batch never holds back the others (PostgreSQL, Kafka)', () => 
     expect(text).toMatch(/Pipeline run [0-9a-f-]{36}: OK in/);
     expect(text).toContain('Failed batches held back: 2');
     expect(text).toContain(
-      `${refusedBatch.batch_id} (customers) failed at load: bronze.customers refused column city`,
+      `${refusedBatch.batch_id} (customers) failed at load: pii.customers refused column city`,
     );
     expect(text).toContain(`${lostStaged.batch_id} (products) failed at load: batch ${lostStaged.batch_id}`);
     // What `ecomm load` prints after its loaded batches.
@@ -239,7 +240,7 @@ describe('one bad batch never holds back the others (PostgreSQL, Kafka)', () => 
     );
     expect(
       heldBack.find((line) => line.startsWith(`load ${refusedBatch.batch_id}: FAILED, held back`)),
-    ).toMatch(/: bronze\.customers refused column city of batch/);
+    ).toMatch(/: pii\.customers refused column city of batch/);
   });
 
   it('lists each failure with its step and reason: ecomm batches list', async () => {
@@ -249,7 +250,7 @@ describe('one bad batch never holds back the others (PostgreSQL, Kafka)', () => 
     for (const batch of [truncatedTable, truncatedTopic, refusedBatch, lostStaged])
       expect(text).toContain(batch.batch_id);
     expect(text).toMatch(/failed at validate: raw object .* is not valid zstd/);
-    expect(text).toMatch(/failed at load: bronze\.customers refused column city/);
+    expect(text).toMatch(/failed at load: pii\.customers refused column city/);
     expect(text).toContain('ecomm batches retry --batch <id>');
     const pending = await batches(platform, { action: 'list', status: 'skipped' });
     expect(pending.out).toEqual(['no skipped batches']);

@@ -233,10 +233,12 @@ describe.each(engines)('gate before publish on %s', (_engine, open) => {
     const silverBefore = await schemaHashes(db, 'silver');
     const goldBefore = await goldHashes(db);
     await db.exec(
+      // customer_key as validation would have derived it: customer 1's, from its bronze row.
       `insert into bronze.orders (order_id, customer_id, ordered_at, status, channel, currency, shipping_amount,
-         created_at, updated_at, _batch_id, _source_file)
-       values ('990001', '1', '2026-09-30T10:00:00Z', 'lost', 'web', 'USD', '0', '2026-09-30T10:00:00Z',
-         '2026-09-30T10:00:00Z', 'gate-test', 'gate-test')`,
+         created_at, updated_at, customer_key, _batch_id, _source_file)
+       select '990001', '1', '2026-09-30T10:00:00Z', 'lost', 'web', 'USD', '0', '2026-09-30T10:00:00Z',
+         '2026-09-30T10:00:00Z', max(customer_key), 'gate-test', 'gate-test'
+       from bronze.customers where customer_id = '1'`,
     );
     // Fresh data for models the bad order does not reach: a new customer.
     await db.exec('create schema if not exists gate_test');
@@ -244,7 +246,8 @@ describe.each(engines)('gate before publish on %s', (_engine, open) => {
       'create table gate_test.customer as select * from bronze.customers where customer_id = (select min(customer_id) from bronze.customers)',
     );
     await db.exec(
-      "update gate_test.customer set customer_id = '990001', _batch_id = 'gate-test', updated_at = '2026-09-30T10:00:00Z'",
+      // A key of its own (64 hex characters, like the HMAC validation derives): silver.customers' keys are unique.
+      "update gate_test.customer set customer_id = '990001', customer_key = md5('990001') || md5('gate'), _batch_id = 'gate-test', updated_at = '2026-09-30T10:00:00Z'",
     );
     await db.exec('insert into bronze.customers select * from gate_test.customer');
     try {
@@ -313,7 +316,7 @@ describe.each(engines)('gate before publish on %s', (_engine, open) => {
         'select no_such_column as event_id, _batch_id from bronze.order_events\n',
     );
     const models = loadModels(root);
-    const vars = { piiHashKey: await platform.context().piiHashKey() };
+    const vars = {};
     try {
       for (const [layer, model, file] of [
         ['gold', 'gold.sales_analytics', 'sales_analytics.sql'],

@@ -239,23 +239,26 @@ describe('observability end to end', () => {
         create table silver.orders_backup as select * from silver.orders;
         create table silver.customers_backup as select * from silver.customers;
         delete from silver.orders where order_date = (select max(order_date) from silver.orders) and order_id % 8 <> 0;
-        update silver.customers set email = null where customer_id % 10 = 0;
+        update silver.customers set email_hash = null where customer_id % 10 = 0;
       `);
       const broken = await watchdogAt(0);
       const failing = new Map(broken.failed.map((finding) => [finding.checkId, finding]));
       expect(failing.get('watchdog:volume:silver.orders')?.details).toMatch(
         /2026-09-30: \d+ rows vs .*z -\d/,
       );
-      expect(failing.get('watchdog:null_pct:silver.customers.email')).toMatchObject({
+      expect(failing.get('watchdog:null_pct:silver.customers.email_hash')).toMatchObject({
         severity: 'warn',
         owner: 'data-platform',
       });
-      expect(failing.get('watchdog:null_pct:silver.customers.email')?.details).toMatch(/^10\.\d+% null/);
+      expect(failing.get('watchdog:null_pct:silver.customers.email_hash')?.details).toMatch(/^10\.\d+% null/);
       const findings = await db.query<{ check_id: string; status: string; run_id: string }>(
         "select check_id, status, run_id from ops.dq_findings where check_id like 'watchdog:%' and status = 'fail'",
       );
       expect(findings.map((finding) => finding.check_id)).toEqual(
-        expect.arrayContaining(['watchdog:volume:silver.orders', 'watchdog:null_pct:silver.customers.email']),
+        expect.arrayContaining([
+          'watchdog:volume:silver.orders',
+          'watchdog:null_pct:silver.customers.email_hash',
+        ]),
       );
       expect(broken.incidents.opened.map((incident) => incident.check_id).sort()).toEqual(
         [...failing.keys()].sort(),

@@ -182,7 +182,7 @@ describe('backfill and rebuild (PostgreSQL source and warehouse, file lake)', ()
     const lost = await pickOrder(platform.source);
     await platform.warehouse.query('delete from bronze.orders where order_id = $1', [String(lost)]);
     await platform.warehouse.query(
-      "update bronze.customers set email = 'someone.else@example.com', country_code = 'ZZ' where customer_id in ('1', '2')",
+      "update bronze.customers set email_hash = 'damaged', country_code = 'ZZ' where customer_id in ('1', '2')",
     );
     await transform(platform.context());
     expect(await goldHashes(platform.warehouse)).not.toEqual(gold);

@@ -7,14 +7,21 @@
  * that with generated boundary values on the real engines.
  */
 
+import type { DerivedColumn, PiiClass } from './pii.ts';
+
 export type ColumnType = 'int' | 'bigint' | 'numeric' | 'text' | 'timestamptz' | 'date' | 'bool';
 
 export interface ColumnSpec {
   name: string;
   type: ColumnType;
   nullable?: boolean;
-  /** Personal data: never in gold in clear text (invariant 4). */
-  pii?: boolean;
+  /**
+   * Personal data, by class: never in gold in clear text (invariant 4). The clear value lands only in the
+   * restricted schema `pii` (jobs/contracts/pii.ts, sql/README.md › PII).
+   */
+  pii?: PiiClass;
+  /** Columns computed from this one while rows are validated (a keyed hash, a mask), staged after the declared ones. */
+  derived?: DerivedColumn[];
   /** numeric: total digits and digits after the point, as in the silver column `numeric(precision, scale)`. */
   precision?: number;
   scale?: number;

@@ -11,6 +11,7 @@ import {
   type ValueLimits,
 } from './column-types.ts';
 import { EVENT_TOPICS } from './event-topics.ts';
+import { deriveValue, normalisedForDerivation } from './pii.ts';
 import { SOURCE_TABLES } from './source-tables.ts';
 
 export { MAX_TEXT_BYTES };
@@ -69,6 +70,15 @@ export interface DataContract {
   streamColumns: string[];
   /** The columns that identify a record (a table's primary key, an event's event_id), for messages. */
   keyColumns: string[];
+  /** Columns computed during validation from the declared ones (keyed hashes, masks), staged after them. */
+  derivedColumns: string[];
+  /** The declared columns holding personal data in clear: they land only in the restricted schema `pii`. */
+  piiColumns: string[];
+  /**
+   * The derived columns' values from a passing record's staged values, hashed with the PII key (HMAC-SHA256).
+   * Throws when the contract derives a keyed hash and no key is given.
+   */
+  derive(values: readonly (string | null)[], piiHashKey: string | undefined): (string | null)[];
   check(record: Record<string, unknown>, options?: CheckOptions): ContractVerdict;
   /** Reasons the staged stream columns (partition, offset, publish time) of an event fail their types. */
   checkStream(values: readonly string[], options?: CheckOptions): string[];
@@ -110,6 +120,10 @@ function buildContract(
   const declared = new Set(names);
   const limitsFor = windowsOf(source, names);
   const streamLimits = windowsOf(source, STREAM_COLUMNS);
+  const derivations = specs.flatMap((column, index) =>
+    (column.derived ?? []).map((derived) => ({ column, index, derived })),
+  );
+  const needsKey = derivations.some(({ derived }) => derived.kind === 'hmac');
   return {
     source,
     table,
@@ -118,6 +132,22 @@ function buildContract(
     specs,
     streamColumns: format === 'json' ? [...STREAM_COLUMNS] : [],
     keyColumns,
+    derivedColumns: derivations.map(({ derived }) => derived.name),
+    piiColumns: specs.filter((column) => column.pii !== undefined).map((column) => column.name),
+    derive(values, piiHashKey) {
+      if (needsKey && !piiHashKey)
+        throw new Error(
+          `the ${source} contract hashes personal data: the PII hash key (PII_HASH_KEY) is needed`,
+        );
+      return derivations.map(({ column, index, derived }) =>
+        deriveValue(
+          derived,
+          column.pii,
+          normalisedForDerivation(column.type, column.pii, values[index] ?? null),
+          piiHashKey ?? '',
+        ),
+      );
+    },
     check(record, options = {}) {
       let rescued: Record<string, unknown> | null = null;
       for (const key of Object.keys(record)) {

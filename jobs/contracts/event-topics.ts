@@ -2,7 +2,7 @@
  * The event topics the platform consumes. Events are JSON objects; these are the declared fields
  * (anything else is rescued, not dropped). Every event has event_id (the dedup key) and occurred_at.
  */
-import type { ColumnSpec } from './source-tables.ts';
+import { type ColumnSpec, CUSTOMER_KEY } from './source-tables.ts';
 
 export const CLICKSTREAM_EVENT_TYPES = [
   'page_view',
@@ -34,7 +34,7 @@ export const EVENT_TOPICS: EventTopicSpec[] = [
       { name: 'event_type', type: 'text' },
       { name: 'occurred_at', type: 'timestamptz' },
       { name: 'session_id', type: 'text' },
-      { name: 'customer_id', type: 'int', nullable: true },
+      { name: 'customer_id', type: 'int', nullable: true, derived: [CUSTOMER_KEY] },
       { name: 'device', type: 'text' },
       { name: 'page_url', type: 'text', nullable: true },
       { name: 'product_id', type: 'int', nullable: true },

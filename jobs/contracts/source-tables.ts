@@ -4,6 +4,7 @@
  * Every table has updated_at: extraction is incremental on it. Column types: jobs/contracts/column-types.ts.
  */
 import type { ColumnSpec } from './column-types.ts';
+import type { DerivedColumn } from './pii.ts';
 
 export type { ColumnSpec, ColumnType } from './column-types.ts';
 
@@ -21,6 +22,12 @@ export const REPORTING_CURRENCY = 'USD';
 /** Amounts in an order's or a product's currency: the OLTP columns are numeric(12, 2). */
 const MONEY = { precision: 12, scale: 2 } as const;
 
+/**
+ * customer_key, the keyed hash of customer_id: how gold joins facts to customers without the source's id. Every
+ * source naming a customer derives it the same way, so the keys match across tables.
+ */
+export const CUSTOMER_KEY: DerivedColumn = { name: 'customer_key', kind: 'hmac' };
+
 const audit: ColumnSpec[] = [
   { name: 'created_at', type: 'timestamptz' },
   { name: 'updated_at', type: 'timestamptz' },
@@ -31,12 +38,32 @@ export const SOURCE_TABLES: SourceTableSpec[] = [
     name: 'customers',
     primaryKey: ['customer_id'],
     columns: [
-      { name: 'customer_id', type: 'int' },
-      { name: 'email', type: 'text', pii: true },
-      { name: 'phone', type: 'text', nullable: true, pii: true },
-      { name: 'first_name', type: 'text', pii: true },
-      { name: 'last_name', type: 'text', pii: true },
-      { name: 'street_address', type: 'text', nullable: true, pii: true },
+      { name: 'customer_id', type: 'int', derived: [CUSTOMER_KEY] },
+      {
+        name: 'email',
+        type: 'text',
+        pii: 'email',
+        derived: [
+          { name: 'email_hash', kind: 'hmac' },
+          { name: 'email_masked', kind: 'mask' },
+        ],
+      },
+      {
+        name: 'phone',
+        type: 'text',
+        nullable: true,
+        pii: 'phone',
+        derived: [{ name: 'phone_masked', kind: 'mask' }],
+      },
+      { name: 'first_name', type: 'text', pii: 'name' },
+      { name: 'last_name', type: 'text', pii: 'name' },
+      {
+        name: 'street_address',
+        type: 'text',
+        nullable: true,
+        pii: 'address',
+        derived: [{ name: 'street_address_hash', kind: 'hmac' }],
+      },
       { name: 'city', type: 'text' },
       { name: 'country_code', type: 'text' },
       { name: 'loyalty_tier', type: 'text' },
@@ -64,7 +91,7 @@ export const SOURCE_TABLES: SourceTableSpec[] = [
     primaryKey: ['order_id'],
     columns: [
       { name: 'order_id', type: 'int' },
-      { name: 'customer_id', type: 'int' },
+      { name: 'customer_id', type: 'int', derived: [CUSTOMER_KEY] },
       { name: 'ordered_at', type: 'timestamptz' },
       { name: 'status', type: 'text' },
       { name: 'channel', type: 'text' },

@@ -8,7 +8,7 @@ import {
 } from '../../adapters/warehouse/sql-database.ts';
 import { lockForWriteSql } from '../../sql/dialects/macros.ts';
 import type { JobContext, PrintLine } from '../context.ts';
-import { contractFor } from '../contracts/data-contracts.ts';
+import { contractFor, type DataContract } from '../contracts/data-contracts.ts';
 import { quarantinedIdentity } from '../contracts/source-keys.ts';
 import { sourceTable } from '../contracts/source-tables.ts';
 import { BatchDataError, classifyBatchError } from '../ops/batch-errors.ts';
@@ -112,16 +112,23 @@ export async function loadBatchInTransaction(
   const quarantineRows = batch.quarantine_key
     ? await readQuarantine(context, batch.quarantine_key).catch(failsBatch(batch, table))
     : [];
+  // A source with personal data lands whole in the restricted schema `pii`; bronze gets the row without its clear
+  // PII columns (their keyed hashes and masks were derived during validation).
+  const landing = contract.piiColumns.length > 0 ? `pii.${contract.table}` : table;
   await tx.exec(lockForWriteSql(table, tx.dialect));
-  // Under the lock no other load of the table runs, so what this finds stays true: a batch never loaded has no
+  if (landing !== table) await tx.exec(lockForWriteSql(landing, tx.dialect));
+  // Under the locks no other load of these tables runs, so what this finds stays true: a batch never loaded has no
   // rows to delete, and a lookup by the index (Redshift: the sort key's zone maps) is cheaper than a delete's write.
-  const [earlier] = await tx.query(`select 1 as found from ${table} where _batch_id = $1 limit 1`, [
-    batch.batch_id,
-  ]);
-  if (earlier) await tx.query(`delete from ${table} where _batch_id = $1`, [batch.batch_id]);
+  for (const target of landing === table ? [table] : [table, landing]) {
+    const [earlier] = await tx.query(`select 1 as found from ${target} where _batch_id = $1 limit 1`, [
+      batch.batch_id,
+    ]);
+    if (earlier) await tx.query(`delete from ${target} where _batch_id = $1`, [batch.batch_id]);
+  }
   const copied = await tx
-    .copyFromCsv(table, stagingColumns(contract), { store: context.lake(), key: stagedKey })
-    .catch(failsBatch(batch, table));
+    .copyFromCsv(landing, stagingColumns(contract), { store: context.lake(), key: stagedKey })
+    .catch(failsBatch(batch, landing));
+  if (landing !== table) await copyWithoutPii(tx, contract, landing, table, batch.batch_id);
   if (copied !== batch.rows_staged) {
     throw new BatchDataError(
       `batch ${batch.batch_id}: loaded ${copied} rows into ${table}, staging holds ${batch.rows_staged}`,
@@ -137,6 +144,23 @@ export async function loadBatchInTransaction(
     rows: copied,
     quarantineRows: quarantineRows.length,
   };
+}
+
+/** The batch's rows from the `pii` landing table into bronze, every column but the clear PII ones. */
+async function copyWithoutPii(
+  tx: SqlDatabase,
+  contract: DataContract,
+  landing: string,
+  table: string,
+  batchId: string,
+): Promise<void> {
+  const clear = new Set(contract.piiColumns);
+  const columns = [...stagingColumns(contract), '_ingested_at']
+    .filter((column) => !clear.has(column))
+    .join(', ');
+  await tx.query(`insert into ${table} (${columns}) select ${columns} from ${landing} where _batch_id = $1`, [
+    batchId,
+  ]);
 }
 
 /** Ties an error of the batch's own data to the batch (a round of the stream applier loads several); rethrows. */

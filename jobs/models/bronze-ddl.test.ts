@@ -1,25 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { type ColumnSpec, checkCsvCell, MAX_TEXT_BYTES } from '../contracts/column-types.ts';
-import { DEFAULT_TIME_WINDOW, STREAM_COLUMN_SPECS } from '../contracts/data-contracts.ts';
-import { EVENT_TOPICS } from '../contracts/event-topics.ts';
-import { SOURCE_TABLES } from '../contracts/source-tables.ts';
-import { loadBronzeTables, stripCommentsAndStrings } from './models.ts';
+import { DATA_CONTRACTS, DEFAULT_TIME_WINDOW, STREAM_COLUMN_SPECS } from '../contracts/data-contracts.ts';
+import { loadBronzeTables, loadPiiTables, stripCommentsAndStrings } from './models.ts';
 
 const META_COLUMNS = ['_rescued_data', '_batch_id', '_source_file', '_ingested_at'];
 const STREAM_COLUMNS = ['_stream_partition', '_stream_offset', '_published_at'];
 
-const contracts = [
-  ...SOURCE_TABLES.map((table) => ({
-    table: table.name,
-    columns: table.columns.map((column) => column.name),
-    stream: [] as string[],
-  })),
-  ...EVENT_TOPICS.map((topic) => ({
-    table: topic.table,
-    columns: topic.fields.map((field) => field.name),
-    stream: STREAM_COLUMNS,
-  })),
-];
+const contracts = DATA_CONTRACTS.map((contract) => {
+  const clear = new Set(contract.piiColumns);
+  return {
+    table: contract.table,
+    /** What bronze lands: the declared columns but the clear PII ones, then the derived hashes and masks. */
+    columns: [...contract.columns.filter((column) => !clear.has(column)), ...contract.derivedColumns],
+    /** What the restricted `pii` table lands: every staged column. */
+    landed: [...contract.columns, ...contract.derivedColumns],
+    piiColumns: contract.piiColumns,
+    stream: contract.streamColumns.length > 0 ? STREAM_COLUMNS : [],
+  };
+});
 
 /** Written by the key reconciliation (jobs/reconcile/), not loaded from a contract's staged rows. */
 const TOMBSTONES = 'bronze.source_deletes';
@@ -49,8 +47,24 @@ describe('bronze DDL', () => {
     expect(tombstones?.sql).toContain('  _ingested_at timestamptz not null default current_timestamp\n');
   });
 
+  it('lands the clear PII of a source only in its pii table, with everything staged; bronze never has it', () => {
+    const pii = loadPiiTables();
+    const withPii = contracts.filter((entry) => entry.piiColumns.length > 0);
+    expect(withPii.map((entry) => entry.table)).toEqual(['customers']);
+    expect(pii.map((table) => table.name)).toEqual(withPii.map((entry) => `pii.${entry.table}`));
+    for (const entry of withPii) {
+      expect(pii.find((table) => table.name === `pii.${entry.table}`)?.columns).toEqual([
+        ...entry.landed,
+        ...entry.stream,
+        ...META_COLUMNS,
+      ]);
+      const ddl = bronze.find((table) => table.name === `bronze.${entry.table}`);
+      for (const column of entry.piiColumns) expect(ddl?.columns).not.toContain(column);
+    }
+  });
+
   it.each(contracts)(
-    'bronze.$table has the contract columns, in order, then the load metadata',
+    'bronze.$table has the contract columns (no clear PII), their derived hashes and masks, then the load metadata',
     ({ table, columns, stream }) => {
       const ddl = bronze.find((entry) => entry.name === `bronze.${table}`);
       expect(ddl?.columns).toEqual([...columns, ...stream, ...META_COLUMNS]);
@@ -61,9 +75,12 @@ describe('bronze DDL', () => {
     for (const table of bronze) {
       expect(table.grain, table.file).toMatch(/^one row per /);
       const contract = contracts.find((entry) => `bronze.${entry.table}` === table.name);
+      const derived = new Set(DATA_CONTRACTS.flatMap((entry) => entry.derivedColumns));
       for (const column of [...(contract?.columns ?? []), '_rescued_data']) {
+        // A keyed hash is 64 hex characters; masks are as long as what they mask.
+        const width = /_(hash|key)$/.test(column) && derived.has(column) ? 64 : MAX_TEXT_BYTES;
         expect(table.sql, `${table.file} ${column}`).toMatch(
-          new RegExp(`\\n  ${column} varchar\\(${MAX_TEXT_BYTES}\\),\\n`),
+          new RegExp(`\\n  ${column} varchar\\(${width}\\),\\n`),
         );
       }
       expect(table.sql).toContain('  _batch_id varchar(128) not null,\n');

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPglite } from '../../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
@@ -10,9 +11,9 @@ import {
 } from './build.ts';
 import { runModelTests } from './model-tests.ts';
 import { loadModels, type Model, parseModel } from './models.ts';
-import { FIXTURE_PII, loadBronzeFixtures } from './test-fixtures.ts';
+import { FIXTURE_PII, FIXTURE_PII_HASH_KEY, loadBronzeFixtures } from './test-fixtures.ts';
 
-const vars = { piiHashKey: 'test-pii-key' };
+const vars = {};
 
 let db: SqlDatabase;
 let models: Model[];
@@ -145,9 +146,9 @@ describe('buildModels', () => {
   });
 
   it('renders the Redshift spelling of the dialect helpers', () => {
-    const factOrders = models.find((model) => model.name === 'gold.fact_orders') as Model;
-    const redshift = renderModelSql(factOrders, 'redshift', vars);
-    expect(redshift).toContain("sha2('test-pii-key' ||");
+    const factSessions = models.find((model) => model.name === 'gold.fact_sessions') as Model;
+    const redshift = renderModelSql(factSessions, 'redshift', vars);
+    expect(redshift).toContain('datediff(second, ');
     expect(redshift).not.toContain('{{');
   });
 });
@@ -160,12 +161,12 @@ describe('silver', () => {
     });
     expect(
       await one(
-        'select city, loyalty_tier, email, country_code, _batch_id from silver.customers where customer_id = 1',
+        'select city, loyalty_tier, email_masked, country_code, _batch_id from silver.customers where customer_id = 1',
       ),
     ).toEqual({
       city: 'Lyon',
       loyalty_tier: 'silver',
-      email: 'jane.doe@example.com',
+      email_masked: 'j***@example.com',
       country_code: 'FR',
       _batch_id: 'b3',
     });
@@ -388,7 +389,30 @@ describe('gold', () => {
     ]);
   });
 
-  it('holds no clear email, phone, name or street address', async () => {
+  it('carries the keyed hashes derived at validation: HMAC-SHA256 under the PII key, the same in every table', async () => {
+    const hmac = (text: string) => createHmac('sha256', FIXTURE_PII_HASH_KEY).update(text).digest('hex');
+    expect(
+      await one(
+        'select customer_key, email_hash, street_address_hash from gold.dim_customers where customer_id = 1 and is_current',
+      ),
+    ).toEqual({
+      customer_key: hmac('1'),
+      email_hash: hmac('jane.doe@example.com'),
+      street_address_hash: hmac('12 Rue de Rivoli'),
+    });
+    expect(await one('select customer_key from gold.fact_orders where order_id = 100')).toEqual({
+      customer_key: hmac('1'),
+    });
+    expect(
+      await rows('select distinct customer_key from gold.fact_sessions where customer_key is not null'),
+    ).toEqual(expect.arrayContaining([{ customer_key: hmac('1') }]));
+  });
+
+  it('holds no clear email, phone, name or street address in silver or gold', async () => {
+    const silverColumns = await rows(
+      "select table_name, column_name from information_schema.columns where table_schema = 'silver' and column_name in ('email', 'phone', 'first_name', 'last_name', 'street_address')",
+    );
+    expect(silverColumns).toEqual([]);
     const snapshot = await snapshotGold();
     for (const [table, tableRows] of Object.entries(snapshot)) {
       for (const text of tableRows) {

@@ -23,6 +23,7 @@ import { type ModelTestResult, runModelTests, type TableResolver } from './model
 import {
   downstreamOf,
   loadBronzeTables,
+  loadPiiTables,
   MODEL_LAYERS,
   type Model,
   type ModelLayer,
@@ -35,7 +36,7 @@ import {
 import { planUnchanged, recordWholeBuild } from './unchanged.ts';
 
 export interface BuildOptions {
-  /** Values for the macros; piiHashKey is required by the gold models. Never logged. */
+  /** Values for the macros (the column types; no secret: no model hashes with a key). */
   vars: MacroVars;
   /** Overrides the database's dialect (for tests of the Redshift rendering). */
   dialect?: SqlDialect;
@@ -149,18 +150,24 @@ export class ModelsBlockedError extends Error {
 
 const LAYERS: WarehouseLayer[] = ['bronze', 'silver', 'gold'];
 
+/** The restricted schema holding personal data in clear (sql/pii/): only the data_engineer role reads it. */
+export const PII_SCHEMA = 'pii';
+
 export async function createSchemas(db: SqlDatabase): Promise<void> {
-  await db.exec(LAYERS.map((layer) => `create schema if not exists ${layer}`).join(';\n'));
+  await db.exec([...LAYERS, PII_SCHEMA].map((schema) => `create schema if not exists ${schema}`).join(';\n'));
 }
 
-/** Creates the bronze schema and tables from sql/bronze if missing (the DDL is `create table if not exists`). */
+/**
+ * Creates the bronze tables from sql/bronze and the restricted landing tables from sql/pii if missing (the DDL is
+ * `create table if not exists`), with their schemas.
+ */
 export async function createBronzeTables(db: SqlDatabase, sqlRoot: string = SQL_ROOT): Promise<void> {
   await createSchemas(db);
-  for (const table of loadBronzeTables(sqlRoot))
+  for (const table of [...loadBronzeTables(sqlRoot), ...loadPiiTables(sqlRoot)])
     await db.exec(bronzeTableSql(table.name, table.sql, db.dialect));
 }
 
-/** The SELECT a model runs on a dialect, macros expanded. Contains the PII hash key: do not log it. */
+/** The SELECT a model runs on a dialect, macros expanded. Holds no secret: the PII hashes are columns already. */
 export function renderModelSql(model: Model, dialect: SqlDialect, vars: MacroVars): string {
   return expandMacros(model.sql, dialect, { columnType: columnTypeOf, ...vars });
 }
@@ -493,7 +500,7 @@ function renderSelects(
 ): Map<string, string> {
   const selects = new Map<string, string>();
   for (const model of selected) {
-    // Renamed before the macros are expanded, so the PII key's literal is never in the text being rewritten.
+    // Renamed before the macros are expanded: the rewrite reads the model as written.
     const readingNext = { ...model, sql: renameTableReferences(model.sql, tableOf) };
     try {
       selects.set(model.name, renderModelSql(readingNext, dialect, vars));

@@ -9,7 +9,7 @@ import { testQueries } from './model-tests.ts';
 import { loadModels, type Model, renameTableReferences } from './models.ts';
 import { loadBronzeFixtures } from './test-fixtures.ts';
 
-const vars = { piiHashKey: 'test-pii-key' };
+const vars = {};
 const models = loadModels();
 const modelNamed = (name: string) => models.find((model) => model.name === name) as Model;
 

@@ -11,7 +11,7 @@ import { BRONZE_FIXTURES, loadBronzeFixtures } from './test-fixtures.ts';
  * last published tables, and no `__next` table is left. On PGlite and on a real PostgreSQL.
  */
 
-const vars = { piiHashKey: 'test-pii-key' };
+const vars = {};
 const models = loadModels();
 const STATUS_CHECK = 'silver.orders: accepted_values(status; pending, shipped, delivered, cancelled)';
 /** What silver.orders holds back when its status check fails: itself, and the gold models reading it or them. */

@@ -4,7 +4,7 @@ import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { applyIncrementally, buildLayer, buildModels, createBronzeTables, ModelBuildError } from './build.ts';
 import { loadModels, type Model, parseIncremental, parseModel } from './models.ts';
 
-const vars = { piiHashKey: 'test-pii-key' };
+const vars = {};
 let db: SqlDatabase;
 let models: Model[];
 let clicks: Model;

@@ -31,8 +31,8 @@
  *   sources keep it: a row's recompute key is the same in all its versions, a batch commits in one transaction and
  *   leaves bronze whole;
  * - the model itself: the hash of its rendered SQL (with its key and lookback) is recorded; a changed model, a first
- *   build, a missing state or `--full-refresh` builds it whole. The PII key is part of the rendered SQL, so a
- *   rotated key rebuilds gold whole too.
+ *   build, a missing state or `--full-refresh` builds it whole. The PII key is in no SQL (validation derives
+ *   the keyed hashes), so a rotated key takes a rebuild from the lake (`ecomm rebuild`), not a model rebuild.
  *
  * An increment's blocking checks read only the recomputed keys' rows where that is sound (model-tests.ts
  * checksChangedKeysOnly): the other rows were passed by the same tests, which are part of the model's hash.
@@ -193,7 +193,7 @@ export function feedsOf(
   return feeds.filter((feed) => feed.table !== DELETES);
 }
 
-/** The hash recorded with a build: a different one (model, key, lookback, macros, PII key) rebuilds it whole. */
+/** The hash recorded with a build: a different one (model, key, lookback, macros) rebuilds it whole. */
 export function modelSqlHash(model: Model, renderedSql: string): string {
   const spec = model.incremental;
   // The tests too: an increment's checks read only its recomputed keys (model-tests.ts checksChangedKeysOnly), which

@@ -423,7 +423,18 @@ export function loadBronzeTables(sqlRoot: string = SQL_ROOT): BronzeTable[] {
   return sqlFiles(join(sqlRoot, 'bronze')).map((file) => parseBronzeTable(file, readFileSync(file, 'utf8')));
 }
 
-export function parseBronzeTable(file: string, text: string): BronzeTable {
+/** The restricted landing tables (sql/pii/): rows with personal data in clear, which no model reads. */
+export function loadPiiTables(sqlRoot: string = SQL_ROOT): BronzeTable[] {
+  return sqlFiles(join(sqlRoot, 'pii')).map((file) =>
+    parseBronzeTable(file, readFileSync(file, 'utf8'), 'pii'),
+  );
+}
+
+export function parseBronzeTable(
+  file: string,
+  text: string,
+  schema: 'bronze' | 'pii' = 'bronze',
+): BronzeTable {
   const shown = displayPath(file);
   const table = baseName(file);
   const { header } = splitHeader(text);
@@ -431,14 +442,14 @@ export function parseBronzeTable(file: string, text: string): BronzeTable {
   if (!grain) throw new Error(`${shown}: the first line must state the grain: "-- grain: one row per …"`);
   const code = stripCommentsAndStrings(text);
   const ddl = new RegExp(
-    `create\\s+table\\s+if\\s+not\\s+exists\\s+bronze\\.${table}\\s*\\(([\\s\\S]*)\\)`,
+    `create\\s+table\\s+if\\s+not\\s+exists\\s+${schema}\\.${table}\\s*\\(([\\s\\S]*)\\)`,
     'i',
   ).exec(code);
-  if (!ddl) throw new Error(`${shown}: expected "create table if not exists bronze.${table} (…)"`);
+  if (!ddl) throw new Error(`${shown}: expected "create table if not exists ${schema}.${table} (…)"`);
   const columns = splitTopLevel(ddl[1] as string).map(
     (definition) => definition.trim().split(/\s+/)[0] as string,
   );
-  return { name: `bronze.${table}`, file: shown, grain, columns, sql: text };
+  return { name: `${schema}.${table}`, file: shown, grain, columns, sql: text };
 }
 
 function checkReferences(models: Model[], bronze: BronzeTable[]): string[] {

@@ -5,6 +5,7 @@
  * The expected numbers in build.test.ts are computed by hand from these rows.
  */
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import { DATA_CONTRACTS } from '../contracts/data-contracts.ts';
 
 type Row = Record<string, string | null>;
 
@@ -282,10 +283,33 @@ export const FIXTURE_PII = [
   '1 Main Street',
 ];
 
-/** Inserts the fixtures into bronze tables that already exist. */
+/** The PII hash key the fixtures' keyed hashes (customer_key, email_hash, …) are derived with. */
+export const FIXTURE_PII_HASH_KEY = 'test-pii-key';
+
+/**
+ * A fixture row as the load job lands it in bronze: the derived columns (keyed hashes, masks) computed as
+ * validation computes them, and the clear PII columns left out (they land in the restricted schema `pii`).
+ */
+export function asLoaded(table: string, row: Row): Row {
+  const contract = DATA_CONTRACTS.find((entry) => entry.table === table);
+  if (!contract || contract.derivedColumns.length === 0) return row;
+  const derived = contract.derive(
+    contract.columns.map((column) => row[column] ?? null),
+    FIXTURE_PII_HASH_KEY,
+  );
+  const loaded: Row = Object.fromEntries(
+    Object.entries(row).filter(([column]) => !contract.piiColumns.includes(column)),
+  );
+  contract.derivedColumns.forEach((column, index) => {
+    loaded[column] = derived[index] ?? null;
+  });
+  return loaded;
+}
+
+/** Inserts the fixtures into bronze tables that already exist, as the load job would land them. */
 export async function loadBronzeFixtures(db: SqlDatabase, fixtures: Record<string, Row[]> = BRONZE_FIXTURES) {
-  for (const [table, rows] of Object.entries(fixtures)) {
-    for (const row of rows) {
+  for (const [table, fixtureRows] of Object.entries(fixtures)) {
+    for (const row of fixtureRows.map((fixture) => asLoaded(table, fixture))) {
       const columns = Object.keys(row);
       const values = columns.map((column) => literal(row[column] ?? null));
       await db.exec(`insert into bronze.${table} (${columns.join(', ')}) values (${values.join(', ')})`);

@@ -10,7 +10,7 @@ import { loadBronzeFixtures } from './test-fixtures.ts';
  * published build (jobs/models/unchanged.ts), and rebuilt as soon as something did: a bronze batch, an input model
  * published since, its own tests.
  */
-const vars = { piiHashKey: 'test-pii-key' };
+const vars = {};
 const models = loadModels();
 let db: SqlDatabase;
 

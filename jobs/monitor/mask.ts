@@ -8,6 +8,7 @@
  *   could not be parsed (malformed JSON, a truncated record).
  */
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
+import { EMAIL_PATTERN, isPhoneDigits, PHONE_PATTERN } from '../contracts/pii.ts';
 import { SOURCE_TABLES } from '../contracts/source-tables.ts';
 
 /** Field names treated as personal data whatever the source (schema drift can bring them anywhere). */
@@ -24,21 +25,10 @@ const PII_COLUMNS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
   ]),
 );
 
-const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
-const EMAIL_WHOLE = /^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/;
-/**
- * Phone numbers: an international prefix (`+44 20 1234 5678`, `+1 201-555-0100`) or a grouped national number
- * (`(201) 555-0100`, `201-555-0100`). Dates (`2026-09-30`), times, UUIDs and amounts do not match: groups after the
- * first need three or more digits, and no letter or digit may touch either end.
- */
-const PHONE =
-  /(?<![\w+-])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}|(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4})(?![\w-])/g;
-const PHONE_WHOLE = new RegExp(`^${PHONE.source}$`);
-/** A phone number has 7 to 15 digits (E.164); fewer is a code or an amount. */
-const isPhoneDigits = (text: string) => {
-  const digits = text.replace(/\D/g, '').length;
-  return digits >= 7 && digits <= 15;
-};
+const EMAIL = EMAIL_PATTERN;
+const EMAIL_WHOLE = new RegExp(`^${EMAIL_PATTERN.source}$`);
+const PHONE = PHONE_PATTERN;
+const PHONE_WHOLE = new RegExp(`^${PHONE_PATTERN.source}$`);
 
 export type MaskedValue = string | number | boolean | null;
 

@@ -23,7 +23,12 @@ export async function ensureWarehouseSchema(db: SqlDatabase): Promise<void> {
     try {
       await db.exec(['create schema if not exists ops', ...ops.map((table) => table.sql)].join(';\n'));
       await createBronzeTables(db);
-      await addMissingColumns(db, ops);
+      // Bronze and pii too: an older bronze.customers lacks the keyed hashes the load now copies into it.
+      await addMissingColumns(db, [
+        ...ops,
+        ...declaredTables(join(SQL_ROOT, 'bronze')),
+        ...declaredTables(join(SQL_ROOT, 'pii')),
+      ]);
       return;
     } catch (error) {
       // Two jobs starting together on a fresh warehouse (the run and the stream service) race on the same

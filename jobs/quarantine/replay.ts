@@ -21,7 +21,7 @@ import { lakeKey } from '../lake/layout.ts';
 import { type LoadedBatch, runLoad } from '../load/index.ts';
 import { markValidated, registerBatch } from '../ops/batches.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
-import { checkOptionsOf, judge, openRawRecords, stagingColumns } from '../validate/index.ts';
+import { checkOptionsOf, judge, openRawRecords, stagedCells, stagingColumns } from '../validate/index.ts';
 import { replayLineage } from './lineage.ts';
 
 export interface ReplayOptions {
@@ -141,6 +141,7 @@ export async function replayQuarantine(context: JobContext, options: ReplayOptio
     let rescued = 0;
     if (pending.size > 0) {
       const checkOptions = checkOptionsOf(context);
+      const piiHashKey = await context.piiHashKey();
       const records = await openRawRecords(lake, batch.raw_key, contract);
       for await (const record of records) {
         if (!pending.has(record.rowNumber)) continue;
@@ -159,9 +160,14 @@ export async function replayQuarantine(context: JobContext, options: ReplayOptio
           await staging.write(csvLine(stagingColumns(contract)));
         }
         if (verdict.rescued) rescued += 1;
-        const rescuedText = verdict.rescued ? JSON.stringify(verdict.rescued) : null;
         await staging.write(
-          csvLine([...verdict.values, ...record.stream, rescuedText, replayBatchId, batch.raw_key]),
+          csvLine(
+            stagedCells(contract, verdict, record, {
+              batchId: replayBatchId,
+              sourceFile: batch.raw_key,
+              piiHashKey,
+            }),
+          ),
         );
         outcomes.push({ rowNumber: record.rowNumber, promoted: true, reasons: [] });
         report.promoted += 1;

@@ -245,10 +245,7 @@ async function restoreTombstones(context: JobContext, db: SqlDatabase): Promise<
 
 /** Tables holding what a rebuild writes: any row there means the target is not fresh. */
 async function occupiedTables(db: SqlDatabase): Promise<string[]> {
-  const bronze = await db.query<{ table_name: string }>(
-    "select table_name from information_schema.tables where table_schema = 'bronze' order by table_name",
-  );
-  const tables = [...REBUILT_OPS_TABLES, ...bronze.map((row) => `bronze.${row.table_name}`)];
+  const tables = [...REBUILT_OPS_TABLES, ...(await landingTables(db))];
   const occupied: string[] = [];
   for (const table of tables) {
     const [row] = await db.query<{ n: number }>(`select cast(count(*) as integer) as n from ${table}`);
@@ -258,13 +255,19 @@ async function occupiedTables(db: SqlDatabase): Promise<string[]> {
 }
 
 async function emptyRebuiltTables(db: SqlDatabase): Promise<void> {
-  const bronze = await db.query<{ table_name: string }>(
-    "select table_name from information_schema.tables where table_schema = 'bronze' order by table_name",
-  );
+  const tables = [...REBUILT_OPS_TABLES, ...(await landingTables(db))];
   await db.transaction(async (tx) => {
-    for (const table of [...REBUILT_OPS_TABLES, ...bronze.map((row) => `bronze.${row.table_name}`)])
-      await tx.query(`delete from ${table}`);
+    for (const table of tables) await tx.query(`delete from ${table}`);
   });
+}
+
+/** The tables loads write: bronze, and the restricted `pii` landing tables (rows with personal data in clear). */
+async function landingTables(db: SqlDatabase): Promise<string[]> {
+  const rows = await db.query<{ table_name: string }>(
+    `select table_schema || '.' || table_name as table_name from information_schema.tables
+     where table_schema in ('bronze', 'pii') order by table_schema, table_name`,
+  );
+  return rows.map((row) => row.table_name);
 }
 
 function describe(result: RebuildResult): string {

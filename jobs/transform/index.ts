@@ -51,7 +51,7 @@ export async function runTransform(
   const db = await context.warehouse();
   const models = loadModels();
   const build: BuildOptions = {
-    vars: { piiHashKey: await context.piiHashKey() },
+    vars: {},
     now: () => context.now(),
     fullRefresh: scope.fullRefresh ?? false,
     ...(scope.only ? { only: scope.only } : {}),

@@ -10,7 +10,7 @@ import type { ModelBuildResult } from '../models/build.ts';
 import type { Model } from '../models/models.ts';
 
 /**
- * transform: one model built (its SQL as written, macros not expanded: the expanded text holds the PII key), or
+ * transform: one model built (its SQL as written, macros not expanded), or
  * the model a ModelBuildError names when the build failed.
  */
 export async function transformLineage(

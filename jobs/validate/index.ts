@@ -12,6 +12,7 @@ import {
   type DataContract,
   MAX_EVENT_BYTES,
 } from '../contracts/data-contracts.ts';
+import { maskRescued } from '../contracts/pii.ts';
 import { contractCheckOptions } from '../contracts/settings.ts';
 import { lakeKey } from '../lake/layout.ts';
 import { openRawObject, type RawEnvelope } from '../lake/raw-batch.ts';
@@ -24,9 +25,38 @@ import { validateLineage } from './lineage.ts';
 /** Metadata columns validate appends to every staged row; bronze declares the same. */
 export const STAGING_META_COLUMNS = ['_rescued_data', '_batch_id', '_source_file'] as const;
 
-/** The staged CSV's columns, in order: the contract's, the stream position (events), then the metadata. */
+/**
+ * The staged CSV's columns, in order: the contract's, the derived ones (keyed hashes, masks), the stream position
+ * (events), then the metadata.
+ */
 export function stagingColumns(contract: DataContract): string[] {
-  return [...contract.columns, ...contract.streamColumns, ...STAGING_META_COLUMNS];
+  return [
+    ...contract.columns,
+    ...contract.derivedColumns,
+    ...contract.streamColumns,
+    ...STAGING_META_COLUMNS,
+  ];
+}
+
+/**
+ * A passing record's staged cells, in stagingColumns order: its values, their derived columns (hashed with the PII
+ * key, here and never in SQL), its stream position, and its undeclared fields with personal data masked.
+ */
+export function stagedCells(
+  contract: DataContract,
+  verdict: ContractVerdict,
+  record: RawRecord,
+  meta: { batchId: string; sourceFile: string; piiHashKey: string | undefined },
+): (string | null)[] {
+  const rescued = verdict.rescued ? JSON.stringify(maskRescued(verdict.rescued)) : null;
+  return [
+    ...verdict.values,
+    ...contract.derive(verdict.values, meta.piiHashKey),
+    ...record.stream,
+    rescued,
+    meta.batchId,
+    meta.sourceFile,
+  ];
 }
 
 export interface ValidatedBatch {
@@ -119,7 +149,7 @@ async function validateBatch(context: JobContext, batch: BatchRow): Promise<Vali
       rawKey: batch.raw_key,
     },
     await openRawRecords(lake, batch.raw_key, contract),
-    { check: checkOptionsOf(context) },
+    { check: checkOptionsOf(context), piiHashKey: await context.piiHashKey() },
   );
   if (result.rowsIn !== batch.rows_raw) {
     throw new BatchDataError(
@@ -191,9 +221,14 @@ export async function validateRecords(
       const verdict = judge(contract, record, checkOptions);
       if (verdict.reasons.length === 0) {
         if (verdict.rescued) result.rescued += 1;
-        const rescued = verdict.rescued ? JSON.stringify(verdict.rescued) : null;
         await staging.write(
-          csvLine([...verdict.values, ...record.stream, rescued, target.batchId, target.rawKey]),
+          csvLine(
+            stagedCells(contract, verdict, record, {
+              batchId: target.batchId,
+              sourceFile: target.rawKey,
+              piiHashKey: options.piiHashKey,
+            }),
+          ),
         );
         result.staged += 1;
         continue;
@@ -237,6 +272,8 @@ export interface ValidationOptions {
   check?: CheckOptions;
   /** Sees each failing record (the stream service dead-letters them). */
   onInvalid?: (record: RawRecord, reasons: string[]) => void;
+  /** The PII hash key (secret store), for the contracts that derive keyed hashes. */
+  piiHashKey?: string;
 }
 
 /** The options every contract check of a job takes: the job's clock and the configured time windows. */

@@ -11,6 +11,7 @@ create table if not exists bronze.clickstream_events (
   product_id varchar(65535),
   quantity varchar(65535),
   order_id varchar(65535),
+  customer_key varchar(64),
   _stream_partition varchar(16),
   _stream_offset varchar(32),
   _published_at varchar(64),

@@ -10,6 +10,7 @@ create table if not exists bronze.orders (
   shipping_amount varchar(65535),
   created_at varchar(65535),
   updated_at varchar(65535),
+  customer_key varchar(64),
   _rescued_data varchar(65535),
   _batch_id varchar(128) not null,
   _source_file varchar(1024) not null,

@@ -4,16 +4,13 @@ import { openPglite } from '../../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { bronzeTableSql, expandMacros, MACROS, splitArguments } from './macros.ts';
 
-const vars = { piiHashKey: "k3y-with-'quote" };
+const vars = {};
 
 describe('expandMacros', () => {
-  it('expands pii_hash to sha256 on postgres and sha2 on redshift, with the key as an escaped literal', () => {
-    const sql = 'select {{ pii_hash(customer_id) }} as customer_key';
-    expect(expandMacros(sql, 'postgres', vars)).toBe(
-      "select encode(sha256(convert_to('k3y-with-''quote' || cast((customer_id) as varchar(65535)), 'UTF8')), 'hex') as customer_key",
-    );
-    expect(expandMacros(sql, 'redshift', vars)).toBe(
-      "select sha2('k3y-with-''quote' || cast((customer_id) as varchar(65535)), 256) as customer_key",
+  it('has no pii_hash: a keyed hash in SQL would spell the key in the statement log', () => {
+    expect(Object.keys(MACROS)).not.toContain('pii_hash');
+    expect(() => expandMacros('select {{ pii_hash(customer_id) }}', 'postgres')).toThrow(
+      /pii_hash is gone: .*select the hash column derived during validation/,
     );
   });
 
@@ -53,26 +50,12 @@ describe('expandMacros', () => {
     expect(splitArguments("f(a, b), 'x, y', c")).toEqual(['f(a, b)', "'x, y'", 'c']);
   });
 
-  it('refuses unknown macros, wrong arity, a missing key and keys that engines would read differently', () => {
+  it('refuses unknown macros, wrong arity and malformed calls', () => {
     expect(() => expandMacros('{{ sha(x) }}', 'postgres')).toThrow(/unknown macro \{\{ sha\(…\) \}\}/);
     expect(() => expandMacros('{{ add_days(x) }}', 'postgres')).toThrow(
       /add_days takes \(date, days\), got 1/,
     );
-    expect(() => expandMacros('{{ pii_hash(x) }}', 'postgres')).toThrow(/needs vars\.piiHashKey/);
-    expect(() => expandMacros('{{ pii_hash(x) }}', 'postgres', { piiHashKey: 'a\\b' })).toThrow(
-      /backslashes/,
-    );
-    expect(() => expandMacros('{{ pii_hash x }}', 'postgres', vars)).toThrow(/malformed macro call/);
-  });
-
-  it('never puts the key in an error message', () => {
-    const secret = 'super-secret-key\\';
-    try {
-      expandMacros('{{ pii_hash(x) }}', 'postgres', { piiHashKey: secret });
-      expect.unreachable();
-    } catch (error) {
-      expect((error as Error).message).not.toContain('super-secret');
-    }
+    expect(() => expandMacros('{{ add_days x }}', 'postgres')).toThrow(/malformed macro call/);
   });
 
   it('gives every helper a default spelling', () => {
@@ -95,15 +78,6 @@ describe('postgres spellings on PGlite', () => {
     const [row] = await db.query(`select ${expandMacros(expression, 'postgres', options)} as value`);
     return row?.value;
   };
-
-  it('pii_hash is the lowercase hex SHA-256 of key || value (what Redshift sha2 returns)', async () => {
-    const expected = createHash('sha256').update(`${vars.piiHashKey}42`).digest('hex');
-    expect(await evaluate('{{ pii_hash(42) }}')).toBe(expected);
-    expect(await evaluate("{{ pii_hash('é@x') }}")).toBe(
-      createHash('sha256').update(`${vars.piiHashKey}é@x`, 'utf8').digest('hex'),
-    );
-    expect(await evaluate('{{ pii_hash(null) }}')).toBeNull();
-  });
 
   it('cast_column reads both ISO timestamp spellings and the boolean spellings the contracts pass', async () => {
     const columnType = (_table: string, column: string) =>

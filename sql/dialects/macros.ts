@@ -8,9 +8,11 @@
  */
 import type { SqlDialect } from '../../adapters/warehouse/sql-database.ts';
 
+/**
+ * What the macros may read besides their arguments. No secret: the PII hashes are HMACs computed while rows are
+ * validated (jobs/contracts/pii.ts), so no key is ever spelled in SQL text (a statement log would keep it).
+ */
 export interface MacroVars {
-  /** Secret key mixed into pii_hash; comes from the secret store. Never log SQL expanded with it. */
-  piiHashKey?: string;
   /** The declared type of a bronze column (`orders`, `shipping_amount`), for cast_column. */
   columnType?: ColumnTypeLookup;
 }
@@ -33,14 +35,6 @@ interface MacroDefinition {
 }
 
 export const MACROS: Record<string, MacroDefinition> = {
-  pii_hash: {
-    params: ['expr'],
-    summary: 'keyed SHA-256 of a value as 64 lowercase hex characters (null stays null)',
-    // Postgres has no sha2(); Redshift has no sha256(bytea). Both hash the UTF-8 bytes of key || value.
-    default: ([expr], vars) =>
-      `encode(sha256(convert_to(${keyLiteral(vars)} || cast((${expr}) as varchar(65535)), 'UTF8')), 'hex')`,
-    redshift: ([expr], vars) => `sha2(${keyLiteral(vars)} || cast((${expr}) as varchar(65535)), 256)`,
-  },
   hash32: {
     params: ['text'],
     summary: 'the first 8 hex digits of md5(text) as an unsigned 32-bit integer (a bigint, 0 to 4294967295)',
@@ -162,6 +156,11 @@ const CALL = /\{\{\s*([a-z_][a-z0-9_]*)\s*\(([\s\S]*?)\)\s*\}\}/gi;
 export function expandMacros(sql: string, dialect: SqlDialect, vars: MacroVars = {}): string {
   const expanded = sql.replace(CALL, (_call, name: string, rawArgs: string) => {
     const macro = MACROS[name.toLowerCase()];
+    if (name.toLowerCase() === 'pii_hash')
+      throw new Error(
+        'pii_hash is gone: a keyed hash in SQL would put the PII key in the statement log; select the hash ' +
+          'column derived during validation (customer_key, email_hash, …) instead',
+      );
     if (!macro)
       throw new Error(`unknown macro {{ ${name}(…) }}: known macros are ${Object.keys(MACROS).join(', ')}`);
     const args = splitArguments(rawArgs);
@@ -195,20 +194,4 @@ export function splitArguments(raw: string): string[] {
   }
   if (current.trim() !== '' || args.length > 0) args.push(current.trim());
   return args;
-}
-
-/**
- * The hash key as a SQL literal. Backslashes and control characters are refused rather than escaped: Redshift and
- * Postgres disagree on backslash escapes in literals, and the same key must give the same hashes on both.
- * The error never quotes the key.
- */
-function keyLiteral(vars: MacroVars): string {
-  const key = vars.piiHashKey;
-  if (key === undefined || key === '')
-    throw new Error('pii_hash needs vars.piiHashKey (the PII hash key secret)');
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  if (/[\\\u0000-\u001f\u007f]/.test(key)) {
-    throw new Error('vars.piiHashKey must not contain backslashes or control characters');
-  }
-  return `'${key.replaceAll("'", "''")}'`;
 }

@@ -10,6 +10,7 @@
 -- deleted_at, is_deleted), so point-in-time joins still find it for what happened before.
 -- No PII in clear (invariant 4): email and street address only as keyed hashes, email and phone masked,
 -- names dropped. customer_key joins facts to this dimension without exposing customer_id's source row.
+-- The hashes and masks come from silver (derived while rows were validated): no model sees the PII key.
 with versions as (
   select * from silver.customer_versions
 ),
@@ -25,12 +26,12 @@ final as (
   select
     md5(cast(customer_id as varchar(20)) || ':' || cast(version_number as varchar(20))) as customer_sk,
     customer_id,
-    {{ pii_hash(customer_id) }} as customer_key,
+    customer_key,
     version_number,
-    {{ pii_hash(email) }} as email_hash,
-    left(email, 1) || '***@' || split_part(email, '@', 2) as email_masked,
-    case when phone is null then null else '***' || right(phone, 2) end as phone_masked,
-    {{ pii_hash(street_address) }} as street_address_hash,
+    email_hash,
+    email_masked,
+    phone_masked,
+    street_address_hash,
     city,
     country_code,
     loyalty_tier,

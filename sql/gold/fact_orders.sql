@@ -52,7 +52,7 @@ orders_with_rates as (
 final as (
   select
     orders_with_rates.order_id,
-    {{ pii_hash(orders_with_rates.customer_id) }} as customer_key,
+    orders_with_rates.customer_key,
     orders_with_rates.ordered_at,
     orders_with_rates.order_date,
     orders_with_rates.status,

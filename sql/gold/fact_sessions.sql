@@ -4,7 +4,8 @@
 -- test: expression(session_ended_at >= session_started_at and duration_seconds >= 0)
 -- test: expression(event_count = page_view_count + product_view_count + add_to_cart_count + remove_from_cart_count + checkout_started_count + purchase_count)
 -- incremental: unique_key=session_id lookback=1 hour
--- customer_key is null for anonymous sessions. A session keeps one device; max() only makes the pick deterministic.
+-- customer_key is null for anonymous sessions. A session keeps one device and one customer; max() only makes the
+-- pick deterministic.
 with events as (
   select * from silver.clickstream_events
 ),
@@ -15,7 +16,7 @@ sessions as (
     min(occurred_at) as session_started_at,
     max(occurred_at) as session_ended_at,
     max(device) as device,
-    max(customer_id) as customer_id,
+    max(customer_key) as customer_key,
     count(*) as event_count,
     sum(case when event_type = 'page_view' then 1 else 0 end) as page_view_count,
     sum(case when event_type = 'product_view' then 1 else 0 end) as product_view_count,
@@ -36,7 +37,7 @@ final as (
     cast(session_started_at as date) as session_date,
     {{ seconds_between(session_started_at, session_ended_at) }} as duration_seconds,
     device,
-    {{ pii_hash(customer_id) }} as customer_key,
+    customer_key,
     cast(event_count as integer) as event_count,
     cast(page_view_count as integer) as page_view_count,
     cast(product_view_count as integer) as product_view_count,

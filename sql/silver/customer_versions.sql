@@ -1,5 +1,5 @@
 -- grain: one row per distinct version of a customer (customer_id, updated_at), the input of the SCD2 dim_customers
--- test: not_null(customer_id, email, updated_at, version_number, _processed_at)
+-- test: not_null(customer_id, customer_key, email_hash, email_masked, updated_at, version_number, _processed_at)
 -- test: unique(customer_id, updated_at)
 -- test: unique(customer_id, version_number)
 -- test: expression(version_number >= 1)
@@ -7,6 +7,8 @@
 -- test: expression(is_deleted = (deleted_at is not null))
 -- test: expression(not is_deleted or version_number = latest_version_number)
 -- deleted_at (and is_deleted) only on the latest version, when the key's latest tombstone is newer than it.
+-- No personal data in clear: bronze has only the keyed hashes and masks validation derived (the clear values
+-- are in the restricted pii.customers).
 -- A version extracted twice (same updated_at, two batches) counts once: the latest load of it wins.
 -- reads silver: deleted_keys holds the hard deletes the key reconciliation saw, for every table in one place
 with source as (
@@ -16,11 +18,11 @@ with source as (
 renamed as (
   select
     {{ cast_column(customers.customer_id) }} as customer_id,
-    lower(trim(email)) as email,
-    nullif(trim(phone), '') as phone,
-    trim(first_name) as first_name,
-    trim(last_name) as last_name,
-    nullif(trim(street_address), '') as street_address,
+    customer_key,
+    email_hash,
+    email_masked,
+    phone_masked,
+    street_address_hash,
     trim(city) as city,
     upper(trim(country_code)) as country_code,
     lower(trim(loyalty_tier)) as loyalty_tier,
@@ -72,11 +74,11 @@ final as (
   select
     customer_id,
     version_number,
-    email,
-    phone,
-    first_name,
-    last_name,
-    street_address,
+    customer_key,
+    email_hash,
+    email_masked,
+    phone_masked,
+    street_address_hash,
     city,
     country_code,
     loyalty_tier,

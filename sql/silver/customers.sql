@@ -1,8 +1,8 @@
 -- grain: one row per customer (its latest version by updated_at)
--- test: not_null(customer_id, email, country_code, signed_up_at, updated_at, _processed_at)
+-- test: not_null(customer_id, customer_key, email_hash, country_code, signed_up_at, updated_at, _processed_at)
 -- test: unique(customer_id)
--- test: expression(email = lower(trim(email)))
--- test[warn]: expression(email like '%_@_%')
+-- test: unique(customer_key)
+-- test[warn]: expression(email_masked like '_***@_%')
 -- The latest of silver.customer_versions: its versions are numbered by updated_at, each the latest load of it
 -- (_ingested_at, _batch_id), so the highest number is the latest updated_at, then the latest load.
 -- test: not_null(is_deleted)
@@ -22,11 +22,11 @@ ranked as (
 final as (
   select
     customer_id,
-    email,
-    phone,
-    first_name,
-    last_name,
-    street_address,
+    customer_key,
+    email_hash,
+    email_masked,
+    phone_masked,
+    street_address_hash,
     city,
     country_code,
     loyalty_tier,

@@ -1,5 +1,5 @@
 -- grain: one row per order (its latest version by updated_at)
--- test: not_null(order_id, customer_id, ordered_at, order_date, status, channel, currency, shipping_amount, _processed_at)
+-- test: not_null(order_id, customer_id, customer_key, ordered_at, order_date, status, channel, currency, shipping_amount, _processed_at)
 -- test: unique(order_id)
 -- test: accepted_values(status; pending, shipped, delivered, cancelled)
 -- test: accepted_values(channel; web, mobile, store, marketplace)
@@ -20,6 +20,7 @@ renamed as (
   select
     {{ cast_column(orders.order_id) }} as order_id,
     {{ cast_column(orders.customer_id) }} as customer_id,
+    customer_key,
     {{ cast_column(orders.ordered_at) }} as ordered_at,
     lower(trim(status)) as status,
     lower(trim(channel)) as channel,
@@ -54,6 +55,7 @@ final as (
   select
     order_id,
     customer_id,
+    customer_key,
     ordered_at,
     -- the session time zone is UTC, so this is the UTC calendar date (the day revenue is reported on)
     cast(ordered_at as date) as order_date,

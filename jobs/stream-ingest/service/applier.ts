@@ -112,7 +112,7 @@ const STALE_WAIT_MS = 200;
 export async function runApplier(context: JobContext, options: ApplierOptions): Promise<void> {
   const { stats, persist } = options;
   const models = loadModels().filter((model) => model.incrementalKey !== undefined);
-  // Silver models hash nothing (pii_hash is a gold macro), so the applier needs no secret.
+  // No model hashes anything (validation derives the keyed hashes), so the models need no secret.
   const vars = {};
   await persist('broker', () =>
     context.stream().ensureTopics([{ name: DEAD_LETTER_TOPIC, partitions: DEAD_LETTER_PARTITIONS }]),
@@ -233,6 +233,7 @@ async function validateRound(
 ): Promise<{ validated: Validated[]; failed: FailedBatch[] } | 'stale'> {
   const lake = context.lake();
   const checkOptions = checkOptionsOf(context);
+  const piiHashKey = await context.piiHashKey();
   const validated: Validated[] = [];
   const failed: FailedBatch[] = [];
   for (const batch of round) {
@@ -248,6 +249,7 @@ async function validateRound(
         await openRawRecords(lake, batch.raw_key, contract),
         {
           check: checkOptions,
+          piiHashKey,
           onInvalid: (record, reasons) => {
             if (record.envelope) letters.push(deadLetterMessage(record.envelope, reasons, target));
           },
