@@ -191,6 +191,19 @@ export const JOB_CATALOG = catalogOf([
     port: 8090,
   },
   {
+    name: 'grants',
+    summary:
+      'Create the warehouse roles of the access policy (jobs/grants/policy.ts) and bring their privileges in step with it, as the admin; --dry-run prints the statements',
+    schedule: null,
+    kind: 'manual',
+    cpu: 0.25,
+    memoryMiB: 512,
+    timeoutMinutes: 10,
+    retries: 1,
+    // The one job that runs as the warehouse's admin; it reads every job login's password secret (docs/access.md).
+    env: ['WAREHOUSE_URL', 'SECRETS_URL'],
+  },
+  {
     name: 'watchdog',
     summary:
       'Hourly data-quality watchdog: freshness, volume anomalies, nulls, references, business rules; incidents and alerts',

@@ -11,6 +11,7 @@
 import type { SqlDatabase, SqlDialect } from '../../adapters/warehouse/sql-database.ts';
 import { bronzeTableSql, expandMacros, lockForWriteSql, type MacroVars } from '../../sql/dialects/macros.ts';
 import { columnTypeOf } from '../contracts/data-contracts.ts';
+import { missingSchemas } from './existing.ts';
 import {
   applyIncrement,
   type BuildMode,
@@ -55,6 +56,11 @@ export interface BuildOptions {
   heldBack?: HeldBackTable[];
   /** The clock of the per-model timings (startedAt, finishedAt); default: the system's. */
   now?: () => Date;
+  /**
+   * The role each new table is handed to once built (PostgreSQL: ecomm_models, jobs/grants/policy.ts), so every
+   * login that builds models may swap it; unset: the building login keeps it (PGlite, Redshift, no policy applied).
+   */
+  tableOwner?: string;
 }
 
 /** A table kept at its last published state, and the failing blocking checks that keep it there. */
@@ -142,8 +148,11 @@ export class ModelsBlockedError extends Error {
 
 const LAYERS: WarehouseLayer[] = ['bronze', 'silver', 'gold'];
 
+/** Creates the layers' schemas that are missing (only those: a job's login may not create schemas). */
 export async function createSchemas(db: SqlDatabase): Promise<void> {
-  await db.exec(LAYERS.map((layer) => `create schema if not exists ${layer}`).join(';\n'));
+  const missing = await missingSchemas(db, LAYERS);
+  if (missing.length > 0)
+    await db.exec(missing.map((layer) => `create schema if not exists ${layer}`).join(';\n'));
 }
 
 /** Creates the bronze schema and tables from sql/bronze if missing (the DDL is `create table if not exists`). */
@@ -315,7 +324,7 @@ async function buildGated(
   const tableOf: TableResolver = (name) =>
     buildingNames.has(name) && !applied.has(name) ? nextTableOf(name) : name;
   const selects = renderSelects(toBuild, dialect, options.vars, tableOf);
-  const clock = { now: options.now ?? (() => new Date()) };
+  const clock = { now: options.now ?? (() => new Date()), tableOwner: options.tableOwner };
   const delta = (model: Model) => ({ plan: increments.get(model.name) as IncrementalPlan, dialect, tableOf });
   const built: ModelBuildResult[] = [];
   const checks: ModelTestResult[] = [];
@@ -449,7 +458,7 @@ async function buildNext(
   db: SqlDatabase,
   model: Model,
   selects: Map<string, string>,
-  clock: { now: () => Date },
+  clock: { now: () => Date; tableOwner?: string | undefined },
 ): Promise<ModelBuildResult> {
   const startedAt = clock.now();
   const started = performance.now();
@@ -457,6 +466,7 @@ async function buildNext(
   try {
     await db.exec(`drop table if exists ${next}`);
     await db.exec(`create table ${next} as\n${selects.get(model.name)}`);
+    if (clock.tableOwner) await db.exec(`alter table ${next} owner to ${clock.tableOwner}`);
     const rows = await countRows(db, next);
     const ms = performance.now() - started;
     return {

@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { createBronzeTables } from '../models/build.ts';
-import { SQL_ROOT, splitTopLevel } from '../models/models.ts';
+import { missingTables } from '../models/existing.ts';
+import { loadBronzeTables, SQL_ROOT, splitTopLevel } from '../models/models.ts';
 
 /** One `create table if not exists <schema>.<table> (...)` file and the column definitions it declares. */
 export interface DeclaredTable {
@@ -21,6 +22,13 @@ export async function ensureWarehouseSchema(db: SqlDatabase): Promise<void> {
   const ops = declaredTables(join(SQL_ROOT, 'ops'));
   for (let attempt = 1; ; attempt += 1) {
     try {
+      // A job's own login may not create in ops or bronze (docs/access.md): with every table there, it has nothing
+      // to create, and PostgreSQL refuses even `create ... if not exists` of an existing object without CREATE.
+      const declared = [...ops.map((table) => table.name), ...bronzeTableNames()];
+      if ((await missingTables(db, declared)).length === 0) {
+        await addMissingColumns(db, ops);
+        return;
+      }
       await db.exec(['create schema if not exists ops', ...ops.map((table) => table.sql)].join(';\n'));
       await createBronzeTables(db);
       await addMissingColumns(db, ops);
@@ -34,6 +42,11 @@ export async function ensureWarehouseSchema(db: SqlDatabase): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80));
     }
   }
+}
+
+/** The bronze tables sql/bronze declares, `bronze.<table>`. */
+function bronzeTableNames(): string[] {
+  return loadBronzeTables(SQL_ROOT).map((table) => table.name);
 }
 
 /** unique_violation (pg_type, pg_namespace), duplicate_table, duplicate_schema, duplicate_column. */
