@@ -137,11 +137,11 @@ async function readWarehouseRoles(db: SqlDatabase, policy: readonly RolePolicy[]
   }
   const names = policy.map((role) => role.name);
   const list = names.map((_, index) => `$${index + 1}`).join(', ');
-  const roles = await db.query<{ name: string; can_login: boolean; config: string }>(
+  const roles = await db.query<{ name: string; can_login: boolean; inherit: boolean; config: string }>(
     redshift
-      ? `select usename as name, true as can_login, '' as config from pg_user where usename in (${list})
-         union all select role_name as name, false as can_login, '' as config from svv_roles where role_name in (${list})`
-      : `select rolname as name, rolcanlogin as can_login, coalesce(array_to_string(rolconfig, ','), '') as config
+      ? `select usename as name, true as can_login, true as inherit, '' as config from pg_user where usename in (${list})
+         union all select role_name as name, false as can_login, true as inherit, '' as config from svv_roles where role_name in (${list})`
+      : `select rolname as name, rolcanlogin as can_login, rolinherit as inherit, coalesce(array_to_string(rolconfig, ','), '') as config
          from pg_roles where rolname in (${list})`,
     redshift ? [...names, ...names] : names,
   );
@@ -155,6 +155,7 @@ async function readWarehouseRoles(db: SqlDatabase, policy: readonly RolePolicy[]
   return {
     existing: new Set(roles.map((row) => row.name)),
     canLogin: new Set(roles.filter((row) => row.can_login).map((row) => row.name)),
+    noInherit: new Set(roles.filter((row) => !row.inherit).map((row) => row.name)),
     readOnly: new Set(
       roles.filter((row) => row.config.includes('default_transaction_read_only=on')).map((row) => row.name),
     ),

@@ -15,6 +15,7 @@ import {
 const EMPTY: WarehouseRoles = {
   existing: new Set(),
   canLogin: new Set(),
+  noInherit: new Set(),
   memberships: new Set(),
   readOnly: new Set(),
   admin: 'ecomm_admin',
@@ -103,6 +104,17 @@ describe('renderRoles', () => {
       readOnly: new Set(['ecomm_monitor']),
     };
     expect(renderRoles(ACCESS_POLICY, 'postgres', state, new Map())).toEqual([]);
+  });
+
+  it('makes a login created NOINHERIT (the old readonly-role.sql) inherit its groups', () => {
+    const state: WarehouseRoles = {
+      ...EMPTY,
+      existing: new Set(['ecomm_monitor']),
+      noInherit: new Set(['ecomm_monitor']),
+    };
+    expect(renderRoles(ACCESS_POLICY, 'postgres', state, new Map()).map((s) => s.sql)).toContain(
+      'alter role ecomm_monitor inherit',
+    );
   });
 
   it('makes a non-superuser admin a member of each role it manages (PostgreSQL)', () => {

@@ -34,6 +34,8 @@ export interface WarehouseRoles {
   canLogin: ReadonlySet<string>;
   /** Memberships that exist, as `<group> > <member>`. */
   memberships: ReadonlySet<string>;
+  /** PostgreSQL: existing roles created NOINHERIT (jobs/monitor/readonly-role.sql made ecomm_monitor so). */
+  noInherit: ReadonlySet<string>;
   /** PostgreSQL: roles whose transactions start read-only already (`default_transaction_read_only=on`). */
   readOnly: ReadonlySet<string>;
   /** The role the sync runs as: the warehouse's admin. */
@@ -101,6 +103,9 @@ export function renderRoles(
     // the roles it is a member of.
     if (!redshift && !state.superuser && !state.memberships.has(membership(name, admin)))
       statements.push({ sql: `grant ${name} to ${admin}` });
+    // A member uses its groups' privileges only if it inherits them.
+    if (!redshift && (role.memberOf ?? []).length > 0 && state.noInherit.has(name))
+      statements.push({ sql: `alter role ${name} inherit` });
     for (const group of role.memberOf ?? []) {
       if (state.memberships.has(membership(group, name))) continue;
       statements.push({
