@@ -19,11 +19,13 @@ import { loadConfig } from '../jobs/config.ts';
 import { createJobContext, type JobContext, type SharedAdapters } from '../jobs/context.ts';
 import * as extract from '../jobs/extract/index.ts';
 import { createSourceSchema, generate } from '../jobs/generate/index.ts';
+import * as grantsJob from '../jobs/grants/index.ts';
 import { syncGrants } from '../jobs/grants/index.ts';
 import { jobLoginOf, MODEL_OWNER_ROLE, passwordSecretOf } from '../jobs/grants/policy.ts';
 import * as load from '../jobs/load/index.ts';
 import * as quality from '../jobs/quality/index.ts';
 import * as pipeline from '../jobs/run/index.ts';
+import * as streamIngest from '../jobs/stream-ingest/index.ts';
 import * as transform from '../jobs/transform/index.ts';
 import * as validate from '../jobs/validate/index.ts';
 import * as watchdog from '../jobs/watchdog/index.ts';
@@ -235,6 +237,21 @@ describe('ecomm grants on PostgreSQL', () => {
     expect(await allowed('bi_reader', 'select count(*) from silver.grants_probe')).toBe(false);
   });
 
+  it('prints the statements on --dry-run with no password and no verifier in them', async () => {
+    const lines: string[] = [];
+    const context = adminContext();
+    try {
+      await syncGrants(context, { dryRun: true }, (line) => lines.push(line));
+    } finally {
+      await context.close();
+    }
+    const text = lines.join('\n');
+    expect(text).toContain("alter role ecomm_load login password '<verifier>'");
+    expect(text).toContain('grant select on all tables in schema gold to bi_reader');
+    expect(text).not.toContain('SCRAM-SHA-256$');
+    for (const password of passwords.values()) expect(text).not.toContain(password);
+  });
+
   it('runs extract, validate, load, transform, quality and watchdog each under its own login', async () => {
     await createSourceSchema(sourceDb);
     await generate({ db: sourceDb, stream: shared.stream as never, seed: 7, scale: 0.2, asOf: TEST_AS_OF });
@@ -242,6 +259,7 @@ describe('ecomm grants on PostgreSQL', () => {
     const print = () => {};
     const steps: [string, (context: JobContext) => Promise<number>][] = [
       ['extract', (context) => extract.run(context, {}, print)],
+      ['stream-ingest', (context) => streamIngest.run(context, {}, print)],
       ['validate', (context) => validate.run(context, {}, print)],
       ['load', (context) => load.run(context, {}, print)],
       ['transform', (context) => transform.run(context, { layer: 'all', select: [], exclude: [] }, print)],
@@ -262,6 +280,7 @@ describe('ecomm grants on PostgreSQL', () => {
     // Watchdog exits 1 when the (fixed, past) data is stale: that is its finding, not a refused privilege.
     expect({ ...codes, watchdog: 0 }).toEqual({
       extract: 0,
+      'stream-ingest': 0,
       validate: 0,
       load: 0,
       transform: 0,
@@ -327,5 +346,20 @@ describe('ecomm grants on PostgreSQL', () => {
         `ecomm_load on gold.${tablename}`,
       ).toBe(false);
     }
+  });
+});
+
+describe('ecomm grants on the embedded warehouse', () => {
+  it('does nothing on PGlite, which has a single user, and says so', async () => {
+    const context = createJobContext(loadConfig({ WAREHOUSE_URL: 'pglite://memory', LOG_LEVEL: 'silent' }));
+    const lines: string[] = [];
+    try {
+      expect(await grantsJob.run(context, {}, (line) => lines.push(line))).toBe(0);
+    } finally {
+      await context.close();
+    }
+    expect(lines).toEqual([
+      expect.stringMatching(/^grants: nothing to do: the embedded warehouse \(PGlite\) has a single user/),
+    ]);
   });
 });
