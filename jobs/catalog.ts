@@ -38,6 +38,11 @@ export interface JobSpec {
    * RUN_LOCK_WAIT_SECONDS, then exits 75.
    */
   runLease?: boolean;
+  /**
+   * Runs as the warehouse's admin (`ecomm grants`, the one such job: it creates the other logins). Every other job
+   * with a WAREHOUSE_URL logs in as its own login, `ecomm_<job>` (jobs/grants/policy.ts, docs/access.md).
+   */
+  warehouseAdmin?: boolean;
 }
 
 const LAKE_WAREHOUSE = ['LAKE_URL', 'WAREHOUSE_URL', 'SECRETS_URL'];
@@ -200,8 +205,9 @@ export const JOB_CATALOG = catalogOf([
     memoryMiB: 512,
     timeoutMinutes: 10,
     retries: 1,
-    // The one job that runs as the warehouse's admin; it reads every job login's password secret (docs/access.md).
+    // It reads every job login's password secret (docs/access.md).
     env: ['WAREHOUSE_URL', 'SECRETS_URL'],
+    warehouseAdmin: true,
   },
   {
     name: 'watchdog',

@@ -1,5 +1,6 @@
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { JOB_CATALOG } from '../catalog.ts';
 import { redshiftMd5Password, scramSha256Verifier } from './password.ts';
 import { ACCESS_POLICY, jobLoginOf, passwordSecretOf, roleOf } from './policy.ts';
 import {
@@ -29,6 +30,15 @@ describe('access policy', () => {
     expect(jobLoginOf('stream-ingest')).toBe('ecomm_stream_ingest');
     expect(passwordSecretOf('stream-ingest')).toBe('STREAM_INGEST_WAREHOUSE_PASSWORD');
     expect(roleOf('ecomm_load').passwordSecret).toBe('LOAD_WAREHOUSE_PASSWORD');
+  });
+
+  it('has a login for every catalog job that opens the warehouse, and for no other job', () => {
+    const needing = JOB_CATALOG.filter((job) => job.env.includes('WAREHOUSE_URL') && !job.warehouseAdmin).map(
+      (job) => jobLoginOf(job.name),
+    );
+    const logins = ACCESS_POLICY.filter((role) => role.login).map((role) => role.name);
+    expect(logins.sort()).toEqual(needing.sort());
+    expect(JOB_CATALOG.filter((job) => job.warehouseAdmin).map((job) => job.name)).toEqual(['grants']);
   });
 
   it('lets no role but data_engineer and the model builders near pii', () => {
