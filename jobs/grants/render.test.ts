@@ -1,6 +1,7 @@
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { JOB_CATALOG } from '../catalog.ts';
+import { GrantStatementError } from './index.ts';
 import { redshiftMd5Password, scramSha256Verifier } from './password.ts';
 import { ACCESS_POLICY, jobLoginOf, passwordSecretOf, roleOf } from './policy.ts';
 import {
@@ -183,5 +184,25 @@ describe('renderPrivileges', () => {
     expect(renderOwnership('postgres', ['gold.daily'])).toEqual([
       { sql: 'alter table gold.daily owner to ecomm_models' },
     ]);
+  });
+});
+
+describe('GrantStatementError', () => {
+  it('quotes a failed statement, but never one that carries a password verifier', () => {
+    const verifier = scramSha256Verifier(SECRET);
+    const refused = Object.assign(new Error('permission denied to alter role'), { code: '42501' });
+    const error = new GrantStatementError(
+      { sql: `alter role ecomm_load login password '${verifier}'`, sensitive: true },
+      refused,
+    );
+    expect(error.message).toBe(
+      `grants: "alter role ecomm_load login password '<verifier>'" failed: permission denied to alter role`,
+    );
+    expect(error.code).toBe('42501');
+    expect(JSON.stringify(error)).not.toContain('SCRAM');
+    expect(error.cause).toBeUndefined();
+    expect(
+      new GrantStatementError({ sql: 'grant usage on schema gold to analyst' }, refused).message,
+    ).toContain('grant usage on schema gold to analyst');
   });
 });
