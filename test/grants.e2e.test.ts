@@ -20,9 +20,11 @@ import { createJobContext, type JobContext, type SharedAdapters } from '../jobs/
 import * as extract from '../jobs/extract/index.ts';
 import { createSourceSchema, generate } from '../jobs/generate/index.ts';
 import * as grantsJob from '../jobs/grants/index.ts';
-import { syncGrants } from '../jobs/grants/index.ts';
+import { modelTableOwner, syncGrants } from '../jobs/grants/index.ts';
 import { jobLoginOf, MODEL_OWNER_ROLE, passwordSecretOf } from '../jobs/grants/policy.ts';
 import * as load from '../jobs/load/index.ts';
+import { applyIncrementally } from '../jobs/models/build.ts';
+import { loadModels } from '../jobs/models/models.ts';
 import * as quality from '../jobs/quality/index.ts';
 import * as pipeline from '../jobs/run/index.ts';
 import * as streamIngest from '../jobs/stream-ingest/index.ts';
@@ -257,22 +259,26 @@ describe('ecomm grants on PostgreSQL', () => {
     await generate({ db: sourceDb, stream: shared.stream as never, seed: 7, scale: 0.2, asOf: TEST_AS_OF });
     const codes: Record<string, number> = {};
     const print = () => {};
-    const steps: [string, (context: JobContext) => Promise<number>][] = [
-      ['extract', (context) => extract.run(context, {}, print)],
-      ['stream-ingest', (context) => streamIngest.run(context, {}, print)],
-      ['validate', (context) => validate.run(context, {}, print)],
-      ['load', (context) => load.run(context, {}, print)],
-      ['transform', (context) => transform.run(context, { layer: 'all', select: [], exclude: [] }, print)],
-      ['quality', (context) => quality.run(context, { layer: 'all' }, print)],
-      ['watchdog', (context) => watchdog.run(context, {}, print)],
+    const steps: [label: string, job: string, (context: JobContext) => Promise<number>][] = [
+      ['extract', 'extract', (context) => extract.run(context, {}, print)],
+      ['stream-ingest', 'stream-ingest', (context) => streamIngest.run(context, {}, print)],
+      ['validate', 'validate', (context) => validate.run(context, {}, print)],
+      ['load', 'load', (context) => load.run(context, {}, print)],
+      [
+        'transform',
+        'transform',
+        (context) => transform.run(context, { layer: 'all', select: [], exclude: [] }, print),
+      ],
+      ['quality', 'quality', (context) => quality.run(context, { layer: 'all' }, print)],
+      ['watchdog', 'watchdog', (context) => watchdog.run(context, {}, print)],
     ];
-    for (const [job, step] of steps) {
+    for (const [label, job, step] of steps) {
       const context = contextAs(job);
       try {
         const db = await context.warehouse();
         const [who] = await db.query<{ login: string }>('select current_user as login');
         expect(who?.login).toBe(jobLoginOf(job));
-        codes[job] = await step(context);
+        codes[label] = await step(context);
       } finally {
         await context.close();
       }

@@ -229,9 +229,12 @@ async function modelTablesNotOwned(db: SqlDatabase): Promise<string[]> {
  */
 export async function modelTableOwner(db: SqlDatabase): Promise<string | undefined> {
   if (db.dialect !== 'postgres') return undefined;
+  // Roles belong to the server, the policy to a database: the role may exist because another database on the same
+  // server applied it. Only where it may create in silver (this database's sync granted it) are tables handed over.
   const [row] = await db.query<{ owner: boolean }>(
-    `select pg_has_role(current_user, oid, 'USAGE') and current_user <> rolname as owner
-     from pg_roles where rolname = $1`,
+    `select pg_has_role(current_user, r.oid, 'USAGE') and current_user <> r.rolname
+       and has_schema_privilege(r.rolname, n.nspname, 'CREATE') as owner
+     from pg_roles r cross join pg_namespace n where r.rolname = $1 and n.nspname = 'silver'`,
     [MODEL_OWNER_ROLE],
   );
   return row?.owner ? MODEL_OWNER_ROLE : undefined;

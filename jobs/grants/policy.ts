@@ -43,7 +43,8 @@ export interface RolePolicy {
  * The NOLOGIN role that owns the silver, gold and pii tables: the logins that build models (transform, run,
  * rebuild) are its members, and the build hands each new table to it (jobs/models/build.ts `tableOwner`), so any of
  * them can drop and swap a table another built. PostgreSQL lets only a table's owner (or a member of the owning
- * role) drop or rename it.
+ * role) drop or rename it. An owner may do anything to its tables, and so may its members: only logins whose policy
+ * already allows everything on silver, gold and pii are members.
  */
 export const MODEL_OWNER_ROLE = 'ecomm_models';
 
@@ -129,6 +130,7 @@ export const ACCESS_POLICY: readonly RolePolicy[] = [
   jobLogin(
     'stream-ingest',
     { bronze: 'write', silver: 'write', ops: 'write' },
+    // Not a member of ecomm_models: the owner of every model table, its members may do anything to gold and pii.
     'loads event batches into bronze and applies them to silver',
   ),
   jobLogin('validate', { ops: 'write' }, 'records batches and quarantined rows in ops'),

@@ -128,6 +128,26 @@ describe('renderRoles', () => {
     );
   });
 
+  it('revokes a membership among policy roles that the policy no longer names, and leaves people alone', () => {
+    const state: WarehouseRoles = {
+      ...EMPTY,
+      existing: new Set(ACCESS_POLICY.map((role) => role.name)),
+      memberships: new Set([
+        membership('ecomm_models', 'ecomm_stream_ingest'),
+        membership('analyst', 'alice'),
+        membership('ecomm_models', 'ecomm_transform'),
+      ]),
+    };
+    const sql = renderRoles(ACCESS_POLICY, 'postgres', state, new Map()).map((s) => s.sql);
+    expect(sql).toContain('revoke ecomm_models from ecomm_stream_ingest');
+    expect(sql.filter((statement) => statement.startsWith('revoke'))).toEqual([
+      'revoke ecomm_models from ecomm_stream_ingest',
+    ]);
+    expect(renderRoles(ACCESS_POLICY, 'redshift', state, new Map()).map((s) => s.sql)).toContain(
+      'revoke role ecomm_models from ecomm_stream_ingest',
+    );
+  });
+
   it('makes a non-superuser admin a member of each role it manages (PostgreSQL)', () => {
     const sql = renderRoles(ACCESS_POLICY, 'postgres', { ...EMPTY, superuser: false }, new Map()).map(
       (s) => s.sql,

@@ -106,6 +106,14 @@ export function renderRoles(
     // A member uses its groups' privileges only if it inherits them.
     if (!redshift && (role.memberOf ?? []).length > 0 && state.noInherit.has(name))
       statements.push({ sql: `alter role ${name} inherit` });
+    // A membership among the policy's roles that the policy no longer names is revoked (people's memberships in the
+    // group roles are theirs to manage, and left alone).
+    for (const group of policy.filter((candidate) => !candidate.login).map((candidate) => candidate.name)) {
+      if (!state.memberships.has(membership(group, name)) || (role.memberOf ?? []).includes(group)) continue;
+      statements.push({
+        sql: redshift ? `revoke role ${group} from ${name}` : `revoke ${group} from ${name}`,
+      });
+    }
     for (const group of role.memberOf ?? []) {
       if (state.memberships.has(membership(group, name))) continue;
       statements.push({

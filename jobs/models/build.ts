@@ -581,6 +581,8 @@ export interface IncrementalOptions {
   vars: MacroVars;
   /** The bronze batches just loaded (or reloaded). */
   batchIds: string[];
+  /** The role a first, whole build hands its new table to (BuildOptions.tableOwner). */
+  tableOwner?: string | undefined;
 }
 
 export interface IncrementalResult {
@@ -626,6 +628,7 @@ export async function applyIncrementally(
     await createSchemas(tx);
     if (!(await tableExists(tx, model.name))) {
       await tx.exec(`create table ${model.name} as\n${select}`);
+      if (options.tableOwner) await tx.exec(`alter table ${model.name} owner to ${options.tableOwner}`);
       const rows = await countRows(tx, model.name);
       return { name: model.name, rows, keys: rows, full: true, ms: performance.now() - started };
     }
