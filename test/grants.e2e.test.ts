@@ -20,11 +20,9 @@ import { createJobContext, type JobContext, type SharedAdapters } from '../jobs/
 import * as extract from '../jobs/extract/index.ts';
 import { createSourceSchema, generate } from '../jobs/generate/index.ts';
 import * as grantsJob from '../jobs/grants/index.ts';
-import { modelTableOwner, syncGrants } from '../jobs/grants/index.ts';
+import { syncGrants } from '../jobs/grants/index.ts';
 import { jobLoginOf, MODEL_OWNER_ROLE, passwordSecretOf } from '../jobs/grants/policy.ts';
 import * as load from '../jobs/load/index.ts';
-import { applyIncrementally } from '../jobs/models/build.ts';
-import { loadModels } from '../jobs/models/models.ts';
 import * as quality from '../jobs/quality/index.ts';
 import * as pipeline from '../jobs/run/index.ts';
 import * as streamIngest from '../jobs/stream-ingest/index.ts';
