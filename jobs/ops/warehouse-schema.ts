@@ -22,10 +22,13 @@ export async function ensureWarehouseSchema(db: SqlDatabase): Promise<void> {
   const ops = declaredTables(join(SQL_ROOT, 'ops'));
   for (let attempt = 1; ; attempt += 1) {
     try {
-      // A job's own login may not create in ops or bronze (docs/access.md): with every table there, it has nothing
-      // to create, and PostgreSQL refuses even `create ... if not exists` of an existing object without CREATE.
-      const declared = [...ops.map((table) => table.name), ...bronzeTableNames()];
-      if ((await missingTables(db, declared)).length === 0) {
+      // A job's own login may not create in the warehouse (docs/access.md), and PostgreSQL refuses it even
+      // `create ... if not exists` of an existing object. The admin (and PGlite's one user) runs the DDL, which also
+      // adds what a newer release declares (an index); a job's login only checks that every table is there.
+      if (!(await mayCreateSchemas(db))) {
+        const declared = [...ops.map((table) => table.name), ...bronzeTableNames()];
+        const missing = await missingTables(db, declared);
+        if (missing.length > 0) throw new MissingWarehouseTablesError(missing);
         await addMissingColumns(db, ops);
         return;
       }
@@ -42,6 +45,24 @@ export async function ensureWarehouseSchema(db: SqlDatabase): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80));
     }
   }
+}
+
+/** The warehouse lacks tables that the login may not create: the admin's `ecomm grants` creates them. */
+export class MissingWarehouseTablesError extends Error {
+  constructor(missing: string[]) {
+    super(
+      `the warehouse lacks ${missing.join(', ')}, which this login may not create: run \`ecomm grants\` with the admin's WAREHOUSE_URL first (docs/access.md)`,
+    );
+    this.name = 'MissingWarehouseTablesError';
+  }
+}
+
+/** Whether the login may create schemas in the database: the admin, PGlite's one user; never a job's own login. */
+async function mayCreateSchemas(db: SqlDatabase): Promise<boolean> {
+  const [row] = await db.query<{ allowed: boolean }>(
+    "select has_database_privilege(current_database(), 'CREATE') as allowed",
+  );
+  return row?.allowed === true;
 }
 
 /** The bronze tables sql/bronze declares, `bronze.<table>`. */
