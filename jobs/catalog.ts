@@ -38,6 +38,11 @@ export interface JobSpec {
    * RUN_LOCK_WAIT_SECONDS, then exits 75.
    */
   runLease?: boolean;
+  /**
+   * Runs as the warehouse's admin (`ecomm grants`, the one such job: it creates the other logins). Every other job
+   * with a WAREHOUSE_URL logs in as its own login, `ecomm_<job>` (jobs/grants/policy.ts, docs/access.md).
+   */
+  warehouseAdmin?: boolean;
 }
 
 const LAKE_WAREHOUSE = ['LAKE_URL', 'WAREHOUSE_URL', 'SECRETS_URL'];
@@ -189,6 +194,20 @@ export const JOB_CATALOG = catalogOf([
     // Listens on every interface of its container, on the default port 8090 (or MONITOR_PORT).
     args: ['--host', '0.0.0.0'],
     port: 8090,
+  },
+  {
+    name: 'grants',
+    summary:
+      'Create the warehouse roles of the access policy (jobs/grants/policy.ts) and bring their privileges in step with it, as the admin; --dry-run prints the statements',
+    schedule: null,
+    kind: 'manual',
+    cpu: 0.25,
+    memoryMiB: 512,
+    timeoutMinutes: 10,
+    retries: 1,
+    // It reads every job login's password secret (docs/access.md).
+    env: ['WAREHOUSE_URL', 'SECRETS_URL'],
+    warehouseAdmin: true,
   },
   {
     name: 'watchdog',

@@ -15,6 +15,7 @@ import {
 import { createJobContext, type JobContext, JobStoppedError, type PrintLine } from './context.ts';
 import * as extract from './extract/index.ts';
 import * as generator from './generate/index.ts';
+import * as grants from './grants/index.ts';
 import { withLineageRun } from './lineage/emitter.ts';
 import * as load from './load/index.ts';
 import { loadModels } from './models/models.ts';
@@ -67,6 +68,8 @@ export interface JobOptions {
   to?: string;
   /** `ecomm rebuild`: rebuild into a warehouse that is not empty. */
   force?: boolean;
+  /** `ecomm grants`: print the statements instead of running them. */
+  dryRun?: boolean;
 }
 
 /** A job's entry, `run` in jobs/<job>/index.ts: it prints what a person reads and returns the exit code. */
@@ -88,6 +91,7 @@ const JOB_ENTRIES = {
   run: pipeline.run,
   monitor: monitor.run,
   watchdog: watchdog.run,
+  grants: grants.run,
   quarantine: quarantine.run,
   batches: batches.run,
   backfill: backfill.run,
@@ -268,6 +272,8 @@ function addJobOptions(job: string, command: Command): void {
       )
       .requiredOption('--to <timestamp>', 'window end, exclusive, not in the future');
   }
+  if (job === 'grants')
+    command.option('--dry-run', 'print the statements the sync would run (password verifiers left out)');
   if (job === 'rebuild')
     command.option(
       '--force',
@@ -389,10 +395,10 @@ export async function runFromCli(argv: string[]): Promise<number> {
         job.runLease
           ? withRunLease(context, job.name, (leased) => entry(leased, options, printToStdout))
           : entry(context, options, printToStdout);
-      // Every job run is one OpenLineage run (START, then COMPLETE or FAIL) under the CLI's run id; the monitor
-      // only reads.
+      // Every job run is one OpenLineage run (START, then COMPLETE or FAIL) under the CLI's run id.
       exitCode =
-        job.name === 'monitor'
+        // The monitor only reads; grants touches no data (and has no lake for the lineage events).
+        job.name === 'monitor' || job.name === 'grants'
           ? await runEntry()
           : await withLineageRun(context, job.name, runEntry, (code) => code !== 0);
     } finally {

@@ -11,6 +11,7 @@
 import type { SqlDatabase, SqlDialect } from '../../adapters/warehouse/sql-database.ts';
 import { bronzeTableSql, expandMacros, lockForWriteSql, type MacroVars } from '../../sql/dialects/macros.ts';
 import { columnTypeOf } from '../contracts/data-contracts.ts';
+import { missingSchemas } from './existing.ts';
 import {
   applyIncrement,
   type BuildMode,
@@ -58,6 +59,11 @@ export interface BuildOptions {
   heldBack?: HeldBackTable[];
   /** The clock of the per-model timings (startedAt, finishedAt); default: the system's. */
   now?: () => Date;
+  /**
+   * The role each new table is handed to once built (PostgreSQL: ecomm_models, jobs/grants/policy.ts), so every
+   * login that builds models may swap it; unset: the building login keeps it (PGlite, Redshift, no policy applied).
+   */
+  tableOwner?: string;
 }
 
 /** A table kept at its last published state, and the failing blocking checks that keep it there. */
@@ -153,8 +159,12 @@ const LAYERS: WarehouseLayer[] = ['bronze', 'silver', 'gold'];
 /** The restricted schema holding personal data in clear (sql/pii/): only the data_engineer role reads it. */
 export const PII_SCHEMA = 'pii';
 
+/** Creates the schemas that are missing (only those: a job's login may not create schemas). */
 export async function createSchemas(db: SqlDatabase): Promise<void> {
-  await db.exec([...LAYERS, PII_SCHEMA].map((schema) => `create schema if not exists ${schema}`).join(';\n'));
+  const missing = await missingSchemas(db, [...LAYERS, PII_SCHEMA]);
+  if (missing.length > 0)
+    await db.exec(missing.map((schema) => `create schema if not exists ${schema}`).join(';
+'));
 }
 
 /**
@@ -363,7 +373,7 @@ async function buildGated(
   const tableOf: TableResolver = (name) =>
     buildingNames.has(name) && !applied.has(name) ? nextTableOf(name) : name;
   const selects = renderSelects(toBuild, dialect, options.vars, tableOf);
-  const clock = { now: options.now ?? (() => new Date()) };
+  const clock = { now: options.now ?? (() => new Date()), tableOwner: options.tableOwner };
   const delta = (model: Model) => ({ plan: increments.get(model.name) as IncrementalPlan, dialect, tableOf });
   const built: ModelBuildResult[] = [];
   const checks: ModelTestResult[] = [];
@@ -516,7 +526,7 @@ async function buildNext(
   db: SqlDatabase,
   model: Model,
   selects: Map<string, string>,
-  clock: { now: () => Date },
+  clock: { now: () => Date; tableOwner?: string | undefined },
 ): Promise<ModelBuildResult> {
   const startedAt = clock.now();
   const started = performance.now();
@@ -524,6 +534,7 @@ async function buildNext(
   try {
     await db.exec(`drop table if exists ${next}`);
     await db.exec(`create table ${next} as\n${selects.get(model.name)}`);
+    if (clock.tableOwner) await db.exec(`alter table ${next} owner to ${clock.tableOwner}`);
     const rows = await countRows(db, next);
     const ms = performance.now() - started;
     return {
@@ -643,6 +654,8 @@ export interface IncrementalOptions {
   vars: MacroVars;
   /** The bronze batches just loaded (or reloaded). */
   batchIds: string[];
+  /** The role a first, whole build hands its new table to (BuildOptions.tableOwner). */
+  tableOwner?: string | undefined;
 }
 
 export interface IncrementalResult {
@@ -688,6 +701,7 @@ export async function applyIncrementally(
     await createSchemas(tx);
     if (!(await tableExists(tx, model.name))) {
       await tx.exec(`create table ${model.name} as\n${select}`);
+      if (options.tableOwner) await tx.exec(`alter table ${model.name} owner to ${options.tableOwner}`);
       const rows = await countRows(tx, model.name);
       return { name: model.name, rows, keys: rows, full: true, ms: performance.now() - started };
     }

@@ -47,6 +47,7 @@ import { join } from 'node:path';
 import type { SqlDatabase, SqlDialect } from '../../adapters/warehouse/sql-database.ts';
 import { expandMacros } from '../../sql/dialects/macros.ts';
 import { columnTypeOf } from '../contracts/data-contracts.ts';
+import { missingTables } from './existing.ts';
 import { type Model, SQL_ROOT } from './models.ts';
 
 /** Where a model's input rows are watched for change, and how a changed row names the model's keys. */
@@ -125,6 +126,15 @@ const TOMBSTONES = 'bronze.source_deletes';
 
 /** Creates the state tables when missing (a job's ensureWarehouseSchema does too; tests may not run it). */
 export async function ensureBuildState(db: SqlDatabase): Promise<void> {
+  if (
+    (
+      await missingTables(
+        db,
+        STATE_TABLES.map((table) => `ops.${table}`),
+      )
+    ).length === 0
+  )
+    return;
   const ddl = STATE_TABLES.map((table) => readFileSync(join(SQL_ROOT, 'ops', `${table}.sql`), 'utf8'));
   await db.exec(['create schema if not exists ops', ...ddl].join(';\n'));
 }

@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { createBronzeTables } from '../models/build.ts';
-import { SQL_ROOT, splitTopLevel } from '../models/models.ts';
+import { missingTables } from '../models/existing.ts';
+import { loadBronzeTables, SQL_ROOT, splitTopLevel } from '../models/models.ts';
 
 /** One `create table if not exists <schema>.<table> (...)` file and the column definitions it declares. */
 export interface DeclaredTable {
@@ -21,6 +22,16 @@ export async function ensureWarehouseSchema(db: SqlDatabase): Promise<void> {
   const ops = declaredTables(join(SQL_ROOT, 'ops'));
   for (let attempt = 1; ; attempt += 1) {
     try {
+      // A job's own login may not create in the warehouse (docs/access.md), and PostgreSQL refuses it even
+      // `create ... if not exists` of an existing object. The admin (and PGlite's one user) runs the DDL, which also
+      // adds what a newer release declares (an index); a job's login only checks that every table is there.
+      if (!(await mayCreateSchemas(db))) {
+        const declared = [...ops.map((table) => table.name), ...bronzeTableNames()];
+        const missing = await missingTables(db, declared);
+        if (missing.length > 0) throw new MissingWarehouseTablesError(missing);
+        await addMissingColumns(db, ops);
+        return;
+      }
       await db.exec(['create schema if not exists ops', ...ops.map((table) => table.sql)].join(';\n'));
       await createBronzeTables(db);
       // Bronze and pii too: an older bronze.customers lacks the keyed hashes the load now copies into it.
@@ -39,6 +50,29 @@ export async function ensureWarehouseSchema(db: SqlDatabase): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80));
     }
   }
+}
+
+/** The warehouse lacks tables that the login may not create: the admin's `ecomm grants` creates them. */
+export class MissingWarehouseTablesError extends Error {
+  constructor(missing: string[]) {
+    super(
+      `the warehouse lacks ${missing.join(', ')}, which this login may not create: run \`ecomm grants\` with the admin's WAREHOUSE_URL first (docs/access.md)`,
+    );
+    this.name = 'MissingWarehouseTablesError';
+  }
+}
+
+/** Whether the login may create schemas in the database: the admin, PGlite's one user; never a job's own login. */
+async function mayCreateSchemas(db: SqlDatabase): Promise<boolean> {
+  const [row] = await db.query<{ allowed: boolean }>(
+    "select has_database_privilege(current_database(), 'CREATE') as allowed",
+  );
+  return row?.allowed === true;
+}
+
+/** The bronze tables sql/bronze declares, `bronze.<table>`. */
+function bronzeTableNames(): string[] {
+  return loadBronzeTables(SQL_ROOT).map((table) => table.name);
 }
 
 /** unique_violation (pg_type, pg_namespace), duplicate_table, duplicate_schema, duplicate_column. */

@@ -1,6 +1,7 @@
 /** `ecomm run`'s entry: the whole batch DAG once (pipeline.ts), then the end-of-run summary (summary.ts). */
 import type { JobContext, PrintLine } from '../context.ts';
 import { type GenerateCommandOptions, todayUtc } from '../generate/index.ts';
+import { syncGrantsIfAllowed } from '../grants/index.ts';
 import { runPipeline } from './pipeline.ts';
 import { printPipelineSummary } from './summary.ts';
 
@@ -20,6 +21,10 @@ export interface RunOptions extends Omit<GenerateCommandOptions, 'replace'> {
  * published); batches held back still exit 0 (the summary names them).
  */
 export async function run(context: JobContext, options: RunOptions, output: PrintLine): Promise<number> {
+  // The access policy first, when this login may manage roles (a first run as the admin, a local PostgreSQL): the
+  // roles are then in step before any job login needs them. Under its own login (ecomm_run) the run cannot, and
+  // says so in one log line; the admin's `ecomm grants` keeps them (docs/access.md).
+  await syncGrantsIfAllowed(context);
   const result = await runPipeline(context, {
     generateIfEmpty: options.demo
       ? {

@@ -1,4 +1,5 @@
 import type { JobContext, PrintLine } from '../context.ts';
+import { modelTableOwner } from '../grants/index.ts';
 import {
   type BlockedModel,
   type BuildOptions,
@@ -56,6 +57,8 @@ export async function runTransform(
     fullRefresh: scope.fullRefresh ?? false,
     ...(scope.only ? { only: scope.only } : {}),
   };
+  const tableOwner = await modelTableOwner(db);
+  if (tableOwner) build.tableOwner = tableOwner;
   const inScope = models.filter(
     (model) => layers.includes(model.layer) && (!scope.only || scope.only.includes(model.name)),
   );

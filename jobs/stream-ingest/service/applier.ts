@@ -18,6 +18,7 @@ import type { OutgoingMessage } from '../../../adapters/stream/event-stream.ts';
 import { lockForWriteSql } from '../../../sql/dialects/macros.ts';
 import type { JobContext } from '../../context.ts';
 import { contractFor } from '../../contracts/data-contracts.ts';
+import { modelTableOwner } from '../../grants/index.ts';
 import { loadBatchInTransaction, nameRefusedRow } from '../../load/index.ts';
 import { applyIncrementally, tableExists } from '../../models/build.ts';
 import { loadModels, type Model } from '../../models/models.ts';
@@ -424,11 +425,13 @@ async function commitRound(
       });
     }
     const lateByBatch = new Map<string, number>();
+    // A silver event table this service builds first is handed to the models' owner, so a transform can swap it.
+    const tableOwner = touched.length > 0 ? await modelTableOwner(tx) : undefined;
     for (const model of touched) {
       const batchIds = validated
         .filter(({ batch }) => tableOf(batch) === model.dependsOn[0])
         .map(({ batch }) => batch.batch_id);
-      await applyIncrementally(tx, model, { vars, batchIds });
+      await applyIncrementally(tx, model, { vars, batchIds, tableOwner });
       const lateRows = await tx.query<{ batch_id: string; n: number }>(
         `select _batch_id as batch_id, cast(count(*) as integer) as n from ${model.name}
          where is_late and _batch_id in (${batchIds.map((_, index) => `$${index + 1}`).join(', ')})
