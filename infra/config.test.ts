@@ -74,6 +74,15 @@ describe('stack config', () => {
     );
   });
 
+  it('requires a warehouse login key of at least 32 characters on both clouds', () => {
+    expect(problemsOf(withKey(AWS_CONFIG, 'warehouseLoginKey', 'short'))[0]).toMatch(
+      /warehouseLoginKey: use at least 32 characters/,
+    );
+    expect(problemsOf(withKey(AZURE_CONFIG, 'warehouseLoginKey', undefined), AZURE_STACK)).toContain(
+      'ecomm-data-platform:warehouseLoginKey: required',
+    );
+  });
+
   it('requires the provider region of the chosen cloud', () => {
     const { 'aws:region': _dropped, ...noRegion } = AWS_CONFIG;
     expect(problemsOf(noRegion)).toContain(

@@ -15,7 +15,7 @@ export function loginSecretName(login: string): string {
 }
 
 /**
- * A login's password: 47 characters, always with an upper- and a lowercase letter and a digit (Redshift asks for
+ * A login's password: 46 characters, always with an upper- and a lowercase letter and a digit (Redshift asks for
  * each), the rest base64url, which neither database nor a connection URL treats specially.
  */
 export function loginPassword(key: string, login: string): string {
