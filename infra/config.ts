@@ -65,6 +65,11 @@ const settingsSchema = z.strictObject({
     port: z.number().int().min(1).max(65535).default(5432),
     database: z.string().min(1),
     user: z.string().min(1),
+    /**
+     * The range the source's address is in: the jobs' only egress outside the cloud's own services (AWS security
+     * group). Unset: the source is inside the VPC (or reached through it), and the jobs reach only the VPC range.
+     */
+    cidr: z.cidrv4().optional(),
   }),
   network: z
     .strictObject({

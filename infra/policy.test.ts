@@ -133,6 +133,46 @@ describe('AWS policies', () => {
     expect(all('aws:ec2/subnet:Subnet').every((s) => s.inputs.mapPublicIpOnLaunch === false)).toBe(true);
   });
 
+  it('lets job tasks out only to the VPC endpoints, the data services and the source: never the internet', () => {
+    const rules = all('aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule');
+    const groupNamed = (suffix: string) =>
+      onlyOne(
+        all('aws:ec2/securityGroup:SecurityGroup').filter((g) => g.name.endsWith(suffix)),
+        'aws:ec2/securityGroup:SecurityGroup',
+      ).id;
+    const jobs = groupNamed('-network-jobs');
+    const s3 = all('aws:ec2/vpcEndpoint:VpcEndpoint').find((e) => e.inputs.vpcEndpointType === 'Gateway');
+    const destinations = rules.map((r) => {
+      expect(r.inputs.securityGroupId, r.name).toBe(jobs);
+      const to =
+        r.inputs.referencedSecurityGroupId ?? r.inputs.prefixListId ?? r.inputs.cidrIpv4 ?? '(anywhere)';
+      return `${r.inputs.ipProtocol}/${r.inputs.fromPort}-${r.inputs.toPort} -> ${String(to)}`;
+    });
+    expect(destinations.sort()).toEqual(
+      [
+        `tcp/443-443 -> ${groupNamed('-network-endpoints')}`,
+        `tcp/443-443 -> ${String(s3?.state.prefixListId)}`,
+        `tcp/9098-9098 -> ${groupNamed('-network-stream')}`,
+        `tcp/5439-5439 -> ${groupNamed('-network-warehouse')}`,
+        // The fixture's source has no range of its own: it is reached inside the VPC.
+        `tcp/5432-5432 -> ${aws.spec.network.cidr}`,
+      ].sort(),
+    );
+    expect(rules.some((r) => r.inputs.cidrIpv4 === '0.0.0.0/0' || r.inputs.ipProtocol === '-1')).toBe(false);
+    const interfaces = all('aws:ec2/vpcEndpoint:VpcEndpoint').filter(
+      (e) => e.inputs.vpcEndpointType === 'Interface',
+    );
+    expect(interfaces.map((e) => e.inputs.serviceName).sort()).toEqual(
+      ['ecr.api', 'ecr.dkr', 'logs', 'secretsmanager'].map((svc) => `com.amazonaws.eu-west-1.${svc}`),
+    );
+    for (const endpoint of interfaces) {
+      expect(endpoint.inputs).toMatchObject({
+        privateDnsEnabled: true,
+        securityGroupIds: [groupNamed('-network-endpoints')],
+      });
+    }
+  });
+
   it('versions the lake', () => {
     expect(
       field(
@@ -276,7 +316,7 @@ describe('Azure policies', () => {
     );
   });
 
-  it('blocks public access to the lake, the stream, the warehouse and the vault', () => {
+  it('blocks public access to the lake, the stream, the warehouse, the vault and the registry', () => {
     expect(one('azure-native:storage:StorageAccount')).toMatchObject({
       publicNetworkAccess: 'Disabled',
       allowBlobPublicAccess: false,
@@ -289,17 +329,20 @@ describe('Azure policies', () => {
     );
     expect(field(one('azure-native:keyvault:Vault'), 'properties', 'publicNetworkAccess')).toBe('Disabled');
     expect(one('azure-native:containerregistry:Registry')).toMatchObject({
+      sku: { name: 'Premium' },
       adminUserEnabled: false,
       anonymousPullEnabled: false,
+      publicNetworkAccess: 'Disabled',
+      networkRuleBypassOptions: 'None',
     });
     expect(field(one('azure-native:app:ManagedEnvironment'), 'vnetConfiguration', 'internal')).toBe(true);
   });
 
-  it('reaches the lake, the stream and the vault through private endpoints', () => {
+  it('reaches the lake, the stream, the vault and the registry through private endpoints', () => {
     const targets = ofType(azure.resources, 'azure-native:network:PrivateEndpoint').map(
       (e) => field<string[]>(e.inputs, 'privateLinkServiceConnections', 0, 'groupIds')[0],
     );
-    expect(targets.sort()).toEqual(['blob', 'namespace', 'vault']);
+    expect(targets.sort()).toEqual(['blob', 'namespace', 'registry', 'vault']);
   });
 
   it('versions the lake and keeps deleted blobs for a week', () => {

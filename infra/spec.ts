@@ -157,7 +157,7 @@ export interface PlatformSpec {
   lake: { container: string; zones: LakeZoneSpec[]; noncurrentVersionDays: number };
   stream: { size: SizeTier; topics: TopicSpec[] };
   warehouse: { size: SizeTier; database: string; adminUser: string; logins: WarehouseLoginSpec[] };
-  source: { host: string; port: number; database: string; user: string };
+  source: { host: string; port: number; database: string; user: string; cidr?: string };
   secrets: SecretSpec[];
   image: { repository: string; tag: string };
   jobs: WorkloadSpec[];

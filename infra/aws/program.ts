@@ -24,6 +24,7 @@ export async function deployAws(
     region: spec.region,
     cidr: spec.network.cidr,
     availabilityZones: spec.network.availabilityZones,
+    source: { cidr: spec.source.cidr ?? spec.network.cidr, port: spec.source.port },
     tags,
   });
   const lake = new AwsLake(`${prefix}-lake`, { prefix, lake: spec.lake, tags });

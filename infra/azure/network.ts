@@ -9,7 +9,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { carveSubnets } from '../network-plan.ts';
 import type { AzurePlacement } from './placement.ts';
 
-export type PrivateZone = 'blob' | 'servicebus' | 'vault' | 'postgres';
+export type PrivateZone = 'blob' | 'servicebus' | 'vault' | 'postgres' | 'registry';
 
 export interface AzureNetworkArgs extends AzurePlacement {
   prefix: string;
@@ -67,6 +67,7 @@ export class AzureNetwork extends pulumi.ComponentResource {
       blob: 'privatelink.blob.core.windows.net',
       servicebus: 'privatelink.servicebus.windows.net',
       vault: 'privatelink.vaultcore.azure.net',
+      registry: 'privatelink.azurecr.io',
       postgres: `${args.prefix}.private.postgres.database.azure.com`,
     };
     const zoneIds = {} as Record<PrivateZone, pulumi.Output<string>>;

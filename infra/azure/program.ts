@@ -76,6 +76,8 @@ export async function deployAzure(
     prefix,
     image: spec.image,
     registryName: compactUniqueName(prefix, 'registry', seed, 50),
+    endpointsSubnetId: network.endpointsSubnetId,
+    registryDnsZoneId: network.zoneIds.registry,
     tags,
   });
   const secrets = new AzureSecrets(`${prefix}-secrets`, {

@@ -74,6 +74,8 @@ function awsState(type: string, name: string, inputs: Inputs): Inputs {
         arn: arn('ecr', `repository/${text(inputs.name, name)}`),
         repositoryUrl: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${text(inputs.name, name)}`,
       };
+    case 'aws:ec2/vpcEndpoint:VpcEndpoint':
+      return { arn: arn('ec2', `vpc-endpoint/${name}`), prefixListId: `pl-${name}` };
     case 'aws:ecs/cluster:Cluster':
       return { arn: arn('ecs', `cluster/${text(inputs.name, name)}`) };
     case 'aws:ecs/taskDefinition:TaskDefinition': {
