@@ -338,6 +338,29 @@ describe('Azure policies', () => {
     expect(field(one('azure-native:app:ManagedEnvironment'), 'vnetConfiguration', 'internal')).toBe(true);
   });
 
+  it('lets the Container Apps subnet out only to the VNet, Entra ID, Azure Monitor and the platform images', () => {
+    const nsg = onlyOne(azure.resources, 'azure-native:network:NetworkSecurityGroup');
+    const apps = field<Record<string, unknown>[]>(one('azure-native:network:VirtualNetwork'), 'subnets').find(
+      (subnet) => subnet.name === 'apps',
+    );
+    expect(field(apps, 'networkSecurityGroup', 'id')).toBe(nsg.id);
+    type Rule = { access: string; direction: string; destinationAddressPrefix: string; priority: number };
+    const rules = field<Rule[]>(nsg.inputs, 'securityRules');
+    expect(rules.every((r) => r.direction === 'Outbound')).toBe(true);
+    expect(rules.filter((r) => r.access === 'Allow').map((r) => r.destinationAddressPrefix)).toEqual([
+      'VirtualNetwork',
+      'AzureActiveDirectory',
+      'AzureMonitor',
+      'MicrosoftContainerRegistry',
+      'AzureFrontDoor.FirstParty',
+    ]);
+    const deny = rules.find((r) => r.access === 'Deny');
+    expect(deny).toMatchObject({ destinationAddressPrefix: 'Internet' });
+    expect(Math.max(...rules.filter((r) => r.access === 'Allow').map((r) => r.priority))).toBeLessThan(
+      deny?.priority ?? 0,
+    );
+  });
+
   it('reaches the lake, the stream, the vault and the registry through private endpoints', () => {
     const targets = ofType(azure.resources, 'azure-native:network:PrivateEndpoint').map(
       (e) => field<string[]>(e.inputs, 'privateLinkServiceConnections', 0, 'groupIds')[0],

@@ -37,6 +37,7 @@ export async function deployAzure(
     ...placement,
     prefix,
     cidr: spec.network.cidr,
+    source: { cidr: spec.source.cidr, port: spec.source.port },
     tags,
   });
   const lake = new AzureLake(`${prefix}-lake`, {
