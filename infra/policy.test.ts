@@ -471,3 +471,21 @@ describe('Azure policies', () => {
     ).toBe(false);
   });
 });
+
+describe('egress to an OLTP source outside the network', () => {
+  it('opens the Azure apps subnet only to the source port in the source range beyond the network', async () => {
+    const { appsEgressRules } = await import('./azure/network.ts');
+    const rules = appsEgressRules({ cidr: '192.168.10.0/24', port: 5432 });
+    expect(rules.find((r) => r.name === 'to-oltp-source')).toMatchObject({
+      access: 'Allow',
+      protocol: 'Tcp',
+      destinationAddressPrefix: '192.168.10.0/24',
+      destinationPortRange: '5432',
+    });
+    expect(
+      rules.some(
+        (r) => r.access === 'Allow' && ['*', 'Internet', '0.0.0.0/0'].includes(r.destinationAddressPrefix),
+      ),
+    ).toBe(false);
+  });
+});
