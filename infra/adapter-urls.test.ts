@@ -30,9 +30,7 @@ describe('adapter URLs', () => {
     expect(mskStreamUrl('b-1.x:9098,b-2.x:9098', 'eu-west-1')).toBe(
       'kafka://b-1.x:9098,b-2.x:9098?auth=msk-iam&region=eu-west-1',
     );
-    expect(eventHubsStreamUrl('ecomm-ns')).toBe(
-      'kafka://ecomm-ns.servicebus.windows.net:9093?auth=eventhubs',
-    );
+    expect(eventHubsStreamUrl('ecomm-ns')).toBe('kafka://ecomm-ns.servicebus.windows.net:9093?auth=entra');
   });
 
   it('names the secret holding the password instead of embedding it, and requires TLS', () => {

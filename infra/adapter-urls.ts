@@ -3,9 +3,8 @@
  * job runners' environments are built here, so both clouds hand jobs the same shapes.
  * Credentials never appear in a URL: a database URL names the secret holding its password
  * (`passwordSecret`, read from the store SECRETS_URL points at; a JSON value's `password` field is
- * used, as in Redshift's managed admin secret). The Kafka adapter reads the Event Hubs connection
- * string from the environment variable EVENTHUBS_CONNECTION_STRING, which the Azure job runner
- * fills from Key Vault by reference.
+ * used, as in Redshift's managed admin secret). Event Hubs is reached through Microsoft Entra ID
+ * (auth=entra: the workload's managed identity), so no stream credential exists at all.
  */
 
 /** The settings the platform can give a job; the catalog's `env` lists pick from these. */
@@ -40,12 +39,12 @@ export function mskStreamUrl(bootstrapBrokers: string, region: string): string {
   return withQuery(`kafka://${bootstrapBrokers}`, { auth: 'msk-iam', region });
 }
 
-/** The variable the Kafka adapter reads the Event Hubs connection string from (its default). */
-export const EVENTHUBS_CONNECTION_ENV = 'EVENTHUBS_CONNECTION_STRING';
-
-/** Event Hubs' Kafka endpoint: SASL PLAIN with the connection string from EVENTHUBS_CONNECTION_STRING. */
+/**
+ * Event Hubs' Kafka endpoint through Microsoft Entra ID: SASL OAUTHBEARER with a token of the workload's managed
+ * identity (AZURE_CLIENT_ID) for the namespace; the namespace's shared keys are disabled.
+ */
 export function eventHubsStreamUrl(namespace: string): string {
-  return withQuery(`kafka://${namespace}.servicebus.windows.net:9093`, { auth: 'eventhubs' });
+  return withQuery(`kafka://${namespace}.servicebus.windows.net:9093`, { auth: 'entra' });
 }
 
 export interface DatabaseEndpoint {

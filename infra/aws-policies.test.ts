@@ -27,14 +27,13 @@ describe('AWS policy documents', () => {
 
   it('gives a lake-and-stream job only its bucket, key, topics, groups and secrets', () => {
     const policy = jobTaskPolicy({
-      lake: { bucketArn, kmsKeyArn },
+      lake: { bucketArn, kmsKeyArn, access: { read: [], write: ['raw/'], delete: [] } },
       stream: { clusterArn, topics: ['clickstream'], consumerGroups: ['stream-ingest'] },
       secretArns: ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:PII_HASH_KEY-x'],
     });
     const resources = policy.Statement.flatMap((s) => s.Resource);
     expect(resources).toEqual([
-      bucketArn,
-      `${bucketArn}/*`,
+      `${bucketArn}/raw/*`,
       kmsKeyArn,
       clusterArn,
       mskResourceArn(clusterArn, 'topic', 'clickstream'),
@@ -42,6 +41,49 @@ describe('AWS policy documents', () => {
       'arn:aws:secretsmanager:eu-west-1:123456789012:secret:PII_HASH_KEY-x',
     ]);
     expect(leastPrivilegeViolations(policy)).toEqual([]);
+  });
+
+  it('confines each lake verb to the prefixes the job names: reads, listings, writes and deletes apart', () => {
+    const policy = jobTaskPolicy({
+      lake: {
+        bucketArn,
+        kmsKeyArn,
+        access: { read: ['raw/'], write: ['quarantine/', 'staging/'], delete: ['quarantine/'] },
+      },
+      secretArns: [],
+    });
+    const bySid = Object.fromEntries(policy.Statement.map((s) => [s.Sid, s]));
+    expect(bySid.ListLakePrefixes).toEqual({
+      Sid: 'ListLakePrefixes',
+      Effect: 'Allow',
+      Action: ['s3:ListBucket'],
+      Resource: [bucketArn],
+      Condition: { StringLikeIfExists: { 's3:prefix': ['raw/*'] } },
+    });
+    expect(bySid.ReadLakeObjects?.Resource).toEqual([`${bucketArn}/raw/*`]);
+    expect(bySid.WriteLakeObjects?.Resource).toEqual([`${bucketArn}/quarantine/*`, `${bucketArn}/staging/*`]);
+    expect(bySid.WriteLakeObjects?.Action).not.toContain('s3:DeleteObject');
+    expect(bySid.DeleteLakeObjects).toMatchObject({
+      Action: ['s3:DeleteObject'],
+      Resource: [`${bucketArn}/quarantine/*`],
+    });
+    expect(bySid.UseLakeKey?.Action).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(policy.Statement.flatMap((s) => s.Resource)).not.toContain(`${bucketArn}/*`);
+    expect(leastPrivilegeViolations(policy)).toEqual([]);
+  });
+
+  it('gives a job that deletes nothing no delete, and one that only writes no read or list', () => {
+    const policy = jobTaskPolicy({
+      lake: { bucketArn, kmsKeyArn, access: { read: [], write: ['lineage/'], delete: [] } },
+      secretArns: [],
+    });
+    expect(policy.Statement.flatMap((s) => s.Action)).toEqual([
+      's3:PutObject',
+      's3:AbortMultipartUpload',
+      's3:ListMultipartUploadParts',
+      'kms:Decrypt',
+      'kms:GenerateDataKey',
+    ]);
   });
 
   it('grants nothing to a job that reads no platform data', () => {

@@ -4,6 +4,8 @@
  * ecr:GetAuthorizationToken, which AWS does not scope to a resource.
  */
 
+import type { LakeAccess } from '../jobs/catalog.ts';
+
 export interface PolicyStatement {
   Sid?: string;
   Effect: 'Allow' | 'Deny';
@@ -26,7 +28,6 @@ export interface TrustPolicy {
     Condition?: PolicyStatement['Condition'];
   }[];
 }
-
 function doc(statements: PolicyStatement[]): PolicyDocument {
   return { Version: '2012-10-17', Statement: statements };
 }
@@ -71,7 +72,8 @@ export function mskResourceArn(clusterArn: string, kind: 'topic' | 'group', name
 }
 
 export interface JobGrants {
-  lake?: { bucketArn: string; kmsKeyArn: string };
+  /** The lake bucket and key, and what the job does under which prefix (the catalog's `lake`). */
+  lake?: { bucketArn: string; kmsKeyArn: string; access: LakeAccess };
   stream?: { clusterArn: string; topics: string[]; consumerGroups: string[] };
   secretArns: string[];
 }
@@ -79,30 +81,7 @@ export interface JobGrants {
 /** What one job's task role may do: exactly the data its catalog settings name. */
 export function jobTaskPolicy(grants: JobGrants): PolicyDocument {
   const statements: PolicyStatement[] = [];
-  if (grants.lake !== undefined) {
-    const { bucketArn, kmsKeyArn } = grants.lake;
-    statements.push(
-      { Sid: 'ListLake', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [bucketArn] },
-      {
-        Sid: 'ReadWriteLakeObjects',
-        Effect: 'Allow',
-        Action: [
-          's3:GetObject',
-          's3:PutObject',
-          's3:DeleteObject',
-          's3:AbortMultipartUpload',
-          's3:ListMultipartUploadParts',
-        ],
-        Resource: [`${bucketArn}/*`],
-      },
-      {
-        Sid: 'UseLakeKey',
-        Effect: 'Allow',
-        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
-        Resource: [kmsKeyArn],
-      },
-    );
-  }
+  if (grants.lake !== undefined) statements.push(...lakeStatements(grants.lake));
   if (grants.stream !== undefined) {
     const { clusterArn, topics, consumerGroups } = grants.stream;
     statements.push(
@@ -141,6 +120,57 @@ export function jobTaskPolicy(grants: JobGrants): PolicyDocument {
     });
   }
   return doc(statements);
+}
+
+/**
+ * A job's lake: objects read, written and deleted only under the prefixes its catalog entry names, each verb on
+ * its own prefixes. Listing is confined to the read prefixes when the request names a prefix (IfExists: S3 checks
+ * s3:ListBucket without one to answer 404 rather than 403 for a missing key, and HeadBucket needs it too).
+ */
+export function lakeStatements(lake: {
+  bucketArn: string;
+  kmsKeyArn: string;
+  access: LakeAccess;
+}): PolicyStatement[] {
+  const { bucketArn, kmsKeyArn, access } = lake;
+  const objects = (prefixes: string[]) => prefixes.map((prefix) => `${bucketArn}/${prefix}*`);
+  const statements: PolicyStatement[] = [];
+  if (access.read.length > 0) {
+    statements.push(
+      {
+        Sid: 'ListLakePrefixes',
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: [bucketArn],
+        Condition: { StringLikeIfExists: { 's3:prefix': access.read.map((prefix) => `${prefix}*`) } },
+      },
+      { Sid: 'ReadLakeObjects', Effect: 'Allow', Action: ['s3:GetObject'], Resource: objects(access.read) },
+    );
+  }
+  if (access.write.length > 0) {
+    statements.push({
+      Sid: 'WriteLakeObjects',
+      Effect: 'Allow',
+      Action: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      Resource: objects(access.write),
+    });
+  }
+  if (access.delete.length > 0) {
+    statements.push({
+      Sid: 'DeleteLakeObjects',
+      Effect: 'Allow',
+      Action: ['s3:DeleteObject'],
+      Resource: objects(access.delete),
+    });
+  }
+  // SSE-KMS: reading decrypts; writing makes data keys (and a multipart upload decrypts them to complete).
+  const keyActions = [
+    ...(access.read.length + access.write.length > 0 ? ['kms:Decrypt'] : []),
+    ...(access.write.length > 0 ? ['kms:GenerateDataKey'] : []),
+  ];
+  if (keyActions.length > 0)
+    statements.push({ Sid: 'UseLakeKey', Effect: 'Allow', Action: keyActions, Resource: [kmsKeyArn] });
+  return statements;
 }
 
 /** What ECS needs to start a job's container: pull its image and write its logs. */

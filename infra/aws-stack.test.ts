@@ -1,6 +1,6 @@
 /** The AWS stack under mocks: every spec item exists with the right inputs. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { JOB_CATALOG, STREAM_TOPICS } from '../jobs/catalog.ts';
+import { JOB_CATALOG, type JobSpec, STREAM_TOPICS, warehouseLoginOf } from '../jobs/catalog.ts';
 import { expectedEnvironment } from './testing/fixtures.ts';
 import type { RecordedResource } from './testing/mock-cloud.ts';
 import { startMockCloud } from './testing/mock-cloud.ts';
@@ -147,9 +147,40 @@ describe('AWS stack inventory', () => {
     }[];
     const value = (name: string) => env.find((e) => e.name === name)?.value;
     expect(value('LAKE_URL')).toBe(stack.outputs.LAKE_URL);
-    expect(value('WAREHOUSE_URL')).toBe(stack.outputs.WAREHOUSE_URL);
     expect(value('SOURCE_URL')).toBe(stack.outputs.SOURCE_URL);
     expect(value('SECRETS_URL')).toBe(stack.outputs.SECRETS_URL);
+    // The stack output is the admin's, for operators; the job connects as its own login, its password in its secret.
+    const admin = new URL(stack.outputs.WAREHOUSE_URL);
+    const own = new URL(String(value('WAREHOUSE_URL')));
+    expect(admin.username).toBe('ecomm_admin');
+    expect([own.protocol, own.username, own.host, own.pathname]).toEqual([
+      'redshift:',
+      'ecomm_extract',
+      admin.host,
+      admin.pathname,
+    ]);
+    expect(own.searchParams.get('passwordSecret')).toBe('ECOMM_EXTRACT_PASSWORD');
+    expect(own.searchParams.get('sslmode')).toBe('require');
+  });
+
+  it('connects every warehouse job and service as its own login, never as the admin', () => {
+    for (const task of ofType(resources, 'aws:ecs/taskDefinition:TaskDefinition')) {
+      const container = containerOf(task);
+      const url = (container.environment as { name: string; value: string }[]).find(
+        (e) => e.name === 'WAREHOUSE_URL',
+      )?.value;
+      const name = (container.command as string[])[0] as string;
+      const job = JOB_CATALOG.find((j) => j.name === name) as JobSpec;
+      if (!job.env.includes('WAREHOUSE_URL')) {
+        expect(url, name).toBeUndefined();
+        continue;
+      }
+      const parsed = new URL(String(url));
+      expect(parsed.username, name).toBe(warehouseLoginOf(name));
+      expect(parsed.searchParams.get('passwordSecret'), name).toBe(
+        `${warehouseLoginOf(name).toUpperCase()}_PASSWORD`,
+      );
+    }
   });
 
   it('schedules exactly the scheduled jobs, in UTC with EventBridge cron, through their run state machines', () => {
@@ -291,13 +322,19 @@ describe('AWS stack inventory', () => {
     expect(new Set(taskRoles).size).toBe(JOB_CATALOG.length);
   });
 
-  it('stores the config secrets in Secrets Manager under the stack prefix and the names jobs ask for', () => {
+  it('stores the config secrets and each login password in Secrets Manager under the stack prefix and the names jobs ask for', () => {
+    const logins = JOB_CATALOG.filter((j) => j.env.includes('WAREHOUSE_URL')).map(
+      (j) => `ecomm-test/${warehouseLoginOf(j.name).toUpperCase()}_PASSWORD`,
+    );
+    expect(logins).toContain('ecomm-test/ECOMM_STREAM_INGEST_PASSWORD');
     expect(
       ofType(resources, 'aws:secretsmanager/secret:Secret')
         .map((s) => s.inputs.name)
         .sort(),
-    ).toEqual(['ecomm-test/PII_HASH_KEY', 'ecomm-test/SOURCE_PASSWORD']);
-    expect(ofType(resources, 'aws:secretsmanager/secretVersion:SecretVersion')).toHaveLength(2);
+    ).toEqual(['ecomm-test/PII_HASH_KEY', 'ecomm-test/SOURCE_PASSWORD', ...logins].sort());
+    expect(ofType(resources, 'aws:secretsmanager/secretVersion:SecretVersion')).toHaveLength(
+      2 + logins.length,
+    );
   });
 
   it('creates an alarm per alert rule that notifies the alert contacts', () => {

@@ -32,3 +32,10 @@ export function isKeyVaultSecretScope(scope: string): boolean {
     scope,
   );
 }
+
+/** True when the scope is one blob container (`.../storageAccounts/<account>/blobServices/default/containers/<name>`). */
+export function isBlobContainerScope(scope: string): boolean {
+  return /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[^/]+\/blobServices\/default\/containers\/[^/]+$/i.test(
+    scope,
+  );
+}

@@ -1,6 +1,6 @@
 /** The Azure stack under mocks: every spec item exists with the right inputs. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { JOB_CATALOG, type JobSpec, STREAM_TOPICS } from '../jobs/catalog.ts';
+import { JOB_CATALOG, type JobSpec, STREAM_TOPICS, warehouseLoginOf } from '../jobs/catalog.ts';
 import { AZURE_ROLES } from './azure-roles.ts';
 import { expectedEnvironment } from './testing/fixtures.ts';
 import type { RecordedResource } from './testing/mock-cloud.ts';
@@ -38,16 +38,12 @@ const SERVICES = JOB_CATALOG.filter((j) => j.kind === 'service');
 const workloadNamed = (job: JobSpec) => (job.kind === 'service' ? appNamed(job.name) : jobNamed(job.name));
 /** The identity a catalog job should run as: one per set of settings read (`ecomm-test-reads-lake-secrets-warehouse`). */
 const identityFor = (job: JobSpec) => {
-  const key = [...new Set(job.env)]
-    .sort()
-    .map((setting) => setting.replace(/_URL$/, '').toLowerCase())
-    .join('-');
   const identity = resources.find(
     (r) =>
       r.type === 'azure-native:managedidentity:UserAssignedIdentity' &&
-      r.inputs.resourceName === `ecomm-test-reads-${key}`,
+      r.inputs.resourceName === `ecomm-test-${job.name}`,
   );
-  if (identity === undefined) throw new Error(`no identity for ${job.name} (${key})`);
+  if (identity === undefined) throw new Error(`no identity for ${job.name}`);
   return identity;
 };
 const byId = (id: string) => resources.find((r) => r.custom && r.id === id);
@@ -57,7 +53,9 @@ const grantsOf = (identity: RecordedResource) =>
     .filter((a) => a.inputs.principalId === `principal-${identity.inputs.resourceName}`)
     .map((a) => {
       const guid = String(a.inputs.roleDefinitionId).split('/').pop();
-      const role = Object.entries(AZURE_ROLES).find(([, id]) => id === guid)?.[0];
+      const role =
+        Object.entries(AZURE_ROLES).find(([, id]) => id === guid)?.[0] ??
+        byId(String(a.inputs.roleDefinitionId))?.inputs.roleName;
       const target = byId(String(a.inputs.scope));
       return `${role} on ${target?.type.split(':').pop()} ${String(target?.state.name)}`;
     })
@@ -68,7 +66,7 @@ describe('Azure stack inventory', () => {
   it('exports the adapter URLs in the forms the jobs read', () => {
     expect(stack.outputs.LAKE_URL).toMatch(/^az:\/\/ecommtestlake[0-9a-f]{6}\/lake$/);
     expect(stack.outputs.STREAM_URL).toMatch(
-      /^kafka:\/\/ecomm-test-events-[0-9a-f]{6}\.servicebus\.windows\.net:9093\?auth=eventhubs$/,
+      /^kafka:\/\/ecomm-test-events-[0-9a-f]{6}\.servicebus\.windows\.net:9093\?auth=entra$/,
     );
     expect(stack.outputs.WAREHOUSE_URL).toMatch(
       /^postgres:\/\/ecomm_admin@[^:]+\.postgres\.database\.azure\.com:5432\/ecomm\?sslmode=require&passwordSecret=WAREHOUSE_PASSWORD$/,
@@ -120,10 +118,6 @@ describe('Azure stack inventory', () => {
       (g) => g.inputs.consumerGroupName,
     );
     expect(groups).toEqual(STREAM_TOPICS.map(() => 'ecomm-stream-ingest'));
-    expect(onlyOne(resources, 'azure-native:eventhub:NamespaceAuthorizationRule').inputs.rights).toEqual([
-      'Listen',
-      'Send',
-    ]);
   });
 
   it('creates a private PostgreSQL Flexible Server in its delegated subnet, with the warehouse database', () => {
@@ -249,17 +243,18 @@ describe('Azure stack inventory', () => {
     ).toBe(true);
   });
 
-  it('gives every workload its command, size, environment and the identity for its settings', () => {
+  it('gives every workload its command, size, environment and an identity of its own', () => {
+    const identities = new Set<string>();
     for (const job of JOB_CATALOG) {
       const workload = workloadNamed(job);
       const identity = identityFor(job);
+      identities.add(identity.id);
       const container = containerOf(workload);
       expect(container.args, job.name).toEqual([job.name, ...(job.args ?? [])]);
-      const stream = job.env.includes('STREAM_URL') ? ['EVENTHUBS_CONNECTION_STRING'] : [];
       expect(container.env.map((e) => e.name).sort()).toEqual(
-        [...expectedEnvironment(job.env), 'AZURE_CLIENT_ID', ...stream].sort(),
+        [...expectedEnvironment(job.env), 'AZURE_CLIENT_ID'].sort(),
       );
-      expect(container.env.every((e) => (e.value === undefined) !== (e.secretRef === undefined))).toBe(true);
+      expect(container.env.every((e) => e.value !== undefined && e.secretRef === undefined)).toBe(true);
       expect(container.env).toContainEqual({
         name: 'AZURE_CLIENT_ID',
         value: `client-${identity.inputs.resourceName}`,
@@ -270,21 +265,38 @@ describe('Azure stack inventory', () => {
       );
     }
     expect(containerOf(jobNamed('generate')).resources).toEqual({ cpu: 1, memory: '2Gi' });
+    expect(identities.size).toBe(JOB_CATALOG.length);
+  });
+
+  it('connects every warehouse job and service as its own login, never as the admin', () => {
+    for (const job of JOB_CATALOG) {
+      const url = containerOf(workloadNamed(job)).env.find((e) => e.name === 'WAREHOUSE_URL')?.value;
+      if (!job.env.includes('WAREHOUSE_URL')) {
+        expect(url, job.name).toBeUndefined();
+        continue;
+      }
+      const parsed = new URL(String(url));
+      expect(parsed.protocol, job.name).toBe('postgres:');
+      expect(parsed.username, job.name).toBe(warehouseLoginOf(job.name));
+      expect(parsed.searchParams.get('passwordSecret'), job.name).toBe(
+        `${warehouseLoginOf(job.name).toUpperCase()}_PASSWORD`,
+      );
+    }
+    expect(new URL(stack.outputs.WAREHOUSE_URL).username).toBe('ecomm_admin');
   });
 
   it('grants each identity exactly what its settings need, Key Vault secrets one by one', () => {
+    const container = onlyOne(resources, 'azure-native:storage:BlobContainer');
     for (const job of JOB_CATALOG) {
       const spec = [...stack.spec.jobs, ...stack.spec.services].find((w) => w.name === job.name);
       const stream = job.env.includes('STREAM_URL');
-      const secrets = [...(spec?.secrets ?? []), ...(stream ? ['EVENTHUBS_CONNECTION_STRING'] : [])];
+      const secrets = spec?.secrets ?? [];
       const vaultSecret = (name: string) => `keyVaultSecretsUser on Secret ${name.replace(/_/g, '-')}`;
       expect(grantsOf(identityFor(job)), job.name).toEqual(
         [
           `acrPull on Registry ${onlyOne(resources, 'azure-native:containerregistry:Registry').inputs.registryName}`,
           ...(job.env.includes('LAKE_URL')
-            ? [
-                `storageBlobDataContributor on StorageAccount ${onlyOne(resources, 'azure-native:storage:StorageAccount').inputs.accountName}`,
-              ]
+            ? [`ecomm-test lake data (by prefix) on BlobContainer ${container.inputs.containerName}`]
             : []),
           ...(stream
             ? ['eventHubsDataSender', 'eventHubsDataReceiver'].map(
@@ -303,13 +315,12 @@ describe('Azure stack inventory', () => {
     const grants = grantsOf(identityFor(monitor));
     expect(grants.some((g) => g.startsWith('eventHubs'))).toBe(false);
     expect(grants.filter((g) => g.startsWith('keyVaultSecretsUser'))).toContain(
-      'keyVaultSecretsUser on Secret WAREHOUSE-PASSWORD',
+      'keyVaultSecretsUser on Secret ECOMM-MONITOR-PASSWORD',
     );
-    expect(grants.some((g) => /EVENTHUBS|SOURCE-PASSWORD/.test(g))).toBe(false);
+    expect(grants.some((g) => /SOURCE-PASSWORD|Secret WAREHOUSE-PASSWORD/.test(g))).toBe(false);
+    expect(grants.some((g) => / lake /.test(g))).toBe(false);
     expect(grants.some((g) => g.includes(' on Vault '))).toBe(false);
     const app = appNamed('monitor');
-    expect(field(app.inputs, 'configuration', 'secrets')).toEqual([]);
-    expect(containerOf(app).env.map((e) => e.name)).not.toContain('EVENTHUBS_CONNECTION_STRING');
     expect(containerOf(app).env.map((e) => e.name)).not.toContain('STREAM_URL');
     // Not the identity stream-ingest runs as.
     expect(identityFor(monitor).id).not.toBe(
@@ -317,31 +328,17 @@ describe('Azure stack inventory', () => {
     );
   });
 
-  it('injects the Event Hubs connection string into stream readers as a Key Vault reference, never a value', () => {
-    const vault = onlyOne(resources, 'azure-native:keyvault:Vault').inputs.vaultName;
-    type SecretRef = { name: string; keyVaultUrl: string; identity: string; value?: string };
-    const secretsOf = (r: RecordedResource | undefined) =>
-      field<SecretRef[]>(r?.inputs, 'configuration', 'secrets');
-    const expected = (job: string) => [
-      {
-        name: 'eventhubs-connection-string',
-        keyVaultUrl: `https://${vault}.vault.azure.net/secrets/EVENTHUBS-CONNECTION-STRING`,
-        identity: identityFor(JOB_CATALOG.find((j) => j.name === job) as JobSpec).id,
-      },
-    ];
-    expect(secretsOf(jobNamed('run'))).toEqual(expected('run'));
-    expect(secretsOf(appNamed('stream-ingest'))).toEqual(expected('stream-ingest'));
-    expect(secretsOf(jobNamed('load'))).toEqual([]);
-    expect(secretsOf(appNamed('monitor'))).toEqual([]);
+  it('reaches Event Hubs through Entra ID only: local auth off, no shared key, no connection string', () => {
+    const namespace = onlyOne(resources, 'azure-native:eventhub:Namespace');
+    expect(namespace.inputs.disableLocalAuth).toBe(true);
+    expect(ofType(resources, 'azure-native:eventhub:NamespaceAuthorizationRule')).toEqual([]);
+    expect(stack.outputs.STREAM_URL).toBe(
+      `kafka://${namespace.inputs.namespaceName}.servicebus.windows.net:9093?auth=entra`,
+    );
     for (const job of JOB_CATALOG) {
-      const injected = containerOf(workloadNamed(job)).env.find(
-        (e) => e.name === 'EVENTHUBS_CONNECTION_STRING',
-      );
-      expect(injected, job.name).toEqual(
-        job.env.includes('STREAM_URL')
-          ? { name: 'EVENTHUBS_CONNECTION_STRING', secretRef: 'eventhubs-connection-string' }
-          : undefined,
-      );
+      const names = containerOf(workloadNamed(job)).env.map((e) => e.name);
+      expect(names, job.name).not.toContain('EVENTHUBS_CONNECTION_STRING');
+      expect(field(workloadNamed(job)?.inputs, 'configuration', 'secrets'), job.name).toBeUndefined();
     }
   });
 
@@ -350,7 +347,16 @@ describe('Azure stack inventory', () => {
       ofType(resources, 'azure-native:keyvault:Secret')
         .map((s) => s.inputs.secretName)
         .sort(),
-    ).toEqual(['EVENTHUBS-CONNECTION-STRING', 'PII-HASH-KEY', 'SOURCE-PASSWORD', 'WAREHOUSE-PASSWORD']);
+    ).toEqual(
+      [
+        'PII-HASH-KEY',
+        'SOURCE-PASSWORD',
+        'WAREHOUSE-PASSWORD',
+        ...JOB_CATALOG.filter((j) => j.env.includes('WAREHOUSE_URL')).map(
+          (j) => `${warehouseLoginOf(j.name).toUpperCase().replace(/_/g, '-')}-PASSWORD`,
+        ),
+      ].sort(),
+    );
   });
 
   it('creates an alert per rule that notifies the action group emailing the contacts', () => {

@@ -74,6 +74,22 @@ describe('stack config', () => {
     );
   });
 
+  it('requires a warehouse login key of at least 32 characters on both clouds', () => {
+    expect(problemsOf(withKey(AWS_CONFIG, 'warehouseLoginKey', 'short'))[0]).toMatch(
+      /warehouseLoginKey: use at least 32 characters/,
+    );
+    expect(problemsOf(withKey(AZURE_CONFIG, 'warehouseLoginKey', undefined), AZURE_STACK)).toContain(
+      'ecomm-data-platform:warehouseLoginKey: required',
+    );
+  });
+
+  it('takes the OLTP source range as a CIDR, naming the key when it is not one', () => {
+    const source = (cidr: string) =>
+      withKey(AWS_CONFIG, 'source', JSON.stringify({ host: 'h', database: 'd', user: 'u', cidr }));
+    expect(parseStackConfig(source('192.168.10.0/24'), AWS_STACK).source.cidr).toBe('192.168.10.0/24');
+    expect(problemsOf(source('oltp.internal'))[0]).toMatch(/^ecomm-data-platform:source\.cidr: /);
+  });
+
   it('requires the provider region of the chosen cloud', () => {
     const { 'aws:region': _dropped, ...noRegion } = AWS_CONFIG;
     expect(problemsOf(noRegion)).toContain(

@@ -65,6 +65,11 @@ const settingsSchema = z.strictObject({
     port: z.number().int().min(1).max(65535).default(5432),
     database: z.string().min(1),
     user: z.string().min(1),
+    /**
+     * The range the source's address is in: the jobs' only egress outside the cloud's own services (AWS security
+     * group). Unset: the source is inside the VPC (or reached through it), and the jobs reach only the VPC range.
+     */
+    cidr: z.cidrv4().optional(),
   }),
   network: z
     .strictObject({
@@ -78,7 +83,14 @@ const settingsSchema = z.strictObject({
       error: `use one of ${LOG_RETENTION_DAYS.join(', ')} (values both CloudWatch and Log Analytics accept)`,
     })
     .default(30),
+  /**
+   * Deploy the jobs that write synthetic data into the source and the production topics (`generate`): off unless
+   * a stack asks, for a demo or test environment.
+   */
+  deploySeedJobs: z.stringbool({ error: 'use true or false' }).default(false),
   piiHashKey: z.string().min(32, 'use at least 32 characters of random key material'),
+  /** Key the warehouse logins' passwords are derived from (infra/warehouse-logins.ts); rotate it to rotate them. */
+  warehouseLoginKey: z.string().min(32, 'use at least 32 characters of random key material'),
   sourcePassword: z.string().min(1),
   warehouseAdminPassword: z.string().min(16).optional(),
 });

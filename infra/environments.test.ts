@@ -30,7 +30,6 @@ const SCOPED_NAMES: Record<string, string> = {
   'azure-native:dbforpostgresql:Database': 'the PostgreSQL server',
   'azure-native:eventhub:EventHub': 'the Event Hubs namespace',
   'azure-native:eventhub:ConsumerGroup': 'the event hub',
-  'azure-native:eventhub:NamespaceAuthorizationRule': 'the Event Hubs namespace',
   'azure-native:keyvault:Secret': 'the Key Vault',
   'azure-native:network:PrivateDnsZoneGroup': 'the private endpoint',
   'azure-native:privatedns:PrivateZone': 'the resource group ecomm-<env>-rg',

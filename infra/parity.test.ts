@@ -120,6 +120,7 @@ describe('AWS and Azure parity', () => {
       timeoutMinutes: 120,
       retries: 1,
       env: ['LAKE_URL', 'WAREHOUSE_URL', 'SECRETS_URL'],
+      lake: { read: ['raw/'], write: ['raw/'], delete: ['raw/'] },
     };
     const more = await manifests([...JOB_CATALOG, compaction]);
     const expected = {
@@ -133,6 +134,13 @@ describe('AWS and Azure parity', () => {
     };
     expect(more.aws.workloads.find((w) => w.name === 'compaction')).toMatchObject(expected);
     expect(more.azure.workloads.find((w) => w.name === 'compaction')).toMatchObject(expected);
+    // Its own login and exactly its lake prefixes, on both clouds.
+    for (const manifest of [more.aws, more.azure]) {
+      expect(manifest.workloads.find((w) => w.name === 'compaction')).toMatchObject({
+        warehouseLogin: { user: 'ecomm_compaction', passwordSecret: 'ECOMM_COMPACTION_PASSWORD' },
+        lake: { read: ['raw/'], write: ['raw/'], delete: ['raw/'] },
+      });
+    }
     expect(more.aws).toEqual(more.azure);
   });
 

@@ -5,7 +5,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import type { PlatformOutputs } from './adapter-urls.ts';
-import type { ConfigSecretValues } from './components/secrets.ts';
+import { type ConfigSecretValues, WAREHOUSE_LOGIN_KEY } from './components/secrets.ts';
 import { parseStackConfig, type StackConfig } from './config.ts';
 import { buildPlatformSpec } from './spec.ts';
 import { readCloudDefaults } from './stack-files.ts';
@@ -15,6 +15,7 @@ export function configSecretValues(config: StackConfig): ConfigSecretValues {
   const values: ConfigSecretValues = {
     PII_HASH_KEY: pulumi.secret(config.piiHashKey),
     SOURCE_PASSWORD: pulumi.secret(config.sourcePassword),
+    [WAREHOUSE_LOGIN_KEY]: pulumi.secret(config.warehouseLoginKey),
   };
   if (config.warehouseAdminPassword !== undefined)
     values.WAREHOUSE_PASSWORD = pulumi.secret(config.warehouseAdminPassword);

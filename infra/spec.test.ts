@@ -76,7 +76,14 @@ describe('platform spec', () => {
 
   it('gives each job only the secrets its settings need', () => {
     expect(spec.jobs.find((j) => j.name === 'generate')?.secrets).toEqual(['SOURCE_PASSWORD']);
-    expect(spec.jobs.find((j) => j.name === 'load')?.secrets).toEqual(['PII_HASH_KEY', 'WAREHOUSE_PASSWORD']);
+    expect(spec.jobs.find((j) => j.name === 'load')?.secrets).toEqual([
+      'ECOMM_LOAD_PASSWORD',
+      'PII_HASH_KEY',
+    ]);
+    // The admin's password is for operators: no workload reads it.
+    expect([...spec.jobs, ...spec.services].some((w) => w.secrets.includes('WAREHOUSE_PASSWORD'))).toBe(
+      false,
+    );
   });
 
   it('names the shared stream consumer group for every stream reader and no one else', () => {
@@ -216,6 +223,66 @@ describe('platform spec', () => {
     );
     expect(() => buildPlatformSpec(config, catalogWith('load', { retryBackoffSeconds: 1.5 }))).toThrow(
       /job "load": retryBackoffSeconds must be a whole number of seconds, at least 10 .*got 1\.5/,
+    );
+  });
+
+  it('names one warehouse login per warehouse workload, each with its own password secret', () => {
+    expect(spec.warehouse.logins.map((l) => l.login)).toEqual(
+      expect.arrayContaining(['ecomm_load', 'ecomm_transform', 'ecomm_stream_ingest', 'ecomm_monitor']),
+    );
+    for (const workload of [...spec.jobs, ...spec.services]) {
+      const logins = spec.warehouse.logins.filter((l) => l.workload === workload.name);
+      if (!workload.settings.includes('WAREHOUSE_URL')) {
+        expect(logins, workload.name).toEqual([]);
+        continue;
+      }
+      expect(logins, workload.name).toHaveLength(1);
+      expect(workload.secrets, workload.name).toContain(logins[0]?.secret);
+      // No other workload may read this login's secret.
+      const readers = [...spec.jobs, ...spec.services].filter((w) =>
+        w.secrets.includes(logins[0]?.secret ?? ''),
+      );
+      expect(readers.map((w) => w.name)).toEqual([workload.name]);
+    }
+    expect(spec.secrets.filter((s) => s.source === 'login')).toHaveLength(spec.warehouse.logins.length);
+  });
+
+  it("takes each lake job's prefixes from the catalog, and deletes only where a job removes its own objects", () => {
+    const lakeOf = (name: string) => [...spec.jobs, ...spec.services].find((w) => w.name === name)?.lake;
+    expect(lakeOf('extract')).toEqual({ read: [], write: ['lineage/', 'raw/'], delete: [] });
+    expect(lakeOf('validate')).toEqual({
+      read: ['raw/'],
+      write: ['decisions/', 'lineage/', 'quarantine/', 'staging/'],
+      delete: ['quarantine/'],
+    });
+    expect(lakeOf('monitor')).toBeNull();
+    expect(lakeOf('generate')).toBeNull();
+    const deleters = [...spec.jobs, ...spec.services].filter((w) => (w.lake?.delete.length ?? 0) > 0);
+    expect(deleters.map((w) => w.name).sort()).toEqual([
+      'backfill',
+      'batches',
+      'rebuild',
+      'reconcile',
+      'run',
+      'validate',
+    ]);
+    expect(() => buildPlatformSpec(config, catalogWith('load', { lake: undefined }))).toThrow(
+      'job "load" reads LAKE_URL but its catalog entry names no `lake` access',
+    );
+    expect(() =>
+      buildPlatformSpec(config, catalogWith('monitor', { lake: { read: ['raw/'], write: [], delete: [] } })),
+    ).toThrow('job "monitor" has `lake` access but does not read LAKE_URL');
+  });
+
+  it('leaves out the jobs that seed synthetic data unless the stack asks for them', () => {
+    const production = buildPlatformSpec(
+      parseStackConfig(withKey(AWS_CONFIG, 'deploySeedJobs', undefined), AWS_STACK),
+    );
+    expect(production.jobs.map((j) => j.name)).not.toContain('generate');
+    expect(production.warehouse.logins.map((l) => l.workload)).not.toContain('generate');
+    expect(spec.jobs.map((j) => j.name)).toContain('generate');
+    expect(() => parseStackConfig(withKey(AWS_CONFIG, 'deploySeedJobs', 'maybe'), AWS_STACK)).toThrow(
+      'ecomm-data-platform:deploySeedJobs: use true or false',
     );
   });
 

@@ -6,11 +6,13 @@
 import {
   JOB_CATALOG,
   type JobSpec,
+  type LakeAccess,
   RUN_STEPS,
   type RunStepSpec,
   retryBackoffSecondsOf,
   STREAM_TOPICS,
   type StreamTopicSpec,
+  warehouseLoginOf,
 } from '../jobs/catalog.ts';
 import { isPlatformSetting, type PlatformSetting } from './adapter-urls.ts';
 import {
@@ -25,6 +27,7 @@ import { namePrefix } from './naming.ts';
 import { type AlertRuleSpec, buildAlerts, GOLD_BUILD_JOB, SLA } from './service-levels.ts';
 import { fitContainerSize, type SizeTier } from './sizing.ts';
 import { platformTags } from './tags.ts';
+import { loginSecretName } from './warehouse-logins.ts';
 
 export type { BatchFreshnessBound } from './batch-freshness.ts';
 export type { AlertRuleSpec, AlertSignal } from './service-levels.ts';
@@ -57,10 +60,23 @@ export interface SecretSpec {
   /** The name jobs ask the secret store for. */
   name: string;
   description: string;
-  /** Who supplies the value: stack config, or the warehouse (Redshift manages its admin password). */
-  source: 'config' | 'warehouse';
-  /** Jobs that read this platform setting need the secret. */
-  neededWith: PlatformSetting;
+  /**
+   * Who supplies the value: stack config, the warehouse (Redshift manages its admin password), or the stack
+   * itself (a warehouse login's password, derived from warehouseLoginKey: warehouse-logins.ts).
+   */
+  source: 'config' | 'warehouse' | 'login';
+  /** Jobs that read this platform setting need the secret; null: no job reads it (the admin's, for operators). */
+  neededWith: PlatformSetting | null;
+  /** A login's password secret: the login, read only by the workload that connects as it. */
+  login?: string;
+}
+
+/** A warehouse login and the one workload that connects as it. */
+export interface WarehouseLoginSpec {
+  login: string;
+  /** The platform secret holding its password. */
+  secret: string;
+  workload: string;
 }
 
 export interface WorkloadSpec {
@@ -85,6 +101,10 @@ export interface WorkloadSpec {
   environment: Record<string, string>;
   /** Secrets the job reads through SECRETS_URL (its database URLs name theirs with `passwordSecret`). */
   secrets: string[];
+  /** The warehouse login its WAREHOUSE_URL names (warehouseLoginOf), null when it reads no warehouse. */
+  warehouseLogin: string | null;
+  /** What it may do in the lake, by prefix (the catalog's `lake`), null when it reads no lake. */
+  lake: LakeAccess | null;
   /** Arguments to the image's `ecomm` entrypoint: the job name, then the catalog's args (a service's --follow). */
   command: string[];
 }
@@ -136,8 +156,8 @@ export interface PlatformSpec {
   network: { cidr: string; availabilityZones: string[] };
   lake: { container: string; zones: LakeZoneSpec[]; noncurrentVersionDays: number };
   stream: { size: SizeTier; topics: TopicSpec[] };
-  warehouse: { size: SizeTier; database: string; adminUser: string };
-  source: { host: string; port: number; database: string; user: string };
+  warehouse: { size: SizeTier; database: string; adminUser: string; logins: WarehouseLoginSpec[] };
+  source: { host: string; port: number; database: string; user: string; cidr?: string };
   secrets: SecretSpec[];
   image: { repository: string; tag: string };
   jobs: WorkloadSpec[];
@@ -172,11 +192,22 @@ const SECRETS: SecretSpec[] = [
   },
   {
     name: 'WAREHOUSE_PASSWORD',
-    description: 'Password of the warehouse user the jobs connect as',
+    description: 'Password of the warehouse admin: for operators (ecomm grants), never for a job',
     source: 'warehouse',
-    neededWith: 'WAREHOUSE_URL',
+    neededWith: null,
   },
 ];
+
+/** The secret WAREHOUSE_URL of the workload names: its own login's password. */
+function loginSecretOf(login: string): SecretSpec {
+  return {
+    name: loginSecretName(login),
+    description: `Password of the warehouse login ${login}`,
+    source: 'login',
+    neededWith: 'WAREHOUSE_URL',
+    login,
+  };
+}
 
 export function buildPlatformSpec(
   config: StackConfig,
@@ -189,13 +220,20 @@ export function buildPlatformSpec(
     catalog.map((job) => job.name),
     'job',
   );
-  const workloads = catalog.map((job) => toWorkload(job));
-  const services = catalog.flatMap((job, index) =>
+  // A job that writes synthetic data into the production source and topics exists only where asked for.
+  const deployed = catalog.filter((job) => job.seedsData !== true || config.deploySeedJobs);
+  const workloads = deployed.map((job) => toWorkload(job));
+  const services = deployed.flatMap((job, index) =>
     job.kind === 'service' ? [toService(job, workloads[index] as WorkloadSpec, config)] : [],
   );
   const jobs = workloads.filter((w) => w.kind !== 'service');
   const batchFreshness = checkBatchFreshness(jobs, runSteps);
   const topics = buildTopics(config, streamTopics, services);
+  const logins = workloads.flatMap((w): WarehouseLoginSpec[] =>
+    w.warehouseLogin === null
+      ? []
+      : [{ login: w.warehouseLogin, secret: loginSecretName(w.warehouseLogin), workload: w.name }],
+  );
   const spec: PlatformSpec = {
     cloud: config.cloud,
     project: config.project,
@@ -221,9 +259,14 @@ export function buildPlatformSpec(
       noncurrentVersionDays: config.lake.noncurrentVersionDays,
     },
     stream: { size: config.stream.size, topics },
-    warehouse: { size: config.warehouse.size, database: config.warehouse.database, adminUser: 'ecomm_admin' },
+    warehouse: {
+      size: config.warehouse.size,
+      database: config.warehouse.database,
+      adminUser: 'ecomm_admin',
+      logins,
+    },
     source: { ...config.source },
-    secrets: SECRETS.map((s) => ({ ...s })),
+    secrets: [...SECRETS.map((s) => ({ ...s })), ...logins.map((l) => loginSecretOf(l.login))],
     image: { repository: IMAGE_REPOSITORY, tag: config.imageTag },
     jobs,
     services,
@@ -271,6 +314,8 @@ function toWorkload(job: JobSpec): WorkloadSpec {
     );
   }
   const settings = [...new Set(job.env)].filter(isPlatformSetting).sort();
+  const lake = lakeAccessOf(job, settings);
+  const warehouseLogin = settings.includes('WAREHOUSE_URL') ? warehouseLoginOf(job.name) : null;
   const size = fitContainerSize({ cpu: job.cpu, memoryMiB: job.memoryMiB });
   return {
     name: job.name,
@@ -290,9 +335,30 @@ function toWorkload(job: JobSpec): WorkloadSpec {
       // Every stream reader shares the one group, named here so offsets, grants and lag alerts agree.
       ...(settings.includes('STREAM_URL') ? { STREAM_GROUP_ID: STREAM_CONSUMER_GROUP } : {}),
     },
-    secrets: SECRETS.filter((s) => settings.includes(s.neededWith)).map((s) => s.name),
+    secrets: [
+      ...SECRETS.filter((s) => s.neededWith !== null && settings.includes(s.neededWith)).map((s) => s.name),
+      ...(warehouseLogin === null ? [] : [loginSecretName(warehouseLogin)]),
+    ].sort(),
+    warehouseLogin,
+    lake,
     command: [job.name, ...(job.args ?? [])],
   };
+}
+
+/** The catalog's lake access of a job that reads LAKE_URL; refuses one without it, or with it but no lake. */
+function lakeAccessOf(job: JobSpec, settings: PlatformSetting[]): LakeAccess | null {
+  const readsLake = settings.includes('LAKE_URL');
+  if (readsLake && job.lake === undefined)
+    throw new PlatformSpecError(
+      `job "${job.name}" reads LAKE_URL but its catalog entry names no \`lake\` access (the prefixes it reads, writes and deletes)`,
+    );
+  if (!readsLake && job.lake !== undefined)
+    throw new PlatformSpecError(`job "${job.name}" has \`lake\` access but does not read LAKE_URL`);
+  if (job.lake === undefined) return null;
+  const { read, write, delete: remove } = job.lake;
+  if (read.length + write.length + remove.length === 0)
+    throw new PlatformSpecError(`job "${job.name}" reads LAKE_URL but its \`lake\` access names no prefix`);
+  return { read: [...read], write: [...write], delete: [...remove] };
 }
 
 /**

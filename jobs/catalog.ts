@@ -43,6 +43,87 @@ export interface JobSpec {
    * with a WAREHOUSE_URL logs in as its own login, `ecomm_<job>` (jobs/grants/policy.ts, docs/access.md).
    */
   warehouseAdmin?: boolean;
+  /**
+   * What the job does in the lake, by top-level prefix (docs/architecture.md, "Data flow"; jobs/lake/layout.ts):
+   * each cloud lets the job's own identity read, write and delete there and nowhere else. Every job that reads
+   * LAKE_URL names it; one that does not must not have it.
+   */
+  lake?: LakeAccess;
+  /**
+   * Writes synthetic data into the source database and the production topics (`generate`): the stacks deploy it
+   * only when their `deploySeedJobs` setting asks for it.
+   */
+  seedsData?: boolean;
+}
+
+/** The lake's top-level prefixes: the zones, the ledger copies (`tombstones/`, `decisions/`) and `lineage/`. */
+export const LAKE_PREFIXES = [
+  'raw/',
+  'staging/',
+  'quarantine/',
+  'tombstones/',
+  'decisions/',
+  'lineage/',
+] as const;
+export type LakePrefix = (typeof LAKE_PREFIXES)[number];
+
+/** Prefixes a job reads (get, head, list), writes (put) and deletes under. */
+export interface LakeAccess {
+  read: LakePrefix[];
+  write: LakePrefix[];
+  delete: LakePrefix[];
+}
+
+/** The union of what several steps do in the lake, each list sorted and without repeats. */
+export function lakeAccess(...steps: Partial<LakeAccess>[]): LakeAccess {
+  const union = (pick: (step: Partial<LakeAccess>) => LakePrefix[] | undefined) =>
+    [...new Set(steps.flatMap((step) => pick(step) ?? []))].sort();
+  return { read: union((s) => s.read), write: union((s) => s.write), delete: union((s) => s.delete) };
+}
+
+/*
+ * What each step does in the lake, from its code: the shared pieces every caller inherits (a batch failure's
+ * copy in `decisions/`, the lineage events in `lineage/`), then the step's own keys.
+ */
+/** OpenLineage events of every run go to `lineage/run_id=<id>/` (jobs/lineage/sink.ts, the default sink). */
+const LINEAGE_LAKE: Partial<LakeAccess> = { write: ['lineage/'] };
+const EXTRACT_LAKE: Partial<LakeAccess> = { write: ['raw/'] };
+/** Micro-batches to raw/; a batch that fails on its own data leaves its decision (jobs/ops/batch-decisions.ts). */
+const STREAM_INGEST_LAKE: Partial<LakeAccess> = { write: ['raw/', 'decisions/'] };
+/** raw/ in, staging/ and quarantine/ out; a replay that quarantines nothing now removes its old quarantine file. */
+const VALIDATE_LAKE: Partial<LakeAccess> = {
+  read: ['raw/'],
+  write: ['staging/', 'quarantine/', 'decisions/'],
+  delete: ['quarantine/'],
+};
+/** Reads a staged batch's rejected lines and its quarantine file to report them. */
+const LOAD_LAKE: Partial<LakeAccess> = { read: ['staging/', 'quarantine/'], write: ['decisions/'] };
+/** Tombstones, and repair batches re-extracted to raw/ (an empty one is removed again). */
+const RECONCILE_LAKE: Partial<LakeAccess> = { write: ['raw/', 'tombstones/'], delete: ['raw/'] };
+const TRANSFORM_LAKE: Partial<LakeAccess> = { write: ['decisions/'] };
+/** Retry removes a batch's decision (and re-validates and loads it); skip writes one. */
+const BATCHES_LAKE: Partial<LakeAccess> = {
+  read: ['staging/'],
+  write: ['decisions/'],
+  delete: ['decisions/'],
+};
+/** Re-validates quarantined rows from raw/ and their quarantine file into a new staged batch. */
+const QUARANTINE_LAKE: Partial<LakeAccess> = { read: ['raw/', 'quarantine/'], write: ['staging/'] };
+/** A window re-extracted to raw/ (removed when empty), its decision cleared, then validated and loaded. */
+const BACKFILL_LAKE: Partial<LakeAccess> = { write: ['raw/'], delete: ['raw/', 'decisions/'] };
+/** Reads every batch, tombstone and decision the lake keeps (jobs/rebuild/inventory.ts). */
+const REBUILD_LAKE: Partial<LakeAccess> = {
+  read: ['raw/', 'staging/', 'quarantine/', 'tombstones/', 'decisions/'],
+};
+
+/**
+ * The warehouse login a job connects as: `ecomm_` and its name, dashes as underscores (`ecomm_stream_ingest`).
+ * Both stacks create each login's password secret; `ecomm grants` creates the logins with what each may do.
+ */
+export function warehouseLoginOf(jobName: string): string {
+  if (!/^[a-z][a-z0-9-]*$/.test(jobName))
+    throw new Error(`job name "${jobName}": expected lowercase letters, digits and dashes`);
+  return `ecomm_${jobName.replace(/-/g, '_')}`;
 }
 
 const LAKE_WAREHOUSE = ['LAKE_URL', 'WAREHOUSE_URL', 'SECRETS_URL'];
@@ -75,6 +156,7 @@ export const JOB_CATALOG = catalogOf([
     timeoutMinutes: 30,
     retries: 0,
     env: ['SOURCE_URL', 'STREAM_URL', 'SECRETS_URL'],
+    seedsData: true,
   },
   {
     name: 'extract',
@@ -87,6 +169,7 @@ export const JOB_CATALOG = catalogOf([
     retries: 2,
     runLease: true,
     env: ['SOURCE_URL', ...LAKE_WAREHOUSE],
+    lake: lakeAccess(EXTRACT_LAKE, LINEAGE_LAKE),
   },
   {
     name: 'stream-ingest',
@@ -102,6 +185,7 @@ export const JOB_CATALOG = catalogOf([
     args: ['--follow'],
     // /healthz, /readyz and /status: --health-port's default, ECOMM_HEALTH_PORT in the image.
     port: 8080,
+    lake: lakeAccess(STREAM_INGEST_LAKE, LINEAGE_LAKE),
   },
   {
     name: 'validate',
@@ -114,6 +198,7 @@ export const JOB_CATALOG = catalogOf([
     retries: 2,
     runLease: true,
     env: LAKE_WAREHOUSE,
+    lake: lakeAccess(VALIDATE_LAKE, LINEAGE_LAKE),
   },
   {
     name: 'load',
@@ -126,6 +211,7 @@ export const JOB_CATALOG = catalogOf([
     retries: 2,
     runLease: true,
     env: LAKE_WAREHOUSE,
+    lake: lakeAccess(LOAD_LAKE, LINEAGE_LAKE),
   },
   {
     name: 'reconcile',
@@ -139,6 +225,7 @@ export const JOB_CATALOG = catalogOf([
     retries: 1,
     runLease: true,
     env: ['SOURCE_URL', ...LAKE_WAREHOUSE],
+    lake: lakeAccess(RECONCILE_LAKE, LINEAGE_LAKE),
   },
   {
     name: 'transform',
@@ -151,6 +238,7 @@ export const JOB_CATALOG = catalogOf([
     retries: 1,
     runLease: true,
     env: LAKE_WAREHOUSE,
+    lake: lakeAccess(TRANSFORM_LAKE, LINEAGE_LAKE),
   },
   {
     name: 'quality',
@@ -162,6 +250,7 @@ export const JOB_CATALOG = catalogOf([
     timeoutMinutes: 30,
     retries: 0,
     env: LAKE_WAREHOUSE,
+    lake: lakeAccess(LINEAGE_LAKE),
   },
   {
     name: 'run',
@@ -179,6 +268,15 @@ export const JOB_CATALOG = catalogOf([
     retryBackoffSeconds: 30,
     runLease: true,
     env: ['SOURCE_URL', 'STREAM_URL', ...LAKE_WAREHOUSE],
+    lake: lakeAccess(
+      EXTRACT_LAKE,
+      STREAM_INGEST_LAKE,
+      VALIDATE_LAKE,
+      LOAD_LAKE,
+      RECONCILE_LAKE,
+      TRANSFORM_LAKE,
+      LINEAGE_LAKE,
+    ),
   },
   {
     name: 'monitor',
@@ -220,6 +318,7 @@ export const JOB_CATALOG = catalogOf([
     timeoutMinutes: 20,
     retries: 1,
     env: LAKE_WAREHOUSE,
+    lake: lakeAccess(LINEAGE_LAKE),
   },
   {
     name: 'quarantine',
@@ -232,6 +331,7 @@ export const JOB_CATALOG = catalogOf([
     timeoutMinutes: 30,
     retries: 0,
     env: LAKE_WAREHOUSE,
+    lake: lakeAccess(QUARANTINE_LAKE, LINEAGE_LAKE),
   },
   {
     name: 'batches',
@@ -244,6 +344,7 @@ export const JOB_CATALOG = catalogOf([
     timeoutMinutes: 30,
     retries: 0,
     env: LAKE_WAREHOUSE,
+    lake: lakeAccess(BATCHES_LAKE, VALIDATE_LAKE, LOAD_LAKE, LINEAGE_LAKE),
   },
   {
     name: 'backfill',
@@ -257,6 +358,7 @@ export const JOB_CATALOG = catalogOf([
     retries: 0,
     env: ['SOURCE_URL', ...LAKE_WAREHOUSE],
     runLease: true,
+    lake: lakeAccess(BACKFILL_LAKE, VALIDATE_LAKE, LOAD_LAKE, LINEAGE_LAKE),
   },
   {
     name: 'rebuild',
@@ -270,6 +372,7 @@ export const JOB_CATALOG = catalogOf([
     retries: 0,
     env: LAKE_WAREHOUSE,
     runLease: true,
+    lake: lakeAccess(REBUILD_LAKE, VALIDATE_LAKE, LOAD_LAKE, TRANSFORM_LAKE, LINEAGE_LAKE),
   },
 ]);
 

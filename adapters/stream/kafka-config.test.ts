@@ -149,9 +149,75 @@ describe('kafkaClientConfig', () => {
     ).toThrow(expect.objectContaining({ message: expect.not.stringContaining('s3cr3t') }));
   });
 
+  it('builds TLS + OAUTHBEARER on 9093 for entra, a fresh Entra ID token for the namespace per authentication', async () => {
+    const scopes: string[] = [];
+    let issued = 0;
+    const credential = {
+      async getToken(scope: string) {
+        scopes.push(scope);
+        issued += 1;
+        return { token: `entra-token-${issued}`, expiresOnTimestamp: Date.now() + 3_600_000 };
+      },
+    };
+    const config = kafkaClientConfig(
+      'kafka://shop-events.servicebus.windows.net?auth=entra',
+      {},
+      undefined,
+      credential,
+    );
+    expect(config.client.brokers).toEqual(['shop-events.servicebus.windows.net:9093']);
+    expect(config.client.ssl).toBe(true);
+    const sasl = config.client.sasl;
+    if (!sasl || !('oauthBearerProvider' in sasl)) throw new Error('expected an OAUTHBEARER provider');
+    expect(sasl.mechanism).toBe('oauthbearer');
+    // Nothing is asked of Entra until kafkajs authenticates; then each (re)authentication asks again.
+    expect(scopes).toEqual([]);
+    expect(await sasl.oauthBearerProvider()).toEqual({ value: 'entra-token-1' });
+    expect(await sasl.oauthBearerProvider()).toEqual({ value: 'entra-token-2' });
+    expect(scopes).toEqual([
+      'https://shop-events.servicebus.windows.net/.default',
+      'https://shop-events.servicebus.windows.net/.default',
+    ]);
+    expect(config.describe).toMatchObject({
+      profile: 'entra',
+      tls: true,
+      sasl: 'oauthbearer',
+      scope: 'https://shop-events.servicebus.windows.net/.default',
+    });
+    expect(config.describe.secretFromEnv).toBeUndefined();
+    // Event Hubs' session and heartbeat rules hold as with the connection string.
+    expect(config.consumer.heartbeatInterval).toBe(3_000);
+    expect(config.consumer.metadataMaxAge).toBeLessThan(240_000);
+    expect(() =>
+      kafkaClientConfig('kafka://ns.servicebus.windows.net?auth=entra&sessionTimeout=5000', {}),
+    ).toThrow(/sessionTimeout \(5000\) must be between 6000 and 300000 ms on Event Hubs/);
+  });
+
+  it('fails the authentication with a clear message when Entra ID gives no token', async () => {
+    const config = kafkaClientConfig('kafka://ns.servicebus.windows.net?auth=entra', {}, undefined, {
+      getToken: async () => null,
+    });
+    const sasl = config.client.sasl;
+    if (!sasl || !('oauthBearerProvider' in sasl)) throw new Error('expected an OAUTHBEARER provider');
+    await expect(sasl.oauthBearerProvider()).rejects.toThrow(
+      'Microsoft Entra ID gave no token for https://ns.servicebus.windows.net/.default',
+    );
+  });
+
+  it('asks entra for one Event Hubs namespace host', () => {
+    expect(() => kafkaClientConfig('kafka://b-1:9093?auth=entra', {})).toThrow(
+      'STREAM_URL kafka://b-1:9093?auth=entra: auth=entra needs an Event Hubs namespace host (<namespace>.servicebus.windows.net), got b-1',
+    );
+    expect(() =>
+      kafkaClientConfig('kafka://a.servicebus.windows.net,b.servicebus.windows.net?auth=entra', {}),
+    ).toThrow(
+      'auth=entra takes one Event Hubs namespace, got a.servicebus.windows.net, b.servicebus.windows.net',
+    );
+  });
+
   it('rejects an unknown auth profile, naming STREAM_URL and the profiles', () => {
     expect(() => kafkaClientConfig('kafka://b?auth=scram', {})).toThrow(
-      'STREAM_URL kafka://b?auth=scram: unknown auth profile "scram"; expected plaintext, msk-iam, eventhubs',
+      'STREAM_URL kafka://b?auth=scram: unknown auth profile "scram"; expected plaintext, msk-iam, eventhubs, entra',
     );
   });
 

@@ -5,7 +5,7 @@ import type { RetryPolicy } from '../retry.ts';
 /**
  * STREAM_URL for the Kafka backend, one grammar for the three places it runs:
  *
- *   kafka://host1[:port],host2[:port][?auth=plaintext|msk-iam|eventhubs][&clientId=…][&region=…]
+ *   kafka://host1[:port],host2[:port][?auth=plaintext|msk-iam|eventhubs|entra][&clientId=…][&region=…]
  *         [&connectionStringEnv=…][&retries=5][&initialRetryTime=300][&idempotent=true][&logLevel=nothing]
  *         [&sessionTimeout=6000][&heartbeatInterval=1000][&rebalanceTimeout=60000]
  *
@@ -15,12 +15,21 @@ import type { RetryPolicy } from '../retry.ts';
  * - eventhubs (port 9093): the Kafka endpoint of an Azure Event Hubs namespace: TLS + SASL PLAIN with user
  *   `$ConnectionString` and the namespace connection string as password, read from the environment variable
  *   named by ?connectionStringEnv= (default EVENTHUBS_CONNECTION_STRING), never from the URL.
+ * - entra (port 9093): the same endpoint through Microsoft Entra ID, no shared key (the namespace may disable local
+ *   auth): TLS + SASL OAUTHBEARER, a token for `https://<namespace host>/.default` from @azure/identity's
+ *   DefaultAzureCredential (a managed identity in Azure, picked by AZURE_CLIENT_ID), fetched afresh on each
+ *   (re)authentication. The credential is injected so tests never touch Entra.
  * Secrets never travel in the URL: user-info is refused, so the URL is safe to print and log.
  */
-export type KafkaAuthProfile = 'plaintext' | 'msk-iam' | 'eventhubs';
+export type KafkaAuthProfile = 'plaintext' | 'msk-iam' | 'eventhubs' | 'entra';
 
 export interface MskSigner {
   generateAuthToken(options: { region: string }): Promise<{ token: string }>;
+}
+
+/** What auth=entra needs of a credential: @azure/identity's TokenCredential.getToken, for one scope. */
+export interface EntraCredential {
+  getToken(scope: string): Promise<{ token: string; expiresOnTimestamp: number } | null>;
 }
 
 export interface KafkaStreamConfig {
@@ -41,13 +50,20 @@ export interface KafkaStreamConfig {
     sasl: 'none' | 'plain' | 'oauthbearer';
     username?: string;
     region?: string;
+    /** auth=entra: the token scope asked for. */
+    scope?: string;
     secretFromEnv?: string;
     attempts: number;
   };
 }
 
-const PROFILES: KafkaAuthProfile[] = ['plaintext', 'msk-iam', 'eventhubs'];
-const DEFAULT_PORT: Record<KafkaAuthProfile, number> = { plaintext: 9092, 'msk-iam': 9098, eventhubs: 9093 };
+const PROFILES: KafkaAuthProfile[] = ['plaintext', 'msk-iam', 'eventhubs', 'entra'];
+const DEFAULT_PORT: Record<KafkaAuthProfile, number> = {
+  plaintext: 9092,
+  'msk-iam': 9098,
+  eventhubs: 9093,
+  entra: 9093,
+};
 const PARAMS = [
   'auth',
   'clientId',
@@ -95,6 +111,7 @@ export function kafkaClientConfig(
   url: string,
   env: Record<string, string | undefined>,
   signer: MskSigner = lazyMskSigner,
+  credential: EntraCredential = lazyEntraCredential,
 ): KafkaStreamConfig {
   const fail = (problem: string): never => {
     throw new KafkaConfigError(url, problem);
@@ -103,7 +120,9 @@ export function kafkaClientConfig(
   if (!match) return fail('expected kafka://host[:port][,host[:port]…][?auth=…]');
   const [, authority = '', query = ''] = match;
   if (authority.includes('@'))
-    fail('credentials do not belong in the URL; use auth=msk-iam or auth=eventhubs with the environment');
+    fail(
+      'credentials do not belong in the URL; use auth=msk-iam, auth=entra or auth=eventhubs with the environment',
+    );
   const params = new URLSearchParams(query);
   const unknown = [...params.keys()].filter((key) => !PARAMS.includes(key));
   if (unknown.length > 0) fail(`unknown parameter ${unknown.join(', ')}; expected ${PARAMS.join(', ')}`);
@@ -160,6 +179,28 @@ export function kafkaClientConfig(
     Object.assign(describe, { tls: true, sasl: 'oauthbearer', region });
   }
 
+  if (profile === 'entra') {
+    const scope = entraScope(brokers, fail);
+    const sasl: SASLOptions = {
+      mechanism: 'oauthbearer',
+      oauthBearerProvider: async () => {
+        const token = await credential.getToken(scope);
+        if (token === null) throw new Error(`Microsoft Entra ID gave no token for ${scope}`);
+        return { value: token.token };
+      },
+    };
+    // Event Hubs' recommended client settings, as for auth=eventhubs below.
+    Object.assign(client, {
+      ssl: true,
+      sasl,
+      connectionTimeout: 10_000,
+      authenticationTimeout: 10_000,
+      requestTimeout: 60_000,
+    });
+    Object.assign(consumer, { metadataMaxAge: 180_000 });
+    Object.assign(describe, { tls: true, sasl: 'oauthbearer', scope });
+  }
+
   if (profile === 'eventhubs') {
     const variable = params.get('connectionStringEnv') ?? 'EVENTHUBS_CONNECTION_STRING';
     const connectionString = env[variable];
@@ -197,6 +238,18 @@ export function kafkaClientConfig(
   };
 }
 
+/** `https://<namespace>.servicebus.windows.net/.default`: the one namespace every broker address must name. */
+function entraScope(brokers: string[], fail: (problem: string) => never): string {
+  const hosts = [...new Set(brokers.map((broker) => broker.replace(/:\d+$/, '').toLowerCase()))];
+  if (hosts.length !== 1) return fail(`auth=entra takes one Event Hubs namespace, got ${hosts.join(', ')}`);
+  const [host = ''] = hosts;
+  if (!/^[a-z0-9-]+\.servicebus\.(windows\.net|chinacloudapi\.cn|usgovcloudapi\.net)$/.test(host))
+    return fail(
+      `auth=entra needs an Event Hubs namespace host (<namespace>.servicebus.windows.net), got ${host}`,
+    );
+  return `https://${host}/.default`;
+}
+
 function parseBroker(text: string, defaultPort: number, fail: (problem: string) => never): string {
   const match = /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::(\d+))?$/i.exec(text.trim());
   if (!match) return fail(`"${text}" is not a broker address (host or host:port)`);
@@ -218,7 +271,7 @@ function groupTiming(
   profile: KafkaAuthProfile,
   fail: (problem: string) => never,
 ): { sessionTimeout: number; heartbeatInterval: number; rebalanceTimeout: number } {
-  const eventHubs = profile === 'eventhubs';
+  const eventHubs = profile === 'eventhubs' || profile === 'entra';
   // Event Hubs: Microsoft recommends heartbeats of 3 s, unchanged; a 10 s session leaves three of them.
   const sessionTimeout = integerParam(params, 'sessionTimeout', eventHubs ? 10_000 : 6_000, fail);
   const heartbeatInterval = integerParam(params, 'heartbeatInterval', eventHubs ? 3_000 : 1_000, fail);
@@ -249,6 +302,20 @@ function integerParam(
   if (!Number.isInteger(value) || value < 0) fail(`${name} must be a whole number >= 0`);
   return value;
 }
+
+/**
+ * DefaultAzureCredential, made on the first token asked for (it loads @azure/identity) and kept, so its token
+ * cache serves re-authentications: a managed identity in Azure (AZURE_CLIENT_ID picks a user-assigned one).
+ */
+let entraCredential: Promise<EntraCredential> | undefined;
+const lazyEntraCredential: EntraCredential = {
+  async getToken(scope) {
+    entraCredential ??= import('@azure/identity').then(
+      ({ DefaultAzureCredential }) => new DefaultAzureCredential(),
+    );
+    return (await entraCredential).getToken(scope);
+  },
+};
 
 /** The real signer, loaded only when an MSK token is first needed (it pulls in the AWS SDK). */
 const lazyMskSigner: MskSigner = {

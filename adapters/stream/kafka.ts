@@ -3,10 +3,16 @@ import { type Admin, Kafka, type Message, Partitioners, type Producer } from 'ka
 import { redactSecrets } from '../redact.ts';
 import { withRetry } from '../retry.ts';
 import type { EventStream, FetchOptions, OutgoingMessage, StreamConsumer } from './event-stream.ts';
-import { type KafkaStreamConfig, kafkaClientConfig, type MskSigner, safeKafkaUrl } from './kafka-config.ts';
+import {
+  type EntraCredential,
+  type KafkaStreamConfig,
+  kafkaClientConfig,
+  type MskSigner,
+  safeKafkaUrl,
+} from './kafka-config.ts';
 import { openKafkaConsumer } from './kafka-consumer.ts';
 
-export type { KafkaAuthProfile, KafkaStreamConfig, MskSigner } from './kafka-config.ts';
+export type { EntraCredential, KafkaAuthProfile, KafkaStreamConfig, MskSigner } from './kafka-config.ts';
 export { KafkaConfigError, kafkaClientConfig } from './kafka-config.ts';
 
 /**
@@ -19,6 +25,8 @@ const RECORD_OVERHEAD_BYTES = 70;
 export interface KafkaStreamOptions {
   env?: Record<string, string | undefined>;
   signer?: MskSigner;
+  /** auth=entra's token source; DefaultAzureCredential when unset. */
+  credential?: EntraCredential;
 }
 
 /**
@@ -27,7 +35,7 @@ export interface KafkaStreamOptions {
  * fails the first call, after the URL's bounded retries, with a message naming STREAM_URL and the broker.
  */
 export function openKafkaStream(url: string, options: KafkaStreamOptions = {}): EventStream {
-  const config = kafkaClientConfig(url, options.env ?? process.env, options.signer);
+  const config = kafkaClientConfig(url, options.env ?? process.env, options.signer, options.credential);
   silenceTimeoutNegativeWarning();
   const kafka = new Kafka(config.client);
   const explain = (error: unknown) => explainKafkaError(url, config, error);

@@ -64,6 +64,7 @@ export class AwsJobRunner extends pulumi.ComponentResource implements JobRunnerO
       imageRef: args.imageRef,
       repositoryArn: args.repositoryArn,
       settings: args.settings,
+      warehouseUrlFor: args.warehouseUrlFor,
       dataPlane: args.dataPlane,
       logRetentionDays: args.logRetentionDays,
       tags: args.tags,

@@ -9,7 +9,7 @@ import * as iam from '@pulumi/aws/iam/index.js';
 import * as pulumi from '@pulumi/pulumi';
 import type { PlatformSetting } from '../adapter-urls.ts';
 import { type JobGrants, jobTaskPolicy, taskExecutionPolicy, trustPolicy } from '../aws-policies.ts';
-import { workloadEnvironment } from '../components/job-runner.ts';
+import { type WarehouseUrlFor, workloadEnvironment } from '../components/job-runner.ts';
 import { fargateCpuUnits } from '../sizing.ts';
 import type { ServiceSpec, WorkloadSpec } from '../spec.ts';
 
@@ -30,6 +30,7 @@ export interface JobTaskContext {
   imageRef: pulumi.Input<string>;
   repositoryArn: pulumi.Input<string>;
   settings: Record<PlatformSetting, pulumi.Output<string>>;
+  warehouseUrlFor: WarehouseUrlFor;
   dataPlane: AwsDataPlane;
   logRetentionDays: number;
   tags: Record<string, string>;
@@ -97,7 +98,7 @@ export function createJobTask(parent: pulumi.Resource, workload: WorkloadSpec, c
       essential: true,
       // The image's entrypoint is the `ecomm` CLI; the command is the job name and its flags.
       command: workload.command,
-      environment: workloadEnvironment(workload, ctx.settings),
+      environment: workloadEnvironment(workload, ctx.settings, ctx.warehouseUrlFor),
       logConfiguration: {
         logDriver: 'awslogs',
         options: {
@@ -166,7 +167,7 @@ function grantsFor(workload: WorkloadSpec, plane: AwsDataPlane): pulumi.Output<J
     .all([plane.lake.bucketArn, plane.lake.kmsKeyArn, plane.stream.clusterArn, pulumi.all(secretArns)])
     .apply(
       ([bucketArn, kmsKeyArn, clusterArn, secrets]): JobGrants => ({
-        ...(workload.settings.includes('LAKE_URL') ? { lake: { bucketArn, kmsKeyArn } } : {}),
+        ...(workload.lake !== null ? { lake: { bucketArn, kmsKeyArn, access: workload.lake } } : {}),
         ...(workload.settings.includes('STREAM_URL')
           ? {
               stream: {

@@ -1,7 +1,10 @@
 /**
  * AWS network: a VPC whose data plane (MSK brokers, Redshift, job tasks) lives in private subnets,
- * one per zone. Jobs reach AWS APIs and the OLTP source through one NAT gateway; lake traffic
- * takes the free S3 gateway endpoint instead of the NAT.
+ * one per zone. Job tasks reach only what they use: the AWS APIs through interface endpoints in the
+ * private subnets (Secrets Manager, ECR, CloudWatch Logs), the lake through the S3 gateway endpoint,
+ * MSK and Redshift by their security groups, and the OLTP source on its port in its range (the one
+ * destination the NAT gateway still serves when the source lives outside the VPC). No egress rule
+ * names the internet.
  */
 import * as ec2 from '@pulumi/aws/ec2/index.js';
 import * as vpc from '@pulumi/aws/vpc/index.js';
@@ -13,13 +16,18 @@ export interface AwsNetworkArgs {
   region: string;
   cidr: string;
   availabilityZones: string[];
+  /** The OLTP source: the range it is in and its port, the only destination outside AWS the jobs reach. */
+  source: { cidr: string; port: number };
   tags: Record<string, string>;
 }
+
+/** AWS APIs the job tasks call, each through an interface endpoint: secrets, image pulls, logs. */
+export const INTERFACE_ENDPOINT_SERVICES = ['secretsmanager', 'ecr.api', 'ecr.dkr', 'logs'] as const;
 
 export class AwsNetwork extends pulumi.ComponentResource {
   readonly vpcId: pulumi.Output<string>;
   readonly privateSubnetIds: pulumi.Output<string>[];
-  /** Job tasks: egress only. */
+  /** Job tasks: no ingress; egress only to the endpoints, the data services and the source. */
   readonly jobsSecurityGroupId: pulumi.Output<string>;
   /** MSK brokers: IAM-auth TLS port from jobs only. */
   readonly streamSecurityGroupId: pulumi.Output<string>;
@@ -105,7 +113,7 @@ export class AwsNetwork extends pulumi.ComponentResource {
         child,
       );
     });
-    new ec2.VpcEndpoint(
+    const s3Endpoint = new ec2.VpcEndpoint(
       `${name}-s3`,
       {
         vpcId: network.id,
@@ -120,17 +128,6 @@ export class AwsNetwork extends pulumi.ComponentResource {
     const jobs = new ec2.SecurityGroup(
       `${name}-jobs`,
       { vpcId: network.id, description: 'Job and service tasks', tags: tagged('jobs') },
-      child,
-    );
-    new vpc.SecurityGroupEgressRule(
-      `${name}-jobs-egress`,
-      {
-        securityGroupId: jobs.id,
-        ipProtocol: '-1',
-        cidrIpv4: '0.0.0.0/0',
-        description: 'AWS APIs, the OLTP source and in-VPC data stores',
-        tags: args.tags,
-      },
       child,
     );
     const stream = this.ingressOnly(
@@ -149,6 +146,59 @@ export class AwsNetwork extends pulumi.ComponentResource {
       'Redshift Serverless',
       args.tags,
     );
+    const endpoints = this.ingressOnly(
+      `${name}-endpoints`,
+      network.id,
+      jobs.id,
+      443,
+      'AWS API interface endpoints',
+      args.tags,
+    );
+    for (const service of INTERFACE_ENDPOINT_SERVICES) {
+      new ec2.VpcEndpoint(
+        `${name}-${service.replace('.', '-')}`,
+        {
+          vpcId: network.id,
+          serviceName: `com.amazonaws.${args.region}.${service}`,
+          vpcEndpointType: 'Interface',
+          privateDnsEnabled: true,
+          subnetIds: privateSubnets.map((subnet) => subnet.id),
+          securityGroupIds: [endpoints.id],
+          tags: tagged(service),
+        },
+        child,
+      );
+    }
+    const egress = (
+      rule: string,
+      description: string,
+      port: number,
+      to: {
+        referencedSecurityGroupId?: pulumi.Input<string>;
+        prefixListId?: pulumi.Input<string>;
+        cidrIpv4?: string;
+      },
+    ) =>
+      new vpc.SecurityGroupEgressRule(
+        `${name}-jobs-to-${rule}`,
+        {
+          securityGroupId: jobs.id,
+          ipProtocol: 'tcp',
+          fromPort: port,
+          toPort: port,
+          description,
+          ...to,
+          tags: args.tags,
+        },
+        child,
+      );
+    egress('endpoints', 'AWS APIs through their interface endpoints', 443, {
+      referencedSecurityGroupId: endpoints.id,
+    });
+    egress('s3', 'The lake through the S3 gateway endpoint', 443, { prefixListId: s3Endpoint.prefixListId });
+    egress('stream', 'MSK brokers (IAM auth, TLS)', 9098, { referencedSecurityGroupId: stream.id });
+    egress('warehouse', 'Redshift Serverless', 5439, { referencedSecurityGroupId: warehouse.id });
+    egress('source', 'The OLTP source', args.source.port, { cidrIpv4: args.source.cidr });
 
     this.vpcId = network.id;
     this.privateSubnetIds = privateSubnets.map((s) => s.id);

@@ -24,6 +24,7 @@ export async function deployAws(
     region: spec.region,
     cidr: spec.network.cidr,
     availabilityZones: spec.network.availabilityZones,
+    source: { cidr: spec.source.cidr ?? spec.network.cidr, port: spec.source.port },
     tags,
   });
   const lake = new AwsLake(`${prefix}-lake`, { prefix, lake: spec.lake, tags });
@@ -47,11 +48,11 @@ export async function deployAws(
     tags,
   });
   const registry = new AwsImageRegistry(`${prefix}-registry`, { prefix, image: spec.image, tags });
-  // Redshift keeps the warehouse password itself; the stack stores the secrets that come from config.
+  // Redshift keeps the admin password itself; the stack stores the secrets from config and the logins' passwords.
   const secrets = new AwsSecrets(`${prefix}-secrets`, {
     prefix,
     region: spec.region,
-    secrets: configSecretsFor(spec.secrets, secretValues, (s) => s.source === 'config'),
+    secrets: configSecretsFor(spec.secrets, secretValues, (s) => s.source !== 'warehouse'),
     tags,
   });
 
@@ -70,6 +71,7 @@ export async function deployAws(
     imageRef: registry.imageRef,
     repositoryArn: registry.registryId,
     settings,
+    warehouseUrlFor: (login, passwordSecret) => warehouse.urlFor(login, passwordSecret),
     subnetIds: network.privateSubnetIds,
     securityGroupId: network.jobsSecurityGroupId,
     vpcId: network.vpcId,
@@ -81,6 +83,7 @@ export async function deployAws(
         topics: spec.stream.topics.map((t) => t.name),
         consumerGroups: [...new Set(spec.stream.topics.flatMap((t) => t.consumerGroups))],
       },
+      // The admin's secret is Redshift's; no job is granted it (spec: neededWith null).
       secretArns: { ...secrets.secretRefs, WAREHOUSE_PASSWORD: warehouse.passwordSecretArn },
     },
     logRetentionDays: spec.logRetentionDays,

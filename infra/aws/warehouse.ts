@@ -25,6 +25,8 @@ export class AwsWarehouse extends pulumi.ComponentResource implements WarehouseO
   /** The Redshift-managed secret holding `{"username", "password"}`, named by WAREHOUSE_URL. */
   readonly passwordSecretArn: pulumi.Output<string>;
   readonly workgroupName: pulumi.Output<string>;
+  private readonly endpoint: pulumi.Output<{ host: string; port: number }>;
+  private readonly database: string;
 
   constructor(name: string, args: AwsWarehouseArgs, opts?: pulumi.ComponentResourceOptions) {
     super('ecomm:aws:Warehouse', name, {}, opts);
@@ -85,18 +87,30 @@ export class AwsWarehouse extends pulumi.ComponentResource implements WarehouseO
 
     this.passwordSecretArn = namespace.adminPasswordSecretArn;
     this.workgroupName = workgroup.workgroupName;
+    this.database = args.warehouse.database;
+    this.endpoint = workgroup.endpoints.apply((endpoints) => ({
+      host: endpoints[0]?.address ?? '',
+      port: endpoints[0]?.port ?? 5439,
+    }));
+    // The stack output is the admin's URL, for operators (`ecomm grants`); no job gets it.
+    // Secrets Manager takes an ARN as a secret ID; the value is JSON and the adapter reads its `password`.
     this.warehouseUrl = pulumi
-      .all([workgroup.endpoints, namespace.adminPasswordSecretArn])
-      .apply(([endpoints, secretArn]) =>
+      .all([this.endpoint, namespace.adminPasswordSecretArn])
+      .apply(([endpoint, secretArn]) =>
         redshiftUrl({
-          host: endpoints[0]?.address ?? '',
-          port: endpoints[0]?.port ?? 5439,
-          database: args.warehouse.database,
+          ...endpoint,
+          database: this.database,
           user: args.warehouse.adminUser,
-          // Secrets Manager takes an ARN as a secret ID; the value is JSON and the adapter reads its `password`.
           passwordSecret: secretArn,
         }),
       );
     this.registerOutputs({ warehouseUrl: this.warehouseUrl });
+  }
+
+  /** A login's WAREHOUSE_URL: the password secret by its platform name, found under SECRETS_URL's prefix. */
+  urlFor(login: string, passwordSecret: string): pulumi.Output<string> {
+    return this.endpoint.apply((endpoint) =>
+      redshiftUrl({ ...endpoint, database: this.database, user: login, passwordSecret }),
+    );
   }
 }

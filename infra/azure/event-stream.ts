@@ -1,19 +1,17 @@
 /**
  * Azure event stream: an Event Hubs Standard namespace (Kafka endpoint, TLS 1.2, reachable only
  * through its private endpoint) with one event hub per spec topic and a consumer group per
- * consuming group. Kafka clients authenticate with SASL PLAIN using a Listen+Send connection
- * string kept in Key Vault and injected by reference as EVENTHUBS_CONNECTION_STRING.
+ * consuming group. Local (shared key) auth is disabled: Kafka clients authenticate with SASL
+ * OAUTHBEARER and a Microsoft Entra ID token of their managed identity (STREAM_URL auth=entra),
+ * which holds Event Hubs data roles on the namespace (identity.ts). No connection string exists.
  */
 import * as eventhub from '@pulumi/azure-native/eventhub/index.js';
 import * as pulumi from '@pulumi/pulumi';
-import { EVENTHUBS_CONNECTION_ENV, eventHubsStreamUrl } from '../adapter-urls.ts';
+import { eventHubsStreamUrl } from '../adapter-urls.ts';
 import type { EventStreamArgs, EventStreamOutputs } from '../components/event-stream.ts';
 import { streamSizing } from '../sizing.ts';
 import type { AzurePlacement } from './placement.ts';
 import { addPrivateEndpoint } from './private-endpoint.ts';
-
-/** The Key Vault secret holding the connection string, injected as the variable of the same name. */
-export const STREAM_CONNECTION_SECRET = EVENTHUBS_CONNECTION_ENV;
 
 export interface AzureEventStreamArgs extends EventStreamArgs, AzurePlacement {
   namespaceName: string;
@@ -24,7 +22,6 @@ export interface AzureEventStreamArgs extends EventStreamArgs, AzurePlacement {
 export class AzureEventStream extends pulumi.ComponentResource implements EventStreamOutputs {
   readonly streamUrl: pulumi.Output<string>;
   readonly streamId: pulumi.Output<string>;
-  readonly connectionString: pulumi.Output<string>;
 
   constructor(name: string, args: AzureEventStreamArgs, opts?: pulumi.ComponentResourceOptions) {
     super('ecomm:azure:EventStream', name, {}, opts);
@@ -43,8 +40,8 @@ export class AzureEventStream extends pulumi.ComponentResource implements EventS
         kafkaEnabled: true,
         minimumTlsVersion: '1.2',
         publicNetworkAccess: 'Disabled',
-        // Kafka's SASL PLAIN needs a SAS connection string, so local (SAS) auth stays on.
-        disableLocalAuth: false,
+        // Entra ID only: no shared access key can be listed, leaked or used.
+        disableLocalAuth: true,
         zoneRedundant: true,
         tags: args.tags,
       },
@@ -73,19 +70,6 @@ export class AzureEventStream extends pulumi.ComponentResource implements EventS
         );
       }
     }
-    const rule = new eventhub.NamespaceAuthorizationRule(
-      `${name}-jobs`,
-      {
-        ...namespaceRef,
-        authorizationRuleName: 'jobs',
-        rights: ['Listen', 'Send'],
-      },
-      child,
-    );
-    const keys = eventhub.listNamespaceKeysOutput(
-      { ...namespaceRef, authorizationRuleName: rule.name },
-      { parent: this },
-    );
     addPrivateEndpoint(this, {
       resourceGroupName: args.resourceGroupName,
       location: args.location,
@@ -97,7 +81,6 @@ export class AzureEventStream extends pulumi.ComponentResource implements EventS
       tags: args.tags,
     });
 
-    this.connectionString = pulumi.secret(keys.primaryConnectionString);
     this.streamUrl = namespace.name.apply((ns) => eventHubsStreamUrl(ns));
     this.streamId = namespace.id;
     this.registerOutputs({ streamUrl: this.streamUrl });

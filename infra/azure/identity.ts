@@ -1,14 +1,20 @@
 /**
- * The workloads' user-assigned managed identities, one per distinct access (azureAccessOf: workloads
- * reading the same settings share one), each with exactly the roles that access needs, each role on
- * one resource: pull from the registry; read/write blobs in the lake account (LAKE_URL); send and
- * receive on the Event Hubs namespace (STREAM_URL); read each Key Vault secret the workload reads,
- * granted on that secret, not the vault. A workload that does not read the stream (the monitor, the
- * batch jobs) can reach neither the namespace nor the Event Hubs connection string.
+ * The workloads' user-assigned managed identities, one per workload, each with exactly the roles its
+ * access needs (azureAccessOf), each role on one resource: pull from the registry; the lake's custom
+ * data role on the lake container, conditioned to the workload's prefixes (azure-lake-access.ts);
+ * send and receive on the Event Hubs namespace (STREAM_URL); read each Key Vault secret the workload
+ * reads, granted on that secret, not the vault. A workload that does not read the stream (the
+ * monitor, the batch jobs) cannot reach the namespace.
  */
 import * as authorization from '@pulumi/azure-native/authorization/index.js';
 import * as managedidentity from '@pulumi/azure-native/managedidentity/index.js';
 import * as pulumi from '@pulumi/pulumi';
+import {
+  LAKE_CONDITION_VERSION,
+  LAKE_ROLE_DATA_ACTIONS,
+  lakeAccessCondition,
+  roleDefinitionGuid,
+} from '../azure-lake-access.ts';
 import { type AzureRole, roleDefinitionId } from '../azure-roles.ts';
 import type { WorkloadSpec } from '../spec.ts';
 import { type AzureAccess, azureAccessOf } from './access.ts';
@@ -18,7 +24,12 @@ export interface WorkloadIdentitiesArgs extends AzurePlacement {
   prefix: string;
   subscriptionId: string;
   workloads: WorkloadSpec[];
-  lakeAccountId: pulumi.Input<string>;
+  /** The lake container: where the lake role is assigned, with each workload's prefix condition. */
+  lakeContainerId: pulumi.Input<string>;
+  /** Where the lake's custom role is defined and assignable: the stack's resource group. */
+  resourceGroupId: pulumi.Input<string>;
+  /** Seeds the custom role's GUID, so each stack defines its own. */
+  roleSeed: string;
   streamNamespaceId: pulumi.Input<string>;
   /** Key Vault secret resource ID per platform secret name. */
   secretIds: Record<string, pulumi.Input<string>>;
@@ -38,26 +49,40 @@ export class WorkloadIdentities extends pulumi.ComponentResource {
 
   constructor(name: string, args: WorkloadIdentitiesArgs, opts?: pulumi.ComponentResourceOptions) {
     super('ecomm:azure:WorkloadIdentities', name, {}, opts);
-    const created = new Map<string, WorkloadIdentity>();
+    // Blob data actions only: no identity can touch the container itself through the control plane.
+    const lakeRole = new authorization.RoleDefinition(
+      `${name}-lake-data`,
+      {
+        roleDefinitionId: roleDefinitionGuid(`${args.roleSeed}/lake-data`),
+        roleName: `${args.prefix} lake data (by prefix)`,
+        description: 'Read, write and delete lake blobs; each assignment confines them to prefixes',
+        roleType: 'CustomRole',
+        scope: args.resourceGroupId,
+        assignableScopes: [args.resourceGroupId],
+        permissions: [
+          { actions: [], notActions: [], dataActions: LAKE_ROLE_DATA_ACTIONS, notDataActions: [] },
+        ],
+      },
+      { parent: this },
+    );
     for (const workload of args.workloads) {
-      const access = azureAccessOf(workload);
-      let identity = created.get(access.key);
-      if (identity === undefined) {
-        identity = this.createIdentity(name, access, args);
-        created.set(access.key, identity);
-      }
-      this.byWorkload[workload.name] = identity;
+      this.byWorkload[workload.name] = this.createIdentity(name, azureAccessOf(workload), lakeRole.id, args);
     }
     this.registerOutputs({});
   }
 
-  private createIdentity(name: string, access: AzureAccess, args: WorkloadIdentitiesArgs): WorkloadIdentity {
+  private createIdentity(
+    name: string,
+    access: AzureAccess,
+    lakeRoleId: pulumi.Output<string>,
+    args: WorkloadIdentitiesArgs,
+  ): WorkloadIdentity {
     const child = { parent: this };
     const label = `${name}-${access.key}`;
     const identity = new managedidentity.UserAssignedIdentity(
       label,
       {
-        resourceName: `${args.prefix}-reads-${access.key}`,
+        resourceName: `${args.prefix}-${access.key}`,
         resourceGroupName: args.resourceGroupName,
         location: args.location,
         tags: args.tags,
@@ -65,7 +90,6 @@ export class WorkloadIdentities extends pulumi.ComponentResource {
       child,
     );
     const scopes: Record<AzureAccess['resourceRoles'][number]['on'], pulumi.Input<string>> = {
-      lake: args.lakeAccountId,
       stream: args.streamNamespaceId,
       registry: args.registryId,
     };
@@ -90,7 +114,22 @@ export class WorkloadIdentities extends pulumi.ComponentResource {
           principalType: 'ServicePrincipal',
           roleDefinitionId: roleDefinitionId(args.subscriptionId, role),
           scope,
-          description: `${args.prefix} workloads reading ${access.key}: ${grant}`,
+          description: `${args.prefix} ${access.key}: ${grant}`,
+        },
+        child,
+      );
+    }
+    if (access.lake !== null) {
+      new authorization.RoleAssignment(
+        `${label}-lake`,
+        {
+          principalId: identity.principalId,
+          principalType: 'ServicePrincipal',
+          roleDefinitionId: lakeRoleId,
+          scope: args.lakeContainerId,
+          condition: lakeAccessCondition(access.lake),
+          conditionVersion: LAKE_CONDITION_VERSION,
+          description: `${args.prefix} ${access.key}: the lake, by prefix`,
         },
         child,
       );

@@ -1,15 +1,19 @@
 /**
- * Azure image registry: ACR Standard with the admin user disabled (pulls use the jobs' managed
- * identity and AcrPull) and anonymous pull off. Public network access stays on because private
- * endpoints need the Premium tier; pushes and pulls still require Entra ID tokens.
+ * Azure image registry: ACR Premium (the tier with private endpoints) with the admin user disabled
+ * (pulls use each workload's managed identity and AcrPull), anonymous pull off, and public network
+ * access disabled: the Container Apps environment pulls through the registry's private endpoint in
+ * the VNet, and images are pushed from inside the VNet (see docs/deploy.md, "First deployment").
  */
 import * as containerregistry from '@pulumi/azure-native/containerregistry/index.js';
 import * as pulumi from '@pulumi/pulumi';
 import type { ImageRegistryArgs, ImageRegistryOutputs } from '../components/image-registry.ts';
 import type { AzurePlacement } from './placement.ts';
+import { addPrivateEndpoint } from './private-endpoint.ts';
 
 export interface AzureImageRegistryArgs extends ImageRegistryArgs, AzurePlacement {
   registryName: string;
+  endpointsSubnetId: pulumi.Input<string>;
+  registryDnsZoneId: pulumi.Input<string>;
 }
 
 export class AzureImageRegistry extends pulumi.ComponentResource implements ImageRegistryOutputs {
@@ -25,14 +29,25 @@ export class AzureImageRegistry extends pulumi.ComponentResource implements Imag
         registryName: args.registryName,
         resourceGroupName: args.resourceGroupName,
         location: args.location,
-        sku: { name: 'Standard' },
+        sku: { name: 'Premium' },
         adminUserEnabled: false,
         anonymousPullEnabled: false,
-        publicNetworkAccess: 'Enabled',
+        publicNetworkAccess: 'Disabled',
+        networkRuleBypassOptions: 'None',
         tags: args.tags,
       },
       { parent: this },
     );
+    addPrivateEndpoint(this, {
+      resourceGroupName: args.resourceGroupName,
+      location: args.location,
+      name: `${args.prefix}-registry`,
+      subnetId: args.endpointsSubnetId,
+      resourceId: registry.id,
+      groupId: 'registry',
+      dnsZoneId: args.registryDnsZoneId,
+      tags: args.tags,
+    });
     this.loginServer = registry.loginServer;
     this.imageRef = pulumi.interpolate`${registry.loginServer}/${args.image.repository}:${args.image.tag}`;
     this.registryId = registry.id;

@@ -11,10 +11,8 @@ import * as operationalinsights from '@pulumi/azure-native/operationalinsights/i
 import * as pulumi from '@pulumi/pulumi';
 import { type JobRunnerArgs, type JobRunnerOutputs, workloadEnvironment } from '../components/job-runner.ts';
 import { toContainerAppsCron } from '../cron.ts';
-import { keyVaultSecretName } from '../naming.ts';
 import { containerAppsMemory } from '../sizing.ts';
 import type { ServiceSpec, WorkloadSpec } from '../spec.ts';
-import { injectedSecrets } from './access.ts';
 import type { WorkloadIdentity } from './identity.ts';
 import type { AzurePlacement } from './placement.ts';
 
@@ -25,12 +23,7 @@ export interface AzureJobRunnerArgs extends JobRunnerArgs, AzurePlacement {
   /** The managed identity each workload runs as (and pulls its image and reads its secrets with). */
   identities: Record<string, WorkloadIdentity>;
   appsSubnetId: pulumi.Input<string>;
-  /** `https://<vault>.vault.azure.net/`: injected secrets are Key Vault references. */
-  vaultUri: pulumi.Input<string>;
 }
-
-/** Container Apps secret names: lowercase letters, digits and dashes. */
-const secretRefName = (name: string) => name.toLowerCase().replace(/_/g, '-');
 
 export class AzureJobRunner extends pulumi.ComponentResource implements JobRunnerOutputs {
   readonly jobRefs: Record<string, pulumi.Output<string>> = {};
@@ -99,7 +92,6 @@ export class AzureJobRunner extends pulumi.ComponentResource implements JobRunne
             replicaTimeout: job.timeoutMinutes * 60,
             replicaRetryLimit: job.retries,
             registries,
-            secrets: this.secrets(job, args),
           },
           template: { containers: [this.container(job, args)] },
           tags: args.tags,
@@ -122,7 +114,6 @@ export class AzureJobRunner extends pulumi.ComponentResource implements JobRunne
           configuration: {
             activeRevisionsMode: 'Single',
             registries,
-            secrets: this.secrets(service, args),
             ...serviceIngress(service),
           },
           template: {
@@ -141,21 +132,13 @@ export class AzureJobRunner extends pulumi.ComponentResource implements JobRunne
     this.registerOutputs({ jobRefs: this.jobRefs, serviceRefs: this.serviceRefs });
   }
 
-  /** The workload's own identity, which also pulls its image and reads its Key Vault references. */
+  /** The workload's own identity, which also pulls its image (and, in the job, reads its secrets and tokens). */
   private runAs(workload: WorkloadSpec, args: AzureJobRunnerArgs) {
     const { identityId } = identityOf(workload, args);
     return {
       identity: { type: 'UserAssigned', userAssignedIdentities: [identityId] },
       registries: [{ server: args.registryServer, identity: identityId }],
     };
-  }
-
-  private secrets(workload: WorkloadSpec, args: AzureJobRunnerArgs) {
-    return injectedSecrets(workload).map((name) => ({
-      name: secretRefName(name),
-      keyVaultUrl: pulumi.interpolate`${args.vaultUri}secrets/${keyVaultSecretName(name)}`,
-      identity: identityOf(workload, args).identityId,
-    }));
   }
 
   private container(workload: WorkloadSpec, args: AzureJobRunnerArgs) {
@@ -166,8 +149,7 @@ export class AzureJobRunner extends pulumi.ComponentResource implements JobRunne
       args: workload.command,
       resources: { cpu: workload.cpu, memory: containerAppsMemory(workload.memoryMiB) },
       env: [
-        ...workloadEnvironment(workload, args.settings),
-        ...injectedSecrets(workload).map((name) => ({ name, secretRef: secretRefName(name) })),
+        ...workloadEnvironment(workload, args.settings, args.warehouseUrlFor),
         { name: 'AZURE_CLIENT_ID', value: identityOf(workload, args).clientId },
       ],
     };

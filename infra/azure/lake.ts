@@ -24,6 +24,8 @@ export interface AzureLakeArgs extends LakeArgs, AzurePlacement {
 export class AzureLake extends pulumi.ComponentResource implements LakeOutputs {
   readonly lakeUrl: pulumi.Output<string>;
   readonly storeId: pulumi.Output<string>;
+  /** The `lake` container, where each workload's lake role is assigned. */
+  readonly containerId: pulumi.Output<string>;
 
   constructor(name: string, args: AzureLakeArgs, opts?: pulumi.ComponentResourceOptions) {
     super('ecomm:azure:Lake', name, {}, opts);
@@ -114,6 +116,7 @@ export class AzureLake extends pulumi.ComponentResource implements LakeOutputs {
       .all([account.name, container.name])
       .apply(([accountName, containerName]) => azureLakeUrl(accountName, containerName));
     this.storeId = account.id;
+    this.containerId = container.id;
     this.registerOutputs({ lakeUrl: this.lakeUrl });
   }
 }

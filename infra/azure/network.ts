@@ -9,12 +9,54 @@ import * as pulumi from '@pulumi/pulumi';
 import { carveSubnets } from '../network-plan.ts';
 import type { AzurePlacement } from './placement.ts';
 
-export type PrivateZone = 'blob' | 'servicebus' | 'vault' | 'postgres';
+export type PrivateZone = 'blob' | 'servicebus' | 'vault' | 'postgres' | 'registry';
 
 export interface AzureNetworkArgs extends AzurePlacement {
   prefix: string;
   cidr: string;
+  /** The OLTP source: its range (unset: inside the VNet or reached through it) and port. */
+  source: { cidr?: string; port: number };
   tags: Record<string, string>;
+}
+
+/**
+ * What the Container Apps environment's subnet may reach: the VNet (private endpoints of the lake, the stream,
+ * the vault and the registry, and PostgreSQL), Microsoft Entra ID for the managed identities' tokens, Azure
+ * Monitor for the environment's logs, Microsoft's container registry and its front door for the platform's own
+ * images (Container Apps' documented outbound needs), and the OLTP source; everything else on the internet is
+ * denied.
+ */
+export function appsEgressRules(source: { cidr?: string; port: number }) {
+  const allow = (priority: number, name: string, destination: string, port: string) => ({
+    name,
+    priority,
+    direction: 'Outbound',
+    access: 'Allow',
+    protocol: port === '*' ? '*' : 'Tcp',
+    sourceAddressPrefix: 'VirtualNetwork',
+    sourcePortRange: '*',
+    destinationAddressPrefix: destination,
+    destinationPortRange: port,
+  });
+  return [
+    allow(100, 'to-vnet', 'VirtualNetwork', '*'),
+    allow(110, 'to-entra-id', 'AzureActiveDirectory', '443'),
+    allow(120, 'to-azure-monitor', 'AzureMonitor', '443'),
+    allow(130, 'to-microsoft-container-registry', 'MicrosoftContainerRegistry', '443'),
+    allow(140, 'to-azure-front-door', 'AzureFrontDoor.FirstParty', '443'),
+    ...(source.cidr === undefined ? [] : [allow(150, 'to-oltp-source', source.cidr, String(source.port))]),
+    {
+      name: 'deny-internet',
+      priority: 4000,
+      direction: 'Outbound',
+      access: 'Deny',
+      protocol: '*',
+      sourceAddressPrefix: '*',
+      sourcePortRange: '*',
+      destinationAddressPrefix: 'Internet',
+      destinationPortRange: '*',
+    },
+  ];
 }
 
 export class AzureNetwork extends pulumi.ComponentResource {
@@ -34,6 +76,17 @@ export class AzureNetwork extends pulumi.ComponentResource {
       { name: 'postgres', prefixLength: 24 },
       { name: 'endpoints', prefixLength: 24 },
     ]);
+    const appsEgress = new network.NetworkSecurityGroup(
+      `${name}-apps-nsg`,
+      {
+        networkSecurityGroupName: `${args.prefix}-apps-nsg`,
+        resourceGroupName: args.resourceGroupName,
+        location: args.location,
+        securityRules: appsEgressRules(args.source),
+        tags: args.tags,
+      },
+      child,
+    );
     // Subnets inline: separate Subnet resources on one VNet race each other on Azure.
     const vnet = new network.VirtualNetwork(
       `${name}-vnet`,
@@ -47,6 +100,7 @@ export class AzureNetwork extends pulumi.ComponentResource {
             name: 'apps',
             addressPrefix: apps?.cidr,
             delegations: [{ name: 'apps', serviceName: 'Microsoft.App/environments' }],
+            networkSecurityGroup: { id: appsEgress.id },
           },
           {
             name: 'postgres',
@@ -67,6 +121,7 @@ export class AzureNetwork extends pulumi.ComponentResource {
       blob: 'privatelink.blob.core.windows.net',
       servicebus: 'privatelink.servicebus.windows.net',
       vault: 'privatelink.vaultcore.azure.net',
+      registry: 'privatelink.azurecr.io',
       postgres: `${args.prefix}.private.postgres.database.azure.com`,
     };
     const zoneIds = {} as Record<PrivateZone, pulumi.Output<string>>;

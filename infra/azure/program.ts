@@ -8,7 +8,7 @@ import { type PlatformOutputs, type PlatformSetting, postgresUrl } from '../adap
 import { type ConfigSecretValues, configSecretsFor } from '../components/secrets.ts';
 import { compactUniqueName, dashedUniqueName } from '../naming.ts';
 import type { PlatformSpec } from '../spec.ts';
-import { AzureEventStream, STREAM_CONNECTION_SECRET } from './event-stream.ts';
+import { AzureEventStream } from './event-stream.ts';
 import { WorkloadIdentities } from './identity.ts';
 import { AzureImageRegistry } from './image-registry.ts';
 import { AzureJobRunner } from './job-runner.ts';
@@ -37,6 +37,7 @@ export async function deployAzure(
     ...placement,
     prefix,
     cidr: spec.network.cidr,
+    source: { cidr: spec.source.cidr, port: spec.source.port },
     tags,
   });
   const lake = new AzureLake(`${prefix}-lake`, {
@@ -76,6 +77,8 @@ export async function deployAzure(
     prefix,
     image: spec.image,
     registryName: compactUniqueName(prefix, 'registry', seed, 50),
+    endpointsSubnetId: network.endpointsSubnetId,
+    registryDnsZoneId: network.zoneIds.registry,
     tags,
   });
   const secrets = new AzureSecrets(`${prefix}-secrets`, {
@@ -85,15 +88,8 @@ export async function deployAzure(
     tenantId: client.tenantId,
     endpointsSubnetId: network.endpointsSubnetId,
     vaultDnsZoneId: network.zoneIds.vault,
-    secrets: [
-      // On Azure every spec secret, the warehouse password included, comes from stack config.
-      ...configSecretsFor(spec.secrets, secretValues, () => true),
-      {
-        name: STREAM_CONNECTION_SECRET,
-        description: 'Event Hubs Kafka SASL password (Listen+Send)',
-        value: stream.connectionString,
-      },
-    ],
+    // On Azure every spec secret, the admin's password included, comes from stack config or the login key.
+    secrets: configSecretsFor(spec.secrets, secretValues, () => true),
     tags,
   });
   const identities = new WorkloadIdentities(`${prefix}-identity`, {
@@ -101,7 +97,9 @@ export async function deployAzure(
     prefix,
     subscriptionId: client.subscriptionId,
     workloads: [...spec.jobs, ...spec.services],
-    lakeAccountId: lake.storeId,
+    lakeContainerId: lake.containerId,
+    resourceGroupId: group.id,
+    roleSeed: seed,
     streamNamespaceId: stream.streamId,
     secretIds: secrets.secretRefs,
     registryId: registry.registryId,
@@ -126,8 +124,8 @@ export async function deployAzure(
       registryServer: registry.loginServer,
       identities: identities.byWorkload,
       appsSubnetId: network.appsSubnetId,
-      vaultUri: secrets.vaultUri,
       settings,
+      warehouseUrlFor: (login, passwordSecret) => warehouse.urlFor(login, passwordSecret),
       logRetentionDays: spec.logRetentionDays,
       tags,
     },

@@ -2,7 +2,7 @@
  * Azure warehouse: PostgreSQL Flexible Server injected into its delegated subnet (public network
  * access disabled, resolved through a private DNS zone), TLS 1.2+ enforced, and the warehouse
  * database. The admin password comes from encrypted stack config and is also put in Key Vault as
- * WAREHOUSE_PASSWORD, the secret WAREHOUSE_URL names.
+ * WAREHOUSE_PASSWORD, for operators; each job's WAREHOUSE_URL names its own login and password secret (urlFor).
  */
 import * as dbforpostgresql from '@pulumi/azure-native/dbforpostgresql/index.js';
 import * as pulumi from '@pulumi/pulumi';
@@ -23,6 +23,7 @@ export interface AzureWarehouseArgs extends WarehouseArgs, AzurePlacement {
 
 export class AzureWarehouse extends pulumi.ComponentResource implements WarehouseOutputs {
   readonly warehouseUrl: pulumi.Output<string>;
+  private readonly serverDatabase: pulumi.Output<[string, string]>;
 
   constructor(name: string, args: AzureWarehouseArgs, opts?: pulumi.ComponentResourceOptions) {
     super('ecomm:azure:Warehouse', name, {}, opts);
@@ -81,15 +82,16 @@ export class AzureWarehouse extends pulumi.ComponentResource implements Warehous
       { parent: this },
     );
 
-    this.warehouseUrl = pulumi.all([server.fullyQualifiedDomainName, database.name]).apply(([host, db]) =>
-      postgresUrl({
-        host,
-        port: 5432,
-        database: db,
-        user: args.warehouse.adminUser,
-        passwordSecret: 'WAREHOUSE_PASSWORD',
-      }),
-    );
+    this.serverDatabase = pulumi.all([server.fullyQualifiedDomainName, database.name]);
+    // The stack output is the admin's URL, for operators (`ecomm grants`); no job gets it.
+    this.warehouseUrl = this.urlFor(args.warehouse.adminUser, 'WAREHOUSE_PASSWORD');
     this.registerOutputs({ warehouseUrl: this.warehouseUrl });
+  }
+
+  /** A login's WAREHOUSE_URL, its password in Key Vault under the platform secret's name. */
+  urlFor(login: string, passwordSecret: string): pulumi.Output<string> {
+    return this.serverDatabase.apply(([host, database]) =>
+      postgresUrl({ host, port: 5432, database, user: login, passwordSecret }),
+    );
   }
 }

@@ -2,6 +2,7 @@
 import type * as pulumi from '@pulumi/pulumi';
 import type { PlatformSetting } from '../adapter-urls.ts';
 import type { ServiceSpec, WorkloadSpec } from '../spec.ts';
+import { loginSecretName } from '../warehouse-logins.ts';
 
 export interface JobRunnerArgs {
   prefix: string;
@@ -10,6 +11,8 @@ export interface JobRunnerArgs {
   imageRef: pulumi.Output<string>;
   /** Values of the platform settings; each workload gets the ones its catalog entry names. */
   settings: Record<PlatformSetting, pulumi.Output<string>>;
+  /** A workload's own WAREHOUSE_URL: its login, and the secret holding that login's password. */
+  warehouseUrlFor: WarehouseUrlFor;
   logRetentionDays: number;
   tags: Record<string, string>;
 }
@@ -21,13 +24,23 @@ export interface JobRunnerOutputs {
   readonly serviceRefs: Record<string, pulumi.Output<string>>;
 }
 
-/** The environment a workload gets: its platform settings plus its job-specific variables. */
+export type WarehouseUrlFor = (login: string, passwordSecret: string) => pulumi.Output<string>;
+
+/**
+ * The environment a workload gets: its platform settings plus its job-specific variables. Its WAREHOUSE_URL names
+ * its own login (never the admin) and that login's password secret.
+ */
 export function workloadEnvironment(
   workload: WorkloadSpec,
   settings: Record<PlatformSetting, pulumi.Output<string>>,
+  warehouseUrlFor: WarehouseUrlFor,
 ): { name: string; value: pulumi.Input<string> }[] {
+  const settingValue = (name: PlatformSetting): pulumi.Input<string> =>
+    name === 'WAREHOUSE_URL' && workload.warehouseLogin !== null
+      ? warehouseUrlFor(workload.warehouseLogin, loginSecretName(workload.warehouseLogin))
+      : settings[name];
   return [
-    ...workload.settings.map((name) => ({ name, value: settings[name] })),
+    ...workload.settings.map((name) => ({ name, value: settingValue(name) })),
     ...Object.entries(workload.environment).map(([name, value]) => ({ name, value })),
   ];
 }

@@ -15,7 +15,10 @@ const shared: Record<string, string> = {
     database: 'shop',
     user: 'ecomm_reader',
   }),
+  // The test stacks deploy every catalog job, `generate` included (stacks leave it out unless asked).
+  [`${PROJECT}:deploySeedJobs`]: 'true',
   [`${PROJECT}:piiHashKey`]: 'k'.repeat(48),
+  [`${PROJECT}:warehouseLoginKey`]: 'w'.repeat(48),
   [`${PROJECT}:sourcePassword`]: 'source-password-value',
 };
 

@@ -3,10 +3,14 @@
  * compared with one toEqual. Each reader looks only at the resources its cloud registered.
  */
 
+import type { LakeAccess } from '../../jobs/catalog.ts';
 import { runLimitsOf } from '../aws/job-workflow.ts';
+import type { PolicyDocument } from '../aws-policies.ts';
+import { lakeAccessFromCondition } from '../azure-lake-access.ts';
 import { fromEventBridgeCron } from '../cron.ts';
 import { platformSecretName } from '../naming.ts';
-import type { PlatformSpec } from '../spec.ts';
+import type { PlatformSpec, WorkloadSpec } from '../spec.ts';
+import { loginSecretName } from '../warehouse-logins.ts';
 import type { RecordedResource } from './mock-cloud.ts';
 import { field, ofType } from './resources.ts';
 
@@ -27,6 +31,10 @@ export interface WorkloadManifest {
   healthCheck: string | null;
   /** Who may connect to the port: nobody, the private network, or the internet. */
   ingress: 'none' | 'internal' | 'external' | null;
+  /** The login its WAREHOUSE_URL connects as, and the secret its password is read from. */
+  warehouseLogin: { user: string; passwordSecret: string } | null;
+  /** What its identity may do in the lake, by prefix (the task role's policy / the role assignment's condition). */
+  lake: LakeAccess | null;
 }
 
 export interface CapabilityManifest {
@@ -40,12 +48,12 @@ export interface CapabilityManifest {
 }
 
 /**
- * Credentials plumbing one cloud needs and the other does not: the managed identity's client ID,
- * and the Event Hubs SASL connection string (MSK authenticates with the task role instead).
+ * Credentials plumbing one cloud needs and the other does not: the managed identity's client ID
+ * (DefaultAzureCredential's pick of the workload's user-assigned identity; ECS hands a task its role).
  */
-export const CLOUD_RUNTIME_ENV = ['AZURE_CLIENT_ID', 'EVENTHUBS_CONNECTION_STRING'];
-/** The Event Hubs SASL password exists only on Azure (MSK uses IAM). */
-const CLOUD_ONLY_SECRETS = ['EVENTHUBS_CONNECTION_STRING'];
+export const CLOUD_RUNTIME_ENV = ['AZURE_CLIENT_ID'];
+/** Secrets one cloud holds and the other does not: none, both stream services authenticate by identity. */
+const CLOUD_ONLY_SECRETS: string[] = [];
 
 const byName = <T extends { name: string }>(a: T, b: T) => a.name.localeCompare(b.name);
 
@@ -74,6 +82,7 @@ export function manifestFromSpec(spec: PlatformSpec): CapabilityManifest {
         port: null,
         healthCheck: null,
         ingress: null,
+        ...accessFromSpec(j),
       })),
       ...spec.services.map((s) => ({
         name: s.name,
@@ -89,11 +98,47 @@ export function manifestFromSpec(spec: PlatformSpec): CapabilityManifest {
         port: s.port,
         healthCheck: `:${s.port}${s.health.path}`,
         ingress: s.ingress,
+        ...accessFromSpec(s),
       })),
     ].sort(byName),
     secrets: spec.secrets.map((s) => s.name).sort(),
     alerts: spec.alerts.map((a) => a.name).sort(),
   };
+}
+
+function accessFromSpec(workload: WorkloadSpec): Pick<WorkloadManifest, 'warehouseLogin' | 'lake'> {
+  const login = workload.warehouseLogin;
+  return {
+    warehouseLogin: login === null ? null : { user: login, passwordSecret: loginSecretName(login) },
+    lake: workload.lake,
+  };
+}
+
+/** The user and password secret of a workload's WAREHOUSE_URL, as its environment hands it over. */
+function warehouseLoginOfEnv(env: unknown): WorkloadManifest['warehouseLogin'] {
+  const url = ((env as { name: string; value?: string }[] | undefined) ?? []).find(
+    (e) => e.name === 'WAREHOUSE_URL',
+  )?.value;
+  if (url === undefined) return null;
+  const parsed = new URL(url);
+  return {
+    user: decodeURIComponent(parsed.username),
+    passwordSecret: parsed.searchParams.get('passwordSecret') ?? '',
+  };
+}
+
+/** A task role's lake access, from the object ARNs of its read, write and delete statements. */
+function lakeAccessOfPolicy(policy: PolicyDocument | undefined): LakeAccess | null {
+  const prefixes = (sid: string) =>
+    (policy?.Statement.find((s) => s.Sid === sid)?.Resource ?? [])
+      .map((arn) => /^arn:[^:]+:s3:::[^/]+\/(.*)\*$/.exec(arn)?.[1] ?? arn)
+      .sort() as LakeAccess['read'];
+  const access = {
+    read: prefixes('ReadLakeObjects'),
+    write: prefixes('WriteLakeObjects'),
+    delete: prefixes('DeleteLakeObjects'),
+  };
+  return access.read.length + access.write.length + access.delete.length === 0 ? null : access;
 }
 
 const envNames = (env: unknown): string[] =>
@@ -143,6 +188,9 @@ export function manifestFromAws(resources: RecordedResource[], prefix: string): 
     const checked = /http:\/\/127\.0\.0\.1(:\d+\/[^']*)/.exec(
       container?.healthCheck?.command.join(' ') ?? '',
     );
+    const taskPolicy = resources.find(
+      (r) => r.type === 'aws:iam/rolePolicy:RolePolicy' && r.name === `${family}-task`,
+    );
     const size = {
       cpu: Number(task.inputs.cpu) / 1024,
       memoryMiB: Number(task.inputs.memory),
@@ -150,6 +198,12 @@ export function manifestFromAws(resources: RecordedResource[], prefix: string): 
       command: container?.command ?? [],
       port,
       healthCheck: checked?.[1] ?? null,
+      warehouseLogin: warehouseLoginOfEnv(container?.environment),
+      lake: lakeAccessOfPolicy(
+        taskPolicy === undefined
+          ? undefined
+          : (JSON.parse(String(taskPolicy.inputs.policy)) as PolicyDocument),
+      ),
     };
     if (service !== undefined) {
       return {
@@ -229,6 +283,16 @@ export function manifestFromAzure(resources: RecordedResource[], prefix: string)
   }));
   const containerOf = (r: RecordedResource) =>
     field<Record<string, unknown>>(r.inputs, 'template', 'containers', 0);
+  /** The lake condition on the role assignment of the workload's own identity, read back as access. */
+  const lakeOf = (r: RecordedResource): LakeAccess | null => {
+    const identityId = field<string[]>(r.inputs, 'identity', 'userAssignedIdentities')[0];
+    const identity = resources.find((i) => i.custom && i.id === identityId);
+    const principal = `principal-${String(identity?.inputs.resourceName)}`;
+    const assignment = ofType(resources, 'azure-native:authorization:RoleAssignment').find(
+      (a) => a.inputs.principalId === principal && a.inputs.condition !== undefined,
+    );
+    return assignment === undefined ? null : lakeAccessFromCondition(String(assignment.inputs.condition));
+  };
   const sizeOf = (r: RecordedResource) => {
     const container = containerOf(r);
     const liveness = (field<Record<string, unknown>[]>(container, 'probes') ?? []).find(
@@ -242,6 +306,8 @@ export function manifestFromAzure(resources: RecordedResource[], prefix: string)
       command: field<string[]>(container, 'args'),
       port,
       healthCheck: port === null ? null : `:${port}${field<string>(liveness, 'httpGet', 'path')}`,
+      warehouseLogin: warehouseLoginOfEnv(container.env),
+      lake: lakeOf(r),
     };
   };
   const azureIngress = (r: RecordedResource): WorkloadManifest['ingress'] => {

@@ -74,6 +74,8 @@ function awsState(type: string, name: string, inputs: Inputs): Inputs {
         arn: arn('ecr', `repository/${text(inputs.name, name)}`),
         repositoryUrl: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${text(inputs.name, name)}`,
       };
+    case 'aws:ec2/vpcEndpoint:VpcEndpoint':
+      return { arn: arn('ec2', `vpc-endpoint/${name}`), prefixListId: `pl-${name}` };
     case 'aws:ecs/cluster:Cluster':
       return { arn: arn('ecs', `cluster/${text(inputs.name, name)}`) };
     case 'aws:ecs/taskDefinition:TaskDefinition': {
@@ -143,6 +145,17 @@ function azureState(type: string, name: string, inputs: Inputs): Inputs {
         properties: { secretUri: `https://${vault}.vault.azure.net/secrets/${resourceName}` },
       };
     }
+    case 'azure-native:storage:BlobContainer':
+      return {
+        ...state,
+        id: `/subscriptions/${SUBSCRIPTION}/resourceGroups/${group}/providers/Microsoft.Storage/storageAccounts/${text(inputs.accountName, 'account')}/blobServices/default/containers/${resourceName}`,
+      };
+    case 'azure-native:authorization:RoleDefinition':
+      // A custom role lives where it is defined, named by its GUID.
+      return {
+        ...state,
+        id: `${text(inputs.scope, `/subscriptions/${SUBSCRIPTION}`)}/providers/Microsoft.Authorization/roleDefinitions/${text(inputs.roleDefinitionId, name)}`,
+      };
     case 'azure-native:managedidentity:UserAssignedIdentity':
       return { ...state, principalId: `principal-${resourceName}`, clientId: `client-${resourceName}` };
     case 'azure-native:operationalinsights:Workspace':

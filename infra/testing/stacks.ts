@@ -44,9 +44,14 @@ export function specFor(cloud: 'aws' | 'azure', catalog?: JobSpec[]): PlatformSp
 
 /** What `pulumi config set --secret` adds to a stack of the cloud. */
 const STACK_SECRETS = {
-  aws: { piiHashKey: 'x'.repeat(48), sourcePassword: 'source-password-value' },
+  aws: {
+    piiHashKey: 'x'.repeat(48),
+    warehouseLoginKey: 'w'.repeat(48),
+    sourcePassword: 'source-password-value',
+  },
   azure: {
     piiHashKey: 'x'.repeat(48),
+    warehouseLoginKey: 'w'.repeat(48),
     sourcePassword: 'source-password-value',
     warehouseAdminPassword: 'warehouse-admin-password-value',
   },

@@ -14,6 +14,8 @@
  * - `create`: also CREATE on the schema: the role builds tables there (the models' `__next` tables, swapped in).
  */
 
+import { warehouseLoginOf } from '../catalog.ts';
+
 export const WAREHOUSE_SCHEMAS = ['bronze', 'silver', 'gold', 'ops', 'pii'] as const;
 export type WarehouseSchema = (typeof WAREHOUSE_SCHEMAS)[number];
 
@@ -50,7 +52,7 @@ export const MODEL_OWNER_ROLE = 'ecomm_models';
 
 /** A job's warehouse login: `ecomm_` + the catalog job name with `-` as `_` (the infra stacks use the same name). */
 export function jobLoginOf(job: string): string {
-  return `ecomm_${job.replaceAll('-', '_')}`;
+  return warehouseLoginOf(job);
 }
 
 /**

@@ -163,8 +163,7 @@ export const PII_SCHEMA = 'pii';
 export async function createSchemas(db: SqlDatabase): Promise<void> {
   const missing = await missingSchemas(db, [...LAYERS, PII_SCHEMA]);
   if (missing.length > 0)
-    await db.exec(missing.map((schema) => `create schema if not exists ${schema}`).join(';
-'));
+    await db.exec(missing.map((schema) => `create schema if not exists ${schema}`).join(';\n'));
 }
 
 /**
