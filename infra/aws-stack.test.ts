@@ -7,6 +7,9 @@ import { startMockCloud } from './testing/mock-cloud.ts';
 import { field, ofType, onlyOne } from './testing/resources.ts';
 import type { DeployedStack } from './testing/stacks.ts';
 
+/** The catalog jobs the stacks deploy: all but the admin's `grants`, which an operator runs by hand. */
+const DEPLOYED_JOBS = JOB_CATALOG.filter((job) => job.warehouseAdmin !== true);
+
 const cloud = await startMockCloud();
 const { deploy, specFor } = await import('./testing/stacks.ts');
 
@@ -31,7 +34,7 @@ const serviceNamed = (name: string) => {
   if (found.length !== 1) throw new Error(`expected one ECS service ${name}, found ${found.length}`);
   return found[0] as RecordedResource;
 };
-const SERVICES = JOB_CATALOG.filter((j) => j.kind === 'service');
+const SERVICES = DEPLOYED_JOBS.filter((j) => j.kind === 'service');
 const healthCommand = (port: number) => [
   'CMD',
   'node',
@@ -119,7 +122,7 @@ describe('AWS stack inventory', () => {
   });
 
   it('defines a Fargate task per catalog job with its size, command and exactly its environment', () => {
-    for (const job of JOB_CATALOG) {
+    for (const job of DEPLOYED_JOBS) {
       const task = taskFor(job.name);
       expect(task, job.name).toBeDefined();
       const container = containerOf(task as RecordedResource);
@@ -170,7 +173,7 @@ describe('AWS stack inventory', () => {
         (e) => e.name === 'WAREHOUSE_URL',
       )?.value;
       const name = (container.command as string[])[0] as string;
-      const job = JOB_CATALOG.find((j) => j.name === name) as JobSpec;
+      const job = DEPLOYED_JOBS.find((j) => j.name === name) as JobSpec;
       if (!job.env.includes('WAREHOUSE_URL')) {
         expect(url, name).toBeUndefined();
         continue;
@@ -202,7 +205,7 @@ describe('AWS stack inventory', () => {
 
   it('gives every job, manual ones included, a run state machine with its timeout, retries and backoff', () => {
     const runs = ofType(resources, 'aws:sfn/stateMachine:StateMachine');
-    expect(runs).toHaveLength(JOB_CATALOG.filter((j) => j.kind !== 'service').length);
+    expect(runs).toHaveLength(DEPLOYED_JOBS.filter((j) => j.kind !== 'service').length);
     const taskOf = (name: string) =>
       field<Record<string, unknown>>(
         JSON.parse(String(runs.find((r) => r.inputs.name === `ecomm-test-${name}-run`)?.inputs.definition)),
@@ -220,7 +223,7 @@ describe('AWS stack inventory', () => {
   });
 
   it("passes each attempt its execution's name as RUN_EXECUTION_ID, in the task's own container", () => {
-    for (const job of JOB_CATALOG.filter((j) => j.kind !== 'service')) {
+    for (const job of DEPLOYED_JOBS.filter((j) => j.kind !== 'service')) {
       const run = resources.find(
         (r) =>
           r.type === 'aws:sfn/stateMachine:StateMachine' && r.inputs.name === `ecomm-test-${job.name}-run`,
@@ -308,7 +311,7 @@ describe('AWS stack inventory', () => {
   });
 
   it('gives batch jobs no port and no health check (they serve nothing and exit)', () => {
-    for (const job of JOB_CATALOG.filter((j) => j.kind !== 'service')) {
+    for (const job of DEPLOYED_JOBS.filter((j) => j.kind !== 'service')) {
       const container = containerOf(taskFor(job.name) as RecordedResource);
       expect(container.portMappings, job.name).toBeUndefined();
       expect(container.healthCheck, job.name).toBeUndefined();
@@ -319,11 +322,11 @@ describe('AWS stack inventory', () => {
     const taskRoles = ofType(resources, 'aws:ecs/taskDefinition:TaskDefinition').map(
       (t) => t.inputs.taskRoleArn,
     );
-    expect(new Set(taskRoles).size).toBe(JOB_CATALOG.length);
+    expect(new Set(taskRoles).size).toBe(DEPLOYED_JOBS.length);
   });
 
   it('stores the config secrets and each login password in Secrets Manager under the stack prefix and the names jobs ask for', () => {
-    const logins = JOB_CATALOG.filter((j) => j.env.includes('WAREHOUSE_URL')).map(
+    const logins = DEPLOYED_JOBS.filter((j) => j.env.includes('WAREHOUSE_URL')).map(
       (j) => `ecomm-test/${warehouseLoginOf(j.name).toUpperCase()}_PASSWORD`,
     );
     expect(logins).toContain('ecomm-test/ECOMM_STREAM_INGEST_PASSWORD');

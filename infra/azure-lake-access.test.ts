@@ -7,6 +7,9 @@ import {
   roleDefinitionGuid,
 } from './azure-lake-access.ts';
 
+/** The catalog jobs the stacks deploy: all but the admin's `grants`, which an operator runs by hand. */
+const DEPLOYED_JOBS = JOB_CATALOG.filter((job) => job.warehouseAdmin !== true);
+
 describe('Azure lake access condition', () => {
   it('confines reads, listings, writes and deletes each to their own prefixes', () => {
     const condition = lakeAccessCondition({
@@ -34,7 +37,7 @@ describe('Azure lake access condition', () => {
   });
 
   it("reads every catalog job's access back from its condition unchanged", () => {
-    for (const job of JOB_CATALOG) {
+    for (const job of DEPLOYED_JOBS) {
       if (job.lake === undefined) continue;
       expect(lakeAccessFromCondition(lakeAccessCondition(job.lake)), job.name).toEqual(job.lake);
     }

@@ -8,6 +8,9 @@ import { startMockCloud } from './testing/mock-cloud.ts';
 import { field, ofType, onlyOne } from './testing/resources.ts';
 import type { DeployedStack } from './testing/stacks.ts';
 
+/** The catalog jobs the stacks deploy: all but the admin's `grants`, which an operator runs by hand. */
+const DEPLOYED_JOBS = JOB_CATALOG.filter((job) => job.warehouseAdmin !== true);
+
 const cloud = await startMockCloud();
 const { deploy, specFor } = await import('./testing/stacks.ts');
 
@@ -34,7 +37,7 @@ const appNamed = (name: string) => {
   if (found.length !== 1) throw new Error(`expected one Container App ${name}, found ${found.length}`);
   return found[0] as RecordedResource;
 };
-const SERVICES = JOB_CATALOG.filter((j) => j.kind === 'service');
+const SERVICES = DEPLOYED_JOBS.filter((j) => j.kind === 'service');
 const workloadNamed = (job: JobSpec) => (job.kind === 'service' ? appNamed(job.name) : jobNamed(job.name));
 /** The identity a catalog job should run as: one per set of settings read (`ecomm-test-reads-lake-secrets-warehouse`). */
 const identityFor = (job: JobSpec) => {
@@ -131,7 +134,7 @@ describe('Azure stack inventory', () => {
   });
 
   it('runs each scheduled job as a scheduled Container Apps Job with its cron, timeout and retries', () => {
-    const scheduled = JOB_CATALOG.filter((j) => j.kind === 'scheduled');
+    const scheduled = DEPLOYED_JOBS.filter((j) => j.kind === 'scheduled');
     expect(scheduled.map((j) => j.name)).toEqual(['run', 'watchdog']);
     expect(field(jobNamed('run')?.inputs, 'configuration')).toMatchObject({
       triggerType: 'Schedule',
@@ -151,9 +154,9 @@ describe('Azure stack inventory', () => {
   });
 
   it("runs each manual job, the run's steps included, as a manually triggered Container Apps Job", () => {
-    const manual = JOB_CATALOG.filter((j) => j.kind === 'manual').map((j) => j.name);
+    const manual = DEPLOYED_JOBS.filter((j) => j.kind === 'manual').map((j) => j.name);
     expect(manual).toEqual(expect.arrayContaining(['extract', 'validate', 'load', 'reconcile', 'transform']));
-    for (const job of JOB_CATALOG.filter((j) => j.kind === 'manual')) {
+    for (const job of DEPLOYED_JOBS.filter((j) => j.kind === 'manual')) {
       const configuration = field<Record<string, unknown>>(jobNamed(job.name)?.inputs, 'configuration');
       expect(configuration.triggerType, job.name).toBe('Manual');
       expect(configuration.scheduleTriggerConfig).toBeUndefined();
@@ -162,7 +165,7 @@ describe('Azure stack inventory', () => {
 
   it("leaves each job replica the platform's CONTAINER_APP_JOB_EXECUTION_NAME, which the run resumes by", () => {
     // Container Apps sets it per execution, the same in every retried replica; a value of ours would hide it.
-    for (const job of JOB_CATALOG.filter((j) => j.kind !== 'service')) {
+    for (const job of DEPLOYED_JOBS.filter((j) => j.kind !== 'service')) {
       const names = (containerOf(jobNamed(job.name)).env ?? []).map((e) => e.name);
       expect(names, job.name).not.toContain('CONTAINER_APP_JOB_EXECUTION_NAME');
       expect(names, job.name).not.toContain('RUN_EXECUTION_ID');
@@ -245,7 +248,7 @@ describe('Azure stack inventory', () => {
 
   it('gives every workload its command, size, environment and an identity of its own', () => {
     const identities = new Set<string>();
-    for (const job of JOB_CATALOG) {
+    for (const job of DEPLOYED_JOBS) {
       const workload = workloadNamed(job);
       const identity = identityFor(job);
       identities.add(identity.id);
@@ -265,11 +268,11 @@ describe('Azure stack inventory', () => {
       );
     }
     expect(containerOf(jobNamed('generate')).resources).toEqual({ cpu: 1, memory: '2Gi' });
-    expect(identities.size).toBe(JOB_CATALOG.length);
+    expect(identities.size).toBe(DEPLOYED_JOBS.length);
   });
 
   it('connects every warehouse job and service as its own login, never as the admin', () => {
-    for (const job of JOB_CATALOG) {
+    for (const job of DEPLOYED_JOBS) {
       const url = containerOf(workloadNamed(job)).env.find((e) => e.name === 'WAREHOUSE_URL')?.value;
       if (!job.env.includes('WAREHOUSE_URL')) {
         expect(url, job.name).toBeUndefined();
@@ -287,7 +290,7 @@ describe('Azure stack inventory', () => {
 
   it('grants each identity exactly what its settings need, Key Vault secrets one by one', () => {
     const container = onlyOne(resources, 'azure-native:storage:BlobContainer');
-    for (const job of JOB_CATALOG) {
+    for (const job of DEPLOYED_JOBS) {
       const spec = [...stack.spec.jobs, ...stack.spec.services].find((w) => w.name === job.name);
       const stream = job.env.includes('STREAM_URL');
       const secrets = spec?.secrets ?? [];
@@ -311,7 +314,7 @@ describe('Azure stack inventory', () => {
   });
 
   it('keeps the monitor away from Event Hubs: no role on the namespace, no connection string, no stream setting', () => {
-    const monitor = JOB_CATALOG.find((j) => j.name === 'monitor') as JobSpec;
+    const monitor = DEPLOYED_JOBS.find((j) => j.name === 'monitor') as JobSpec;
     const grants = grantsOf(identityFor(monitor));
     expect(grants.some((g) => g.startsWith('eventHubs'))).toBe(false);
     expect(grants.filter((g) => g.startsWith('keyVaultSecretsUser'))).toContain(
@@ -324,7 +327,7 @@ describe('Azure stack inventory', () => {
     expect(containerOf(app).env.map((e) => e.name)).not.toContain('STREAM_URL');
     // Not the identity stream-ingest runs as.
     expect(identityFor(monitor).id).not.toBe(
-      identityFor(JOB_CATALOG.find((j) => j.name === 'stream-ingest') as JobSpec).id,
+      identityFor(DEPLOYED_JOBS.find((j) => j.name === 'stream-ingest') as JobSpec).id,
     );
   });
 
@@ -335,7 +338,7 @@ describe('Azure stack inventory', () => {
     expect(stack.outputs.STREAM_URL).toBe(
       `kafka://${namespace.inputs.namespaceName}.servicebus.windows.net:9093?auth=entra`,
     );
-    for (const job of JOB_CATALOG) {
+    for (const job of DEPLOYED_JOBS) {
       const names = containerOf(workloadNamed(job)).env.map((e) => e.name);
       expect(names, job.name).not.toContain('EVENTHUBS_CONNECTION_STRING');
       expect(field(workloadNamed(job)?.inputs, 'configuration', 'secrets'), job.name).toBeUndefined();
@@ -352,7 +355,7 @@ describe('Azure stack inventory', () => {
         'PII-HASH-KEY',
         'SOURCE-PASSWORD',
         'WAREHOUSE-PASSWORD',
-        ...JOB_CATALOG.filter((j) => j.env.includes('WAREHOUSE_URL')).map(
+        ...DEPLOYED_JOBS.filter((j) => j.env.includes('WAREHOUSE_URL')).map(
           (j) => `${warehouseLoginOf(j.name).toUpperCase().replace(/_/g, '-')}-PASSWORD`,
         ),
       ].sort(),

@@ -42,7 +42,7 @@ describe('AWS and Azure parity', () => {
   });
 
   it('gives every catalog job the same trigger, schedule, size, limits and environment keys', () => {
-    for (const job of JOB_CATALOG) {
+    for (const job of JOB_CATALOG.filter((j) => j.warehouseAdmin !== true)) {
       const onAws = full.aws.workloads.find((w) => w.name === job.name);
       const onAzure = full.azure.workloads.find((w) => w.name === job.name);
       expect(onAws, job.name).toBeDefined();

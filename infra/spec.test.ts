@@ -32,10 +32,11 @@ describe('platform spec', () => {
     }
   });
 
-  it('takes every non-service catalog job as a job and the service jobs as services', () => {
+  it('takes every non-service catalog job as a job and the service jobs as services; never the admin-only grants', () => {
     expect(spec.jobs.map((j) => j.name)).toEqual(
-      JOB_CATALOG.filter((j) => j.kind !== 'service').map((j) => j.name),
+      JOB_CATALOG.filter((j) => j.kind !== 'service' && j.warehouseAdmin !== true).map((j) => j.name),
     );
+    expect(spec.jobs.map((j) => j.name)).not.toContain('grants');
     expect(spec.services.map((s) => s.name)).toEqual(
       JOB_CATALOG.filter((j) => j.kind === 'service').map((j) => j.name),
     );
@@ -101,7 +102,9 @@ describe('platform spec', () => {
   it('alerts on every job failure, gold freshness, stream lag of each stream reader and every stopped service', () => {
     const services = JOB_CATALOG.filter((j) => j.kind === 'service');
     expect(spec.alerts.map((a) => a.name)).toEqual([
-      ...JOB_CATALOG.filter((j) => j.kind !== 'service').map((j) => `job-failed-${j.name}`),
+      ...JOB_CATALOG.filter((j) => j.kind !== 'service' && j.warehouseAdmin !== true).map(
+        (j) => `job-failed-${j.name}`,
+      ),
       'batch-freshness',
       ...services.flatMap((s) => [
         ...(s.env.includes('STREAM_URL') ? [`stream-lag-${s.name}`] : []),

@@ -220,8 +220,12 @@ export function buildPlatformSpec(
     catalog.map((job) => job.name),
     'job',
   );
-  // A job that writes synthetic data into the production source and topics exists only where asked for.
-  const deployed = catalog.filter((job) => job.seedsData !== true || config.deploySeedJobs);
+  // A job that writes synthetic data into the production source and topics exists only where asked for. The one job
+  // that runs as the warehouse's admin (`ecomm grants`) is not deployed at all: no workload holds the admin
+  // credential; an operator runs it from inside the network with the stack's admin WAREHOUSE_URL (docs/access.md).
+  const deployed = catalog.filter(
+    (job) => (job.seedsData !== true || config.deploySeedJobs) && job.warehouseAdmin !== true,
+  );
   const workloads = deployed.map((job) => toWorkload(job));
   const services = deployed.flatMap((job, index) =>
     job.kind === 'service' ? [toService(job, workloads[index] as WorkloadSpec, config)] : [],
