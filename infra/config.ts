@@ -26,6 +26,20 @@ const settingsSchema = z.strictObject({
   owner: z.string().min(1),
   costCenter: z.string().min(1),
   alertEmails: z.array(z.email()).min(1, 'name at least one alert contact'),
+  /**
+   * Host names people reach the monitor by (a private DNS name, say): its Host-header allow-list
+   * (MONITOR_ALLOWED_HOSTS). Without them it answers only loopback names, i.e. through a port forward.
+   */
+  monitorHostNames: z
+    .array(
+      z
+        .string()
+        .regex(
+          /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i,
+          'a DNS name without port or wildcard',
+        ),
+    )
+    .default([]),
   imageTag: z
     .string()
     .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'not a valid image tag')

@@ -289,6 +289,27 @@ describe('platform spec', () => {
     );
   });
 
+  it('gives the monitor the host names the stack reaches it by, and no one else; refuses a wildcard', () => {
+    expect(
+      spec.services.find((s) => s.name === 'monitor')?.environment.MONITOR_ALLOWED_HOSTS,
+    ).toBeUndefined();
+    const named = buildPlatformSpec(
+      parseStackConfig(
+        withKey(AWS_CONFIG, 'monitorHostNames', JSON.stringify(['monitor.data.internal', 'ops.example.com'])),
+        AWS_STACK,
+      ),
+    );
+    expect(named.services.find((s) => s.name === 'monitor')?.environment.MONITOR_ALLOWED_HOSTS).toBe(
+      'monitor.data.internal,ops.example.com',
+    );
+    expect(
+      named.services.find((s) => s.name === 'stream-ingest')?.environment.MONITOR_ALLOWED_HOSTS,
+    ).toBeUndefined();
+    expect(() =>
+      parseStackConfig(withKey(AWS_CONFIG, 'monitorHostNames', JSON.stringify(['*.example.com'])), AWS_STACK),
+    ).toThrow(/monitorHostNames.*a DNS name without port or wildcard/);
+  });
+
   it('refuses more stream replicas than partitions', () => {
     const raw = withKey(AWS_CONFIG, 'stream', JSON.stringify({ serviceReplicas: 4 }));
     expect(() => buildPlatformSpec(parseStackConfig(raw, AWS_STACK))).toThrow(

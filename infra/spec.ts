@@ -395,8 +395,14 @@ function checkSchedule(jobName: string, schedule: string): void {
 /** A service job: its workload plus replicas, stop timeout, port, health check and ingress. */
 function toService(job: JobSpec, workload: WorkloadSpec, config: StackConfig): ServiceSpec {
   const consumer = readsStream(workload);
+  // A called service (the monitor) answers only the names it is reached by (DNS rebinding): the stack names them.
+  const hostNames: Record<string, string> =
+    !consumer && config.monitorHostNames.length > 0
+      ? { MONITOR_ALLOWED_HOSTS: config.monitorHostNames.join(',') }
+      : {};
   return {
     ...workload,
+    environment: { ...workload.environment, ...hostNames },
     // Stream consumers scale with partitions; other services (the monitor) run one replica.
     replicas: consumer ? config.stream.serviceReplicas : 1,
     stopTimeoutSeconds: 120,
