@@ -82,12 +82,20 @@ export async function waitFor<T>(
   );
 }
 
-/** Starts `ecomm stream-ingest --follow --health-port 0` with exactly `env` (plus PATH and a private TMPDIR). */
+/** Starts `ecomm stream-ingest --follow --health-port 0` with exactly `env` (plus PATH, a private TMPDIR and a test PII key). */
 export function startService(env: Record<string, string>): RunningService {
   const folder = mkdtempSync(join(tmpdir(), 'stream-svc-'));
   const child = spawn(process.execPath, [CLI, 'stream-ingest', '--follow', '--health-port', '0'], {
     cwd: folder,
-    env: { PATH: process.env.PATH ?? '', TMPDIR: folder, LOG_LEVEL: 'warn', OPENLINEAGE_URL: 'none', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      TMPDIR: folder,
+      LOG_LEVEL: 'warn',
+      OPENLINEAGE_URL: 'none',
+      // A real broker is not the laptop demo: the PII key comes from the secret store (env://).
+      PII_HASH_KEY: 'stream-service-test-key',
+      ...env,
+    },
   });
   let stdout = '';
   let stderr = '';

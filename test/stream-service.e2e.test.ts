@@ -15,7 +15,7 @@ import { openRawObject, type RawEnvelope } from '../jobs/lake/raw-batch.ts';
 import { topicDatasetOf, warehouseDataset } from '../jobs/lineage/datasets.ts';
 import { lineagePath, readLineageEvents } from '../jobs/lineage/graph.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';
-import { waitFor } from './stream-harness.ts';
+import { startService, waitFor } from './stream-harness.ts';
 
 const CLI = new URL('../jobs/cli.ts', import.meta.url).pathname;
 const HEALTHCHECK = new URL('../jobs/healthcheck.ts', import.meta.url).pathname;
@@ -59,6 +59,27 @@ const MAX_BYTES = 65_536;
 const MAX_AGE_MS = 1_000;
 
 describe('stream-ingest --follow (the long-running service) on the real broker', () => {
+  it('exits 2 at start, naming PII_HASH_KEY, when a real broker runs without the PII key (no demo key there)', async () => {
+    const services = loadServiceEnv();
+    const folder = mkdtempSync(join(tmpdir(), 'stream-nokey-'));
+    const prefix = `nokey-${Date.now().toString(36)}.`;
+    try {
+      const service = startService({
+        LAKE_URL: `file://${folder}/lake`,
+        STREAM_URL: `kafka://${services.TEST_KAFKA_BROKERS}`,
+        STREAM_TOPIC_PREFIX: prefix,
+        STREAM_GROUP_ID: `${prefix}group`,
+        WAREHOUSE_URL: `pglite://${folder}/warehouse`,
+        ECOMM_DEMO: '1',
+        PII_HASH_KEY: '',
+      });
+      expect(await service.exited).toBe(2);
+      expect(service.stderr()).toMatch(/PII_HASH_KEY: secret not found .*only for the laptop demo/);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
   it('ingests events in micro-batches closed on size or age, applies them to silver, reports health and lag, and on SIGTERM commits and exits 0', async () => {
     const services = loadServiceEnv();
     const folder = mkdtempSync(join(tmpdir(), 'stream-service-'));
@@ -71,6 +92,7 @@ describe('stream-ingest --follow (the long-running service) on the real broker',
       STREAM_TOPIC_PREFIX: prefix,
       STREAM_GROUP_ID: `${prefix}group`,
       WAREHOUSE_URL: `pglite://${folder}/warehouse`,
+      PII_HASH_KEY: 'stream-service-test-key',
       STREAM_BATCH_MAX_EVENTS: String(MAX_EVENTS),
       STREAM_BATCH_MAX_BYTES: String(MAX_BYTES),
       STREAM_BATCH_MAX_AGE_MS: String(MAX_AGE_MS),

@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { withRetry } from '../../adapters/retry.ts';
+import { ConfigError } from '../config.ts';
 import { JobStoppedError } from '../context.ts';
 
 /** What the health endpoint reports about one stage's retries. */
@@ -49,7 +50,8 @@ export function persistWithBackoff(options: PersistOptions): Persist {
         attempts: Number.POSITIVE_INFINITY,
         baseDelayMs: Math.min(options.baseDelayMs ?? 200, options.maxDelayMs),
         maxDelayMs: options.maxDelayMs,
-        isRetryable: () => true,
+        // Waiting heals an outage, never a configuration error (a missing secret): that one stops the service.
+        isRetryable: (error) => !(error instanceof ConfigError),
         signal: giveUp,
         onRetry(error, attempt, delayMs) {
           if (!retried) {

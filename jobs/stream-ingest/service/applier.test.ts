@@ -76,6 +76,7 @@ describe('stream applier: a batch whose own data fails is held back, the round g
       SOURCE_URL: 'pglite://memory',
       LOG_LEVEL: 'silent',
       OPENLINEAGE_URL: 'none',
+      ECOMM_DEMO: '1',
     });
     const warehouse = faultyWarehouse(platform.warehouse);
     const context = createJobContext(config, {

@@ -72,6 +72,8 @@ export async function runStreamService(
     lastError: null,
   };
   const stopGraceMs = options.stopGraceMs ?? 10_000;
+  // A missing PII key is a configuration error (exit 2) at start, not a round retried forever later.
+  if (context.config.STREAM_APPLY !== 'off') await context.piiHashKey();
   const server = await startHealthServer(health, options.healthPort, context.config.ECOMM_HEALTH_HOST);
   options.out(
     `stream-ingest following ${redactUrl(context.config.STREAM_URL)}; health on ${server.url}/healthz`,
