@@ -75,6 +75,9 @@ const ALL_LAYERS = {
 /** The models' layers, built and swapped by the jobs that run the transform. */
 const BUILDS_MODELS = { silver: 'create', gold: 'create', pii: 'create' } as const;
 
+/** What a job that loads staged batches writes: bronze, the pii landing tables, and the batch ledger in ops. */
+const LOADS_BATCHES = { bronze: 'write', pii: 'write', ops: 'write' } as const;
+
 function jobLogin(
   job: string,
   access: RolePolicy['access'],
@@ -136,7 +139,9 @@ export const ACCESS_POLICY: readonly RolePolicy[] = [
     'loads event batches into bronze and applies them to silver',
   ),
   jobLogin('validate', { ops: 'write' }, 'records batches and quarantined rows in ops'),
-  jobLogin('load', { bronze: 'write', ops: 'write' }, 'loads staged batches into bronze'),
+  // The loaders land a source's rows with clear PII whole in pii's landing tables (jobs/load/index.ts), then copy
+  // them into bronze without those columns: they write pii, and read none of the other layers.
+  jobLogin('load', LOADS_BATCHES, 'loads staged batches into bronze and the pii landing tables'),
   jobLogin(
     'reconcile',
     { bronze: 'write', silver: 'read', ops: 'write' },
@@ -158,15 +163,12 @@ export const ACCESS_POLICY: readonly RolePolicy[] = [
     { bronze: 'read', silver: 'read', gold: 'read', ops: 'write' },
     'checks freshness and volumes, writes incidents and alerts',
   ),
-  jobLogin(
-    'run',
-    { bronze: 'write', ...BUILDS_MODELS, ops: 'write' },
-    'the whole batch DAG: what its steps write',
-    { memberOf: [MODEL_OWNER_ROLE] },
-  ),
-  jobLogin('quarantine', { bronze: 'write', ops: 'write' }, 'replays quarantined rows into bronze'),
-  jobLogin('batches', { bronze: 'write', ops: 'write' }, 'retries or skips held-back batches'),
-  jobLogin('backfill', { bronze: 'write', ops: 'write' }, 're-extracts a window and loads it'),
+  jobLogin('run', { ...LOADS_BATCHES, ...BUILDS_MODELS }, 'the whole batch DAG: what its steps write', {
+    memberOf: [MODEL_OWNER_ROLE],
+  }),
+  jobLogin('quarantine', LOADS_BATCHES, 'replays quarantined rows into bronze'),
+  jobLogin('batches', LOADS_BATCHES, 'retries or skips held-back batches'),
+  jobLogin('backfill', LOADS_BATCHES, 're-extracts a window and loads it'),
   jobLogin('rebuild', ALL_LAYERS, 'rebuilds every layer from the lake', { memberOf: [MODEL_OWNER_ROLE] }),
 ];
 

@@ -42,11 +42,15 @@ describe('access policy', () => {
     expect(JOB_CATALOG.filter((job) => job.warehouseAdmin).map((job) => job.name)).toEqual(['grants']);
   });
 
-  it('lets no role but data_engineer and the model builders near pii', () => {
+  it('lets no role near pii but data_engineer, the model builders and the loaders', () => {
     const withPii = ACCESS_POLICY.filter((role) => role.access.pii).map((role) => role.name);
     expect(withPii.sort()).toEqual([
       'data_engineer',
+      'ecomm_backfill',
+      'ecomm_batches',
+      'ecomm_load',
       'ecomm_models',
+      'ecomm_quarantine',
       'ecomm_rebuild',
       'ecomm_run',
       'ecomm_transform',
