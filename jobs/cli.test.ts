@@ -175,7 +175,8 @@ describe('ecomm CLI', () => {
     const healthPort = await freePort();
     const stream = await serviceStartLine(
       ['stream-ingest', '--follow'],
-      { ECOMM_HEALTH_PORT: String(healthPort) },
+      // Every backend embedded: the demo flag lets the service take the built-in PII key.
+      { ECOMM_HEALTH_PORT: String(healthPort), ECOMM_DEMO: '1' },
       /health on http:\/\/[^\s]+:(\d+)\/healthz/,
     );
     expect(stream.started, stream.stderr).toContain(`:${healthPort}/healthz`);

@@ -8,7 +8,13 @@ import { WAREHOUSE_SCHEMES } from '../adapters/warehouse/index.ts';
 import { ALERT_CONFIG_SHAPE } from './alerts/settings.ts';
 import { CONTRACT_CONFIG_SHAPE } from './contracts/settings.ts';
 import { LINEAGE_CONFIG_SHAPE } from './lineage/settings.ts';
-import { ALLOWED_HOST_PATTERN } from './monitor/allowed-hosts.ts';
+
+/**
+ * A host name MONITOR_ALLOWED_HOSTS may hold (jobs/monitor/allowed-hosts.ts): a DNS name or an IP address, without a
+ * port or a wildcard.
+ */
+export const ALLOWED_HOST_PATTERN =
+  /^(\[[0-9a-f:.]+\]|[0-9a-f]*:[0-9a-f:.]+|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?)$/i;
 
 /** Settings every job reads: 12-factor, from the environment, overridable by CLI flags. */
 export const EMBEDDED_DEFAULTS = {

@@ -20,10 +20,6 @@ export function hostOfHeader(header: string | undefined): string | undefined {
   return match?.[1] === undefined ? undefined : normaliseHost(match[1]);
 }
 
-/** A host name the allow-list setting may hold: a DNS name or an IP address, without a port or a wildcard. */
-export const ALLOWED_HOST_PATTERN =
-  /^(\[[0-9a-f:.]+\]|[0-9a-f]*:[0-9a-f:.]+|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?)$/i;
-
 /**
  * What the monitor answers to: the loopback names, the address it is bound to (unless that is every interface,
  * which names no host) and the names the deployment gives it (MONITOR_ALLOWED_HOSTS).
