@@ -336,7 +336,7 @@ export const JOB_CATALOG = catalogOf([
   {
     name: 'batches',
     summary:
-      "Batches held back by their own bad data: 'list [--status failed|skipped|pending|all]', 'retry --batch <id>', 'skip --batch <id> --reason <text>' (audited)",
+      "Batches held back by their own bad data: 'list [--status failed|skipped|pending|all]', 'retry --batch <id>', 'skip --batch <id> --reason <text>', 'reload --batch <id> --reason <text>'; retention gaps: 'gaps', 'acknowledge-gap --gap <id> --reason <text>' (audited)",
     schedule: null,
     kind: 'manual',
     cpu: 0.5,

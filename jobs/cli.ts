@@ -59,7 +59,8 @@ export interface JobOptions {
   host?: string;
   batch?: string;
   /** `ecomm batches`: which tool, and its options. */
-  action?: 'list' | 'retry' | 'skip' | 'reload';
+  action?: 'list' | 'retry' | 'skip' | 'reload' | 'gaps' | 'acknowledge-gap';
+  gap?: string;
   status?: BatchStatus | 'all';
   reason?: string;
   /** `ecomm backfill`: the source table and the window (timestamps, checked by the job). */
@@ -187,11 +188,27 @@ function toolCommands(job: string, command: Command): [Command, Partial<JobOptio
       .requiredOption('--batch <id>', 'batch id (ops.batches.batch_id)')
       .requiredOption('--reason <text>', 'why: kept in the audit (ops.batch_actions)')
       .exitOverride();
+    const gaps = command
+      .command('gaps')
+      .description(
+        'list the retention gaps: events a topic deleted before the pipeline read them, open first',
+      )
+      .exitOverride();
+    const acknowledgeGap = command
+      .command('acknowledge-gap')
+      .description(
+        'close a retention gap once its events are resent or the loss is accepted; the quality gate then passes it',
+      )
+      .requiredOption('--gap <id>', 'the gap as `gaps` names it: <topic>:p<partition>:o<offset>')
+      .requiredOption('--reason <text>', 'why: kept in the audit (ops.stream_gaps)')
+      .exitOverride();
     return [
       [list, { action: 'list' }],
       [retry, { action: 'retry' }],
       [skip, { action: 'skip' }],
       [reload, { action: 'reload' }],
+      [gaps, { action: 'gaps' }],
+      [acknowledgeGap, { action: 'acknowledge-gap' }],
     ];
   }
   return [[command, {}]];

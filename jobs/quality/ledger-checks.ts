@@ -1,19 +1,23 @@
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { DATA_CONTRACTS } from '../contracts/data-contracts.ts';
 import { bronzeCount, type Finding } from '../ops/dq-findings.ts';
+import { openGapFindings } from '../ops/stream-gaps.ts';
 
 /** Freshness SLAs from the seeds: batch sources within 75 minutes, event streams within 5 minutes. */
 export const FRESHNESS_SLA_MINUTES: Record<'table' | 'topic', number> = { table: 75, topic: 5 };
 
 /**
  * Bronze checks that read the batch ledger: every batch reconciles (raw = staged + quarantined = loaded = rows in
- * bronze), schema drift is reported, and each source has been loaded within its SLA.
+ * bronze), schema drift is reported, each source has been loaded within its SLA, and no retention gap is open (a
+ * topic's bronze table lacking events the broker deleted unread holds back what is built from it until the gap is
+ * acknowledged: jobs/ops/stream-gaps.ts).
  */
 export async function ledgerChecks(db: SqlDatabase, now: Date): Promise<Finding[]> {
   return [
     ...(await reconciliationChecks(db)),
     ...(await driftChecks(db)),
     ...(await freshnessChecks(db, now)),
+    ...(await openGapFindings(db)),
   ];
 }
 

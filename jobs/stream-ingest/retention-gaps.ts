@@ -6,7 +6,7 @@
  * offset: the group's committed offset; with none, the offset after the last batch the ledger (ops.batches) holds
  * for the partition; with neither, 0 (nothing of the partition was ever read). A gap is recorded once in
  * ops.stream_gaps, reported as a blocking finding and a critical incident naming the topic, partition and the number
- * of events lost, and stays open until acknowledged.
+ * of events lost, and stays open until acknowledged (jobs/ops/stream-gaps.ts).
  */
 import type {
   EventStream,
@@ -14,26 +14,11 @@ import type {
   TopicPartitionOffset,
 } from '../../adapters/stream/event-stream.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { reconcileIncidents } from '../alerts/incidents.ts';
-import { LAYER_OWNERS } from '../alerts/owners.ts';
 import type { JobContext } from '../context.ts';
-import { contractFor } from '../contracts/data-contracts.ts';
 import { streamBatchId } from '../lake/raw-batch.ts';
-import { type Finding, recordFindings } from '../ops/dq-findings.ts';
+import { type RetentionGap, recordRetentionGaps } from '../ops/stream-gaps.ts';
 
-export const RETENTION_GAP_CHECK = 'stream_retention_gap';
-
-export interface RetentionGap {
-  topic: string;
-  partition: number;
-  /** Where the group would have resumed. */
-  expectedOffset: number;
-  /** The oldest offset the broker still keeps. */
-  logStartOffset: number;
-  eventsLost: number;
-  /** What expectedOffset came from. */
-  basis: 'committed' | 'ledger' | 'none';
-}
+export { RETENTION_GAP_CHECK, type RetentionGap, retentionGapCheckId } from '../ops/stream-gaps.ts';
 
 const slot = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
@@ -101,92 +86,9 @@ export async function findRetentionGaps(
   return gaps;
 }
 
-export function retentionGapCheckId(
-  gap: Pick<RetentionGap, 'topic' | 'partition' | 'expectedOffset'>,
-): string {
-  return `${RETENTION_GAP_CHECK}:${gap.topic}:p${gap.partition}:o${gap.expectedOffset}`;
-}
-
-function tableOf(topic: string): string {
-  try {
-    return `bronze.${contractFor(topic).table}`;
-  } catch {
-    return topic;
-  }
-}
-
-/**
- * Records gaps not recorded before (the same partition and expected offset is one gap, however often it is seen) and
- * raises each as a blocking finding and a critical incident. Returns the gaps new in this call.
- */
-export async function reportRetentionGaps(
-  db: SqlDatabase,
-  gaps: RetentionGap[],
-  run: { runId: string; now: Date; groupId: string },
-): Promise<RetentionGap[]> {
-  const fresh: RetentionGap[] = [];
-  for (const gap of gaps) {
-    const [seen] = await db.query<{ n: number }>(
-      `select cast(count(*) as integer) as n from ops.stream_gaps
-       where topic = $1 and partition_id = $2 and group_id = $3 and expected_offset = $4`,
-      [gap.topic, gap.partition, run.groupId, gap.expectedOffset],
-    );
-    if (Number(seen?.n ?? 0) > 0) continue;
-    await db.query(
-      `insert into ops.stream_gaps (topic, partition_id, group_id, expected_offset, log_start_offset, events_lost, basis,
-         detected_at, run_id)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [
-        gap.topic,
-        gap.partition,
-        run.groupId,
-        gap.expectedOffset,
-        gap.logStartOffset,
-        gap.eventsLost,
-        gap.basis,
-        run.now,
-        run.runId,
-      ],
-    );
-    fresh.push(gap);
-  }
-  if (fresh.length === 0) return fresh;
-  const findings: Finding[] = fresh.map((gap) => ({
-    checkId: retentionGapCheckId(gap),
-    layer: 'bronze',
-    tableName: tableOf(gap.topic),
-    checkType: RETENTION_GAP_CHECK,
-    severity: 'blocking',
-    passed: false,
-    failingRows: gap.eventsLost,
-    details:
-      `${gap.eventsLost} events of ${gap.topic} partition ${gap.partition} (offsets ${gap.expectedOffset} to ` +
-      `${gap.logStartOffset - 1}) were deleted by the broker's retention before the pipeline read them: group ` +
-      `${run.groupId} expected offset ${gap.expectedOffset} (${gap.basis === 'none' ? 'nothing read yet' : `from its ${gap.basis}`}), ` +
-      `the partition now starts at ${gap.logStartOffset}. Recover them from the producer or the source if it can resend; ` +
-      'see docs/streaming.md (Retention gaps)',
-  }));
-  await recordFindings(db, run.runId, findings, run.now);
-  await reconcileIncidents(
-    db,
-    findings.map((finding) => ({
-      checkId: finding.checkId,
-      checkType: finding.checkType,
-      tableName: finding.tableName,
-      severity: 'critical',
-      owner: LAYER_OWNERS.bronze ?? 'data-platform',
-      passed: false,
-      failingRows: finding.failingRows,
-      details: finding.details,
-    })),
-    { runId: run.runId, now: run.now },
-  );
-  return fresh;
-}
-
 /**
  * The check both stream paths run before consuming: the group's committed offsets against the partitions' log start
- * offsets. Logs each gap; new ones are recorded and raised (reportRetentionGaps). Consumption then goes on from the
+ * offsets. Logs each gap; new ones are recorded and raised (recordRetentionGaps). Consumption then goes on from the
  * oldest event still kept: holding back every later event would not bring the deleted ones back.
  */
 export async function checkRetentionGaps(
@@ -207,7 +109,7 @@ export async function checkRetentionGaps(
   );
   for (const gap of gaps)
     context.log.error({ job: 'stream-ingest', ...gap }, 'events deleted by retention before they were read');
-  return reportRetentionGaps(db, gaps, {
+  return recordRetentionGaps(db, gaps, {
     runId: context.runId,
     now: context.now(),
     groupId: context.config.STREAM_GROUP_ID,
