@@ -130,6 +130,28 @@ export function eventStreamContract(
       ]);
     });
 
+    it("finds offsets by message time, and reads and sets a group's offsets without joining it", async () => {
+      const topic = n('c-time');
+      await stream.ensureTopics([{ name: topic, partitions: 1 }]);
+      const t0 = Date.now() - 60_000;
+      await stream.publish(topic, [
+        { key: 'k', value: 'a', timestamp: t0 },
+        { key: 'k', value: 'b', timestamp: t0 + 10_000 },
+        { key: 'k', value: 'c', timestamp: t0 + 20_000 },
+      ]);
+      expect(await stream.offsetsAt(topic, new Date(t0 + 5_000))).toEqual([
+        { topic, partition: 0, offset: 1 },
+      ]);
+      expect(await stream.offsetsAt(topic, new Date(t0 + 30_000))).toEqual([
+        { topic, partition: 0, offset: 3 },
+      ]);
+      expect(await stream.groupOffsets(n('g-time'), [topic])).toEqual([]);
+      await stream.setGroupOffsets(n('g-time'), [{ topic, partition: 0, offset: 2 }]);
+      expect(await stream.groupOffsets(n('g-time'), [topic])).toEqual([{ topic, partition: 0, offset: 2 }]);
+      const read = await drain(stream, n('g-time'), [topic]);
+      expect(valuesOf(read.flatMap((batch) => batch.messages))).toEqual(['c']);
+    });
+
     it('keeps bytes exactly, including invalid UTF-8', async () => {
       const bytes = Buffer.from([0xff, 0xfe, 0x00, 0x41]);
       await stream.ensureTopics([{ name: n('c-bytes'), partitions: 1 }]);

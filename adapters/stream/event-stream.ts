@@ -118,7 +118,11 @@ export interface StreamConsumer {
 /** An event log with consumer groups: Kafka (MSK, Event Hubs) or the embedded log. */
 export interface EventStream {
   readonly url: string;
-  ensureTopics(topics: { name: string; partitions: number }[]): Promise<void>;
+  /**
+   * Creates the topics that are missing (with `retentionMs` when given: how long the broker keeps their messages)
+   * and grows those with fewer partitions; an existing topic's retention is left as its owner set it.
+   */
+  ensureTopics(topics: { name: string; partitions: number; retentionMs?: number }[]): Promise<void>;
   publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
   /** Offset after the last message, per partition. */
   endOffsets(topic: string): Promise<TopicPartitionOffset[]>;
@@ -127,6 +131,14 @@ export interface EventStream {
    * and a reader whose next offset is below this has lost the messages in between.
    */
   startOffsets(topic: string): Promise<TopicPartitionOffset[]>;
+  /** How long the topic keeps a message, in ms; null when it keeps every message (Kafka `retention.ms=-1`). */
+  retentionMs(topic: string): Promise<number | null>;
+  /** Per partition, the first offset whose message timestamp is at or after `at`; the end offset when none is. */
+  offsetsAt(topic: string, at: Date): Promise<TopicPartitionOffset[]>;
+  /** A consumer group's committed offsets, read without joining it; a partition it never committed is absent. */
+  groupOffsets(groupId: string, topics: string[]): Promise<TopicPartitionOffset[]>;
+  /** Commits offsets for a group that has no live member (before its first consumer starts). */
+  setGroupOffsets(groupId: string, offsets: TopicPartitionOffset[]): Promise<void>;
   consumer(groupId: string, topics: string[], fetch?: FetchOptions): Promise<StreamConsumer>;
   close(): Promise<void>;
 }

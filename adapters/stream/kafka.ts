@@ -1,8 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Admin, Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
+import { type Admin, ConfigResourceTypes, Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import { redactSecrets } from '../redact.ts';
 import { withRetry } from '../retry.ts';
-import type { EventStream, FetchOptions, OutgoingMessage, StreamConsumer } from './event-stream.ts';
+import type {
+  EventStream,
+  FetchOptions,
+  OutgoingMessage,
+  StreamConsumer,
+  TopicPartitionOffset,
+} from './event-stream.ts';
 import {
   type EntraCredential,
   type KafkaStreamConfig,
@@ -102,7 +108,13 @@ export function openKafkaStream(url: string, options: KafkaStreamOptions = {}): 
         if (missing.length > 0) {
           await client.createTopics({
             waitForLeaders: true,
-            topics: missing.map(({ name, partitions }) => ({ topic: name, numPartitions: partitions })),
+            topics: missing.map(({ name, partitions, retentionMs }) => ({
+              topic: name,
+              numPartitions: partitions,
+              ...(retentionMs === undefined
+                ? {}
+                : { configEntries: [{ name: 'retention.ms', value: String(retentionMs) }] }),
+            })),
           });
         }
         const present = wanted.filter(({ name }) => existing.has(name));
@@ -143,6 +155,56 @@ export function openKafkaStream(url: string, options: KafkaStreamOptions = {}): 
 
     async startOffsets(topic: string) {
       return (await topicOffsets(topic)).map(({ partition, low }) => ({ topic, partition, offset: low }));
+    },
+
+    async retentionMs(topic: string) {
+      const described = await withAdmin((client) =>
+        client.describeConfigs({
+          includeSynonyms: false,
+          resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms'] }],
+        }),
+      );
+      const value = described.resources[0]?.configEntries.find(
+        (entry) => entry.configName === 'retention.ms',
+      )?.configValue;
+      const ms = Number(value);
+      if (value === undefined || value === null || !Number.isFinite(ms))
+        throw new Error(`topic ${topic}: the broker reported no retention.ms`);
+      return ms < 0 ? null : ms;
+    },
+
+    async offsetsAt(topic: string, at: Date) {
+      const offsets = await withAdmin((client) => client.fetchTopicOffsetsByTimestamp(topic, at.getTime()));
+      const ends = await topicOffsets(topic);
+      return offsets
+        .map(({ partition, offset }) => ({
+          topic,
+          partition,
+          // kafkajs gives the high watermark already when no message is that recent; -1 is the protocol's "none".
+          offset:
+            Number(offset) < 0
+              ? (ends.find((end) => end.partition === partition)?.high ?? 0)
+              : Number(offset),
+        }))
+        .sort((a, b) => a.partition - b.partition);
+    },
+
+    async groupOffsets(groupId: string, topics: string[]) {
+      const fetched = await withAdmin((client) => client.fetchOffsets({ groupId, topics }));
+      return fetched.flatMap(({ topic, partitions }) =>
+        partitions
+          .filter(({ offset }) => Number(offset) >= 0)
+          .map(({ partition, offset }) => ({ topic, partition, offset: Number(offset) })),
+      );
+    },
+
+    async setGroupOffsets(groupId: string, offsets: TopicPartitionOffset[]) {
+      for (const topic of new Set(offsets.map((entry) => entry.topic))) {
+        const partitions = offsets
+          .filter((entry) => entry.topic === topic)
+          .map(({ partition, offset }) => ({ partition, offset: String(offset) }));
+        await withAdmin((client) => client.setOffsets({ groupId, topic, partitions }));
+      }
     },
 
     async consumer(groupId: string, topics: string[], fetch?: FetchOptions) {

@@ -107,6 +107,30 @@ export function openMemoryStream(url: string): EventStream {
     async startOffsets(topic: string) {
       return partitionsOf(topic).map((_, partition) => ({ topic, partition, offset: 0 }));
     },
+    async retentionMs() {
+      return null;
+    },
+    async offsetsAt(topic: string, at: Date) {
+      return partitionsOf(topic).map((log, partition) => {
+        const index = log.findIndex((message) => message.timestamp >= at.getTime());
+        return { topic, partition, offset: index < 0 ? log.length : index };
+      });
+    },
+    async groupOffsets(groupId: string, wanted: string[]) {
+      const offsets = groups.get(groupId);
+      if (!offsets) return [];
+      return wanted.flatMap((topic) =>
+        partitionsOf(topic).flatMap((_, partition) => {
+          const offset = offsets.get(`${topic}\u0000${partition}`);
+          return offset === undefined ? [] : [{ topic, partition, offset }];
+        }),
+      );
+    },
+    async setGroupOffsets(groupId: string, committed: TopicPartitionOffset[]) {
+      const offsets = groupOffsets(groupId);
+      for (const { topic, partition, offset } of committed) offsets.set(`${topic}\u0000${partition}`, offset);
+      if (folder) saveGroup(folder, groupId, offsets);
+    },
     async consumer(groupId: string, subscribed: string[], fetch: FetchOptions = {}): Promise<StreamConsumer> {
       const idlePollMs = Math.min(fetch.maxWaitMs ?? IDLE_POLL_MS, IDLE_POLL_MS);
       const offsets = groupOffsets(groupId);

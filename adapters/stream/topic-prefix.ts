@@ -19,6 +19,11 @@ export function withTopicPrefix(stream: EventStream, prefix: string): EventStrea
     publish: (topic, messages) => stream.publish(physical(topic), messages),
     endOffsets: async (topic) => (await stream.endOffsets(physical(topic))).map(toLogical),
     startOffsets: async (topic) => (await stream.startOffsets(physical(topic))).map(toLogical),
+    retentionMs: (topic) => stream.retentionMs(physical(topic)),
+    offsetsAt: async (topic, at) => (await stream.offsetsAt(physical(topic), at)).map(toLogical),
+    groupOffsets: async (groupId, topics) =>
+      (await stream.groupOffsets(groupId, topics.map(physical))).map(toLogical),
+    setGroupOffsets: (groupId, offsets) => stream.setGroupOffsets(groupId, toPhysical(offsets)),
     async consumer(groupId, topics, fetch): Promise<StreamConsumer> {
       const inner = await stream.consumer(groupId, topics.map(physical), fetch);
       return {

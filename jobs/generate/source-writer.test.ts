@@ -38,6 +38,18 @@ function fakeStream() {
     async startOffsets(topic) {
       return [{ topic, partition: 0, offset: 0 }];
     },
+    async retentionMs() {
+      return null;
+    },
+    async offsetsAt() {
+      throw new Error('not used');
+    },
+    async groupOffsets() {
+      return [];
+    },
+    async setGroupOffsets() {
+      throw new Error('not used');
+    },
     async consumer() {
       throw new Error('not used');
     },
