@@ -94,10 +94,11 @@ const configSchema = z.object({
   STREAM_GROUP_ID: z.string().min(1).default('ecomm-stream-ingest'),
   /**
    * Where a consumer group with no committed offset starts: the oldest event the broker keeps (earliest; events
-   * already deleted by retention are reported as a gap) or the end of the log (latest: earlier events are skipped on
-   * purpose, and not reported).
+   * already deleted by retention are reported as a gap), the end of the log (latest: earlier events are skipped on
+   * purpose, and not reported), or where the ledger says the pipeline stopped reading each partition (ledger: the
+   * offset after its last recorded batch; a partition it never read starts at the oldest event kept).
    */
-  STREAM_START_POSITION: z.enum(['earliest', 'latest']).default('earliest'),
+  STREAM_START_POSITION: z.enum(['earliest', 'latest', 'ledger']).default('earliest'),
   /** Prepended to every topic name, so environments (or test runs) can share one broker. */
   STREAM_TOPIC_PREFIX: z
     .string()

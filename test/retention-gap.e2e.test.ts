@@ -171,4 +171,24 @@ describe('events deleted by retention before they were read', () => {
       basis: 'none',
     });
   }, 180_000);
+
+  it('starts a new consumer group where the ledger stopped reading, with STREAM_START_POSITION=ledger', async () => {
+    await runStreamIngest(platform.context()); // the pipeline's own group is up to date
+    await publish(7, 1_000);
+    const settings = {
+      STREAM_GROUP_ID: `${platform.settings.STREAM_GROUP_ID}-renamed`,
+      STREAM_START_POSITION: 'ledger',
+    };
+    const renamed = await runStreamIngest(platform.context({ settings }));
+    // Only what the ledger has not seen: the 7 new events, none of the earlier ones again, and no gap.
+    expect(renamed.reduce((sum, batch) => sum + batch.events, 0)).toBe(7);
+    expect(await platform.stream.groupOffsets(settings.STREAM_GROUP_ID, [topic])).toEqual(
+      await platform.stream.endOffsets(topic),
+    );
+    const [gaps] = await platform.warehouse.query<{ n: number }>(
+      'select cast(count(*) as integer) as n from ops.stream_gaps where group_id = $1',
+      [settings.STREAM_GROUP_ID],
+    );
+    expect(gaps?.n).toBe(0);
+  }, 120_000);
 });

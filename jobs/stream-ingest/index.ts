@@ -4,7 +4,7 @@ import { recordRun } from '../ops/pipeline-runs.ts';
 import { persistOnce } from './backpressure.ts';
 import { streamIngestLineage } from './lineage.ts';
 import { consumeToRaw, fetchSettings, type IngestedBatch } from './micro-batcher.ts';
-import { checkRetentionGaps } from './retention-gaps.ts';
+import { checkRetentionGaps, startNewGroupFromLedger } from './retention-gaps.ts';
 import { runStreamService } from './service/service.ts';
 
 export type { IngestedBatch } from './micro-batcher.ts';
@@ -22,6 +22,10 @@ export async function runStreamIngest(context: JobContext): Promise<IngestedBatc
   const startedAt = context.now();
   await stream.ensureTopics(
     EVENT_TOPICS.map((topic) => ({ name: topic.topic, partitions: topic.partitions })),
+  );
+  await startNewGroupFromLedger(
+    context,
+    EVENT_TOPICS.map((topic) => topic.topic),
   );
   const consumer = await stream.consumer(
     context.config.STREAM_GROUP_ID,

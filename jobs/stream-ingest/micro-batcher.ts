@@ -44,7 +44,9 @@ export function fetchSettings(config: Config, follow: boolean): FetchOptions {
   const partitions = EVENT_TOPICS.reduce((sum, topic) => sum + topic.partitions, 0);
   const perPartition = config.STREAM_BATCH_MAX_BYTES;
   const total = Math.min(perPartition * partitions, 64 * 1024 * 1024);
-  const newGroupStart = config.STREAM_START_POSITION;
+  // `ledger` has the group's offsets set from the ledger before it starts (startNewGroupFromLedger); a partition the
+  // ledger never saw starts at the oldest event kept.
+  const newGroupStart = config.STREAM_START_POSITION === 'latest' ? 'latest' : 'earliest';
   return follow
     ? {
         minBytes: perPartition,

@@ -54,7 +54,7 @@ export async function findRetentionGaps(
   topics: string[],
   committed: TopicPartitionOffset[],
   ledgerNext: Map<string, number>,
-  newGroupStart: 'earliest' | 'latest' = 'earliest',
+  newGroupStart: 'earliest' | 'latest' | 'ledger' = 'earliest',
 ): Promise<RetentionGap[]> {
   const committedAt = new Map(committed.map((entry) => [slot(entry.topic, entry.partition), entry.offset]));
   const gaps: RetentionGap[] = [];
@@ -114,4 +114,45 @@ export async function checkRetentionGaps(
     now: context.now(),
     groupId: context.config.STREAM_GROUP_ID,
   });
+}
+
+/**
+ * `STREAM_START_POSITION=ledger`: a consumer group with no committed offset for a partition (a new group name, a
+ * group whose offsets expired) starts where the ledger says the pipeline stopped reading it, the offset after its
+ * last recorded batch, instead of re-reading everything kept or skipping to the end. Run before the group's first
+ * consumer joins; the broker refuses to set the offsets of a group with live members, and then the partitions keep
+ * the adapter's start (the oldest event kept), which replays batches idempotently. Returns the offsets set.
+ */
+export async function startNewGroupFromLedger(
+  context: JobContext,
+  topics: string[],
+): Promise<TopicPartitionOffset[]> {
+  if (context.config.STREAM_START_POSITION !== 'ledger') return [];
+  const stream = context.stream();
+  const groupId = context.config.STREAM_GROUP_ID;
+  const committed = new Set(
+    (await stream.groupOffsets(groupId, topics)).map((entry) => slot(entry.topic, entry.partition)),
+  );
+  const ledger = await ledgerNextOffsets(await context.warehouse(), topics);
+  const seeds = [...ledger]
+    .filter(([key]) => !committed.has(key))
+    .map(([key, offset]) => {
+      const [topic = '', partition = '0'] = key.split('\u0000');
+      return { topic, partition: Number(partition), offset };
+    });
+  if (seeds.length === 0) return [];
+  try {
+    await stream.setGroupOffsets(groupId, seeds);
+  } catch (error) {
+    context.log.warn(
+      { job: 'stream-ingest', groupId, error: (error as Error).message },
+      'could not start the group from the ledger (it has live members); its new partitions start at the oldest event kept',
+    );
+    return [];
+  }
+  context.log.info(
+    { job: 'stream-ingest', groupId, offsets: seeds },
+    'new consumer group started from the ledger',
+  );
+  return seeds;
 }

@@ -19,7 +19,7 @@ import { type JobContext, JobStoppedError } from '../../context.ts';
 import { EVENT_TOPICS } from '../../contracts/event-topics.ts';
 import { newBackpressureState, persistWithBackoff } from '../backpressure.ts';
 import { consumeToRaw, fetchSettings } from '../micro-batcher.ts';
-import { checkRetentionGaps } from '../retention-gaps.ts';
+import { checkRetentionGaps, startNewGroupFromLedger } from '../retention-gaps.ts';
 import { startApplier, warehouseOnConsumerThread } from './applier-host.ts';
 import { lagMonitor, outageTracker } from './broker-watch.ts';
 import { partitionLag, readinessOf, type ServiceHealth, startHealthServer } from './health.ts';
@@ -185,6 +185,7 @@ async function consumeLoop(
       await stream.ensureTopics(
         EVENT_TOPICS.map((topic) => ({ name: topic.topic, partitions: topic.partitions })),
       );
+      await persist('warehouse', () => startNewGroupFromLedger(context, topics));
       consumer = await stream.consumer(context.config.STREAM_GROUP_ID, topics, sessionSettings(context));
       if (signal.aborted) break;
       signal.addEventListener('abort', stop, { once: true });
