@@ -121,6 +121,11 @@ const configSchema = z.object({
    * member of its own (with two, one member carries two of the three).
    */
   STREAM_CONSUMERS: z.coerce.number().int().min(1).max(16).default(3),
+  /**
+   * The watchdog opens an incident when the oldest event the consumer group has not read is older than this share of
+   * the topic's retention: the broker would delete it unread if ingestion does not catch up (jobs/watchdog/stream-retention.ts).
+   */
+  STREAM_RETENTION_ALERT_SHARE: z.coerce.number().gt(0).lt(1).default(0.5),
   /** The stream service retries an unavailable lake or warehouse with backoff doubling up to this delay. */
   STREAM_BACKOFF_MAX_MS: z.coerce.number().int().min(10).max(600_000).default(30_000),
   /**

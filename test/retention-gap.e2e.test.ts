@@ -8,6 +8,8 @@ import {
   ledgerNextOffsets,
   RETENTION_GAP_CHECK,
 } from '../jobs/stream-ingest/retention-gaps.ts';
+import { runWatchdog } from '../jobs/watchdog/index.ts';
+import { streamRetentionChecks } from '../jobs/watchdog/stream-retention.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';
 import { openServerPlatform, type ServerPlatform } from './harness.ts';
 
@@ -190,5 +192,44 @@ describe('events deleted by retention before they were read', () => {
       [settings.STREAM_GROUP_ID],
     );
     expect(gaps?.n).toBe(0);
+  }, 120_000);
+
+  it('warns while unread events near the retention, before the broker deletes them', async () => {
+    const probe = `retention-probe-${Date.now()}`;
+    await platform.stream.ensureTopics([{ name: probe, partitions: 1, retentionMs: 3_600_000 }]);
+    expect(await platform.stream.retentionMs(probe)).toBe(3_600_000);
+    const now = new Date();
+    const minutesAgo = (minutes: number) => now.getTime() - minutes * 60_000;
+    await platform.stream.publish(probe, [
+      ...Array.from({ length: 5 }, (_, index) => ({
+        key: 'k',
+        value: `old-${index}`,
+        timestamp: minutesAgo(40),
+      })),
+      ...Array.from({ length: 3 }, (_, index) => ({
+        key: 'k',
+        value: `new-${index}`,
+        timestamp: minutesAgo(10),
+      })),
+    ]);
+    const group = `${platform.settings.STREAM_GROUP_ID}-probe`;
+    await platform.stream.setGroupOffsets(group, [{ topic: probe, partition: 0, offset: 2 }]);
+    const check = () =>
+      streamRetentionChecks(platform.stream, { groupId: group, topics: [probe], now, alertShare: 0.5 });
+    // Three events 40 minutes old are unread: past half of the one-hour retention.
+    const [behind] = await check();
+    expect(behind).toMatchObject({ passed: false, failingRows: 3, severity: 'critical' });
+    expect(behind?.details).toContain(
+      `3 events of ${probe} older than 0.5 h are still unread by group ${group} (p0: 3 from offset 2)`,
+    );
+    await platform.stream.setGroupOffsets(group, [{ topic: probe, partition: 0, offset: 5 }]);
+    expect((await check())[0]).toMatchObject({ passed: true, failingRows: 0 });
+
+    // The pipeline's own topics and group, as the hourly watchdog runs it: read up to date, nothing at risk.
+    const watchdog = await runWatchdog(platform.context(), { router: null });
+    expect(watchdog.findings.filter((finding) => finding.checkType === 'stream_retention')).toEqual([
+      expect.objectContaining({ checkId: 'watchdog:stream_retention:clickstream', passed: true }),
+      expect.objectContaining({ checkId: 'watchdog:stream_retention:order-events', passed: true }),
+    ]);
   }, 120_000);
 });

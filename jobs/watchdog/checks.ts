@@ -21,7 +21,8 @@ export type WatchdogCheckType =
   | 'null_percentage'
   | 'referential_integrity'
   | 'business_rule'
-  | 'abandoned_run';
+  | 'abandoned_run'
+  | 'stream_retention';
 
 export interface WatchdogFinding extends IncidentFinding {
   checkType: WatchdogCheckType;

@@ -1,5 +1,6 @@
 /**
- * `ecomm watchdog` (hourly): runs every check of rules.ts and the abandoned-runs check (abandoned-runs.ts), records them in ops.dq_findings under the run id,
+ * `ecomm watchdog` (hourly): runs every check of rules.ts, the abandoned-runs check (abandoned-runs.ts) and the
+ * consumer lag against each topic's retention (stream-retention.ts), records them in ops.dq_findings under the run id,
  * folds them (and the latest verdict of each blocking pipeline gate) into incidents, and delivers the alerts the
  * incidents call for, retrying the ones earlier runs could not deliver.
  */
@@ -10,12 +11,14 @@ import { reconcileIncidents } from '../alerts/incidents.ts';
 import { LAYER_OWNERS } from '../alerts/owners.ts';
 import { type AlertRouter, alertRouterFromConfig } from '../alerts/routing.ts';
 import type { JobContext, PrintLine } from '../context.ts';
+import { EVENT_TOPICS } from '../contracts/event-topics.ts';
 import { recordFindings } from '../ops/dq-findings.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
 import { qualityLineage } from '../quality/index.ts';
 import { abandonedRunsCheck } from './abandoned-runs.ts';
 import { runChecks, type WatchdogFinding } from './checks.ts';
 import { BUSINESS_RULES, type BusinessRule, TABLE_RULES, type TableRules } from './rules.ts';
+import { streamRetentionChecks } from './stream-retention.ts';
 
 export interface WatchdogOptions {
   tables?: TableRules[];
@@ -86,6 +89,12 @@ export async function runWatchdog(
     const findings = [
       ...(await runChecks(db, now, options.tables ?? TABLE_RULES, options.rules ?? BUSINESS_RULES)),
       await abandonedRunsCheck(db, now, context.config.RUN_LEASE_SECONDS),
+      ...(await streamRetentionChecks(context.stream(), {
+        groupId: context.config.STREAM_GROUP_ID,
+        topics: EVENT_TOPICS.map((topic) => topic.topic),
+        now,
+        alertShare: context.config.STREAM_RETENTION_ALERT_SHARE,
+      })),
     ];
     await recordFindings(db, context.runId, findings, now);
     const failed = findings.filter((finding) => !finding.passed);
