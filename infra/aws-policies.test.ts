@@ -28,7 +28,7 @@ describe('AWS policy documents', () => {
   it('gives a lake-and-stream job only its bucket, key, topics, groups and secrets', () => {
     const policy = jobTaskPolicy({
       lake: { bucketArn, kmsKeyArn, access: { read: [], write: ['raw/'], delete: [] } },
-      stream: { clusterArn, topics: ['clickstream'], consumerGroups: ['stream-ingest'] },
+      stream: { access: 'readWrite', clusterArn, topics: ['clickstream'], consumerGroups: ['stream-ingest'] },
       secretArns: ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:PII_HASH_KEY-x'],
     });
     const resources = policy.Statement.flatMap((s) => s.Resource);
@@ -39,6 +39,22 @@ describe('AWS policy documents', () => {
       mskResourceArn(clusterArn, 'topic', 'clickstream'),
       mskResourceArn(clusterArn, 'group', 'stream-ingest'),
       'arn:aws:secretsmanager:eu-west-1:123456789012:secret:PII_HASH_KEY-x',
+    ]);
+    expect(leastPrivilegeViolations(policy)).toEqual([]);
+  });
+
+  it('lets a describe-only stream job (the watchdog) read no message and write none, nor move a group', () => {
+    const policy = jobTaskPolicy({
+      stream: { access: 'describe', clusterArn, topics: ['clickstream'], consumerGroups: ['stream-ingest'] },
+      secretArns: [],
+    });
+    const actions = policy.Statement.flatMap((s) => s.Action);
+    expect(actions.sort()).toEqual([
+      'kafka-cluster:Connect',
+      'kafka-cluster:DescribeCluster',
+      'kafka-cluster:DescribeGroup',
+      'kafka-cluster:DescribeTopic',
+      'kafka-cluster:DescribeTopicDynamicConfiguration',
     ]);
     expect(leastPrivilegeViolations(policy)).toEqual([]);
   });

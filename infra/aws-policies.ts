@@ -74,7 +74,13 @@ export function mskResourceArn(clusterArn: string, kind: 'topic' | 'group', name
 export interface JobGrants {
   /** The lake bucket and key, and what the job does under which prefix (the catalog's `lake`). */
   lake?: { bucketArn: string; kmsKeyArn: string; access: LakeAccess };
-  stream?: { clusterArn: string; topics: string[]; consumerGroups: string[] };
+  /** `describe`: topics' configuration and the groups' offsets only (the watchdog), no message read or written. */
+  stream?: {
+    access: 'readWrite' | 'describe';
+    clusterArn: string;
+    topics: string[];
+    consumerGroups: string[];
+  };
   secretArns: string[];
 }
 
@@ -83,30 +89,38 @@ export function jobTaskPolicy(grants: JobGrants): PolicyDocument {
   const statements: PolicyStatement[] = [];
   if (grants.lake !== undefined) statements.push(...lakeStatements(grants.lake));
   if (grants.stream !== undefined) {
-    const { clusterArn, topics, consumerGroups } = grants.stream;
+    const { access, clusterArn, topics, consumerGroups } = grants.stream;
+    const describeOnly = access === 'describe';
     statements.push(
       {
         Sid: 'ConnectToStream',
         Effect: 'Allow',
-        Action: [
-          'kafka-cluster:Connect',
-          'kafka-cluster:DescribeCluster',
-          'kafka-cluster:WriteDataIdempotently',
-        ],
+        Action: describeOnly
+          ? ['kafka-cluster:Connect', 'kafka-cluster:DescribeCluster']
+          : ['kafka-cluster:Connect', 'kafka-cluster:DescribeCluster', 'kafka-cluster:WriteDataIdempotently'],
         Resource: [clusterArn],
       },
-      {
-        Sid: 'ReadWriteTopics',
-        Effect: 'Allow',
-        Action: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData', 'kafka-cluster:WriteData'],
-        Resource: topics.map((topic) => mskResourceArn(clusterArn, 'topic', topic)),
-      },
+      describeOnly
+        ? {
+            Sid: 'DescribeTopics',
+            Effect: 'Allow',
+            Action: ['kafka-cluster:DescribeTopic', 'kafka-cluster:DescribeTopicDynamicConfiguration'],
+            Resource: topics.map((topic) => mskResourceArn(clusterArn, 'topic', topic)),
+          }
+        : {
+            Sid: 'ReadWriteTopics',
+            Effect: 'Allow',
+            Action: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData', 'kafka-cluster:WriteData'],
+            Resource: topics.map((topic) => mskResourceArn(clusterArn, 'topic', topic)),
+          },
     );
     if (consumerGroups.length > 0) {
       statements.push({
-        Sid: 'UseConsumerGroups',
+        Sid: describeOnly ? 'DescribeConsumerGroups' : 'UseConsumerGroups',
         Effect: 'Allow',
-        Action: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'],
+        Action: describeOnly
+          ? ['kafka-cluster:DescribeGroup']
+          : ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'],
         Resource: consumerGroups.map((group) => mskResourceArn(clusterArn, 'group', group)),
       });
     }

@@ -293,6 +293,11 @@ describe('Azure stack inventory', () => {
     for (const job of DEPLOYED_JOBS) {
       const spec = [...stack.spec.jobs, ...stack.spec.services].find((w) => w.name === job.name);
       const stream = job.env.includes('STREAM_URL');
+      // A describe-only stream job (the watchdog) receives and never sends.
+      const streamRoles =
+        job.streamAccess === 'describe'
+          ? ['eventHubsDataReceiver']
+          : ['eventHubsDataSender', 'eventHubsDataReceiver'];
       const secrets = spec?.secrets ?? [];
       const vaultSecret = (name: string) => `keyVaultSecretsUser on Secret ${name.replace(/_/g, '-')}`;
       expect(grantsOf(identityFor(job)), job.name).toEqual(
@@ -302,7 +307,7 @@ describe('Azure stack inventory', () => {
             ? [`ecomm-test lake data (by prefix) on BlobContainer ${container.inputs.containerName}`]
             : []),
           ...(stream
-            ? ['eventHubsDataSender', 'eventHubsDataReceiver'].map(
+            ? streamRoles.map(
                 (role) =>
                   `${role} on Namespace ${onlyOne(resources, 'azure-native:eventhub:Namespace').inputs.namespaceName}`,
               )

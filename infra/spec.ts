@@ -105,6 +105,11 @@ export interface WorkloadSpec {
   warehouseLogin: string | null;
   /** What it may do in the lake, by prefix (the catalog's `lake`), null when it reads no lake. */
   lake: LakeAccess | null;
+  /**
+   * What it may do on the event stream: consume and produce, only describe topics and the group's offsets (the
+   * catalog's `streamAccess`), or nothing (no STREAM_URL).
+   */
+  stream: 'readWrite' | 'describe' | null;
   /** Arguments to the image's `ecomm` entrypoint: the job name, then the catalog's args (a service's --follow). */
   command: string[];
 }
@@ -345,6 +350,11 @@ function toWorkload(job: JobSpec): WorkloadSpec {
     ].sort(),
     warehouseLogin,
     lake,
+    stream: settings.includes('STREAM_URL')
+      ? job.streamAccess === 'describe'
+        ? 'describe'
+        : 'readWrite'
+      : null,
     command: [job.name, ...(job.args ?? [])],
   };
 }
@@ -415,9 +425,9 @@ function toService(job: JobSpec, workload: WorkloadSpec, config: StackConfig): S
   };
 }
 
-/** Workloads that read the event stream: they share the consumer group; as services they scale with partitions. */
+/** Workloads that consume the event stream: they share the consumer group; as services they scale with partitions. */
 export function readsStream(workload: WorkloadSpec): boolean {
-  return workload.settings.includes('STREAM_URL');
+  return workload.stream === 'readWrite';
 }
 
 function buildTopics(

@@ -54,6 +54,12 @@ export interface JobSpec {
    * only when their `deploySeedJobs` setting asks for it.
    */
   seedsData?: boolean;
+  /**
+   * Reads STREAM_URL only to describe the topics (retention, offsets by time) and the consumer group's committed
+   * offsets (`watchdog`): the stacks let it read and write no message. A job with STREAM_URL and no such mark
+   * consumes and produces.
+   */
+  streamAccess?: 'describe';
 }
 
 /** The lake's top-level prefixes: the zones, the ledger copies (`tombstones/`, `decisions/`) and `lineage/`. */
@@ -317,7 +323,8 @@ export const JOB_CATALOG = catalogOf([
     memoryMiB: 512,
     timeoutMinutes: 20,
     retries: 1,
-    env: LAKE_WAREHOUSE,
+    env: ['STREAM_URL', ...LAKE_WAREHOUSE],
+    streamAccess: 'describe',
     lake: lakeAccess(LINEAGE_LAKE),
   },
   {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Admin, ConfigResourceTypes, Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
+import { type Admin, Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import { redactSecrets } from '../redact.ts';
 import { withRetry } from '../retry.ts';
 import type {
@@ -20,6 +20,9 @@ import { openKafkaConsumer } from './kafka-consumer.ts';
 
 export type { EntraCredential, KafkaAuthProfile, KafkaStreamConfig, MskSigner } from './kafka-config.ts';
 export { KafkaConfigError, kafkaClientConfig } from './kafka-config.ts';
+
+/** kafkajs' ConfigResourceTypes.TOPIC: its CommonJS build does not offer that enum to a native ES module import. */
+const TOPIC_CONFIG_RESOURCE = 2;
 
 /**
  * Bytes per produce request, well under the 1,046,528-byte request limit of Event Hubs and the 1 MiB default
@@ -161,7 +164,7 @@ export function openKafkaStream(url: string, options: KafkaStreamOptions = {}): 
       const described = await withAdmin((client) =>
         client.describeConfigs({
           includeSynonyms: false,
-          resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms'] }],
+          resources: [{ type: TOPIC_CONFIG_RESOURCE, name: topic, configNames: ['retention.ms'] }],
         }),
       );
       const value = described.resources[0]?.configEntries.find(

@@ -168,9 +168,10 @@ function grantsFor(workload: WorkloadSpec, plane: AwsDataPlane): pulumi.Output<J
     .apply(
       ([bucketArn, kmsKeyArn, clusterArn, secrets]): JobGrants => ({
         ...(workload.lake !== null ? { lake: { bucketArn, kmsKeyArn, access: workload.lake } } : {}),
-        ...(workload.settings.includes('STREAM_URL')
+        ...(workload.stream !== null
           ? {
               stream: {
+                access: workload.stream,
                 clusterArn,
                 topics: plane.stream.topics,
                 consumerGroups: plane.stream.consumerGroups,

@@ -24,6 +24,9 @@ export function azureAccessOf(workload: WorkloadSpec): AzureAccess {
   if (readsStream(workload)) {
     resourceRoles.push({ role: 'eventHubsDataSender', on: 'stream' });
     resourceRoles.push({ role: 'eventHubsDataReceiver', on: 'stream' });
+  } else if (workload.stream === 'describe') {
+    // Event Hubs has no describe-only data role: Receiver is the least that reads offsets and settings, and sends nothing.
+    resourceRoles.push({ role: 'eventHubsDataReceiver', on: 'stream' });
   }
   const secrets = [...workload.secrets].sort();
   return { key: workload.name, resourceRoles, secrets, lake: workload.lake };
