@@ -1,6 +1,10 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openKafkaStream } from '../adapters/stream/kafka.ts';
+import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { run as runBatchesTool } from '../jobs/batches/index.ts';
+import { generate } from '../jobs/generate/generate.ts';
+import { generateStoreData } from '../jobs/generate/store-data.ts';
 import { runQuality } from '../jobs/quality/index.ts';
 import { runStreamIngest } from '../jobs/stream-ingest/index.ts';
 import {
@@ -11,7 +15,7 @@ import {
 import { runWatchdog } from '../jobs/watchdog/index.ts';
 import { streamRetentionChecks } from '../jobs/watchdog/stream-retention.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';
-import { openServerPlatform, type ServerPlatform } from './harness.ts';
+import { openServerPlatform, type ServerPlatform, TEST_AS_OF } from './harness.ts';
 
 /**
  * Retention on the real broker: the broker's retention deletes a partition's oldest messages by moving its log start
@@ -231,5 +235,43 @@ describe('events deleted by retention before they were read', () => {
       expect.objectContaining({ checkId: 'watchdog:stream_retention:clickstream', passed: true }),
       expect.objectContaining({ checkId: 'watchdog:stream_retention:order-events', passed: true }),
     ]);
+  }, 120_000);
+
+  it("creates the generator's topics with a retention covering its history, and counts what an older topic loses", async () => {
+    const day = 24 * 3_600_000;
+    const prefix = `generated-${Date.now()}.`;
+    const stream = withTopicPrefix(openKafkaStream(`kafka://${loadServiceEnv().TEST_KAFKA_BROKERS}`), prefix);
+    try {
+      const now = new Date();
+      const options = { db: platform.source, stream, seed: 7, scale: 0.05, asOf: TEST_AS_OF, now };
+      // The history is 30 days before an as-of two months back: a 7-day topic would drop every event of it.
+      const first = await generate(options);
+      expect(first.trimmedByRetention).toEqual([]);
+      const oldest = Math.min(...generateStoreData(options).events.map((event) => event.timestamp));
+      expect(oldest).toBeLessThan(now.getTime() - 60 * day);
+      for (const topic of ['clickstream', 'order-events'])
+        expect(await stream.retentionMs(topic)).toBe(now.getTime() - oldest + 7 * day);
+
+      // A topic its owner keeps 3 days: the generator says how many of its events the broker will delete unread.
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [
+          {
+            type: 2, // TOPIC
+            name: `${prefix}clickstream`,
+            configEntries: [{ name: 'retention.ms', value: String(3 * day) }],
+          },
+        ],
+      });
+      await admin.disconnect();
+      const again = await generate({ ...options, replace: true });
+      expect(again.trimmedByRetention).toEqual([
+        { topic: 'clickstream', retentionMs: 3 * day, events: again.counts.clickstream },
+      ]);
+    } finally {
+      await stream.close();
+    }
   }, 120_000);
 });

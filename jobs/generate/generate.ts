@@ -4,9 +4,11 @@ import {
   assertSourceEmpty,
   createSourceSchema,
   ensureEventTopics,
+  eventsBeyondRetention,
   loadSourceDatabase,
   nonEmptyTopics,
   publishEvents,
+  retentionCovering,
 } from './source-writer.ts';
 import { generateStoreData } from './store-data.ts';
 import type { GenerateOptions, GenerateResult } from './types.ts';
@@ -19,6 +21,8 @@ export interface GenerateJobOptions extends GenerateOptions {
    * A Kafka topic cannot be truncated: with replace the events are appended again (same event_ids).
    */
   replace?: boolean;
+  /** The wall clock the topics' retention is measured from (default: now). */
+  now?: Date;
 }
 
 /**
@@ -30,7 +34,10 @@ export async function generate(options: GenerateJobOptions): Promise<GenerateRes
   const data = generateStoreData({ seed, scale, asOf });
 
   await createSourceSchema(db);
-  await ensureEventTopics(stream);
+  const now = options.now ?? new Date();
+  let oldest = now.getTime();
+  for (const event of data.events) if (event.timestamp < oldest) oldest = event.timestamp;
+  await ensureEventTopics(stream, retentionCovering(oldest, now));
   if (!replace) {
     await assertSourceEmpty(db);
     const filled = await nonEmptyTopics(stream);
@@ -42,7 +49,8 @@ export async function generate(options: GenerateJobOptions): Promise<GenerateRes
     }
   }
 
+  const trimmedByRetention = await eventsBeyondRetention(stream, data.events, now);
   const tableCounts = await loadSourceDatabase(db, data, { replace });
   const topicCounts = await publishEvents(stream, data.events);
-  return { counts: { ...tableCounts, ...topicCounts }, anomalies: data.anomalies };
+  return { counts: { ...tableCounts, ...topicCounts }, anomalies: data.anomalies, trimmedByRetention };
 }

@@ -65,9 +65,17 @@ export async function run(
     scale: options.scale ?? 1,
     asOf: options.asOf ?? todayUtc(context.now()),
     replace: options.replace ?? false,
+    now: context.now(),
   });
   for (const [source, count] of Object.entries(result.counts))
     output(`generated ${source.padEnd(14)} ${count}`);
   output(`injected ${result.anomalies.length} bad records (see docs/generator.md)`);
+  for (const trimmed of result.trimmedByRetention)
+    output(
+      `warning: ${trimmed.events} ${trimmed.topic} events are older than the topic's retention ` +
+        `(${Math.round(trimmed.retentionMs / 3_600_000)} h, set before this run): the broker deletes them unread, ` +
+        'and stream-ingest will report the loss as a retention gap; generate into new topics (they are created ' +
+        'with a retention covering the history) or with a later --as-of',
+    );
   return 0;
 }

@@ -102,8 +102,48 @@ async function insertRows(
 }
 
 /** Creates the event topics with the partition counts of EVENT_TOPICS. */
-export async function ensureEventTopics(stream: EventStream): Promise<void> {
-  await stream.ensureTopics(EVENT_TOPICS.map((spec) => ({ name: spec.topic, partitions: spec.partitions })));
+export async function ensureEventTopics(stream: EventStream, retentionMs?: number): Promise<void> {
+  await stream.ensureTopics(
+    EVENT_TOPICS.map((spec) => ({
+      name: spec.topic,
+      partitions: spec.partitions,
+      ...(retentionMs === undefined ? {} : { retentionMs }),
+    })),
+  );
+}
+
+/** Kafka's default retention, and the recovery window a seeded history keeps after it is published. */
+export const RECOVERY_WINDOW_MS = 7 * 24 * 3_600_000;
+
+/**
+ * The retention a topic created for generated events needs: the events carry their occurred_at as the record
+ * timestamp (so is_late and the lake's ingestion dates mean what they would in production), up to the history's
+ * window before `--as-of`; the broker deletes by that timestamp, so the topic keeps from the oldest event to now plus
+ * the recovery window.
+ */
+export function retentionCovering(oldestTimestampMs: number, now: Date): number {
+  return Math.max(RECOVERY_WINDOW_MS, now.getTime() - oldestTimestampMs + RECOVERY_WINDOW_MS);
+}
+
+/**
+ * Events older than a topic's retention (a topic that existed before, with a shorter one): the broker deletes them
+ * at its next retention check, before anything reads them; stream-ingest would report them as a retention gap.
+ */
+export async function eventsBeyondRetention(
+  stream: EventStream,
+  events: readonly EventMessage[],
+  now: Date,
+): Promise<{ topic: string; retentionMs: number; events: number }[]> {
+  const beyond: { topic: string; retentionMs: number; events: number }[] = [];
+  for (const spec of EVENT_TOPICS) {
+    const retentionMs = await stream.retentionMs(spec.topic);
+    if (retentionMs === null) continue;
+    const horizon = now.getTime() - retentionMs;
+    let count = 0;
+    for (const event of events) if (event.topic === spec.topic && event.timestamp < horizon) count += 1;
+    if (count > 0) beyond.push({ topic: spec.topic, retentionMs, events: count });
+  }
+  return beyond;
 }
 
 /** Topics that already hold messages. */

@@ -137,4 +137,6 @@ export interface GenerateResult {
   /** Rows per source table and messages published per topic (duplicates counted twice). */
   counts: Record<string, number>;
   anomalies: Anomaly[];
+  /** Topics whose retention is shorter than the generated history: how many events the broker will delete unread. */
+  trimmedByRetention: { topic: string; retentionMs: number; events: number }[];
 }
