@@ -14,18 +14,34 @@ import { SERVICES_DIR } from './env.ts';
 export const KAFKA_LIBS = path.join(SERVICES_DIR, 'kafka', 'libs');
 const LOG4J = path.join(import.meta.dirname, 'kafka', 'log4j2.properties');
 
+/** The broker's default topic retention: 7 days, the stacks' default and the documented recovery window. */
+export const DEFAULT_RETENTION_HOURS = 168;
+
+/** ECOMM_KAFKA_RETENTION_HOURS: a whole number of hours, at least 1; anything else stops the script with its name. */
+export function retentionHoursFrom(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return DEFAULT_RETENTION_HOURS;
+  const hours = Number(value);
+  if (!Number.isInteger(hours) || hours < 1)
+    throw new Error(
+      `ECOMM_KAFKA_RETENTION_HOURS must be a whole number of hours, at least 1 (got "${value}")`,
+    );
+  return hours;
+}
+
 /**
  * The node's server.properties. Besides the single-node essentials: messages up to 8 MiB (message.max.bytes,
  * replica.fetch.max.bytes; the default 1 MiB would refuse the 2 MiB poison message the stream fault tests
  * dead-letter), and group sessions down to 1 s (group.min.session.timeout.ms, default 6 s), so a test can
- * declare a SIGKILLed consumer gone quickly. Both only widen what clients may ask for.
+ * declare a SIGKILLed consumer gone quickly. Both only widen what clients may ask for. The default topic retention
+ * is explicit (`retentionHours`, 168 like both stacks' default: the recovery window, docs/streaming.md).
  */
 export function kafkaProperties(options: {
   port: number;
   controllerPort: number;
   dataDir: string;
+  retentionHours?: number;
 }): Record<string, string> {
-  const { port, controllerPort, dataDir } = options;
+  const { port, controllerPort, dataDir, retentionHours = DEFAULT_RETENTION_HOURS } = options;
   return {
     'process.roles': 'broker,controller',
     'node.id': '1',
@@ -36,6 +52,7 @@ export function kafkaProperties(options: {
     'inter.broker.listener.name': 'PLAINTEXT',
     'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
     'log.dirs': dataDir,
+    'log.retention.hours': String(retentionHours),
     'num.partitions': '1',
     'auto.create.topics.enable': 'true',
     'delete.topic.enable': 'true',

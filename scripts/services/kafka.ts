@@ -26,6 +26,7 @@ import {
   kafkaProperties,
   newClusterId,
   kafkaJvmArgs as nodeJvmArgs,
+  retentionHoursFrom,
   storageFormatArgs,
   writeKafkaProperties,
 } from './kafka-node.ts';
@@ -105,7 +106,12 @@ function writeConfig(state: State): void {
   const { kafka, kafkaController } = state.ports;
   writeKafkaProperties(
     KAFKA_PROPS,
-    kafkaProperties({ port: kafka, controllerPort: kafkaController, dataDir: KAFKA_DATA }),
+    kafkaProperties({
+      port: kafka,
+      controllerPort: kafkaController,
+      dataDir: KAFKA_DATA,
+      retentionHours: retentionHoursFrom(process.env.ECOMM_KAFKA_RETENTION_HOURS),
+    }),
   );
   fs.copyFileSync(
     path.join(import.meta.dirname, 'kafka', 'log4j2.properties'),
