@@ -504,3 +504,67 @@ describe('declared tests catch violations', () => {
     expect(left).toEqual([]);
   });
 });
+
+describe('row-local checks share one scan', () => {
+  it("counts a table's not_null, accepted_values and expression tests in one query, and queries only a failing one for samples", async () => {
+    const warehouse = await openPglite('pglite://memory');
+    try {
+      await warehouse.exec(
+        [
+          'create schema silver',
+          "create table silver.scanned as select 1 as id, 'pending' as status, 10 as amount union all select 2, 'shipped', 5 union all select 3, 'lost', 7",
+        ].join(';\n'),
+      );
+      const model = parseModel(
+        'sql/silver/scanned.sql',
+        [
+          '-- grain: one row per fixture row',
+          '-- test: unique(id)',
+          '-- test: not_null(id, status)',
+          '-- test: accepted_values(status; pending, shipped)',
+          '-- test: expression(amount > 0)',
+          '-- test[warn]: expression(amount < 10)',
+          'select 1 as id',
+        ].join('\n'),
+        'silver',
+      );
+      const statements: string[] = [];
+      const counting: SqlDatabase = {
+        ...warehouse,
+        query: (sql, params) => {
+          statements.push(sql);
+          return warehouse.query(sql, params);
+        },
+      };
+      const results = await runModelTests(counting, [model]);
+      expect(results.map((result) => [result.id, result.failingRows, result.sampleKeys])).toEqual([
+        ['silver.scanned: unique(id)', 0, []],
+        ['silver.scanned: not_null(id, status)', 0, []],
+        ['silver.scanned: accepted_values(status; pending, shipped)', 1, ['id=3: lost']],
+        ['silver.scanned: expression(amount > 0)', 0, []],
+        ['silver.scanned: expression(amount < 10)', 1, ['id=1']],
+      ]);
+      // unique alone; the four row-local tests in one scan; then only the two that failed, for their samples.
+      const checks = statements.filter((sql) => sql.includes('silver.scanned'));
+      expect(checks).toHaveLength(4);
+      expect(checks.filter((sql) => sql.includes('sum(case when'))).toHaveLength(1);
+
+      // An expression that errors on a row fails the check naming the tests its scan counted.
+      const erroring = parseModel(
+        'sql/silver/scanned.sql',
+        [
+          '-- grain: one row per fixture row',
+          '-- test: not_null(id)',
+          '-- test: expression(100 / (amount - 5) > 0)',
+          'select 1 as id',
+        ].join('\n'),
+        'silver',
+      );
+      await expect(runModelTests(warehouse, [erroring])).rejects.toThrow(
+        /silver\.scanned: not_null\(id\), silver\.scanned: expression\(100 \/ \(amount - 5\) > 0\) \(sql\/silver\/scanned\.sql\): check query failed: division by zero/,
+      );
+    } finally {
+      await warehouse.close();
+    }
+  });
+});

@@ -24,6 +24,11 @@ export interface ModelTestQuery {
    * whole table.
    */
   scope?: 'changed keys';
+  /**
+   * A row-local test (not_null, accepted_values, expression): the rows it reads and the condition a failing row
+   * meets, so the tests of one model over the same rows are counted in one scan (rowCheckCountsSql).
+   */
+  rowCheck?: { rows: string; failsWhen: string };
 }
 
 /**
@@ -80,6 +85,7 @@ export function testQueries(
         severity: test.severity,
         sql: testSql(rows, test, keyColumns, null),
         scope: 'changed keys' as const,
+        ...rowCheckOf(rows, test),
       };
     }
     return {
@@ -92,8 +98,44 @@ export function testQueries(
       severity: test.severity,
       sql: testSql(tableOf(model.name), test, keyColumns, parentMissing ? null : parent),
       ...(parentMissing && test.kind === 'relationships' ? { missingTarget: test.toModel } : {}),
+      ...rowCheckOf(tableOf(model.name), test),
     };
   });
+}
+
+/** The condition a failing row of a row-local test meets; null for unique and relationships (not row-local). */
+function failsWhen(test: ModelTest): string | null {
+  switch (test.kind) {
+    case 'not_null':
+      return test.columns.map((column) => `${column} is null`).join(' or ');
+    case 'accepted_values': {
+      const values = test.values.map((value) => `'${value.replaceAll("'", "''")}'`).join(', ');
+      return `${test.column} is not null and ${textOf(test.column)} not in (${values})`;
+    }
+    case 'expression':
+      // A null result passes, as in dbt's expression_is_true: nulls are not_null's job.
+      return `not (${test.expression})`;
+    default:
+      return null;
+  }
+}
+
+function rowCheckOf(rows: string, test: ModelTest): Pick<ModelTestQuery, 'rowCheck'> {
+  const condition = failsWhen(test);
+  return condition === null ? {} : { rowCheck: { rows, failsWhen: condition } };
+}
+
+/**
+ * One scan counting the failing rows of several row-local tests over the same rows (column `f<i>` for the i-th):
+ * a table's not_null, accepted_values and expression tests cost one pass instead of one each. Valid on PostgreSQL
+ * and Redshift alike.
+ */
+export function rowCheckCountsSql(rows: string, conditions: string[]): string {
+  const counts = conditions.map(
+    (condition, index) =>
+      `cast(coalesce(sum(case when ${condition} then 1 else 0 end), 0) as bigint) as f${index}`,
+  );
+  return `select ${counts.join(', ')} from ${rows}`;
 }
 
 /**
@@ -119,8 +161,10 @@ export function checksChangedKeysOnly(test: ModelTest, keyColumn: string): boole
 }
 
 /**
- * Runs every test of the models, one query at a time (a warehouse runs each as one scan); a model in
- * `changedKeys` has the tests checksChangedKeysOnly allows run on its recomputed keys' rows only.
+ * Runs every test of the models. A model's row-local tests over the same rows are first counted together in one
+ * scan (rowCheckCountsSql); only those that fail run their own query, for the samples. Unique and relationships
+ * tests run one query each (a warehouse runs each as one scan). A model in `changedKeys` has the tests
+ * checksChangedKeysOnly allows run on its recomputed keys' rows only.
  */
 export async function runModelTests(
   db: SqlDatabase,
@@ -130,25 +174,68 @@ export async function runModelTests(
   const missing = await missingTargets(db, models, options.tableOf ?? published);
   const results: ModelTestResult[] = [];
   for (const model of models) {
-    for (const query of testQueries(model, options.tableOf, missing, options.changedKeys)) {
-      let rows: Record<string, unknown>[];
-      try {
-        rows = await db.query(query.sql);
-      } catch (error) {
-        throw new Error(`${query.id} (${model.file}): check query failed: ${(error as Error).message}`);
-      }
-      const failingRows = Number(rows[0]?.failing_rows ?? 0);
-      const sampleKeys = rows.map((row) => row.sample_key).filter((key) => key !== null && key !== undefined);
-      const samples = sampleKeys.map(String);
-      const details =
-        failingRows === 0
-          ? null
-          : `${failingRows} failing row(s)${samples.length > 0 ? `, e.g. ${samples.join('; ')}` : ''}` +
-            (query.missingTarget ? ` (${query.missingTarget} does not exist)` : '');
-      results.push({ ...query, failingRows, sampleKeys: samples, passed: failingRows === 0, details });
+    const queries = testQueries(model, options.tableOf, missing, options.changedKeys);
+    const known = await countRowChecksTogether(db, queries, model.file);
+    for (const query of queries) {
+      const counted = known.get(query);
+      results.push(counted === 0 ? passedResult(query) : await runTestQuery(db, query, model.file));
     }
   }
   return results;
+}
+
+/**
+ * Failing-row counts of the row-local tests that share their rows with another, from one scan per set of rows. A
+ * scan that fails (an expression that errors on some row) fails the check naming every test it counted: inside the
+ * gate's transaction a failed statement leaves nothing else runnable, so there is no running them one by one.
+ */
+async function countRowChecksTogether(
+  db: SqlDatabase,
+  queries: ModelTestQuery[],
+  file: string,
+): Promise<Map<ModelTestQuery, number>> {
+  const byRows = new Map<string, ModelTestQuery[]>();
+  for (const query of queries) {
+    if (!query.rowCheck) continue;
+    byRows.set(query.rowCheck.rows, [...(byRows.get(query.rowCheck.rows) ?? []), query]);
+  }
+  const counts = new Map<ModelTestQuery, number>();
+  for (const [rows, group] of byRows) {
+    if (group.length < 2) continue;
+    const conditions = group.map((query) => query.rowCheck?.failsWhen as string);
+    let row: Record<string, unknown> | undefined;
+    try {
+      [row] = await db.query(rowCheckCountsSql(rows, conditions));
+    } catch (error) {
+      const ids = group.map((query) => query.id).join(', ');
+      throw new Error(`${ids} (${file}): check query failed: ${(error as Error).message}`);
+    }
+    if (!row) continue;
+    group.forEach((query, index) => counts.set(query, Number(row[`f${index}`] ?? 0)));
+  }
+  return counts;
+}
+
+function passedResult(query: ModelTestQuery): ModelTestResult {
+  return { ...query, failingRows: 0, sampleKeys: [], passed: true, details: null };
+}
+
+async function runTestQuery(db: SqlDatabase, query: ModelTestQuery, file: string): Promise<ModelTestResult> {
+  let rows: Record<string, unknown>[];
+  try {
+    rows = await db.query(query.sql);
+  } catch (error) {
+    throw new Error(`${query.id} (${file}): check query failed: ${(error as Error).message}`);
+  }
+  const failingRows = Number(rows[0]?.failing_rows ?? 0);
+  const sampleKeys = rows.map((row) => row.sample_key).filter((key) => key !== null && key !== undefined);
+  const samples = sampleKeys.map(String);
+  const details =
+    failingRows === 0
+      ? null
+      : `${failingRows} failing row(s)${samples.length > 0 ? `, e.g. ${samples.join('; ')}` : ''}` +
+        (query.missingTarget ? ` (${query.missingTarget} does not exist)` : '');
+  return { ...query, failingRows, sampleKeys: samples, passed: failingRows === 0, details };
 }
 
 /**

@@ -2,7 +2,7 @@ import nodeSqlParser from 'node-sql-parser';
 import { describe, expect, it } from 'vitest';
 import { renderModelSql } from './build.ts';
 import { feedQueries, feedsOf, restrictedInput } from './incremental.ts';
-import { testQueries } from './model-tests.ts';
+import { rowCheckCountsSql, testQueries } from './model-tests.ts';
 import { loadModels, renameTableReferences, stripCommentsAndStrings } from './models.ts';
 
 const models = loadModels();
@@ -67,13 +67,23 @@ describe('model SQL portability', () => {
       const changedKeys = new Map([
         [model.name, { column: model.incremental?.recomputeKey ?? 'id', keysTable: 'ecomm_checked_keys_x' }],
       ]);
-      for (const query of [
+      const queries = [
         ...testQueries(model),
         ...testQueries(model, next),
         ...testQueries(model, undefined, everyTarget),
         ...testQueries(model, undefined, undefined, changedKeys),
-      ]) {
+      ];
+      for (const query of queries) {
         expect(() => parser.astify(query.sql, { database: 'redshift' }), query.id).not.toThrow();
+      }
+      // The one scan counting the row-local tests over the same rows.
+      const rowChecks = new Map<string, string[]>();
+      for (const { rowCheck } of queries)
+        if (rowCheck)
+          rowChecks.set(rowCheck.rows, [...(rowChecks.get(rowCheck.rows) ?? []), rowCheck.failsWhen]);
+      for (const [rows, conditions] of rowChecks) {
+        const sql = rowCheckCountsSql(rows, conditions);
+        expect(() => parser.astify(sql, { database: 'redshift' }), `${model.file}: ${sql}`).not.toThrow();
       }
     }
   });
