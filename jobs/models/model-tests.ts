@@ -211,7 +211,7 @@ async function countRowChecksTogether(
       throw new Error(`${ids} (${file}): check query failed: ${(error as Error).message}`);
     }
     if (!row) continue;
-    group.forEach((query, index) => counts.set(query, Number(row[`f${index}`] ?? 0)));
+    for (const [index, query] of group.entries()) counts.set(query, Number(row[`f${index}`] ?? 0));
   }
   return counts;
 }
