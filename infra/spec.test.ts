@@ -250,25 +250,18 @@ describe('platform spec', () => {
     expect(spec.secrets.filter((s) => s.source === 'login')).toHaveLength(spec.warehouse.logins.length);
   });
 
-  it("takes each lake job's prefixes from the catalog, and deletes only where a job removes its own objects", () => {
+  it("takes each lake job's prefixes from the catalog, and lets no job delete", () => {
     const lakeOf = (name: string) => [...spec.jobs, ...spec.services].find((w) => w.name === name)?.lake;
     expect(lakeOf('extract')).toEqual({ read: [], write: ['lineage/', 'raw/'], delete: [] });
     expect(lakeOf('validate')).toEqual({
       read: ['raw/'],
       write: ['decisions/', 'lineage/', 'quarantine/', 'staging/'],
-      delete: ['quarantine/'],
+      delete: [],
     });
     expect(lakeOf('monitor')).toBeNull();
     expect(lakeOf('generate')).toBeNull();
     const deleters = [...spec.jobs, ...spec.services].filter((w) => (w.lake?.delete.length ?? 0) > 0);
-    expect(deleters.map((w) => w.name).sort()).toEqual([
-      'backfill',
-      'batches',
-      'rebuild',
-      'reconcile',
-      'run',
-      'validate',
-    ]);
+    expect(deleters.map((w) => w.name)).toEqual([]);
     expect(() => buildPlatformSpec(config, catalogWith('load', { lake: undefined }))).toThrow(
       'job "load" reads LAKE_URL but its catalog entry names no `lake` access',
     );

@@ -96,27 +96,22 @@ const LINEAGE_LAKE: Partial<LakeAccess> = { write: ['lineage/'] };
 const EXTRACT_LAKE: Partial<LakeAccess> = { write: ['raw/'] };
 /** Micro-batches to raw/; a batch that fails on its own data leaves its decision (jobs/ops/batch-decisions.ts). */
 const STREAM_INGEST_LAKE: Partial<LakeAccess> = { write: ['raw/', 'decisions/'] };
-/** raw/ in, staging/ and quarantine/ out; a replay that quarantines nothing now removes its old quarantine file. */
+/** raw/ in, staging/ and quarantine/ out; a replay that quarantines nothing now empties its old quarantine file. */
 const VALIDATE_LAKE: Partial<LakeAccess> = {
   read: ['raw/'],
   write: ['staging/', 'quarantine/', 'decisions/'],
-  delete: ['quarantine/'],
 };
 /** Reads a staged batch's rejected lines and its quarantine file to report them. */
 const LOAD_LAKE: Partial<LakeAccess> = { read: ['staging/', 'quarantine/'], write: ['decisions/'] };
-/** Tombstones, and repair batches re-extracted to raw/ (an empty one is removed again). */
-const RECONCILE_LAKE: Partial<LakeAccess> = { write: ['raw/', 'tombstones/'], delete: ['raw/'] };
+/** Tombstones, and repair batches re-extracted to raw/ (an empty one writes no object). */
+const RECONCILE_LAKE: Partial<LakeAccess> = { write: ['raw/', 'tombstones/'] };
 const TRANSFORM_LAKE: Partial<LakeAccess> = { write: ['decisions/'] };
-/** Retry removes a batch's decision (and re-validates and loads it); skip writes one. */
-const BATCHES_LAKE: Partial<LakeAccess> = {
-  read: ['staging/'],
-  write: ['decisions/'],
-  delete: ['decisions/'],
-};
+/** Retry supersedes a batch's decision with a cleared one (and re-validates and loads it); skip writes one. */
+const BATCHES_LAKE: Partial<LakeAccess> = { read: ['staging/'], write: ['decisions/'] };
 /** Re-validates quarantined rows from raw/ and their quarantine file into a new staged batch. */
 const QUARANTINE_LAKE: Partial<LakeAccess> = { read: ['raw/', 'quarantine/'], write: ['staging/'] };
-/** A window re-extracted to raw/ (removed when empty), its decision cleared, then validated and loaded. */
-const BACKFILL_LAKE: Partial<LakeAccess> = { write: ['raw/'], delete: ['raw/', 'decisions/'] };
+/** A window re-extracted to raw/ (no object when empty), its decision cleared, then validated and loaded. */
+const BACKFILL_LAKE: Partial<LakeAccess> = { write: ['raw/', 'decisions/'] };
 /** Reads every batch, tombstone and decision the lake keeps (jobs/rebuild/inventory.ts). */
 const REBUILD_LAKE: Partial<LakeAccess> = {
   read: ['raw/', 'staging/', 'quarantine/', 'tombstones/', 'decisions/'],

@@ -87,14 +87,11 @@ async function backfill(context: JobContext, window: BackfillWindow): Promise<Ba
   const where = `updated_at >= ${timestampLiteral(from)} and updated_at < ${timestampLiteral(to)}`;
   const rows = await source.transaction(async (tx) => {
     await tx.exec('set transaction isolation level repeatable read');
-    return writeSourceCsv(context, tx, rawKey, [sourceSelect(table, where)]);
+    return writeSourceCsv(context, tx, rawKey, [sourceSelect(table, where)], { emptyWritesNothing: true });
   });
-  if (rows === 0) {
-    await context.lake().delete(rawKey);
-    return empty;
-  }
+  if (rows === 0) return empty;
   // A backfill of this window run before may have been skipped: running it again puts it back in the flow.
-  await clearBatchDecision(context.lake(), batchId);
+  await clearBatchDecision(context.lake(), batchId, { at: context.now(), runId: context.runId });
   const warehouse = await context.warehouse();
   await registerBatch(warehouse, {
     batchId,

@@ -65,7 +65,7 @@ export async function retryBatch(context: JobContext, batchId: string): Promise<
   const revalidate = await stagedObjectLost(context, before);
   const startedAt = context.now();
   // The lake's copy first: a retry that fails after it is run again, and a rebuild then takes the batch in.
-  await clearBatchDecision(context.lake(), batchId);
+  await clearBatchDecision(context.lake(), batchId, { at: context.now(), runId: context.runId });
   await db.transaction(async (tx) => {
     await clearBatchFailure(tx, batchId, { revalidate });
     await recordAction(tx, context, { action: 'retry', before, reason: null });

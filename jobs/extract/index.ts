@@ -190,13 +190,41 @@ export async function writeSourceCsv(
   source: SqlDatabase,
   rawKey: string,
   selects: string[],
+  options: { emptyWritesNothing?: boolean } = {},
 ): Promise<number> {
+  let chunks: AsyncIterable<Buffer> = concatenatedCsv(source, selects);
+  if (options.emptyWritesNothing) {
+    const held = await firstDataRow(chunks[Symbol.asyncIterator]());
+    if (held === null) return 0;
+    chunks = held;
+  }
   const counter = new CsvRecordCounter();
   const body = new PassThrough();
   const written = context.lake().put(rawKey, body, { contentType: 'text/csv' });
-  await pipeline(Readable.from(concatenatedCsv(source, selects)), counter, body);
+  await pipeline(Readable.from(chunks), counter, body);
   await written;
   return Math.max(0, counter.records - 1);
+}
+
+/**
+ * Holds the CSV until a byte after its header line shows a row: null when the SELECTs return none, so an empty
+ * repair or backfill leaves no object behind (and needs no delete in the lake); else the whole CSV, held bytes first.
+ */
+async function firstDataRow(chunks: AsyncIterator<Buffer>): Promise<AsyncIterable<Buffer> | null> {
+  const held: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const next = await chunks.next();
+    if (next.done) return null;
+    held.push(next.value);
+    size += next.value.length;
+    const headerEnd = Buffer.concat(held, size).indexOf(0x0a);
+    if (headerEnd >= 0 && headerEnd + 1 < size) break;
+  }
+  return (async function* () {
+    yield* held;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+  })();
 }
 
 async function* concatenatedCsv(source: SqlDatabase, selects: string[]): AsyncGenerator<Buffer> {

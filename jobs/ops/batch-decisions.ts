@@ -1,6 +1,7 @@
 /**
  * The lake's copy of the ledger's decisions about batches: a batch held back on its own data (failed) or taken out
- * for good by an operator (skipped) gets `decisions/<batch id>.json`; a retry removes it. The warehouse's ledger
+ * for good by an operator (skipped) gets `decisions/<batch id>.json`; a retry overwrites it with a `cleared` one (no
+ * job may delete in the lake but where it must: invariant 10), which reads as no decision. The warehouse's ledger
  * (ops.batches) stays the truth for the running platform; this copy is what `ecomm rebuild` reads so that a
  * warehouse rebuilt from the lake alone leaves out the same batches the live one does.
  *
@@ -15,7 +16,7 @@ import type { BatchStep } from './batch-errors.ts';
 
 export interface BatchDecision {
   batch_id: string;
-  decision: 'failed' | 'skipped';
+  decision: 'failed' | 'skipped' | 'cleared';
   /** The step a failed batch failed at (a skipped one keeps the step it had failed at, if any). */
   step: BatchStep | null;
   reason: string;
@@ -37,17 +38,28 @@ export async function recordBatchDecision(
   });
 }
 
-/** A retried batch is back in the flow: its decision goes. */
-export async function clearBatchDecision(lake: ObjectStore, batchId: string): Promise<void> {
-  await lake.delete(decisionKey(batchId));
+/** A retried batch is back in the flow: a `cleared` decision supersedes the one it had. */
+export async function clearBatchDecision(
+  lake: ObjectStore,
+  batchId: string,
+  run: { at: Date; runId: string | null },
+): Promise<void> {
+  await recordBatchDecision(lake, {
+    batch_id: batchId,
+    decision: 'cleared',
+    step: null,
+    reason: 'back in the flow',
+    at: run.at,
+    run_id: run.runId,
+  });
 }
 
-/** Every decision in the lake, by batch id. */
+/** Every standing decision in the lake (a cleared one is none), by batch id. */
 export async function readBatchDecisions(lake: ObjectStore): Promise<Map<string, BatchDecision>> {
   const decisions = new Map<string, BatchDecision>();
   for await (const object of lake.list('decisions/')) {
     const decision = JSON.parse(await text(await lake.get(object.key))) as BatchDecision;
-    decisions.set(decision.batch_id, decision);
+    if (decision.decision !== 'cleared') decisions.set(decision.batch_id, decision);
   }
   return decisions;
 }

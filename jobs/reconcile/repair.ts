@@ -49,11 +49,8 @@ export async function extractRepairBatch(
   const selects: string[] = [];
   for (let start = 0; start < keys.length; start += KEYS_PER_SELECT)
     selects.push(sourceSelect(table, keyPredicate(table, keys.slice(start, start + KEYS_PER_SELECT))));
-  const rows = await writeSourceCsv(context, source, rawKey, selects);
-  if (rows === 0) {
-    await context.lake().delete(rawKey);
-    return null;
-  }
+  const rows = await writeSourceCsv(context, source, rawKey, selects, { emptyWritesNothing: true });
+  if (rows === 0) return null;
   await registerBatch(warehouse, {
     batchId,
     source: table.name,

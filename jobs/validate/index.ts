@@ -149,7 +149,11 @@ async function validateBatch(context: JobContext, batch: BatchRow): Promise<Vali
       rawKey: batch.raw_key,
     },
     await openRawRecords(lake, batch.raw_key, contract),
-    { check: checkOptionsOf(context), piiHashKey: await context.piiHashKey() },
+    {
+      check: checkOptionsOf(context),
+      piiHashKey: await context.piiHashKey(),
+      replacesQuarantine: batch.quarantine_key !== null,
+    },
   );
   if (result.rowsIn !== batch.rows_raw) {
     throw new BatchDataError(
@@ -181,7 +185,7 @@ export interface ValidationTarget {
 
 export interface ValidationOutcome extends ValidatedBatch {
   stagedKey: string;
-  /** Null when nothing was quarantined (an older quarantine object of the same batch is removed). */
+  /** Null when nothing was quarantined (an older quarantine object of the same batch is emptied). */
   quarantineKey: string | null;
 }
 
@@ -251,7 +255,8 @@ export async function validateRecords(
     }
     await staging.finish();
     if (quarantine) await quarantine.finish();
-    else await lake.delete(quarantineKey); // a replay that now quarantines nothing must not leave an old file behind
+    else if (options.replacesQuarantine)
+      await lake.put(quarantineKey, '', { contentType: 'application/x-ndjson' });
   } catch (error) {
     staging.abort(error);
     quarantine?.abort(error);
@@ -274,6 +279,12 @@ export interface ValidationOptions {
   onInvalid?: (record: RawRecord, reasons: string[]) => void;
   /** The PII hash key (secret store), for the contracts that derive keyed hashes. */
   piiHashKey?: string;
+  /**
+   * The batch was validated before with rows quarantined (the ledger names a quarantine object): when nothing is
+   * quarantined now, that object is overwritten with an empty one, so no stale rows stay behind for a rebuild to
+   * count (without a delete: invariant 10).
+   */
+  replacesQuarantine?: boolean;
 }
 
 /** The options every contract check of a job takes: the job's clock and the configured time windows. */

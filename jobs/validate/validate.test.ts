@@ -2,9 +2,10 @@ import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectStore } from '../../adapters/storage/object-store.ts';
 import { type EmbeddedPlatform, openEmbeddedPlatform } from '../../test/harness.ts';
+import { contractFor } from '../contracts/data-contracts.ts';
 import { envelopeOf } from '../lake/raw-batch.ts';
 import { registerBatch } from '../ops/batches.ts';
-import { ObjectWriter, runValidate } from './index.ts';
+import { ObjectWriter, openRawRecords, runValidate, validateRecords } from './index.ts';
 
 let platform: EmbeddedPlatform;
 beforeAll(async () => {
@@ -184,5 +185,53 @@ describe('ObjectWriter', () => {
     writer.abort(new Error('raw object is not valid zstd'));
     await expect(settled).rejects.toThrow('raw object is not valid zstd');
     expect(written).toEqual([]);
+  });
+});
+
+describe('validate never deletes in the lake', () => {
+  it('empties a re-validated batch quarantine object when nothing is quarantined now, and writes none for a clean new batch', async () => {
+    const lake = platform.lake;
+    const contract = contractFor('clickstream');
+    const target = {
+      batchId: 'revalidated',
+      source: 'clickstream',
+      ingestionDate: '2026-10-01',
+      rawKey: 'raw/source=clickstream/ingestion_date=2026-10-01/revalidated.ndjson',
+    };
+    const records = async (text: string) => {
+      await lake.put(target.rawKey, `${text}\n`);
+      return openRawRecords(lake, target.rawKey, contract);
+    };
+    const first = await validateRecords(lake, contract, target, await records(lines), {
+      piiHashKey: 'k',
+      check: { now: new Date('2026-10-02T00:00:00Z') },
+    });
+    expect(first.quarantined).toBe(1);
+    const quarantineKey = first.quarantineKey as string;
+    expect((await lake.head(quarantineKey))?.size).toBeGreaterThan(0);
+    // The repaired object now passes whole: the old quarantine rows must not outlive it, and nothing is deleted.
+    const goodOnly = lines.split('\n')[0] as string;
+    const deletes: string[] = [];
+    const noDelete = { ...lake, delete: async (key: string) => void deletes.push(key) };
+    const again = await validateRecords(noDelete, contract, target, await records(goodOnly), {
+      piiHashKey: 'k',
+      check: { now: new Date('2026-10-02T00:00:00Z') },
+      replacesQuarantine: true,
+    });
+    expect(again).toMatchObject({ quarantined: 0, quarantineKey: null });
+    expect((await lake.head(quarantineKey))?.size).toBe(0);
+    const fresh = await validateRecords(
+      noDelete,
+      contract,
+      { ...target, batchId: 'clean' },
+      await records(goodOnly),
+      {
+        piiHashKey: 'k',
+        check: { now: new Date('2026-10-02T00:00:00Z') },
+      },
+    );
+    expect(fresh.quarantineKey).toBeNull();
+    expect(await lake.head(quarantineKey.replace('revalidated', 'clean'))).toBeUndefined();
+    expect(deletes).toEqual([]);
   });
 });
