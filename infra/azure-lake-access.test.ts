@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { JOB_CATALOG } from '../jobs/catalog.ts';
 import {
+  LAKE_DATA_ACTIONS,
   LAKE_ROLE_DATA_ACTIONS,
   lakeAccessCondition,
   lakeAccessFromCondition,
+  lakeRoleDataActions,
   roleDefinitionGuid,
 } from './azure-lake-access.ts';
 
@@ -41,6 +43,14 @@ describe('Azure lake access condition', () => {
       if (job.lake === undefined) continue;
       expect(lakeAccessFromCondition(lakeAccessCondition(job.lake)), job.name).toEqual(job.lake);
     }
+  });
+
+  it('gives the role a delete data action only when some workload deletes', () => {
+    const reads = { read: ['raw/' as const], write: [], delete: [] };
+    expect(lakeRoleDataActions([reads, null])).not.toContain(LAKE_DATA_ACTIONS.delete);
+    expect(lakeRoleDataActions([reads, { ...reads, delete: ['quarantine/' as const] }])).toContain(
+      LAKE_DATA_ACTIONS.delete,
+    );
   });
 
   it('holds blob data actions only, and a stable GUID per seed', () => {

@@ -20,6 +20,16 @@ export const LAKE_DATA_ACTIONS = {
 /** The custom role's data actions: exactly the four above; it has no `actions` at all. */
 export const LAKE_ROLE_DATA_ACTIONS: string[] = Object.values(LAKE_DATA_ACTIONS);
 
+/**
+ * The data actions the stack's lake role holds for these workloads: read, write and add, and delete only when some
+ * workload has a prefix to delete under (none does today: the condition would refuse it anyway, and a role that
+ * cannot delete is the stronger guarantee).
+ */
+export function lakeRoleDataActions(accesses: readonly (LakeAccess | null)[]): string[] {
+  const deletes = accesses.some((access) => (access?.delete.length ?? 0) > 0);
+  return LAKE_ROLE_DATA_ACTIONS.filter((action) => deletes || action !== LAKE_DATA_ACTIONS.delete);
+}
+
 /** Azure's condition language version for storage attribute conditions. */
 export const LAKE_CONDITION_VERSION = '2.0';
 

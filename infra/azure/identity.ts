@@ -11,8 +11,8 @@ import * as managedidentity from '@pulumi/azure-native/managedidentity/index.js'
 import * as pulumi from '@pulumi/pulumi';
 import {
   LAKE_CONDITION_VERSION,
-  LAKE_ROLE_DATA_ACTIONS,
   lakeAccessCondition,
+  lakeRoleDataActions,
   roleDefinitionGuid,
 } from '../azure-lake-access.ts';
 import { type AzureRole, roleDefinitionId } from '../azure-roles.ts';
@@ -55,12 +55,17 @@ export class WorkloadIdentities extends pulumi.ComponentResource {
       {
         roleDefinitionId: roleDefinitionGuid(`${args.roleSeed}/lake-data`),
         roleName: `${args.prefix} lake data (by prefix)`,
-        description: 'Read, write and delete lake blobs; each assignment confines them to prefixes',
+        description: 'Lake blob data actions; each assignment confines them to prefixes',
         roleType: 'CustomRole',
         scope: args.resourceGroupId,
         assignableScopes: [args.resourceGroupId],
         permissions: [
-          { actions: [], notActions: [], dataActions: LAKE_ROLE_DATA_ACTIONS, notDataActions: [] },
+          {
+            actions: [],
+            notActions: [],
+            dataActions: lakeRoleDataActions(args.workloads.map((workload) => workload.lake)),
+            notDataActions: [],
+          },
         ],
       },
       { parent: this },
