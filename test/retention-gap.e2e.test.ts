@@ -5,13 +5,10 @@ import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { run as runBatchesTool } from '../jobs/batches/index.ts';
 import { generate } from '../jobs/generate/generate.ts';
 import { generateStoreData } from '../jobs/generate/store-data.ts';
+import { RETENTION_GAP_CHECK } from '../jobs/ops/stream-gaps.ts';
 import { runQuality } from '../jobs/quality/index.ts';
 import { runStreamIngest } from '../jobs/stream-ingest/index.ts';
-import {
-  findRetentionGaps,
-  ledgerNextOffsets,
-  RETENTION_GAP_CHECK,
-} from '../jobs/stream-ingest/retention-gaps.ts';
+import { findRetentionGaps, ledgerNextOffsets } from '../jobs/stream-ingest/retention-gaps.ts';
 import { runWatchdog } from '../jobs/watchdog/index.ts';
 import { streamRetentionChecks } from '../jobs/watchdog/stream-retention.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';

@@ -178,12 +178,12 @@ export function openKafkaStream(url: string, options: KafkaStreamOptions = {}): 
 
     async offsetsAt(topic: string, at: Date) {
       const offsets = await withAdmin((client) => client.fetchTopicOffsetsByTimestamp(topic, at.getTime()));
-      const ends = await topicOffsets(topic);
+      // kafkajs gives the high watermark when no message is that recent; -1, the protocol's "none", is read as it too.
+      const ends = offsets.some(({ offset }) => Number(offset) < 0) ? await topicOffsets(topic) : [];
       return offsets
         .map(({ partition, offset }) => ({
           topic,
           partition,
-          // kafkajs gives the high watermark already when no message is that recent; -1 is the protocol's "none".
           offset:
             Number(offset) < 0
               ? (ends.find((end) => end.partition === partition)?.high ?? 0)

@@ -22,6 +22,9 @@ import type {
 import { batchOf } from './partition-batch.ts';
 
 const DEFAULT_PARTITIONS = 1;
+
+/** A group's offset key for one partition. */
+const slot = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 const IDLE_POLL_MS = 50;
 
 interface StoredMessage {
@@ -121,14 +124,14 @@ export function openMemoryStream(url: string): EventStream {
       if (!offsets) return [];
       return wanted.flatMap((topic) =>
         partitionsOf(topic).flatMap((_, partition) => {
-          const offset = offsets.get(`${topic}\u0000${partition}`);
+          const offset = offsets.get(slot(topic, partition));
           return offset === undefined ? [] : [{ topic, partition, offset }];
         }),
       );
     },
     async setGroupOffsets(groupId: string, committed: TopicPartitionOffset[]) {
       const offsets = groupOffsets(groupId);
-      for (const { topic, partition, offset } of committed) offsets.set(`${topic}\u0000${partition}`, offset);
+      for (const { topic, partition, offset } of committed) offsets.set(slot(topic, partition), offset);
       if (folder) saveGroup(folder, groupId, offsets);
     },
     async consumer(groupId: string, subscribed: string[], fetch: FetchOptions = {}): Promise<StreamConsumer> {
@@ -139,7 +142,6 @@ export function openMemoryStream(url: string): EventStream {
       // The embedded log has no group: a consume holds every partition, and has "fetched" after its first pass.
       const idle: ConsumerMembership = { assigned: null, fetchedSinceAssignment: false };
       let membership = idle;
-      const slot = (topic: string, partition: number) => `${topic}\u0000${partition}`;
       return {
         membership: () => membership,
         async consume(handle: (batch: PartitionBatch) => Promise<void>, options: ConsumeOptions) {

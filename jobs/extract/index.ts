@@ -212,14 +212,14 @@ export async function writeSourceCsv(
  */
 async function firstDataRow(chunks: AsyncIterator<Buffer>): Promise<AsyncIterable<Buffer> | null> {
   const held: Buffer[] = [];
-  let size = 0;
+  let headerEnded = false;
   for (;;) {
     const next = await chunks.next();
     if (next.done) return null;
     held.push(next.value);
-    size += next.value.length;
-    const headerEnd = Buffer.concat(held, size).indexOf(0x0a);
-    if (headerEnd >= 0 && headerEnd + 1 < size) break;
+    const newline = headerEnded ? -1 : next.value.indexOf(0x0a);
+    if (!headerEnded && newline >= 0) headerEnded = true;
+    if (headerEnded && next.value.length > newline + 1) break;
   }
   return (async function* () {
     yield* held;

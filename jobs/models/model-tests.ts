@@ -284,9 +284,7 @@ function testSql(table: string, test: ModelTest, keyColumns: string[], parent: s
         keyColumns.length > 0
           ? `${keySample} || ' (null: ' || trim(${nullList}) || ')'`
           : `trim(${nullList})`;
-      return wrap(
-        `select ${sample} as sample_key, 1 as row_count from ${table} where ${test.columns.map((column) => `${column} is null`).join(' or ')}`,
-      );
+      return wrap(`select ${sample} as sample_key, 1 as row_count from ${table} where ${failsWhen(test)}`);
     }
     case 'unique':
       return wrap(
@@ -295,12 +293,8 @@ function testSql(table: string, test: ModelTest, keyColumns: string[], parent: s
           `group by ${test.columns.join(', ')} having count(*) > 1`,
       );
     case 'accepted_values': {
-      const values = test.values.map((value) => `'${value.replaceAll("'", "''")}'`).join(', ');
       const sample = `${keyColumns.length > 0 ? `${keySample} || ': ' || ` : ''}${textOf(test.column)}`;
-      return wrap(
-        `select ${sample} as sample_key, 1 as row_count from ${table} ` +
-          `where ${test.column} is not null and ${textOf(test.column)} not in (${values})`,
-      );
+      return wrap(`select ${sample} as sample_key, 1 as row_count from ${table} where ${failsWhen(test)}`);
     }
     case 'relationships': {
       const childKey = keyColumns.length > 0 ? `${keySample} || ' → ' || ` : '';
@@ -313,10 +307,9 @@ function testSql(table: string, test: ModelTest, keyColumns: string[], parent: s
       );
     }
     case 'expression':
-      // A null result passes, as in dbt's expression_is_true: nulls are not_null's job.
       return wrap(
         `select ${keyColumns.length > 0 ? keySample : 'cast(null as varchar(256))'} as sample_key, 1 as row_count ` +
-          `from ${table} where not (${test.expression})`,
+          `from ${table} where ${failsWhen(test)}`,
       );
   }
 }

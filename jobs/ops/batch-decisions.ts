@@ -1,7 +1,7 @@
 /**
  * The lake's copy of the ledger's decisions about batches: a batch held back on its own data (failed) or taken out
  * for good by an operator (skipped) gets `decisions/<batch id>.json`; a retry overwrites it with a `cleared` one (no
- * job may delete in the lake but where it must: invariant 10), which reads as no decision. The warehouse's ledger
+ * job deletes in the lake: invariant 10), which reads as no decision. The warehouse's ledger
  * (ops.batches) stays the truth for the running platform; this copy is what `ecomm rebuild` reads so that a
  * warehouse rebuilt from the lake alone leaves out the same batches the live one does.
  *

@@ -139,10 +139,10 @@ export interface StreamGapRow {
 function gapOf(row: StreamGapRow): RetentionGap {
   return {
     topic: row.topic,
-    partition: Number(row.partition_id),
-    expectedOffset: Number(row.expected_offset),
-    logStartOffset: Number(row.log_start_offset),
-    eventsLost: Number(row.events_lost),
+    partition: row.partition_id,
+    expectedOffset: row.expected_offset,
+    logStartOffset: row.log_start_offset,
+    eventsLost: row.events_lost,
     basis: row.basis,
   };
 }
@@ -164,10 +164,15 @@ export async function listStreamGaps(db: SqlDatabase): Promise<StreamGapRow[]> {
   }));
 }
 
-/** The quality gate's view: one failing blocking finding per gap not acknowledged yet. */
+/** The quality gate's view: one failing blocking finding per gap not acknowledged yet (once, whichever groups saw it). */
 export async function openGapFindings(db: SqlDatabase): Promise<Finding[]> {
-  const open = (await listStreamGaps(db)).filter((row) => row.acknowledged_at === null);
-  return open.map((row) => gapFinding(gapOf(row), row.group_id));
+  const findings = new Map<string, Finding>();
+  for (const row of await listStreamGaps(db)) {
+    const finding = gapFinding(gapOf(row), row.group_id);
+    if (row.acknowledged_at === null && !findings.has(finding.checkId))
+      findings.set(finding.checkId, finding);
+  }
+  return [...findings.values()];
 }
 
 /** A gap id that names no open gap, or a blank reason: the CLI exits 2 with this message. */

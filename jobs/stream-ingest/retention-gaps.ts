@@ -18,8 +18,6 @@ import type { JobContext } from '../context.ts';
 import { streamBatchId } from '../lake/raw-batch.ts';
 import { type RetentionGap, recordRetentionGaps } from '../ops/stream-gaps.ts';
 
-export { RETENTION_GAP_CHECK, type RetentionGap, retentionGapCheckId } from '../ops/stream-gaps.ts';
-
 const slot = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 /**
@@ -120,8 +118,8 @@ export async function checkRetentionGaps(
  * `STREAM_START_POSITION=ledger`: a consumer group with no committed offset for a partition (a new group name, a
  * group whose offsets expired) starts where the ledger says the pipeline stopped reading it, the offset after its
  * last recorded batch, instead of re-reading everything kept or skipping to the end. Run before the group's first
- * consumer joins; the broker refuses to set the offsets of a group with live members, and then the partitions keep
- * the adapter's start (the oldest event kept), which replays batches idempotently. Returns the offsets set.
+ * consumer joins. When they cannot be set (the broker refuses for a group with live members), the partitions keep the
+ * adapter's start (the oldest event kept), which replays batches idempotently. Returns the offsets set.
  */
 export async function startNewGroupFromLedger(
   context: JobContext,
@@ -146,7 +144,7 @@ export async function startNewGroupFromLedger(
   } catch (error) {
     context.log.warn(
       { job: 'stream-ingest', groupId, error: (error as Error).message },
-      'could not start the group from the ledger (it has live members); its new partitions start at the oldest event kept',
+      'could not start the group from the ledger; its partitions without offsets start at the oldest event kept',
     );
     return [];
   }

@@ -198,14 +198,12 @@ describe('validate never deletes in the lake', () => {
       ingestionDate: '2026-10-01',
       rawKey: 'raw/source=clickstream/ingestion_date=2026-10-01/revalidated.ndjson',
     };
+    const options = { piiHashKey: 'k', check: { now: new Date('2026-10-02T00:00:00Z') } };
     const records = async (text: string) => {
       await lake.put(target.rawKey, `${text}\n`);
       return openRawRecords(lake, target.rawKey, contract);
     };
-    const first = await validateRecords(lake, contract, target, await records(lines), {
-      piiHashKey: 'k',
-      check: { now: new Date('2026-10-02T00:00:00Z') },
-    });
+    const first = await validateRecords(lake, contract, target, await records(lines), options);
     expect(first.quarantined).toBe(1);
     const quarantineKey = first.quarantineKey as string;
     expect((await lake.head(quarantineKey))?.size).toBeGreaterThan(0);
@@ -214,8 +212,7 @@ describe('validate never deletes in the lake', () => {
     const deletes: string[] = [];
     const noDelete = { ...lake, delete: async (key: string) => void deletes.push(key) };
     const again = await validateRecords(noDelete, contract, target, await records(goodOnly), {
-      piiHashKey: 'k',
-      check: { now: new Date('2026-10-02T00:00:00Z') },
+      ...options,
       replacesQuarantine: true,
     });
     expect(again).toMatchObject({ quarantined: 0, quarantineKey: null });
@@ -225,10 +222,7 @@ describe('validate never deletes in the lake', () => {
       contract,
       { ...target, batchId: 'clean' },
       await records(goodOnly),
-      {
-        piiHashKey: 'k',
-        check: { now: new Date('2026-10-02T00:00:00Z') },
-      },
+      options,
     );
     expect(fresh.quarantineKey).toBeNull();
     expect(await lake.head(quarantineKey.replace('revalidated', 'clean'))).toBeUndefined();
