@@ -26,6 +26,21 @@ describe('configuration', () => {
     }
   });
 
+  it('names a bad STREAM_START_POSITION with its choices and a bad STREAM_RETENTION_ALERT_SHARE with its range', () => {
+    expect(loadConfig({}).STREAM_START_POSITION).toBe('earliest');
+    expect(loadConfig({ STREAM_START_POSITION: 'ledger' }).STREAM_START_POSITION).toBe('ledger');
+    expect(() => loadConfig({ STREAM_START_POSITION: 'middle' })).toThrow(
+      /STREAM_START_POSITION \(got "middle"\).*"earliest"\|"latest"\|"ledger"/,
+    );
+    expect(loadConfig({}).STREAM_RETENTION_ALERT_SHARE).toBe(0.5);
+    expect(() => loadConfig({ STREAM_RETENTION_ALERT_SHARE: '1' })).toThrow(
+      /STREAM_RETENTION_ALERT_SHARE \(got "1"\).*<1/,
+    );
+    expect(() => loadConfig({ STREAM_RETENTION_ALERT_SHARE: 'half' })).toThrow(
+      /STREAM_RETENTION_ALERT_SHARE \(got "half"\)/,
+    );
+  });
+
   it('names a bad STREAM_CONSUMERS with its range', () => {
     expect(loadConfig({}).STREAM_CONSUMERS).toBe(3);
     expect(() => loadConfig({ STREAM_CONSUMERS: '0' })).toThrow(/STREAM_CONSUMERS \(got "0"\).*1/);
