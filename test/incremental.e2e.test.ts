@@ -244,6 +244,16 @@ describe.each(targets)('incremental models on $name', (target) => {
       ]),
     );
     expect(kept()).not.toContain('gold.sales_analytics');
+    // Gold on gold: the wide mart recomputes the orders its inputs' increments recomputed, and the product KPIs the
+    // order dates of those orders' lines.
+    // (Only orders with rows in the facts, before or after: a recomputed order without lines names no line here.)
+    expect(incremental('gold.sales_analytics')?.mode).toBe('incremental');
+    expect(incremental('gold.sales_analytics')?.keys).toBeGreaterThan(0);
+    expect(incremental('gold.sales_analytics')?.keys).toBeLessThanOrEqual(
+      incremental('gold.fact_orders')?.keys as number,
+    );
+    expect(incremental('gold.agg_product_kpi')?.mode).toBe('incremental');
+    expect(incremental('gold.agg_product_kpi')?.keys).toBeGreaterThan(0);
     await expectSameAsFullRebuild();
     // A new FX rate version names no order (whole_on=silver.fx_rates): both facts built whole.
     await copyRows(
@@ -259,6 +269,10 @@ describe.each(targets)('incremental models on $name', (target) => {
       reason: expect.stringContaining('silver.fx_rates changed'),
     });
     expect(incremental('gold.fact_order_line_items')?.mode).toBe('full');
+    expect(incremental('gold.sales_analytics')).toMatchObject({
+      mode: 'full',
+      reason: expect.stringMatching(/gold\.fact_order.* changes in this build \(built whole\)/),
+    });
     await expectSameAsFullRebuild();
     // New product and customer versions change the dimensions and what reads them, not the order facts.
     await copyRows(
@@ -280,6 +294,10 @@ describe.each(targets)('incremental models on $name', (target) => {
     expect(kept()).not.toContain('gold.dim_products');
     expect(kept()).not.toContain('gold.dim_customers');
     expect(kept()).toContain('silver.fx_rates');
+    expect(incremental('gold.sales_analytics')).toMatchObject({
+      mode: 'full',
+      reason: expect.stringMatching(/gold\.dim_.* changes in this build \(built whole\)/),
+    });
     await expectSameAsFullRebuild();
     // A deleted line (a tombstone: whole_on=silver.deleted_keys) leaves both facts, built whole.
     const [line] = await db.query<{ order_item_id: string }>(
@@ -300,6 +318,59 @@ describe.each(targets)('incremental models on $name', (target) => {
       [line?.order_item_id as string],
     );
     expect(gone?.n).toBe(0);
+    await expectSameAsFullRebuild();
+  }, 300_000);
+
+  it('gold on gold: an order moved to another day recomputes both days; a missed publication builds whole', async () => {
+    const result = async (only?: string[]) => {
+      const built = (await runTransform(platform.context(), ['silver', 'gold'], only ? { only } : {})).built;
+      return (name: string) => built.find((model) => model.name === name)?.incremental;
+    };
+    await result();
+    const [latest] = await db.query<{ day: string }>(
+      'select cast(max(order_date) as varchar(10)) as day from gold.fact_orders',
+    );
+    const daysBefore = (count: number) =>
+      new Date(Date.parse(`${latest?.day}T00:00:00Z`) - count * 24 * HOUR).toISOString().slice(0, 10);
+    // A source correction moves some orders to one day, then to another: the first day's product rows must lose them.
+    for (const [batch, day] of [
+      ['incr-moved-1', daysBefore(2)],
+      ['incr-moved-2', daysBefore(3)],
+    ] as const) {
+      await copyRows(
+        'bronze.orders',
+        batch,
+        'cast(trim(order_id) as bigint) % 10 = 7',
+        `ordered_at = '${day}T12:00:00Z', updated_at = '${latest?.day}T23:00:00Z'`,
+        new Date((await highWater('bronze.orders')).getTime() + HOUR),
+      );
+      const incremental = await result();
+      expect(incremental('gold.sales_analytics')?.mode).toBe('incremental');
+      expect(incremental('gold.agg_product_kpi')?.mode).toBe('incremental');
+      // The days the moved orders left and the day they reached.
+      expect(incremental('gold.agg_product_kpi')?.keys).toBeGreaterThanOrEqual(2);
+      await expectSameAsFullRebuild();
+    }
+    // Only the order facts built: the mart missed their publication and is built whole next time.
+    await copyRows(
+      'bronze.orders',
+      'incr-missed',
+      'cast(trim(order_id) as bigint) % 10 = 1',
+      "status = 'cancelled', updated_at = '2027-06-04T00:00:00Z'",
+      new Date((await highWater('bronze.orders')).getTime() + HOUR),
+    );
+    expect((await result(['silver.orders', 'gold.fact_orders']))('gold.fact_orders')?.mode).toBe(
+      'incremental',
+    );
+    const next = await result();
+    expect(next('gold.sales_analytics')).toMatchObject({
+      mode: 'full',
+      reason: expect.stringContaining("gold.fact_orders was published since this model's last build"),
+    });
+    expect(next('gold.agg_product_kpi')).toMatchObject({
+      mode: 'full',
+      reason: expect.stringContaining('built whole'),
+    });
     await expectSameAsFullRebuild();
   }, 300_000);
 });

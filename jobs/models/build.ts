@@ -275,6 +275,7 @@ export async function buildLayer(
   const catalog: ModelCatalog = {
     bronzeSourcesOf: (table) => bronzeSources.get(table) ?? [],
     isIncremental: (table) => incrementalNames.has(table),
+    valueColumnsOf: valueColumnsOf(models),
   };
   try {
     gated = await buildGated(db, toBuild, options, new Set(), catalog);
@@ -318,6 +319,25 @@ interface ModelCatalog {
   /** The bronze tables a silver model reads. */
   bronzeSourcesOf: (table: string) => string[];
   isIncremental: (table: string) => boolean;
+  /** The columns whose changed values an increment of the model keeps for the incremental models reading it. */
+  valueColumnsOf: (table: string) => string[];
+}
+
+/** Per gold model, the recompute keys of the incremental models reading it as a gold input (not whole_on). */
+function valueColumnsOf(models: Model[]): (table: string) => string[] {
+  const columns = new Map<string, Set<string>>();
+  for (const model of models) {
+    const spec = model.incremental;
+    if (!spec || model.layer !== 'gold') continue;
+    for (const input of model.dependsOn.filter(
+      (dep) => dep.startsWith('gold.') && !spec.wholeOn.includes(dep),
+    )) {
+      const known = columns.get(input) ?? new Set<string>();
+      known.add(spec.recomputeKey);
+      columns.set(input, known);
+    }
+  }
+  return (table) => [...(columns.get(table) ?? [])].sort();
 }
 
 /**
@@ -336,35 +356,34 @@ async function buildGated(
   const dialect = options.dialect ?? db.dialect;
   const render = (model: Model) => renderModelSql(model, dialect, options.vars);
   const fullRefresh = options.fullRefresh ?? false;
-  const increments = new Map([
-    ...(await planIncrementalBuilds(
-      db,
-      selected.filter((model) => !wholeModels.has(model.name)),
-      { fullRefresh, dialect, render, bronzeSourcesOf },
-    )),
-    ...(await planIncrementalBuilds(
-      db,
-      selected.filter((model) => wholeModels.has(model.name)),
-      { fullRefresh: true, dialect, render, bronzeSourcesOf },
-    )),
-  ]);
-  for (const name of wholeModels) {
-    const whole = increments.get(name);
-    if (whole) whole.reason = 'its increment failed a blocking check: built whole to be held back alone';
-  }
-  const applied = new Set(
-    [...increments.values()].filter((p) => p.mode === 'incremental').map((p) => p.model.name),
-  );
   const selectedNames = new Set(selected.map((model) => model.name));
   const { unchanged, states: wholeStates } = await planUnchanged(
     db,
-    selected.filter((model) => !increments.has(model.name)),
+    selected.filter((model) => !model.incremental),
     {
       fullRefresh,
       render,
       builtHere: (table) => selectedNames.has(table),
       isIncremental: catalog.isIncremental,
     },
+  );
+  const whole = new Map(
+    [...wholeModels].map((name) => [
+      name,
+      'its increment failed a blocking check: built whole to be held back alone',
+    ]),
+  );
+  const increments = await planIncrementalBuilds(db, selected, {
+    fullRefresh,
+    whole,
+    dialect,
+    render,
+    bronzeSourcesOf,
+    isIncremental: catalog.isIncremental,
+    upstream: (table) => (selectedNames.has(table) && !unchanged.has(table) ? 'rebuilt' : 'kept'),
+  });
+  const applied = new Set(
+    [...increments.values()].filter((p) => p.mode === 'incremental').map((p) => p.model.name),
   );
   const toBuild = selected.filter((model) => !unchanged.has(model.name));
   const plan = planLayer(toBuild, applied);
@@ -373,7 +392,12 @@ async function buildGated(
     buildingNames.has(name) && !applied.has(name) ? nextTableOf(name) : name;
   const selects = renderSelects(toBuild, dialect, options.vars, tableOf);
   const clock = { now: options.now ?? (() => new Date()), tableOwner: options.tableOwner };
-  const delta = (model: Model) => ({ plan: increments.get(model.name) as IncrementalPlan, dialect, tableOf });
+  const delta = (model: Model) => ({
+    plan: increments.get(model.name) as IncrementalPlan,
+    dialect,
+    tableOf,
+    valueColumns: catalog.valueColumnsOf(model.name),
+  });
   const built: ModelBuildResult[] = [];
   const checks: ModelTestResult[] = [];
   let heldHere = new Map<string, string[]>();
@@ -391,7 +415,7 @@ async function buildGated(
             : await buildNext(tx, model, selects, clock),
         );
       checks.push(...(await runModelTests(tx, plan.checkedInside, { tableOf, changedKeys })));
-      for (const name of changedKeys.keys()) await dropCheckedKeys(tx, name);
+      for (const name of changedKeys.keys()) await dropCheckedKeys(tx, name, catalog.valueColumnsOf(name));
       heldHere = holdBack(toBuild, failingModels(checks));
       const heldIncrements = new Set([...heldHere.keys()].filter((name) => applied.has(name)));
       if (heldIncrements.size > 0) throw new IncrementHeldBack(heldIncrements);
@@ -558,7 +582,7 @@ async function buildNext(
 async function applyDelta(
   tx: SqlDatabase,
   model: Model,
-  delta: { plan: IncrementalPlan; dialect: SqlDialect; tableOf: TableResolver },
+  delta: { plan: IncrementalPlan; dialect: SqlDialect; tableOf: TableResolver; valueColumns: string[] },
   vars: MacroVars,
   clock: { now: () => Date },
   changedKeys: Map<string, { column: string; keysTable: string }>,
@@ -571,7 +595,7 @@ async function applyDelta(
     return renderModelSql({ ...model, sql: reading }, delta.dialect, vars);
   };
   try {
-    const applied = await applyIncrement(tx, delta.plan, render);
+    const applied = await applyIncrement(tx, delta.plan, render, delta.valueColumns);
     changedKeys.set(model.name, {
       column: delta.plan.model.incremental?.recomputeKey as string,
       keysTable: applied.keysTable,

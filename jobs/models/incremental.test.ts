@@ -214,13 +214,38 @@ describe('incremental batch builds (jobs/models/incremental.ts) behind the gate'
     expect(() => parseIncremental('unique_key=id lookback=0 days', 'L', 'f.sql')).toThrow(
       /positive lookback/,
     );
-    expect(() => parseIncremental('unique_key=id', 'L', 'f.sql')).toThrow(/malformed.*lookback=<n>/);
+    expect(() => parseIncremental('unique_key=id lookback=soon', 'L', 'f.sql')).toThrow(
+      /malformed.*lookback=<n>/,
+    );
+    expect(parseIncremental('unique_key=a,b recompute_key=a', 'x', 'f.sql')).toEqual({
+      uniqueKey: 'a,b',
+      recomputeKey: 'a',
+      lookbackSeconds: 0,
+      wholeOn: [],
+    });
+    expect(() => parseIncremental('unique_key=a,b', 'L', 'f.sql')).toThrow(/needs a recompute_key/);
+    const header = (incremental: string, from: string) =>
+      `-- grain: one row per x\n-- test: unique(id)\n-- incremental: ${incremental}\nselect id from ${from}`;
+    expect(() => parseModel('sql/gold/x.sql', header('unique_key=id', 'silver.orders'), 'gold')).toThrow(
+      /reading silver or bronze needs a lookback=/,
+    );
+    expect(
+      parseModel('sql/gold/x.sql', header('unique_key=id', 'gold.fact_orders'), 'gold').incremental,
+    ).toEqual({
+      uniqueKey: 'id',
+      recomputeKey: 'id',
+      lookbackSeconds: 0,
+      wholeOn: [],
+    });
+    expect(() =>
+      parseModel('sql/gold/x.sql', header('unique_key=id,x recompute_key=id', 'gold.a'), 'gold'),
+    ).toThrow(/incremental key id,x needs a "-- test: unique\(id, x\)"/);
     expect(() =>
       parseModel(
         'sql/gold/x.sql',
         '-- grain: one row per x\n-- test: unique(id)\n-- incremental: unique_key=id lookback=1 day\nselect id from bronze.orders',
         'gold',
       ),
-    ).toThrow(/incremental gold model reads silver tables only/);
+    ).toThrow(/incremental gold model reads silver and gold tables only/);
   });
 });

@@ -30,6 +30,15 @@
  *   order; silver.deleted_keys stands for the tombstones) builds the model whole on any change. Assumed, as the
  *   sources keep it: a row's recompute key is the same in all its versions, a batch commits in one transaction and
  *   leaves bronze whole;
+ * - gold on gold (ChangeFeed.upstream): a gold input is another model, published whole or by increments in the
+ *   same build, before this one. Its publications are its change feed: the build records the input's publication
+ *   stamp (its ops.model_builds `built_at`, the publishing transaction's time); the next build finds it unchanged
+ *   (the input not built, or kept unchanged: nothing to do), applied in place just before (the keys that increment
+ *   recomputed, as the values of this model's recompute key in the rows it deleted and inserted, name what to
+ *   recompute here: applyIncrement's value tables), or built whole (this model is built whole too). A stamp other
+ *   than the recorded one means a publication this model missed (it was not selected, or held back): built whole.
+ *   A gold input that is not incremental (it names no key), or is listed in whole_on, builds the model whole
+ *   whenever it is rebuilt;
  * - the model itself: the hash of its rendered SQL (with its key and lookback) is recorded; a changed model, a first
  *   build, a missing state or `--full-refresh` builds it whole. The PII key is in no SQL (validation derives
  *   the keyed hashes), so a rotated key takes a rebuild from the lake (`ecomm rebuild`), not a model rebuild.
@@ -73,7 +82,12 @@ export interface ChangeFeed {
    * versions, which are new rows of the feed.
    */
   versioned?: { bronzeSources: string[] };
+  /** A gold input (another model): its changes are its publications in this build, not stamped rows. */
+  upstream?: true;
 }
+
+/** What the current build does to a gold input, when an incremental model reading it is planned. */
+export type UpstreamBuild = 'kept' | 'applied' | 'rebuilt';
 
 /** What a build saw of one feed. */
 export interface FeedState {
@@ -85,7 +99,11 @@ export interface FeedState {
   highWaterAt: string;
   /** highWaterAt minus the lookback: the next build checks the rows after it batch by batch, those before whole. */
   cutoffAt: Date;
-  settledFingerprint: string;
+  /**
+   * Rows at or before cutoffAt, per batch, hashed; for a gold input its publication stamp, null when it is
+   * published in this same build (its stamp is then the publishing transaction's time).
+   */
+  settledFingerprint: string | null;
   /** Rows per batch after cutoffAt (up to highWaterAt). */
   windowBatches: Map<string, number>;
 }
@@ -144,6 +162,8 @@ export function feedsOf(
   model: Model,
   dialect: SqlDialect,
   bronzeSourcesOf: (table: string) => string[] = () => [],
+  /** Whether a gold input is incremental: one that is not names no key, and counts as listed in whole_on. */
+  isIncremental: (table: string) => boolean = () => true,
 ): ChangeFeed[] {
   const spec = model.incremental;
   if (!spec) throw new Error(`${model.name} (${model.file}) is not an incremental model`);
@@ -181,15 +201,11 @@ export function feedsOf(
   // Gold: a changed silver row names the model rows of its recompute key; a whole_on input names none.
   const recompute = spec.recomputeKey;
   const whole = new Set(spec.wholeOn);
-  const feeds: ChangeFeed[] = model.dependsOn.map((input) => ({
-    table: input,
-    changeColumn: '_processed_at',
-    keysOf: (where: string) => `select ${recompute} as k from ${input} where ${where}`,
-    restricts: whole.has(input) ? null : { table: input, keyExpression: recompute },
-    tracesBatches: false,
-    wholeOnChange: whole.has(input),
-    ...(whole.has(input) ? {} : { versioned: { bronzeSources: bronzeSourcesOf(input) } }),
-  }));
+  const feeds: ChangeFeed[] = model.dependsOn.map((input) =>
+    input.startsWith('gold.')
+      ? upstreamFeed(input, recompute, whole.has(input) || !isIncremental(input))
+      : silverFeed(input),
+  );
   // silver.deleted_keys has no change column of its own: its tombstones (append-only) stand for it.
   if (whole.has(DELETES))
     feeds.push({
@@ -201,6 +217,31 @@ export function feedsOf(
       wholeOnChange: true,
     });
   return feeds.filter((feed) => feed.table !== DELETES);
+
+  function silverFeed(input: string): ChangeFeed {
+    return {
+      table: input,
+      changeColumn: '_processed_at',
+      keysOf: (where: string) => `select ${recompute} as k from ${input} where ${where}`,
+      restricts: whole.has(input) ? null : { table: input, keyExpression: recompute },
+      tracesBatches: false,
+      wholeOnChange: whole.has(input),
+      ...(whole.has(input) ? {} : { versioned: { bronzeSources: bronzeSourcesOf(input) } }),
+    };
+  }
+}
+
+/** A gold input's feed: the values of `recompute` its increment in this build deleted or wrote (ChangeFeed.upstream). */
+function upstreamFeed(input: string, recompute: string, wholeOnChange: boolean): ChangeFeed {
+  return {
+    table: input,
+    changeColumn: 'built_at',
+    keysOf: () => `select k from ${changedValuesTable(input, recompute)}`,
+    restricts: wholeOnChange ? null : { table: input, keyExpression: recompute },
+    tracesBatches: false,
+    wholeOnChange,
+    upstream: true,
+  };
 }
 
 /** The hash recorded with a build: a different one (model, key, lookback, macros) rebuilds it whole. */
@@ -217,18 +258,24 @@ export function modelSqlHash(model: Model, renderedSql: string): string {
 }
 
 /**
- * Decides, for each incremental model among `models`, whether this build applies an increment or builds it whole,
- * and captures what the build sees of its inputs. `render` gives a model's SELECT as the build runs it.
+ * Decides, for each incremental model among `models` (in dependency order), whether this build applies an
+ * increment or builds it whole, and captures what the build sees of its inputs. `render` gives a model's SELECT as
+ * the build runs it.
  */
 export async function planIncrementalBuilds(
   db: SqlDatabase,
   models: Model[],
   options: {
     fullRefresh?: boolean;
+    /** Built whole whatever their inputs (an increment held back by its checks), with this reason. */
+    whole?: Map<string, string>;
     dialect: SqlDialect;
     render: (model: Model) => string;
     /** The bronze tables a silver model reads (ChangeFeed.versioned); unknown: none, a leaving row builds whole. */
     bronzeSourcesOf?: (table: string) => string[];
+    /** What this build does to a gold input that is not among `models` (a model rebuilt whole, or not built). */
+    upstream?: (table: string) => UpstreamBuild;
+    isIncremental?: (table: string) => boolean;
   },
 ): Promise<Map<string, IncrementalPlan>> {
   const plans = new Map<string, IncrementalPlan>();
@@ -237,9 +284,21 @@ export async function planIncrementalBuilds(
   await ensureBuildState(db);
   // Models reading the same input (gold.fact_sessions and gold.fact_cart_events) share its scans.
   const scans = new Map<string, Promise<unknown>>();
+  const upstream = (table: string): UpstreamBuild => {
+    const plan = plans.get(table);
+    if (plan) return plan.mode === 'incremental' ? 'applied' : 'rebuilt';
+    return options.upstream?.(table) ?? 'kept';
+  };
   for (const model of incremental) {
     const started = performance.now();
-    const plan = await planModel(db, model, { ...options, scans });
+    const wholeReason = options.whole?.get(model.name);
+    const plan = await planModel(db, model, {
+      ...options,
+      fullRefresh: options.fullRefresh || wholeReason !== undefined,
+      scans,
+      upstream,
+    });
+    if (wholeReason !== undefined) plan.reason = wholeReason;
     plans.set(model.name, { ...plan, planMs: performance.now() - started });
   }
   return plans;
@@ -269,18 +328,24 @@ async function planModel(
     dialect: SqlDialect;
     render: (model: Model) => string;
     bronzeSourcesOf?: (table: string) => string[];
+    isIncremental?: (table: string) => boolean;
     scans: ScanCache;
+    upstream: (table: string) => UpstreamBuild;
   },
 ): Promise<IncrementalPlan> {
   const lookbackSeconds = model.incremental?.lookbackSeconds ?? 0;
-  const feeds = feedsOf(model, options.dialect, options.bronzeSourcesOf);
+  const feeds = feedsOf(model, options.dialect, options.bronzeSourcesOf, options.isIncremental);
   const sqlHash = modelSqlHash(model, options.render(model));
   const captured: FeedState[] = [];
   for (const feed of feeds)
     captured.push(
-      await cached(options.scans, `capture ${feed.table} ${feed.versioned ? 'all' : lookbackSeconds}`, () =>
-        captureFeed(db, feed, lookbackSeconds),
-      ),
+      feed.upstream
+        ? await captureUpstream(db, feed, options.upstream(feed.table))
+        : await cached(
+            options.scans,
+            `capture ${feed.table} ${feed.versioned ? 'all' : lookbackSeconds}`,
+            () => captureFeed(db, feed, lookbackSeconds),
+          ),
     );
   const plan = { model, sqlHash, feeds, captured, planMs: 0 };
   const full = (reason: string): IncrementalPlan => ({ ...plan, mode: 'full', reason, changes: [] });
@@ -300,6 +365,19 @@ async function planModel(
     const last = recorded.find((row) => row.input_table === feed.table);
     if (!last) return full(`no recorded build of ${feed.table} (first incremental build)`);
     if (last.sql_hash !== sqlHash) return full('model SQL changed since its last build');
+    if (feed.upstream) {
+      const stamp = await publicationStamp(db, feed.table);
+      if (stamp !== last.settled_fingerprint)
+        return full(`${feed.table} was published since this model's last build without it`);
+      const build = options.upstream(feed.table);
+      if (build === 'rebuilt' || (build === 'applied' && feed.wholeOnChange))
+        return full(
+          `${feed.table} changes in this build (${build === 'rebuilt' ? 'built whole' : 'whole_on'})`,
+        );
+      if (build === 'applied')
+        changes.push({ feed, after: EPOCH, cutoff: dateOf(EPOCH), lateBatches: [], removedBatches: [] });
+      continue;
+    }
     const cutoffAt = new Date(last.cutoff_at);
     const highWaterAt = last.high_water_at;
     dateOf(highWaterAt); // throws unless it is a timestamp: it is written into the key query
@@ -393,6 +471,29 @@ async function captureFeed(db: SqlDatabase, feed: ChangeFeed, lookbackSeconds: n
 }
 
 /**
+ * A gold input's state: its publication stamp, or null when this build publishes it (recordBuild writes the
+ * publishing transaction's time, which is the stamp the input gets).
+ */
+async function captureUpstream(db: SqlDatabase, feed: ChangeFeed, build: UpstreamBuild): Promise<FeedState> {
+  return {
+    table: feed.table,
+    highWaterAt: EPOCH,
+    cutoffAt: dateOf(EPOCH),
+    settledFingerprint: build === 'kept' ? await publicationStamp(db, feed.table) : null,
+    windowBatches: new Map(),
+  };
+}
+
+/** When a model was last published (its recorded builds' `built_at`, whole or incremental), as text. */
+export async function publicationStamp(db: SqlDatabase, model: string): Promise<string> {
+  const [row] = await db.query<{ built_at: string | null }>(
+    'select cast(max(built_at) as varchar(40)) as built_at from ops.model_builds where model = $1',
+    [model],
+  );
+  return row?.built_at ?? 'never published';
+}
+
+/**
  * The statements that read a feed, as run: its high-water mark; its rows per batch at or before a cutoff (`$1`) and
  * between the cutoff and a high-water mark (`$2`), in one scan; the model keys of its changed rows.
  */
@@ -461,8 +562,25 @@ export function checkedKeysTable(model: string): string {
   return `ecomm_checked_keys_${model.replace('.', '_')}`;
 }
 
-export async function dropCheckedKeys(tx: SqlDatabase, model: string): Promise<void> {
-  await tx.exec(`drop table if exists ${checkedKeysTable(model)}`);
+/**
+ * The temporary table (column k) of the values of `column` in the rows an increment of `model` deleted or wrote:
+ * what a model reading it recomputes (upstreamFeed).
+ */
+export function changedValuesTable(model: string, column: string): string {
+  return `ecomm_changed_${model.replace('.', '_')}__${column}`;
+}
+
+/** Drops the temporary tables an increment of `model` kept: its checked keys and its changed values. */
+export async function dropCheckedKeys(
+  tx: SqlDatabase,
+  model: string,
+  valueColumns: string[] = [],
+): Promise<void> {
+  for (const table of [
+    checkedKeysTable(model),
+    ...valueColumns.map((column) => changedValuesTable(model, column)),
+  ])
+    await tx.exec(`drop table if exists ${table}`);
 }
 
 /**
@@ -474,6 +592,8 @@ export async function applyIncrement(
   tx: SqlDatabase,
   plan: IncrementalPlan,
   render: (renames: Map<string, string>) => string,
+  /** Columns whose changed values models reading this one recompute by (changedValuesTable); kept like the keys. */
+  valueColumns: string[] = [],
 ): Promise<AppliedIncrement> {
   const model = plan.model;
   // What is deleted and computed again: the rows holding each changed recompute key (the unique key by default).
@@ -502,14 +622,24 @@ export async function applyIncrement(
     renames.set(restricts.table, temp);
   }
   await tx.exec(`create temp table ${TEMP.rows} as\n${render(renames)}`);
+  await dropCheckedKeys(tx, model.name, valueColumns);
+  for (const column of valueColumns)
+    await tx.exec(
+      `create temp table ${changedValuesTable(model.name, column)} as select distinct ${column} as k ` +
+        `from ${model.name} where ${key} in (select k from ${TEMP.keys})`,
+    );
   await tx.exec(`delete from ${model.name} where ${key} in (select k from ${TEMP.keys})`);
   await tx.exec(`insert into ${model.name} select * from ${TEMP.rows}`);
+  for (const column of valueColumns)
+    await tx.exec(
+      `insert into ${changedValuesTable(model.name, column)} select distinct ${column} from ${TEMP.rows}`,
+    );
   const keys = await countRows(tx, TEMP.keys);
   const rows = await countRows(tx, TEMP.rows);
   // Every key whose rows changed: those recomputed, and any the model's SELECT wrote besides (none, if its rows
   // depend only on their key's input rows; checked anyway, so a wrong declaration cannot hide from the checks).
   const keysTable = checkedKeysTable(model.name);
-  await dropCheckedKeys(tx, model.name);
+  await tx.exec(`drop table if exists ${keysTable}`);
   await tx.exec(
     `create temp table ${keysTable} as select k from ${TEMP.keys} union select ${key} as k from ${TEMP.rows}`,
   );
@@ -530,7 +660,8 @@ export async function recordBuild(tx: SqlDatabase, plan: IncrementalPlan): Promi
   for (const state of plan.captured) {
     await tx.query(
       `insert into ops.model_builds (model, input_table, sql_hash, high_water_at, cutoff_at, settled_fingerprint,
-         mode, built_at) values ($1, $2, $3, $4, $5, $6, $7, current_timestamp)`,
+         mode, built_at)
+       values ($1, $2, $3, $4, $5, coalesce($6, cast(current_timestamp as varchar(40))), $7, current_timestamp)`,
       [
         model,
         state.table,

@@ -72,6 +72,7 @@ export interface Model {
 }
 
 export interface IncrementalSpec {
+  /** The model's unique key: one column, or (gold only) columns joined by commas, like `unique(...)` names them. */
   uniqueKey: string;
   /**
    * The column whose values name what an increment recomputes: a changed input row names the model rows holding
@@ -79,6 +80,7 @@ export interface IncrementalSpec {
    * of an order is recomputed with every line of its order: order_id).
    */
   recomputeKey: string;
+  /** How far back a stamped input row may arrive late; 0 for a model reading only gold inputs (none needed). */
   lookbackSeconds: number;
   /**
    * Inputs (`whole_on=`) any change of which builds the model whole: they do not carry the recompute key (an FX
@@ -167,10 +169,13 @@ export function parseModel(file: string, text: string, layer: ModelLayer): Model
   const dependsOn = findReferences(body);
   if (incremental !== undefined) {
     const key = incremental.uniqueKey;
-    const isUnique = tests.some(
-      (test) => test.kind === 'unique' && test.columns.length === 1 && test.columns[0] === key,
-    );
-    if (!isUnique) throw new Error(`${shown}: incremental key ${key} needs a "-- test: unique(${key})"`);
+    const isUnique = tests.some((test) => test.kind === 'unique' && test.columns.join(',') === key);
+    if (!isUnique)
+      throw new Error(
+        `${shown}: incremental key ${key} needs a "-- test: unique(${key.split(',').join(', ')})"`,
+      );
+    if (layer === 'silver' && key.includes(','))
+      throw new Error(`${shown}: an incremental silver model has a one-column unique key`);
     const bronze = dependsOn.filter((dep) => dep.startsWith('bronze.'));
     const otherInputs = dependsOn.filter(
       (dep) => !dep.startsWith('bronze.') && dep !== 'silver.deleted_keys',
@@ -180,7 +185,9 @@ export function parseModel(file: string, text: string, layer: ModelLayer): Model
         `${shown}: an incremental silver model reads exactly one bronze table (and at most silver.deleted_keys)`,
       );
     if (layer === 'gold' && bronze.length > 0)
-      throw new Error(`${shown}: an incremental gold model reads silver tables only`);
+      throw new Error(`${shown}: an incremental gold model reads silver and gold tables only`);
+    if (incremental.lookbackSeconds === 0 && dependsOn.some((dep) => !dep.startsWith('gold.')))
+      throw new Error(`${shown}: an incremental model reading silver or bronze needs a lookback=`);
     if (layer === 'silver' && (incremental.recomputeKey !== key || incremental.wholeOn.length > 0))
       throw new Error(
         `${shown}: recompute_key and whole_on are for gold models (silver reads one bronze table)`,
@@ -206,36 +213,41 @@ export function parseModel(file: string, text: string, layer: ModelLayer): Model
 }
 
 /**
- * The text after `-- incremental:`: `unique_key=<column> lookback=<n> <second|minute|hour|day>[s]`, or the short
- * `<column>` (the stream applier's form, lookback DEFAULT_LOOKBACK_SECONDS). Throws naming the file and the line.
+ * The text after `-- incremental:`: `unique_key=<column>[,<column>…] [recompute_key=<column>] [lookback=<n>
+ * <second|minute|hour|day>[s]] [whole_on=<table>,…]`, or the short `<column>` (the stream applier's form, lookback
+ * DEFAULT_LOOKBACK_SECONDS). `lookback=` may be left out (0) only by a model reading gold inputs alone: a gold input
+ * names its changed keys exactly, a stamped silver or bronze row needs the lookback. Throws naming the file and line.
  */
 export function parseIncremental(text: string, line: string, file: string): IncrementalSpec {
   const fail = (why: string): never => {
     throw new Error(
-      `${file}: "${line}" ${why}: expected "-- incremental: unique_key=<column> lookback=<n> <seconds|minutes|hours|days>"`,
+      `${file}: "${line}" ${why}: expected "-- incremental: unique_key=<column>[,<column>] [recompute_key=<column>] [lookback=<n> <seconds|minutes|hours|days>] [whole_on=<table>,…]"`,
     );
   };
   if (IDENTIFIER.test(text))
     return { uniqueKey: text, recomputeKey: text, lookbackSeconds: DEFAULT_LOOKBACK_SECONDS, wholeOn: [] };
   const match =
-    /^unique_key\s*=\s*(\S+)(?:\s+recompute_key\s*=\s*(\S+))?\s+lookback\s*=\s*(\d+)\s*([a-z]+)(?:\s+whole_on\s*=\s*(\S+))?$/i.exec(
+    /^unique_key\s*=\s*(\S+)(?:\s+recompute_key\s*=\s*(\S+))?(?:\s+lookback\s*=\s*(\d+)\s*([a-z]+))?(?:\s+whole_on\s*=\s*(\S+))?$/i.exec(
       text,
     );
   if (!match) return fail('is malformed');
-  const [, key, recompute = key, amount, unit, wholeOnText] = match as unknown as [
+  const [, key, recompute = key, amount, unit = 'second', wholeOnText] = match as unknown as [
     string,
     string,
     string | undefined,
-    string,
-    string,
+    string | undefined,
+    string | undefined,
     string | undefined,
   ];
-  if (!IDENTIFIER.test(key)) fail(`has a bad unique key "${key}"`);
+  if (!key.split(',').every((column) => IDENTIFIER.test(column))) fail(`has a bad unique key "${key}"`);
+  if (key.includes(',') && match[2] === undefined)
+    fail('needs a recompute_key with a unique key of several columns');
   if (!IDENTIFIER.test(recompute)) fail(`has a bad recompute key "${recompute}"`);
   const perUnit = LOOKBACK_UNITS[unit.toLowerCase().replace(/s$/, '')];
   if (perUnit === undefined) return fail(`has an unknown lookback unit "${unit}"`);
-  const lookbackSeconds = Number(amount) * perUnit;
-  if (!Number.isSafeInteger(lookbackSeconds) || lookbackSeconds <= 0) fail('needs a positive lookback');
+  const lookbackSeconds = amount === undefined ? 0 : Number(amount) * perUnit;
+  if (amount !== undefined && (!Number.isSafeInteger(lookbackSeconds) || lookbackSeconds <= 0))
+    fail('needs a positive lookback');
   const wholeOn = wholeOnText === undefined ? [] : wholeOnText.split(',').map((table) => table.trim());
   for (const table of wholeOn)
     if (!/^(bronze|silver|gold)\.[a-z_][a-z0-9_]*$/.test(table)) fail(`has a bad whole_on table "${table}"`);

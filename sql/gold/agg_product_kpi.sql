@@ -3,6 +3,7 @@
 -- test: not_null(order_date, product_id, category, units_sold, order_count, revenue_usd)
 -- test: unique(order_date, product_id, category)
 -- test: expression(units_sold > 0 and order_count > 0 and revenue_usd >= 0)
+-- incremental: unique_key=order_date,product_id,category recompute_key=order_date
 -- Cancelled orders excluded. revenue_usd = round(sum over the product's lines that day of
 -- (quantity * unit_price - discount_amount) * the order's rate_to_usd, 2): rounded once per row, not per line.
 with lines as (

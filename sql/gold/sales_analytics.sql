@@ -4,6 +4,7 @@
 -- test: unique(order_item_id)
 -- test: relationships(order_item_id; gold.fact_order_line_items.order_item_id)
 -- test[warn]: not_null(category, country_code)
+-- incremental: unique_key=order_item_id recompute_key=order_id whole_on=gold.dim_customers,gold.dim_products
 -- Point-in-time joins: the dimension version valid at ordered_at. A version's first row is treated as valid since
 -- forever, so an order placed before its customer's first extracted version still finds that version.
 -- No PII: only customer_key and non-identifying customer attributes.
