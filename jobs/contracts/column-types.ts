@@ -183,14 +183,18 @@ const TIMESTAMP =
 export function parseTimestamp(text: string): { epochMs: number; micros: number } | { reason: string } {
   const match = TIMESTAMP.exec(text);
   if (!match) return { reason: 'not ISO-8601' };
-  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((index) =>
-    Number(match[index] ?? 0),
-  ) as [number, number, number, number, number, number];
+  // Field by field, without arrays: every timestamp of every row passes here.
+  const year = Number(match[1]);
+  const month = Number(match[2]);
+  const day = Number(match[3]);
+  const hour = Number(match[4]);
+  const minute = Number(match[5]);
+  const second = match[6] === undefined ? 0 : Number(match[6]);
   if (!isCalendarDate(year, month, day)) return { reason: 'no such calendar day' };
   if (hour > 23 || minute > 59 || second > 59) return { reason: 'no such time of day' };
   const offsetMinutes = parseOffset(match[8]);
   if (offsetMinutes === null) return { reason: 'offset out of range (±14:00)' };
-  const fraction = (match[7] ?? '').padEnd(6, '0');
+  const fraction = match[7] === undefined ? '000000' : match[7].padEnd(6, '0');
   const millis = Number(fraction.slice(0, 3));
   const epochMs = utcMillis(year, month, day, hour, minute, second, millis) - offsetMinutes * 60_000;
   return { epochMs, micros: Number(fraction.slice(3)) };
@@ -236,10 +240,10 @@ export function isCalendarDate(year: number, month: number, day: number): boolea
 
 function daysInMonth(year: number, month: number): number {
   if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
-/** Date.UTC maps years 0-99 to 1900-1999; setUTCFullYear does not. */
+/** Date.UTC maps years 0-99 to 1900-1999 (setUTCFullYear does not), so only later years take it. */
 function utcMillis(
   year: number,
   month: number,
@@ -249,6 +253,7 @@ function utcMillis(
   second: number,
   millis: number,
 ): number {
+  if (year >= 100) return Date.UTC(year, month - 1, day, hour, minute, second, millis);
   const date = new Date(0);
   date.setUTCFullYear(year, month - 1, day);
   date.setUTCHours(hour, minute, second, millis);

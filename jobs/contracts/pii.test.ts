@@ -78,6 +78,20 @@ describe('PII classification in the contracts', () => {
     ).toEqual([null]); // anonymous: no key
   });
 
+  it('hashes a value again under a new key (recent hashes are kept per key), and stays right past the cache bound', () => {
+    const order = contractFor('orders');
+    const valuesFor = (id: string) => order.columns.map((column) => (column === 'customer_id' ? id : 'x'));
+    expect(order.derive(valuesFor('7'), KEY)).toEqual([hmac('7')]);
+    const rotated = 'another-key';
+    expect(order.derive(valuesFor('7'), rotated)).toEqual([
+      createHmac('sha256', rotated).update('7').digest('hex'),
+    ]);
+    expect(order.derive(valuesFor('7'), KEY)).toEqual([hmac('7')]);
+    for (let id = 0; id < 100_100; id += 1) order.derive(valuesFor(String(id)), KEY);
+    expect(order.derive(valuesFor('5'), KEY)).toEqual([hmac('5')]);
+    expect(order.derive(valuesFor('100099'), KEY)).toEqual([hmac('100099')]);
+  });
+
   it('refuses to derive a keyed hash without the key, naming the setting', () => {
     expect(() => contractFor('orders').derive([], undefined)).toThrow(
       'the orders contract hashes personal data: the PII hash key (PII_HASH_KEY) is needed',

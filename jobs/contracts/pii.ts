@@ -26,6 +26,26 @@ export function hmacHex(key: string, text: string): string {
   return createHmac('sha256', key).update(text, 'utf8').digest('hex');
 }
 
+/**
+ * Recent hashes under the current key: a customer id recurs in every event and order of that customer, and one
+ * HMAC costs ~3 µs against ~0.1 µs for a lookup. Bounded: emptied when full (or when the key changes).
+ */
+const recentHashes = { key: '', hashes: new Map<string, string>() };
+const RECENT_HASHES_MAX = 100_000;
+
+function cachedHmacHex(key: string, text: string): string {
+  if (recentHashes.key !== key || recentHashes.hashes.size >= RECENT_HASHES_MAX) {
+    recentHashes.key = key;
+    recentHashes.hashes.clear();
+  }
+  let hash = recentHashes.hashes.get(text);
+  if (hash === undefined) {
+    hash = hmacHex(key, text);
+    recentHashes.hashes.set(text, hash);
+  }
+  return hash;
+}
+
 /** SQL's trim(): spaces only, both ends (JavaScript's trim() would also take tabs and newlines). */
 function trimSpaces(text: string): string {
   return text.replace(/^ +| +$/g, '');
@@ -56,7 +76,7 @@ export function deriveValue(
   key: string,
 ): string | null {
   if (value === null) return null;
-  if (derived.kind === 'hmac') return hmacHex(key, value);
+  if (derived.kind === 'hmac') return cachedHmacHex(key, value);
   return maskByClass(pii, value);
 }
 

@@ -225,7 +225,7 @@ export async function validateRecords(
       const verdict = judge(contract, record, checkOptions);
       if (verdict.reasons.length === 0) {
         if (verdict.rescued) result.rescued += 1;
-        await staging.write(
+        const pushedBack = staging.write(
           csvLine(
             stagedCells(contract, verdict, record, {
               batchId: target.batchId,
@@ -234,6 +234,7 @@ export async function validateRecords(
             }),
           ),
         );
+        if (pushedBack) await pushedBack;
         result.staged += 1;
         continue;
       }
@@ -444,9 +445,13 @@ export class ObjectWriter {
     this.#done.catch(() => this.#body.destroy());
   }
 
-  async write(text: string): Promise<void> {
+  /**
+   * Adds text; returns a promise to await only when a chunk went out and the body pushes back (undefined
+   * otherwise), so the per-row path costs no promise.
+   */
+  write(text: string): Promise<void> | undefined {
     this.#pending += text;
-    if (this.#pending.length >= WRITE_CHUNK_CHARS) await this.#flush();
+    return this.#pending.length >= WRITE_CHUNK_CHARS ? this.#flush() : undefined;
   }
 
   async finish(): Promise<void> {
