@@ -91,6 +91,11 @@ const configSchema = z.object({
     .max(128)
     .regex(/^[A-Za-z0-9._:/-]+$/, 'may hold only letters, digits, ".", "_", ":", "/" and "-"')
     .optional(),
+  /**
+   * Worker threads `validate` checks raw batches on (one batch per thread at a time), when a run has at least two
+   * batches and 50,000 raw rows. Unset: the machine's cores, at most 4; 1 validates on the job's own thread.
+   */
+  VALIDATE_WORKERS: z.coerce.number().int().min(1).max(16).optional(),
   STREAM_GROUP_ID: z.string().min(1).default('ecomm-stream-ingest'),
   /**
    * Where a consumer group with no committed offset starts: the oldest event the broker keeps (earliest; events

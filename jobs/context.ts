@@ -28,6 +28,8 @@ export interface JobContext {
   /** Throws JobStoppedError between units of work once a stop was requested. */
   throwIfStopping(): void;
   lake(): ObjectStore;
+  /** The lake was opened by the caller (SharedAdapters), not from LAKE_URL: another thread cannot open the same. */
+  readonly sharedLake: boolean;
   stream(): EventStream;
   warehouse(): Promise<SqlDatabase>;
   source(): Promise<SqlDatabase>;
@@ -91,6 +93,7 @@ export function createJobContext(config: Config, options: ContextOptions = {}): 
     throwIfStopping() {
       if (context.signal.aborted) throw new JobStoppedError(String(context.signal.reason ?? 'signal'));
     },
+    sharedLake: shared.lake !== undefined,
     lake: () => {
       lake ??= openObjectStore(config.LAKE_URL);
       return lake;

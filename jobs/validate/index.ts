@@ -21,6 +21,7 @@ import { heldBackLines, isolateBatchFailure, reportBatchFailures } from '../ops/
 import { type BatchRow, batchesAwaitingValidation, markValidated } from '../ops/batches.ts';
 import { recordStep } from '../ops/pipeline-runs.ts';
 import { validateLineage } from './lineage.ts';
+import { startValidationThreads, THREADS_MIN_ROWS, threadCount, type ValidationThreads } from './threads.ts';
 
 /** Metadata columns validate appends to every staged row; bronze declares the same. */
 export const STAGING_META_COLUMNS = ['_rescued_data', '_batch_id', '_source_file'] as const;
@@ -89,22 +90,53 @@ export interface RawRecord {
  */
 export async function runValidate(
   context: JobContext,
-  options: { batchIds?: string[] } = {},
+  options: { batchIds?: string[]; threadsMinRows?: number } = {},
 ): Promise<ValidatedBatch[]> {
   const warehouse = await context.warehouse();
-  const results: ValidatedBatch[] = [];
-  for (const batch of await batchesAwaitingValidation(warehouse)) {
-    if (options.batchIds && !options.batchIds.includes(batch.batch_id)) continue;
-    context.throwIfStopping();
-    try {
-      results.push(await validateAndRecord(context, batch));
-    } catch (error) {
-      // A corrupt or truncated object fails its batch only; an outage or a stop request ends the job.
-      await isolateBatchFailure(context, batch.batch_id, 'validate', error);
+  const batches = (await batchesAwaitingValidation(warehouse)).filter(
+    (batch) => !options.batchIds || options.batchIds.includes(batch.batch_id),
+  );
+  const threads = threadsFor(context, batches, options.threadsMinRows ?? THREADS_MIN_ROWS);
+  const results = new Map<string, ValidatedBatch>();
+  const queue = [...batches];
+  let stopped: { error: unknown } | undefined;
+  // One lane per thread (one in all without threads): a lane takes the next batch until none is left or one
+  // failed in a way that ends the job (an outage, a stop request); the batches in hand are finished first.
+  const lane = async () => {
+    for (let batch = queue.shift(); batch && !stopped; batch = queue.shift()) {
+      try {
+        context.throwIfStopping();
+        results.set(batch.batch_id, await validateAndRecord(context, batch, threads));
+      } catch (error) {
+        // A corrupt or truncated object fails its batch only; an outage or a stop request ends the job.
+        try {
+          await isolateBatchFailure(context, batch.batch_id, 'validate', error);
+        } catch (ending) {
+          stopped ??= { error: ending };
+        }
+      }
     }
+  };
+  try {
+    await Promise.all(Array.from({ length: threads?.size ?? 1 }, lane));
+  } finally {
+    await threads?.close();
   }
+  if (stopped) throw stopped.error;
   await reportBatchFailures(warehouse, { runId: context.runId, now: context.now() }, 'batch');
-  return results;
+  return batches.flatMap((batch) => results.get(batch.batch_id) ?? []);
+}
+
+/**
+ * Worker threads for this run's batches (threads.ts), or null to validate on this thread: one batch, too few rows
+ * to pay for starting threads, VALIDATE_WORKERS=1, or a lake the caller opened (a test's instance a thread cannot
+ * share).
+ */
+function threadsFor(context: JobContext, batches: BatchRow[], minRows: number): ValidationThreads | null {
+  const size = threadCount(context.config.VALIDATE_WORKERS, batches.length);
+  const rows = batches.reduce((sum, batch) => sum + Number(batch.rows_raw ?? 0), 0);
+  if (size < 2 || rows < minRows || context.sharedLake) return null;
+  return startValidationThreads(size);
 }
 
 /** `ecomm validate`: one line per batch validated, then one per batch held back (the job still exits 0). */
@@ -118,11 +150,15 @@ export async function run(context: JobContext, _options: object, output: PrintLi
   return 0;
 }
 
-function validateAndRecord(context: JobContext, batch: BatchRow): Promise<ValidatedBatch> {
+function validateAndRecord(
+  context: JobContext,
+  batch: BatchRow,
+  threads: ValidationThreads | null,
+): Promise<ValidatedBatch> {
   return recordStep(
     context,
     { job: 'validate', step: batch.source, batchId: batch.batch_id },
-    () => validateBatch(context, batch),
+    () => validateBatch(context, batch, threads),
     {
       outcome: (validated) => ({
         rowsIn: validated.rowsIn,
@@ -136,25 +172,25 @@ function validateAndRecord(context: JobContext, batch: BatchRow): Promise<Valida
   );
 }
 
-async function validateBatch(context: JobContext, batch: BatchRow): Promise<ValidatedBatch> {
-  const contract = contractFor(batch.source);
-  const lake = context.lake();
-  const result = await validateRecords(
-    lake,
-    contract,
-    {
-      batchId: batch.batch_id,
-      source: batch.source,
-      ingestionDate: batch.ingestion_date,
-      rawKey: batch.raw_key,
-    },
-    await openRawRecords(lake, batch.raw_key, contract),
-    {
-      check: checkOptionsOf(context),
-      piiHashKey: await context.piiHashKey(),
-      replacesQuarantine: batch.quarantine_key !== null,
-    },
-  );
+async function validateBatch(
+  context: JobContext,
+  batch: BatchRow,
+  threads: ValidationThreads | null,
+): Promise<ValidatedBatch> {
+  const target: ValidationTarget = {
+    batchId: batch.batch_id,
+    source: batch.source,
+    ingestionDate: batch.ingestion_date,
+    rawKey: batch.raw_key,
+  };
+  const options = {
+    check: checkOptionsOf(context),
+    piiHashKey: await context.piiHashKey(),
+    replacesQuarantine: batch.quarantine_key !== null,
+  };
+  const result = threads
+    ? await threads.validate({ lakeUrl: context.config.LAKE_URL, source: batch.source, target, ...options })
+    : await validateOnThisThread(context.lake(), target, options);
   if (result.rowsIn !== batch.rows_raw) {
     throw new BatchDataError(
       `batch ${batch.batch_id}: rows do not reconcile (ledger ${batch.rows_raw} raw, read ${result.rowsIn} ` +
@@ -173,6 +209,21 @@ async function validateBatch(context: JobContext, batch: BatchRow): Promise<Vali
   });
   context.log.info({ job: 'validate', ...result, reasons: undefined }, 'validated');
   return result;
+}
+
+async function validateOnThisThread(
+  lake: ObjectStore,
+  target: ValidationTarget,
+  options: ValidationOptions,
+): Promise<ValidationOutcome> {
+  const contract = contractFor(target.source);
+  return validateRecords(
+    lake,
+    contract,
+    target,
+    await openRawRecords(lake, target.rawKey, contract),
+    options,
+  );
 }
 
 /** Where a batch's records came from and where its staged and quarantined rows go. */

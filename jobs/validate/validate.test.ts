@@ -2,6 +2,8 @@ import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectStore } from '../../adapters/storage/object-store.ts';
 import { type EmbeddedPlatform, openEmbeddedPlatform } from '../../test/harness.ts';
+import { loadConfig } from '../config.ts';
+import { createJobContext } from '../context.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
 import { envelopeOf } from '../lake/raw-batch.ts';
 import { registerBatch } from '../ops/batches.ts';
@@ -227,5 +229,104 @@ describe('validate never deletes in the lake', () => {
     expect(fresh.quarantineKey).toBeNull();
     expect(await lake.head(quarantineKey.replace('revalidated', 'clean'))).toBeUndefined();
     expect(deletes).toEqual([]);
+  });
+});
+
+describe('validate on worker threads (threads.ts)', () => {
+  it('stages and quarantines exactly what the job thread does, and still sets a damaged batch aside alone', async () => {
+    const db = await platform.context().warehouse();
+    await db.exec('delete from ops.batches');
+    const eventLines = (batch: number) =>
+      Array.from({ length: 400 }, (_, offset) =>
+        JSON.stringify(
+          envelopeOf({
+            topic: 'clickstream',
+            partition: batch,
+            offset,
+            key: 'k',
+            value: Buffer.from(
+              JSON.stringify({
+                event_id: `t${batch}-${offset}`,
+                event_type: offset % 7 === 0 ? 'no_such_type' : 'page_view',
+                occurred_at: '2026-10-01T10:00:00Z',
+                session_id: `s${offset % 13}`,
+                customer_id: offset % 5 === 0 ? null : offset % 50,
+                device: 'web',
+              }),
+            ),
+            timestamp: Date.parse('2026-10-01T10:00:05Z'),
+          }),
+        ),
+      ).join('\n');
+    const batches = [0, 1, 2, 3].map((batch) => ({
+      batchId: `threads-${batch}`,
+      rawKey: `raw/source=clickstream/ingestion_date=2026-10-01/threads-${batch}.ndjson.zst`,
+      // The last one is cut in half: not valid zstd.
+      body:
+        batch === 3
+          ? zstdCompressSync(`${eventLines(batch)}\n`).subarray(0, 300)
+          : zstdCompressSync(`${eventLines(batch)}\n`),
+    }));
+    const register = async () => {
+      await db.exec('delete from ops.batches');
+      for (const batch of batches) {
+        await platform.lake.put(batch.rawKey, batch.body);
+        await registerBatch(db, {
+          batchId: batch.batchId,
+          source: 'clickstream',
+          kind: 'topic',
+          ingestionDate: '2026-10-01',
+          rawKey: batch.rawKey,
+          rows: 400,
+          at: new Date(),
+        });
+      }
+    };
+    const stagedObjects = async () => {
+      const objects: Record<string, string> = {};
+      for await (const info of platform.lake.list(
+        'staging/source=clickstream/ingestion_date=2026-10-01/threads-',
+      ))
+        objects[info.key] = await new Response(
+          (await platform.lake.get(info.key)) as unknown as ReadableStream,
+        ).text();
+      return objects;
+    };
+    const summary = (results: Awaited<ReturnType<typeof runValidate>>) =>
+      results.map((result) => [result.batchId, result.staged, result.quarantined, [...result.reasons]]);
+    const failedBatches = async () =>
+      db.query<{ batch_id: string; failure_reason: string }>(
+        'select batch_id, failure_reason from ops.batches where failed_at is not null order by batch_id',
+      );
+
+    await register();
+    // A context that opens its lake from LAKE_URL, as the CLI does: the threads open the same lake.
+    const threaded = createJobContext(
+      loadConfig({
+        LAKE_URL: `file://${platform.folder}/lake`,
+        WAREHOUSE_URL: 'pglite://memory',
+        LOG_LEVEL: 'silent',
+        ECOMM_DEMO: '1',
+        VALIDATE_WORKERS: '2',
+      }),
+      { shared: { warehouse: db } },
+    );
+    expect(threaded.sharedLake).toBe(false);
+    const onThreads = await runValidate(threaded, { threadsMinRows: 0 });
+    const stagedOnThreads = await stagedObjects();
+    const failedOnThreads = await failedBatches();
+
+    await register();
+    const onThisThread = await runValidate(platform.context());
+    expect(summary(onThreads)).toEqual(summary(onThisThread));
+    expect(onThreads.map((result) => result.batchId)).toEqual(['threads-0', 'threads-1', 'threads-2']);
+    expect(onThreads[0]?.quarantined).toBeGreaterThan(0);
+    expect(stagedOnThreads).toEqual(await stagedObjects());
+    expect(Object.keys(stagedOnThreads)).toHaveLength(3);
+    expect(failedOnThreads).toEqual(await failedBatches());
+    expect(failedOnThreads).toEqual([
+      { batch_id: 'threads-3', failure_reason: expect.stringMatching(/is not valid zstd/) },
+    ]);
+    await threaded.close();
   });
 });
