@@ -1,4 +1,4 @@
-import { CLICKSTREAM_EVENT_TYPES, ORDER_EVENT_TYPES } from './event-topics.ts';
+import { CLICKSTREAM_EVENT_TYPES, ORDER_EVENT_TYPES, ORDER_EVENT_VERSIONS } from './event-topics.ts';
 import { CURRENCIES, ORDER_CHANNELS, ORDER_STATUSES } from './source-tables.ts';
 
 /** A rule on one field's value (as text), checked after its type; the message is the quarantine reason. */
@@ -61,5 +61,25 @@ export const BUSINESS_RULES: Record<string, Record<string, FieldRule>> = {
     event_id: notBlank,
     event_type: oneOf(ORDER_EVENT_TYPES),
     status: oneOf(ORDER_STATUSES),
+    schema_version: oneOf(Object.keys(ORDER_EVENT_VERSIONS)),
+    order_total: atLeast(0),
+    currency: oneOf(CURRENCIES),
   },
+};
+
+/** A rule across a record's checked values (text, null when absent): a reason when it fails, else null. */
+export type RecordRule = (valueOf: (column: string) => string | null) => string | null;
+
+/** A versioned contract: the fields the record's declared version (`schema_version`, absent: 1) requires. */
+const versionRequires =
+  (versions: Readonly<Record<string, readonly string[]>>): RecordRule =>
+  (valueOf) => {
+    const version = valueOf('schema_version') ?? '1';
+    const missing = (versions[version] ?? []).filter((column) => valueOf(column) === null);
+    return missing.length === 0 ? null : `schema_version ${version} requires ${missing.join(', ')}`;
+  };
+
+/** Rules over a whole record, checked once its fields passed. */
+export const RECORD_RULES: Record<string, RecordRule[]> = {
+  'order-events': [versionRequires(ORDER_EVENT_VERSIONS)],
 };

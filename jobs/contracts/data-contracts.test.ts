@@ -82,6 +82,42 @@ describe('data contracts', () => {
     );
   });
 
+  it('versions the order-events contract: v1 and v2 both pass, v2 requires its fields, unknown versions are refused', () => {
+    const contract = contractFor('order-events');
+    const v1 = {
+      event_id: 'o1',
+      event_type: 'order_created',
+      occurred_at: '2026-11-01T10:00:00Z',
+      order_id: 7,
+      status: 'pending',
+    };
+    const passed = (event: Record<string, unknown>) => {
+      const verdict = contract.check(event);
+      expect(verdict.reasons).toEqual([]);
+      return Object.fromEntries(contract.columns.map((column, index) => [column, verdict.values[index]]));
+    };
+    expect(passed(v1)).toMatchObject({ schema_version: null, order_total: null, currency: null });
+    expect(passed({ ...v1, schema_version: 1 })).toMatchObject({ schema_version: '1' });
+    const v2 = { ...v1, schema_version: 2, order_total: 123.4, currency: 'EUR' };
+    expect(passed(v2)).toMatchObject({ schema_version: '2', order_total: '123.4', currency: 'EUR' });
+    expect(contract.check({ ...v2, currency: undefined }).reasons).toEqual([
+      'schema_version 2 requires currency',
+    ]);
+    expect(contract.check({ ...v2, order_total: null, currency: null }).reasons).toEqual([
+      'schema_version 2 requires order_total, currency',
+    ]);
+    expect(contract.check({ ...v2, schema_version: 3 }).reasons).toEqual([
+      'schema_version: must be one of 1, 2',
+    ]);
+    expect(contract.check({ ...v2, order_total: -1, currency: 'XXX' }).reasons).toEqual([
+      'order_total: must be >= 0',
+      'currency: must be one of USD, EUR, GBP, JPY, AUD',
+    ]);
+    expect(contract.check({ ...v2, order_total: 1.234 }).reasons).toEqual([
+      expect.stringMatching(/^order_total: /),
+    ]);
+  });
+
   it('lets optional event fields be absent or null', () => {
     const verdict = contractFor('clickstream').check({
       event_id: 'e2',

@@ -1,5 +1,5 @@
 import type { ColumnTypeLookup } from '../../sql/dialects/macros.ts';
-import { BUSINESS_RULES, type FieldRule } from './business-rules.ts';
+import { BUSINESS_RULES, type FieldRule, RECORD_RULES } from './business-rules.ts';
 import {
   type Checked,
   type ColumnSpec,
@@ -117,6 +117,8 @@ function buildContract(
 ): DataContract {
   const fields = specs.map((column) => fieldCheck(source, column, format));
   const names = specs.map((column) => column.name);
+  const positions = new Map(names.map((name, index) => [name, index]));
+  const recordRules = RECORD_RULES[source] ?? [];
   const declared = new Set(names);
   const limitsFor = windowsOf(source, names);
   const streamLimits = windowsOf(source, STREAM_COLUMNS);
@@ -172,6 +174,11 @@ function buildContract(
       }
       if (rescued && Buffer.byteLength(JSON.stringify(rescued)) > MAX_TEXT_BYTES)
         reasons.push(`_rescued_data: undeclared fields take more than ${MAX_TEXT_BYTES} bytes`);
+      if (reasons.length === 0)
+        for (const rule of recordRules) {
+          const reason = rule((column) => values[positions.get(column) ?? -1] ?? null);
+          if (reason !== null) reasons.push(reason);
+        }
       if (reasons.length > 0) return { values: [], reasons, rescued };
       return { values, reasons: [], rescued };
     },

@@ -2,7 +2,7 @@
  * The event topics the platform consumes. Events are JSON objects; these are the declared fields
  * (anything else is rescued, not dropped). Every event has event_id (the dedup key) and occurred_at.
  */
-import { type ColumnSpec, CUSTOMER_KEY } from './source-tables.ts';
+import { type ColumnSpec, CUSTOMER_KEY, MONEY } from './source-tables.ts';
 
 export const CLICKSTREAM_EVENT_TYPES = [
   'page_view',
@@ -14,6 +14,16 @@ export const CLICKSTREAM_EVENT_TYPES = [
 ] as const;
 
 export const ORDER_EVENT_TYPES = ['order_created', 'order_status_changed'] as const;
+
+/**
+ * The versions of the order-events contract and the fields each requires beyond version 1 (docs/contracts.md): an
+ * event names its version in `schema_version` (absent: 1); every version stays valid, so old producers keep flowing.
+ * Version 2 carries the order's total and currency, so KPIs can be computed from the stream.
+ */
+export const ORDER_EVENT_VERSIONS: Readonly<Record<string, readonly string[]>> = {
+  '1': [],
+  '2': ['order_total', 'currency'],
+};
 
 export interface EventTopicSpec {
   /** Kafka topic name; also the lake `source=` name. */
@@ -52,6 +62,10 @@ export const EVENT_TOPICS: EventTopicSpec[] = [
       { name: 'occurred_at', type: 'timestamptz' },
       { name: 'order_id', type: 'int' },
       { name: 'status', type: 'text' },
+      // Version 2 (ORDER_EVENT_VERSIONS): optional here, required by the version's record rule.
+      { name: 'schema_version', type: 'int', nullable: true },
+      { name: 'order_total', type: 'numeric', nullable: true, ...MONEY },
+      { name: 'currency', type: 'text', nullable: true },
     ],
   },
 ];

@@ -20,7 +20,8 @@ export const CURRENCIES = ['USD', 'EUR', 'GBP', 'JPY', 'AUD'] as const;
 export const REPORTING_CURRENCY = 'USD';
 
 /** Amounts in an order's or a product's currency: the OLTP columns are numeric(12, 2). */
-const MONEY = { precision: 12, scale: 2 } as const;
+/** Amounts of money, as the source's numeric(12, 2) columns hold them. */
+export const MONEY = { precision: 12, scale: 2 } as const;
 
 /**
  * customer_key, the keyed hash of customer_id: how gold joins facts to customers without the source's id. Every

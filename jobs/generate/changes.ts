@@ -135,7 +135,8 @@ async function changeOrders(db: SqlDatabase, rng: Rng, at: string, count: number
 /**
  * The order-events that go with orders changed by applySourceChanges, as the generator's lifecycle events go with
  * the initial history: one `order_status_changed` per changed order, at the change time, carrying the status the
- * row now holds (read back from the source, so events and rows agree). Publish them with publishEvents. `at` must
+ * row now holds and its total and currency (contract version 2; read back from the source, so events and rows
+ * agree). Publish them with publishEvents. `at` must
  * be the applySourceChanges time, in whole seconds like every generated timestamp; event ids are seeded by `seed`
  * and `at`.
  */
@@ -147,8 +148,12 @@ export async function orderStatusEvents(
   if (!Number.isFinite(at.getTime()) || at.getTime() % 1000 !== 0)
     throw new Error('orderStatusEvents: at must be a valid date in whole seconds');
   const wanted = new Set(orderIds);
-  const rows = await db.query<{ order_id: number; status: string }>(
-    'SELECT order_id, status FROM public.orders WHERE updated_at = $1 ORDER BY order_id',
+  // The order's total as version 2 of the order-events contract carries it: its lines' net amounts, in its currency.
+  const rows = await db.query<{ order_id: number; status: string; currency: string; order_total: string }>(
+    `SELECT o.order_id, o.status, o.currency,
+       CAST(COALESCE(SUM(i.quantity * i.unit_price - i.discount_amount), 0) AS numeric(12, 2)) AS order_total
+     FROM public.orders o LEFT JOIN public.order_items i ON i.order_id = o.order_id
+     WHERE o.updated_at = $1 GROUP BY o.order_id, o.status, o.currency ORDER BY o.order_id`,
     [at.toISOString()],
   );
   const changed = rows.filter((row) => wanted.has(Number(row.order_id)));
@@ -169,6 +174,9 @@ export async function orderStatusEvents(
       occurred_at: occurredAt,
       order_id: Number(row.order_id),
       status: row.status,
+      schema_version: 2,
+      order_total: Number(row.order_total),
+      currency: row.currency,
     }),
     timestamp: at.getTime(),
   }));

@@ -133,14 +133,17 @@ describe('loadSourceDatabase', () => {
     expect(await tableCounts(db)).toEqual(expectedCounts);
   });
 
-  it('orderStatusEvents gives one contract-valid order_status_changed per changed order, with its new status', async () => {
+  it('orderStatusEvents gives one contract-valid (v2) order_status_changed per changed order, with its new status and total', async () => {
     await loadSourceDatabase(db, data, { replace: true });
     const at = new Date('2024-06-01T07:00:00Z');
     const changed = await applySourceChanges(db, { seed: 3, at, orders: 6 });
     const events = await orderStatusEvents(db, { seed: 3, at, orderIds: changed.orders });
 
-    const statuses = await db.query<{ order_id: number; status: string }>(
-      'SELECT order_id, status FROM public.orders WHERE updated_at = $1 ORDER BY order_id',
+    const statuses = await db.query<{ order_id: number; status: string; currency: string; total: string }>(
+      `SELECT o.order_id, o.status, o.currency,
+         (SELECT CAST(COALESCE(SUM(quantity * unit_price - discount_amount), 0) AS varchar(20))
+          FROM public.order_items i WHERE i.order_id = o.order_id) AS total
+       FROM public.orders o WHERE updated_at = $1 ORDER BY order_id`,
       [at.toISOString()],
     );
     expect(events.map((event) => event.key)).toEqual(changed.orders.map(String));
@@ -155,6 +158,10 @@ describe('loadSourceDatabase', () => {
         occurred_at: '2024-06-01T07:00:00Z',
         order_id: statuses[index]?.order_id,
         status: statuses[index]?.status,
+        // Contract version 2: the order's lines' net total in its currency.
+        schema_version: 2,
+        order_total: Number(statuses[index]?.total),
+        currency: statuses[index]?.currency,
       });
       expect(contractFor('order-events').check(payload, { now: at }).reasons).toEqual([]);
     });
