@@ -68,14 +68,14 @@ export const BUSINESS_RULES: Record<string, Record<string, FieldRule>> = {
 };
 
 /** A rule across a record's checked values (text, null when absent): a reason when it fails, else null. */
-export type RecordRule = (valueOf: (column: string) => string | null) => string | null;
+export type RecordRule = (fieldValue: (column: string) => string | null) => string | null;
 
 /** A versioned contract: the fields the record's declared version (`schema_version`, absent: 1) requires. */
 const versionRequires =
   (versions: Readonly<Record<string, readonly string[]>>): RecordRule =>
-  (valueOf) => {
-    const version = valueOf('schema_version') ?? '1';
-    const missing = (versions[version] ?? []).filter((column) => valueOf(column) === null);
+  (fieldValue) => {
+    const version = fieldValue('schema_version') ?? '1';
+    const missing = (versions[version] ?? []).filter((column) => fieldValue(column) === null);
     return missing.length === 0 ? null : `schema_version ${version} requires ${missing.join(', ')}`;
   };
 

@@ -21,6 +21,7 @@ import { heldBackLines, isolateBatchFailure, reportBatchFailures } from '../ops/
 import { type BatchRow, batchesAwaitingValidation, markValidated } from '../ops/batches.ts';
 import { recordStep } from '../ops/pipeline-runs.ts';
 import { validateLineage } from './lineage.ts';
+import type { ValidatedBatch, ValidationOutcome, ValidationTarget } from './outcome.ts';
 import { startValidationThreads, THREADS_MIN_ROWS, threadCount, type ValidationThreads } from './threads.ts';
 
 /** Metadata columns validate appends to every staged row; bronze declares the same. */
@@ -58,16 +59,6 @@ export function stagedCells(
     meta.batchId,
     meta.sourceFile,
   ];
-}
-
-export interface ValidatedBatch {
-  batchId: string;
-  source: string;
-  rowsIn: number;
-  staged: number;
-  quarantined: number;
-  rescued: number;
-  reasons: Map<string, number>;
 }
 
 /** One record as read from raw: its 1-based row number, the fields, or why it could not even be read. */
@@ -224,20 +215,6 @@ async function validateOnThisThread(
     await openRawRecords(lake, target.rawKey, contract),
     options,
   );
-}
-
-/** Where a batch's records came from and where its staged and quarantined rows go. */
-export interface ValidationTarget {
-  batchId: string;
-  source: string;
-  ingestionDate: string;
-  rawKey: string;
-}
-
-export interface ValidationOutcome extends ValidatedBatch {
-  stagedKey: string;
-  /** Null when nothing was quarantined (an older quarantine object of the same batch is emptied). */
-  quarantineKey: string | null;
 }
 
 /**

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { CheckOptions } from '../contracts/data-contracts.ts';
 import { BatchDataError, type BatchErrorKind } from '../ops/batch-errors.ts';
-import type { ValidationOutcome, ValidationTarget } from './index.ts';
+import type { ValidationOutcome, ValidationTarget } from './outcome.ts';
 
 /** Below this many raw rows in all, starting threads (each loads the job's modules) costs more than it saves. */
 export const THREADS_MIN_ROWS = 50_000;
