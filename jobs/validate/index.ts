@@ -22,6 +22,10 @@ import { type BatchRow, batchesAwaitingValidation, markValidated } from '../ops/
 import { recordStep } from '../ops/pipeline-runs.ts';
 import { validateLineage } from './lineage.ts';
 import type { ValidatedBatch, ValidationOutcome, ValidationTarget } from './outcome.ts';
+
+// The job's entry names what other jobs may use of it (jobs/job-layout.test.ts); the types live apart for threads.ts.
+export type { ValidatedBatch, ValidationOutcome, ValidationTarget } from './outcome.ts';
+
 import { startValidationThreads, THREADS_MIN_ROWS, threadCount, type ValidationThreads } from './threads.ts';
 
 /** Metadata columns validate appends to every staged row; bronze declares the same. */

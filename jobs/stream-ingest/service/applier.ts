@@ -39,8 +39,12 @@ import {
   streamBacklog,
 } from '../../ops/batches.ts';
 import { recordRun } from '../../ops/pipeline-runs.ts';
-import { checkOptionsOf, openRawRecords, validateRecords } from '../../validate/index.ts';
-import type { ValidationOutcome } from '../../validate/outcome.ts';
+import {
+  checkOptionsOf,
+  openRawRecords,
+  type ValidationOutcome,
+  validateRecords,
+} from '../../validate/index.ts';
 import { type BackpressureState, newBackpressureState, type Persist } from '../backpressure.ts';
 import { applyLineage } from './apply-lineage.ts';
 import {
