@@ -27,17 +27,22 @@ export interface PlannedCustomer {
  * the year before the window, ~12% inside it. Nothing is later than the window end.
  */
 export function generateCustomers(rng: Rng, count: number, window: TimeWindow): PlannedCustomer[] {
-  const signups: number[] = [];
+  return [...customerStream(rng, count, window)];
+}
+
+/** generateCustomers one at a time: only the sign-up times are held (all are drawn before the first row). */
+export function* customerStream(rng: Rng, count: number, window: TimeWindow): Generator<PlannedCustomer> {
+  const signups = new Float64Array(count);
   for (let index = 0; index < count; index += 1) {
     const isNew = rng.chance(NEW_CUSTOMER_SHARE);
     const from = isNew ? window.start : window.end - 365 * DAY;
     const to = isNew ? window.end - HOUR : window.start;
-    signups.push(rng.int(from, to - 1));
+    signups[index] = rng.int(from, to - 1);
   }
-  signups.sort((a, b) => a - b);
+  signups.sort();
 
   const countryWeights = COUNTRIES.map((country) => [country, country.weight] as const);
-  return signups.map((signedUpAt, index) => {
+  for (const [index, signedUpAt] of signups.entries()) {
     const customerId = index + 1;
     const country = rng.weighted(countryWeights);
     const firstName = rng.pick(FIRST_NAMES);
@@ -59,8 +64,39 @@ export function generateCustomers(rng: Rng, count: number, window: TimeWindow): 
       created_at: isoSeconds(signedUpAt),
       updated_at: isoSeconds(updatedAt),
     };
-    return { row, signedUpAt, currency: country.currency };
-  });
+    yield { row, signedUpAt, currency: country.currency };
+  }
+}
+
+/**
+ * What orders and sessions need of the customers, without their rows: customer i (0-based) has customer_id i + 1,
+ * signed up at signedUpAt[i] (ascending) and pays in currencies[currencyOf[i]] by default.
+ */
+export interface CustomerDirectory {
+  signedUpAt: Float64Array;
+  currencyOf: Uint8Array;
+  currencies: string[];
+}
+
+export function customerDirectory(customers: Iterable<PlannedCustomer>, count: number): CustomerDirectory {
+  const directory: CustomerDirectory = {
+    signedUpAt: new Float64Array(count),
+    currencyOf: new Uint8Array(count),
+    currencies: [],
+  };
+  for (const customer of customers) {
+    const index = customer.row.customer_id - 1;
+    directory.signedUpAt[index] = customer.signedUpAt;
+    let code = directory.currencies.indexOf(customer.currency);
+    if (code === -1) code = directory.currencies.push(customer.currency) - 1;
+    directory.currencyOf[index] = code;
+  }
+  return directory;
+}
+
+/** The currency customer `index` (0-based) pays in by default. */
+export function customerCurrency(directory: CustomerDirectory, index: number): string {
+  return at(directory.currencies, directory.currencyOf[index] ?? -1);
 }
 
 function fakeEmail(rng: Rng, firstName: string, lastName: string, customerId: number): string {
@@ -83,12 +119,12 @@ function fakePhone(rng: Rng, callingCode: string): string {
 }
 
 /** Index of the first customer who signed up after `time` (customers are sorted by sign-up). */
-export function customersSignedUpBy(customers: readonly PlannedCustomer[], time: number): number {
+export function customersSignedUpBy(customers: CustomerDirectory, time: number): number {
   let low = 0;
-  let high = customers.length;
+  let high = customers.signedUpAt.length;
   while (low < high) {
     const middle = (low + high) >>> 1;
-    if (at(customers, middle).signedUpAt <= time) low = middle + 1;
+    if ((customers.signedUpAt[middle] ?? Number.POSITIVE_INFINITY) <= time) low = middle + 1;
     else high = middle;
   }
   return low;

@@ -1,7 +1,7 @@
-import { customersSignedUpBy, type PlannedCustomer } from './customers.ts';
-import type { PlannedOrder } from './orders.ts';
-import { isOrderable, type PlannedProduct } from './product-catalog.ts';
-import { at, type Rng, weightedIndexSampler } from './random.ts';
+import { type CustomerDirectory, customersSignedUpBy } from './customers.ts';
+import type { PlannedOrder, StatusChange } from './orders.ts';
+import { type OrderableCatalog, orderableProduct } from './product-catalog.ts';
+import type { Rng } from './random.ts';
 import { HOUR, isoSeconds, type TimeWindow } from './time.ts';
 
 export const CLICKSTREAM = 'clickstream';
@@ -39,85 +39,120 @@ interface Step {
 export interface EventInputs {
   scale: number;
   window: TimeWindow;
-  customers: readonly PlannedCustomer[];
-  products: readonly PlannedProduct[];
+  customers: CustomerDirectory;
+  catalog: OrderableCatalog;
   orders: readonly PlannedOrder[];
 }
 
 /**
  * Clickstream sessions (a purchase funnel for every web/mobile order, plus abandoned sessions dropping off at
- * each step) and order lifecycle events, each topic sorted by occurred_at.
+ * each step) and order lifecycle events, each topic sorted by occurred_at. The rng draws for every order's purchase
+ * session (in order_id order), then every abandoned session, then every order's lifecycle events: the streaming
+ * generator (event-streams.ts) replays those three parts in the same order.
  */
 export function generateEvents(rng: Rng, inputs: EventInputs): LogicalEvent[] {
   const clicks: LogicalEvent[] = [];
-  const active = inputs.products.filter(isOrderable);
-  const pickProduct = weightedIndexSampler(active.map((product) => product.popularity));
-  const randomProductId = () => at(active, pickProduct(rng)).row.product_id;
-
-  const emit = (session: Session, start: number, steps: Step[]) => {
-    let time = start;
-    for (const step of steps) {
-      time += step.gap;
-      clicks.push({
-        topic: CLICKSTREAM,
-        key: session.id,
-        occurredAt: time,
-        payload: {
-          event_id: rng.uuid(),
-          event_type: step.type,
-          occurred_at: '',
-          session_id: session.id,
-          customer_id: session.customerId,
-          device: session.device,
-          page_url: step.pageUrl,
-          product_id: step.productId ?? null,
-          quantity: step.quantity ?? null,
-          order_id: step.orderId ?? null,
-        },
-      });
-    }
-  };
-
-  for (const order of inputs.orders) {
-    if (order.row.channel !== 'web' && order.row.channel !== 'mobile') continue;
-    const device = order.row.channel === 'web' ? 'web' : rng.chance(0.6) ? 'app' : 'mobile';
-    const session: Session = { id: rng.uuid(), customerId: order.customerId, device };
-    const steps = purchaseSteps(rng, order, randomProductId);
-    const duration = steps.reduce((sum, step) => sum + step.gap, 0);
-    emit(session, order.orderedAt - duration, steps);
-  }
-
-  const abandoned = Math.round(ABANDONED_SESSIONS * inputs.scale);
-  const { window, customers } = inputs;
-  for (let index = 0; index < abandoned; index += 1) {
-    const start = rng.int(window.start, window.end - 2 * HOUR);
-    const eligible = customersSignedUpBy(customers, start);
-    const customerId =
-      eligible === 0 || rng.chance(ANONYMOUS_SHARE)
-        ? null
-        : at(customers, rng.int(0, eligible - 1)).row.customer_id;
-    const session: Session = { id: rng.uuid(), customerId, device: rng.pick(['web', 'mobile', 'app']) };
-    emit(session, start, abandonedSteps(rng, randomProductId));
-  }
-
+  const randomProductId = productPicker(inputs.catalog);
+  for (const order of inputs.orders) clicks.push(...purchaseSession(rng, order, randomProductId));
+  for (let index = 0; index < abandonedSessionCount(inputs.scale); index += 1)
+    clicks.push(...abandonedSession(rng, inputs, randomProductId));
   const orderEvents: LogicalEvent[] = [];
-  for (const order of inputs.orders) {
-    order.history.forEach((change, index) => {
-      orderEvents.push({
-        topic: ORDER_EVENTS,
-        key: String(order.row.order_id),
-        occurredAt: change.at,
-        payload: {
-          event_id: rng.uuid(),
-          event_type: index === 0 ? 'order_created' : 'order_status_changed',
-          occurred_at: '',
-          order_id: order.row.order_id,
-          status: change.status,
-        },
-      });
-    });
-  }
+  for (const order of inputs.orders) orderEvents.push(...orderLifecycle(rng, order));
   return [...sortByTime(clicks), ...sortByTime(orderEvents)];
+}
+
+export type ProductPicker = (rng: Rng) => number;
+
+/** A product_id drawn by popularity among the orderable products. */
+export function productPicker(catalog: OrderableCatalog): ProductPicker {
+  return (rng) => orderableProduct(catalog, catalog.pick(rng)).product_id;
+}
+
+/** The browsing session that ended in a web or mobile order (none for the other channels), in time order. */
+export function purchaseSession(
+  rng: Rng,
+  order: PlannedOrder,
+  randomProductId: ProductPicker,
+): LogicalEvent[] {
+  if (order.row.channel !== 'web' && order.row.channel !== 'mobile') return [];
+  const device = order.row.channel === 'web' ? 'web' : rng.chance(0.6) ? 'app' : 'mobile';
+  const session: Session = { id: rng.uuid(), customerId: order.customerId, device };
+  const steps = purchaseSteps(rng, order, () => randomProductId(rng));
+  const duration = steps.reduce((sum, step) => sum + step.gap, 0);
+  return sessionEvents(rng, session, order.orderedAt - duration, steps);
+}
+
+export function abandonedSessionCount(scale: number): number {
+  return Math.round(ABANDONED_SESSIONS * scale);
+}
+
+/** One browsing session that ends without a purchase, at a random time of the window, in time order. */
+export function abandonedSession(
+  rng: Rng,
+  inputs: Pick<EventInputs, 'window' | 'customers'>,
+  randomProductId: ProductPicker,
+): LogicalEvent[] {
+  const { window, customers } = inputs;
+  const start = rng.int(window.start, window.end - 2 * HOUR);
+  const eligible = customersSignedUpBy(customers, start);
+  const customerId = eligible === 0 || rng.chance(ANONYMOUS_SHARE) ? null : rng.int(0, eligible - 1) + 1;
+  const session: Session = { id: rng.uuid(), customerId, device: rng.pick(['web', 'mobile', 'app']) };
+  return sessionEvents(
+    rng,
+    session,
+    start,
+    abandonedSteps(rng, () => randomProductId(rng)),
+  );
+}
+
+/** order_created, then one order_status_changed per later status, in time order: one event_id drawn for each. */
+export function orderLifecycle(rng: Rng, order: PlannedOrder): LogicalEvent[] {
+  return order.history.map((change, step) => lifecycleEvent(order.row.order_id, change, step, rng.uuid()));
+}
+
+/** The event of an order's `step`-th status (0: the order was created). */
+export function lifecycleEvent(
+  orderId: number,
+  change: StatusChange,
+  step: number,
+  eventId: string,
+): LogicalEvent {
+  return {
+    topic: ORDER_EVENTS,
+    key: String(orderId),
+    occurredAt: change.at,
+    payload: {
+      event_id: eventId,
+      event_type: step === 0 ? 'order_created' : 'order_status_changed',
+      occurred_at: '',
+      order_id: orderId,
+      status: change.status,
+    },
+  };
+}
+
+function sessionEvents(rng: Rng, session: Session, start: number, steps: Step[]): LogicalEvent[] {
+  let time = start;
+  return steps.map((step) => {
+    time += step.gap;
+    return {
+      topic: CLICKSTREAM,
+      key: session.id,
+      occurredAt: time,
+      payload: {
+        event_id: rng.uuid(),
+        event_type: step.type,
+        occurred_at: '',
+        session_id: session.id,
+        customer_id: session.customerId,
+        device: session.device,
+        page_url: step.pageUrl,
+        product_id: step.productId ?? null,
+        quantity: step.quantity ?? null,
+        order_id: step.orderId ?? null,
+      },
+    };
+  });
 }
 
 /** Stable sort by occurred_at; fills in the ISO occurred_at field. */
@@ -126,10 +161,13 @@ function sortByTime(events: LogicalEvent[]): LogicalEvent[] {
     .map((event, index) => ({ event, index }))
     .sort((a, b) => a.event.occurredAt - b.event.occurredAt || a.index - b.index)
     .map(({ event }) => event);
-  for (const event of sorted) {
-    event.payload.occurred_at = isoSeconds(event.occurredAt);
-  }
+  for (const event of sorted) stampOccurredAt(event);
   return sorted;
+}
+
+/** The payload's occurred_at, left empty until the event's place in its topic is known. */
+export function stampOccurredAt(event: LogicalEvent): void {
+  event.payload.occurred_at = isoSeconds(event.occurredAt);
 }
 
 const LANDING_PAGES = ['/', '/', '/deals', '/new-arrivals', '/search'];

@@ -4,14 +4,14 @@ import {
   assertSourceEmpty,
   createSourceSchema,
   ensureEventTopics,
-  eventsBeyondRetention,
   loadSourceDatabase,
   nonEmptyTopics,
   publishEvents,
   retentionCovering,
+  retentionWatch,
 } from './source-writer.ts';
-import { generateStoreData } from './store-data.ts';
-import type { GenerateOptions, GenerateResult } from './types.ts';
+import { streamStoreData } from './store-stream.ts';
+import type { EventMessage, GenerateOptions, GenerateResult } from './types.ts';
 
 export interface GenerateJobOptions extends GenerateOptions {
   db: SqlDatabase;
@@ -23,20 +23,25 @@ export interface GenerateJobOptions extends GenerateOptions {
   replace?: boolean;
   /** The wall clock the topics' retention is measured from (default: now). */
   now?: Date;
+  /**
+   * Return the anomalies manifest (default true). Without it the job's memory does not grow with the scale: the
+   * manifest is the one list that does (about 1 entry per 30 messages).
+   */
+  manifest?: boolean;
 }
 
 /**
- * `ecomm generate`: seeds the source database and the event stream with the deterministic synthetic store.
+ * `ecomm generate`: seeds the source database and the event stream with the deterministic synthetic store,
+ * generated while it is written (streamStoreData), so memory does not grow with the scale.
  * Checks both targets before writing to either, so a refusal leaves everything untouched.
  */
 export async function generate(options: GenerateJobOptions): Promise<GenerateResult> {
   const { db, stream, seed, scale, asOf, replace = false } = options;
-  const data = generateStoreData({ seed, scale, asOf });
+  const store = streamStoreData({ seed, scale, asOf }, { manifest: options.manifest ?? true });
 
   await createSourceSchema(db);
   const now = options.now ?? new Date();
-  let oldest = now.getTime();
-  for (const event of data.events) if (event.timestamp < oldest) oldest = event.timestamp;
+  const oldest = Math.min(now.getTime(), store.oldestMessageMs ?? now.getTime());
   await ensureEventTopics(stream, retentionCovering(oldest, now));
   if (!replace) {
     await assertSourceEmpty(db);
@@ -49,8 +54,20 @@ export async function generate(options: GenerateJobOptions): Promise<GenerateRes
     }
   }
 
-  const trimmedByRetention = await eventsBeyondRetention(stream, data.events, now);
-  const tableCounts = await loadSourceDatabase(db, data, { replace });
-  const topicCounts = await publishEvents(stream, data.events);
-  return { counts: { ...tableCounts, ...topicCounts }, anomalies: data.anomalies, trimmedByRetention };
+  const retention = await retentionWatch(stream, now);
+  const tableCounts = await loadSourceDatabase(db, store, { replace });
+  const topicCounts = await publishEvents(stream, watched(store.messages(), retention.see));
+  return {
+    counts: { ...tableCounts, ...topicCounts },
+    anomalies: store.anomalies,
+    anomalyCount: store.anomalyCount,
+    trimmedByRetention: retention.losses(),
+  };
+}
+
+function* watched(messages: Iterable<EventMessage>, see: (message: EventMessage) => void) {
+  for (const message of messages) {
+    see(message);
+    yield message;
+  }
 }

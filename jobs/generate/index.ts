@@ -4,6 +4,7 @@
  */
 import type { JobContext, PrintLine } from '../context.ts';
 import { generate } from './generate.ts';
+import { generateInWorker, generatesInWorker } from './worker-host.ts';
 
 export { ANOMALY_FRACTIONS, MIN_PER_KIND } from './anomalies.ts';
 export {
@@ -58,18 +59,21 @@ export async function run(
   options: GenerateCommandOptions,
   output: PrintLine,
 ): Promise<number> {
-  const result = await generate({
-    db: await context.source(),
-    stream: context.stream(),
+  const job = {
     seed: options.seed ?? 42,
     scale: options.scale ?? 1,
     asOf: options.asOf ?? todayUtc(context.now()),
     replace: options.replace ?? false,
     now: context.now(),
-  });
+    // Only counted here: the manifest would be the one part of the job's memory that grows with the scale.
+    manifest: false,
+  };
+  const result = generatesInWorker(context)
+    ? await generateInWorker(context, job)
+    : await generate({ db: await context.source(), stream: context.stream(), ...job });
   for (const [source, count] of Object.entries(result.counts))
     output(`generated ${source.padEnd(14)} ${count}`);
-  output(`injected ${result.anomalies.length} bad records (see docs/generator.md)`);
+  output(`injected ${result.anomalyCount} bad records (see docs/generator.md)`);
   for (const trimmed of result.trimmedByRetention)
     output(
       `warning: ${trimmed.events} ${trimmed.topic} events are older than the topic's retention ` +

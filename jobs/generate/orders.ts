@@ -1,13 +1,16 @@
-import { customersSignedUpBy, type PlannedCustomer } from './customers.ts';
-import { fxLookup, isOrderable, type PlannedProduct } from './product-catalog.ts';
-import { at, type Rng, weightedIndexSampler } from './random.ts';
+import { type CustomerDirectory, customerCurrency, customersSignedUpBy } from './customers.ts';
+import { fxLookup, type OrderableCatalog, orderableProduct } from './product-catalog.ts';
+import { at, type Rng, type RngState, resumeRng, weightedIndexSampler } from './random.ts';
 import { DAY, HOUR, isoDate, isoSeconds, MINUTE, roundMoney, type TimeWindow, WINDOW_DAYS } from './time.ts';
 import type { FxRateRow, OrderItemRow, OrderRow } from './types.ts';
 import { FREE_SHIPPING_USD, SHIPPING_FEE } from './words.ts';
 
+/** The statuses an order goes through (the source's ORDER_STATUSES, without the anomalies' unknown ones). */
+export const LIFECYCLE_STATUSES = ['pending', 'shipped', 'delivered', 'cancelled'] as const;
+
 export interface StatusChange {
   at: number;
-  status: 'pending' | 'shipped' | 'delivered' | 'cancelled';
+  status: (typeof LIFECYCLE_STATUSES)[number];
 }
 
 export interface PlannedOrder {
@@ -52,42 +55,77 @@ const HOUR_WEIGHTS = [2, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 7, 8, 7, 6, 6, 7, 8, 9, 1
 
 export interface OrderInputs {
   count: number;
-  customers: readonly PlannedCustomer[];
-  products: readonly PlannedProduct[];
+  customers: CustomerDirectory;
+  catalog: OrderableCatalog;
   fxRates: readonly FxRateRow[];
   window: TimeWindow;
 }
 
 /** Orders (order_id serial in time order) with their items and status history. */
 export function generateOrders(rng: Rng, inputs: OrderInputs): PlannedOrder[] {
+  return [...orderStream(planOrderTimes(rng, inputs.count, inputs.window), inputs)];
+}
+
+/**
+ * The orders' times, drawn before any order (and sorted, so order_id follows time), and where the orders stream
+ * goes on from: every pass over the orders replays them from here instead of keeping them.
+ */
+export interface OrderTimes {
+  times: Float64Array;
+  rest: RngState;
+}
+
+/**
+ * Order times spread over the window with a weekly rhythm, slight growth and a daily curve; sorted.
+ * Nothing before window start + 1 hour, so the browsing session before an order stays inside the window.
+ */
+export function planOrderTimes(rng: Rng, count: number, window: TimeWindow): OrderTimes {
+  const dayWeights: number[] = [];
+  for (let day = 0; day < WINDOW_DAYS; day += 1) {
+    const weekday = new Date((window.start + day * DAY) * 1000).getUTCDay();
+    const weekend = weekday === 0 || weekday === 6 ? 1.25 : 1;
+    dayWeights.push(weekend * (1 + (0.3 * day) / WINDOW_DAYS));
+  }
+  const pickDay = weightedIndexSampler(dayWeights);
+  const pickHour = weightedIndexSampler(HOUR_WEIGHTS);
+  const times = new Float64Array(count);
+  for (let index = 0; index < count; index += 1) {
+    const dayStart = window.start + pickDay(rng) * DAY;
+    const time = dayStart + pickHour(rng) * HOUR + rng.int(0, HOUR - 1);
+    times[index] = Math.max(time, window.start + HOUR);
+  }
+  return { times: times.sort(), rest: rng.state() };
+}
+
+/** The orders one at a time, each drawn from where the one before left the stream (a fresh replay per call). */
+export function* orderStream(planned: OrderTimes, inputs: OrderInputs): Generator<PlannedOrder> {
+  const rng = resumeRng(planned.rest);
   const { window, customers } = inputs;
-  const times = orderTimes(rng, inputs.count, window);
-  const active = inputs.products.filter(isOrderable);
-  if (active.length === 0) throw new Error('generate: no active products to order');
-  const pickProduct = weightedIndexSampler(active.map((product) => product.popularity));
+  const { catalog } = inputs;
   const fx = fxLookup(inputs.fxRates);
-  const oldestSignup = at(customers, 0).signedUpAt;
+  const oldestSignup = customers.signedUpAt[0] ?? 0;
 
   let nextItemId = 1;
-  return times.map((orderedAt, index) => {
+  for (const [index, orderedAt] of planned.times.entries()) {
     const orderId = index + 1;
     const eligible = Math.max(
       1,
       customersSignedUpBy(customers, Math.max(oldestSignup, orderedAt - 10 * MINUTE)),
     );
-    const customer = at(customers, rng.int(0, eligible - 1));
+    const customerIndex = rng.int(0, eligible - 1);
+    const customerId = customerIndex + 1;
     const channel = rng.weighted(CHANNELS);
-    const currency = rng.chance(0.85) ? customer.currency : 'USD';
+    const currency = rng.chance(0.85) ? customerCurrency(customers, customerIndex) : 'USD';
     const date = isoDate(orderedAt);
     const orderRate = fx(date, currency);
     const stamp = isoSeconds(orderedAt);
 
-    const lineCount = Math.min(rng.weighted(ITEMS_PER_ORDER), active.length);
+    const lineCount = Math.min(rng.weighted(ITEMS_PER_ORDER), catalog.productIds.length);
     const chosen = new Set<number>();
-    while (chosen.size < lineCount) chosen.add(pickProduct(rng));
+    while (chosen.size < lineCount) chosen.add(catalog.pick(rng));
     let subtotalUsd = 0;
     const items: OrderItemRow[] = [...chosen].map((productIndex) => {
-      const product = at(active, productIndex).row;
+      const product = orderableProduct(catalog, productIndex);
       const quantity = rng.weighted(QUANTITY);
       const converted = (product.unit_price * fx(date, product.currency)) / orderRate;
       const unitPrice = Math.max(roundMoney(converted, currency), currency === 'JPY' ? 1 : 0.01);
@@ -115,7 +153,7 @@ export function generateOrders(rng: Rng, inputs: OrderInputs): PlannedOrder[] {
       channel === 'store' || subtotalUsd >= FREE_SHIPPING_USD ? 0 : (SHIPPING_FEE[currency] ?? 0);
     const row: OrderRow = {
       order_id: orderId,
-      customer_id: customer.row.customer_id,
+      customer_id: customerId,
       ordered_at: stamp,
       status: last.status,
       channel,
@@ -124,30 +162,8 @@ export function generateOrders(rng: Rng, inputs: OrderInputs): PlannedOrder[] {
       created_at: stamp,
       updated_at: isoSeconds(last.at),
     };
-    return { row, items, orderedAt, customerId: customer.row.customer_id, history };
-  });
-}
-
-/**
- * Order times spread over the window with a weekly rhythm, slight growth and a daily curve; sorted.
- * Nothing before window start + 1 hour, so the browsing session before an order stays inside the window.
- */
-function orderTimes(rng: Rng, count: number, window: TimeWindow): number[] {
-  const dayWeights: number[] = [];
-  for (let day = 0; day < WINDOW_DAYS; day += 1) {
-    const weekday = new Date((window.start + day * DAY) * 1000).getUTCDay();
-    const weekend = weekday === 0 || weekday === 6 ? 1.25 : 1;
-    dayWeights.push(weekend * (1 + (0.3 * day) / WINDOW_DAYS));
+    yield { row, items, orderedAt, customerId, history };
   }
-  const pickDay = weightedIndexSampler(dayWeights);
-  const pickHour = weightedIndexSampler(HOUR_WEIGHTS);
-  const times: number[] = [];
-  for (let index = 0; index < count; index += 1) {
-    const dayStart = window.start + pickDay(rng) * DAY;
-    const time = dayStart + pickHour(rng) * HOUR + rng.int(0, HOUR - 1);
-    times.push(Math.max(time, window.start + HOUR));
-  }
-  return times.sort((a, b) => a - b);
 }
 
 /** pending → shipped (4-48 h) → delivered (1-6 days), or pending → cancelled (0.5-24 h); cut at window end. */

@@ -3,7 +3,7 @@
  * FX rates its prices are converted with.
  */
 import { CURRENCIES } from '../contracts/source-tables.ts';
-import type { Rng } from './random.ts';
+import { at, type Rng, weightedIndexSampler } from './random.ts';
 import { DAY, isoDate, isoSeconds, roundMoney, roundTo, type TimeWindow, WINDOW_DAYS } from './time.ts';
 import type { FxRateRow, ProductRow } from './types.ts';
 import { BASE_FX_TO_USD, CATEGORIES, PRODUCT_ADJECTIVES, PRODUCT_CURRENCIES } from './words.ts';
@@ -69,6 +69,51 @@ export function isOrderable(product: PlannedProduct): boolean {
   return product.row.is_active && product.row.unit_price > 0;
 }
 
+/** What orders and browsing sessions need of a product that can be ordered. */
+export interface OrderableProduct {
+  product_id: number;
+  unit_price: number;
+  currency: string;
+}
+
+/**
+ * The orderable products without the rest of their rows, by index in typed arrays (they are held for the whole
+ * run), and a draw of one of them (its index) by popularity.
+ */
+export interface OrderableCatalog {
+  productIds: Uint32Array;
+  unitPrices: Float64Array;
+  /** Index into `currencies`. */
+  currencyOf: Uint8Array;
+  currencies: string[];
+  pick: (rng: Rng) => number;
+}
+
+export function orderableCatalog(products: readonly PlannedProduct[]): OrderableCatalog {
+  const active = products.filter(isOrderable);
+  if (active.length === 0) throw new Error('generate: no active products to order');
+  const currencies = [...new Set(active.map(({ row }) => row.currency))];
+  return {
+    productIds: Uint32Array.from(active, ({ row }) => row.product_id),
+    unitPrices: Float64Array.from(active, ({ row }) => row.unit_price),
+    currencyOf: Uint8Array.from(active, ({ row }) => currencies.indexOf(row.currency)),
+    currencies,
+    pick: weightedIndexSampler(active.map((product) => product.popularity)),
+  };
+}
+
+export function orderableProduct(catalog: OrderableCatalog, index: number): OrderableProduct {
+  const productId = catalog.productIds[index];
+  const unitPrice = catalog.unitPrices[index];
+  if (productId === undefined || unitPrice === undefined)
+    throw new RangeError(`no orderable product ${index}`);
+  return {
+    product_id: productId,
+    unit_price: unitPrice,
+    currency: at(catalog.currencies, catalog.currencyOf[index] ?? -1),
+  };
+}
+
 /** A shop-like list price in `currency` for a USD value: x.99 endings, whole tens for JPY. */
 function listPrice(usd: number, currency: string): number {
   const local = usd / (BASE_FX_TO_USD[currency] ?? 1);
@@ -108,10 +153,15 @@ export function generateFxRates(rng: Rng, window: TimeWindow): FxRateRow[] {
 
 /** Looks up rate_to_usd by (date, currency). */
 export function fxLookup(rows: readonly FxRateRow[]): (date: string, currency: string) => number {
-  const byKey = new Map<string, number>();
-  for (const row of rows) byKey.set(`${row.rate_date}|${row.currency}`, row.rate_to_usd);
+  // By date, then currency: no key string to build on every lookup (several per generated order).
+  const byDate = new Map<string, Map<string, number>>();
+  for (const row of rows) {
+    const rates = byDate.get(row.rate_date) ?? new Map<string, number>();
+    rates.set(row.currency, row.rate_to_usd);
+    byDate.set(row.rate_date, rates);
+  }
   return (date, currency) => {
-    const rate = byKey.get(`${date}|${currency}`);
+    const rate = byDate.get(date)?.get(currency);
     if (rate === undefined) throw new Error(`no fx rate for ${currency} on ${date}`);
     return rate;
   };

@@ -3,16 +3,17 @@
  * event topics. Both are checked for data already there, so the generator refuses before writing to either.
  */
 import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { csvLine } from '../../adapters/csv.ts';
+import type { ObjectStore } from '../../adapters/storage/object-store.ts';
 import type { EventStream, OutgoingMessage } from '../../adapters/stream/event-stream.ts';
-import type { SqlDatabase, SqlParam } from '../../adapters/warehouse/sql-database.ts';
+import type { CsvObject, SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
 import { SOURCE_TABLES } from '../contracts/source-tables.ts';
-import type { EventMessage, GeneratedData, SourceTableName } from './types.ts';
+import type { EventMessage, SourceRowStreams, SourceTableName } from './types.ts';
 
 export const SOURCE_SCHEMA_SQL = new URL('../../sql/source/schema.sql', import.meta.url);
 
-/** Bind parameters per INSERT statement (Postgres allows 65,535; PGlite is fastest around this size). */
-const PARAMS_PER_STATEMENT = 10_000;
 const MESSAGES_PER_PUBLISH = 1000;
 
 export interface LoadOptions {
@@ -52,13 +53,14 @@ export async function assertSourceEmpty(db: SqlDatabase): Promise<void> {
 }
 
 /**
- * Creates the schema from sql/source/schema.sql and inserts every row with multi-row parameterised INSERTs,
- * all in one transaction. Refuses if any source table holds rows, unless `replace` truncates them first.
- * Returns rows inserted per table.
+ * Creates the schema from sql/source/schema.sql and bulk-loads every table (COPY, through the database's
+ * copyFromCsv), all in one transaction. Refuses if any source table holds rows, unless `replace` truncates them
+ * first. Each table's rows are read once, as they are loaded: a stream of generated rows is never held whole.
+ * Returns rows loaded per table.
  */
 export async function loadSourceDatabase(
   db: SqlDatabase,
-  data: Pick<GeneratedData, 'tables'>,
+  data: { tables: SourceRowStreams },
   options: LoadOptions = {},
 ): Promise<Record<string, number>> {
   await createSourceSchema(db);
@@ -68,37 +70,59 @@ export async function loadSourceDatabase(
     if (options.replace) await tx.exec(`TRUNCATE ${tables.map(({ name }) => `public.${name}`).join(', ')}`);
     const counts: Record<string, number> = {};
     for (const { name, columns } of tables) {
-      const rows = data.tables[name] as unknown as Record<string, SqlParam>[];
-      await insertRows(tx, name, columns, rows);
-      counts[name] = rows.length;
+      const rows = data.tables[name] as Iterable<Record<string, unknown>>;
+      counts[name] = await tx.copyFromCsv(`public.${name}`, columns, generatedCsv(name, columns, rows));
     }
     return counts;
   });
 }
 
-async function insertRows(
-  db: SqlDatabase,
-  table: string,
-  columns: string[],
-  rows: readonly Record<string, SqlParam>[],
-): Promise<void> {
-  const perStatement = Math.max(1, Math.floor(PARAMS_PER_STATEMENT / columns.length));
-  const columnList = columns.join(', ');
-  for (let start = 0; start < rows.length; start += perStatement) {
-    const chunk = rows.slice(start, start + perStatement);
-    const params: SqlParam[] = [];
-    const tuples: string[] = [];
-    for (const row of chunk) {
-      const placeholders: string[] = [];
-      for (const column of columns) {
-        const value = row[column];
-        params.push(value === undefined ? null : value);
-        placeholders.push(`$${params.length}`);
-      }
-      tuples.push(`(${placeholders.join(', ')})`);
+/** Characters of CSV handed to the database at a time (under V8's large-object size: short-lived garbage). */
+const CSV_CHUNK_CHARS = 64 * 1024;
+
+/**
+ * Rows as the CSV object copyFromCsv loads: the one object of a store that can only stream it, generated while the
+ * database reads it (a header line first, values as PostgreSQL reads them in a parameterised INSERT).
+ */
+function generatedCsv(table: string, columns: string[], rows: Iterable<Record<string, unknown>>): CsvObject {
+  const key = `generated/${table}.csv`;
+  const url = 'generated://source-rows';
+  const readOnly = () => {
+    throw new Error(`${url}/${key} is generated rows, streamed once into COPY`);
+  };
+  const store: ObjectStore = {
+    url,
+    async get() {
+      return Readable.from(csvChunks(columns, rows), { objectMode: false });
+    },
+    put: async () => readOnly(),
+    head: async () => readOnly(),
+    // biome-ignore lint/correctness/useYield: nothing to list, and nothing may ask.
+    list: async function* () {
+      readOnly();
+    },
+    locate: (name) => `${url}/${name}`,
+    delete: async () => readOnly(),
+    close: async () => {},
+  };
+  return { store, key };
+}
+
+function* csvChunks(columns: string[], rows: Iterable<Record<string, unknown>>): Generator<string> {
+  let chunk = csvLine(columns);
+  for (const row of rows) {
+    chunk += csvLine(columns.map((column) => csvText(row[column])));
+    if (chunk.length >= CSV_CHUNK_CHARS) {
+      yield chunk;
+      chunk = '';
     }
-    await db.query(`INSERT INTO public.${table} (${columnList}) VALUES ${tuples.join(', ')}`, params);
   }
+  if (chunk !== '') yield chunk;
+}
+
+/** A value as its text (numbers and booleans as the driver sends them); null and undefined as SQL NULL. */
+function csvText(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
 }
 
 /** Creates the event topics with the partition counts of EVENT_TOPICS. */
@@ -125,25 +149,43 @@ export function retentionCovering(oldestTimestampMs: number, now: Date): number 
   return Math.max(RECOVERY_WINDOW_MS, now.getTime() - oldestTimestampMs + RECOVERY_WINDOW_MS);
 }
 
+/** A topic's retention, and how many of the published messages are older than it. */
+export interface RetentionLoss {
+  topic: string;
+  retentionMs: number;
+  events: number;
+}
+
 /**
- * Events older than a topic's retention (a topic that existed before, with a shorter one): the broker deletes them
- * at its next retention check, before anything reads them; stream-ingest would report them as a retention gap.
+ * Counts the messages older than their topic's retention (a topic that existed before, with a shorter one) as
+ * they go by: the broker deletes them at its next retention check, before anything reads them; stream-ingest would
+ * report them as a retention gap. The retentions are read once, before anything is published.
  */
-export async function eventsBeyondRetention(
+export async function retentionWatch(
   stream: EventStream,
-  events: readonly EventMessage[],
   now: Date,
-): Promise<{ topic: string; retentionMs: number; events: number }[]> {
-  const beyond: { topic: string; retentionMs: number; events: number }[] = [];
+): Promise<{ see(message: EventMessage): void; losses(): RetentionLoss[] }> {
+  const watched = new Map<string, RetentionLoss & { horizon: number }>();
   for (const spec of EVENT_TOPICS) {
     const retentionMs = await stream.retentionMs(spec.topic);
     if (retentionMs === null) continue;
-    const horizon = now.getTime() - retentionMs;
-    let count = 0;
-    for (const event of events) if (event.topic === spec.topic && event.timestamp < horizon) count += 1;
-    if (count > 0) beyond.push({ topic: spec.topic, retentionMs, events: count });
+    watched.set(spec.topic, {
+      topic: spec.topic,
+      retentionMs,
+      events: 0,
+      horizon: now.getTime() - retentionMs,
+    });
   }
-  return beyond;
+  return {
+    see(message) {
+      const topic = watched.get(message.topic);
+      if (topic && message.timestamp < topic.horizon) topic.events += 1;
+    },
+    losses: () =>
+      [...watched.values()]
+        .filter((topic) => topic.events > 0)
+        .map(({ topic, retentionMs, events }) => ({ topic, retentionMs, events })),
+  };
 }
 
 /** Topics that already hold messages. */
@@ -158,29 +200,40 @@ export async function nonEmptyTopics(stream: EventStream): Promise<string[]> {
 
 /**
  * Ensures the topics and publishes the messages in the given order (already the publish order: duplicates
- * twice, late events last, malformed ones as raw text), in chunks per topic. Returns messages per topic.
+ * twice, late events last, malformed ones as raw text), in chunks per topic, reading them as it goes: a stream
+ * of generated messages is never held whole. Returns messages per topic.
  */
 export async function publishEvents(
   stream: EventStream,
-  events: readonly EventMessage[],
+  events: Iterable<EventMessage>,
 ): Promise<Record<string, number>> {
   await ensureEventTopics(stream);
   const counts: Record<string, number> = {};
-  const byTopic = new Map<string, OutgoingMessage[]>();
+  const waiting = new Map<string, OutgoingMessage[]>();
   for (const spec of EVENT_TOPICS) {
-    byTopic.set(spec.topic, []);
+    waiting.set(spec.topic, []);
     counts[spec.topic] = 0;
   }
+  // One publish in flight (so the topics keep the given order) while the next batch is read: reading may be
+  // generating, and the broker's round trip then overlaps it.
+  let inFlight: Promise<void> = Promise.resolve();
+  const send = async (topic: string, batch: OutgoingMessage[]) => {
+    await inFlight;
+    inFlight = stream.publish(topic, batch);
+    inFlight.catch(() => {}); // Handled at the next await: a failure must not count as unhandled meanwhile.
+    await new Promise(setImmediate); // Lets the request go out before the next batch is read.
+  };
   for (const event of events) {
-    const batch = byTopic.get(event.topic);
+    const batch = waiting.get(event.topic);
     if (!batch) throw new Error(`publishEvents: unknown topic ${event.topic}`);
     batch.push({ key: event.key, value: event.value, timestamp: event.timestamp });
-  }
-  for (const [topic, messages] of byTopic) {
-    for (let start = 0; start < messages.length; start += MESSAGES_PER_PUBLISH) {
-      await stream.publish(topic, messages.slice(start, start + MESSAGES_PER_PUBLISH));
+    counts[event.topic] = (counts[event.topic] ?? 0) + 1;
+    if (batch.length === MESSAGES_PER_PUBLISH) {
+      waiting.set(event.topic, []);
+      await send(event.topic, batch);
     }
-    counts[topic] = messages.length;
   }
+  for (const [topic, batch] of waiting) if (batch.length > 0) await send(topic, batch);
+  await inFlight;
   return counts;
 }

@@ -80,6 +80,9 @@ export interface SourceRows {
 
 export type SourceTableName = keyof SourceRows;
 
+/** Each table's rows in write order: arrays, or streams that generate them anew on every iteration. */
+export type SourceRowStreams = { [Table in SourceTableName]: Iterable<SourceRows[Table][number]> };
+
 /** One message as published: value is JSON text (or, for `malformed_json` anomalies, broken text). */
 export interface EventMessage {
   topic: string;
@@ -136,7 +139,10 @@ export interface GeneratedData {
 export interface GenerateResult {
   /** Rows per source table and messages published per topic (duplicates counted twice). */
   counts: Record<string, number>;
+  /** The manifest of the injected bad records (empty when the job was asked not to keep it). */
   anomalies: Anomaly[];
+  /** How many bad records were injected. */
+  anomalyCount: number;
   /** Topics whose retention is shorter than the generated history: how many events the broker will delete unread. */
   trimmedByRetention: { topic: string; retentionMs: number; events: number }[];
 }
