@@ -32,7 +32,7 @@ import * as watchdog from '../jobs/watchdog/index.ts';
 import { TEST_AS_OF } from './harness.ts';
 import { createTestDatabase, type TestDatabase } from './pg-database.ts';
 
-const SCHEMAS = ['bronze', 'silver', 'gold', 'ops', 'pii'] as const;
+const SCHEMAS = ['bronze', 'silver', 'gold', 'ops', 'pii', 'realtime'] as const;
 type Schema = (typeof SCHEMAS)[number];
 /** `lock`: read, and UPDATE only to take the builds' write lock on bronze (no insert, delete or create). */
 type Level = 'none' | 'read' | 'lock' | 'write' | 'create';
@@ -42,15 +42,22 @@ type Level = 'none' | 'read' | 'lock' | 'write' | 'create';
  * what docs/access.md promises. Unnamed schemas: none.
  */
 const EXPECTED: Record<string, Partial<Record<Schema, Level>>> = {
-  data_engineer: { bronze: 'create', silver: 'create', gold: 'create', ops: 'create', pii: 'create' },
-  analyst: { silver: 'read', gold: 'read' },
-  bi_reader: { gold: 'read' },
-  monitor: { ops: 'read', gold: 'read' },
-  ecomm_monitor: { ops: 'read', gold: 'read' },
+  data_engineer: {
+    bronze: 'create',
+    silver: 'create',
+    gold: 'create',
+    ops: 'create',
+    pii: 'create',
+    realtime: 'create',
+  },
+  analyst: { silver: 'read', gold: 'read', realtime: 'read' },
+  bi_reader: { gold: 'read', realtime: 'read' },
+  monitor: { ops: 'read', gold: 'read', realtime: 'read' },
+  ecomm_monitor: { ops: 'read', gold: 'read', realtime: 'read' },
   ecomm_extract: { ops: 'write' },
   ecomm_validate: { ops: 'write' },
   ecomm_load: { bronze: 'write', pii: 'write', ops: 'write' },
-  ecomm_stream_ingest: { bronze: 'write', silver: 'write', ops: 'write' },
+  ecomm_stream_ingest: { bronze: 'write', silver: 'write', ops: 'write', realtime: 'write' },
   ecomm_reconcile: { bronze: 'write', silver: 'read', ops: 'write' },
   ecomm_transform: { bronze: 'lock', silver: 'create', gold: 'create', pii: 'create', ops: 'write' },
   ecomm_quality: { bronze: 'read', silver: 'read', gold: 'read', ops: 'write' },
@@ -59,7 +66,14 @@ const EXPECTED: Record<string, Partial<Record<Schema, Level>>> = {
   ecomm_quarantine: { bronze: 'write', pii: 'write', ops: 'write' },
   ecomm_batches: { bronze: 'write', pii: 'write', ops: 'write' },
   ecomm_backfill: { bronze: 'write', pii: 'write', ops: 'write' },
-  ecomm_rebuild: { bronze: 'create', silver: 'create', gold: 'create', ops: 'create', pii: 'create' },
+  ecomm_rebuild: {
+    bronze: 'create',
+    silver: 'create',
+    gold: 'create',
+    ops: 'create',
+    pii: 'create',
+    realtime: 'create',
+  },
 };
 
 const ACTIONS = ['select', 'insert', 'delete', 'create'] as const;

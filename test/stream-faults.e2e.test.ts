@@ -7,7 +7,8 @@
  * Each test ends with the same checks: every produced event is in raw/ at least once (and raw/ covers every offset
  * of every partition), silver holds every produced event id exactly once and nothing else, a full rebuild of the
  * silver models gives the same rows, every batch reconciles (raw = staged + quarantined = loaded = in bronze),
- * and the group's committed offsets are the end offsets.
+ * the group's committed offsets are the end offsets, and the real-time KPI tables equal their recomputation from
+ * silver.
  *
  * STREAM_FAULT_SEED replays the crash test's random kill moments; STREAM_FAULT_TRIALS changes their number.
  */
@@ -29,6 +30,7 @@ import { openKafkaStream } from '../adapters/stream/kafka.ts';
 import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { openPostgres } from '../adapters/warehouse/postgres.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
+import { realtimeKpiDrift } from '../jobs/kpis/realtime.ts';
 import { buildModels } from '../jobs/models/build.ts';
 import { loadModels } from '../jobs/models/models.ts';
 import { ensureWarehouseSchema } from '../jobs/ops/warehouse-schema.ts';
@@ -65,6 +67,42 @@ afterAll(async () => {
   for (const service of running) service.child.kill('SIGKILL');
   await node?.dispose();
 });
+
+/**
+ * The events the fault tests publish, varied so the real-time KPIs have something to count: spread over the last
+ * 30 minutes, orders created with a total (contract v2) or cancelled, sessions that end in a purchase. A double or
+ * a lost application shows in the KPI drift check.
+ */
+function kpiClickEvent(id: string, at: Date): string {
+  const n = idNumber(id);
+  return clickEvent(id, minutesBefore(at, n % 30), {
+    session_id: `s-${n % 97}`,
+    event_type: n % 11 === 0 ? 'purchase' : 'page_view',
+  });
+}
+
+function kpiOrderEvent(id: string, at: Date, orderId: number): string {
+  const n = idNumber(id);
+  if (n % 5 === 0) return orderEvent(id, minutesBefore(at, n % 30), orderId);
+  return JSON.stringify({
+    event_id: id,
+    event_type: n % 3 === 0 ? 'order_status_changed' : 'order_created',
+    occurred_at: minutesBefore(at, n % 30).toISOString(),
+    order_id: orderId,
+    status: n % 3 === 0 ? 'cancelled' : 'pending',
+    schema_version: 2,
+    order_total: (n % 50) * 3.25,
+    currency: ['USD', 'EUR', 'GBP'][n % 3],
+  });
+}
+
+function idNumber(id: string): number {
+  return Number(/\d+$/.exec(id)?.[0] ?? id.length);
+}
+
+function minutesBefore(at: Date, minutes: number): Date {
+  return new Date(at.getTime() - minutes * 60_000);
+}
 
 /** One test's world: topics under a fresh prefix, a consumer group, a warehouse database, a lake. */
 async function world(label: string, lakeUrl?: (folder: string) => string) {
@@ -238,6 +276,8 @@ async function expectDeliveredExactlyOnce(
     (finding) => finding.checkType === 'row_count_reconciliation',
   );
   expect(reconciliation.filter((finding) => !finding.passed)).toEqual([]);
+  // The real-time KPIs changed in the same transactions as silver: exactly what a recomputation from silver gives.
+  expect(await realtimeKpiDrift(w.warehouse), 'realtime KPIs differ from silver').toEqual([]);
   // Incremental silver equals a full rebuild with the same model SQL.
   const snapshot = async (table: string) =>
     (await w.warehouse.query(`select t::text as row_text from ${table} t order by 1`)).map(
@@ -268,11 +308,11 @@ describe('stream service under faults (real Kafka broker)', () => {
       );
       const clickMessages = [...clicks, ...repeats].map((id) => ({
         key: `k-${id}`,
-        value: clickEvent(id, at),
+        value: kpiClickEvent(id, at),
       }));
       const orderMessages = orders.map((id, i) => ({
         key: `k-${i % 40}`,
-        value: orderEvent(id, at, i % 40),
+        value: kpiOrderEvent(id, at, i % 40),
       }));
       const waves = trials + 1;
       const slice = <T>(list: T[], wave: number) =>
@@ -344,14 +384,14 @@ describe('stream service under faults (real Kafka broker)', () => {
       const producing = trickle(
         w.stream,
         'clickstream',
-        clicks.map((id) => ({ key: `k-${id}`, value: clickEvent(id, at) })),
+        clicks.map((id) => ({ key: `k-${id}`, value: kpiClickEvent(id, at) })),
         40,
         50,
       );
       await publish(
         w.stream,
         'order-events',
-        orders.map((id, i) => ({ key: `k-${i}`, value: orderEvent(id, at, i) })),
+        orders.map((id, i) => ({ key: `k-${i}`, value: kpiOrderEvent(id, at, i) })),
       );
       const atRestart = await waitFor(async () => {
         const status = await service.status();
@@ -378,14 +418,14 @@ describe('stream service under faults (real Kafka broker)', () => {
       const clicks = flow(
         w.stream,
         'clickstream',
-        (i) => ({ id: `r-${i}`, message: { key: `k-r-${i}`, value: clickEvent(`r-${i}`, at) } }),
+        (i) => ({ id: `r-${i}`, message: { key: `k-r-${i}`, value: kpiClickEvent(`r-${i}`, at) } }),
         20,
         50,
       );
       const orders = flow(
         w.stream,
         'order-events',
-        (i) => ({ id: `ro-${i}`, message: { key: `k-${i}`, value: orderEvent(`ro-${i}`, at, i) } }),
+        (i) => ({ id: `ro-${i}`, message: { key: `k-${i}`, value: kpiOrderEvent(`ro-${i}`, at, i) } }),
         2,
         50,
       );

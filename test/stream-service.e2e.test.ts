@@ -11,6 +11,7 @@ import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { openPglite } from '../adapters/warehouse/pglite.ts';
 import { loadConfig } from '../jobs/config.ts';
 import { createJobContext } from '../jobs/context.ts';
+import { realtimeKpiDrift } from '../jobs/kpis/realtime.ts';
 import { openRawObject, type RawEnvelope } from '../jobs/lake/raw-batch.ts';
 import { topicDatasetOf, warehouseDataset } from '../jobs/lineage/datasets.ts';
 import { lineagePath, readLineageEvents } from '../jobs/lineage/graph.ts';
@@ -218,6 +219,12 @@ describe('stream-ingest --follow (the long-running service) on the real broker',
       "select batch_id from ops.batches where source_kind = 'stream' and (validated_at is null or loaded_at is null)",
     );
     expect(pending).toEqual([]);
+    // The real-time KPIs were kept in the same rounds: 17 sessions, exactly what silver says.
+    const [sessions] = await warehouse.query<{ n: number }>(
+      'select cast(sum(sessions) as integer) as n from realtime.session_minutes',
+    );
+    expect(sessions?.n).toBe(17);
+    expect(await realtimeKpiDrift(warehouse)).toEqual([]);
 
     // Size: no batch over STREAM_BATCH_MAX_EVENTS events or STREAM_BATCH_MAX_BYTES value bytes; both limits bind.
     const lake = openLocalStore(`file://${folder}/lake`);

@@ -16,7 +16,7 @@
 
 import { warehouseLoginOf } from '../catalog.ts';
 
-export const WAREHOUSE_SCHEMAS = ['bronze', 'silver', 'gold', 'ops', 'pii'] as const;
+export const WAREHOUSE_SCHEMAS = ['bronze', 'silver', 'gold', 'ops', 'pii', 'realtime'] as const;
 export type WarehouseSchema = (typeof WAREHOUSE_SCHEMAS)[number];
 
 export type Access = 'read' | 'lock' | 'write' | 'create';
@@ -70,6 +70,7 @@ const ALL_LAYERS = {
   gold: 'create',
   ops: 'create',
   pii: 'create',
+  realtime: 'create',
 } as const;
 
 /** The models' layers, built and swapped by the jobs that run the transform. */
@@ -105,20 +106,20 @@ export const ACCESS_POLICY: readonly RolePolicy[] = [
   {
     name: 'analyst',
     login: false,
-    access: { silver: 'read', gold: 'read' },
+    access: { silver: 'read', gold: 'read', realtime: 'read' },
     purpose: 'analysts: silver (its PII is hashed; clear PII lives in pii) and gold, read-only',
   },
   {
     name: 'bi_reader',
     login: false,
-    access: { gold: 'read' },
-    purpose: 'dashboards and BI tools: gold, read-only',
+    access: { gold: 'read', realtime: 'read' },
+    purpose: 'dashboards and BI tools: gold and the real-time KPIs, read-only',
   },
   {
     name: 'monitor',
     login: false,
-    access: { ops: 'read', gold: 'read' },
-    purpose: 'the monitoring UI: the ops ledger and gold, read-only',
+    access: { ops: 'read', gold: 'read', realtime: 'read' },
+    purpose: 'the monitoring UI: the ops ledger, gold and the real-time KPIs, read-only',
   },
   {
     name: MODEL_OWNER_ROLE,
@@ -134,9 +135,9 @@ export const ACCESS_POLICY: readonly RolePolicy[] = [
   jobLogin('extract', { ops: 'write' }, 'writes the lake and its watermarks and batches in ops'),
   jobLogin(
     'stream-ingest',
-    { bronze: 'write', silver: 'write', ops: 'write' },
+    { bronze: 'write', silver: 'write', ops: 'write', realtime: 'write' },
     // Not a member of ecomm_models: the owner of every model table, its members may do anything to gold and pii.
-    'loads event batches into bronze and applies them to silver',
+    'loads event batches into bronze, applies them to silver and the real-time KPIs',
   ),
   jobLogin('validate', { ops: 'write' }, 'records batches and quarantined rows in ops'),
   // The loaders land a source's rows with clear PII whole in pii's landing tables (jobs/load/index.ts), then copy

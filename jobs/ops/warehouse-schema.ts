@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import { keyedTableSql } from '../../sql/dialects/macros.ts';
+import { REALTIME_KEYS } from '../kpis/realtime.ts';
 import { createBronzeTables } from '../models/build.ts';
 import { missingTables } from '../models/existing.ts';
 import { loadBronzeTables, SQL_ROOT, splitTopLevel } from '../models/models.ts';
@@ -20,23 +22,31 @@ export interface DeclaredTable {
  */
 export async function ensureWarehouseSchema(db: SqlDatabase): Promise<void> {
   const ops = declaredTables(join(SQL_ROOT, 'ops'));
+  const realtime = declaredTables(join(SQL_ROOT, 'realtime'));
   for (let attempt = 1; ; attempt += 1) {
     try {
       // A job's own login may not create in the warehouse (docs/access.md), and PostgreSQL refuses it even
       // `create ... if not exists` of an existing object. The admin (and PGlite's one user) runs the DDL, which also
       // adds what a newer release declares (an index); a job's login only checks that every table is there.
       if (!(await mayCreateSchemas(db))) {
-        const declared = [...ops.map((table) => table.name), ...bronzeTableNames()];
+        const declared = [...[...ops, ...realtime].map((table) => table.name), ...bronzeTableNames()];
         const missing = await missingTables(db, declared);
         if (missing.length > 0) throw new MissingWarehouseTablesError(missing);
-        await addMissingColumns(db, ops);
+        await addMissingColumns(db, [...ops, ...realtime]);
         return;
       }
       await db.exec(['create schema if not exists ops', ...ops.map((table) => table.sql)].join(';\n'));
+      await db.exec(
+        [
+          'create schema if not exists realtime',
+          ...realtime.map((table) => keyedTableSql(table.name, table.sql, keyOf(table.name), db.dialect)),
+        ].join(';\n'),
+      );
       await createBronzeTables(db);
       // Bronze and pii too: an older bronze.customers lacks the keyed hashes the load now copies into it.
       await addMissingColumns(db, [
         ...ops,
+        ...realtime,
         ...declaredTables(join(SQL_ROOT, 'bronze')),
         ...declaredTables(join(SQL_ROOT, 'pii')),
       ]);
@@ -50,6 +60,13 @@ export async function ensureWarehouseSchema(db: SqlDatabase): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80));
     }
   }
+}
+
+/** The key a realtime table is found by (jobs/kpis/realtime.ts). */
+function keyOf(table: string): string[] {
+  const key = REALTIME_KEYS[table];
+  if (!key) throw new Error(`sql/realtime declares ${table}, which REALTIME_KEYS does not list`);
+  return key;
 }
 
 /** The warehouse lacks tables that the login may not create: the admin's `ecomm grants` creates them. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPglite } from '../../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { bronzeTableSql, expandMacros, MACROS, splitArguments } from './macros.ts';
+import { bronzeTableSql, expandMacros, keyedTableSql, MACROS, splitArguments } from './macros.ts';
 
 const vars = {};
 
@@ -170,6 +170,18 @@ describe('bronzeTableSql', () => {
   it('sorts by _batch_id on Redshift, which has no indexes', () => {
     expect(bronzeTableSql('bronze.orders', create, 'redshift')).toBe(
       `${create.trim().slice(0, -1)} compound sortkey (_batch_id)`,
+    );
+  });
+});
+
+describe('keyedTableSql', () => {
+  const create = 'create table if not exists realtime.sessions (\n  session_id varchar(64) not null\n);';
+  it('gives the key a unique index on PostgreSQL, and a sort key on Redshift', () => {
+    expect(keyedTableSql('realtime.sessions', create, ['session_id'], 'postgres')).toBe(
+      `${create.slice(0, -1)};\ncreate unique index if not exists sessions__key on realtime.sessions (session_id)`,
+    );
+    expect(keyedTableSql('realtime.sessions', create, ['session_id'], 'redshift')).toBe(
+      `${create.slice(0, -1)} compound sortkey (session_id)`,
     );
   });
 });

@@ -127,6 +127,18 @@ export function lockForWriteSql(table: string, dialect: SqlDialect): string {
 }
 
 /**
+ * A table's DDL with its key made fast to find (the realtime KPI tables: jobs/kpis/realtime.ts deletes and writes
+ * the keys a round touched): PostgreSQL gets a unique index on the key, which also refuses a key written twice;
+ * Redshift, which has no indexes, sorts the table by it.
+ */
+export function keyedTableSql(table: string, createSql: string, key: string[], dialect: SqlDialect): string {
+  const create = createSql.trim().replace(/;\s*$/, '');
+  if (dialect === 'redshift') return `${create} compound sortkey (${key.join(', ')})`;
+  const indexName = `${table.slice(table.indexOf('.') + 1)}__key`;
+  return `${create};\ncreate unique index if not exists ${indexName} on ${table} (${key.join(', ')})`;
+}
+
+/**
  * The cast of `table.column` from its bronze text to the declared type. The contract already refused every value
  * this cast could reject or change, so the cast never fails on loaded data (invariant 7).
  */

@@ -19,6 +19,7 @@ import { lockForWriteSql } from '../../../sql/dialects/macros.ts';
 import type { JobContext } from '../../context.ts';
 import { contractFor } from '../../contracts/data-contracts.ts';
 import { modelTableOwner } from '../../grants/index.ts';
+import { applyRealtimeKpis } from '../../kpis/realtime.ts';
 import { loadBatchInTransaction, nameRefusedRow } from '../../load/index.ts';
 import { applyIncrementally, tableExists } from '../../models/build.ts';
 import { loadModels, type Model } from '../../models/models.ts';
@@ -440,6 +441,19 @@ async function commitRound(
       );
       for (const row of lateRows) lateByBatch.set(row.batch_id, Number(row.n));
     }
+    // Under the silver tables' locks: rounds that touch the same realtime table take turns.
+    const appliedTo = (silver: string) => {
+      const model = touched.find(({ name }) => name === silver);
+      if (!model) return [];
+      return validated
+        .filter(({ batch }) => tableOf(batch) === model.dependsOn[0])
+        .map(({ batch }) => batch.batch_id);
+    };
+    await applyRealtimeKpis(tx, {
+      orderBatchIds: appliedTo('silver.order_events'),
+      clickstreamBatchIds: appliedTo('silver.clickstream_events'),
+      now: context.now(),
+    });
     for (const { batch } of validated) {
       if (!(await stillRegistered(tx, batch.batch_id, batch.extracted_at)))
         throw new StaleBatchError(`${batch.batch_id} was registered again while it was being applied`);
