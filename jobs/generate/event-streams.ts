@@ -13,12 +13,15 @@
  * - an order's lifecycle events are at or after its time: an event older than the next order's time can go.
  * Ties keep generation order, as the stable sort of generateEvents does (purchase sessions before abandoned ones).
  */
+import { CURRENCIES } from '../contracts/source-tables.ts';
 import type { CustomerDirectory } from './customers.ts';
 import {
   abandonedSession,
   abandonedSessionCount,
   type LogicalEvent,
   lifecycleEvent,
+  type OrderAmount,
+  orderAmount,
   type ProductPicker,
   purchaseSession,
   stampOccurredAt,
@@ -163,9 +166,10 @@ export function* sortedOrderEvents(sources: EventSources, plan: EventPlan): Gene
   let place = 0;
   for (const order of sources.orders()) {
     for (const { event } of pending.olderThan(order.orderedAt)) yield event;
+    const amount = orderAmount(order);
     order.history.forEach((change, step) => {
       // orderLifecycle draws one event_id per status: the event is kept as where that draw starts.
-      pending.add(place, order.row.order_id, step, change, rng.state());
+      pending.add(place, order.row.order_id, step, change, rng.state(), amount);
       rng.uuid();
       place += 1;
     });
@@ -360,20 +364,31 @@ class PendingEvents {
 /**
  * The lifecycle events waiting for their turn: a delivery follows its order by up to 8 days, so about a quarter of
  * the topic waits at any time (hundreds of thousands of events at large scales). By slot, in typed arrays: the
- * event's order, its step in the order's history and status, and the events rng state its event_id is drawn from.
- * The event is built when it leaves.
+ * event's order, its step in the order's history and status, the order's total (in cents) and currency, and the
+ * events rng state its event_id is drawn from. The event is built when it leaves.
  */
 class PendingLifecycleEvents {
   private readonly heap = new SlotHeap((capacity) => this.grow(capacity));
   private orderIds = new Uint32Array(256);
   /** The step in the order's history (0: created) and the status's index in LIFECYCLE_STATUSES: step * 16 + status. */
   private codes = new Uint8Array(256);
+  private cents = new Float64Array(256);
+  private currencies = new Uint8Array(256);
   private states = new Uint32Array(4 * 256);
 
-  add(place: number, orderId: number, step: number, change: StatusChange, state: RngState): void {
+  add(
+    place: number,
+    orderId: number,
+    step: number,
+    change: StatusChange,
+    state: RngState,
+    amount: OrderAmount,
+  ): void {
     const slot = this.heap.add(change.at, place);
     this.orderIds[slot] = orderId;
     this.codes[slot] = step * 16 + LIFECYCLE_STATUSES.indexOf(change.status);
+    this.cents[slot] = Math.round(amount.total * 100);
+    this.currencies[slot] = currencyIndex(amount.currency);
     this.states.set(state, 4 * slot);
   }
 
@@ -385,7 +400,11 @@ class PendingLifecycleEvents {
       const [a = 0, b = 0, c = 0, d = 0] = this.states.subarray(4 * slot, 4 * slot + 4);
       const eventId = resumeRng([a, b, c, d]).uuid();
       const change = { at: this.heap.timeOf(slot), status };
-      const event = lifecycleEvent(this.orderIds[slot] ?? 0, change, Math.floor(code / 16), eventId);
+      const amount = {
+        total: (this.cents[slot] ?? 0) / 100,
+        currency: CURRENCIES[this.currencies[slot] ?? 0] ?? 'USD',
+      };
+      const event = lifecycleEvent(this.orderIds[slot] ?? 0, change, Math.floor(code / 16), eventId, amount);
       yield { event: sortedEvent(event, { json: true }), place: this.heap.placeOf(slot) };
     }
   }
@@ -393,8 +412,16 @@ class PendingLifecycleEvents {
   private grow(capacity: number): void {
     this.orderIds = grown(this.orderIds, capacity);
     this.codes = grown(this.codes, capacity);
+    this.cents = grown(this.cents, capacity);
+    this.currencies = grown(this.currencies, capacity);
     this.states = grown(this.states, 4 * capacity);
   }
+}
+
+function currencyIndex(currency: string): number {
+  const index = (CURRENCIES as readonly string[]).indexOf(currency);
+  if (index === -1) throw new Error(`generate: an order in ${currency}, which CURRENCIES does not list`);
+  return index;
 }
 
 /** A copy of a typed array with room for `length` items. */

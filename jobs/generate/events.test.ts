@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CLICKSTREAM_EVENT_TYPES,
-  EVENT_TOPICS,
-  ORDER_EVENT_TYPES,
-  ORDER_EVENT_VERSIONS,
-} from '../contracts/event-topics.ts';
+import { CLICKSTREAM_EVENT_TYPES, EVENT_TOPICS, ORDER_EVENT_TYPES } from '../contracts/event-topics.ts';
 import { ORDER_STATUSES } from '../contracts/source-tables.ts';
 import { generateStoreData } from './store-data.ts';
 import type { EventMessage } from './types.ts';
@@ -27,14 +22,9 @@ const clicks = parsed.filter(({ message }) => message.topic === 'clickstream');
 const orderEvents = parsed.filter(({ message }) => message.topic === 'order-events');
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-/**
- * The fields a generated event carries: the topic's contract fields of version 1. The seeded order history is
- * published as version 1 (no schema_version); the hourly changes (changes.ts orderStatusEvents) as version 2.
- */
+/** The fields a generated event carries: every field of the topic's contract (order events as version 2). */
 function fieldNames(topic: string): string[] {
-  const versionTwoOnly = new Set(['schema_version', ...(ORDER_EVENT_VERSIONS['2'] ?? [])]);
-  const fields = EVENT_TOPICS.find((spec) => spec.topic === topic)?.fields.map((field) => field.name) ?? [];
-  return topic === 'order-events' ? fields.filter((field) => !versionTwoOnly.has(field)) : fields;
+  return EVENT_TOPICS.find((spec) => spec.topic === topic)?.fields.map((field) => field.name) ?? [];
 }
 
 describe('events', () => {
@@ -99,6 +89,31 @@ describe('events', () => {
       expect(purchase?.occurred_at).toBe(order.ordered_at);
       if (!missingCustomer.has(order.order_id)) expect(purchase?.customer_id).toBe(order.customer_id);
     }
+  });
+
+  it('order events are contract version 2: the order total (its lines net of discount) and currency', () => {
+    const damagedOrders = new Set(
+      data.anomalies
+        .filter((anomaly) => anomaly.source !== 'clickstream')
+        .map((anomaly) => String(anomaly.id)),
+    );
+    const cents = new Map<number, number>();
+    for (const item of data.tables.order_items) {
+      if (damagedOrders.has(String(item.order_item_id))) damagedOrders.add(String(item.order_id));
+      const net = Math.round((item.quantity * item.unit_price - item.discount_amount) * 100);
+      cents.set(item.order_id, (cents.get(item.order_id) ?? 0) + net);
+    }
+    const currencyOf = new Map(data.tables.orders.map((order) => [order.order_id, order.currency]));
+    let checked = 0;
+    for (const { value } of orderEvents) {
+      expect(value.schema_version).toBe(2);
+      const orderId = Number(value.order_id);
+      if (damagedOrders.has(String(orderId))) continue;
+      expect(value.order_total, `order ${orderId}`).toBe((cents.get(orderId) ?? 0) / 100);
+      expect(value.currency).toBe(currencyOf.get(orderId));
+      checked += 1;
+    }
+    expect(checked).toBeGreaterThan(orderEvents.length / 2);
   });
 
   it('order events replay each order lifecycle up to its current row', () => {

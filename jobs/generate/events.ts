@@ -107,15 +107,33 @@ export function abandonedSession(
 
 /** order_created, then one order_status_changed per later status, in time order: one event_id drawn for each. */
 export function orderLifecycle(rng: Rng, order: PlannedOrder): LogicalEvent[] {
-  return order.history.map((change, step) => lifecycleEvent(order.row.order_id, change, step, rng.uuid()));
+  const amount = orderAmount(order);
+  return order.history.map((change, step) =>
+    lifecycleEvent(order.row.order_id, change, step, rng.uuid(), amount),
+  );
 }
 
 /** The event of an order's `step`-th status (0: the order was created). */
+/** What version 2 of the order-events contract carries: the order's total (its lines' net amounts) and currency. */
+export interface OrderAmount {
+  total: number;
+  currency: string;
+}
+
+/** The order's total as its events carry it: the lines' net amounts (gold's revenue rule), to the cent. */
+export function orderAmount(order: PlannedOrder): OrderAmount {
+  let cents = 0;
+  for (const item of order.items)
+    cents += Math.round((item.quantity * item.unit_price - item.discount_amount) * 100);
+  return { total: cents / 100, currency: order.row.currency };
+}
+
 export function lifecycleEvent(
   orderId: number,
   change: StatusChange,
   step: number,
   eventId: string,
+  amount: OrderAmount,
 ): LogicalEvent {
   return {
     topic: ORDER_EVENTS,
@@ -127,6 +145,9 @@ export function lifecycleEvent(
       occurred_at: '',
       order_id: orderId,
       status: change.status,
+      schema_version: 2,
+      order_total: amount.total,
+      currency: amount.currency,
     },
   };
 }
