@@ -18,26 +18,35 @@
  * Writes bench/results/hourly.json and bench/results/hourly.md; drops its databases, topics and folders at the end
  * (also on Ctrl-C).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
-import pg from 'pg';
 import { openKafkaStream } from '../adapters/stream/kafka.ts';
 import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { openPostgres } from '../adapters/warehouse/postgres.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
-import { RUN_STEPS, type RunStepSpec, STREAM_TOPICS } from '../jobs/catalog.ts';
+import { RUN_STEPS, type RunStepSpec } from '../jobs/catalog.ts';
 import { applySourceChanges, orderStatusEvents, publishEvents, todayUtc } from '../jobs/generate/index.ts';
-import { loadServiceEnv, type ServiceEnv } from '../scripts/services/env.ts';
-import { createTestDatabase, type TestDatabase } from '../test/pg-database.ts';
+import type { ServiceEnv } from '../scripts/services/env.ts';
+import {
+  checkServices,
+  cleanUpOnSignals,
+  createBenchTopics,
+  disposeAll,
+  ecomm,
+  freshDatabase,
+  machineFacts,
+  onCleanup,
+  parseGenerated,
+  pendingBatches,
+  REPO_ROOT,
+  rowsOf,
+  UsageError,
+} from './harness.ts';
 
-const root = new URL('..', import.meta.url).pathname;
-const CLI = join(root, 'jobs/cli.ts');
-const GNU_TIME = '/usr/bin/time';
 const SEED = 42;
+const CLIENT_ID = 'hourly-bench';
 const TARGET_RATIO = 0.1;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -63,98 +72,6 @@ function readBenchSettings(env: Record<string, string | undefined>): BenchSettin
   return { scales, changePercent };
 }
 
-class UsageError extends Error {}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Cleanup: everything the bench creates is registered here and removed at the end, also on Ctrl-C.
-
-const disposers: (() => Promise<void>)[] = [];
-let running: { kill(signal: NodeJS.Signals): void } | null = null;
-
-let disposing: Promise<void> | undefined;
-
-/** One cleanup at a time: a signal and the failing job it interrupts both wait for the same one. */
-function disposeAll(): Promise<void> {
-  disposing ??= (async () => {
-    while (disposers.length > 0) {
-      const dispose = disposers.pop() as () => Promise<void>;
-      try {
-        await dispose();
-      } catch (error) {
-        process.stderr.write(`hourly bench: cleanup step failed: ${(error as Error).message}\n`);
-      }
-    }
-  })().finally(() => {
-    disposing = undefined;
-  });
-  return disposing;
-}
-
-function cleanUpOnSignals(): void {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      process.stderr.write(
-        `hourly bench: ${signal}: stopping the job in hand, removing what the bench made\n`,
-      );
-      running?.kill('SIGKILL');
-      void disposeAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-    });
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Services
-
-/** The test services must answer before anything is created: a clear message instead of a stack trace. */
-async function checkServices(): Promise<ServiceEnv> {
-  let services: ServiceEnv;
-  try {
-    services = loadServiceEnv();
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const start = 'start them with `npm run services:up` (or point ECOMM_SERVICES_DIR at running ones)';
-  const client = new pg.Client({
-    connectionString: services.TEST_PG_ADMIN_URL,
-    connectionTimeoutMillis: 5_000,
-  });
-  try {
-    await client.connect();
-    await client.query('select 1');
-  } catch (error) {
-    throw new UsageError(
-      `the services' PostgreSQL at ${services.TEST_PG_HOST}:${services.TEST_PG_PORT} does not answer ` +
-        `(${(error as Error).message}): ${start}`,
-    );
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-  const admin = kafkaAdmin(services.TEST_KAFKA_BROKERS);
-  try {
-    await admin.connect();
-    await admin.listTopics();
-  } catch (error) {
-    throw new UsageError(
-      `the services' Kafka at ${services.TEST_KAFKA_BROKERS} does not answer (${(error as Error).message}): ${start}`,
-    );
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
-  if (!existsSync(GNU_TIME))
-    throw new UsageError(`${GNU_TIME} (GNU time) is needed for peak RSS per step: apt-get install time`);
-  return services;
-}
-
-function kafkaAdmin(brokers: string) {
-  return new Kafka({
-    clientId: 'hourly-bench',
-    brokers: [brokers],
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 5_000,
-    retry: { retries: 1 },
-  }).admin();
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // The two pipelines over one source and one set of topics
 
@@ -173,23 +90,16 @@ interface Bench {
   steps: Pipeline;
 }
 
-async function fresh(label: string): Promise<TestDatabase> {
-  const database = await createTestDatabase(label);
-  disposers.push(() => database.dispose());
-  return database;
-}
-
 async function openBench(services: ServiceEnv, scale: number): Promise<Bench> {
   const tag = `hourly_s${String(scale).replace(/\W/g, '_')}`;
   const prefix = `hourly-${randomBytes(3).toString('hex')}.`;
   const brokers = services.TEST_KAFKA_BROKERS;
-  const source = await fresh(`${tag}_src`);
+  const source = await freshDatabase(`${tag}_src`);
   const folder = mkdtempSync(join(tmpdir(), 'ecomm-hourly-'));
-  disposers.push(async () => rmSync(folder, { recursive: true, force: true }));
-  disposers.push(() => deleteTopics(brokers, prefix));
-  await createTopics(brokers, prefix);
+  onCleanup(async () => rmSync(folder, { recursive: true, force: true }));
+  await createBenchTopics(brokers, prefix, CLIENT_ID);
   const pipeline = async (name: Pipeline['name']): Promise<Pipeline> => {
-    const warehouse = await fresh(`${tag}_${name}_wh`);
+    const warehouse = await freshDatabase(`${tag}_${name}_wh`);
     const env = {
       SOURCE_URL: source.url,
       WAREHOUSE_URL: warehouse.url,
@@ -202,7 +112,7 @@ async function openBench(services: ServiceEnv, scale: number): Promise<Bench> {
       LOG_LEVEL: 'warn',
     };
     const db = await openPostgres(warehouse.url);
-    disposers.push(() => db.close());
+    onCleanup(() => db.close());
     return { name, env, warehouse: db };
   };
   return {
@@ -212,108 +122,6 @@ async function openBench(services: ServiceEnv, scale: number): Promise<Bench> {
     run: await pipeline('run'),
     steps: await pipeline('steps'),
   };
-}
-
-/**
- * The bench's topics, created before `ecomm generate` fills them, with time-based retention off: the generated
- * events carry their occurred_at (up to 30 days back) as record timestamps, so under the broker's default 7-day
- * retention its next retention check (every 5 minutes) deletes the older segments, and a pipeline that reads the
- * topics after it would see fewer events than one that read them before.
- */
-async function createTopics(brokers: string, prefix: string): Promise<void> {
-  const admin = kafkaAdmin(brokers);
-  await admin.connect();
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: STREAM_TOPICS.map(({ topic, partitions }) => ({
-        topic: `${prefix}${topic}`,
-        numPartitions: partitions,
-        configEntries: [{ name: 'retention.ms', value: '-1' }],
-      })),
-    });
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-/** The bench's topics and consumer groups: everything under its prefix. */
-async function deleteTopics(brokers: string, prefix: string): Promise<void> {
-  const admin = kafkaAdmin(brokers);
-  await admin.connect();
-  try {
-    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
-    const groups = (await admin.listGroups()).groups
-      .map((group) => group.groupId)
-      .filter((group) => group.startsWith(prefix));
-    if (groups.length > 0) await admin.deleteGroups(groups);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Child processes
-
-interface ProcessRun {
-  label: string;
-  wallSeconds: number;
-  /** User + system CPU of the job's process (not of the database server it drives). */
-  cpuSeconds: number;
-  peakRssMiB: number;
-  stdout: string;
-  startedAt: Date;
-  finishedAt: Date;
-}
-
-/** `ecomm <args>` in its own process under GNU time: wall time, and peak RSS from the kernel's accounting. */
-async function ecomm(label: string, args: string[], env: Record<string, string>): Promise<ProcessRun> {
-  const timeFile = join(tmpdir(), `ecomm-hourly-time-${randomBytes(4).toString('hex')}.txt`);
-  const startedAt = new Date();
-  const begin = performance.now();
-  const child = spawn(GNU_TIME, ['-v', '-o', timeFile, process.execPath, CLI, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group: on Ctrl-C the bench kills time and the job together, then cleans up.
-    detached: true,
-  });
-  running = { kill: (signal) => child.pid && process.kill(-child.pid, signal) };
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-8_000);
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', resolve);
-  });
-  running = null;
-  const wallSeconds = (performance.now() - begin) / 1000;
-  const timeReport = existsSync(timeFile) ? readFileSync(timeFile, 'utf8') : '';
-  rmSync(timeFile, { force: true });
-  if (code !== 0) {
-    throw new Error(`\`ecomm ${args.join(' ')}\` (${label}) exited ${code}: ${stderr.trim().slice(-2_000)}`);
-  }
-  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(timeReport);
-  if (!rss) throw new Error(`${GNU_TIME} reported no maximum resident set size for ${label}`);
-  return {
-    label,
-    wallSeconds,
-    cpuSeconds: timeField(timeReport, 'User time (seconds)') + timeField(timeReport, 'System time (seconds)'),
-    peakRssMiB: Number(rss[1]) / 1024,
-    stdout,
-    startedAt,
-    finishedAt: new Date(),
-  };
-}
-
-function timeField(report: string, name: string): number {
-  const line = report.split('\n').find((candidate) => candidate.trim().startsWith(`${name}:`));
-  return Number(line?.split(':').at(-1)?.trim() ?? Number.NaN);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -444,38 +252,6 @@ function parseRunSteps(stdout: string): { totalSeconds: number | null; steps: Ma
     if (match) steps.set(match[1] as string, Number(match[2]));
   }
   return { totalSeconds: total ? Number(total[1]) : null, steps };
-}
-
-/**
- * The rows a step moved, from what its job recorded while it ran: extract and stream-ingest rows written to raw,
- * validate records checked, load rows into bronze, reconcile source keys compared, quality bronze checks run,
- * transform rows written by the models.
- */
-async function rowsOf(db: SqlDatabase, job: string, child: ProcessRun): Promise<number> {
-  const window = [child.startedAt, child.finishedAt];
-  if (job === 'quality') {
-    const [row] = await db.query<{ n: number }>(
-      `select cast(count(*) as integer) as n from ops.dq_findings
-       where layer = 'bronze' and checked_at >= $1 and checked_at <= $2`,
-      window,
-    );
-    return row?.n ?? 0;
-  }
-  const column = job === 'validate' || job === 'reconcile' ? 'rows_in' : 'rows_out';
-  const [row] = await db.query<{ n: number }>(
-    `select cast(coalesce(sum(${column}), 0) as bigint) as n from ops.pipeline_runs
-     where job = $1 and started_at >= $2 and started_at <= $3`,
-    [job, ...window],
-  );
-  return Number(row?.n ?? 0);
-}
-
-async function pendingBatches(db: SqlDatabase): Promise<number> {
-  const [row] = await db.query<{ n: number }>(
-    `select cast(count(*) as integer) as n from ops.batches
-     where loaded_at is null and failed_at is null and skipped_at is null`,
-  );
-  return row?.n ?? 0;
 }
 
 /**
@@ -613,14 +389,6 @@ async function benchScale(services: ServiceEnv, scale: number, changePercent: nu
   }
 }
 
-/** `ecomm generate`'s lines "generated <source> <count>". */
-function parseGenerated(stdout: string): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const match of stdout.matchAll(/^generated (\S+)\s+(\d+)$/gm))
-    counts[match[1] as string] = Number(match[2]);
-  return counts;
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Report
 
@@ -699,7 +467,7 @@ function scaleSection(result: ScaleFigures): string[] {
 }
 
 function writeReport(settings: BenchSettings, results: ScaleFigures[]): void {
-  const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+  const machine = machineFacts();
   const command = `BENCH_HOURLY_SCALES=${settings.scales.join(',')} BENCH_HOURLY_CHANGE_PERCENT=${settings.changePercent} node bench/hourly.bench.ts`;
   const lines = [
     '# Hourly cycle benchmark (PostgreSQL source and warehouse, Kafka, local lake)',
@@ -726,22 +494,22 @@ function writeReport(settings: BenchSettings, results: ScaleFigures[]): void {
     '',
     ...results.flatMap(scaleSection),
   ];
-  mkdirSync(join(root, 'bench/results'), { recursive: true });
+  mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
   writeFileSync(
-    join(root, 'bench/results/hourly.json'),
+    join(REPO_ROOT, 'bench/results/hourly.json'),
     `${JSON.stringify({ machine, command, changePercent: settings.changePercent, targetRatio: TARGET_RATIO, results }, null, 2)}\n`,
   );
-  writeFileSync(join(root, 'bench/results/hourly.md'), lines.join('\n'));
+  writeFileSync(join(REPO_ROOT, 'bench/results/hourly.md'), lines.join('\n'));
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
-  cleanUpOnSignals();
+  cleanUpOnSignals('hourly');
   try {
     const settings = readBenchSettings(process.env);
-    const services = await checkServices();
+    const services = await checkServices(CLIENT_ID);
     const results: ScaleFigures[] = [];
     for (const scale of settings.scales)
       results.push(await benchScale(services, scale, settings.changePercent));
