@@ -98,7 +98,12 @@ describe('monitor UI in headless Chromium', () => {
       reason: 'raw object is not valid gzip near "jane.doe77@example.com"',
       at: new Date(),
     });
-    monitor = await startMonitor({ warehouse: platform.warehouse, port: 0, refreshSeconds: 2 });
+    monitor = await startMonitor({
+      warehouse: platform.warehouse,
+      port: 0,
+      refreshSeconds: 2,
+      liveRefreshSeconds: 1,
+    });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
     page.on('console', (message) => {
@@ -264,6 +269,56 @@ describe('monitor UI in headless Chromium', () => {
     const seconds = Number(/content="(\d+)"/.exec(fallback)?.[1]);
     expect(seconds).toBeGreaterThan(0);
     expect(seconds).toBeLessThanOrEqual(60);
+  });
+
+  it('follows the stream in the live tiles: a minute the stream service applies shows within seconds, in place', async () => {
+    await page.goto(`${monitor.url}/`);
+    const liveTile = (row: string, kpi: string) =>
+      page.locator(`[data-live="${row}"] [data-kpi="${kpi}"] .tile-value`);
+    const ordersBefore = Number(await liveTile('today', 'live-orders').getAttribute('data-value'));
+    const revenueBefore = Number(await liveTile('today', 'live-revenue').getAttribute('data-value'));
+    const liveFetches: string[] = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/live') liveFetches.push(request.url());
+    });
+    // The page is not reloaded: the marker survives while the live section is swapped.
+    await page.evaluate(() => {
+      (globalThis as unknown as { liveMarker: number }).liveMarker = 1;
+    });
+    const minute = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+    // What the stream service's applier writes in a round (jobs/kpis/realtime.ts): the minute and the progress.
+    await platform.warehouse.transaction(async (tx) => {
+      await tx.query(
+        `insert into realtime.order_minutes (minute_start, currency, orders, orders_with_total, order_total,
+           cancellations, rate_to_usd, revenue_usd, updated_at) values ($1, 'USD', 7, 7, 700.00, 0, 1, 700.00, $2)`,
+        [minute, new Date()],
+      );
+      await tx.query(`delete from realtime.stream_progress where topic = 'order-events'`);
+      await tx.query(
+        `insert into realtime.stream_progress (topic, newest_event_at, applied_at) values ('order-events', $1, $1)`,
+        [new Date()],
+      );
+    });
+    await expect
+      .poll(() => liveTile('today', 'live-orders').getAttribute('data-value'), {
+        timeout: 10_000,
+        interval: 200,
+      })
+      .toBe(String(ordersBefore + 7));
+    expect(Number(await liveTile('today', 'live-revenue').getAttribute('data-value'))).toBeCloseTo(
+      revenueBefore + 700,
+      2,
+    );
+    expect(
+      Number(await liveTile('last-hour', 'live-orders').getAttribute('data-value')),
+    ).toBeGreaterThanOrEqual(7);
+    expect(await page.locator('[data-topic="order-events"] .badge').textContent()).toBe('live');
+    expect(await page.evaluate(() => (globalThis as unknown as { liveMarker?: number }).liveMarker)).toBe(1);
+    // Swapped by the section's own timer (/live every second here), not only by the 2 s whole-page refresh.
+    expect(liveFetches.length).toBeGreaterThan(0);
+    // The daily tiles keep coming from gold, and say so.
+    expect(await page.locator('[data-kpi="revenue"]').getAttribute('data-source')).toBe('gold');
+    await page.locator('#live').screenshot({ path: `${ARTIFACTS}monitor-live.png` });
   });
 
   it('made no request outside the monitor, and logged no console or page error', () => {

@@ -1,4 +1,5 @@
 /** The main page: KPI tiles with their refresh time, the latest run of every job, freshness against SLA. */
+import type { LiveView } from '../kpis/realtime.ts';
 import type { HeldBatches } from './batch-queries.ts';
 import { sparkline } from './charts.ts';
 import {
@@ -12,6 +13,7 @@ import {
   html,
   shortId,
 } from './html.ts';
+import { renderLiveSection } from './live-view.ts';
 import { badge, numberCell, sectionBody, stateTone } from './page.ts';
 import type { DailyKpi, Freshness, JobStatus, Kpis, Section } from './queries.ts';
 
@@ -20,11 +22,13 @@ export interface OverviewData {
   jobs: Section<JobStatus[]>;
   freshness: Section<Freshness>;
   heldBatches: Section<HeldBatches>;
+  live: Section<LiveView>;
 }
 
-export function renderOverview(data: OverviewData, now: Date): Html {
-  return html`<section class="panel" id="kpis" aria-labelledby="kpis-title">
-<h2 id="kpis-title">Sales KPIs</h2>
+export function renderOverview(data: OverviewData, now: Date, liveRefreshSeconds: number): Html {
+  return html`${renderLiveSection(data.live, now, liveRefreshSeconds)}
+<section class="panel" id="kpis" aria-labelledby="kpis-title">
+<h2 id="kpis-title">Sales KPIs <small>daily, from gold (the hourly batch)</small></h2>
 ${sectionBody(data.kpis, (kpis) => renderKpis(kpis, now))}
 </section>
 <section class="panel" id="pipeline-status" aria-labelledby="status-title">
@@ -117,7 +121,7 @@ export function renderKpis(kpis: Kpis, now: Date): Html {
   const refreshed = kpis.goldBuiltAt
     ? html`gold built <time datetime="${kpis.goldBuiltAt.toISOString()}">${formatTime(kpis.goldBuiltAt)}</time> (${formatAgo(kpis.goldBuiltAt, now)})`
     : html`gold build time unknown (no successful transform recorded)`;
-  return html`<p class="subtitle" id="kpi-refresh">Order date <strong data-kpi-date="${day.orderDate}">${day.orderDate}</strong> (latest in gold, UTC) · last refreshed: ${refreshed}</p>
+  return html`<p class="subtitle" id="kpi-refresh">Order date <strong data-kpi-date="${day.orderDate}">${day.orderDate}</strong> (latest in gold, UTC) · source: gold · last refreshed: ${refreshed}</p>
 <div class="tiles">${tiles}${categoriesTile(kpis)}</div>`;
 }
 
@@ -137,7 +141,7 @@ function kpiTile(
     const arrow = direction === 'up' ? '▲' : direction === 'down' ? '▼' : '■';
     delta = html`<span class="delta delta-${direction}">${arrow} ${formatPercent(Math.abs(change))} vs previous day</span>`;
   }
-  return html`<div class="tile" data-kpi="${key}">
+  return html`<div class="tile" data-kpi="${key}" data-source="gold">
 <div class="tile-label">${label}</div>
 <div class="tile-value" data-value="${raw}">${format(value)}</div>
 ${delta}

@@ -50,7 +50,7 @@ export function renderPage(frame: PageFrame, content: Html): Html {
 <main id="content" data-generated-at="${frame.generatedAt.toISOString()}">
 ${content}
 </main>
-<footer>Read-only view of <code>${frame.warehouse}</code> (schemas ops and gold). Times in UTC. JSON of every page under <code>/api/…</code>.</footer>
+<footer>Read-only view of <code>${frame.warehouse}</code> (schemas ops, gold and realtime). Times in UTC. JSON of every page under <code>/api/…</code>.</footer>
 </body>
 </html>
 `;

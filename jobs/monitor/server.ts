@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { redactSecrets, redactUrl } from '../../adapters/redact.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { DATA_CONTRACTS } from '../contracts/data-contracts.ts';
+import { loadLiveKpis } from '../kpis/realtime.ts';
 import { loadModels } from '../models/models.ts';
 import { allowedHostsFor, hostOfHeader } from './allowed-hosts.ts';
 import { ASSETS } from './assets.ts';
@@ -16,6 +17,7 @@ import { loadHeldBatches } from './batch-queries.ts';
 import { type Html, html } from './html.ts';
 import { buildLineage, type LineageGraph } from './lineage-graph.ts';
 import { renderLineagePage } from './lineage-view.ts';
+import { renderLiveSection } from './live-view.ts';
 import { maskRecord, maskText } from './mask.ts';
 import { renderOverview } from './overview-view.ts';
 import { type PagePath, renderPage } from './page.ts';
@@ -40,6 +42,8 @@ export interface MonitorOptions {
   allowedHosts?: readonly string[];
   /** Seconds between in-page refreshes (1–60; default 30). */
   refreshSeconds?: number;
+  /** Seconds between refreshes of the live tile rows (1–60; default 5): they read two small realtime tables. */
+  liveRefreshSeconds?: number;
   /** The clock freshness is measured against; tests pin it. */
   now?: () => Date;
   /** Where request errors are reported (default: stderr). */
@@ -75,6 +79,7 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
   const db = readOnlyDatabase(options.warehouse);
   const now = options.now ?? (() => new Date());
   const refreshSeconds = Math.max(1, Math.min(60, Math.round(options.refreshSeconds ?? 30)));
+  const liveRefreshSeconds = Math.max(1, Math.min(60, Math.round(options.liveRefreshSeconds ?? 5)));
   const warehouse = redactUrl(options.warehouse.url);
   const onError =
     options.onError ??
@@ -94,15 +99,17 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
     return [value, performance.now() - started];
   };
 
+  const liveData = (at: Date) => section(db, (tx) => loadLiveKpis(tx, at));
   const overviewData = async () => {
     const at = now();
     const kpis = await section(db, loadKpis);
-    const [jobs, freshness, heldBatches] = await Promise.all([
+    const [jobs, freshness, heldBatches, live] = await Promise.all([
       section(db, loadJobStatuses),
       section(db, (tx) => loadFreshness(tx, at, kpis.ok ? kpis.data.goldBuiltAt : null)),
       section(db, loadHeldBatches),
+      liveData(at),
     ]);
-    return { at, data: { kpis, jobs, freshness, heldBatches } };
+    return { at, data: { kpis, jobs, freshness, heldBatches, live } };
   };
   const runsData = (request: URL) => {
     const limit = Number(request.searchParams.get('limit') ?? RUN_HISTORY_LIMIT);
@@ -125,7 +132,13 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
   const routes: Record<string, Route> = {
     '/': async () => {
       const [{ at, data }, dbMs] = await timed(overviewData);
-      return page('/', at, renderOverview(data, at), dbMs);
+      return page('/', at, renderOverview(data, at, liveRefreshSeconds), dbMs);
+    },
+    // The live section alone, for the page's frequent in-place refresh (assets/monitor.js).
+    '/live': async () => {
+      const at = now();
+      const [live, dbMs] = await timed(() => liveData(at));
+      return { status: 200, html: renderLiveSection(live, at, liveRefreshSeconds), dbMs };
     },
     '/runs': async (request) => {
       const [[runs, actions], dbMs] = await timed(() =>
@@ -147,6 +160,11 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
     '/api/overview': async () => {
       const [{ at, data }, dbMs] = await timed(overviewData);
       return { status: 200, json: { generatedAt: at, ...data }, dbMs };
+    },
+    '/api/live': async () => {
+      const at = now();
+      const [live, dbMs] = await timed(() => liveData(at));
+      return { status: 200, json: { generatedAt: at, live }, dbMs };
     },
     '/api/runs': async (request) => {
       const [runs, dbMs] = await timed(() => runsData(request));

@@ -1,6 +1,7 @@
 /**
- * A small warehouse for the monitor's tests: the real ops tables (sql/ops) with two runs' worth of rows, and the
- * two gold tables the KPI tiles read, with a few days of sales. Fast to build (no pipeline), exact to assert on.
+ * A small warehouse for the monitor's tests: the real ops tables (sql/ops) with two runs' worth of rows, the
+ * two gold tables the KPI tiles read, with a few days of sales, and the realtime tables the live tiles read, with
+ * today's minutes. Fast to build (no pipeline), exact to assert on.
  */
 import { openPglite } from '../../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
@@ -51,6 +52,7 @@ export async function seedFixture(db: SqlDatabase): Promise<void> {
       ('2026-09-29', 3, 'home & kitchen', 2, 2, 700.00),
       ('2026-09-01', 4, 'toys', 9, 9, 9999.00);
   `);
+  await seedRealtime(db);
   const run = async (
     runId: string,
     job: string,
@@ -239,5 +241,44 @@ export async function seedFixture(db: SqlDatabase): Promise<void> {
       offset: 11,
       value: '{"event_id":"e-1","email":"bob.smith@example.org","page_url":"/p?x=<script>',
     },
+  );
+}
+
+/**
+ * Today (FIXTURE_NOW is 12:00 UTC) in the realtime tables. Today so far: 12 orders, $660.00 from the 9 valued
+ * ones (AOV $73.33), 1 awaiting the GBP rate, 2 from version 1 events without an amount, 1 cancellation, 40
+ * sessions of which 5 converted (12.5%). The last 60 minutes: 5 orders, $260.00, AOV $52.00, 10 sessions, 2
+ * converted (20%). Yesterday's 23:00 minute counts in neither.
+ */
+async function seedRealtime(db: SqlDatabase): Promise<void> {
+  const minute = (hhmm: string) => `2026-10-01T${hhmm}:00Z`;
+  await db.query(
+    `insert into realtime.order_minutes (minute_start, currency, orders, orders_with_total, order_total, cancellations,
+       rate_to_usd, revenue_usd, updated_at) values
+       ($1, 'USD', 3, 3, 150.00, 0, 1, 150.00, $7),
+       ($2, 'EUR', 2, 2, 100.00, 1, 1.1, 110.00, $7),
+       ($3, 'USD', 4, 4, 400.00, 0, 1, 400.00, $7),
+       ($4, 'GBP', 1, 1, 50.00, 0, null, null, $7),
+       ($5, 'XXX', 2, 0, 0, 0, null, null, $7),
+       ($6, 'USD', 9, 9, 900.00, 0, 1, 900.00, $7)`,
+    [
+      minute('11:30'),
+      minute('11:59'),
+      minute('09:00'),
+      minute('10:00'),
+      minute('08:00'),
+      '2026-09-30T23:00:00Z',
+      at(0),
+    ],
+  );
+  await db.query(
+    `insert into realtime.session_minutes (minute_start, sessions, converted_sessions, updated_at) values
+       ($1, 10, 2, $3), ($2, 30, 3, $3)`,
+    [minute('11:45'), minute('07:00'), at(0)],
+  );
+  await db.query(
+    `insert into realtime.stream_progress (topic, newest_event_at, applied_at) values
+       ('order-events', $1, $2), ('clickstream', $3, $4)`,
+    ['2026-10-01T11:59:30Z', '2026-10-01T11:59:35Z', at(10), at(9)],
   );
 }

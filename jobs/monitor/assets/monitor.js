@@ -3,6 +3,10 @@
 // when it shows again; a failed refresh is shown in the header and retried. Without JavaScript a <noscript> meta
 // refresh reloads the page instead.
 //
+//
+// The live KPI section (#live, data-live-seconds, 5 s by default) refreshes on its own, faster timer from /live,
+// which answers with that section alone: the live tiles follow the stream without re-reading the whole page.
+//
 // A classic script (no build step, no module loader): the arrow function keeps its names out of the page's globals.
 (() => {
   const body = document.body;
@@ -65,8 +69,52 @@
     }
   }
 
+  let liveTimer = null;
+  let liveBusy = false;
+
+  function liveSeconds() {
+    const live = document.getElementById('live');
+    return live ? Math.min(60, Number(live.getAttribute('data-live-seconds')) || 5) : 0;
+  }
+
+  function scheduleLive() {
+    clearTimeout(liveTimer);
+    const every = liveSeconds();
+    if (every > 0) liveTimer = setTimeout(refreshLive, every * 1000);
+  }
+
+  async function refreshLive() {
+    if (liveBusy || document.hidden || !document.getElementById('live')) {
+      scheduleLive();
+      return;
+    }
+    liveBusy = true;
+    try {
+      const response = await fetch('/live', { cache: 'no-store', headers: { 'x-monitor-refresh': '1' } });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const next = new DOMParser().parseFromString(await response.text(), 'text/html').getElementById('live');
+      const current = document.getElementById('live');
+      if (!next) throw new Error('unexpected live section');
+      if (current) current.replaceWith(document.adoptNode(next));
+      document.getElementById('live')?.classList.remove('stale');
+    } catch (error) {
+      const current = document.getElementById('live');
+      if (current) {
+        current.classList.add('stale');
+        current.setAttribute('data-refresh-error', String(error?.message ? error.message : error));
+      }
+    } finally {
+      liveBusy = false;
+      scheduleLive();
+    }
+  }
+
   document.addEventListener('visibilitychange', () => {
-    if (!document.hidden) refresh();
+    if (!document.hidden) {
+      refresh();
+      refreshLive();
+    }
   });
   schedule();
+  scheduleLive();
 })();
