@@ -7,6 +7,7 @@ import { schemeOf } from '../adapters/url.ts';
 import { WAREHOUSE_SCHEMES } from '../adapters/warehouse/index.ts';
 import { ALERT_CONFIG_SHAPE } from './alerts/settings.ts';
 import { CONTRACT_CONFIG_SHAPE } from './contracts/settings.ts';
+import { KPI_CONFIG_SHAPE } from './kpis/settings.ts';
 import { LINEAGE_CONFIG_SHAPE } from './lineage/settings.ts';
 
 /**
@@ -185,6 +186,7 @@ const configSchema = z.object({
   ...CONTRACT_CONFIG_SHAPE,
   ...LINEAGE_CONFIG_SHAPE,
   ...ALERT_CONFIG_SHAPE,
+  ...KPI_CONFIG_SHAPE,
 });
 
 export type Config = z.infer<typeof configSchema>;

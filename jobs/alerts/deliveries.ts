@@ -90,14 +90,33 @@ export interface DeliveryReport {
 export async function deliverPendingAlerts(
   db: SqlDatabase,
   router: AlertRouter,
-  options: { runId: string; now: () => Date; signal?: AbortSignal; log?: Logger },
+  options: {
+    runId: string;
+    now: () => Date;
+    signal?: AbortSignal;
+    log?: Logger;
+    /** Only the incidents whose check id starts with this (the stream service delivers its KPI alerts itself). */
+    checkIdPrefix?: string;
+    /** All but those: the watchdog leaves the KPI alerts to the stream service, so no alert is sent twice. */
+    excludeCheckIdPrefix?: string;
+  },
 ): Promise<DeliveryReport> {
+  const filters = [
+    options.checkIdPrefix === undefined ? '' : 'and i.check_id like $1',
+    options.excludeCheckIdPrefix === undefined
+      ? ''
+      : `and i.check_id not like $${options.checkIdPrefix === undefined ? 1 : 2}`,
+  ].join(' ');
+  const prefixes = [options.checkIdPrefix, options.excludeCheckIdPrefix].flatMap((prefix) =>
+    prefix === undefined ? [] : [`${prefix}%`],
+  );
   const rows = await db.query(
     `select d.delivery_id, d.channel, d.action, d.route, cast(d.attempts as integer) as attempts,
        ${incidentColumns('i')}
      from ops.alert_deliveries d join ops.incidents i on i.incident_id = d.incident_id
-     where d.status in ('pending', 'failed')
+     where d.status in ('pending', 'failed') ${filters}
      order by d.created_at, d.incident_id, d.channel, case when d.action = 'trigger' then 0 else 1 end, d.delivery_id`,
+    prefixes,
   );
   const report: DeliveryReport = { delivered: 0, failed: 0, unrouted: 0, deferred: 0 };
   const blocked = new Set<string>();

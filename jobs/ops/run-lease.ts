@@ -135,6 +135,40 @@ export async function renewLease(
   });
 }
 
+/**
+ * A service's lease (named `service:<what>`): held while renewed, taken over once its holder stopped renewing it.
+ * Unlike the batch lease it marks no run abandoned, and an expired one is no finding (a stopped service leaves it).
+ * Returns whether `request.runId` holds it now.
+ */
+export async function holdServiceLease(db: SqlDatabase, request: LeaseRequest): Promise<boolean> {
+  if (!request.name.startsWith(SERVICE_LEASE_PREFIX))
+    throw new Error(`a service lease is named ${SERVICE_LEASE_PREFIX}<what>, not ${request.name}`);
+  return db.transaction(async (tx) => {
+    await tx.exec(lockForWriteSql('ops.run_leases', tx.dialect));
+    const holder = await readHolder(tx, request.name);
+    const mine = holder?.runId === request.runId;
+    if (holder && !mine && holder.expiresAt.getTime() > request.now.getTime()) return false;
+    await tx.query('delete from ops.run_leases where lease_name = $1', [request.name]);
+    await tx.query(
+      `insert into ops.run_leases (lease_name, holder_run_id, holder_job, holder_execution_id, acquired_at,
+         heartbeat_at, expires_at)
+       values ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        request.name,
+        request.runId,
+        request.job,
+        request.executionId,
+        mine && holder ? holder.acquiredAt : request.now,
+        request.now,
+        expiryAfter(request.now, request.expirySeconds),
+      ],
+    );
+    return true;
+  });
+}
+
+export const SERVICE_LEASE_PREFIX = 'service:';
+
 export async function releaseLease(db: SqlDatabase, name: string, runId: string): Promise<void> {
   await db.query('delete from ops.run_leases where lease_name = $1 and holder_run_id = $2', [name, runId]);
 }
@@ -142,8 +176,8 @@ export async function releaseLease(db: SqlDatabase, name: string, runId: string)
 /** Leases whose expiry has passed while still held: their holder died without letting go (the watchdog reports them). */
 export async function expiredLeases(db: SqlDatabase, now: Date): Promise<(LeaseHolder & { name: string })[]> {
   const rows = await db.query<{ lease_name: string }>(
-    'select lease_name from ops.run_leases where expires_at < $1 order by lease_name',
-    [now],
+    'select lease_name from ops.run_leases where expires_at < $1 and lease_name not like $2 order by lease_name',
+    [now, `${SERVICE_LEASE_PREFIX}%`],
   );
   const leases: (LeaseHolder & { name: string })[] = [];
   for (const row of rows) {

@@ -12,6 +12,7 @@ import { LAYER_OWNERS } from '../alerts/owners.ts';
 import { type AlertRouter, alertRouterFromConfig } from '../alerts/routing.ts';
 import type { JobContext, PrintLine } from '../context.ts';
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
+import { KPI_CHECK_PREFIX } from '../kpis/alert-rules.ts';
 import { recordFindings } from '../ops/dq-findings.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
 import { qualityLineage } from '../quality/index.ts';
@@ -134,6 +135,7 @@ export async function runWatchdog(
           now: () => context.now(),
           signal: context.signal,
           log: log.child({ step: 'alerts' }),
+          excludeCheckIdPrefix: KPI_CHECK_PREFIX,
         })
       : { delivered: 0, failed: 0, unrouted: 0, deferred: 0 };
     const [waiting] = await db.query<{ waiting: unknown }>(

@@ -9,6 +9,7 @@ import { EVENT_TOPICS } from '../../contracts/event-topics.ts';
 import type { BackpressureState } from '../backpressure.ts';
 import type { ApplyStats } from './applier.ts';
 import type { BrokerOutage, LagReading, PartitionLag } from './broker-watch.ts';
+import type { KpiAlertStatus } from './kpi-alert-loop.ts';
 
 export type { PartitionLag };
 
@@ -32,6 +33,8 @@ export interface ServiceHealth {
   ingestBackpressure?: BackpressureState;
   /** Stage 2 (validation, dead letters, bronze, silver), when the service runs it. */
   apply?: () => ApplyStats;
+  /** The KPI alert rules' last evaluation, when the service evaluates them. */
+  kpiAlerts?: () => KpiAlertStatus;
   /** The consumer's last failure (it reconnects by itself), if any. */
   lastError?: { message: string; at: string } | null;
 }
@@ -81,6 +84,7 @@ function extras(health: ServiceHealth): Record<string, unknown> {
     backpressure: Boolean(ingest?.active || apply?.backpressure.active),
     ingestBackpressure: ingest ?? null,
     apply: apply ?? null,
+    kpiAlerts: health.kpiAlerts?.() ?? null,
     lastError: health.lastError ?? null,
   };
 }

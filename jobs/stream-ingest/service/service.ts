@@ -23,6 +23,7 @@ import { checkRetentionGaps, startNewGroupFromLedger } from '../retention-gaps.t
 import { startApplier, warehouseOnConsumerThread } from './applier-host.ts';
 import { lagMonitor, outageTracker } from './broker-watch.ts';
 import { partitionLag, readinessOf, type ServiceHealth, startHealthServer } from './health.ts';
+import { startKpiAlertLoop } from './kpi-alert-loop.ts';
 
 export interface StreamServiceOptions {
   healthPort: number;
@@ -81,6 +82,9 @@ export async function runStreamService(
   // STREAM_APPLY=off: this replica only ingests (another one applies).
   const applier = startApplier(context, stopGraceMs);
   if (applier) health.apply = () => applier.stats();
+  // The replica that applies keeps the KPIs, so it also judges them (one replica at a time: a lease).
+  const kpiAlerts = applier ? startKpiAlertLoop(context) : null;
+  if (kpiAlerts) health.kpiAlerts = () => kpiAlerts.status();
   health.alive = true;
   // The broker is asked even when nobody calls /status, so /readyz notices an outage within seconds.
   const watching = setInterval(() => void lag.read(), LAG_READ_EVERY_MS);
@@ -119,6 +123,7 @@ export async function runStreamService(
   } finally {
     health.alive = false;
     clearInterval(watching);
+    await kpiAlerts?.stop();
     await server.close();
   }
   return { events: health.eventsWritten, batches: health.batchesWritten, health };
