@@ -61,7 +61,7 @@ const EXPECTED: Record<string, Partial<Record<Schema, Level>>> = {
   ecomm_reconcile: { bronze: 'write', silver: 'read', ops: 'write' },
   ecomm_transform: { bronze: 'lock', silver: 'create', gold: 'create', pii: 'create', ops: 'write' },
   ecomm_quality: { bronze: 'read', silver: 'read', gold: 'read', ops: 'write' },
-  ecomm_watchdog: { bronze: 'read', silver: 'read', gold: 'read', ops: 'write' },
+  ecomm_watchdog: { bronze: 'read', silver: 'read', gold: 'read', ops: 'write', realtime: 'read' },
   ecomm_run: { bronze: 'write', silver: 'create', gold: 'create', pii: 'create', ops: 'write' },
   ecomm_quarantine: { bronze: 'write', pii: 'write', ops: 'write' },
   ecomm_batches: { bronze: 'write', pii: 'write', ops: 'write' },

@@ -161,8 +161,8 @@ export const ACCESS_POLICY: readonly RolePolicy[] = [
   ),
   jobLogin(
     'watchdog',
-    { bronze: 'read', silver: 'read', gold: 'read', ops: 'write' },
-    'checks freshness and volumes, writes incidents and alerts',
+    { bronze: 'read', silver: 'read', gold: 'read', ops: 'write', realtime: 'read' },
+    'checks freshness and volumes, reconciles the real-time KPIs with gold, writes incidents and alerts',
   ),
   jobLogin('run', { ...LOADS_BATCHES, ...BUILDS_MODELS }, 'the whole batch DAG: what its steps write', {
     memberOf: [MODEL_OWNER_ROLE],

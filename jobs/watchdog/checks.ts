@@ -22,7 +22,8 @@ export type WatchdogCheckType =
   | 'referential_integrity'
   | 'business_rule'
   | 'abandoned_run'
-  | 'stream_retention';
+  | 'stream_retention'
+  | 'realtime_reconciliation';
 
 export interface WatchdogFinding extends IncidentFinding {
   checkType: WatchdogCheckType;

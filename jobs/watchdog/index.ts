@@ -18,6 +18,7 @@ import { recordRun } from '../ops/pipeline-runs.ts';
 import { qualityLineage } from '../quality/index.ts';
 import { abandonedRunsCheck } from './abandoned-runs.ts';
 import { runChecks, type WatchdogFinding } from './checks.ts';
+import { realtimeReconciliationCheck } from './realtime-reconciliation.ts';
 import { BUSINESS_RULES, type BusinessRule, TABLE_RULES, type TableRules } from './rules.ts';
 import { streamRetentionChecks } from './stream-retention.ts';
 
@@ -90,6 +91,7 @@ export async function runWatchdog(
     const findings = [
       ...(await runChecks(db, now, options.tables ?? TABLE_RULES, options.rules ?? BUSINESS_RULES)),
       await abandonedRunsCheck(db, now, context.config.RUN_LEASE_SECONDS),
+      ...nonNull(await realtimeReconciliationCheck(db, context.config.KPI_RECONCILE_TOLERANCE)),
       ...(await streamRetentionChecks(context.stream(), {
         groupId: context.config.STREAM_GROUP_ID,
         topics: EVENT_TOPICS.map((topic) => topic.topic),
@@ -209,3 +211,5 @@ export async function run(context: JobContext, _options: object, output: PrintLi
   );
   return result.undelivered > 0 ? 1 : 0;
 }
+
+const nonNull = <T>(value: T | null): T[] => (value === null ? [] : [value]);
