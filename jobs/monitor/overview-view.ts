@@ -1,5 +1,4 @@
 /** The main page: KPI tiles with their refresh time, the latest run of every job, freshness against SLA. */
-import type { LiveView } from '../kpis/realtime.ts';
 import type { HeldBatches } from './batch-queries.ts';
 import { sparkline } from './charts.ts';
 import {
@@ -13,7 +12,7 @@ import {
   html,
   shortId,
 } from './html.ts';
-import { renderLiveSection } from './live-view.ts';
+import { type LiveSection, renderLiveSection } from './live-view.ts';
 import { badge, numberCell, sectionBody, stateTone } from './page.ts';
 import type { DailyKpi, Freshness, JobStatus, Kpis, Section } from './queries.ts';
 
@@ -22,7 +21,7 @@ export interface OverviewData {
   jobs: Section<JobStatus[]>;
   freshness: Section<Freshness>;
   heldBatches: Section<HeldBatches>;
-  live: Section<LiveView>;
+  live: Section<LiveSection>;
 }
 
 export function renderOverview(data: OverviewData, now: Date, liveRefreshSeconds: number): Html {

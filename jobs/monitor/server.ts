@@ -17,7 +17,7 @@ import { loadHeldBatches } from './batch-queries.ts';
 import { type Html, html } from './html.ts';
 import { buildLineage, type LineageGraph } from './lineage-graph.ts';
 import { renderLineagePage } from './lineage-view.ts';
-import { renderLiveSection } from './live-view.ts';
+import { loadReconciliation, renderLiveSection } from './live-view.ts';
 import { maskRecord, maskText } from './mask.ts';
 import { renderOverview } from './overview-view.ts';
 import { type PagePath, renderPage } from './page.ts';
@@ -99,7 +99,11 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
     return [value, performance.now() - started];
   };
 
-  const liveData = (at: Date) => section(db, (tx) => loadLiveKpis(tx, at));
+  const liveData = (at: Date) =>
+    section(db, async (tx) => ({
+      ...(await loadLiveKpis(tx, at)),
+      reconciliation: await loadReconciliation(tx),
+    }));
   const overviewData = async () => {
     const at = now();
     const kpis = await section(db, loadKpis);
