@@ -12,6 +12,8 @@ export interface ReceivedRequest {
   body: unknown;
   /** What the receiver answered. */
   status: number;
+  /** Epoch ms when the request had arrived whole. */
+  receivedAt: number;
 }
 
 export interface Receiver {
@@ -40,7 +42,7 @@ export async function startReceiver(): Promise<Receiver> {
       }
       const received = { method: request.method ?? '', path: request.url ?? '', body };
       const status = choose(received);
-      requests.push({ ...received, headers: request.headers, status });
+      requests.push({ ...received, headers: request.headers, status, receivedAt: Date.now() });
       response.writeHead(status, { 'content-type': 'text/plain' });
       response.end(status < 300 ? 'ok' : 'receiver says no');
     });
