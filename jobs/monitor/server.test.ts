@@ -128,7 +128,9 @@ describe('the monitor over HTTP', () => {
     }
     const live = await get(monitor, '/live');
     // The watchdog's latest reconciliation with gold is said beside the live tiles.
-    expect(live.body).toMatch(/data-reconciled="fail"[\s\S]*?badge-warn">differs[\s\S]*?orders 98 stream vs 100 gold/);
+    expect(live.body).toMatch(
+      /data-reconciled="fail"[\s\S]*?badge-warn">differs[\s\S]*?orders 98 stream vs 100 gold/,
+    );
     expect(live.body.trimStart().startsWith('<section class="panel" id="live"')).toBe(true);
     // The daily tiles say they come from gold.
     const overview = (await get(monitor, '/')).body;
