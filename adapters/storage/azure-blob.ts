@@ -1,10 +1,11 @@
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
-import {
+import type * as AzureIdentity from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
+import type * as StorageBlob from '@azure/storage-blob';
+import type {
   AnonymousCredential,
-  BlobServiceClient,
-  newPipeline,
-  type RequestPolicyFactory,
+  RequestPolicyFactory,
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
 import { redactSecrets } from '../redact.ts';
@@ -22,6 +23,13 @@ import { toReadable } from './local.ts';
 import { type ObjectBody, type ObjectInfo, ObjectNotFoundError, type ObjectStore } from './object-store.ts';
 
 /** Block size of a streamed upload, and how many blocks may be buffered: memory per put is BLOCKS x 8 MiB. */
+/**
+ * The SDKs load when a store is opened, not when this module is imported: a job on a local or an S3 lake, and every
+ * worker thread that imports the storage adapters, never pays their ~35 MB.
+ */
+const loadSdk = createRequire(import.meta.url);
+const storageBlob = () => loadSdk('@azure/storage-blob') as typeof StorageBlob;
+
 const BLOCK_SIZE = 8 * 1024 * 1024;
 const BLOCKS_IN_FLIGHT = 2;
 
@@ -35,6 +43,7 @@ export function openAzureBlobStore(url: string, env: NodeJS.ProcessEnv = process
   const location = parseAzureBlobUrl(url);
   const { display, prefix } = location;
   const { serviceUrl, credential } = connectionOf(location, env);
+  const { BlobServiceClient, newPipeline } = storageBlob();
   const pipeline = newPipeline(credential, { retryOptions: { maxTries: 1 } });
   const origin = new URL(serviceUrl).origin;
   // A Pipeline's extra factories run outside the SDK's deserialisation, so they see its typed RestErrors and
@@ -148,7 +157,7 @@ function connectionOf(
       );
     return {
       serviceUrl: location.endpoint ?? `https://${location.account}.blob.core.windows.net`,
-      credential: new DefaultAzureCredential(),
+      credential: new (loadSdk('@azure/identity') as typeof AzureIdentity).DefaultAzureCredential(),
     };
   }
   const fields = new Map<string, string>();
@@ -169,11 +178,14 @@ function connectionOf(
   if (accountKey)
     return {
       serviceUrl: blobEndpoint,
-      credential: new StorageSharedKeyCredential(location.account, accountKey),
+      credential: new (storageBlob().StorageSharedKeyCredential)(location.account, accountKey),
     };
   const sas = fields.get('sharedaccesssignature');
   if (sas)
-    return { serviceUrl: `${blobEndpoint}?${sas.replace(/^\?/, '')}`, credential: new AnonymousCredential() };
+    return {
+      serviceUrl: `${blobEndpoint}?${sas.replace(/^\?/, '')}`,
+      credential: new (storageBlob().AnonymousCredential)(),
+    };
   throw fail('AZURE_STORAGE_CONNECTION_STRING has neither AccountKey nor SharedAccessSignature');
 }
 

@@ -1,13 +1,7 @@
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type * as LibStorage from '@aws-sdk/lib-storage';
 import { networkErrorCode, withRetry } from '../retry.ts';
 import {
   checkKey,
@@ -19,6 +13,12 @@ import {
   type S3Location,
 } from './cloud-url.ts';
 import { type ObjectBody, type ObjectInfo, ObjectNotFoundError, type ObjectStore } from './object-store.ts';
+
+/**
+ * The SDK loads when a store is opened, not when this module is imported: a job on a local or an Azure lake, and
+ * every worker thread that imports the storage adapters, never pays its ~30 MB (docs/performance.md, memory).
+ */
+const loadSdk = createRequire(import.meta.url);
 
 /** Multipart part size: S3's minimum is 5 MiB; 8 MiB keeps 10,000 parts >= 78 GiB per object. */
 const PART_SIZE = 8 * 1024 * 1024;
@@ -32,6 +32,15 @@ const QUEUE_SIZE = 2;
  */
 export function openS3Store(url: string): ObjectStore {
   const location = parseS3Url(url);
+  const {
+    DeleteObjectCommand,
+    GetObjectCommand,
+    HeadBucketCommand,
+    HeadObjectCommand,
+    ListObjectsV2Command,
+    S3Client,
+  } = loadSdk('@aws-sdk/client-s3') as typeof S3Sdk;
+  const { Upload } = loadSdk('@aws-sdk/lib-storage') as typeof LibStorage;
   const { bucket, prefix, display } = location;
   const client = new S3Client({
     region: location.region ?? (location.endpoint ? 'us-east-1' : undefined),

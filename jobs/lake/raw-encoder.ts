@@ -7,6 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { MessageColumns } from '../../adapters/stream/event-stream.ts';
+import { WORKER_RESOURCE_LIMITS } from '../memory-limits.ts';
 
 export interface RawEncoder {
   /** Where a batch's columns are laid out for encode (a recycled buffer when one is big enough). */
@@ -44,7 +45,9 @@ export function startRawEncoder(): RawEncoder {
     pending.clear();
   };
   const start = () => {
-    const started = new Worker(new URL('./raw-encoder-worker.ts', import.meta.url));
+    const started = new Worker(new URL('./raw-encoder-worker.ts', import.meta.url), {
+      resourceLimits: WORKER_RESOURCE_LIMITS,
+    });
     started.on('message', (reply: EncoderReply) => {
       const waiting = pending.get(reply.id);
       pending.delete(reply.id);

@@ -7,6 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { CheckOptions } from '../contracts/data-contracts.ts';
+import { WORKER_RESOURCE_LIMITS } from '../memory-limits.ts';
 import { BatchDataError, type BatchErrorKind } from '../ops/batch-errors.ts';
 import type { ValidationOutcome, ValidationTarget } from './outcome.ts';
 
@@ -60,7 +61,9 @@ export function startValidationThreads(size: number): ValidationThreads {
     pending.clear();
   };
   const spawn = () => {
-    const worker = new Worker(new URL('./validate-thread.ts', import.meta.url));
+    const worker = new Worker(new URL('./validate-thread.ts', import.meta.url), {
+      resourceLimits: WORKER_RESOURCE_LIMITS,
+    });
     worker.on('message', (reply: ThreadReply) => {
       const waiting = pending.get(reply.id);
       pending.delete(reply.id);

@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { schemeOf } from '../../../adapters/url.ts';
 import { type JobContext, JobStoppedError } from '../../context.ts';
+import { WORKER_RESOURCE_LIMITS } from '../../memory-limits.ts';
 import { persistWithBackoff } from '../backpressure.ts';
 import { type ApplyStats, newApplyStats, runApplier } from './applier.ts';
 
@@ -118,7 +119,10 @@ function startInWorker(context: JobContext, stopGraceMs: number): ApplierHost {
     runId: context.runId,
     stopGraceMs,
   };
-  const worker = new Worker(new URL('./applier-worker.ts', import.meta.url), { workerData: data });
+  const worker = new Worker(new URL('./applier-worker.ts', import.meta.url), {
+    workerData: data,
+    resourceLimits: WORKER_RESOURCE_LIMITS,
+  });
   let failure: Error | undefined;
   const done = new Promise<void>((resolve, reject) => {
     worker.on('message', (message: ApplierMessage) => {
