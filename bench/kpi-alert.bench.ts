@@ -11,6 +11,7 @@
  *
  * Writes bench/results/kpi-alerts.json and .md. Target (issue 16): p95 <= 120 s.
  */
+import { randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +109,9 @@ async function main(): Promise<void> {
     await sleep(10_000);
     for (let cycle = 1; cycle <= CYCLES; cycle += 1) {
       for (const action of ['trigger', 'resolve'] as const) {
+        // At a random moment: publishing right after an evaluation would always meet the same phase of the
+        // evaluation period and of the minute.
+        await sleep(randomInt(0, 60_000));
         const seen = ruleMessages(action).length;
         const publishedAt = Date.now();
         const at = new Date(publishedAt);
@@ -181,8 +185,8 @@ same machine (Kafka, PostgreSQL 15). Command: \`node bench/kpi-alert.bench.ts\` 
 
 The stream service with its defaults (KPI alerts evaluated every 30 s) under ${RATE.toLocaleString('en-US')} clickstream events/min
 of browsing sessions. ${CYCLES} times, the \`cancellations_high\` rule (more than a quarter of the last hour's orders cancelled)
-is made to breach by publishing cancellations, then to recover by publishing orders, each event stamped with its publish
-time. Latency: the Slack-compatible receiver getting the rule's trigger (or resolve) minus the publish of the events that
+is made to breach by publishing cancellations, then to recover by publishing orders, each at a random moment (0-60 s
+after the previous alert) and stamped with its publish time. Latency: the Slack-compatible receiver getting the rule's trigger (or resolve) minus the publish of the events that
 made the breach (or the recovery). It includes the wait for the minute to end (rules judge whole minutes), the apply,
 the evaluation period and the delivery.
 
