@@ -60,6 +60,25 @@ export type LeaseAttempt =
 
 const expiryAfter = (at: Date, seconds: number) => new Date(at.getTime() + seconds * 1000);
 
+/** The lease's row, replaced: Redshift has no upsert. Heartbeat now, expiry a lease period later. */
+async function writeHolder(tx: SqlDatabase, request: LeaseRequest, acquiredAt: Date): Promise<void> {
+  await tx.query('delete from ops.run_leases where lease_name = $1', [request.name]);
+  await tx.query(
+    `insert into ops.run_leases (lease_name, holder_run_id, holder_job, holder_execution_id, acquired_at,
+       heartbeat_at, expires_at)
+     values ($1, $2, $3, $4, $5, $6, $7)`,
+    [
+      request.name,
+      request.runId,
+      request.job,
+      request.executionId,
+      acquiredAt,
+      request.now,
+      expiryAfter(request.now, request.expirySeconds),
+    ],
+  );
+}
+
 async function readHolder(tx: SqlDatabase, name: string): Promise<LeaseHolder | null> {
   const [row] = await tx.query<Record<string, unknown>>(
     `select holder_run_id, holder_job, holder_execution_id, acquired_at, heartbeat_at, expires_at
@@ -92,20 +111,7 @@ export async function tryAcquireLease(db: SqlDatabase, request: LeaseRequest): P
       holder.expiresAt.getTime() <= request.now.getTime() ||
       (request.executionId !== null && holder.executionId === request.executionId);
     if (!free) return { acquired: false, holder };
-    await tx.query('delete from ops.run_leases where lease_name = $1', [request.name]);
-    await tx.query(
-      `insert into ops.run_leases (lease_name, holder_run_id, holder_job, holder_execution_id, acquired_at,
-         heartbeat_at, expires_at)
-       values ($1, $2, $3, $4, $5, $5, $6)`,
-      [
-        request.name,
-        request.runId,
-        request.job,
-        request.executionId,
-        request.now,
-        expiryAfter(request.now, request.expirySeconds),
-      ],
-    );
+    await writeHolder(tx, request, request.now);
     const tookOverFrom = holder && holder.runId !== request.runId ? holder : null;
     const abandoned = await markAbandonedRuns(
       tx,
@@ -148,21 +154,7 @@ export async function holdServiceLease(db: SqlDatabase, request: LeaseRequest): 
     const holder = await readHolder(tx, request.name);
     const mine = holder?.runId === request.runId;
     if (holder && !mine && holder.expiresAt.getTime() > request.now.getTime()) return false;
-    await tx.query('delete from ops.run_leases where lease_name = $1', [request.name]);
-    await tx.query(
-      `insert into ops.run_leases (lease_name, holder_run_id, holder_job, holder_execution_id, acquired_at,
-         heartbeat_at, expires_at)
-       values ($1, $2, $3, $4, $5, $6, $7)`,
-      [
-        request.name,
-        request.runId,
-        request.job,
-        request.executionId,
-        mine && holder ? holder.acquiredAt : request.now,
-        request.now,
-        expiryAfter(request.now, request.expirySeconds),
-      ],
-    );
+    await writeHolder(tx, request, mine && holder ? holder.acquiredAt : request.now);
     return true;
   });
 }
