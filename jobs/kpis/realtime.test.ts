@@ -5,7 +5,7 @@ import { openPostgres } from '../../adapters/warehouse/postgres.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/pg-database.ts';
 import { ensureWarehouseSchema } from '../ops/warehouse-schema.ts';
-import { applyRealtimeKpis, loadLiveKpis, realtimeKpiDrift } from './realtime.ts';
+import { addOrderChange, applyRealtimeKpis, loadLiveKpis, realtimeKpiDrift } from './realtime.ts';
 
 /** Just the silver columns the KPIs read: the applier's rounds write the real models' rows. */
 const SILVER_DDL = `
@@ -31,17 +31,30 @@ async function round(
   batchId: string,
   events: { orders?: OrderEvent[]; clicks?: ClickEvent[] },
 ): Promise<void> {
+  const now = new Date('2026-12-06T12:00:00Z');
   await db.transaction(async (tx) => {
-    for (const [id, type, at, status, total, currency] of events.orders ?? [])
-      await tx.query(`insert into silver.order_events values ($1, $2, $3, 1, $4, $5, $6, $7)`, [
-        id,
-        type,
-        at,
-        status,
-        total,
-        currency,
-        batchId,
-      ]);
+    if (events.orders) {
+      // As applyIncrementally does: the round's rows take their keys' place in silver (this round's delivery wins).
+      await tx.exec('create temp table round_rows as select * from silver.order_events where 1 = 0');
+      for (const [id, type, at, status, total, currency] of events.orders)
+        await tx.query(`insert into round_rows values ($1, $2, $3, 1, $4, $5, $6, $7)`, [
+          id,
+          type,
+          at,
+          status,
+          total,
+          currency,
+          batchId,
+        ]);
+      const keys = 'event_id in (select event_id from round_rows)';
+      await addOrderChange(
+        tx,
+        { before: `(select * from silver.order_events where ${keys})`, after: 'round_rows' },
+        now,
+      );
+      await tx.exec(`delete from silver.order_events where ${keys}`);
+      await tx.exec('insert into silver.order_events select * from round_rows; drop table round_rows');
+    }
     for (const [id, type, at, session] of events.clicks ?? [])
       await tx.query(`insert into silver.clickstream_events values ($1, $2, $3, $4, $5)`, [
         id,
@@ -53,7 +66,7 @@ async function round(
     await applyRealtimeKpis(tx, {
       orderBatchIds: events.orders ? [batchId] : [],
       clickstreamBatchIds: events.clicks ? [batchId] : [],
-      now: new Date('2026-12-06T12:00:00Z'),
+      now,
     });
   });
 }
@@ -247,6 +260,43 @@ describe.each(engines)('real-time KPI tables ($name)', ({ open }) => {
     }
   });
 
+  it('count a redelivered event once, also when its earlier delivery is applied after the later one', async () => {
+    const db = await open();
+    try {
+      await db.exec(SILVER_DDL);
+      await ensureWarehouseSchema(db);
+      const created: OrderEvent = ['o1', 'order_created', '2026-12-06T10:00:05Z', 'pending', 30, 'USD'];
+      const cancelled: OrderEvent = [
+        'o2',
+        'order_status_changed',
+        '2026-12-06T10:00:09Z',
+        'cancelled',
+        30,
+        'USD',
+      ];
+      // During a rebalance the replica that re-read the partition applies its batch first; the batch the first
+      // replica wrote earlier follows and becomes the first delivery in silver.
+      await round(db, 'later', { orders: [created, cancelled] });
+      await round(db, 'earlier', { orders: [created, cancelled] });
+      await round(db, 'again', { orders: [created] });
+
+      expect(await orderMinutes(db)).toEqual([
+        {
+          minute: '10:00',
+          currency: 'USD',
+          orders: 1,
+          orders_with_total: 1,
+          total: '30.00',
+          cancellations: 1,
+          usd: '30.00',
+        },
+      ]);
+      expect(await realtimeKpiDrift(db)).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('refuses a batch id it would have to quote', async () => {
     const db = await open();
     try {
@@ -282,6 +332,11 @@ describe('real-time KPI SQL on Redshift', () => {
         return [];
       },
     } as unknown as SqlDatabase;
+    await addOrderChange(
+      recorder,
+      { before: '(select * from silver.order_events where event_id in (select k from keys))', after: 'rows' },
+      new Date(),
+    );
     await applyRealtimeKpis(recorder, {
       orderBatchIds: ['b-1'],
       clickstreamBatchIds: ['b-2'],

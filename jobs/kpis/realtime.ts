@@ -4,8 +4,10 @@
  * round rolls both back, a replayed batch is refused before either changes.
  *
  * Every measure is additive (sql/realtime/*.sql): orders, amounts and cancellations per minute and currency;
- * sessions counted in the minute they started. A round adds what the silver rows of its batches hold, which are the
- * events new to silver (a redelivery keeps its first delivery's batch). Late events land in their own minute. A day
+ * sessions counted in the minute they started. A round adds the silver rows it writes and takes away the rows they
+ * replace (addOrderChange, called by applyIncrementally): a redelivery changes nothing, and neither does an earlier
+ * delivery applied after a later one (during a rebalance), which becomes the first delivery in silver's place. Sessions
+ * merge by min and max, so a redelivery leaves them as they are. Late events land in their own minute. A day
  * is the sum of its minutes. Revenue in USD uses the day's rate from silver.fx_rates; a minute whose day has no
  * rate keeps revenue_usd null (flagged, not zero), and every round that applies order events fills in the rates
  * that have arrived since (or changed).
@@ -13,7 +15,7 @@
  * realtimeKpiDrift recomputes every table from silver and lists the differences: the fault tests hold it empty.
  */
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { tableExists } from '../models/build.ts';
+import { type IncrementalChange, tableExists } from '../models/build.ts';
 
 export const REALTIME_SCHEMA = 'realtime';
 
@@ -28,10 +30,12 @@ export const REALTIME_KEYS: Record<string, string[]> = {
 /** ISO 4217's code for "no currency": the version 1 order events, which carry no amount. */
 export const NO_CURRENCY = 'XXX';
 
+/** The silver table whose changes the order KPIs follow. */
+export const ORDER_EVENTS = 'silver.order_events';
+
 /** The watchdog's check comparing these tables with gold per day (jobs/watchdog/realtime-reconciliation.ts). */
 export const REALTIME_RECONCILIATION_CHECK = 'watchdog:realtime_reconciliation';
 
-const ORDER_EVENTS = 'silver.order_events';
 const CLICKSTREAM = 'silver.clickstream_events';
 const TEMP = {
   orderDelta: 'ecomm_rt_order_delta',
@@ -43,7 +47,7 @@ const TEMP = {
 } as const;
 
 export interface RealtimeRound {
-  /** Batches of order events this round applied to silver.order_events. */
+  /** Batches of order events this round applied to silver.order_events (their rows went through addOrderChange). */
   orderBatchIds: string[];
   /** Batches of clickstream events this round applied to silver.clickstream_events. */
   clickstreamBatchIds: string[];
@@ -53,7 +57,6 @@ export interface RealtimeRound {
 /** Brings the realtime KPI tables up to date with a round's batches; `tx` is the round's transaction. */
 export async function applyRealtimeKpis(tx: SqlDatabase, round: RealtimeRound): Promise<void> {
   if (round.orderBatchIds.length > 0) {
-    await addOrderEvents(tx, round.orderBatchIds, round.now);
     await resolveRates(tx, round.now);
     await advanceProgress(tx, 'order-events', ORDER_EVENTS, round.orderBatchIds, round.now);
   }
@@ -95,19 +98,33 @@ function batchList(batchIds: readonly string[]): string {
 
 const BATCH_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
-/** One order event's contribution to its minute and currency (the same expression serves the drift check). */
+/**
+ * Order events' contributions to their minute and currency, each row weighted by the column `weight` (1 to add it,
+ * -1 to take it away); the drift check weighs every row 1.
+ */
 const ORDER_MEASURES = `
   date_trunc('minute', occurred_at) as minute_start,
   coalesce(upper(currency), '${NO_CURRENCY}') as currency,
-  sum(case when event_type = 'order_created' then 1 else 0 end) as orders,
-  sum(case when event_type = 'order_created' and order_total is not null then 1 else 0 end) as orders_with_total,
-  sum(case when event_type = 'order_created' then coalesce(order_total, 0) else 0 end) as order_total,
-  sum(case when event_type = 'order_status_changed' and status = 'cancelled' then 1 else 0 end) as cancellations`;
+  sum(case when event_type = 'order_created' then weight else 0 end) as orders,
+  sum(case when event_type = 'order_created' and order_total is not null then weight else 0 end) as orders_with_total,
+  sum(case when event_type = 'order_created' then coalesce(order_total, 0) * weight else 0 end) as order_total,
+  sum(case when event_type = 'order_status_changed' and status = 'cancelled' then weight else 0 end)
+    as cancellations`;
 
-async function addOrderEvents(tx: SqlDatabase, batchIds: string[], now: Date): Promise<void> {
+const ORDER_COLUMNS = 'occurred_at, currency, event_type, order_total, status';
+
+/**
+ * Adds a change to silver.order_events to the order minutes: the rows written less the rows they replace. Called by
+ * applyIncrementally (its onReplace) inside the round's transaction, under silver's lock.
+ */
+export async function addOrderChange(tx: SqlDatabase, change: IncrementalChange, now: Date): Promise<void> {
   await tx.exec(
     `create temp table ${TEMP.orderDelta} as select ${ORDER_MEASURES}
-     from ${ORDER_EVENTS} where _batch_id in (${batchList(batchIds)}) group by 1, 2`,
+     from (
+       select ${ORDER_COLUMNS}, 1 as weight from ${change.after} a
+       union all
+       select ${ORDER_COLUMNS}, -1 as weight from ${change.before} b
+     ) weighed group by 1, 2`,
   );
   const sameKey = `m.minute_start = d.minute_start and m.currency = d.currency`;
   await tx.exec(
@@ -282,7 +299,7 @@ export async function realtimeKpiDrift(db: SqlDatabase): Promise<RealtimeDrift[]
     `select o.minute_start, o.currency, o.orders, o.orders_with_total, o.order_total, o.cancellations,
        case when o.currency = 'USD' then 1 else r.rate_to_usd end as rate_to_usd,
        case when o.currency = 'USD' then o.order_total else round(o.order_total * r.rate_to_usd, 2) end as revenue_usd
-     from (select ${ORDER_MEASURES} from ${orderEvents} e group by 1, 2) o
+     from (select ${ORDER_MEASURES} from (select *, 1 as weight from ${orderEvents} e) weighed group by 1, 2) o
      left join ${dayRate} r on r.rate_date = cast(o.minute_start as date) and r.currency = o.currency`,
     ['minute_start', 'currency'],
   );

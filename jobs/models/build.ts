@@ -679,6 +679,18 @@ export interface IncrementalOptions {
   batchIds: string[];
   /** The role a first, whole build hands its new table to (BuildOptions.tableOwner). */
   tableOwner?: string | undefined;
+  /**
+   * Called inside the transaction just before the touched keys' rows are replaced, with both versions of them:
+   * what derives from the model's change (the real-time KPIs) adds `after` and takes away `before`, so a key whose
+   * first delivery changed to an earlier batch is not counted twice.
+   */
+  onReplace?: ((change: IncrementalChange) => Promise<void>) | undefined;
+}
+
+/** Relations (a table or a parenthesised select) holding the touched keys' rows before and after a change. */
+export interface IncrementalChange {
+  before: string;
+  after: string;
 }
 
 export interface IncrementalResult {
@@ -725,6 +737,7 @@ export async function applyIncrementally(
     if (!(await tableExists(tx, model.name))) {
       await tx.exec(`create table ${model.name} as\n${select}`);
       if (options.tableOwner) await tx.exec(`alter table ${model.name} owner to ${options.tableOwner}`);
+      await options.onReplace?.({ before: `(select * from ${model.name} where 1 = 0)`, after: model.name });
       const rows = await countRows(tx, model.name);
       return { name: model.name, rows, keys: rows, full: true, ms: performance.now() - started };
     }
@@ -745,6 +758,10 @@ export async function applyIncrementally(
        select * from ${bronze} where trim(${key}) in (select k from ${TEMP.keys})`,
     );
     await tx.exec(`create temp table ${TEMP.rows} as\n${select.replace(reading, TEMP.bronze)}`);
+    await options.onReplace?.({
+      before: `(select * from ${model.name} where ${key} in (select k from ${TEMP.keys}))`,
+      after: TEMP.rows,
+    });
     await tx.exec(`delete from ${model.name} where ${key} in (select k from ${TEMP.keys})`);
     await tx.exec(`insert into ${model.name} select * from ${TEMP.rows}`);
     const rows = await countRows(tx, TEMP.rows);

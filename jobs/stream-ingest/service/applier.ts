@@ -19,9 +19,9 @@ import { lockForWriteSql } from '../../../sql/dialects/macros.ts';
 import type { JobContext } from '../../context.ts';
 import { contractFor } from '../../contracts/data-contracts.ts';
 import { modelTableOwner } from '../../grants/index.ts';
-import { applyRealtimeKpis } from '../../kpis/realtime.ts';
+import { addOrderChange, applyRealtimeKpis, ORDER_EVENTS } from '../../kpis/realtime.ts';
 import { loadBatchInTransaction, nameRefusedRow } from '../../load/index.ts';
-import { applyIncrementally, tableExists } from '../../models/build.ts';
+import { applyIncrementally, type IncrementalChange, tableExists } from '../../models/build.ts';
 import { loadModels, type Model } from '../../models/models.ts';
 import { recordBatchDecision } from '../../ops/batch-decisions.ts';
 import {
@@ -432,7 +432,12 @@ async function commitRound(
       const batchIds = validated
         .filter(({ batch }) => tableOf(batch) === model.dependsOn[0])
         .map(({ batch }) => batch.batch_id);
-      await applyIncrementally(tx, model, { vars, batchIds, tableOwner });
+      const now = context.now();
+      const onReplace =
+        model.name === ORDER_EVENTS
+          ? (change: IncrementalChange) => addOrderChange(tx, change, now)
+          : undefined;
+      await applyIncrementally(tx, model, { vars, batchIds, tableOwner, onReplace });
       const lateRows = await tx.query<{ batch_id: string; n: number }>(
         `select _batch_id as batch_id, cast(count(*) as integer) as n from ${model.name}
          where is_late and _batch_id in (${batchIds.map((_, index) => `$${index + 1}`).join(', ')})
@@ -450,7 +455,7 @@ async function commitRound(
         .map(({ batch }) => batch.batch_id);
     };
     await applyRealtimeKpis(tx, {
-      orderBatchIds: appliedTo('silver.order_events'),
+      orderBatchIds: appliedTo(ORDER_EVENTS),
       clickstreamBatchIds: appliedTo('silver.clickstream_events'),
       now: context.now(),
     });
