@@ -3,23 +3,23 @@
  * - PostgreSQL: parsed by libpg-query, PostgreSQL's own parser compiled to wasm (its grammar is PostgreSQL 18's, a
  *   superset of the 15 we target: it proves syntax, not availability in 15).
  * - Redshift: parsed by node-sql-parser's Redshift grammar, then its syntax tree is searched for the constructs
- *   Redshift rejects. That grammar is lenient (it accepts ON CONFLICT and DISTINCT ON), so the tree check is what
- *   catches PostgreSQL-only SQL; jobs/transform/portability.test.ts adds text rules (clock functions, frames).
+ *   Redshift rejects (test/redshift-sql.ts). That grammar is lenient (it accepts ON CONFLICT and DISTINCT ON), so the
+ *   tree check is what catches PostgreSQL-only SQL; jobs/transform/portability.test.ts adds text rules (clock
+ *   functions, frames).
  * Each file is checked as the jobs run it: macros expanded per dialect, a model as `create table … as <select>`.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parsePostgresSql } from 'libpg-query';
-import nodeSqlParser from 'node-sql-parser';
 import { describe, expect, it } from 'vitest';
 import type { SqlDialect } from '../adapters/warehouse/sql-database.ts';
 import { renderModelSql } from '../jobs/models/build.ts';
 import { testQueries } from '../jobs/models/model-tests.ts';
 import { loadBronzeTables, loadModels, SQL_ROOT } from '../jobs/models/models.ts';
+import { redshiftParser, redshiftProblems } from '../test/redshift-sql.ts';
 import { expandMacros } from './dialects/macros.ts';
 
 const VARS = {};
-const redshiftParser = new nodeSqlParser.Parser();
 
 /** Throws PostgreSQL's syntax error; returns the number of statements. */
 async function parsePostgres(sql: string): Promise<number> {
@@ -27,12 +27,9 @@ async function parsePostgres(sql: string): Promise<number> {
 }
 
 /**
- * The grammar's gaps, not Redshift's: it lacks the timestamptz type name (Redshift accepts it) and CREATE TABLE AS
- * (Redshift has it). Models are parsed wrapped when the grammar learns CTAS, as their SELECT until then.
+ * The grammar lacks CREATE TABLE AS (Redshift has it): models are parsed wrapped when it learns CTAS, as their SELECT
+ * until then.
  */
-function redshiftGrammarText(sql: string): string {
-  return sql.replace(/\btimestamptz\b/gi, 'timestamp');
-}
 const REDSHIFT_GRAMMAR_HAS_CTAS = (() => {
   try {
     redshiftParser.astify('create table t as select 1 as a', { database: 'redshift' });
@@ -41,50 +38,6 @@ const REDSHIFT_GRAMMAR_HAS_CTAS = (() => {
     return false;
   }
 })();
-
-type AstNode = Record<string, unknown>;
-/** Syntax-tree shapes of what PostgreSQL accepts and Redshift does not, with what to write instead. */
-const NOT_ON_REDSHIFT: [(node: AstNode) => boolean, string][] = [
-  [(node) => node.type === 'conflict', 'ON CONFLICT (use MERGE)'],
-  [(node) => node.type === 'DISTINCT ON', 'DISTINCT ON (use row_number())'],
-  [
-    (node) => node.type === 'aggr_func' && Boolean(node.filter),
-    'FILTER (WHERE …) (use CASE inside the aggregate)',
-  ],
-  [(node) => node.type === 'cast' && node.symbol === '::', ':: casts (use cast(x as type))'],
-  [(node) => node.prefix === 'lateral', 'lateral joins'],
-  [(node) => node.type === 'array', 'arrays'],
-  [(node) => functionName(node) === 'any', 'ANY(array) (use IN or a join)'],
-  [
-    (node) => functionName(node) === 'generate_series',
-    'generate_series (leader node only: use WITH RECURSIVE)',
-  ],
-  [
-    (node) => /^(TEXT|SERIAL|BIGSERIAL|SMALLSERIAL|JSONB?)$/.test(String(node.dataType)),
-    'text/serial/json types',
-  ],
-];
-
-function functionName(node: AstNode): string | undefined {
-  if (node.type !== 'function') return undefined;
-  const parts = (node.name as { name?: { value?: unknown }[] } | undefined)?.name;
-  return String(parts?.[parts.length - 1]?.value ?? '').toLowerCase();
-}
-
-/** Throws when Redshift's grammar cannot parse the SQL; returns every PostgreSQL-only construct it uses. */
-function redshiftProblems(sql: string): string[] {
-  const ast = redshiftParser.astify(redshiftGrammarText(sql), { database: 'redshift' });
-  const found = new Set<string>();
-  const visit = (value: unknown): void => {
-    if (Array.isArray(value)) value.forEach(visit);
-    else if (value !== null && typeof value === 'object') {
-      for (const [matches, what] of NOT_ON_REDSHIFT) if (matches(value as AstNode)) found.add(what);
-      Object.values(value).forEach(visit);
-    }
-  };
-  visit(ast);
-  return [...found];
-}
 
 interface SqlUnit {
   /** The file, plus the check query for a model's declared tests. */
