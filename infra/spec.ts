@@ -7,6 +7,7 @@ import {
   JOB_CATALOG,
   type JobSpec,
   type LakeAccess,
+  MAIN_THREAD_NODE_FLAGS,
   RUN_STEPS,
   type RunStepSpec,
   retryBackoffSecondsOf,
@@ -339,8 +340,9 @@ function toWorkload(job: JobSpec): WorkloadSpec {
     retryBackoffSeconds,
     settings,
     environment: {
-      // Cap the V8 heap below the container limit so Node fails with a stack trace, not an OOM kill.
-      NODE_OPTIONS: `--max-old-space-size=${Math.floor(size.memoryMiB * 0.75)}`,
+      // Cap the V8 heap below the container limit so Node fails with a stack trace, not an OOM kill; and the young
+      // generation, which V8 otherwise grows by ~100 MB under the jobs' allocation rate (jobs/memory-limits.ts).
+      NODE_OPTIONS: `--max-old-space-size=${Math.floor(size.memoryMiB * 0.75)} ${MAIN_THREAD_NODE_FLAGS}`,
       // Every stream reader shares the one group, named here so offsets, grants and lag alerts agree.
       ...(settings.includes('STREAM_URL') ? { STREAM_GROUP_ID: STREAM_CONSUMER_GROUP } : {}),
     },

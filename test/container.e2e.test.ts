@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOB_CATALOG } from '../jobs/catalog.ts';
+import { MAIN_THREAD_NODE_FLAGS } from '../jobs/memory-limits.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';
 import { type CloudProfiles, createCloudProfiles } from './cloud-profiles.ts';
 
@@ -37,6 +38,7 @@ describe('the job image, run the way the container platform runs it', () => {
       PATH: '/usr/bin:/bin',
       HOME: app,
       NODE_ENV: 'production',
+      NODE_OPTIONS: MAIN_THREAD_NODE_FLAGS,
       ECOMM_REQUIRE_SETTINGS: 'true',
       ...profiles.aws.settings,
       AWS_ACCESS_KEY_ID: services.TEST_S3_ACCESS_KEY_ID,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JOB_CATALOG } from '../jobs/catalog.ts';
+import { MAIN_THREAD_NODE_FLAGS } from '../jobs/memory-limits.ts';
 
 const ASSEMBLE = new URL('../scripts/image/assemble.sh', import.meta.url).pathname;
 const DOCKERFILE = new URL('../Dockerfile', import.meta.url).pathname;
@@ -50,6 +51,12 @@ describe('the job image file set', () => {
       ).toBe(true);
     expect(files.some((file) => file.startsWith('sql/gold/'))).toBe(true);
     expect(files.some((file) => file.startsWith('sql/dialects/'))).toBe(true);
+  });
+
+  it("starts every job with the young generation's cap of the stacks (jobs/memory-limits.ts)", () => {
+    expect(readFileSync(DOCKERFILE, 'utf8')).toMatch(
+      new RegExp(`^\\s+NODE_OPTIONS=${MAIN_THREAD_NODE_FLAGS} \\\\$`, 'm'),
+    );
   });
 
   it('is installed with npm ci --omit=dev on base images pinned by digest', () => {
