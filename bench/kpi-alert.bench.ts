@@ -21,7 +21,7 @@ import { openKafkaStream } from '../adapters/stream/kafka.ts';
 import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { startReceiver } from '../jobs/alerts/test-receiver.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';
-import { createTestDatabase, startService, waitFor } from '../test/stream-harness.ts';
+import { createTestDatabase, serviceSettings, startService, waitFor } from '../test/stream-harness.ts';
 import { mixedEvent } from './stream-tiles.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -76,11 +76,7 @@ async function main(): Promise<void> {
     { name: 'order-events', partitions: 3 },
   ]);
   const service = startService({
-    LAKE_URL: `file://${folder}/lake`,
-    STREAM_URL: `kafka://${services.TEST_KAFKA_BROKERS}`,
-    STREAM_TOPIC_PREFIX: prefix,
-    STREAM_GROUP_ID: `${prefix}group`,
-    WAREHOUSE_URL: database.url,
+    ...serviceSettings({ folder, brokers: services.TEST_KAFKA_BROKERS, prefix, warehouseUrl: database.url }),
     SLACK_WEBHOOK_URL: `${receiver.url}/slack/T000/B000/bench`,
   });
   const loadAtStart = loadavg()[0] as number;

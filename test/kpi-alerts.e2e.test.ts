@@ -8,7 +8,7 @@ import { openPostgres } from '../adapters/warehouse/postgres.ts';
 import { type Receiver, startReceiver } from '../jobs/alerts/test-receiver.ts';
 import { KPI_ALERT_LEASE } from '../jobs/kpis/alerts.ts';
 import { loadServiceEnv } from '../scripts/services/env.ts';
-import { clickEvent, createTestDatabase, startService, waitFor } from './stream-harness.ts';
+import { clickEvent, createTestDatabase, serviceSettings, startService, waitFor } from './stream-harness.ts';
 
 /** An order_created event of contract version 2 (amount and currency), as the generator publishes them. */
 function orderCreated(id: string, at: Date, orderId: number, total: number): string {
@@ -44,11 +44,12 @@ describe('KPI alerts from the stream service', () => {
     const producer = withTopicPrefix(openKafkaStream(`kafka://${services.TEST_KAFKA_BROKERS}`), prefix);
     const warehouse = await openPostgres(database.url);
     const service = startService({
-      LAKE_URL: `file://${folder}/lake`,
-      STREAM_URL: `kafka://${services.TEST_KAFKA_BROKERS}`,
-      STREAM_TOPIC_PREFIX: prefix,
-      STREAM_GROUP_ID: `${prefix}group`,
-      WAREHOUSE_URL: database.url,
+      ...serviceSettings({
+        folder,
+        brokers: services.TEST_KAFKA_BROKERS,
+        prefix,
+        warehouseUrl: database.url,
+      }),
       STREAM_BATCH_MAX_AGE_MS: '500',
       KPI_ALERT_SECONDS: '1',
       KPI_BUSINESS_HOURS: '00:00-24:00',

@@ -82,6 +82,22 @@ export async function waitFor<T>(
   );
 }
 
+/** A test service's own lake, topics (by prefix), consumer group and warehouse, on the given broker. */
+export function serviceSettings(options: {
+  folder: string;
+  brokers: string;
+  prefix: string;
+  warehouseUrl: string;
+}): Record<string, string> {
+  return {
+    LAKE_URL: `file://${options.folder}/lake`,
+    STREAM_URL: `kafka://${options.brokers}`,
+    STREAM_TOPIC_PREFIX: options.prefix,
+    STREAM_GROUP_ID: `${options.prefix}group`,
+    WAREHOUSE_URL: options.warehouseUrl,
+  };
+}
+
 /** Starts `ecomm stream-ingest --follow --health-port 0` with exactly `env` (plus PATH, a private TMPDIR and a test PII key). */
 export function startService(env: Record<string, string>): RunningService {
   const folder = mkdtempSync(join(tmpdir(), 'stream-svc-'));
