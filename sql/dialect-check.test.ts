@@ -14,7 +14,7 @@ import { parse as parsePostgresSql } from 'libpg-query';
 import { describe, expect, it } from 'vitest';
 import type { SqlDialect } from '../adapters/warehouse/sql-database.ts';
 import { renderModelSql } from '../jobs/models/build.ts';
-import { testQueries } from '../jobs/models/model-tests.ts';
+import { checkCountsSql, testQueries } from '../jobs/models/model-tests.ts';
 import { loadBronzeTables, loadModels, SQL_ROOT } from '../jobs/models/models.ts';
 import { redshiftParser, redshiftProblems } from '../test/redshift-sql.ts';
 import { expandMacros } from './dialects/macros.ts';
@@ -67,6 +67,10 @@ function sqlUnits(): SqlUnit[] {
     });
     for (const query of testQueries(model))
       units.push({ name: `${model.file} ${query.id}`, render: () => query.sql });
+    // The one statement counting the model's checks (jobs/models/model-tests.ts runModelTests).
+    const counted = testQueries(model).flatMap((query) => (query.count ? [query.count] : []));
+    if (counted.length > 0)
+      units.push({ name: `${model.file} checks counted together`, render: () => checkCountsSql(counted) });
   }
   const source = readFileSync(join(SQL_ROOT, 'source', 'schema.sql'), 'utf8');
   units.push({

@@ -505,8 +505,8 @@ describe('declared tests catch violations', () => {
   });
 });
 
-describe('row-local checks share one scan', () => {
-  it("counts a table's not_null, accepted_values and expression tests in one query, and queries only a failing one for samples", async () => {
+describe("a model's checks share one scan", () => {
+  it("counts a table's not_null, unique, accepted_values and expression tests in one query, and queries only a failing one for samples", async () => {
     const warehouse = await openPglite('pglite://memory');
     try {
       await warehouse.exec(
@@ -544,9 +544,10 @@ describe('row-local checks share one scan', () => {
         ['silver.scanned: expression(amount > 0)', 0, []],
         ['silver.scanned: expression(amount < 10)', 1, ['id=1']],
       ]);
-      // unique alone; the four row-local tests in one scan; then only the two that failed, for their samples.
+      // The five tests in one scan; then only the two that failed, for their samples.
       const checks = statements.filter((sql) => sql.includes('silver.scanned'));
-      expect(checks).toHaveLength(4);
+      expect(checks).toHaveLength(3);
+      expect(checks[0]).toContain('count(distinct id)');
       expect(checks.filter((sql) => sql.includes('sum(case when'))).toHaveLength(1);
 
       // An expression that errors on a row fails the check naming the tests its scan counted.

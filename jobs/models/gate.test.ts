@@ -39,7 +39,7 @@ describe('a layer reads and checks its own __next tables', () => {
     );
     expect(relationships?.model).toBe('gold.sales_analytics');
     expect(relationships?.sql).toContain('from gold.sales_analytics__next child');
-    expect(relationships?.sql).toContain('from gold.fact_order_line_items__next)');
+    expect(relationships?.sql).toContain('from gold.fact_order_line_items__next parent');
   });
 
   it('a new order reaches the gold marts and passes the same-layer relationships test in one build (PGlite)', async () => {

@@ -25,10 +25,17 @@ export interface ModelTestQuery {
    */
   scope?: 'changed keys';
   /**
-   * A row-local test (not_null, accepted_values, expression): the rows it reads and the condition a failing row
-   * meets, so the tests of one model over the same rows are counted in one scan (rowCheckCountsSql).
+   * How the check is counted with the model's other checks in one statement (checkCountsSql): an aggregate, 0
+   * exactly when the check passes, over a relation (see countOf). Absent for relationships, whose own query (count
+   * and samples at once) is its only one.
    */
-  rowCheck?: { rows: string; failsWhen: string };
+  count?: CheckCount;
+}
+
+/** An aggregate over a relation (a table, or a parenthesised select with its alias). */
+export interface CheckCount {
+  rows: string;
+  aggregate: string;
 }
 
 /**
@@ -85,7 +92,7 @@ export function testQueries(
         severity: test.severity,
         sql: testSql(rows, test, keyColumns, null),
         scope: 'changed keys' as const,
-        ...rowCheckOf(rows, test),
+        ...countOf(rows, test),
       };
     }
     return {
@@ -98,7 +105,7 @@ export function testQueries(
       severity: test.severity,
       sql: testSql(tableOf(model.name), test, keyColumns, parentMissing ? null : parent),
       ...(parentMissing && test.kind === 'relationships' ? { missingTarget: test.toModel } : {}),
-      ...rowCheckOf(tableOf(model.name), test),
+      ...countOf(tableOf(model.name), test),
     };
   });
 }
@@ -120,22 +127,49 @@ function failsWhen(test: ModelTest): string | null {
   }
 }
 
-function rowCheckOf(rows: string, test: ModelTest): Pick<ModelTestQuery, 'rowCheck'> {
-  const condition = failsWhen(test);
-  return condition === null ? {} : { rowCheck: { rows, failsWhen: condition } };
+/**
+ * How checkCountsSql counts the test, 0 exactly when it passes: a row-local test (not_null, accepted_values,
+ * expression) sums the rows meeting its failing condition; a one-column unique takes the non-null values less the
+ * distinct ones, in the same scan (a sort of the key: cheaper than the grouping its own query does, and no second
+ * pass); a unique over several columns counts the duplicated combinations of its own grouping (no text key built
+ * from the columns: values equal but written differently, 1.0 and 1.00, would look distinct).
+ */
+function countOf(rows: string, test: ModelTest): Pick<ModelTestQuery, 'count'> {
+  switch (test.kind) {
+    case 'relationships':
+      return {};
+    case 'unique': {
+      const [column, ...more] = test.columns;
+      if (column !== undefined && more.length === 0)
+        return { count: { rows, aggregate: `count(${column}) - count(distinct ${column})` } };
+      const columns = test.columns.join(', ');
+      const duplicated =
+        `(select ${columns} from ${rows} where ${notNull(test.columns)} ` +
+        `group by ${columns} having count(*) > 1) duplicated`;
+      return { count: { rows: duplicated, aggregate: 'count(*)' } };
+    }
+    default:
+      return { count: { rows, aggregate: `sum(case when ${failsWhen(test)} then 1 else 0 end)` } };
+  }
 }
 
 /**
- * One scan counting the failing rows of several row-local tests over the same rows (column `f<i>` for the i-th):
- * a table's not_null, accepted_values and expression tests cost one pass instead of one each. Valid on PostgreSQL
- * and Redshift alike.
+ * One statement counting a model's checks (column `f<i>` for the i-th of `counts`, a bigint, 0 when that check
+ * passes): the aggregates over the same relation in one scan (a table's not_null, accepted_values, expression and
+ * one-column unique tests cost one pass instead of one each), the scans of different relations (a unique over
+ * several columns, the whole table beside an increment's changed rows) cross joined into one row. Valid on
+ * PostgreSQL and Redshift alike.
  */
-export function rowCheckCountsSql(rows: string, conditions: string[]): string {
-  const counts = conditions.map(
-    (condition, index) =>
-      `cast(coalesce(sum(case when ${condition} then 1 else 0 end), 0) as bigint) as f${index}`,
-  );
-  return `select ${counts.join(', ')} from ${rows}`;
+export function checkCountsSql(counts: CheckCount[]): string {
+  const scans = new Map<string, string[]>();
+  for (const [index, count] of counts.entries())
+    scans.set(count.rows, [
+      ...(scans.get(count.rows) ?? []),
+      `cast(coalesce(${count.aggregate}, 0) as bigint) as f${index}`,
+    ]);
+  const selects = [...scans].map(([rows, columns]) => `select ${columns.join(', ')} from ${rows}`);
+  if (selects.length === 1) return selects[0] as string;
+  return `select * from ${selects.map((select, index) => `(${select}) counted_${index}`).join(' cross join ')}`;
 }
 
 /**
@@ -161,9 +195,10 @@ export function checksChangedKeysOnly(test: ModelTest, keyColumn: string): boole
 }
 
 /**
- * Runs every test of the models. A model's row-local tests over the same rows are first counted together in one
- * scan (rowCheckCountsSql); only those that fail run their own query, for the samples. Unique and relationships
- * tests run one query each (a warehouse runs each as one scan). A model in `changedKeys` has the tests
+ * Runs every test of the models. A model's tests but relationships are first counted together in one statement
+ * (checkCountsSql: one scan of the table for its row-local and one-column unique tests); only those that fail run
+ * their own query, for the exact count and the samples. A relationships test runs its own query, count and samples
+ * at once (it often fails as a warning, and would otherwise be read twice). A model in `changedKeys` has the tests
  * checksChangedKeysOnly allows run on its recomputed keys' rows only.
  */
 export async function runModelTests(
@@ -175,44 +210,37 @@ export async function runModelTests(
   const results: ModelTestResult[] = [];
   for (const model of models) {
     const queries = testQueries(model, options.tableOf, missing, options.changedKeys);
-    const known = await countRowChecksTogether(db, queries, model.file);
-    for (const query of queries) {
-      const counted = known.get(query);
-      results.push(counted === 0 ? passedResult(query) : await runTestQuery(db, query, model.file));
-    }
+    const counted = await countChecksTogether(db, queries, model.file);
+    for (const query of queries)
+      results.push(
+        counted.get(query) === 0 ? passedResult(query) : await runTestQuery(db, query, model.file),
+      );
   }
   return results;
 }
 
 /**
- * Failing-row counts of the row-local tests that share their rows with another, from one scan per set of rows. A
- * scan that fails (an expression that errors on some row) fails the check naming every test it counted: inside the
- * gate's transaction a failed statement leaves nothing else runnable, so there is no running them one by one.
+ * The model's checks' counts from one statement (checkCountsSql), 0 for those that pass. A statement that fails (an
+ * expression that errors on some row) fails the check naming every test it counted: inside the gate's transaction
+ * a failed statement leaves nothing else runnable, so there is no running them one by one.
  */
-async function countRowChecksTogether(
+async function countChecksTogether(
   db: SqlDatabase,
   queries: ModelTestQuery[],
   file: string,
 ): Promise<Map<ModelTestQuery, number>> {
-  const byRows = new Map<string, ModelTestQuery[]>();
-  for (const query of queries) {
-    if (!query.rowCheck) continue;
-    byRows.set(query.rowCheck.rows, [...(byRows.get(query.rowCheck.rows) ?? []), query]);
-  }
+  const group = queries.filter((query) => query.count !== undefined);
   const counts = new Map<ModelTestQuery, number>();
-  for (const [rows, group] of byRows) {
-    if (group.length < 2) continue;
-    const conditions = group.map((query) => query.rowCheck?.failsWhen as string);
-    let row: Record<string, unknown> | undefined;
-    try {
-      [row] = await db.query(rowCheckCountsSql(rows, conditions));
-    } catch (error) {
-      const ids = group.map((query) => query.id).join(', ');
-      throw new Error(`${ids} (${file}): check query failed: ${(error as Error).message}`);
-    }
-    if (!row) continue;
-    for (const [index, query] of group.entries()) counts.set(query, Number(row[`f${index}`] ?? 0));
+  if (group.length === 0) return counts;
+  let row: Record<string, unknown> | undefined;
+  try {
+    [row] = await db.query(checkCountsSql(group.map((query) => query.count as CheckCount)));
+  } catch (error) {
+    const ids = group.map((query) => query.id).join(', ');
+    throw new Error(`${ids} (${file}): check query failed: ${(error as Error).message}`);
   }
+  if (!row) return counts;
+  for (const [index, query] of group.entries()) counts.set(query, Number(row[`f${index}`] ?? 0));
   return counts;
 }
 
@@ -241,28 +269,31 @@ async function runTestQuery(db: SqlDatabase, query: ModelTestQuery, file: string
 /**
  * The relationships targets that do not exist: a model never built and not in this build (`only` on a warehouse
  * the stream service alone has filled). Their tests then fail on every non-null value, as declared, instead of
- * erroring: a warn test warns, a blocking one blocks.
+ * erroring: a warn test warns, a blocking one blocks. One query for all of them.
  */
 async function missingTargets(
   db: SqlDatabase,
   models: Model[],
   tableOf: TableResolver,
 ): Promise<Set<string>> {
-  const targets = new Set(
-    models.flatMap((model) =>
-      model.tests.flatMap((test) => (test.kind === 'relationships' ? [tableOf(test.toModel)] : [])),
+  const targets = [
+    ...new Set(
+      models.flatMap((model) =>
+        model.tests.flatMap((test) => (test.kind === 'relationships' ? [tableOf(test.toModel)] : [])),
+      ),
     ),
+  ];
+  if (targets.length === 0) return new Set();
+  const names = targets.map((target) => target.split('.'));
+  const found = await db.query<{ table_schema: unknown; table_name: unknown }>(
+    'select table_schema, table_name from information_schema.tables where ' +
+      names
+        .map((_, index) => `(table_schema = $${2 * index + 1} and table_name = $${2 * index + 2})`)
+        .join(' or '),
+    names.flatMap(([schema, table]) => [schema ?? '', table ?? '']),
   );
-  const missing = new Set<string>();
-  for (const target of targets) {
-    const [schema, table] = target.split('.');
-    const [row] = await db.query<{ n: unknown }>(
-      'select count(*) as n from information_schema.tables where table_schema = $1 and table_name = $2',
-      [schema ?? '', table ?? ''],
-    );
-    if (Number(row?.n ?? 0) === 0) missing.add(target);
-  }
-  return missing;
+  const existing = new Set(found.map((row) => `${String(row.table_schema)}.${String(row.table_name)}`));
+  return new Set(targets.filter((target) => !existing.has(target)));
 }
 
 /** The model's key for samples: the columns of its first unique test, if it declares one. */
@@ -289,7 +320,7 @@ function testSql(table: string, test: ModelTest, keyColumns: string[], parent: s
     case 'unique':
       return wrap(
         `select ${sampleExpression(test.columns)} as sample_key, count(*) as row_count from ${table} ` +
-          `where ${test.columns.map((column) => `${column} is not null`).join(' and ')} ` +
+          `where ${notNull(test.columns)} ` +
           `group by ${test.columns.join(', ')} having count(*) > 1`,
       );
     case 'accepted_values': {
@@ -300,10 +331,10 @@ function testSql(table: string, test: ModelTest, keyColumns: string[], parent: s
       const childKey = keyColumns.length > 0 ? `${keySample} || ' → ' || ` : '';
       const select = `select ${childKey}${textOf(`child.${test.column}`)} as sample_key, 1 as row_count from ${table} child`;
       if (parent === null) return wrap(`${select} where child.${test.column} is not null`);
+      // An anti-join on the parent as it is: no distinct copy of its keys to build first.
       return wrap(
-        `${select} left join (select distinct ${test.toColumn} as parent_key from ${parent}) parent ` +
-          `on child.${test.column} = parent.parent_key ` +
-          `where child.${test.column} is not null and parent.parent_key is null`,
+        `${select} where child.${test.column} is not null and not exists ` +
+          `(select 1 from ${parent} parent where parent.${test.toColumn} = child.${test.column})`,
       );
     }
     case 'expression':
@@ -312,6 +343,10 @@ function testSql(table: string, test: ModelTest, keyColumns: string[], parent: s
           `from ${table} where ${failsWhen(test)}`,
       );
   }
+}
+
+function notNull(columns: string[]): string {
+  return columns.map((column) => `${column} is not null`).join(' and ');
 }
 
 function wrap(failures: string): string {

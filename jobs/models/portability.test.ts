@@ -2,7 +2,7 @@ import nodeSqlParser from 'node-sql-parser';
 import { describe, expect, it } from 'vitest';
 import { renderModelSql } from './build.ts';
 import { changedValuesTable, feedQueries, feedsOf, restrictedInput } from './incremental.ts';
-import { rowCheckCountsSql, testQueries } from './model-tests.ts';
+import { checkCountsSql, testQueries } from './model-tests.ts';
 import { loadModels, renameTableReferences, stripCommentsAndStrings } from './models.ts';
 
 const models = loadModels();
@@ -76,13 +76,9 @@ describe('model SQL portability', () => {
       for (const query of queries) {
         expect(() => parser.astify(query.sql, { database: 'redshift' }), query.id).not.toThrow();
       }
-      // The one scan counting the row-local tests over the same rows.
-      const rowChecks = new Map<string, string[]>();
-      for (const { rowCheck } of queries)
-        if (rowCheck)
-          rowChecks.set(rowCheck.rows, [...(rowChecks.get(rowCheck.rows) ?? []), rowCheck.failsWhen]);
-      for (const [rows, conditions] of rowChecks) {
-        const sql = rowCheckCountsSql(rows, conditions);
+      // The one statement counting the model's checks, as published and as an increment's checks read them.
+      for (const set of [testQueries(model), testQueries(model, undefined, undefined, changedKeys)]) {
+        const sql = checkCountsSql(set.flatMap((query) => (query.count ? [query.count] : [])));
         expect(() => parser.astify(sql, { database: 'redshift' }), `${model.file}: ${sql}`).not.toThrow();
       }
     }

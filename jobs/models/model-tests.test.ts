@@ -1,0 +1,275 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import { warehouseEngines } from '../../test/pg-database.ts';
+import { expectRedshiftAccepts, recordRedshiftSql } from '../../test/redshift-sql.ts';
+import {
+  type ChangedKeys,
+  checkCountsSql,
+  type ModelTestQuery,
+  runModelTests,
+  testQueries,
+} from './model-tests.ts';
+import { loadModels, type Model, parseModel } from './models.ts';
+
+/**
+ * A model's checks are counted together in one statement, and only a failing one runs its own query: the outcome
+ * must be exactly that of running every check's own query (count, samples, details), for each kind of test, passing
+ * and failing, blocking and warn, on the whole table and on an increment's changed keys.
+ */
+
+const checked = parseModel(
+  'sql/silver/checked.sql',
+  [
+    '-- grain: one row per fixture row, some of them deliberately bad',
+    '-- test: unique(id)',
+    '-- test: unique(a, b)',
+    '-- test: unique(amount)',
+    '-- test: unique(b, status)',
+    '-- test: not_null(id, status)',
+    '-- test: not_null(b)',
+    '-- test[warn]: not_null(a)',
+    '-- test: accepted_values(status; pending, shipped)',
+    '-- test: accepted_values(status; pending, shipped, lost)',
+    '-- test[warn]: expression(amount >= 0)',
+    '-- test: expression(amount > -100)',
+    '-- test: relationships(parent_id; silver.parents.id)',
+    '-- test[warn]: relationships(id; silver.parents.id)',
+    '-- test[warn]: relationships(parent_id; silver.never_built.id)',
+    'select 1 as id',
+  ].join('\n'),
+  'silver',
+);
+const clean = parseModel(
+  'sql/silver/clean.sql',
+  [
+    '-- grain: one row per parent',
+    '-- test: unique(id)',
+    '-- test: unique(id, label)',
+    '-- test: not_null(id, label)',
+    '-- test: accepted_values(label; one, two, three)',
+    '-- test: expression(id between 1 and 3)',
+    '-- test[warn]: expression(id > 0)',
+    '-- test: relationships(id; silver.parents.id)',
+    'select 1 as id',
+  ].join('\n'),
+  'silver',
+);
+/** Without a unique test: no key for the samples, and a scan with no distinct count. */
+const keyless = parseModel(
+  'sql/silver/keyless.sql',
+  [
+    '-- grain: one row per fixture row',
+    '-- test: not_null(status)',
+    '-- test[warn]: expression(amount < 10)',
+    'select 1 as id',
+  ].join('\n'),
+  'silver',
+);
+
+const FIXTURES = [
+  'create schema if not exists silver',
+  "create table silver.parents as select 1 as id, cast('one' as varchar(10)) as label union all select 2, 'two' union all select 3, 'three'",
+  'create table silver.clean as select * from silver.parents',
+  // id 1 twice; (a, b) = (1, 1.0) and (1, 1.00): equal numbers written differently, still duplicates.
+  [
+    'create table silver.checked as',
+    "select 1 as id, 1 as a, cast(1.0 as numeric) as b, cast('pending' as varchar(10)) as status, 1 as parent_id, 10 as amount",
+    "union all select 1, 1, cast(1.00 as numeric), 'shipped', 2, 5",
+    'union all select 2, 2, cast(2 as numeric), null, 9, -1',
+    "union all select 3, null, cast(3 as numeric), 'lost', null, 0",
+    "union all select null, 4, cast(4 as numeric), 'pending', 3, null",
+  ].join(' '),
+  'create table silver.keyless as select status, amount from silver.checked',
+  'create table silver.changed_keys as select 2 as k union all select 3',
+];
+
+/** What one query per check gives: each check's own query, its count and samples read as runModelTests reads them. */
+async function oneQueryPerCheck(db: SqlDatabase, queries: ModelTestQuery[]) {
+  const outcomes = [];
+  for (const query of queries) {
+    const rows = await db.query(query.sql);
+    const failingRows = Number(rows[0]?.failing_rows ?? 0);
+    const sampleKeys = rows
+      .map((row) => row.sample_key)
+      .filter((key) => key !== null && key !== undefined)
+      .map(String);
+    const details =
+      failingRows === 0
+        ? null
+        : `${failingRows} failing row(s)${sampleKeys.length > 0 ? `, e.g. ${sampleKeys.join('; ')}` : ''}` +
+          (query.missingTarget ? ` (${query.missingTarget} does not exist)` : '');
+    outcomes.push({
+      id: query.id,
+      severity: query.severity,
+      passed: failingRows === 0,
+      failingRows,
+      sampleKeys,
+      details,
+    });
+  }
+  return outcomes;
+}
+
+const outcome = ({ id, severity, passed, failingRows, sampleKeys, details }: ModelTestQuery & Outcome) => ({
+  id,
+  severity,
+  passed,
+  failingRows,
+  sampleKeys,
+  details,
+});
+interface Outcome {
+  passed: boolean;
+  failingRows: number;
+  sampleKeys: string[];
+  details: string | null;
+}
+
+describe.each(warehouseEngines('model_tests'))('checks counted together on %s', (_engine, open) => {
+  let db: SqlDatabase;
+  let dispose: () => Promise<void>;
+  const missing = new Set(['silver.never_built']);
+  const models: Model[] = [checked, clean, keyless];
+
+  beforeAll(async () => {
+    ({ db, dispose } = await open());
+    await db.exec(FIXTURES.join(';\n'));
+  });
+  afterAll(async () => {
+    await dispose();
+  });
+
+  const recording = () => {
+    const sent: string[] = [];
+    const recorder: SqlDatabase = {
+      ...db,
+      dialect: db.dialect,
+      query: (sql, params) => {
+        sent.push(sql);
+        return db.query(sql, params);
+      },
+    };
+    return { recorder, sent };
+  };
+
+  it('gives every check the outcome of its own query: count, samples, details, severity', async () => {
+    const { recorder, sent } = recording();
+    const results = await runModelTests(recorder, models);
+    const expected = [];
+    for (const model of models)
+      expected.push(...(await oneQueryPerCheck(db, testQueries(model, undefined, missing))));
+    expect(results.map(outcome)).toEqual(expected);
+    // Every kind both passes and fails somewhere, blocking and warn.
+    expect(results.filter((result) => !result.passed).map((result) => result.test.declaration)).toEqual([
+      'unique(id)',
+      'unique(a, b)',
+      'not_null(id, status)',
+      'not_null(a)',
+      'accepted_values(status; pending, shipped)',
+      'expression(amount >= 0)',
+      'relationships(parent_id; silver.parents.id)',
+      'relationships(parent_id; silver.never_built.id)',
+      'not_null(status)',
+      'expression(amount < 10)',
+    ]);
+    expect(Object.fromEntries(results.map((result) => [result.id, result.details]))).toMatchObject({
+      'silver.checked: unique(id)': '2 failing row(s), e.g. id=1',
+      'silver.checked: unique(a, b)': '2 failing row(s), e.g. a=1, b=1.0',
+      'silver.checked: not_null(id, status)':
+        '2 failing row(s), e.g. id=2 (null: status); id=null (null: id)',
+      'silver.checked: relationships(parent_id; silver.parents.id)': '1 failing row(s), e.g. id=2 → 9',
+      'silver.checked: relationships(parent_id; silver.never_built.id)':
+        '4 failing row(s), e.g. id=1 → 1; id=1 → 2; id=2 → 9; id=null → 3 (silver.never_built does not exist)',
+      'silver.keyless: expression(amount < 10)': '1 failing row(s)',
+    });
+    // One query for the relationships targets, one counting statement per model, each relationships test's own
+    // query, and the own query of each other check that failed (8 of them): nothing for the checks that passed.
+    const targets = sent.filter((sql) => sql.includes('information_schema.tables'));
+    const counting = sent.filter(
+      (sql) => !sql.startsWith('with failures') && !sql.includes('information_schema'),
+    );
+    const own = sent.filter((sql) => sql.startsWith('with failures'));
+    expect(targets).toHaveLength(1);
+    expect(counting).toHaveLength(models.length);
+    expect(own).toHaveLength(4 + 8);
+    expect(sent).toHaveLength(1 + models.length + 4 + 8);
+  });
+
+  it("counts an increment's checks on its changed keys where they may, the others on the whole table", async () => {
+    const changedKeys: ChangedKeys = new Map([
+      ['silver.checked', { column: 'id', keysTable: 'silver.changed_keys' }],
+    ]);
+    const queries = testQueries(checked, undefined, missing, changedKeys);
+    expect(
+      queries.filter((query) => query.scope === 'changed keys').map((query) => query.test.declaration),
+    ).toEqual([
+      'unique(id)',
+      'not_null(id, status)',
+      'not_null(b)',
+      'accepted_values(status; pending, shipped)',
+      'accepted_values(status; pending, shipped, lost)',
+      'expression(amount > -100)',
+    ]);
+    const { recorder, sent } = recording();
+    const results = await runModelTests(recorder, [checked], { changedKeys });
+    expect(results.map(outcome)).toEqual(await oneQueryPerCheck(db, queries));
+    // Keys 2 and 3 hold no duplicate id and no null id: those checks pass there, as they would not on every row.
+    expect(results.find((result) => result.test.declaration === 'unique(id)')?.passed).toBe(true);
+    expect(results.find((result) => result.test.declaration === 'not_null(id, status)')?.failingRows).toBe(1);
+    const counting = sent.filter(
+      (sql) => !sql.startsWith('with failures') && !sql.includes('information_schema'),
+    );
+    expect(counting).toHaveLength(1);
+    expect(counting[0]).toContain('silver.changed_keys');
+  });
+
+  it('counts 0 for every check of a clean table, one column per check', async () => {
+    const count = checkCountsSql(testQueries(clean).flatMap((query) => (query.count ? [query.count] : [])));
+    const [row] = await db.query(count);
+    expect(Object.values(row ?? {}).map(Number)).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+});
+
+describe('the counting statement on Redshift', () => {
+  const models = loadModels();
+  const next = (table: string) => (table.startsWith('bronze.') ? table : `${table}__next`);
+
+  /** A recorder whose every count is 1, so each check's own query is sent too; `existing` answers the targets query. */
+  const recorder = (existing: boolean) =>
+    recordRedshiftSql((sql) => {
+      if (sql.includes('information_schema.tables'))
+        return existing
+          ? models.flatMap((model) => [
+              { table_schema: model.layer, table_name: model.name.split('.')[1] },
+              { table_schema: model.layer, table_name: `${model.name.split('.')[1]}__next` },
+            ])
+          : [];
+      if (sql.startsWith('with failures')) return [{ failing_rows: 1, sample_key: 'id=1' }];
+      return [Object.fromEntries(Array.from({ length: 40 }, (_, index) => [`f${index}`, 1]))];
+    });
+
+  it("parses as Redshift and uses nothing Redshift rejects: every model's statement, as published, on __next, on changed keys", async () => {
+    const changedKeys: ChangedKeys = new Map(
+      models
+        .filter((model) => model.incremental)
+        .map((model) => [
+          model.name,
+          { column: model.incremental?.recomputeKey as string, keysTable: 'ecomm_checked_keys_x' },
+        ]),
+    );
+    for (const existing of [true, false]) {
+      const { db, sent } = recorder(existing);
+      await runModelTests(db, models);
+      await runModelTests(db, models, { tableOf: next });
+      await runModelTests(db, models, { changedKeys });
+      const counting = sent.filter(
+        (sql) => !sql.startsWith('with failures') && !sql.includes('information_schema'),
+      );
+      // One counting statement per model and run, several relations cross joined where a model needs them.
+      expect(counting).toHaveLength(3 * models.length);
+      expect(counting.some((sql) => sql.includes(' cross join '))).toBe(true);
+      expect(counting.some((sql) => sql.includes('count(distinct '))).toBe(true);
+      expectRedshiftAccepts(sent, '2026-10-01 00:00:00');
+    }
+  });
+});
