@@ -1,13 +1,15 @@
 import type { ColumnTypeLookup } from '../../sql/dialects/macros.ts';
 import { BUSINESS_RULES, type FieldRule, RECORD_RULES } from './business-rules.ts';
 import {
-  type Checked,
   type ColumnSpec,
-  checkCsvCell,
-  checkJsonValue,
+  checkInstant,
+  csvCellCheck,
+  jsonValueCheck,
   MAX_TEXT_BYTES,
+  type Rejection,
   sqlColumnType,
   type TimeWindow,
+  type ValueCheck,
   type ValueLimits,
 } from './column-types.ts';
 import { EVENT_TOPICS } from './event-topics.ts';
@@ -29,6 +31,7 @@ export const STREAM_COLUMN_SPECS: ColumnSpec[] = [
   { name: '_published_at', type: 'timestamptz' },
 ];
 export const STREAM_COLUMNS = STREAM_COLUMN_SPECS.map((column) => column.name);
+const PUBLISHED_AT = STREAM_COLUMNS.indexOf('_published_at');
 
 /** Events above 1 MiB are refused whole (Azure Event Hubs' own cap is 1 MB, MSK's default 1 MiB). */
 export const MAX_EVENT_BYTES = 1_048_576;
@@ -80,31 +83,69 @@ export interface DataContract {
    */
   derive(values: readonly (string | null)[], piiHashKey: string | undefined): (string | null)[];
   check(record: Record<string, unknown>, options?: CheckOptions): ContractVerdict;
-  /** Reasons the staged stream columns (partition, offset, publish time) of an event fail their types. */
-  checkStream(values: readonly string[], options?: CheckOptions): string[];
+  /**
+   * The same check of a record given by column: `raw[index]` is the value of `columns[index]` (undefined when
+   * absent), `rescued` its undeclared fields. What check() runs after reading the record's fields; readers that
+   * hold a row's values by position (CSV cells) call it without building a record object.
+   */
+  checkValues(
+    raw: readonly unknown[],
+    rescued: Record<string, unknown> | null,
+    options?: CheckOptions,
+  ): ContractVerdict;
+  /** Where each declared column sits in a CSV file's rows, from the file's header (see checkCells). */
+  cellLayout(header: readonly string[]): CellLayout;
+  /**
+   * check() of a CSV row without its record object: the cells by the header's layout, exactly as check() judges
+   * the object `{ [header[i]]: cells[i] }` (a repeated name: its last cell).
+   */
+  checkCells(cells: readonly (string | null)[], layout: CellLayout, options?: CheckOptions): ContractVerdict;
+  /**
+   * Reasons the staged stream columns (partition, offset, publish time) of an event fail their types. `publishedMs`,
+   * when the caller made the publish time's text from it (toISOString of a whole millisecond, 1970 to 9999): its
+   * window is checked without reading the text back.
+   */
+  checkStream(values: readonly string[], options?: CheckOptions, publishedMs?: number): string[];
 }
 
-/** One column's full check: its type (and window), then its business rule. */
-interface FieldCheck {
-  column: ColumnSpec;
-  check(value: unknown, limits: ValueLimits): Checked;
+/** The check() of every contract built here (and of copies that keep it). */
+const compiledChecks = new WeakSet<DataContract['check']>();
+
+/**
+ * Whether the contract checks records with its own compiled check(), so a record held by position may be checked
+ * by position (checkCells, checkValues) with the same verdict. Not when a caller replaced check() (a quarantine
+ * replay's fixed contract): records are then checked as objects, by that check().
+ */
+export function checksByPosition(contract: DataContract): boolean {
+  return compiledChecks.has(contract.check);
 }
 
-/** The check of one declared field of a source: what the contract runs per value, exposed for tests. */
-function fieldCheck(source: string, column: ColumnSpec, format: RecordFormat): FieldCheck {
+/** A CSV header read against a contract: the cell of each declared column (-1: absent), the undeclared cells. */
+export interface CellLayout {
+  readonly cellOf: Int32Array;
+  readonly undeclared: readonly { cell: number; name: string }[];
+}
+
+const EXPECTED_TEXT: Rejection = Object.freeze({ reason: 'expected text' });
+
+/**
+ * The check of one declared field of a source, compiled once: its type (and window), then its business rule.
+ * The staged text when the value passes, else why it fails.
+ */
+function fieldCheck(source: string, column: ColumnSpec, format: RecordFormat): ValueCheck<unknown> {
   const rule: FieldRule | undefined = BUSINESS_RULES[source]?.[column.name];
-  const typed =
-    format === 'csv'
-      ? (value: unknown, limits: ValueLimits): Checked =>
-          typeof value === 'string' ? checkCsvCell(column, value, limits) : { reason: 'expected text' }
-      : (value: unknown, limits: ValueLimits): Checked => checkJsonValue(column, value, limits);
-  return {
-    column,
-    check(value, limits) {
-      const checked = typed(value, limits);
-      if (checked.reason !== undefined || !rule || rule.holds(checked.text)) return checked;
-      return { reason: rule.message };
-    },
+  let typed: ValueCheck<unknown>;
+  if (format === 'csv') {
+    const cell = csvCellCheck(column);
+    typed = (value, limits) => (typeof value === 'string' ? cell(value, limits) : EXPECTED_TEXT);
+  } else {
+    typed = jsonValueCheck(column);
+  }
+  if (!rule) return typed;
+  const broken: Rejection = Object.freeze({ reason: rule.message });
+  return (value, limits) => {
+    const checked = typed(value, limits);
+    return typeof checked !== 'string' || rule.holds(checked) ? checked : broken;
   };
 }
 
@@ -115,8 +156,12 @@ function buildContract(
   specs: ColumnSpec[],
   keyColumns: string[],
 ): DataContract {
-  const fields = specs.map((column) => fieldCheck(source, column, format));
+  const checks = specs.map((column) => fieldCheck(source, column, format));
   const names = specs.map((column) => column.name);
+  const required = specs.map((column) => !column.nullable);
+  const missing = names.map((name) => `${name}: required value is missing`);
+  const prefixes = names.map((name) => `${name}: `);
+  const streamChecks = STREAM_COLUMN_SPECS.map((spec) => csvCellCheck(spec));
   const positions = new Map(names.map((name, index) => [name, index]));
   const recordRules = RECORD_RULES[source] ?? [];
   const declared = new Set(names);
@@ -126,7 +171,7 @@ function buildContract(
     (column.derived ?? []).map((derived) => ({ column, index, derived })),
   );
   const needsKey = derivations.some(({ derived }) => derived.kind === 'hmac');
-  return {
+  const contract: DataContract = {
     source,
     table,
     format,
@@ -157,42 +202,93 @@ function buildContract(
         rescued ??= {};
         rescued[key] = record[key];
       }
+      const raw: unknown[] = new Array(names.length);
+      for (let index = 0; index < names.length; index += 1) raw[index] = record[names[index] as string];
+      return contract.checkValues(raw, rescued, options);
+    },
+    checkValues(raw, rescued, options = {}) {
       const limits = limitsFor(options);
-      const reasons: string[] = [];
-      const values: (string | null)[] = new Array(fields.length);
-      for (let index = 0; index < fields.length; index += 1) {
-        const field = fields[index] as FieldCheck;
-        const value = record[field.column.name];
+      // Made for the first reason: a passing record (nearly every one) allocates none.
+      let reasons: string[] | null = null;
+      const values: (string | null)[] = new Array(checks.length);
+      for (let index = 0; index < checks.length; index += 1) {
+        const value = raw[index];
         if (value === undefined || value === null) {
-          if (!field.column.nullable) reasons.push(`${field.column.name}: required value is missing`);
+          if (required[index]) {
+            reasons ??= [];
+            reasons.push(missing[index] as string);
+          }
           values[index] = null;
           continue;
         }
-        const checked = field.check(value, limits[index] as ValueLimits);
-        if (checked.reason !== undefined) reasons.push(`${field.column.name}: ${checked.reason}`);
-        else values[index] = checked.text;
-      }
-      if (rescued && Buffer.byteLength(JSON.stringify(rescued)) > MAX_TEXT_BYTES)
-        reasons.push(`_rescued_data: undeclared fields take more than ${MAX_TEXT_BYTES} bytes`);
-      if (reasons.length === 0)
-        for (const rule of recordRules) {
-          const reason = rule((column) => values[positions.get(column) ?? -1] ?? null);
-          if (reason !== null) reasons.push(reason);
+        const checked = (checks[index] as ValueCheck<unknown>)(value, limits[index] as ValueLimits);
+        if (typeof checked === 'string') {
+          values[index] = checked;
+        } else {
+          reasons ??= [];
+          reasons.push(`${prefixes[index]}${checked.reason}`);
         }
-      if (reasons.length > 0) return { values: [], reasons, rescued };
+      }
+      if (rescued && Buffer.byteLength(JSON.stringify(rescued)) > MAX_TEXT_BYTES) {
+        reasons ??= [];
+        reasons.push(`_rescued_data: undeclared fields take more than ${MAX_TEXT_BYTES} bytes`);
+      }
+      if (reasons !== null) return { values: [], reasons, rescued };
+      for (const rule of recordRules) {
+        const reason = rule((column) => values[positions.get(column) ?? -1] ?? null);
+        if (reason !== null) {
+          reasons ??= [];
+          reasons.push(reason);
+        }
+      }
+      if (reasons !== null) return { values: [], reasons, rescued };
       return { values, reasons: [], rescued };
     },
-    checkStream(streamValues, options = {}) {
+    cellLayout(header) {
+      const cellOf = new Int32Array(names.length).fill(-1);
+      const undeclared: { cell: number; name: string }[] = [];
+      header.forEach((name, cell) => {
+        const position = positions.get(name);
+        if (position !== undefined) cellOf[position] = cell;
+        // `record.__proto__ = cell` sets no field of a record object: check() never sees one.
+        else if (name !== '__proto__') undeclared.push({ cell, name });
+      });
+      return { cellOf, undeclared };
+    },
+    checkCells(cells, layout, options) {
+      const { cellOf, undeclared } = layout;
+      let rescued: Record<string, unknown> | null = null;
+      for (const { cell, name } of undeclared) {
+        rescued ??= {};
+        rescued[name] = cells[cell];
+      }
+      const raw: unknown[] = new Array(cellOf.length);
+      for (let index = 0; index < cellOf.length; index += 1) {
+        const cell = cellOf[index] as number;
+        raw[index] = cell < 0 ? undefined : cells[cell];
+      }
+      return contract.checkValues(raw, rescued, options);
+    },
+    checkStream(streamValues, options = {}, publishedMs) {
       if (format !== 'json') return [];
       const limits = streamLimits(options);
       const reasons: string[] = [];
-      STREAM_COLUMN_SPECS.forEach((spec, index) => {
-        const checked = checkCsvCell(spec, streamValues[index] ?? '', limits[index] as ValueLimits);
-        if (checked.reason !== undefined) reasons.push(`${spec.name}: ${checked.reason}`);
-      });
+      for (let index = 0; index < streamChecks.length; index += 1) {
+        const checked =
+          index === PUBLISHED_AT && publishedMs !== undefined
+            ? (checkInstant(publishedMs, limits[index] as ValueLimits) ?? '')
+            : (streamChecks[index] as ValueCheck<string>)(
+                streamValues[index] ?? '',
+                limits[index] as ValueLimits,
+              );
+        if (typeof checked !== 'string')
+          reasons.push(`${(STREAM_COLUMN_SPECS[index] as ColumnSpec).name}: ${checked.reason}`);
+      }
       return reasons;
     },
   };
+  compiledChecks.add(contract.check);
+  return contract;
 }
 
 /** Per-column limits for a check, computed once per set of options rather than once per value. */

@@ -62,10 +62,24 @@ export function normalisedForDerivation(
   staged: string | null,
 ): string | null {
   if (staged === null) return null;
-  if (type === 'int' || type === 'bigint') return BigInt(staged).toString();
+  if (type === 'int' || type === 'bigint')
+    return isCanonicalInteger(staged) ? staged : BigInt(staged).toString();
   const trimmed = trimSpaces(staged);
   if (pii === 'email') return trimmed.toLowerCase();
   return trimmed === '' ? null : trimmed;
+}
+
+/** `0` or `-?[1-9][0-9]*`: BigInt(text).toString() would give the text back. */
+function isCanonicalInteger(text: string): boolean {
+  const from = text.charCodeAt(0) === 0x2d ? 1 : 0;
+  const first = text.charCodeAt(from);
+  if (from === text.length || first < 0x30 || first > 0x39) return false;
+  if (first === 0x30) return text.length === 1;
+  for (let at = from + 1; at < text.length; at += 1) {
+    const code = text.charCodeAt(at);
+    if (code < 0x30 || code > 0x39) return false;
+  }
+  return true;
 }
 
 /** A derived value from the normalised source value: its keyed hash or its mask (null stays null). */

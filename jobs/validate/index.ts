@@ -1,8 +1,6 @@
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { PassThrough, type Readable } from 'node:stream';
-import { parse } from 'csv-parse';
-import { csvLine } from '../../adapters/csv.ts';
+import { PassThrough } from 'node:stream';
+import { csvField, csvLine } from '../../adapters/csv.ts';
 import type { ObjectStore } from '../../adapters/storage/object-store.ts';
 import type { JobContext, PrintLine } from '../context.ts';
 import {
@@ -10,21 +8,29 @@ import {
   type ContractVerdict,
   contractFor,
   type DataContract,
-  MAX_EVENT_BYTES,
 } from '../contracts/data-contracts.ts';
 import { maskRescued } from '../contracts/pii.ts';
 import { contractCheckOptions } from '../contracts/settings.ts';
 import { lakeKey } from '../lake/layout.ts';
-import { openRawObject, type RawEnvelope } from '../lake/raw-batch.ts';
 import { BatchDataError } from '../ops/batch-errors.ts';
 import { heldBackLines, isolateBatchFailure, reportBatchFailures } from '../ops/batch-failures.ts';
 import { type BatchRow, batchesAwaitingValidation, markValidated } from '../ops/batches.ts';
 import { recordStep } from '../ops/pipeline-runs.ts';
 import { validateLineage } from './lineage.ts';
 import type { ValidatedBatch, ValidationOutcome, ValidationTarget } from './outcome.ts';
+import { judge, openRawRecords, type RawRecord, type RawRecords } from './raw-records.ts';
 
 // The job's entry names what other jobs may use of it (jobs/job-layout.test.ts); the types live apart for threads.ts.
 export type { ValidatedBatch, ValidationOutcome, ValidationTarget } from './outcome.ts';
+export {
+  judge,
+  openRawRecords,
+  parseEvent,
+  type RawRecord,
+  type RawRecords,
+  readCsvRecords,
+  readEnvelopeRecords,
+} from './raw-records.ts';
 
 import { startValidationThreads, THREADS_MIN_ROWS, threadCount, type ValidationThreads } from './threads.ts';
 
@@ -65,16 +71,65 @@ export function stagedCells(
   ];
 }
 
-/** One record as read from raw: its 1-based row number, the fields, or why it could not even be read. */
-export interface RawRecord {
-  rowNumber: number;
-  fields: Record<string, unknown> | null;
-  unreadable: string | null;
-  original: unknown;
-  /** Values of the contract's stream columns (events only). */
-  stream: string[];
-  /** The message as consumed (events only): quarantine keeps it, the dead-letter topic gets its bytes. */
-  envelope?: RawEnvelope;
+/**
+ * csvLine(stagedCells(…)) without the arrays: the staged CSV line of a passing record. Only text can need quotes:
+ * a value that passed any other type's check is digits, signs, points, colons, letters of a timestamp or a
+ * boolean, or a hash's hex (the stream position passed the same checks). `suffix` is the batch id and source file
+ * cells with the line end (stagedSuffix).
+ */
+export function stagedLine(
+  contract: DataContract,
+  verdict: ContractVerdict,
+  record: RawRecord,
+  piiHashKey: string | undefined,
+  suffix: string,
+): string {
+  const { plainColumns, plainDerived } = stagedShape(contract);
+  const { values } = verdict;
+  let line = '';
+  let separator = '';
+  for (let index = 0; index < values.length; index += 1) {
+    const value = values[index] ?? null;
+    line += separator;
+    if (value !== null) line += plainColumns[index] ? value : csvField(value);
+    separator = ',';
+  }
+  const derived = contract.derive(values, piiHashKey);
+  for (let index = 0; index < derived.length; index += 1) {
+    const value = derived[index] ?? null;
+    line += separator;
+    if (value !== null) line += plainDerived[index] ? value : csvField(value);
+    separator = ',';
+  }
+  for (const value of record.stream) {
+    line += separator + value;
+    separator = ',';
+  }
+  line += separator;
+  if (verdict.rescued) line += csvField(JSON.stringify(maskRescued(verdict.rescued)));
+  return line + suffix;
+}
+
+/** The metadata cells ending every staged line of a batch (see stagedLine). */
+export function stagedSuffix(meta: { batchId: string; sourceFile: string }): string {
+  return `,${csvField(meta.batchId)},${csvField(meta.sourceFile)}\n`;
+}
+
+const stagedShapes = new WeakMap<DataContract, { plainColumns: boolean[]; plainDerived: boolean[] }>();
+
+/** Which staged cells never need CSV quoting: declared columns of a type other than text, keyed hashes. */
+function stagedShape(contract: DataContract): { plainColumns: boolean[]; plainDerived: boolean[] } {
+  let shape = stagedShapes.get(contract);
+  if (!shape) {
+    shape = {
+      plainColumns: contract.specs.map((column) => column.type !== 'text'),
+      plainDerived: contract.specs.flatMap((column) =>
+        (column.derived ?? []).map((derived) => derived.kind === 'hmac'),
+      ),
+    };
+    stagedShapes.set(contract, shape);
+  }
+  return shape;
 }
 
 /**
@@ -231,14 +286,15 @@ export async function validateRecords(
   lake: ObjectStore,
   contract: DataContract,
   target: ValidationTarget,
-  records: AsyncIterable<RawRecord> | Iterable<RawRecord>,
+  records: RawRecords | AsyncIterable<RawRecord> | Iterable<RawRecord>,
   options: ValidationOptions = {},
 ): Promise<ValidationOutcome> {
   const { onInvalid, check: checkOptions = {} } = options;
   const stagedKey = lakeKey('staging', target.source, target.ingestionDate, target.batchId, 'csv');
   const quarantineKey = lakeKey('quarantine', target.source, target.ingestionDate, target.batchId, 'ndjson');
   const staging = new ObjectWriter(lake, stagedKey, 'text/csv');
-  let quarantine: ObjectWriter | null = null;
+  // Set by take() below: declared wider than its initial value for the checks after the loop.
+  let quarantine = null as ObjectWriter | null;
   const result: ValidationOutcome = {
     batchId: target.batchId,
     source: target.source,
@@ -250,41 +306,46 @@ export async function validateRecords(
     stagedKey,
     quarantineKey: null,
   };
+  const suffix = stagedSuffix({ batchId: target.batchId, sourceFile: target.rawKey });
+  /** One record to staging or quarantine; a promise only when a writer pushes back. */
+  const take = (record: RawRecord): Promise<void> | undefined => {
+    result.rowsIn += 1;
+    const verdict = judge(contract, record, checkOptions);
+    if (verdict.reasons.length === 0) {
+      if (verdict.rescued) result.rescued += 1;
+      result.staged += 1;
+      return staging.write(stagedLine(contract, verdict, record, options.piiHashKey, suffix));
+    }
+    quarantine ??= new ObjectWriter(lake, quarantineKey, 'application/x-ndjson');
+    const pushedBack = quarantine.write(
+      `${JSON.stringify({
+        batch_id: target.batchId,
+        source: target.source,
+        source_file: target.rawKey,
+        row_number: record.rowNumber,
+        reasons: verdict.reasons,
+        record: record.original,
+        ...(record.envelope ? { message: record.envelope } : {}),
+      })}\n`,
+    );
+    result.quarantined += 1;
+    for (const reason of verdict.reasons) result.reasons.set(reason, (result.reasons.get(reason) ?? 0) + 1);
+    onInvalid?.(record, verdict.reasons);
+    return pushedBack;
+  };
   try {
     await staging.write(csvLine(stagingColumns(contract)));
-    for await (const record of records) {
-      result.rowsIn += 1;
-      const verdict = judge(contract, record, checkOptions);
-      if (verdict.reasons.length === 0) {
-        if (verdict.rescued) result.rescued += 1;
-        const pushedBack = staging.write(
-          csvLine(
-            stagedCells(contract, verdict, record, {
-              batchId: target.batchId,
-              sourceFile: target.rawKey,
-              piiHashKey: options.piiHashKey,
-            }),
-          ),
-        );
+    if ('chunks' in records) {
+      for await (const chunk of records.chunks())
+        for (const record of chunk) {
+          const pushedBack = take(record);
+          if (pushedBack) await pushedBack;
+        }
+    } else {
+      for await (const record of records) {
+        const pushedBack = take(record);
         if (pushedBack) await pushedBack;
-        result.staged += 1;
-        continue;
       }
-      quarantine ??= new ObjectWriter(lake, quarantineKey, 'application/x-ndjson');
-      await quarantine.write(
-        `${JSON.stringify({
-          batch_id: target.batchId,
-          source: target.source,
-          source_file: target.rawKey,
-          row_number: record.rowNumber,
-          reasons: verdict.reasons,
-          record: record.original,
-          ...(record.envelope ? { message: record.envelope } : {}),
-        })}\n`,
-      );
-      result.quarantined += 1;
-      for (const reason of verdict.reasons) result.reasons.set(reason, (result.reasons.get(reason) ?? 0) + 1);
-      onInvalid?.(record, verdict.reasons);
     }
     await staging.finish();
     if (quarantine) await quarantine.finish();
@@ -325,146 +386,8 @@ export function checkOptionsOf(context: JobContext): CheckOptions {
   return contractCheckOptions(context.config, context.now());
 }
 
-/** One record's verdict: unreadable, or its contract check plus (events) the check of its stream position. */
-export function judge(contract: DataContract, record: RawRecord, options: CheckOptions): ContractVerdict {
-  if (!record.fields)
-    return { values: [], reasons: [record.unreadable ?? 'unreadable record'], rescued: null };
-  const verdict = contract.check(record.fields, options);
-  const streamReasons = contract.checkStream(record.stream, options);
-  if (streamReasons.length === 0) return verdict;
-  return { values: [], reasons: [...verdict.reasons, ...streamReasons], rescued: verdict.rescued };
-}
-
-/** A raw object's records (CSV rows or stream envelopes), decompressing `.zst` and `.gz` objects. */
-export async function openRawRecords(
-  lake: ObjectStore,
-  key: string,
-  contract: DataContract,
-): Promise<AsyncIterable<RawRecord>> {
-  const raw = await openRawObject(lake, key);
-  return contract.format === 'csv' ? readCsvRecords(raw) : readEnvelopeRecords(raw);
-}
-
-/** CSV as PostgreSQL writes it: an unquoted empty cell is NULL, a quoted empty cell is the empty string. */
-export async function* readCsvRecords(raw: Readable): AsyncGenerator<RawRecord> {
-  const parser = raw.pipe(
-    parse({
-      cast: (value, context) => (value === '' && !context.quoting ? null : value),
-      relax_column_count: true,
-    }),
-  );
-  let header: string[] | null = null;
-  let rowNumber = 0;
-  for await (const cells of parser as AsyncIterable<(string | null)[]>) {
-    if (!header) {
-      header = cells.map((cell) => cell ?? '');
-      continue;
-    }
-    rowNumber += 1;
-    const fields: Record<string, unknown> = {};
-    for (let index = 0; index < header.length; index += 1)
-      fields[header[index] ?? `column_${index}`] = cells[index];
-    if (cells.length !== header.length) {
-      yield {
-        rowNumber,
-        fields: null,
-        unreadable: `row has ${cells.length} cells, header has ${header.length}`,
-        original: cells,
-        stream: [],
-      };
-    } else {
-      yield { rowNumber, fields, unreadable: null, original: fields, stream: [] };
-    }
-  }
-}
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/** Raw event lines are envelopes written by stream-ingest; the event inside may be anything a producer sent. */
-export async function* readEnvelopeRecords(raw: Readable): AsyncGenerator<RawRecord> {
-  let rowNumber = 0;
-  for await (const line of createInterface({ input: raw, crlfDelay: Number.POSITIVE_INFINITY })) {
-    if (line === '') continue;
-    rowNumber += 1;
-    let envelope: RawEnvelope;
-    try {
-      envelope = JSON.parse(line) as RawEnvelope;
-    } catch (error) {
-      // Stream-ingest writes every line itself: one that does not parse means the object was cut or damaged.
-      throw new BatchDataError(`raw line ${rowNumber} is not a stream envelope: ${(error as Error).message}`);
-    }
-    yield parseEvent(rowNumber, envelope);
-  }
-}
-
-/** One stream message as a record to check: unreadable when not UTF-8, not JSON, not an object, or too large. */
-export function parseEvent(rowNumber: number, envelope: RawEnvelope): RawRecord {
-  const stream = [String(envelope.partition), String(envelope.offset), publishedAt(envelope.timestamp)];
-  const unreadable = (reason: string, original: unknown): RawRecord => ({
-    rowNumber,
-    fields: null,
-    unreadable: reason,
-    original,
-    stream,
-    envelope,
-  });
-  const size =
-    envelope.value === undefined
-      ? Math.floor(((envelope.value_base64 ?? '').length * 3) / 4)
-      : envelope.value.length;
-  if (size > MAX_EVENT_BYTES) {
-    const bytes = envelope.value === undefined ? size : Buffer.byteLength(envelope.value);
-    if (bytes > MAX_EVENT_BYTES) {
-      return unreadable(`event is ${bytes} bytes; events above ${MAX_EVENT_BYTES} bytes are refused`, {
-        offset: envelope.offset,
-        partition: envelope.partition,
-        bytes,
-      });
-    }
-  }
-  let text = envelope.value;
-  if (text === undefined) {
-    try {
-      text = strictUtf8.decode(Buffer.from(envelope.value_base64 ?? '', 'base64'));
-    } catch {
-      return unreadable('event is not valid UTF-8', { value_base64: envelope.value_base64 });
-    }
-  }
-  const original = { offset: envelope.offset, partition: envelope.partition, value: text };
-  let event: unknown;
-  try {
-    // A leading byte-order mark is tolerated (RFC 8259 allows ignoring it); raw keeps it.
-    event = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  } catch (error) {
-    return unreadable(`malformed JSON: ${(error as Error).message}`, original);
-  }
-  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-    return unreadable('event must be a JSON object', original);
-  }
-  return {
-    rowNumber,
-    fields: event as Record<string, unknown>,
-    unreadable: null,
-    original: event,
-    stream,
-    envelope,
-  };
-}
-
 /**
- * The record timestamp as ISO-8601, or the raw value when it is no instant at all: a producer sets it, and the
- * stream column's type check then quarantines the event with a reason instead of failing the whole batch.
- */
-function publishedAt(timestamp: unknown): string {
-  const epochMs =
-    typeof timestamp === 'number' || typeof timestamp === 'string' ? Number(timestamp) : Number.NaN;
-  return Number.isFinite(epochMs) && Math.abs(epochMs) <= 8.64e15
-    ? new Date(epochMs).toISOString()
-    : String(timestamp);
-}
-
-/**
- * Streams text into one lake object with backpressure, gathering small writes into chunks of about 64 KiB; the
+ * Streams text into one lake object with backpressure, gathering small writes into chunks of about 256 KiB (fewer writes to the store); the
  * object appears whole when finish() resolves, and not at all after abort().
  */
 export class ObjectWriter {
@@ -509,6 +432,6 @@ export class ObjectWriter {
   }
 }
 
-const WRITE_CHUNK_CHARS = 64 * 1024;
+const WRITE_CHUNK_CHARS = 256 * 1024;
 
 export type { DataContract };
