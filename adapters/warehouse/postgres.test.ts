@@ -90,6 +90,29 @@ describe('PostgreSQL connection settings', () => {
     ).rejects.toThrow('WAREHOUSE_URL: passwordSecret=PLAIN_PW needs a secret store (SECRETS_URL)');
   });
 
+  it('sets work_mem on every connection when the URL asks, and refuses a value that is not a size', async () => {
+    const db = await openSqlDatabase('WAREHOUSE_URL', urlWith({ search: '?work_mem=64MB' }));
+    try {
+      const shown = await Promise.all(
+        [1, 2, 3].map(() =>
+          db.transaction(async (tx) => (await tx.query<{ work_mem: string }>('show work_mem'))[0]?.work_mem),
+        ),
+      );
+      expect(shown).toEqual(['64MB', '64MB', '64MB']);
+    } finally {
+      await db.close();
+    }
+    const plain = await openSqlDatabase('WAREHOUSE_URL', env.TEST_PG_URL);
+    try {
+      expect((await plain.query<{ work_mem: string }>('show work_mem'))[0]?.work_mem).not.toBe('64MB');
+    } finally {
+      await plain.close();
+    }
+    await expect(
+      openSqlDatabase('WAREHOUSE_URL', urlWith({ search: "?work_mem=64MB';drop table x;--" })),
+    ).rejects.toThrow(/^WAREHOUSE_URL: work_mem=.* is not a size such as 64MB/);
+  });
+
   it('refuses unknown URL parameters and sslmodes before connecting', async () => {
     await expect(openSqlDatabase('SOURCE_URL', urlWith({ search: '?sslmod=require' }))).rejects.toThrow(
       /^SOURCE_URL: unknown URL parameter\(s\) sslmod in "postgres:\/\/\w+:\*\*\*@/,
