@@ -114,27 +114,22 @@ export function checkJsonValue(column: ColumnSpec, value: unknown, limits: Value
   return asChecked(jsonValueCheck(column)(value, limits));
 }
 
-const csvChecks = new WeakMap<ColumnSpec, ValueCheck<string>>();
-const jsonChecks = new WeakMap<ColumnSpec, ValueCheck<unknown>>();
-
 /** The check of a CSV cell of the column (checkCsvCell), compiled once per column. */
-export function csvCellCheck(column: ColumnSpec): ValueCheck<string> {
-  let check = csvChecks.get(column);
-  if (!check) {
-    check = compileCsvCellCheck(column);
-    csvChecks.set(column, check);
-  }
-  return check;
-}
+export const csvCellCheck = compiledOncePerColumn(compileCsvCellCheck);
 
 /** The check of a JSON value of the column (checkJsonValue), compiled once per column. */
-export function jsonValueCheck(column: ColumnSpec): ValueCheck<unknown> {
-  let check = jsonChecks.get(column);
-  if (!check) {
-    check = compileJsonValueCheck(column);
-    jsonChecks.set(column, check);
-  }
-  return check;
+export const jsonValueCheck = compiledOncePerColumn(compileJsonValueCheck);
+
+function compiledOncePerColumn<T>(compile: (column: ColumnSpec) => ValueCheck<T>) {
+  const compiled = new WeakMap<ColumnSpec, ValueCheck<T>>();
+  return (column: ColumnSpec): ValueCheck<T> => {
+    let check = compiled.get(column);
+    if (!check) {
+      check = compile(column);
+      compiled.set(column, check);
+    }
+    return check;
+  };
 }
 
 const EXPECTED_INTEGER = rejection('expected an integer');

@@ -387,8 +387,8 @@ export function checkOptionsOf(context: JobContext): CheckOptions {
 }
 
 /**
- * Streams text into one lake object with backpressure, gathering small writes into chunks of about 256 KiB (fewer writes to the store); the
- * object appears whole when finish() resolves, and not at all after abort().
+ * Streams text into one lake object with backpressure, gathering small writes into chunks of about 256 KiB (fewer
+ * writes to the store); the object appears whole when finish() resolves, and not at all after abort().
  */
 export class ObjectWriter {
   readonly #body = new PassThrough();
