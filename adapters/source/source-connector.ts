@@ -7,6 +7,12 @@
  * key, cursor), so adapters/ stays free of jobs/.
  */
 
+/**
+ * The setting naming a source's URL: `SOURCE_URL` (the OLTP database) or one more source's (`CRM_SOURCE_URL`),
+ * named in every error about it.
+ */
+export type SourceSetting = 'SOURCE_URL' | `${string}_SOURCE_URL`;
+
 /** One stream of a source: what the lake and bronze call it, and how its changes are ordered. */
 export interface SourceStream {
   /** The lake's `source=<name>` and the bronze table's name: unique across all configured sources. */
@@ -66,4 +72,14 @@ export interface SourceConnector {
   readWindow(stream: SourceStream, request: WindowRequest, write: WindowWriter): Promise<SourceWindow>;
   unreadable(stream: SourceStream): Promise<UnreadableRows>;
   close(): Promise<void>;
+}
+
+/** check() found streams the source does not have; `missing` holds their remote names. */
+export class MissingStreamsError extends Error {
+  readonly missing: string[];
+  constructor(message: string, missing: string[]) {
+    super(message);
+    this.name = 'MissingStreamsError';
+    this.missing = missing;
+  }
 }

@@ -7,7 +7,8 @@ import type { SqlDatabase } from './sql-database.ts';
 
 export type { CsvObject, SqlDatabase, SqlDialect, SqlParam } from './sql-database.ts';
 
-export type DatabaseSetting = 'WAREHOUSE_URL' | 'SOURCE_URL';
+/** The setting a URL came from, for error messages: the warehouse's, or a Postgres-wire source's. */
+export type DatabaseSetting = 'WAREHOUSE_URL' | 'SOURCE_URL' | `${string}_SOURCE_URL`;
 
 export interface OpenDatabaseOptions {
   /** Resolves a `?passwordSecret=<name>` in a postgres:// or redshift:// URL (the infra's URLs carry no password). */
