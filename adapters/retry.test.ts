@@ -25,6 +25,27 @@ describe('withRetry', () => {
     expect(waits[1]).toBeLessThanOrEqual(200);
   });
 
+  it('waits what the failure asks for (Retry-After) instead of the backoff, and backs off when it asks nothing', async () => {
+    const waits: number[] = [];
+    const throttled = Object.assign(new Error('429'), { retryAfterMs: 3_000 });
+    const result = await withRetry(
+      async (attempt) => {
+        if (attempt === 1) throw throttled;
+        if (attempt === 2) throw transient;
+        return 'done';
+      },
+      {
+        ...policy,
+        isRetryable: () => true,
+        retryAfterMs: (error) => (error as { retryAfterMs?: number }).retryAfterMs,
+        sleep: async (ms) => void waits.push(ms),
+      },
+    );
+    expect(result).toBe('done');
+    expect(waits[0]).toBe(3_000);
+    expect(waits[1]).toBeLessThanOrEqual(200);
+  });
+
   it('stops after the given number of attempts and lets describe word the last error', async () => {
     let calls = 0;
     const error = await withRetry(

@@ -17,6 +17,11 @@ export interface RetryOptions extends RetryPolicy {
    * retryable). Without it the last error is rethrown as is.
    */
   describe?(error: unknown, attempts: number): unknown;
+  /**
+   * The wait a failure itself asks for (an HTTP 429's Retry-After), used instead of the backoff before the next
+   * try; undefined keeps the backoff. The server knows when its limit resets; guessing shorter only fails again.
+   */
+  retryAfterMs?(error: unknown): number | undefined;
   /** Called before each wait, for logging. */
   onRetry?(error: unknown, attempt: number, delayMs: number): void;
   /** Stops waiting and retrying: the abort reason is thrown. */
@@ -41,7 +46,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       options.signal?.throwIfAborted();
       if (!options.isRetryable(error) || attempt >= attempts)
         throw options.describe ? options.describe(error, attempt) : error;
-      const delayMs = backoffDelay(attempt, options);
+      const delayMs = options.retryAfterMs?.(error) ?? backoffDelay(attempt, options);
       options.onRetry?.(error, attempt, delayMs);
       await sleep(delayMs).catch((failure: unknown) => {
         options.signal?.throwIfAborted();

@@ -1,6 +1,8 @@
 import type { SecretStore } from '../secrets/secret-store.ts';
 import { pickFactory } from '../url.ts';
 import type { SqlDatabase } from '../warehouse/sql-database.ts';
+import { openHubSpotSource } from './hubspot.ts';
+import { openSnowflakeSource } from './snowflake.ts';
 import type { SourceConnector, SourceSetting } from './source-connector.ts';
 import { openSqlSource } from './sql.ts';
 
@@ -35,6 +37,10 @@ const SOURCE_FACTORIES: Record<string, SourceFactory> = {
   pglite: openSqlSource,
   postgres: openSqlSource,
   postgresql: openSqlSource,
+  hubspot: (setting, url, options) =>
+    openHubSpotSource(url, { setting, ...(options.secrets ? { secrets: options.secrets } : {}) }),
+  snowflake: (setting, url, options) =>
+    openSnowflakeSource(setting, url, options.secrets ? { secrets: options.secrets } : {}),
 };
 
 /** The connector of the source at `url`; `setting` names the variable in its errors. */

@@ -33,6 +33,8 @@ export interface ServiceEnv {
   TEST_S3_ACCESS_KEY_ID: string;
   TEST_S3_SECRET_ACCESS_KEY: string;
   TEST_S3_FORCE_PATH_STYLE: string;
+  /** The HubSpot CRM API stand-in (scripts/services/hubspot-server.ts). */
+  TEST_HUBSPOT_URL: string;
   TEST_SERVICES_DIR: string;
 }
 

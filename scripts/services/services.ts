@@ -1,11 +1,13 @@
 // Starts (and stops) the real test services on loopback for the integration suites: PostgreSQL, Apache Kafka,
-// Azurite and S3 (moto), and makes sure Debian's Chromium is there for the browser tests. Each is one module with
-// the same interface (common.ts `Service`); this file only orders them. Everything lives under .services/.
+// Azurite, S3 (moto) and a HubSpot API stand-in, and makes sure Debian's Chromium is there for the browser tests.
+// Each is one module with the same interface (common.ts `Service`); this file only orders them. Everything lives
+// under .services/.
 //
 //   node scripts/services/services.ts up            install what is missing, start, wait, write env files
 //   node scripts/services/services.ts down [--purge] stop what it started (--purge also deletes .services)
 //   node scripts/services/services.ts status        show what runs where
 //   node scripts/services/services.ts restart kafka stop the broker and start it again (fault drills)
+//   node scripts/services/services.ts restart hubspot  reload the HubSpot stand-in after its code changed
 //
 // The wrappers scripts/services/up.sh and down.sh put node_modules/.bin (Node 24) first on PATH.
 // See docs/services.md.
@@ -31,15 +33,19 @@ import {
   writeState,
 } from './common.ts';
 import { ENV_FILE, ENV_JSON_FILE, type ServiceEnv, toShellEnv } from './env.ts';
+import { hubspot } from './hubspot.ts';
 import { kafka } from './kafka.ts';
 import { postgres } from './postgres.ts';
 import { s3 } from './s3.ts';
 
 /** In this order their ports are picked and their variables written. */
-const SERVERS: Service[] = [postgres, kafka, azurite, s3];
+const SERVERS: Service[] = [postgres, kafka, azurite, s3, hubspot];
 const SERVICES: Service[] = [...SERVERS, chromium];
-/** Only the broker: fault drills need it, and moto would lose its data. */
-const RESTARTABLE = new Set(['kafka']);
+/**
+ * The broker (fault drills) and the HubSpot stand-in (to load new server code: its test portals are throwaway);
+ * moto would lose its data.
+ */
+const RESTARTABLE = new Set(['kafka', 'hubspot']);
 
 function reportFailure(e: unknown): void {
   if (e instanceof ServiceError) {
@@ -131,6 +137,7 @@ function printEnv(env: ServiceEnv): void {
       `  TEST_KAFKA_BROKERS=${env.TEST_KAFKA_BROKERS}`,
       `  TEST_AZURITE_BLOB_URL=${env.TEST_AZURITE_BLOB_URL}`,
       `  TEST_S3_ENDPOINT=${env.TEST_S3_ENDPOINT}`,
+      `  TEST_HUBSPOT_URL=${env.TEST_HUBSPOT_URL}`,
       `  logs: ${rel(LOGS)}/  (stop: npm run services:down)`,
     ].join('\n'),
   );
@@ -223,7 +230,7 @@ async function main(): Promise<number> {
     case 'restart':
       return withLock(() => restart(rest[0]));
     default:
-      console.error('usage: services.ts up | down [--purge] | status | restart kafka');
+      console.error('usage: services.ts up | down [--purge] | status | restart kafka|hubspot');
       return 2;
   }
 }
