@@ -321,6 +321,55 @@ describe.each(targets)('incremental models on $name', (target) => {
     await expectSameAsFullRebuild();
   }, 300_000);
 
+  it('product funnel: a purchase naming an order, and a line added to a purchased order, recompute their sessions only', async () => {
+    const results = async () => {
+      const built = await transform();
+      return (name: string) => built.find((model) => model.name === name)?.incremental;
+    };
+    const next = async (table: string) => new Date((await highWater(table)).getTime() + HOUR);
+    // A second purchase event naming an existing order, in another existing session that viewed products.
+    const [pair] = await db.query<{ session_id: string; order_id: string }>(
+      `select min(viewed.session_id) as session_id, cast(min(lines.order_id) as varchar(20)) as order_id
+       from silver.clickstream_events viewed, gold.fact_order_line_items lines
+       where viewed.event_type = 'product_view' and viewed.session_id not in
+         (select session_id from silver.clickstream_events where event_type = 'purchase')`,
+    );
+    expect(pair?.order_id).toBeDefined();
+    await copyRows(
+      'bronze.clickstream_events',
+      'incr-purchase-by-order',
+      `event_id = (select min(event_id) from bronze.clickstream_events where trim(event_type) = 'product_view')`,
+      `event_id = 'p-' || trim(event_id), event_type = 'purchase', product_id = null, ` +
+        `order_id = '${pair?.order_id}', session_id = '${pair?.session_id}'`,
+      await next('bronze.clickstream_events'),
+    );
+    let incremental = await results();
+    expect(incremental('gold.session_order_products')).toMatchObject({ mode: 'incremental' });
+    expect(incremental('gold.session_order_products')?.keys).toBe(1);
+    expect(incremental('gold.session_products')?.mode).toBe('incremental');
+    const [purchased] = await db.query<{ n: number }>(
+      'select cast(count(*) as integer) as n from gold.session_products where session_id = $1 and is_purchased',
+      [pair?.session_id as string],
+    );
+    expect(purchased?.n).toBeGreaterThan(0);
+    await expectSameAsFullRebuild();
+    // A new line, of another product, on that order: the sessions naming the order gain it as purchased.
+    await copyRows(
+      'bronze.order_items',
+      'incr-line-added',
+      `order_item_id = (select min(order_item_id) from bronze.order_items where cast(trim(order_id) as bigint) = ${Number(pair?.order_id)})`,
+      'order_item_id = (select cast(max(cast(trim(order_item_id) as bigint)) + 1 as varchar(20)) from bronze.order_items), ' +
+        'product_id = ' +
+        "(select min(trim(product_id)) from bronze.products), updated_at = '2027-07-01T00:00:00Z'",
+      await next('bronze.order_items'),
+    );
+    incremental = await results();
+    expect(incremental('gold.session_order_products')?.mode).toBe('incremental');
+    expect(incremental('gold.session_products')?.mode).toBe('incremental');
+    expect(incremental('gold.session_products')?.keys).toBeGreaterThan(0);
+    await expectSameAsFullRebuild();
+  }, 240_000);
+
   it('gold on gold: an order moved to another day recomputes both days; a missed publication builds whole', async () => {
     const result = async (only?: string[]) => {
       const built = (await runTransform(platform.context(), ['silver', 'gold'], only ? { only } : {})).built;

@@ -26,6 +26,8 @@ const HELD_BY_ORDERS = [
   'gold.fact_orders',
   'gold.product_performance',
   'gold.sales_analytics',
+  'gold.session_order_products',
+  'gold.session_products',
   'silver.orders',
 ];
 

@@ -69,6 +69,8 @@ describe('loadModels on the repository', () => {
         'gold.agg_customer_kpi',
         'gold.customer_segments',
         'gold.product_performance',
+        'gold.session_order_products',
+        'gold.session_products',
       ]),
     );
     for (const entry of models) {

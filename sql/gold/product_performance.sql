@@ -1,5 +1,6 @@
 -- grain: one row per product (its current version): lifetime sales and the product-view → purchase funnel
--- reads gold: current rows of dim_products and the lines of fact_order_line_items (the one revenue rule)
+-- reads gold: current rows of dim_products, the lines of fact_order_line_items (the one revenue rule) and the
+-- session funnel of session_products
 -- test: not_null(product_id, sku, category, units_sold, order_count, revenue_usd, view_session_count, purchase_session_count)
 -- test: unique(product_id)
 -- test: expression(purchase_session_count <= view_session_count)
@@ -8,22 +9,17 @@
 -- Funnel: view_session_count = sessions with a product_view of the product; purchase_session_count = those of
 -- them that also have a purchase event naming the product, or naming an order that contains the product.
 -- view_to_purchase_rate = purchase_session_count / view_session_count (null without views), 4 decimals.
--- line_items and events are read more than once, so PostgreSQL materialises them: only the columns and event
--- types used are kept, which halves the build.
+-- The funnel sums gold.session_products (one row per session and product, kept incrementally), so a build
+-- reads it rather than grouping the whole clickstream by session again.
 with products as (
   select * from gold.dim_products
   where is_current
 ),
 
 line_items as (
-  select order_id, product_id, quantity, net_amount, fx_rate_to_usd, is_cancelled
+  select product_id, order_id, quantity, net_amount, fx_rate_to_usd
   from gold.fact_order_line_items
-),
-
-events as (
-  select session_id, product_id, order_id, event_type
-  from silver.clickstream_events
-  where event_type in ('product_view', 'add_to_cart', 'purchase')
+  where not is_cancelled
 ),
 
 sales as (
@@ -33,57 +29,18 @@ sales as (
     count(distinct order_id) as order_count,
     sum(net_amount * fx_rate_to_usd) as revenue_usd
   from line_items
-  where not is_cancelled
   group by product_id
-),
-
-views as (
-  select
-    session_id,
-    product_id,
-    count(*) as view_count
-  from events
-  where event_type = 'product_view' and product_id is not null
-  group by session_id, product_id
-),
-
-carts as (
-  select
-    product_id,
-    count(*) as add_to_cart_count
-  from events
-  where event_type = 'add_to_cart' and product_id is not null
-  group by product_id
-),
-
-purchases as (
-  select
-    session_id,
-    product_id
-  from events
-  where event_type = 'purchase' and product_id is not null
-  union
-  select
-    events.session_id,
-    line_items.product_id
-  from events
-  inner join line_items
-    on events.order_id = line_items.order_id
-  where events.event_type = 'purchase'
 ),
 
 funnel as (
   select
-    views.product_id,
-    sum(views.view_count) as product_view_count,
-    count(*) as view_session_count,
-    sum(case when purchases.session_id is null then 0 else 1 end) as purchase_session_count
-  from views
-  left join purchases
-    on
-      views.session_id = purchases.session_id
-      and views.product_id = purchases.product_id
-  group by views.product_id
+    product_id,
+    sum(product_view_count) as product_view_count,
+    sum(add_to_cart_count) as add_to_cart_count,
+    sum(case when product_view_count > 0 then 1 else 0 end) as view_session_count,
+    sum(case when product_view_count > 0 and is_purchased then 1 else 0 end) as purchase_session_count
+  from gold.session_products
+  group by product_id
 ),
 
 final as (
@@ -98,7 +55,7 @@ final as (
     cast(coalesce(sales.order_count, 0) as integer) as order_count,
     cast(round(coalesce(sales.revenue_usd, 0), 2) as numeric(18, 2)) as revenue_usd,
     cast(coalesce(funnel.product_view_count, 0) as integer) as product_view_count,
-    cast(coalesce(carts.add_to_cart_count, 0) as integer) as add_to_cart_count,
+    cast(coalesce(funnel.add_to_cart_count, 0) as integer) as add_to_cart_count,
     cast(coalesce(funnel.view_session_count, 0) as integer) as view_session_count,
     cast(coalesce(funnel.purchase_session_count, 0) as integer) as purchase_session_count,
     cast(
@@ -110,8 +67,6 @@ final as (
     on products.product_id = sales.product_id
   left join funnel
     on products.product_id = funnel.product_id
-  left join carts
-    on products.product_id = carts.product_id
 )
 
 select * from final
