@@ -1,7 +1,7 @@
 // Starts (and stops) the real test services on loopback for the integration suites: PostgreSQL, Apache Kafka,
-// Azurite, S3 (moto) and a HubSpot API stand-in, and makes sure Debian's Chromium is there for the browser tests.
-// Each is one module with the same interface (common.ts `Service`); this file only orders them. Everything lives
-// under .services/.
+// Azurite, S3 (moto), a HubSpot API stand-in and fakesnow (Snowflake), and makes sure Debian's Chromium is there for
+// the browser tests. Each is one module with the same interface (common.ts `Service`); this file only orders them.
+// Everything lives under .services/.
 //
 //   node scripts/services/services.ts up            install what is missing, start, wait, write env files
 //   node scripts/services/services.ts down [--purge] stop what it started (--purge also deletes .services)
@@ -33,13 +33,14 @@ import {
   writeState,
 } from './common.ts';
 import { ENV_FILE, ENV_JSON_FILE, type ServiceEnv, toShellEnv } from './env.ts';
+import { fakesnow } from './fakesnow.ts';
 import { hubspot } from './hubspot.ts';
 import { kafka } from './kafka.ts';
 import { postgres } from './postgres.ts';
 import { s3 } from './s3.ts';
 
 /** In this order their ports are picked and their variables written. */
-const SERVERS: Service[] = [postgres, kafka, azurite, s3, hubspot];
+const SERVERS: Service[] = [postgres, kafka, azurite, s3, hubspot, fakesnow];
 const SERVICES: Service[] = [...SERVERS, chromium];
 /**
  * The broker (fault drills) and the HubSpot stand-in (to load new server code: its test portals are throwaway);
@@ -138,6 +139,7 @@ function printEnv(env: ServiceEnv): void {
       `  TEST_AZURITE_BLOB_URL=${env.TEST_AZURITE_BLOB_URL}`,
       `  TEST_S3_ENDPOINT=${env.TEST_S3_ENDPOINT}`,
       `  TEST_HUBSPOT_URL=${env.TEST_HUBSPOT_URL}`,
+      `  TEST_SNOWFLAKE_URL=${env.TEST_SNOWFLAKE_URL}`,
       `  logs: ${rel(LOGS)}/  (stop: npm run services:down)`,
     ].join('\n'),
   );
