@@ -3,6 +3,7 @@ import snowflake from 'snowflake-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadServiceEnv } from '../../scripts/services/env.ts';
 import { openEnvSecrets } from '../secrets/env.ts';
+import { openSourceConnector } from './index.ts';
 import { openSnowflakeSource, parseSnowflakeUrl } from './snowflake.ts';
 import {
   MissingStreamsError,
@@ -87,7 +88,7 @@ beforeAll(async () => {
        (1, 'first', 12.50, true, '2026-01-02', '2026-01-02 10:00:00'),
        (2, 'a "quoted", note', 0.10, false, null, '2026-01-02 11:00:00.123456'),
        (3, '', null, null, '2026-01-03', '2026-01-02 12:00:00'),
-       (4, null, 7.00, true, '2026-01-03', '2026-01-02 12:00:00')`,
+       (4, 'NULL', 7.00, true, '2026-01-03', '2026-01-02 12:00:00')`,
   );
   await exec(`create table ${EVENTS} (event_id integer, occurred_at timestamp_tz)`);
   await exec(
@@ -115,9 +116,9 @@ describe('Snowflake source (fakesnow)', () => {
         'id,note,amount,paid,day,updated_at',
         '1,first,12.50,t,2026-01-02,2026-01-02 10:00:00',
         '2,"a ""quoted"", note",0.10,f,,2026-01-02 11:00:00.123456',
-        // ties on the last cursor value are both in the window, in key order
+        // ties on the last cursor value are both in the window, in key order; a null number is empty, the text NULL stays
         '3,"",,,2026-01-03,2026-01-02 12:00:00',
-        '4,,7.00,t,2026-01-03,2026-01-02 12:00:00',
+        '4,NULL,7.00,t,2026-01-03,2026-01-02 12:00:00',
         '',
       ].join('\n'),
     );
@@ -133,7 +134,7 @@ describe('Snowflake source (fakesnow)', () => {
     expect(read.upTo).toBe('2026-01-02 12:00:00');
     expect(out.text().split('\n').slice(1, -1)).toEqual([
       '3,"",,,2026-01-03,2026-01-02 12:00:00',
-      '4,,7.00,t,2026-01-03,2026-01-02 12:00:00',
+      '4,NULL,7.00,t,2026-01-03,2026-01-02 12:00:00',
     ]);
   });
 
@@ -228,6 +229,16 @@ describe('Snowflake source (fakesnow)', () => {
     await expect(source.check([{ ...orders, cursor: 'day' }])).rejects.toThrow(
       /DAY is DATE; a cursor must be/,
     );
+  });
+
+  it('is opened by openSourceConnector for snowflake:// URLs', async () => {
+    const opened = await openSourceConnector(SETTING, env.TEST_SNOWFLAKE_URL, { secrets });
+    try {
+      expect(opened.kind).toBe('snowflake');
+      await expect(opened.check([orders])).resolves.toBeUndefined();
+    } finally {
+      await opened.close();
+    }
   });
 
   it("refuses a wrong password with Snowflake's message and without the secret", async () => {

@@ -376,7 +376,7 @@ async function readWindow(
      where ${lower}${cursor} <= cast(:1 as ${type}) order by ${order}`,
     after === null ? [upTo] : [upTo, rereadFrom as string, after],
   );
-  const counted = { rows: 0, reread: 0 };
+  const counted = { reread: 0 };
   const written = await write(csvChunks(stream.columns, table.columns, rows, counted));
   return { upTo, rereadFrom, rows: written, reread: counted.reread };
 }
@@ -385,14 +385,13 @@ async function* csvChunks(
   header: string[],
   columns: { type: string }[],
   rows: AsyncIterable<Row>,
-  counted: { rows: number; reread: number },
+  counted: { reread: number },
 ): AsyncGenerator<Buffer> {
   const formats = columns.map((column) => formatterFor(column.type));
   let chunk = csvLine(header);
   for await (const row of rows) {
     const values = formats.map((format, index) => format(row[index]));
     chunk += postgresCsvRecord(values);
-    counted.rows += 1;
     if (row[formats.length] === true) counted.reread += 1;
     if (chunk.length >= CHUNK_BYTES) {
       yield Buffer.from(chunk);
