@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { redactUrl } from '../adapters/redact.ts';
 import { SECRETS_SCHEMES } from '../adapters/secrets/index.ts';
+import { SOURCE_SCHEMES } from '../adapters/source/index.ts';
 import { STORAGE_SCHEMES } from '../adapters/storage/index.ts';
 import { STREAM_SCHEMES } from '../adapters/stream/index.ts';
 import { schemeOf } from '../adapters/url.ts';
@@ -31,7 +32,8 @@ export const SUPPORTED_SCHEMES: Record<keyof typeof EMBEDDED_DEFAULTS, string[]>
   LAKE_URL: STORAGE_SCHEMES,
   STREAM_URL: STREAM_SCHEMES,
   WAREHOUSE_URL: WAREHOUSE_SCHEMES,
-  SOURCE_URL: WAREHOUSE_SCHEMES,
+  // Extract reads it through a source connector, reconcile and backfill query it as a database: it must be both.
+  SOURCE_URL: WAREHOUSE_SCHEMES.filter((scheme) => SOURCE_SCHEMES.includes(scheme)),
   SECRETS_URL: SECRETS_SCHEMES,
 };
 
@@ -52,6 +54,18 @@ const adapterUrl = (setting: keyof typeof EMBEDDED_DEFAULTS) =>
     .default(EMBEDDED_DEFAULTS[setting])
     .refine((url) => SUPPORTED_SCHEMES[setting].includes(schemeOf(url) ?? ''), {
       message: `must be a URL starting with ${SUPPORTED_SCHEMES[setting].map((s) => `${s}://`).join(' or ')}`,
+    });
+
+/**
+ * A further source extract reads when it is set, `<NAME>_SOURCE_URL: optionalSourceUrl()` in the schema below (its
+ * streams go in jobs/extract/sources.ts): any scheme a source connector serves.
+ */
+export const optionalSourceUrl = () =>
+  z
+    .string()
+    .optional()
+    .refine((url) => url === undefined || SOURCE_SCHEMES.includes(schemeOf(url) ?? ''), {
+      message: `must be a URL starting with ${SOURCE_SCHEMES.map((s) => `${s}://`).join(' or ')}`,
     });
 
 const configSchema = z.object({

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { openPglite } from '../adapters/warehouse/pglite.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createJobContext } from './context.ts';
 
@@ -89,4 +90,37 @@ describe('the PII hash key', () => {
       : [];
     expect(objects).toEqual([]);
   }, 90_000);
+});
+
+describe('source connectors', () => {
+  it('reads SOURCE_URL through the context source() connection, opened once, closed with the context', async () => {
+    const source = await openPglite('pglite://memory');
+    try {
+      await source.exec('create table probe (id integer, updated_at timestamptz)');
+      const context = createJobContext(loadConfig({ LOG_LEVEL: 'silent', SOURCE_URL: 'pglite://memory' }), {
+        shared: { source },
+      });
+      const connector = await context.sourceConnector('SOURCE_URL');
+      expect(await context.sourceConnector('SOURCE_URL')).toBe(connector);
+      const probe = {
+        name: 'probe',
+        remoteName: 'probe',
+        columns: ['id'],
+        primaryKey: ['id'],
+        cursor: 'updated_at',
+      };
+      await connector.check([probe]);
+      await context.close();
+      // The shared connection is the caller's: the connector's close left it open.
+      expect(await source.query('select 1 as one')).toEqual([{ one: 1 }]);
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('is a configuration error for a source setting that is not set', async () => {
+    const context = createJobContext(loadConfig({ LOG_LEVEL: 'silent' }));
+    await expect(context.sourceConnector('CRM_SOURCE_URL')).rejects.toThrow(/CRM_SOURCE_URL: not set/);
+    await context.close();
+  });
 });

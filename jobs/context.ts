@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { redactUrl } from '../adapters/redact.ts';
 import { openSecretStore, SecretNotFoundError, type SecretStore } from '../adapters/secrets/index.ts';
+import { openSourceConnector, type SourceConnector, type SourceSetting } from '../adapters/source/index.ts';
 import { type ObjectStore, openObjectStore } from '../adapters/storage/index.ts';
 import { type EventStream, openEventStream } from '../adapters/stream/index.ts';
 import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
@@ -32,7 +33,10 @@ export interface JobContext {
   readonly sharedLake: boolean;
   stream(): EventStream;
   warehouse(): Promise<SqlDatabase>;
+  /** The OLTP database (SOURCE_URL) as SQL: reconcile and backfill query it; extract reads it through its connector. */
   source(): Promise<SqlDatabase>;
+  /** The connector of the source a setting names (extract's way to read any source), opened once per context. */
+  sourceConnector(setting: SourceSetting): Promise<SourceConnector>;
   secrets(): SecretStore;
   /** The key of the HMAC-SHA256 that replaces personal data (validation derives it); never put in SQL text. */
   piiHashKey(): Promise<string>;
@@ -82,6 +86,7 @@ export function createJobContext(config: Config, options: ContextOptions = {}): 
     ? ensureWarehouseSchema(shared.warehouse).then(() => shared.warehouse as SqlDatabase)
     : undefined;
   let source: Promise<SqlDatabase> | undefined = shared.source ? Promise.resolve(shared.source) : undefined;
+  const connectors = new Map<SourceSetting, Promise<SourceConnector>>();
   let secrets: SecretStore | undefined;
   let piiHashKey: Promise<string> | undefined;
   const context: JobContext = {
@@ -115,6 +120,22 @@ export function createJobContext(config: Config, options: ContextOptions = {}): 
       source ??= openSqlDatabase('SOURCE_URL', config.SOURCE_URL, { secrets: context.secrets() });
       return source;
     },
+    sourceConnector: (setting) => {
+      let connector = connectors.get(setting);
+      if (!connector) {
+        connector = (async () => {
+          const url = sourceUrl(config, setting);
+          // SOURCE_URL reads through source(): an embedded PGlite cannot be opened twice, and a shared one is the caller's.
+          const database = setting === 'SOURCE_URL' ? await context.source() : undefined;
+          return openSourceConnector(setting, url, {
+            secrets: context.secrets(),
+            ...(database ? { database } : {}),
+          });
+        })();
+        connectors.set(setting, connector);
+      }
+      return connector;
+    },
     secrets: () => {
       secrets ??= openSecretStore(config.SECRETS_URL);
       return secrets;
@@ -137,11 +158,20 @@ export function createJobContext(config: Config, options: ContextOptions = {}): 
       if (lake && !shared.lake) closing.push(lake.close());
       if (stream && !shared.stream) closing.push(stream.close());
       if (warehouse && !shared.warehouse) closing.push(warehouse.then((db) => db.close()));
+      // Connectors first: the SOURCE_URL one reads through source(), which closes after it.
+      await Promise.allSettled([...connectors.values()].map((opened) => opened.then((c) => c.close())));
       if (source && !shared.source) closing.push(source.then((db) => db.close()));
       await Promise.allSettled(closing);
     },
   };
   return context;
+}
+
+/** The URL a source setting holds; a setting the configuration does not have is a configuration error. */
+function sourceUrl(config: Config, setting: SourceSetting): string {
+  const url = (config as unknown as Record<string, unknown>)[setting];
+  if (typeof url !== 'string' || url === '') throw new ConfigError([`${setting}: not set`]);
+  return url;
 }
 
 /** A missing PII hash key is a configuration error (exit 2) naming the secret, the store and the way out. */

@@ -1,10 +1,9 @@
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { redactUrl } from '../../adapters/redact.ts';
-import { quoteIdent } from '../../adapters/warehouse/pglite.ts';
+import { MissingStreamsError, type SourceConnector, type SourceWindow } from '../../adapters/source/index.ts';
+import { concatenatedCsv, streamSelect, timestampLiteral } from '../../adapters/source/sql.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import type { JobContext, PrintLine } from '../context.ts';
-import { sourceKeyText } from '../contracts/source-keys.ts';
 import { SOURCE_TABLES, type SourceTableSpec } from '../contracts/source-tables.ts';
 import { CsvRecordCounter } from '../lake/csv.ts';
 import { compactTimestamp, isoDate, lakeKey } from '../lake/layout.ts';
@@ -12,8 +11,12 @@ import { registerBatch } from '../ops/batches.ts';
 import { bronzeCount, type Finding, recordFindings } from '../ops/dq-findings.ts';
 import { recordStep } from '../ops/pipeline-runs.ts';
 import { extractLineage } from './lineage.ts';
+import { type ConfiguredSource, configuredSources, type ExtractStream, tableStream } from './sources.ts';
+
+export { timestampLiteral };
 
 export interface ExtractedTable {
+  /** The stream's name: an OLTP table, or another source's stream. */
   table: string;
   rows: number;
   /** Rows of the batch at or below the previous watermark: read again by the lookback window. */
@@ -24,54 +27,64 @@ export interface ExtractedTable {
   window: { after: string | null; rereadFrom: string | null; upTo: string | null };
 }
 
-/** Keys shown in a finding about rows no extract can read. */
-const SAMPLE_KEYS = 5;
-
 /**
- * Incremental extract: per table, the rows with watermark - lookback < updated_at <= upper bound, as CSV into raw/.
- * The upper bound is the newest updated_at present (at least EXTRACT_SAFETY_LAG_SECONDS old), so every row
- * sharing that timestamp is in this window and the next one starts after it: ties are never split. The lookback
- * (EXTRACT_LOOKBACK_SECONDS) reads again behind the watermark, so a transaction that committed after the last
- * extract with an older updated_at is picked up; silver keeps one row per (key, updated_at), so a row read twice
- * counts once. A table with nothing newer than its watermark gets no batch at all. The watermark moves only after
- * the raw object is written (invariant 3). Rows with updated_at NULL or in the future are never in a window:
- * each run counts them as a finding, with their first keys.
+ * Incremental extract of every configured source (sources.ts), stream by stream through its source connector
+ * (adapters/source): per stream, the rows with watermark - lookback < cursor <= upper bound, as CSV into raw/. The
+ * upper bound is the newest cursor value present (at least EXTRACT_SAFETY_LAG_SECONDS old), so every row sharing it
+ * is in this window and the next one starts after it: ties are never split. The lookback (EXTRACT_LOOKBACK_SECONDS)
+ * reads again behind the watermark, so a transaction that committed after the last extract with an older cursor is
+ * picked up; silver keeps one row per (key, updated_at), so a row read twice counts once. A stream with nothing
+ * newer than its watermark gets no batch at all. The watermark moves only after the raw object is written
+ * (invariant 3). Rows whose cursor is NULL or in the future are never in a window: each run counts them as a
+ * finding, with their first keys. `tables` narrows the OLTP database's tables (tests).
  */
 export async function runExtract(
   context: JobContext,
   tables: SourceTableSpec[] = SOURCE_TABLES,
 ): Promise<ExtractedTable[]> {
-  const source = await context.source();
   const warehouse = await context.warehouse();
-  await assertSourceTablesExist(context, source, tables);
-  const results: ExtractedTable[] = [];
-  for (const table of tables) {
-    context.throwIfStopping();
-    const extracted = await recordStep(
-      context,
-      { job: 'extract', step: table.name },
-      () => extractTable(context, source, warehouse, table),
-      {
-        outcome: (done) => ({
-          batchId: done.batchId,
-          status: done.batchId ? 'succeeded' : 'skipped',
-          rowsIn: done.rows,
-          rowsOut: done.rows,
-          message: done.batchId
-            ? `${done.reread} of ${done.rows} rows re-read behind the watermark ` +
-              `(lookback ${context.config.EXTRACT_LOOKBACK_SECONDS} s)`
-            : 'no changed rows since the watermark',
-        }),
-        lineage: (startedAt, done, error) => extractLineage(context, table, startedAt, done, error),
-      },
-    );
-    results.push(extracted);
-    await recordFindings(warehouse, context.runId, [await unextractableRows(source, table)], context.now());
+  // Every source is checked before any window is read: a missing stream fails the run with nothing half-extracted.
+  const sources: { source: ConfiguredSource; connector: SourceConnector }[] = [];
+  for (const source of configuredSources(context.config, tables)) {
+    const connector = await context.sourceConnector(source.setting);
+    await checkStreams(source, connector);
+    sources.push({ source, connector });
   }
+  const results: ExtractedTable[] = [];
+  for (const { source, connector } of sources)
+    for (const stream of source.streams) {
+      context.throwIfStopping();
+      const extracted = await recordStep(
+        context,
+        { job: 'extract', step: stream.name },
+        () => extractStream(context, connector, warehouse, stream),
+        {
+          outcome: (done) => ({
+            batchId: done.batchId,
+            status: done.batchId ? 'succeeded' : 'skipped',
+            rowsIn: done.rows,
+            rowsOut: done.rows,
+            message: done.batchId
+              ? `${done.reread} of ${done.rows} rows re-read behind the watermark ` +
+                `(lookback ${context.config.EXTRACT_LOOKBACK_SECONDS} s)`
+              : 'no changed rows since the watermark',
+          }),
+          lineage: (startedAt, done, error) =>
+            extractLineage(context, source, stream, startedAt, done, error),
+        },
+      );
+      results.push(extracted);
+      await recordFindings(
+        warehouse,
+        context.runId,
+        [await unextractableRows(connector, stream)],
+        context.now(),
+      );
+    }
   return results;
 }
 
-/** `ecomm extract`: one line per source table, with the raw object its window went to. */
+/** `ecomm extract`: one line per source stream, with the raw object its window went to. */
 export async function run(context: JobContext, _options: object, output: PrintLine): Promise<number> {
   for (const table of await runExtract(context))
     output(
@@ -80,105 +93,68 @@ export async function run(context: JobContext, _options: object, output: PrintLi
   return 0;
 }
 
-interface ExtractWindow {
-  upTo: string | null;
-  rereadFrom: string | null;
+async function checkStreams(source: ConfiguredSource, connector: SourceConnector): Promise<void> {
+  try {
+    await connector.check(source.streams);
+  } catch (error) {
+    if (source.setting === 'SOURCE_URL' && error instanceof MissingStreamsError)
+      throw new Error(
+        `${error.message} (for a demo source run \`ecomm generate\`, or \`ecomm run --demo\`)`,
+        { cause: error },
+      );
+    throw error;
+  }
 }
 
-async function extractTable(
+async function extractStream(
   context: JobContext,
-  source: SqlDatabase,
+  connector: SourceConnector,
   warehouse: SqlDatabase,
-  table: SourceTableSpec,
+  stream: ExtractStream,
 ): Promise<ExtractedTable> {
-  const watermark = await readWatermark(warehouse, table.name);
+  const watermark = await readWatermark(warehouse, stream.name);
   // The batch is named by where its window starts: a replay after a crash rewrites the same object.
-  const batchId = `${table.name}_${watermark ? compactTimestamp(watermark) : 'initial'}`;
+  const batchId = `${stream.name}_${watermark ? compactTimestamp(watermark) : 'initial'}`;
   const ingestionDate = isoDate(context.now());
-  const rawKey = lakeKey('raw', table.name, ingestionDate, batchId, 'csv');
-  // One snapshot for the bound, the re-read count and the rows: the count describes exactly the object written.
-  const read = await source.transaction(async (tx) => {
-    await tx.exec('set transaction isolation level repeatable read');
-    const window = await readWindow(context, tx, table, watermark);
-    if (!window.upTo) return { window, rows: 0, reread: 0 };
-    const reread = await countRereads(tx, table, window.rereadFrom, watermark);
-    const lower = window.rereadFrom ?? watermark;
-    const where = `${lower ? `updated_at > ${timestampLiteral(lower)} and ` : ''}updated_at <= ${timestampLiteral(window.upTo)}`;
-    const rows = await writeSourceCsv(context, tx, rawKey, [sourceSelect(table, where)]);
-    return { window, rows, reread };
-  });
-  const window = { after: watermark, ...read.window };
-  if (!read.window.upTo)
-    return { table: table.name, rows: 0, reread: 0, batchId: null, rawKey: null, window };
+  const rawKey = lakeKey('raw', stream.name, ingestionDate, batchId, 'csv');
+  const read: SourceWindow = await connector.readWindow(
+    stream,
+    {
+      after: watermark,
+      lookbackSeconds: context.config.EXTRACT_LOOKBACK_SECONDS,
+      safetyLagSeconds: context.config.EXTRACT_SAFETY_LAG_SECONDS,
+    },
+    (csv) => writeCsvObject(context, rawKey, csv),
+  );
+  const window = { after: watermark, upTo: read.upTo, rereadFrom: read.rereadFrom };
+  if (!read.upTo) return { table: stream.name, rows: 0, reread: 0, batchId: null, rawKey: null, window };
 
   await warehouse.transaction(async (tx) => {
     await registerBatch(tx, {
       batchId,
-      source: table.name,
+      source: stream.name,
       kind: 'table',
       ingestionDate,
       rawKey,
       rows: read.rows,
       at: context.now(),
     });
-    await tx.query('delete from ops.watermarks where source = $1', [table.name]);
+    await tx.query('delete from ops.watermarks where source = $1', [stream.name]);
     await tx.query(
       'insert into ops.watermarks (source, watermark_at, batch_id, moved_at) values ($1, $2, $3, $4)',
-      [table.name, read.window.upTo, batchId, context.now()],
+      [stream.name, read.upTo, batchId, context.now()],
     );
   });
   context.log.info(
-    { job: 'extract', table: table.name, rows: read.rows, reread: read.reread, rawKey },
+    { job: 'extract', table: stream.name, rows: read.rows, reread: read.reread, rawKey },
     'extracted',
   );
-  return { table: table.name, rows: read.rows, reread: read.reread, batchId, rawKey, window };
-}
-
-/**
- * The window's upper bound, only when something is newer than the watermark, and where the lookback starts.
- * Timestamps travel as text: a JS Date would cut microseconds and re-extract rows at the boundary.
- */
-async function readWindow(
-  context: JobContext,
-  source: SqlDatabase,
-  table: SourceTableSpec,
-  watermark: string | null,
-): Promise<ExtractWindow> {
-  const lag = context.config.EXTRACT_SAFETY_LAG_SECONDS;
-  const lookback = context.config.EXTRACT_LOOKBACK_SECONDS;
-  const [bound] = await source.query<{ up_to: string | null; reread_from: string | null }>(
-    watermark
-      ? `select cast(max(updated_at) as varchar) as up_to,
-           cast(cast($2 as timestamptz) - make_interval(secs => $3) as varchar) as reread_from
-         from ${quoteIdent(table.name)}
-         where updated_at <= now() - make_interval(secs => $1) and updated_at > cast($2 as timestamptz)`
-      : `select cast(max(updated_at) as varchar) as up_to, cast(null as varchar) as reread_from
-         from ${quoteIdent(table.name)} where updated_at <= now() - make_interval(secs => $1)`,
-    watermark ? [lag, watermark, lookback] : [lag],
-  );
-  return { upTo: bound?.up_to ?? null, rereadFrom: bound?.up_to ? (bound.reread_from ?? null) : null };
-}
-
-async function countRereads(
-  source: SqlDatabase,
-  table: SourceTableSpec,
-  rereadFrom: string | null,
-  watermark: string | null,
-): Promise<number> {
-  if (!rereadFrom || !watermark) return 0;
-  const [row] = await source.query<{ n: number }>(
-    `select cast(count(*) as integer) as n from ${quoteIdent(table.name)}
-     where updated_at > cast($1 as timestamptz) and updated_at <= cast($2 as timestamptz)`,
-    [rereadFrom, watermark],
-  );
-  return Number(row?.n ?? 0);
+  return { table: stream.name, rows: read.rows, reread: read.reread, batchId, rawKey, window };
 }
 
 /** The extract's SELECT of one source table: its contract columns, in updated_at then key order. */
 export function sourceSelect(table: SourceTableSpec, where: string): string {
-  const columns = table.columns.map((column) => quoteIdent(column.name)).join(', ');
-  const keyOrder = table.primaryKey.map(quoteIdent).join(', ');
-  return `select ${columns} from ${quoteIdent(table.name)} where ${where} order by updated_at, ${keyOrder}`;
+  return streamSelect(tableStream(table), where);
 }
 
 /**
@@ -198,6 +174,15 @@ export async function writeSourceCsv(
     if (held === null) return 0;
     chunks = held;
   }
+  return writeCsvObject(context, rawKey, chunks);
+}
+
+/** A CSV (header line first) into one lake object, streamed; returns its data rows. */
+async function writeCsvObject(
+  context: JobContext,
+  rawKey: string,
+  chunks: AsyncIterable<Buffer>,
+): Promise<number> {
   const counter = new CsvRecordCounter();
   const body = new PassThrough();
   const written = context.lake().put(rawKey, body, { contentType: 'text/csv' });
@@ -227,65 +212,17 @@ async function firstDataRow(chunks: AsyncIterator<Buffer>): Promise<AsyncIterabl
   })();
 }
 
-async function* concatenatedCsv(source: SqlDatabase, selects: string[]): AsyncGenerator<Buffer> {
-  for (const [index, select] of selects.entries()) {
-    let header = index > 0;
-    for await (const chunk of source.copyToCsv(select)) {
-      let bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-      if (header) {
-        // Column names hold no newline: the header of every COPY after the first ends at the first one.
-        const end = bytes.indexOf(0x0a);
-        if (end < 0) continue;
-        bytes = bytes.subarray(end + 1);
-        header = false;
-      }
-      if (bytes.length > 0) yield bytes;
-    }
-  }
-}
-
-/** Rows no window can read (updated_at NULL or later than the source's clock), as a finding with their first keys. */
-async function unextractableRows(source: SqlDatabase, table: SourceTableSpec): Promise<Finding> {
-  const unreadable = 'updated_at is null or updated_at > now()';
-  const [counted] = await source.query<{ n: number }>(
-    `select cast(count(*) as integer) as n from ${quoteIdent(table.name)} where ${unreadable}`,
-  );
-  const failing = Number(counted?.n ?? 0);
-  const sample =
-    failing === 0
-      ? []
-      : await source.query<{ key_text: string; updated_at: string | null }>(
-          `select ${sourceKeyText(table)} as key_text, cast(updated_at as varchar) as updated_at
-           from ${quoteIdent(table.name)} where ${unreadable}
-           order by ${table.primaryKey.map(quoteIdent).join(', ')} limit ${SAMPLE_KEYS}`,
-        );
+/** Rows no window can read (cursor NULL or later than the source's clock), as a finding with their first keys. */
+async function unextractableRows(connector: SourceConnector, stream: ExtractStream): Promise<Finding> {
+  const { count, sample } = await connector.unreadable(stream);
   return bronzeCount(
-    table.name,
-    'unextractable_updated_at',
-    failing,
+    stream.name,
+    `unextractable_${stream.cursor}`,
+    count,
     () =>
-      `${failing} source rows of ${table.name} have updated_at NULL or later than the source's clock, so no ` +
-      `extract reads them; first keys: ${sample.map((row) => `${row.key_text} (${row.updated_at ?? 'null'})`).join(', ')}`,
+      `${count} source rows of ${stream.name} have ${stream.cursor} NULL or later than the source's clock, so no ` +
+      `extract reads them; first keys: ${sample.join(', ')}`,
   );
-}
-
-async function assertSourceTablesExist(
-  context: JobContext,
-  source: SqlDatabase,
-  tables: SourceTableSpec[],
-): Promise<void> {
-  const present = await source.query<{ table_name: string }>(
-    "select table_name from information_schema.tables where table_schema = 'public'",
-  );
-  const missing = tables
-    .map((table) => table.name)
-    .filter((name) => !present.some((row) => row.table_name === name));
-  if (missing.length > 0) {
-    throw new Error(
-      `source tables missing in SOURCE_URL ${redactUrl(context.config.SOURCE_URL)}: ${missing.join(', ')} ` +
-        '(for a demo source run `ecomm generate`, or `ecomm run --demo`)',
-    );
-  }
 }
 
 export async function readWatermark(warehouse: SqlDatabase, source: string): Promise<string | null> {
@@ -294,10 +231,4 @@ export async function readWatermark(warehouse: SqlDatabase, source: string): Pro
     [source],
   );
   return row?.watermark_at ?? null;
-}
-
-/** COPY takes no parameters; the value came from the database as a timestamp, and is checked before quoting. */
-export function timestampLiteral(value: string): string {
-  if (!/^[0-9: .+\-T]+$/.test(value)) throw new Error(`refusing a malformed watermark timestamp: ${value}`);
-  return `cast('${value}' as timestamptz)`;
 }

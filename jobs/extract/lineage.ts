@@ -1,30 +1,31 @@
-/** extract's lineage: one step per source table, the table into its raw/ folder (`extract.<table>`). */
+/** extract's lineage: one step per source stream, the stream into its raw/ folder (`extract.<stream>`). */
 import type { JobContext } from '../context.ts';
-import type { SourceTableSpec } from '../contracts/source-tables.ts';
-import { lakeZoneDataset, sourceDataset, written } from '../lineage/datasets.ts';
+import { lakeZoneDataset, written } from '../lineage/datasets.ts';
 import { lineageOf } from '../lineage/emitter.ts';
+import { tableDataset } from '../lineage/naming.ts';
 import { type InputDataset, schemaFacet } from '../lineage/openlineage.ts';
+import type { ConfiguredSource, ExtractStream } from './sources.ts';
 
-/** extract: one source table into raw/. */
+/** extract: one source stream into raw/. */
 export async function extractLineage(
   context: JobContext,
-  table: SourceTableSpec,
+  source: ConfiguredSource,
+  stream: ExtractStream,
   startedAt: Date,
   result: { rows: number } | null,
   error?: unknown,
 ): Promise<void> {
-  const source: InputDataset = {
-    ...sourceDataset(context, table.name),
-    facets: {
-      schema: schemaFacet(table.columns.map((column) => ({ name: column.name, type: column.type }))),
-    },
+  // The OLTP source's naming, `<database>.public.<table>`; a source of another kind says here how it names its own.
+  const input: InputDataset = {
+    ...tableDataset(source.url, `public.${stream.remoteName}`),
+    facets: { schema: schemaFacet(stream.schema) },
   };
   await lineageOf(context).step({
-    job: `extract.${table.name}`,
+    job: `extract.${stream.name}`,
     startedAt,
     finishedAt: context.now(),
-    inputs: [source],
-    outputs: [written(lakeZoneDataset(context, 'raw', table.name), result?.rows ?? 0)],
+    inputs: [input],
+    outputs: [written(lakeZoneDataset(context, 'raw', stream.name), result?.rows ?? 0)],
     error,
   });
 }
