@@ -344,7 +344,7 @@ async function planModel(
         : await cached(
             options.scans,
             `capture ${feed.table} ${feed.versioned ? 'all' : lookbackSeconds}`,
-            () => captureFeed(db, feed, lookbackSeconds),
+            () => captureFeed(db, feed, lookbackSeconds, options.scans),
           ),
     );
   const plan = { model, sqlHash, feeds, captured, planMs: 0 };
@@ -381,11 +381,7 @@ async function planModel(
     const cutoffAt = new Date(last.cutoff_at);
     const highWaterAt = last.high_water_at;
     dateOf(highWaterAt); // throws unless it is a timestamp: it is written into the key query
-    const counted = await cached(
-      options.scans,
-      `count ${feed.table} ${cutoffAt.toISOString()} ${highWaterAt}`,
-      () => countBatches(db, feed, cutoffAt, highWaterAt),
-    );
+    const counted = countBatches(await feedProfile(db, feed, options.scans), cutoffAt, highWaterAt);
     if (counted.settledFingerprint !== last.settled_fingerprint) {
       return full(
         `${feed.table} rows at or before ${cutoffAt.toISOString()} changed since the last build ` +
@@ -455,19 +451,19 @@ async function batchesGoneFrom(db: SqlDatabase, sources: string[], batches: stri
   return batches.filter((id) => !present.has(id));
 }
 
-async function captureFeed(db: SqlDatabase, feed: ChangeFeed, lookbackSeconds: number): Promise<FeedState> {
-  const [row] = await db.query<{ high_water_at: unknown }>(feedQueries(feed).highWater);
-  const highWaterAt = row?.high_water_at ? String(row.high_water_at) : EPOCH;
+async function captureFeed(
+  db: SqlDatabase,
+  feed: ChangeFeed,
+  lookbackSeconds: number,
+  scans: ScanCache,
+): Promise<FeedState> {
+  const profile = await feedProfile(db, feed, scans);
+  const highWaterAt = profile.highWaterAt;
   // A versioned feed settles nothing: every batch is counted (ChangeFeed.versioned).
   const cutoffAt = feed.versioned
     ? dateOf(EPOCH)
     : new Date(dateOf(highWaterAt).getTime() - lookbackSeconds * 1000);
-  return {
-    table: feed.table,
-    highWaterAt,
-    cutoffAt,
-    ...(await countBatches(db, feed, cutoffAt, highWaterAt)),
-  };
+  return { table: feed.table, highWaterAt, cutoffAt, ...countBatches(profile, cutoffAt, highWaterAt) };
 }
 
 /**
@@ -494,17 +490,14 @@ export async function publicationStamp(db: SqlDatabase, model: string): Promise<
 }
 
 /**
- * The statements that read a feed, as run: its high-water mark; its rows per batch at or before a cutoff (`$1`) and
- * between the cutoff and a high-water mark (`$2`), in one scan; the model keys of its changed rows.
+ * The statements that read a feed, as run: its rows per batch and change time, in one scan (feedProfile); the model
+ * keys of its changed rows.
  */
 export function feedQueries(feed: ChangeFeed) {
   const change = feed.changeColumn;
   return {
-    highWater: `select cast(max(${change}) as varchar(40)) as high_water_at from ${feed.table}`,
-    batches: `select _batch_id as batch_id,
-       sum(case when ${change} <= $1 then 1 else 0 end) as settled_rows,
-       sum(case when ${change} > $1 then 1 else 0 end) as window_rows
-     from ${feed.table} where ${change} <= $2 group by _batch_id`,
+    profile: `select _batch_id as batch_id, cast(${change} as varchar(40)) as changed_at, count(*) as row_count
+     from ${feed.table} where ${change} is not null group by _batch_id, ${change}`,
     /** Keys of the rows after the high-water mark, and of the late batches' rows after the cutoff. */
     keysChanged: (since: Pick<FeedChange, 'after' | 'cutoff' | 'lateBatches'>) => {
       const late = since.lateBatches.map((id) => `'${id}'`).join(', ');
@@ -517,27 +510,55 @@ export function feedQueries(feed: ChangeFeed) {
   };
 }
 
+/** A feed's rows counted per batch and change time: what its high-water mark and every batch count derive from. */
+interface FeedProfile {
+  highWaterAt: string;
+  groups: { batchId: string; changedAt: bigint; rows: number }[];
+}
+
 /**
- * One scan of the feed up to `upTo`: the rows at or before `cutoff`, per batch, folded into one fingerprint (a
- * row arriving there, or leaving, changes it), and the rows per batch after the cutoff.
+ * One grouped scan of the feed per planning, shared by every model reading it: a batch's rows share their change
+ * time (its load's or stream round's transaction start), so the groups are about one per batch, and the
+ * high-water mark and the counts before and after any cutoff are computed from them, not by a scan each.
  */
-async function countBatches(
-  db: SqlDatabase,
-  feed: ChangeFeed,
+function feedProfile(db: SqlDatabase, feed: ChangeFeed, scans: ScanCache): Promise<FeedProfile> {
+  return cached(scans, `profile ${feed.table} ${feed.changeColumn}`, async () => {
+    const rows = await db.query<{ batch_id: string; changed_at: string; row_count: unknown }>(
+      feedQueries(feed).profile,
+    );
+    let highWaterAt = EPOCH;
+    let highWater = microsOf(EPOCH);
+    const groups = rows.map((row) => {
+      const changedAt = microsOf(String(row.changed_at));
+      if (changedAt > highWater) {
+        highWater = changedAt;
+        highWaterAt = String(row.changed_at);
+      }
+      return { batchId: row.batch_id, changedAt, rows: Number(row.row_count) };
+    });
+    return { highWaterAt, groups };
+  });
+}
+
+/**
+ * The feed's rows up to `upTo`: those at or before `cutoff`, per batch, folded into one fingerprint (a row arriving
+ * there, or leaving, changes it), and the rows per batch after the cutoff.
+ */
+function countBatches(
+  profile: FeedProfile,
   cutoff: Date,
   upTo: string,
-): Promise<Pick<FeedState, 'settledFingerprint' | 'windowBatches'>> {
-  const rows = await db.query<{ batch_id: string; settled_rows: unknown; window_rows: unknown }>(
-    feedQueries(feed).batches,
-    [cutoff, upTo],
-  );
-  const settled = rows
-    .filter((row) => Number(row.settled_rows) > 0)
-    .map((row) => `${row.batch_id}:${Number(row.settled_rows)}`)
-    .sort();
-  const windowBatches = new Map(
-    rows.filter((row) => Number(row.window_rows) > 0).map((row) => [row.batch_id, Number(row.window_rows)]),
-  );
+): Pick<FeedState, 'settledFingerprint' | 'windowBatches'> {
+  const cutoffMicros = BigInt(cutoff.getTime()) * 1000n;
+  const upToMicros = microsOf(upTo);
+  const settledRows = new Map<string, number>();
+  const windowBatches = new Map<string, number>();
+  for (const group of profile.groups) {
+    if (group.changedAt > upToMicros) continue;
+    const counts = group.changedAt <= cutoffMicros ? settledRows : windowBatches;
+    counts.set(group.batchId, (counts.get(group.batchId) ?? 0) + group.rows);
+  }
+  const settled = [...settledRows].map(([batch, rows]) => `${batch}:${rows}`).sort();
   const settledFingerprint = `${settled.length}:${createHash('sha256').update(settled.join('\n')).digest('hex')}`;
   return { settledFingerprint, windowBatches };
 }
@@ -701,6 +722,17 @@ function dateOf(text: string): Date {
   const zone =
     match[4] === undefined || match[4] === 'Z' ? 'Z' : match[4].length === 3 ? `${match[4]}:00` : match[4];
   return new Date(`${match[1]}T${match[2]}${match[3] ?? ''}${zone}`);
+}
+
+/** A timestamp's text as the database writes it, in whole microseconds since 1970 (its full precision). */
+function microsOf(text: string): bigint {
+  const match =
+    /^(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/.exec(
+      text.trim(),
+    );
+  if (!match) throw new Error(`unexpected timestamp text "${text}"`);
+  const seconds = dateOf(`${match[1]}${match[3] ?? ''}`).getTime();
+  return BigInt(seconds) * 1000n + BigInt((match[2] ?? '').padEnd(6, '0'));
 }
 
 /** A timestamp as a literal both engines read the same: UTC, to the millisecond (JavaScript's precision). */
