@@ -32,6 +32,8 @@ interface Answer {
   results: { id: string }[];
   searches: number;
   faultsServed: number;
+  delaysServed: number;
+  mutationsApplied: number;
   searchFilters: string[];
 }
 
@@ -146,7 +148,7 @@ describe('HubSpot source', () => {
       token,
       order.map((i) => stamps[i] as string),
     );
-    const connector = source(token, '&pageSize=7&searchResultCap=20');
+    const connector = source(token, '&pageSize=7');
     const { window, records } = await read(connector, CONTACTS, FIRST);
     expect(window.upTo).toBe(at(400));
     expect(window.rows).toBe(70);
@@ -155,14 +157,95 @@ describe('HubSpot source', () => {
     expect([...got].sort()).toEqual([...ids].sort());
     const cursors = records?.map((r) => Date.parse(r.hs_lastmodifieddate as string)) ?? [];
     expect(cursors).toEqual([...cursors].sort((a, b) => a - b));
-    // It paged with `after` up to the cap, searched again from the last value (GTE), and read the value holding
-    // more rows than the cap by id.
+    // Every page a new search from the last value (GTE), the values with more rows than a page read by id; never
+    // `after`, so never near the cap.
     const { searchFilters } = await api(token, 'GET', '/__test/stats');
-    expect(searchFilters).toContain('hs_lastmodifieddate LTE AND hs_lastmodifieddate GTE after=14');
+    expect(searchFilters).toContain('hs_lastmodifieddate LTE AND hs_lastmodifieddate GTE');
     expect(searchFilters).toContain('hs_lastmodifieddate EQ AND hs_object_id GT');
-    expect(
-      searchFilters.some((f) => / after=(\d+)/.exec(f) && Number(/ after=(\d+)/.exec(f)?.[1]) >= 20),
-    ).toBe(false);
+    expect(searchFilters.filter((f) => f.includes('after='))).toEqual([]);
+  });
+
+  it('reads every row of a window once while rows are edited between its pages; the edited ones in the next window', async () => {
+    const token = await portal();
+    // 10 distinct values, then a tie run longer than a page (read by id), then 3 more values.
+    const stamps = [
+      ...Array.from({ length: 10 }, (_, i) => at(i)),
+      ...Array.from({ length: 12 }, () => at(100)),
+      ...Array.from({ length: 3 }, (_, i) => at(200 + i)),
+    ];
+    const ids = await seedContacts(token, stamps);
+    const tie = ids.slice(10, 22);
+    const moved = at(5000);
+    // Request 1 finds the window's end, request 2 is the first page (rows 0-4). Then row 1, already written, is
+    // edited: an offset would now skip row 5.
+    await api(token, 'POST', '/__test/mutations', {
+      afterRequests: 2,
+      type: 'contacts',
+      inputs: [{ id: ids[1], properties: { lifecyclestage: 'customer', hs_lastmodifieddate: moved } }],
+    });
+    // Request 6 is the first page of the tie run by id (requests 3-5: two pages by value, then the full page of
+    // at(100) alone). Then a tie row it gave is edited, and one it has yet to reach.
+    await api(token, 'POST', '/__test/mutations', {
+      afterRequests: 6,
+      type: 'contacts',
+      inputs: [
+        { id: tie[1], properties: { lifecyclestage: 'customer', hs_lastmodifieddate: moved } },
+        { id: tie[8], properties: { lifecyclestage: 'customer', hs_lastmodifieddate: moved } },
+      ],
+    });
+    const connector = source(token, '&pageSize=5');
+    const first = await read(connector, CONTACTS, FIRST);
+    const stats = await api(token, 'GET', '/__test/stats');
+    expect(stats.mutationsApplied).toBe(2);
+    expect(stats.searchFilters.slice(0, 7)).toEqual([
+      'hs_lastmodifieddate LTE',
+      'hs_lastmodifieddate LTE',
+      'hs_lastmodifieddate LTE AND hs_lastmodifieddate GTE',
+      'hs_lastmodifieddate LTE AND hs_lastmodifieddate GTE',
+      'hs_lastmodifieddate LTE AND hs_lastmodifieddate GTE',
+      'hs_lastmodifieddate EQ AND hs_object_id GT',
+      'hs_lastmodifieddate EQ AND hs_object_id GT',
+    ]);
+    expect(stats.searchFilters.filter((f) => f.includes('after='))).toEqual([]);
+    expect(first.window.upTo).toBe(at(202));
+    const got = first.records?.map((r) => r.id) ?? [];
+    // Every row still inside the window once; tie[8] left it before it was reached.
+    const expected = ids.filter((id) => id !== tie[8]);
+    expect(got).toHaveLength(expected.length);
+    expect([...got].sort()).toEqual([...expected].sort());
+    expect(first.records?.find((r) => r.id === ids[1])?.hs_lastmodifieddate).toBe(at(1));
+    const second = await read(connector, CONTACTS, { ...FIRST, after: first.window.upTo });
+    expect(second.window).toMatchObject({ upTo: moved, rows: 3 });
+    expect(second.records?.map((r) => [r.id, r.lifecyclestage, r.hs_lastmodifieddate])).toEqual([
+      [ids[1], 'customer', moved],
+      [tie[1], 'customer', moved],
+      [tie[8], 'customer', moved],
+    ]);
+  });
+
+  it('abandons an attempt with no answer within timeoutMs and retries it', async () => {
+    const token = await portal();
+    await seedContacts(token, [at(1), at(2)]);
+    await api(token, 'POST', '/__test/faults', { count: 1, delayMs: 3000 });
+    const retries: string[] = [];
+    const started = Date.now();
+    const connector = source(token, '&timeoutMs=300', { onRetry: (m) => retries.push(m) });
+    const { window } = await read(connector, CONTACTS, FIRST);
+    expect(window.rows).toBe(2);
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(retries).toEqual([
+      expect.stringMatching(/search of contacts: ETIMEDOUT on attempt 1, retrying in/),
+    ]);
+    expect((await api(token, 'GET', '/__test/stats')).delaysServed).toBe(1);
+    // Every attempt hung: the error says so, naming the setting.
+    await api(token, 'POST', '/__test/faults', { count: 2, delayMs: 3000 });
+    const hung = source(token, '&timeoutMs=200&attempts=2');
+    const failure = await read(hung, CONTACTS, FIRST).catch((e: Error) => e);
+    expect((failure as Error).message).toMatch(
+      /HubSpot search of contacts failed after 2 attempts: ETIMEDOUT \(no answer within timeoutMs=200\)/,
+    );
+    await connector.close();
+    await hung.close();
   });
 
   it('waits out a 429 as Retry-After says, then succeeds', async () => {
@@ -369,6 +452,9 @@ describe('HubSpot source', () => {
     );
     expect(() => openHubSpotSource('hubspot://api.hubapi.com?tokenSecret=T&pageSize=500')).toThrow(
       /pageSize/,
+    );
+    expect(() => openHubSpotSource('hubspot://api.hubapi.com?tokenSecret=T&timeoutMs=0')).toThrow(
+      /timeoutMs/,
     );
   });
 });

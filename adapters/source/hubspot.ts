@@ -6,8 +6,15 @@
  * URL: `hubspot://api.hubapi.com?tokenSecret=<name>` (HTTPS; the private-app token is the secret store's value for
  * `<name>`, never in the URL). For the local test server: `hubspot://127.0.0.1:<port>?tokenSecret=<name>&tls=false`
  * (plain HTTP is refused for anything but a loopback host: the token would travel in clear). Tuning, all optional:
- * `pageSize` (1-200, default 200), `searchResultCap` (default 10000, HubSpot's; tests lower it on a server set up
- * the same way), `attempts` (default 6), `retryBaseMs` (default 1000), `retryMaxMs` (default 30000).
+ * `pageSize` (1-200, default 200), `timeoutMs` (default 30000: an attempt with no answer by then fails and is
+ * retried like a 5xx, so a hung connection cannot stall a read), `attempts` (default 6), `retryBaseMs` (default
+ * 1000), `retryMaxMs` (default 30000).
+ *
+ * Paging is by key, never by HubSpot's `after`: `after` is an offset into the results, and an object edited while a
+ * window's pages are read leaves the results (its new stamp is past the window's end), shifting every row behind it
+ * forward by one, so one row of the window would be skipped for good. Each page is instead a new search from the
+ * last value written (`GTE` it, ids already written at it skipped); a value with more objects than a page is read
+ * by `hs_object_id` the same way. No search uses `after`, so HubSpot's 10,000-result cap is never reached.
  *
  * Streams, by remoteName:
  * - an object type (`contacts`, `companies`): one row per object; column `id` is the object id, every other column
@@ -19,6 +26,8 @@
  *   change, and a removed association leaves no row: such changes reach the lake with the object's next change (or
  *   a backfill), and removals need a reconcile by the reader.
  */
+import http from 'node:http';
+import https from 'node:https';
 import { Client } from '@hubspot/api-client';
 import { csvLine, postgresCsvRecord } from '../csv.ts';
 import { redactSecrets, redactUrl } from '../redact.ts';
@@ -50,8 +59,9 @@ interface HubSpotSettings {
   display: string;
   basePath: string;
   tokenSecret: string;
+  tls: boolean;
   pageSize: number;
-  searchResultCap: number;
+  timeoutMs: number;
   attempts: number;
   retryBaseMs: number;
   retryMaxMs: number;
@@ -61,7 +71,7 @@ const KNOWN_PARAMETERS = [
   'tokenSecret',
   'tls',
   'pageSize',
-  'searchResultCap',
+  'timeoutMs',
   'attempts',
   'retryBaseMs',
   'retryMaxMs',
@@ -111,8 +121,9 @@ export function parseHubSpotUrl(url: string, setting = 'HubSpot source URL'): Hu
     display,
     basePath: `${tls === 'false' ? 'http' : 'https'}://${parsed.host}`,
     tokenSecret,
+    tls: tls === 'true',
     pageSize: integerParameter(setting, params, 'pageSize', 200, 1, 200),
-    searchResultCap: integerParameter(setting, params, 'searchResultCap', 10_000, 1, 10_000),
+    timeoutMs: integerParameter(setting, params, 'timeoutMs', 30_000, 1, 600_000),
     attempts: integerParameter(setting, params, 'attempts', 6, 1, 20),
     retryBaseMs: integerParameter(setting, params, 'retryBaseMs', 1_000, 0, 600_000),
     retryMaxMs: integerParameter(setting, params, 'retryMaxMs', 30_000, 0, 600_000),
@@ -160,6 +171,45 @@ function isRetryable(error: unknown): boolean {
   return networkErrorCode(error) !== undefined;
 }
 
+/** Coded as the OS codes a connection that timed out, so isRetryable and the messages treat it as one. */
+function timeoutError(ms: number): Error {
+  return Object.assign(new Error(`no answer within ${ms} ms (timeoutMs)`), { code: 'ETIMEDOUT' });
+}
+
+/**
+ * A keep-alive agent whose sockets are destroyed after `ms` without a byte either way. The SDK passes node-fetch no
+ * signal or timeout, so this is the only way to end a hung request rather than leave its socket open; node-fetch
+ * then fails the request with the socket's error (ETIMEDOUT).
+ */
+function timeoutAgent(tls: boolean, ms: number): http.Agent {
+  const agent = tls
+    ? new https.Agent({ keepAlive: true, timeout: ms })
+    : new http.Agent({ keepAlive: true, timeout: ms });
+  const create = agent.createConnection.bind(agent);
+  agent.createConnection = (options, callback) => {
+    const socket = create(options, callback);
+    // An idle pooled socket is destroyed the same way by the agent itself; one serving a request needs this.
+    socket?.on('timeout', () => socket.destroy(timeoutError(ms)));
+    return socket;
+  };
+  return agent;
+}
+
+/** The attempt's answer, or ETIMEDOUT after `ms` in all (the agent's limit is per silence, not per request). */
+async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(timeoutError(ms)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+    // An abandoned attempt still fails later (its socket times out): not an unhandled rejection.
+    work.catch(() => undefined);
+  }
+}
+
 type Row = (string | null)[];
 
 interface SearchRow {
@@ -201,6 +251,7 @@ export function openHubSpotSource(url: string, options: HubSpotSourceOptions = {
   const settings = parseHubSpotUrl(url, options.setting);
   const now = options.now ?? (() => new Date());
   let client: Promise<{ sdk: Client; token: string }> | undefined;
+  let agent: http.Agent | undefined;
 
   function connect() {
     client ??= (async () => {
@@ -212,7 +263,13 @@ export function openHubSpotSource(url: string, options: HubSpotSourceOptions = {
       const token = (await secrets.get(settings.tokenSecret)).trim();
       // numberOfApiCallRetries stays 0: the SDK's own retry waits fixed times, ignores Retry-After and prints to
       // stderr; ours below honours Retry-After and words errors without the token.
-      const sdk = new Client({ accessToken: token, basePath: settings.basePath, numberOfApiCallRetries: 0 });
+      agent ??= timeoutAgent(settings.tls, settings.timeoutMs);
+      const sdk = new Client({
+        accessToken: token,
+        basePath: settings.basePath,
+        numberOfApiCallRetries: 0,
+        httpAgent: agent,
+      });
       return { sdk, token };
     })();
     client.catch(() => {
@@ -228,12 +285,15 @@ export function openHubSpotSource(url: string, options: HubSpotSourceOptions = {
       | { message?: unknown; category?: unknown }
       | undefined;
     const category = typeof body?.category === 'string' ? body.category : undefined;
+    const code = networkErrorCode(error);
     const detail =
       typeof body?.message === 'string'
         ? body.message
         : status !== undefined
           ? `HTTP ${status}`
-          : (networkErrorCode(error) ?? String((error as SdkError | undefined)?.message ?? error));
+          : code === 'ETIMEDOUT'
+            ? `ETIMEDOUT (no answer within timeoutMs=${settings.timeoutMs})`
+            : (code ?? String((error as SdkError | undefined)?.message ?? error));
     const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
     let message: string;
     if (status === 401)
@@ -248,7 +308,7 @@ export function openHubSpotSource(url: string, options: HubSpotSourceOptions = {
 
   async function call<T>(what: string, fn: (sdk: Client) => Promise<T>): Promise<T> {
     const { sdk, token } = await connect();
-    return withRetry(() => fn(sdk), {
+    return withRetry(() => withDeadline(fn(sdk), settings.timeoutMs), {
       attempts: settings.attempts,
       baseDelayMs: settings.retryBaseMs,
       maxDelayMs: settings.retryMaxMs,
@@ -269,7 +329,6 @@ export function openHubSpotSource(url: string, options: HubSpotSourceOptions = {
       sort: { propertyName: string; direction: 'ASCENDING' | 'DESCENDING' };
       properties: string[];
       limit: number;
-      after?: string;
     },
   ): Promise<{ total: number; results: SearchRow[]; next: string | undefined }> {
     const page = await call(`search of ${type}`, (sdk) =>
@@ -279,7 +338,6 @@ export function openHubSpotSource(url: string, options: HubSpotSourceOptions = {
         sorts: [request.sort as never],
         properties: request.properties,
         limit: request.limit,
-        ...(request.after === undefined ? {} : { after: request.after }),
       }),
     );
     return {
@@ -290,10 +348,10 @@ export function openHubSpotSource(url: string, options: HubSpotSourceOptions = {
   }
 
   /**
-   * Every object of `type` whose cursor is in (lower, upper], in cursor order, each once. Pages with `after` until
-   * the search's result cap, then searches again from the last cursor value (GTE), skipping the ids already given
-   * for that value, so ties are never split nor doubled. When one value alone has more rows than the cap, it is
-   * read by id (EQ value, hs_object_id GT last id, sorted by id) before going on past it.
+   * Every object of `type` whose cursor is in (lower, upper], in cursor order, each once, paged by key (see the
+   * header). An edit during the read stamps the object with HubSpot's now, past `upper` (which trails now by the
+   * safety lag): it leaves this window's results and is read by the next window; the rows read after it are not
+   * moved, since each search starts from a value, not a position.
    */
   async function* objectsIn(
     stream: SourceStream,
@@ -306,47 +364,37 @@ export function openHubSpotSource(url: string, options: HubSpotSourceOptions = {
     let from: Bound | null = lower === null ? null : { operator: 'GT', value: lower };
     let lastValue: number | undefined;
     let idsAtLast = new Set<string>();
-    let restartedAt: number | undefined;
     for (;;) {
-      let after: string | undefined;
-      let capped = false;
-      for (;;) {
-        const filters = [{ propertyName: cursor, operator: 'LTE', value: String(upper) }];
-        if (from) filters.push({ propertyName: cursor, operator: from.operator, value: String(from.value) });
-        const page = await search(type, {
-          filters,
-          sort: { propertyName: cursor, direction: 'ASCENDING' },
-          properties,
-          limit: settings.pageSize,
-          ...(after === undefined ? {} : { after }),
-        });
-        for (const row of page.results) {
-          const value = cursorMillis(stream, row.id, row.properties[cursor]);
-          if (value === lastValue) {
-            if (idsAtLast.has(row.id)) continue;
-          } else if (lastValue === undefined || value > lastValue) {
-            lastValue = value;
-            idsAtLast = new Set();
-          }
-          idsAtLast.add(row.id);
-          yield { row, value };
+      const filters = [{ propertyName: cursor, operator: 'LTE', value: String(upper) }];
+      if (from) filters.push({ propertyName: cursor, operator: from.operator, value: String(from.value) });
+      const page = await search(type, {
+        filters,
+        sort: { propertyName: cursor, direction: 'ASCENDING' },
+        properties,
+        limit: settings.pageSize,
+      });
+      let firstValue: number | undefined;
+      for (const row of page.results) {
+        const value = cursorMillis(stream, row.id, row.properties[cursor]);
+        firstValue ??= value;
+        if (value === lastValue) {
+          if (idsAtLast.has(row.id)) continue;
+        } else if (lastValue === undefined || value > lastValue) {
+          lastValue = value;
+          idsAtLast = new Set();
         }
-        if (page.next === undefined || page.results.length === 0) return;
-        if (Number(page.next) >= settings.searchResultCap) {
-          capped = true;
-          break;
-        }
-        after = page.next;
+        idsAtLast.add(row.id);
+        yield { row, value };
       }
-      if (!capped || lastValue === undefined) return;
-      if (restartedAt === lastValue) {
-        // A whole cap of rows shared one value: no GTE search can get past it.
+      if (page.next === undefined || page.results.length < settings.pageSize || lastValue === undefined)
+        return;
+      if (firstValue === lastValue) {
+        // A full page of one value: the value may hold more objects than a page, and another search from it
+        // could answer the same page again. HubSpot takes one sort, so the value's ties are read in id order.
         yield* tiesById(stream, type, lastValue, idsAtLast, properties);
         from = { operator: 'GT', value: lastValue };
-        restartedAt = undefined;
       } else {
         from = { operator: 'GTE', value: lastValue };
-        restartedAt = lastValue;
       }
     }
   }
@@ -609,6 +657,8 @@ export function openHubSpotSource(url: string, options: HubSpotSourceOptions = {
 
     async close() {
       client = undefined;
+      agent?.destroy();
+      agent = undefined;
       propertyCache.clear();
     },
   };

@@ -13,10 +13,16 @@
 //        hs_lastmodifieddate and createdate (read-only in HubSpot) so tests can seed ties and old changes.
 //   POST /__test/faults {count, status, retryAfterSeconds?} (the portal's bearer token): its next `count` requests
 //        answer `status` (429 with Retry-After and HubSpot's rate-limit body, or a 5xx).
-//   GET  /__test/stats (bearer): {requests, faultsServed, searches, searchFilters} of that portal.
+//   POST /__test/faults {count, delayMs} (bearer): its next `count` requests are answered normally, but only after
+//        `delayMs` (a hung connection, for a client's timeout).
+//   POST /__test/mutations {afterRequests, type, inputs} (bearer): once `afterRequests` more API requests of the
+//        portal have been answered, applies `inputs` as a batch update of `type` before the next one is read (an
+//        edit landing between two pages of a client's read).
+//   GET  /__test/stats (bearer): {requests, faultsServed, delaysServed, mutationsApplied, searches, searchFilters}.
 // Data lives in memory: a restart empties every portal (tests create their own).
 import crypto from 'node:crypto';
 import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const DEFAULT_CAP = 10_000;
 const MAX_SEARCH_LIMIT = 200;
@@ -78,7 +84,16 @@ interface Portal {
   /** `contacts/companies` -> from id -> to id -> types. Both directions are stored, as HubSpot shows both. */
   associations: Map<string, Map<number, Map<number, AssociationType[]>>>;
   faults: { count: number; status: number; retryAfterSeconds: number };
-  stats: { requests: number; faultsServed: number; searches: number; searchFilters: string[] };
+  delays: { count: number; ms: number };
+  mutations: { afterRequests: number; type: string; inputs: Record<string, unknown>[] }[];
+  stats: {
+    requests: number;
+    faultsServed: number;
+    delaysServed: number;
+    mutationsApplied: number;
+    searches: number;
+    searchFilters: string[];
+  };
 }
 
 const portals = new Map<string, Portal>();
@@ -122,7 +137,16 @@ function newPortal(options: { searchResultCap?: unknown; writableTimestamps?: un
     objects: new Map([...OBJECT_TYPES].map((type) => [type, new Map()])),
     associations: new Map(),
     faults: { count: 0, status: 0, retryAfterSeconds: 0 },
-    stats: { requests: 0, faultsServed: 0, searches: 0, searchFilters: [] },
+    delays: { count: 0, ms: 0 },
+    mutations: [],
+    stats: {
+      requests: 0,
+      faultsServed: 0,
+      delaysServed: 0,
+      mutationsApplied: 0,
+      searches: 0,
+      searchFilters: [],
+    },
   };
   portals.set(token, portal);
   return portal;
@@ -599,6 +623,14 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse): Promi
   const portal = authenticate(req);
   if (method === 'POST' && path === '/__test/faults') {
     const body = await readJson(req);
+    if (body.delayMs !== undefined) {
+      const ms = Number(body.delayMs);
+      const count = Number(body.count ?? 1);
+      if (!Number.isInteger(ms) || ms < 0 || !Number.isInteger(count) || count < 0)
+        throw validation('delayMs and count must be non-negative integers');
+      portal.delays = { count, ms };
+      return send(res, 200, portal.delays);
+    }
     const status = Number(body.status);
     if (status !== 429 && !(status >= 500 && status <= 599)) throw validation('status must be 429 or 5xx');
     portal.faults = {
@@ -608,8 +640,70 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse): Promi
     };
     return send(res, 200, portal.faults);
   }
+  if (method === 'POST' && path === '/__test/mutations') {
+    const body = await readJson(req);
+    const afterRequests = Number(body.afterRequests);
+    if (!Number.isInteger(afterRequests) || afterRequests < 0)
+      throw validation('afterRequests must be a non-negative integer');
+    const type = String(body.type ?? '');
+    const objects = objectsOf(portal, type);
+    const inputs = inputsOf(body);
+    for (const input of inputs)
+      if (!objects.has(Number(input.id)))
+        throw new HttpError(404, 'OBJECT_NOT_FOUND', `Object not found. objectId: ${String(input.id)}`);
+    const mutation = { afterRequests, type, inputs };
+    if (afterRequests === 0) applyMutation(portal, mutation);
+    else portal.mutations.push(mutation);
+    return send(res, 200, { afterRequests, type, inputs: inputs.length });
+  }
   if (method === 'GET' && path === '/__test/stats') return send(res, 200, portal.stats);
   portal.stats.requests += 1;
+  try {
+    await answer(portal, req, res, method, path);
+  } finally {
+    // In the same turn of the event loop as the answer: the server reads no other request in between, so the
+    // client's next request sees the change.
+    applyDueMutations(portal);
+  }
+}
+
+function applyMutation(portal: Portal, mutation: Portal['mutations'][number]) {
+  batchUpdate(portal, mutation.type, { inputs: mutation.inputs });
+  portal.stats.mutationsApplied += 1;
+}
+
+function applyDueMutations(portal: Portal) {
+  const due: Portal['mutations'] = [];
+  portal.mutations = portal.mutations.filter((mutation) => {
+    mutation.afterRequests -= 1;
+    if (mutation.afterRequests > 0) return true;
+    due.push(mutation);
+    return false;
+  });
+  for (const mutation of due) {
+    try {
+      applyMutation(portal, mutation);
+    } catch (error) {
+      // Objects checked when it was scheduled; a failure now is the server's bug, logged, never the client's answer.
+      console.error('scheduled mutation failed:', error);
+    }
+  }
+}
+
+async function answer(
+  portal: Portal,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  method: string,
+  path: string,
+): Promise<void> {
+  if (portal.delays.count > 0) {
+    portal.delays.count -= 1;
+    portal.stats.delaysServed += 1;
+    await sleep(portal.delays.ms);
+    // The client gave up waiting: nothing to answer.
+    if (res.destroyed || req.socket.destroyed) return;
+  }
   if (injectFault(portal, res)) return;
   const headers = rateHeaders();
   let m = /^\/crm\/v3\/objects\/([^/]+)\/search$/.exec(path);
