@@ -16,7 +16,18 @@ const atLeast = (minimum: number): FieldRule => ({
   message: `must be >= ${minimum}`,
 });
 const positive: FieldRule = { holds: (value) => Number(value) > 0, message: 'must be > 0' };
+/** At most `limit` characters once trimmed, as silver keeps it: a URL parameter, not a document. */
+const shortText = (limit: number): FieldRule => ({
+  holds: (value) => value.trim().length <= limit,
+  message: `must be at most ${limit} characters`,
+});
 const notBlank: FieldRule = { holds: (value) => value.trim() !== '', message: 'must not be blank' };
+
+/**
+ * Longest UTM value kept: analytics tools cap campaign parameters at a few hundred characters (GA4 at 100), so a
+ * longer one is a broken link or an injected payload, not a campaign name.
+ */
+export const UTM_MAX_CHARACTERS = 255;
 
 /** The expectations of the seeds (valid id, valid status, price >= 0) and the ones a store's data implies. */
 export const BUSINESS_RULES: Record<string, Record<string, FieldRule>> = {
@@ -56,6 +67,9 @@ export const BUSINESS_RULES: Record<string, Record<string, FieldRule>> = {
     event_type: oneOf(CLICKSTREAM_EVENT_TYPES),
     session_id: notBlank,
     quantity: atLeast(1),
+    utm_source: shortText(UTM_MAX_CHARACTERS),
+    utm_medium: shortText(UTM_MAX_CHARACTERS),
+    utm_campaign: shortText(UTM_MAX_CHARACTERS),
   },
   'order-events': {
     event_id: notBlank,

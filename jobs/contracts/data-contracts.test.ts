@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { UTM_MAX_CHARACTERS } from './business-rules.ts';
 import { contractFor } from './data-contracts.ts';
 
 const order = {
@@ -138,7 +139,45 @@ describe('data contracts', () => {
       null,
       null,
       null,
+      null,
+      null,
+      null,
     ]);
+  });
+
+  it('takes UTM parameters as optional short text: present, absent (an older producer, direct traffic) or too long', () => {
+    const clicks = contractFor('clickstream');
+    const landing = {
+      event_id: 'e4',
+      event_type: 'page_view',
+      occurred_at: '2026-11-01T10:00:00Z',
+      session_id: 's1',
+      device: 'web',
+      page_url: '/?utm_source=Google&utm_medium=cpc&utm_campaign=brand_search',
+    };
+    const utm = (event: Record<string, unknown>) => {
+      const verdict = clicks.check(event);
+      expect(verdict.reasons).toEqual([]);
+      return ['utm_source', 'utm_medium', 'utm_campaign'].map(
+        (column) => verdict.values[clicks.columns.indexOf(column)],
+      );
+    };
+    expect(
+      utm({ ...landing, utm_source: 'Google', utm_medium: 'cpc', utm_campaign: 'brand_search' }),
+    ).toEqual(['Google', 'cpc', 'brand_search']);
+    expect(utm(landing)).toEqual([null, null, null]);
+    expect(utm({ ...landing, utm_source: null, utm_medium: null, utm_campaign: null })).toEqual([
+      null,
+      null,
+      null,
+    ]);
+    // Padding is trimmed before the length is judged, as silver trims it.
+    expect(utm({ ...landing, utm_campaign: ` ${'c'.repeat(UTM_MAX_CHARACTERS)} ` })[2]).toHaveLength(
+      UTM_MAX_CHARACTERS + 2,
+    );
+    expect(
+      clicks.check({ ...landing, utm_source: 'x'.repeat(UTM_MAX_CHARACTERS + 1), utm_medium: 7 }).reasons,
+    ).toEqual([`utm_source: must be at most ${UTM_MAX_CHARACTERS} characters`, 'utm_medium: expected text']);
   });
 
   it('refuses what bronze could not load: NUL characters, text or undeclared fields above 65,535 bytes', () => {

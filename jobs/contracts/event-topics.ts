@@ -50,6 +50,11 @@ export const EVENT_TOPICS: EventTopicSpec[] = [
       { name: 'product_id', type: 'int', nullable: true },
       { name: 'quantity', type: 'int', nullable: true },
       { name: 'order_id', type: 'int', nullable: true },
+      // Campaign parameters of the landing page (docs/generator.md): optional within version 1, since a producer
+      // that predates them sends events without them and direct traffic has none (docs/contracts.md).
+      { name: 'utm_source', type: 'text', nullable: true },
+      { name: 'utm_medium', type: 'text', nullable: true },
+      { name: 'utm_campaign', type: 'text', nullable: true },
     ],
   },
   {

@@ -68,6 +68,44 @@ describe('events', () => {
     expect(clicks.some(({ value }) => value.customer_id === null)).toBe(true);
   });
 
+  it("carries UTM parameters on a session's landing page view only, as its URL's query string; none for direct traffic", () => {
+    const bySession = new Map<string, Record<string, unknown>[]>();
+    for (const { value } of clicks) {
+      const list = bySession.get(String(value.session_id)) ?? [];
+      list.push(value);
+      bySession.set(String(value.session_id), list);
+    }
+    let tagged = 0;
+    let landings = 0;
+    const sources = new Set<string>();
+    for (const events of bySession.values()) {
+      events.sort((a, b) => String(a.occurred_at).localeCompare(String(b.occurred_at)));
+      events.forEach((event, index) => {
+        const landing = index === 0 && event.event_type === 'page_view';
+        if (!landing) {
+          expect([event.utm_source, event.utm_medium, event.utm_campaign]).toEqual([null, null, null]);
+          return;
+        }
+        landings += 1;
+        const query = new URL(String(event.page_url), 'https://shop.example').searchParams;
+        expect(event.utm_source).toBe(query.get('utm_source'));
+        expect(event.utm_medium).toBe(query.get('utm_medium'));
+        expect(event.utm_campaign).toBe(query.get('utm_campaign'));
+        if (event.utm_source === null) expect(event.utm_medium).toBeNull();
+        else {
+          tagged += 1;
+          sources.add(String(event.utm_source));
+          expect(event.utm_medium).toEqual(expect.any(String));
+        }
+      });
+    }
+    // About 60% of sessions arrive by a tagged link; a source is sometimes spelled capitalised.
+    expect(tagged / landings).toBeGreaterThan(0.5);
+    expect(tagged / landings).toBeLessThan(0.7);
+    expect(sources).toContain('google');
+    expect([...sources].some((source) => source !== source.toLowerCase())).toBe(true);
+  });
+
   it('emits one purchase per web/mobile order, at ordered_at, for the ordering customer', () => {
     const purchases = new Map<number, Record<string, unknown>>();
     for (const message of data.events) {

@@ -1,7 +1,7 @@
 import { type CustomerDirectory, customersSignedUpBy } from './customers.ts';
 import type { PlannedOrder, StatusChange } from './orders.ts';
 import { type OrderableCatalog, orderableProduct } from './product-catalog.ts';
-import type { Rng } from './random.ts';
+import { createRng, type Rng } from './random.ts';
 import { HOUR, isoSeconds, type TimeWindow } from './time.ts';
 
 export const CLICKSTREAM = 'clickstream';
@@ -24,6 +24,59 @@ interface Session {
   id: string;
   customerId: number | null;
   device: string;
+}
+
+/** The campaign parameters a session's landing URL carries, as the link spelled them. */
+export interface Campaign {
+  source: string;
+  medium: string;
+  /** Null for a tagged link that names no campaign (analytics report `(not set)`). */
+  campaign: string | null;
+}
+
+/**
+ * Where sessions come from: [source, medium, campaigns, weight]. The weights leave ~40% without UTM parameters
+ * (typed-in URLs, bookmarks, organic search), as on a shop whose paid and email traffic is tagged.
+ */
+const CAMPAIGN_MIX: readonly (readonly [string, string, readonly string[], number])[] = [
+  ['google', 'cpc', ['brand_search', 'generic_search', 'shopping_feed'], 20],
+  ['facebook', 'paid_social', ['spring_sale', 'retargeting', 'lookalike'], 10],
+  ['instagram', 'paid_social', ['spring_sale', 'influencer_collab'], 6],
+  ['tiktok', 'paid_social', ['creator_launch'], 4],
+  ['bing', 'cpc', ['brand_search'], 3],
+  ['newsletter', 'email', ['weekly_digest', 'cart_reminder', 'vip_offer'], 12],
+  ['partner_blog', 'affiliate', ['gift_guide'], 5],
+];
+const UNTAGGED_WEIGHT = 40;
+/** Tagged links are written by hand: some spell the source capitalised (silver lower-cases it). */
+const CAPITALISED_SHARE = 0.15;
+/** Affiliates often tag source and medium only. */
+const NO_CAMPAIGN_SHARE = 0.2;
+
+/**
+ * The session's campaign, or null for direct traffic. Drawn from the session's own stream (keyed by its id, which the
+ * events rng drew from the seed), not from the events rng: the events rng then draws what it drew before UTM
+ * existed, and the streaming generator needs no extra state to replay a session's campaign.
+ */
+export function sessionCampaign(sessionId: string): Campaign | null {
+  const rng = createRng(0, `utm:${sessionId}`);
+  const choice = rng.weighted<(typeof CAMPAIGN_MIX)[number] | null>([
+    [null, UNTAGGED_WEIGHT],
+    ...CAMPAIGN_MIX.map((entry) => [entry, entry[3]] as const),
+  ]);
+  if (!choice) return null;
+  const [source, medium, campaigns] = choice;
+  const spelled = rng.chance(CAPITALISED_SHARE) ? source.charAt(0).toUpperCase() + source.slice(1) : source;
+  const campaign = medium === 'affiliate' && rng.chance(NO_CAMPAIGN_SHARE) ? null : rng.pick(campaigns);
+  return { source: spelled, medium, campaign };
+}
+
+/** The landing URL with the campaign's query string, as the ad or email linked it. */
+function landingUrl(path: string, campaign: Campaign | null): string {
+  if (!campaign) return path;
+  const parameters = new URLSearchParams({ utm_source: campaign.source, utm_medium: campaign.medium });
+  if (campaign.campaign !== null) parameters.set('utm_campaign', campaign.campaign);
+  return `${path}?${parameters.toString()}`;
 }
 
 interface Step {
@@ -152,10 +205,16 @@ export function lifecycleEvent(
   };
 }
 
+/**
+ * The session's events. Its UTM parameters are on its landing page view only (the first event), as web analytics
+ * receive them: the query string of the URL the visitor arrived by; later pages do not repeat it.
+ */
 function sessionEvents(rng: Rng, session: Session, start: number, steps: Step[]): LogicalEvent[] {
   let time = start;
-  return steps.map((step) => {
+  const campaign = sessionCampaign(session.id);
+  return steps.map((step, index) => {
     time += step.gap;
+    const landing = index === 0 ? campaign : null;
     return {
       topic: CLICKSTREAM,
       key: session.id,
@@ -167,10 +226,13 @@ function sessionEvents(rng: Rng, session: Session, start: number, steps: Step[])
         session_id: session.id,
         customer_id: session.customerId,
         device: session.device,
-        page_url: step.pageUrl,
+        page_url: index === 0 ? landingUrl(step.pageUrl, campaign) : step.pageUrl,
         product_id: step.productId ?? null,
         quantity: step.quantity ?? null,
         order_id: step.orderId ?? null,
+        utm_source: landing?.source ?? null,
+        utm_medium: landing?.medium ?? null,
+        utm_campaign: landing?.campaign ?? null,
       },
     };
   });

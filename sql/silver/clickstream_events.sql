@@ -8,6 +8,8 @@
 -- Kafka delivers at least once, so an event_id can reach bronze twice. The first delivery wins: earliest
 -- _ingested_at, then _batch_id, then _source_file, then (two deliveries in one batch) the earlier publish time and
 -- offset: a total order, so a rebuild, and the stream service's incremental update, pick the same row.
+-- utm_*: the landing page's campaign parameters, lower-cased like channel (links spell `Google` and `google`);
+-- null on the session's other events and for direct traffic.
 -- is_late: the event occurred more than 1 day before it was published to the stream (the Kafka record timestamp,
 -- staged as _published_at): event time far behind processing time. It depends only on the message, so reloading or
 -- replaying a batch gives the same flag, and a backfill of old but punctual events is not flagged.
@@ -28,6 +30,9 @@ renamed as (
     {{ cast_column(clickstream_events.product_id) }} as product_id,
     {{ cast_column(clickstream_events.quantity) }} as quantity,
     {{ cast_column(clickstream_events.order_id) }} as order_id,
+    lower(nullif(trim(utm_source), '')) as utm_source,
+    lower(nullif(trim(utm_medium), '')) as utm_medium,
+    lower(nullif(trim(utm_campaign), '')) as utm_campaign,
     {{ cast_column(clickstream_events._published_at) }} as published_at,
     {{ cast_column(clickstream_events._stream_offset) }} as stream_offset,
     _batch_id,
@@ -61,6 +66,9 @@ final as (
     deliveries.product_id,
     deliveries.quantity,
     deliveries.order_id,
+    deliveries.utm_source,
+    deliveries.utm_medium,
+    deliveries.utm_campaign,
     case
       when {{ seconds_between(deliveries.occurred_at, deliveries.published_at) }} > 86400 then true
       else false
