@@ -73,6 +73,8 @@ const configSchema = z.object({
   STREAM_URL: adapterUrl('STREAM_URL'),
   WAREHOUSE_URL: adapterUrl('WAREHOUSE_URL'),
   SOURCE_URL: adapterUrl('SOURCE_URL'),
+  /** The CRM (HubSpot, `hubspot://…?tokenSecret=<name>`): its contacts, companies and their association. */
+  CRM_SOURCE_URL: optionalSourceUrl(),
   SECRETS_URL: adapterUrl('SECRETS_URL'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
   /** Rows younger than this are left for the next extract, so a transaction still in flight is not skipped. */

@@ -12,6 +12,7 @@ import {
   type ValueCheck,
   type ValueLimits,
 } from './column-types.ts';
+import { CRM_STREAMS } from './crm-streams.ts';
 import { EVENT_TOPICS } from './event-topics.ts';
 import { deriveValue, normalisedForDerivation } from './pii.ts';
 import { SOURCE_TABLES } from './source-tables.ts';
@@ -312,6 +313,10 @@ export const DATA_CONTRACTS: DataContract[] = [
     buildContract(table.name, table.name, 'csv', table.columns, table.primaryKey),
   ),
   ...EVENT_TOPICS.map((topic) => buildContract(topic.topic, topic.table, 'json', topic.fields, ['event_id'])),
+  // Present whether or not CRM_SOURCE_URL is set: their bronze tables exist (empty), so dim_customers builds alike.
+  ...CRM_STREAMS.map((stream) =>
+    buildContract(stream.name, stream.name, 'csv', stream.columns, stream.primaryKey),
+  ),
 ];
 
 export function contractFor(source: string): DataContract {

@@ -6,6 +6,7 @@
  */
 import type { SourceSetting, SourceStream } from '../../adapters/source/index.ts';
 import type { Config } from '../config.ts';
+import { CRM_STREAMS, type CrmStreamSpec } from '../contracts/crm-streams.ts';
 import { SOURCE_TABLES, type SourceTableSpec } from '../contracts/source-tables.ts';
 import type { SchemaField } from '../lineage/openlineage.ts';
 
@@ -32,10 +33,33 @@ export function tableStream(table: SourceTableSpec): ExtractStream {
   };
 }
 
+/** A CRM stream as its contract declares it (jobs/contracts/crm-streams.ts). */
+export function crmStream(spec: CrmStreamSpec): ExtractStream {
+  return {
+    name: spec.name,
+    remoteName: spec.remoteName,
+    columns: spec.columns.map((column) => column.name),
+    primaryKey: spec.primaryKey,
+    cursor: spec.cursor,
+    schema: spec.columns.map((column) => ({ name: column.name, type: column.type })),
+  };
+}
+
 /** Every source the configuration names, `tables` standing for the OLTP database's (all of them by default). */
 export function configuredSources(
   config: Config,
   tables: SourceTableSpec[] = SOURCE_TABLES,
 ): ConfiguredSource[] {
-  return [{ setting: 'SOURCE_URL', url: config.SOURCE_URL, streams: tables.map(tableStream) }];
+  return [
+    { setting: 'SOURCE_URL', url: config.SOURCE_URL, streams: tables.map(tableStream) },
+    ...(config.CRM_SOURCE_URL
+      ? [
+          {
+            setting: 'CRM_SOURCE_URL' as const,
+            url: config.CRM_SOURCE_URL,
+            streams: CRM_STREAMS.map(crmStream),
+          },
+        ]
+      : []),
+  ];
 }

@@ -10,7 +10,6 @@ import { lockForWriteSql } from '../../sql/dialects/macros.ts';
 import type { JobContext, PrintLine } from '../context.ts';
 import { contractFor, type DataContract } from '../contracts/data-contracts.ts';
 import { quarantinedIdentity } from '../contracts/source-keys.ts';
-import { sourceTable } from '../contracts/source-tables.ts';
 import { BatchDataError, classifyBatchError } from '../ops/batch-errors.ts';
 import { heldBackLines, isolateBatchFailure, reportBatchFailures } from '../ops/batch-failures.ts';
 import { type BatchRow, batchesAwaitingLoad, markLoaded } from '../ops/batches.ts';
@@ -197,7 +196,7 @@ export async function nameRefusedRow(batch: Pick<BatchRow, 'batch_id' | 'source'
 /** `order_id=17`, or `rate_date=2026-01-01, currency=EUR`: the row's key, each value cut short. */
 function rowKey(source: string, record: Record<string, string | null>): string {
   const contract = contractFor(source);
-  const columns = contract.format === 'csv' ? sourceTable(source).primaryKey : ['event_id'];
+  const columns = contract.keyColumns;
   return `key ${columns.map((column) => `${column}=${String(record[column] ?? 'null').slice(0, 64)}`).join(', ')}`;
 }
 

@@ -50,8 +50,10 @@ describe('bronze DDL', () => {
   it('lands the clear PII of a source only in its pii table, with everything staged; bronze never has it', () => {
     const pii = loadPiiTables();
     const withPii = contracts.filter((entry) => entry.piiColumns.length > 0);
-    expect(withPii.map((entry) => entry.table)).toEqual(['customers']);
-    expect(pii.map((table) => table.name)).toEqual(withPii.map((entry) => `pii.${entry.table}`));
+    expect(withPii.map((entry) => entry.table)).toEqual(['customers', 'crm_contacts']);
+    expect(pii.map((table) => table.name).sort()).toEqual(
+      withPii.map((entry) => `pii.${entry.table}`).sort(),
+    );
     for (const entry of withPii) {
       expect(pii.find((table) => table.name === `pii.${entry.table}`)?.columns).toEqual([
         ...entry.landed,

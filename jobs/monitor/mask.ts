@@ -2,11 +2,12 @@
  * PII masking for quarantined records shown by the monitor. A quarantined row is the record as it arrived, so it
  * may hold email, phone, names or street address in clear (invariant 4 protects gold, not quarantine); the
  * monitor masks before anything leaves the server, in HTML and in JSON alike:
- * - every column the source contract flags `pii` (SOURCE_TABLES), and fields whose name says personal data
+ * - every column the source contract flags `pii` (SOURCE_TABLES, CRM_STREAMS), and fields whose name says personal data
  *   (an undeclared, rescued `email` field on an event, say);
  * - any other value that looks like an email address or a phone number, and such substrings inside text that
  *   could not be parsed (malformed JSON, a truncated record).
  */
+import { CRM_STREAMS } from '../contracts/crm-streams.ts';
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
 import { EMAIL_PATTERN, isPhoneDigits, PHONE_PATTERN } from '../contracts/pii.ts';
 import { SOURCE_TABLES } from '../contracts/source-tables.ts';
@@ -18,6 +19,7 @@ const PII_FIELD_NAMES =
 const PII_COLUMNS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
   [
     ...SOURCE_TABLES.map((table) => [table.name, table.columns] as const),
+    ...CRM_STREAMS.map((stream) => [stream.name, stream.columns] as const),
     ...EVENT_TOPICS.map((topic) => [topic.topic, topic.fields] as const),
   ].map(([source, columns]) => [
     source,

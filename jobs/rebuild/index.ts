@@ -20,8 +20,7 @@ import { createInterface } from 'node:readline';
 import { redactUrl } from '../../adapters/redact.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import type { JobContext, PrintLine } from '../context.ts';
-import { contractFor } from '../contracts/data-contracts.ts';
-import { SOURCE_TABLES } from '../contracts/source-tables.ts';
+import { contractFor, DATA_CONTRACTS } from '../contracts/data-contracts.ts';
 import { runLoad } from '../load/index.ts';
 import { type BatchDecision, readBatchDecisions } from '../ops/batch-decisions.ts';
 import { listBatches, registerBatch } from '../ops/batches.ts';
@@ -149,7 +148,12 @@ async function registerLakeBatch(
   decision: BatchDecision | undefined,
 ): Promise<void> {
   const lake = context.lake();
-  const kind = SOURCE_TABLES.some((table) => table.name === batch.source) ? 'table' : 'topic';
+  // A CRM stream is extracted in windows like an OLTP table: a table batch too.
+  const kind = DATA_CONTRACTS.some(
+    (contract) => contract.source === batch.source && contract.format === 'csv',
+  )
+    ? 'table'
+    : 'topic';
   const extractedAt = (batch.raw ?? batch.staged)?.lastModified ?? context.now();
   if (batch.staged) {
     const staged = await countStaged(context, batch.staged.key);
