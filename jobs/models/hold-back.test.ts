@@ -24,6 +24,7 @@ const HELD_BY_ORDERS = [
   'gold.dim_date',
   'gold.fact_order_line_items',
   'gold.fact_orders',
+  'gold.marketing_attribution',
   'gold.product_performance',
   'gold.sales_analytics',
   'gold.session_order_products',

@@ -71,6 +71,7 @@ describe('loadModels on the repository', () => {
         'gold.product_performance',
         'gold.session_order_products',
         'gold.session_products',
+        'gold.marketing_attribution',
       ]),
     );
     for (const entry of models) {

@@ -6,8 +6,34 @@
 -- incremental: unique_key=session_id lookback=1 hour
 -- customer_key is null for anonymous sessions. A session keeps one device and one customer; max() only makes the
 -- pick deterministic.
+-- utm_*: the session's campaign, from its earliest event carrying a utm_source (the landing page view: UTM
+-- parameters arrive on the URL the visitor landed on); null for direct traffic. Ties by event_id, byte order.
 with events as (
   select * from silver.clickstream_events
+),
+
+tagged_events as (
+  select
+    session_id,
+    utm_source,
+    utm_medium,
+    utm_campaign,
+    row_number() over (
+      partition by session_id
+      order by occurred_at, {{ bytewise(event_id) }}
+    ) as tag_rank
+  from events
+  where utm_source is not null
+),
+
+landing_campaigns as (
+  select
+    session_id,
+    utm_source,
+    utm_medium,
+    utm_campaign
+  from tagged_events
+  where tag_rank = 1
 ),
 
 sessions as (
@@ -31,7 +57,7 @@ sessions as (
 
 final as (
   select
-    session_id,
+    sessions.session_id,
     session_started_at,
     session_ended_at,
     cast(session_started_at as date) as session_date,
@@ -48,8 +74,13 @@ final as (
     cast(late_event_count as integer) as late_event_count,
     case when product_view_count > 0 then true else false end as has_product_view,
     case when add_to_cart_count > 0 then true else false end as has_add_to_cart,
-    case when purchase_count > 0 then true else false end as has_purchase
+    case when purchase_count > 0 then true else false end as has_purchase,
+    landing_campaigns.utm_source,
+    landing_campaigns.utm_medium,
+    landing_campaigns.utm_campaign
   from sessions
+  left join landing_campaigns
+    on sessions.session_id = landing_campaigns.session_id
 )
 
 select * from final
