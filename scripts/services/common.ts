@@ -12,7 +12,15 @@ import { REPO_ROOT, SERVICES_DIR, type ServiceEnv } from './env.ts';
 // The interface of one service module
 
 /** The ports remembered in .services/state.json, by the service (or listener) that uses each. */
-export type PortName = 'postgres' | 'kafka' | 'kafkaController' | 'azurite' | 's3' | 'hubspot' | 'fakesnow';
+export type PortName =
+  | 'postgres'
+  | 'kafka'
+  | 'kafkaController'
+  | 'azurite'
+  | 's3'
+  | 'hubspot'
+  | 'fakesnow'
+  | 'fx';
 export interface State {
   ports: Record<PortName, number>;
 }

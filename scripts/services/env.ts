@@ -35,6 +35,8 @@ export interface ServiceEnv {
   TEST_S3_FORCE_PATH_STYLE: string;
   /** The HubSpot CRM API stand-in (scripts/services/hubspot-server.ts). */
   TEST_HUBSPOT_URL: string;
+  /** The daily FX rates vendor stand-in (scripts/services/fx-server.ts). */
+  TEST_FX_URL: string;
   /** fakesnow (scripts/services/fakesnow.ts): the snowflake:// source URL, its endpoint and login. */
   TEST_SNOWFLAKE_URL: string;
   TEST_SNOWFLAKE_ENDPOINT: string;

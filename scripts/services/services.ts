@@ -1,13 +1,13 @@
 // Starts (and stops) the real test services on loopback for the integration suites: PostgreSQL, Apache Kafka,
-// Azurite, S3 (moto), a HubSpot API stand-in and fakesnow (Snowflake), and makes sure Debian's Chromium is there for
-// the browser tests. Each is one module with the same interface (common.ts `Service`); this file only orders them.
+// Azurite, S3 (moto), a HubSpot API stand-in, fakesnow (Snowflake) and an FX rates stand-in, and makes sure
+// Debian's Chromium is there for the browser tests. Each is one module with the same interface (common.ts `Service`); this file only orders them.
 // Everything lives under .services/.
 //
 //   node scripts/services/services.ts up            install what is missing, start, wait, write env files
 //   node scripts/services/services.ts down [--purge] stop what it started (--purge also deletes .services)
 //   node scripts/services/services.ts status        show what runs where
 //   node scripts/services/services.ts restart kafka stop the broker and start it again (fault drills)
-//   node scripts/services/services.ts restart hubspot  reload the HubSpot stand-in after its code changed
+//   node scripts/services/services.ts restart hubspot  reload the HubSpot stand-in after its code changed (fx: the FX one)
 //
 // The wrappers scripts/services/up.sh and down.sh put node_modules/.bin (Node 24) first on PATH.
 // See docs/services.md.
@@ -34,19 +34,20 @@ import {
 } from './common.ts';
 import { ENV_FILE, ENV_JSON_FILE, type ServiceEnv, toShellEnv } from './env.ts';
 import { fakesnow } from './fakesnow.ts';
+import { fx } from './fx.ts';
 import { hubspot } from './hubspot.ts';
 import { kafka } from './kafka.ts';
 import { postgres } from './postgres.ts';
 import { s3 } from './s3.ts';
 
 /** In this order their ports are picked and their variables written. */
-const SERVERS: Service[] = [postgres, kafka, azurite, s3, hubspot, fakesnow];
+const SERVERS: Service[] = [postgres, kafka, azurite, s3, hubspot, fakesnow, fx];
 const SERVICES: Service[] = [...SERVERS, chromium];
 /**
  * The broker (fault drills) and the HubSpot stand-in (to load new server code: its test portals are throwaway);
  * moto would lose its data.
  */
-const RESTARTABLE = new Set(['kafka', 'hubspot']);
+const RESTARTABLE = new Set(['kafka', 'hubspot', 'fx']);
 
 function reportFailure(e: unknown): void {
   if (e instanceof ServiceError) {
@@ -139,6 +140,7 @@ function printEnv(env: ServiceEnv): void {
       `  TEST_AZURITE_BLOB_URL=${env.TEST_AZURITE_BLOB_URL}`,
       `  TEST_S3_ENDPOINT=${env.TEST_S3_ENDPOINT}`,
       `  TEST_HUBSPOT_URL=${env.TEST_HUBSPOT_URL}`,
+      `  TEST_FX_URL=${env.TEST_FX_URL}`,
       `  TEST_SNOWFLAKE_URL=${env.TEST_SNOWFLAKE_URL}`,
       `  logs: ${rel(LOGS)}/  (stop: npm run services:down)`,
     ].join('\n'),
@@ -232,7 +234,7 @@ async function main(): Promise<number> {
     case 'restart':
       return withLock(() => restart(rest[0]));
     default:
-      console.error('usage: services.ts up | down [--purge] | status | restart kafka|hubspot');
+      console.error('usage: services.ts up | down [--purge] | status | restart kafka|hubspot|fx');
       return 2;
   }
 }
