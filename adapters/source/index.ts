@@ -1,6 +1,7 @@
 import type { SecretStore } from '../secrets/secret-store.ts';
 import { pickFactory } from '../url.ts';
 import type { SqlDatabase } from '../warehouse/sql-database.ts';
+import { openFxSource } from './fx-http.ts';
 import { openHubSpotSource } from './hubspot.ts';
 import { openSnowflakeSource } from './snowflake.ts';
 import type { SourceConnector, SourceSetting } from './source-connector.ts';
@@ -39,6 +40,8 @@ const SOURCE_FACTORIES: Record<string, SourceFactory> = {
   postgresql: openSqlSource,
   hubspot: (setting, url, options) =>
     openHubSpotSource(url, { setting, ...(options.secrets ? { secrets: options.secrets } : {}) }),
+  fxrates: (setting, url, options) =>
+    openFxSource(url, { setting, ...(options.secrets ? { secrets: options.secrets } : {}) }),
   snowflake: (setting, url, options) =>
     openSnowflakeSource(setting, url, options.secrets ? { secrets: options.secrets } : {}),
 };

@@ -1,6 +1,7 @@
 // Starts (and stops) the real test services on loopback for the integration suites: PostgreSQL, Apache Kafka,
 // Azurite, S3 (moto), a HubSpot API stand-in, fakesnow (Snowflake) and an FX rates stand-in, and makes sure
-// Debian's Chromium is there for the browser tests. Each is one module with the same interface (common.ts `Service`); this file only orders them.
+// Debian's Chromium is there for the browser tests. Each is one module with the same interface (common.ts
+// `Service`); this file only orders them.
 // Everything lives under .services/.
 //
 //   node scripts/services/services.ts up            install what is missing, start, wait, write env files
@@ -44,8 +45,8 @@ import { s3 } from './s3.ts';
 const SERVERS: Service[] = [postgres, kafka, azurite, s3, hubspot, fakesnow, fx];
 const SERVICES: Service[] = [...SERVERS, chromium];
 /**
- * The broker (fault drills) and the HubSpot stand-in (to load new server code: its test portals are throwaway);
- * moto would lose its data.
+ * The broker (fault drills) and the HubSpot and FX stand-ins (to load new server code: their test portals and
+ * accounts are throwaway); moto would lose its data.
  */
 const RESTARTABLE = new Set(['kafka', 'hubspot', 'fx']);
 
