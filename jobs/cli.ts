@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { redactSecrets } from '../adapters/redact.ts';
+import { parseHubSpotUrl } from '../adapters/source/hubspot.ts';
 import { UnsupportedUrlError } from '../adapters/url.ts';
 import * as backfill from './backfill/index.ts';
 import * as batches from './batches/index.ts';
@@ -46,6 +47,8 @@ export interface JobOptions {
   scale?: number;
   asOf?: Date;
   replace?: boolean;
+  /** `ecomm generate`: the HubSpot portal to seed too. */
+  crmUrl?: string;
   demo?: boolean;
   resume?: boolean;
   fullRefresh?: boolean;
@@ -234,7 +237,15 @@ function addJobOptions(job: string, command: Command): void {
         ).argParser(parseDate),
       );
   }
-  if (job === 'generate') command.option('--replace', 'empty the source tables first');
+  if (job === 'generate')
+    command
+      .option('--replace', 'empty the source tables first')
+      .addOption(
+        new Option(
+          '--crm-url <url>',
+          'also seed this HubSpot portal (hubspot://…?tokenSecret=<name>) with contacts and companies; default CRM_SOURCE_URL',
+        ).argParser(parseCrmUrl),
+      );
   if (job === 'stream-ingest') {
     command
       .option(
@@ -373,6 +384,15 @@ function parseDate(value: string): Date {
     throw new InvalidArgumentError(`expected a date YYYY-MM-DD, got "${value}"`);
   }
   return date;
+}
+
+function parseCrmUrl(value: string): string {
+  try {
+    parseHubSpotUrl(value, '--crm-url');
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  return value;
 }
 
 function camelCase(flag: string): string {

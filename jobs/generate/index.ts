@@ -2,7 +2,10 @@
  * `ecomm generate`'s entry (run) and the synthetic data generator's public surface, which the pipeline's demo, the
  * tests and the benchmarks use. See docs/generator.md.
  */
+
+import { parseHubSpotUrl } from '../../adapters/source/hubspot.ts';
 import type { JobContext, PrintLine } from '../context.ts';
+import { seedCrm } from './crm.ts';
 import { generate } from './generate.ts';
 import { generateInWorker, generatesInWorker } from './worker-host.ts';
 
@@ -46,6 +49,8 @@ export interface GenerateCommandOptions {
   asOf?: Date;
   /** Empty the source tables first instead of refusing. */
   replace?: boolean;
+  /** Also seed this HubSpot portal (a hubspot:// URL; default CRM_SOURCE_URL when it is set). */
+  crmUrl?: string;
 }
 
 /** UTC midnight of today: the generator's default "as of". */
@@ -74,6 +79,15 @@ export async function run(
   for (const [source, count] of Object.entries(result.counts))
     output(`generated ${source.padEnd(14)} ${count}`);
   output(`injected ${result.anomalyCount} bad records (see docs/generator.md)`);
+  const crmUrl = options.crmUrl ?? context.config.CRM_SOURCE_URL;
+  if (crmUrl) {
+    const token = await context.secrets().get(parseHubSpotUrl(crmUrl, '--crm-url').tokenSecret);
+    const crm = await seedCrm({ url: crmUrl, token, seed: job.seed, source: await context.source() });
+    output(
+      `seeded CRM        ${crm.contacts} contacts, ${crm.companies} companies, ` +
+        `${crm.lifecycleChanges} lifecycle changes`,
+    );
+  }
   for (const trimmed of result.trimmedByRetention)
     output(
       `warning: ${trimmed.events} ${trimmed.topic} events are older than the topic's retention ` +
