@@ -678,32 +678,43 @@ export async function recordBuild(tx: SqlDatabase, plan: IncrementalPlan): Promi
   const model = plan.model.name;
   await tx.query('delete from ops.model_builds where model = $1', [model]);
   await tx.query('delete from ops.model_build_batches where model = $1', [model]);
-  for (const state of plan.captured) {
+  // One statement for the inputs and one per chunk of batches, not one per input.
+  const inputs = plan.captured.map((_, index) => {
+    const at = 4 + index * 4;
+    return `($1, $${at}, $2, $${at + 1}, $${at + 2}, coalesce($${at + 3}, cast(current_timestamp as varchar(40))), $3, current_timestamp)`;
+  });
+  if (inputs.length > 0)
     await tx.query(
       `insert into ops.model_builds (model, input_table, sql_hash, high_water_at, cutoff_at, settled_fingerprint,
          mode, built_at)
-       values ($1, $2, $3, $4, $5, coalesce($6, cast(current_timestamp as varchar(40))), $7, current_timestamp)`,
+       values ${inputs.join(', ')}`,
       [
         model,
-        state.table,
         plan.sqlHash,
-        state.highWaterAt,
-        state.cutoffAt,
-        state.settledFingerprint,
         plan.mode,
+        ...plan.captured.flatMap((state) => [
+          state.table,
+          state.highWaterAt,
+          state.cutoffAt,
+          state.settledFingerprint,
+        ]),
       ],
     );
-    const rows = [...state.windowBatches];
-    for (let start = 0; start < rows.length; start += 200) {
-      const chunk = rows.slice(start, start + 200);
-      const values = chunk.map((_, index) => `($1, $2, $${2 * index + 3}, $${2 * index + 4})`).join(', ');
-      await tx.query(
-        `insert into ops.model_build_batches (model, input_table, batch_id, row_count) values ${values}`,
-        [model, state.table, ...chunk.flat()],
-      );
-    }
+  const batches = plan.captured.flatMap((state) =>
+    [...state.windowBatches].map(([batch, rows]) => [state.table, batch, rows] as const),
+  );
+  for (let start = 0; start < batches.length; start += BATCH_ROWS_PER_INSERT) {
+    const chunk = batches.slice(start, start + BATCH_ROWS_PER_INSERT);
+    const values = chunk.map((_, index) => `($1, $${3 * index + 2}, $${3 * index + 3}, $${3 * index + 4})`);
+    await tx.query(
+      `insert into ops.model_build_batches (model, input_table, batch_id, row_count) values ${values.join(', ')}`,
+      [model, ...chunk.flat()],
+    );
   }
 }
+
+/** Well under the bind-parameter limits of PostgreSQL (65,535) and Redshift (32,767). */
+const BATCH_ROWS_PER_INSERT = 1000;
 
 async function dropTemporary(tx: SqlDatabase, plan: IncrementalPlan): Promise<void> {
   const inputs = plan.changes.map((_, index) => `${TEMP.input}_${index}`);

@@ -94,16 +94,21 @@ export async function planUnchanged(
 /** Records what a published whole build read; in the publishing transaction. */
 export async function recordWholeBuild(tx: SqlDatabase, state: InputStates): Promise<void> {
   await tx.query('delete from ops.model_builds where model = $1', [state.model.name]);
-  for (const [input, seen] of state.inputs) {
-    // An input built in this same transaction was published at its current_timestamp (publishedAt reads that).
-    await tx.query(
-      `insert into ops.model_builds (model, input_table, sql_hash, high_water_at, cutoff_at, settled_fingerprint,
-         mode, built_at)
-       values ($1, $2, $3, current_timestamp, current_timestamp,
-         coalesce($4, cast(current_timestamp as varchar(40))), 'whole', current_timestamp)`,
-      [state.model.name, input, state.sqlHash, seen],
-    );
-  }
+  const inputs = [...state.inputs];
+  if (inputs.length === 0) return;
+  // An input built in this same transaction was published at its current_timestamp (publishedAt reads that).
+  // One statement per model, not one per input.
+  const values = inputs.map(
+    (_, index) =>
+      `($1, $${2 * index + 3}, $2, current_timestamp, current_timestamp,
+         coalesce($${2 * index + 4}, cast(current_timestamp as varchar(40))), 'whole', current_timestamp)`,
+  );
+  await tx.query(
+    `insert into ops.model_builds (model, input_table, sql_hash, high_water_at, cutoff_at, settled_fingerprint,
+       mode, built_at)
+     values ${values.join(', ')}`,
+    [state.model.name, state.sqlHash, ...inputs.flat()],
+  );
 }
 
 /** A bronze table's rows per batch (count, newest arrival), hashed. */

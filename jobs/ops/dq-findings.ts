@@ -69,12 +69,18 @@ export async function recordFindings(
 ): Promise<void> {
   const cut = (text: string, field: keyof typeof FINDING_TEXT_LIMITS) =>
     text.slice(0, FINDING_TEXT_LIMITS[field]);
-  for (const finding of findings) {
+  // One statement per chunk, not one per check: a transform records a few hundred findings.
+  for (let start = 0; start < findings.length; start += FINDINGS_PER_INSERT) {
+    const chunk = findings.slice(start, start + FINDINGS_PER_INSERT);
+    const values = chunk.map((_, row) => {
+      const first = row * FINDING_COLUMNS;
+      return `(${Array.from({ length: FINDING_COLUMNS }, (_, column) => `$${first + column + 1}`).join(', ')})`;
+    });
     await db.query(
       `insert into ops.dq_findings (run_id, check_id, layer, table_name, check_type, severity, status, failing_rows,
          details, checked_at)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [
+       values ${values.join(',\n         ')}`,
+      chunk.flatMap((finding) => [
         runId,
         cut(finding.checkId, 'checkId'),
         cut(finding.layer, 'layer'),
@@ -85,10 +91,14 @@ export async function recordFindings(
         finding.failingRows,
         finding.details?.slice(0, FINDING_TEXT_LIMITS.details) ?? null,
         at,
-      ],
+      ]),
     );
   }
 }
+
+const FINDING_COLUMNS = 10;
+/** Well under the bind-parameter limits of PostgreSQL (65,535) and Redshift (32,767). */
+const FINDINGS_PER_INSERT = 200;
 
 export function blockingFailures(findings: Finding[]): Finding[] {
   return findings.filter((finding) => !finding.passed && finding.severity === 'blocking');
