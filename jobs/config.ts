@@ -75,6 +75,11 @@ const configSchema = z.object({
   SOURCE_URL: adapterUrl('SOURCE_URL'),
   /** The CRM (HubSpot, `hubspot://…?tokenSecret=<name>`): its contacts, companies and their association. */
   CRM_SOURCE_URL: optionalSourceUrl(),
+  /**
+   * The FX rates vendor (`fxrates://…?keySecret=<name>&start=<day>`): when set, fx_rates is read from it instead of
+   * SOURCE_URL's fx_rates table (and reconcile leaves that table alone).
+   */
+  FX_SOURCE_URL: optionalSourceUrl(),
   SECRETS_URL: adapterUrl('SECRETS_URL'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
   /** Rows younger than this are left for the next extract, so a transaction still in flight is not skipped. */

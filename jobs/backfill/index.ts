@@ -12,6 +12,7 @@
  */
 import type { JobContext, PrintLine } from '../context.ts';
 import { sourceSelect, timestampLiteral, writeSourceCsv } from '../extract/index.ts';
+import { replacedTables } from '../extract/sources.ts';
 import { compactTimestamp, isoDate, lakeKey } from '../lake/layout.ts';
 import { runLoad } from '../load/index.ts';
 import { clearBatchDecision } from '../ops/batch-decisions.ts';
@@ -48,6 +49,12 @@ const printToStderr: PrintLine = (line) => process.stderr.write(`${line}\n`);
 
 export async function runBackfill(context: JobContext, options: BackfillOptions): Promise<BackfillResult> {
   const window = backfillWindow(options, context.now());
+  const replacedBy = replacedTables(context.config).get(window.table.name);
+  // Backfill re-reads SOURCE_URL; the table's rows come from elsewhere, and that table may be stale or empty.
+  if (replacedBy)
+    throw new BackfillUsageError(
+      `${window.table.name} is read from ${replacedBy}, not SOURCE_URL: backfill re-reads SOURCE_URL tables only`,
+    );
   const warehouse = await context.warehouse();
   const parameters = `source=${window.table.name} from=${window.from.toISOString()} to=${window.to.toISOString()}`;
   return auditedOperation(

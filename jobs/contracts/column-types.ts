@@ -16,6 +16,12 @@ export interface ColumnSpec {
   type: ColumnType;
   nullable?: boolean;
   /**
+   * false: only another source of the table writes the column (the FX vendor's is_carried_forward), so the OLTP
+   * table (sql/source/schema.sql), the generator and the OLTP extract leave it out. Such a column must be nullable:
+   * a row from the OLTP database arrives without it.
+   */
+  oltp?: false;
+  /**
    * Personal data, by class: never in gold in clear text (invariant 4). The clear value lands only in the
    * restricted schema `pii` (jobs/contracts/pii.ts, sql/README.md › PII).
    */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SQL_ROOT } from '../models/models.ts';
 import { type ColumnSpec, sqlColumnType } from './column-types.ts';
-import { SOURCE_TABLES } from './source-tables.ts';
+import { oltpColumns, SOURCE_TABLES } from './source-tables.ts';
 
 /** The OLTP DDL the generator creates, table by table: column name -> declared type. */
 function sourceDdl(): Map<string, Map<string, string>> {
@@ -30,7 +30,9 @@ describe('the OLTP source schema', () => {
     expect([...ddl.keys()].sort()).toEqual(SOURCE_TABLES.map((table) => table.name).sort());
     for (const table of SOURCE_TABLES) {
       const declared = Object.fromEntries(ddl.get(table.name) ?? []);
-      const expected = Object.fromEntries(table.columns.map((column) => [column.name, oltpType(column)]));
+      const expected = Object.fromEntries(
+        oltpColumns(table).map((column) => [column.name, oltpType(column)]),
+      );
       expect(declared, table.name).toEqual(expected);
     }
   });

@@ -123,9 +123,17 @@ export const SOURCE_TABLES: SourceTableSpec[] = [
       // Units of the reporting currency (USD) per one unit of `currency`.
       { name: 'rate_to_usd', type: 'numeric', precision: 18, scale: 8 },
       ...audit,
+      // The FX vendor (FX_SOURCE_URL, adapters/source/fx-http.ts) published nothing for the day: the rate is the last
+      // published day's. The OLTP table has a rate for every day and no such column; silver reads absent as false.
+      { name: 'is_carried_forward', type: 'bool', nullable: true, oltp: false },
     ],
   },
 ];
+
+/** The columns the OLTP table has (all but those only another source of the table writes). */
+export function oltpColumns(table: SourceTableSpec): ColumnSpec[] {
+  return table.columns.filter((column) => column.oltp !== false);
+}
 
 export function sourceTable(name: string): SourceTableSpec {
   const spec = SOURCE_TABLES.find((table) => table.name === name);

@@ -7,7 +7,13 @@
 import type { SourceSetting, SourceStream } from '../../adapters/source/index.ts';
 import type { Config } from '../config.ts';
 import { CRM_STREAMS, type CrmStreamSpec } from '../contracts/crm-streams.ts';
-import { SOURCE_TABLES, type SourceTableSpec } from '../contracts/source-tables.ts';
+import {
+  CURRENCIES,
+  oltpColumns,
+  SOURCE_TABLES,
+  type SourceTableSpec,
+  sourceTable,
+} from '../contracts/source-tables.ts';
 import type { SchemaField } from '../lineage/openlineage.ts';
 
 /** A stream as extract hands it to a connector, with its contract's column types for the lineage. */
@@ -23,14 +29,39 @@ export interface ConfiguredSource {
 
 /** An OLTP table as a stream: read under its own name, its changes ordered by updated_at. */
 export function tableStream(table: SourceTableSpec): ExtractStream {
+  const columns = oltpColumns(table);
   return {
     name: table.name,
     remoteName: table.name,
+    columns: columns.map((column) => column.name),
+    primaryKey: table.primaryKey,
+    cursor: 'updated_at',
+    schema: columns.map((column) => ({ name: column.name, type: column.type })),
+  };
+}
+
+/**
+ * fx_rates from the FX vendor (FX_SOURCE_URL, adapters/source/fx-http.ts): every contract column, is_carried_forward
+ * included; its remoteName is the currencies the contract accepts, the only ones asked for.
+ */
+export function fxStream(): ExtractStream {
+  const table = sourceTable('fx_rates');
+  return {
+    name: table.name,
+    remoteName: CURRENCIES.join(','),
     columns: table.columns.map((column) => column.name),
     primaryKey: table.primaryKey,
     cursor: 'updated_at',
     schema: table.columns.map((column) => ({ name: column.name, type: column.type })),
   };
+}
+
+/**
+ * OLTP tables another source stands in for, by the setting that does: extract reads them from there, and reconcile
+ * and backfill, which query SOURCE_URL, leave them alone.
+ */
+export function replacedTables(config: Config): Map<string, SourceSetting> {
+  return new Map(config.FX_SOURCE_URL ? [['fx_rates', 'FX_SOURCE_URL' as const]] : []);
 }
 
 /** A CRM stream as its contract declares it (jobs/contracts/crm-streams.ts). */
@@ -50,8 +81,14 @@ export function configuredSources(
   config: Config,
   tables: SourceTableSpec[] = SOURCE_TABLES,
 ): ConfiguredSource[] {
+  const replaced = replacedTables(config);
+  const fx = config.FX_SOURCE_URL && tables.some((table) => table.name === 'fx_rates');
   return [
-    { setting: 'SOURCE_URL', url: config.SOURCE_URL, streams: tables.map(tableStream) },
+    {
+      setting: 'SOURCE_URL',
+      url: config.SOURCE_URL,
+      streams: tables.filter((table) => !replaced.has(table.name)).map(tableStream),
+    },
     ...(config.CRM_SOURCE_URL
       ? [
           {
@@ -60,6 +97,9 @@ export function configuredSources(
             streams: CRM_STREAMS.map(crmStream),
           },
         ]
+      : []),
+    ...(fx && config.FX_SOURCE_URL
+      ? [{ setting: 'FX_SOURCE_URL' as const, url: config.FX_SOURCE_URL, streams: [fxStream()] }]
       : []),
   ];
 }

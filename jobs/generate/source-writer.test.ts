@@ -4,7 +4,7 @@ import { openPglite } from '../../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
-import { SOURCE_TABLES } from '../contracts/source-tables.ts';
+import { oltpColumns, SOURCE_TABLES } from '../contracts/source-tables.ts';
 import {
   applySourceChanges,
   generate,
@@ -89,7 +89,9 @@ describe('loadSourceDatabase', () => {
     );
     for (const spec of SOURCE_TABLES) {
       const actual = columns.filter((column) => column.table_name === spec.name);
-      expect(actual.map((column) => column.column_name)).toEqual(spec.columns.map((column) => column.name));
+      expect(actual.map((column) => column.column_name)).toEqual(
+        oltpColumns(spec).map((column) => column.name),
+      );
       for (const column of actual) {
         expect(column.is_nullable, `${spec.name}.${column.column_name}`).toBe(
           spec.primaryKey.includes(column.column_name) ? 'NO' : 'YES',

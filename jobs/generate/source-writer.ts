@@ -9,7 +9,7 @@ import type { ObjectStore } from '../../adapters/storage/object-store.ts';
 import type { EventStream, OutgoingMessage } from '../../adapters/stream/event-stream.ts';
 import type { CsvObject, SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { EVENT_TOPICS } from '../contracts/event-topics.ts';
-import { SOURCE_TABLES } from '../contracts/source-tables.ts';
+import { oltpColumns, SOURCE_TABLES } from '../contracts/source-tables.ts';
 import type { EventMessage, SourceRowStreams, SourceTableName } from './types.ts';
 
 export const SOURCE_SCHEMA_SQL = new URL('../../sql/source/schema.sql', import.meta.url);
@@ -25,7 +25,7 @@ export interface LoadOptions {
 function sourceTables(): { name: SourceTableName; columns: string[] }[] {
   return SOURCE_TABLES.map((spec) => ({
     name: spec.name as SourceTableName,
-    columns: spec.columns.map((column) => column.name),
+    columns: oltpColumns(spec).map((column) => column.name),
   }));
 }
 

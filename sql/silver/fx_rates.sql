@@ -3,10 +3,13 @@
 -- test: unique(rate_date, currency)
 -- test: accepted_values(currency; USD, EUR, GBP, JPY, AUD)
 -- test: expression(rate_to_usd > 0)
--- test: not_null(is_deleted)
+-- test: not_null(is_deleted, is_carried_forward)
 -- test: expression(is_deleted = (deleted_at is not null))
 -- A hard-deleted rate stays, flagged: is_deleted when its latest tombstone is newer than its latest version.
 -- rate_to_usd: units of USD (the reporting currency) per one unit of currency.
+-- is_carried_forward: the FX vendor published no rate for the day (a weekend, a holiday), so the rate is the last
+-- published day's; a later publication of the day is a newer version and wins. Rows from the OLTP table lack the
+-- column: false.
 -- reads silver: deleted_keys holds the hard deletes the key reconciliation saw, for every table in one place
 with source as (
   select * from bronze.fx_rates
@@ -17,6 +20,7 @@ renamed as (
     {{ cast_column(fx_rates.rate_date) }} as rate_date,
     upper(trim(currency)) as currency,
     {{ cast_column(fx_rates.rate_to_usd) }} as rate_to_usd,
+    coalesce({{ cast_column(fx_rates.is_carried_forward) }}, false) as is_carried_forward,
     {{ cast_column(fx_rates.created_at) }} as created_at,
     {{ cast_column(fx_rates.updated_at) }} as updated_at,
     _batch_id,
@@ -47,6 +51,7 @@ final as (
     rate_date,
     currency,
     rate_to_usd,
+    is_carried_forward,
     created_at,
     updated_at,
     case when deletes.deleted_at > ranked.updated_at then true else false end as is_deleted,
