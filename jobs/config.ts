@@ -76,6 +76,11 @@ const configSchema = z.object({
   /** The CRM (HubSpot, `hubspot://…?tokenSecret=<name>`): its contacts, companies and their association. */
   CRM_SOURCE_URL: optionalSourceUrl(),
   /**
+   * The historical analytics warehouse (Snowflake, `snowflake://<account>/<db>/<schema>?…&passwordSecret=<name>`):
+   * daily sales from before the OLTP database, in gold.agg_daily_sales_history.
+   */
+  HISTORY_SOURCE_URL: optionalSourceUrl(),
+  /**
    * The FX rates vendor (`fxrates://…?keySecret=<name>&start=<day>`): when set, fx_rates is read from it instead of
    * SOURCE_URL's fx_rates table (and reconcile leaves that table alone).
    */

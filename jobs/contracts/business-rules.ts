@@ -62,6 +62,11 @@ export const BUSINESS_RULES: Record<string, Record<string, FieldRule>> = {
     currency: oneOf(CURRENCIES),
     rate_to_usd: positive,
   },
+  sales_history: {
+    currency: oneOf(CURRENCIES),
+    order_count: atLeast(0),
+    revenue: atLeast(0),
+  },
   clickstream: {
     event_id: notBlank,
     event_type: oneOf(CLICKSTREAM_EVENT_TYPES),

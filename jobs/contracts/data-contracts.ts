@@ -14,6 +14,7 @@ import {
 } from './column-types.ts';
 import { CRM_STREAMS } from './crm-streams.ts';
 import { EVENT_TOPICS } from './event-topics.ts';
+import { HISTORY_STREAMS } from './history-streams.ts';
 import { deriveValue, normalisedForDerivation } from './pii.ts';
 import { SOURCE_TABLES } from './source-tables.ts';
 
@@ -315,6 +316,10 @@ export const DATA_CONTRACTS: DataContract[] = [
   ...EVENT_TOPICS.map((topic) => buildContract(topic.topic, topic.table, 'json', topic.fields, ['event_id'])),
   // Present whether or not CRM_SOURCE_URL is set: their bronze tables exist (empty), so dim_customers builds alike.
   ...CRM_STREAMS.map((stream) =>
+    buildContract(stream.name, stream.name, 'csv', stream.columns, stream.primaryKey),
+  ),
+  // Likewise without HISTORY_SOURCE_URL: gold.agg_daily_sales_history then holds the live days only.
+  ...HISTORY_STREAMS.map((stream) =>
     buildContract(stream.name, stream.name, 'csv', stream.columns, stream.primaryKey),
   ),
 ];

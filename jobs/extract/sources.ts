@@ -7,6 +7,7 @@
 import type { SourceSetting, SourceStream } from '../../adapters/source/index.ts';
 import type { Config } from '../config.ts';
 import { CRM_STREAMS, type CrmStreamSpec } from '../contracts/crm-streams.ts';
+import { HISTORY_STREAMS, type HistoryStreamSpec } from '../contracts/history-streams.ts';
 import {
   CURRENCIES,
   oltpColumns,
@@ -76,6 +77,9 @@ export function crmStream(spec: CrmStreamSpec): ExtractStream {
   };
 }
 
+/** A history stream (jobs/contracts/history-streams.ts): its spec has the CRM specs' shape. */
+export const historyStream = (spec: HistoryStreamSpec): ExtractStream => crmStream(spec);
+
 /** Every source the configuration names, `tables` standing for the OLTP database's (all of them by default). */
 export function configuredSources(
   config: Config,
@@ -95,6 +99,15 @@ export function configuredSources(
             setting: 'CRM_SOURCE_URL' as const,
             url: config.CRM_SOURCE_URL,
             streams: CRM_STREAMS.map(crmStream),
+          },
+        ]
+      : []),
+    ...(config.HISTORY_SOURCE_URL
+      ? [
+          {
+            setting: 'HISTORY_SOURCE_URL' as const,
+            url: config.HISTORY_SOURCE_URL,
+            streams: HISTORY_STREAMS.map(historyStream),
           },
         ]
       : []),

@@ -18,6 +18,7 @@ const STATUS_CHECK = 'silver.orders: accepted_values(status; pending, shipped, d
 const HELD_BY_ORDERS = [
   'gold.agg_customer_kpi',
   'gold.agg_daily_sales',
+  'gold.agg_daily_sales_history',
   'gold.agg_product_kpi',
   'gold.agg_sales_kpi',
   'gold.customer_segments',

@@ -59,6 +59,7 @@ describe('loadModels on the repository', () => {
         'silver.crm_contact_versions',
         'silver.crm_companies',
         'silver.crm_contact_companies',
+        'silver.sales_history',
         'gold.fact_orders',
         'gold.fact_order_line_items',
         'gold.dim_customers',
@@ -76,6 +77,7 @@ describe('loadModels on the repository', () => {
         'gold.session_order_products',
         'gold.session_products',
         'gold.marketing_attribution',
+        'gold.agg_daily_sales_history',
       ]),
     );
     for (const entry of models) {
