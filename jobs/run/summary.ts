@@ -107,15 +107,17 @@ async function printRowsPerLayer(db: SqlDatabase, runIds: string[], print: Print
   );
   print('');
   print('Rows per source and layer (this run: raw -> staged + quarantined; warehouse: totals)');
+  // As wide as the longest source name (crm_contact_companies), at least the 14 the OLTP tables and topics need.
+  const width = Math.max(14, ...DATA_CONTRACTS.map((contract) => contract.source.length + 1));
   print(
-    `  ${'source'.padEnd(14)}${'raw'.padStart(9)}${'staged'.padStart(9)}${'quarant.'.padStart(9)}${'bronze'.padStart(9)}${'silver'.padStart(9)}`,
+    `  ${'source'.padEnd(width)}${'raw'.padStart(9)}${'staged'.padStart(9)}${'quarant.'.padStart(9)}${'bronze'.padStart(9)}${'silver'.padStart(9)}`,
   );
   for (const contract of DATA_CONTRACTS) {
     const run = validated.find((row) => row.source === contract.source);
     const bronze = await tableCount(db, `bronze.${contract.table}`);
     const silver = await tableCount(db, `silver.${contract.table}`);
     print(
-      `  ${contract.source.padEnd(14)}${number(run?.rows_in ?? 0).padStart(9)}${number(run?.rows_out ?? 0).padStart(9)}` +
+      `  ${contract.source.padEnd(width)}${number(run?.rows_in ?? 0).padStart(9)}${number(run?.rows_out ?? 0).padStart(9)}` +
         `${number(run?.rows_quarantined ?? 0).padStart(9)}${number(bronze).padStart(9)}${number(silver).padStart(9)}`,
     );
   }
