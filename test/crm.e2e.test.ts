@@ -50,7 +50,7 @@ async function stagesByEmail(token: string): Promise<Map<string, { id: string; s
   }
 }
 
-interface DimRow {
+type DimRow = {
   customer_id: number;
   version_number: number;
   lifecycle_stage: string | null;
@@ -58,7 +58,7 @@ interface DimRow {
   is_current: boolean;
   valid_from: Date;
   valid_to: Date | null;
-}
+};
 
 describe('CRM (HubSpot) source end to end', () => {
   let platform: ServerPlatform;
