@@ -261,4 +261,30 @@ describe('gold.dim_customers over the shop and the CRM', () => {
       { customer_id: 3, current_rows: 1 },
     ]);
   });
+
+  it('closes a deleted customer at its deletion, leaving out a CRM change after it: no current row', async () => {
+    // Bob deleted in the shop on 2026-11-04, before his contact's change of 2026-11-05.
+    await db.exec(
+      `insert into bronze.source_deletes (source, key_text, key_event, detected_at, last_updated_at, run_id, _batch_id)
+       values ('customers', '2', 'deleted', '2026-11-04T00:00:00Z', '2026-11-01T08:00:00Z', 'run-1', 'tombstones-1')`,
+    );
+    await buildModels(db, models, { vars: {} });
+    const bob = await db.query(
+      'select version_number, lifecycle_stage, valid_to, is_current, is_deleted from gold.dim_customers where customer_id = 2',
+    );
+    expect(bob).toEqual([
+      {
+        version_number: 1,
+        lifecycle_stage: null,
+        valid_to: new Date('2026-11-04T00:00:00Z'),
+        is_current: false,
+        is_deleted: true,
+      },
+    ]);
+    expect(await currentRowsPerCustomer()).toEqual([
+      { customer_id: 1, current_rows: 1 },
+      { customer_id: 2, current_rows: 0 },
+      { customer_id: 3, current_rows: 1 },
+    ]);
+  });
 });
