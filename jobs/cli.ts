@@ -2,6 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { redactSecrets } from '../adapters/redact.ts';
 import { parseHubSpotUrl } from '../adapters/source/hubspot.ts';
+import { parseSnowflakeUrl } from '../adapters/source/snowflake.ts';
 import { UnsupportedUrlError } from '../adapters/url.ts';
 import * as backfill from './backfill/index.ts';
 import * as batches from './batches/index.ts';
@@ -49,6 +50,8 @@ export interface JobOptions {
   replace?: boolean;
   /** `ecomm generate`: the HubSpot portal to seed too. */
   crmUrl?: string;
+  /** `ecomm generate`: the Snowflake history table to seed too. */
+  historyUrl?: string;
   demo?: boolean;
   resume?: boolean;
   fullRefresh?: boolean;
@@ -245,6 +248,12 @@ function addJobOptions(job: string, command: Command): void {
           '--crm-url <url>',
           'also seed this HubSpot portal (hubspot://…?tokenSecret=<name>) with contacts and companies; default CRM_SOURCE_URL',
         ).argParser(parseCrmUrl),
+      )
+      .addOption(
+        new Option(
+          '--history-url <url>',
+          'also seed this Snowflake schema (snowflake://…?passwordSecret=<name>) with the 2 years of daily sales before the orders; default HISTORY_SOURCE_URL',
+        ).argParser(parseHistoryUrl),
       );
   if (job === 'stream-ingest') {
     command
@@ -389,6 +398,15 @@ function parseDate(value: string): Date {
 function parseCrmUrl(value: string): string {
   try {
     parseHubSpotUrl(value, '--crm-url');
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  return value;
+}
+
+function parseHistoryUrl(value: string): string {
+  try {
+    parseSnowflakeUrl('--history-url', value);
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }

@@ -4,9 +4,11 @@
  */
 
 import { parseHubSpotUrl } from '../../adapters/source/hubspot.ts';
+import { parseSnowflakeUrl } from '../../adapters/source/snowflake.ts';
 import type { JobContext, PrintLine } from '../context.ts';
 import { seedCrm } from './crm.ts';
 import { generate } from './generate.ts';
+import { seedHistory } from './history.ts';
 import { generateInWorker, generatesInWorker } from './worker-host.ts';
 
 export { ANOMALY_FRACTIONS, MIN_PER_KIND } from './anomalies.ts';
@@ -51,6 +53,8 @@ export interface GenerateCommandOptions {
   replace?: boolean;
   /** Also seed this HubSpot portal (a hubspot:// URL; default CRM_SOURCE_URL when it is set). */
   crmUrl?: string;
+  /** Also seed this Snowflake history table (a snowflake:// URL; default HISTORY_SOURCE_URL when it is set). */
+  historyUrl?: string;
 }
 
 /** UTC midnight of today: the generator's default "as of". */
@@ -86,6 +90,20 @@ export async function run(
     output(
       `seeded CRM        ${crm.contacts} contacts, ${crm.companies} companies, ` +
         `${crm.lifecycleChanges} lifecycle changes`,
+    );
+  }
+  const historyUrl = options.historyUrl ?? context.config.HISTORY_SOURCE_URL;
+  if (historyUrl) {
+    const secret = parseSnowflakeUrl('--history-url', historyUrl).passwordSecret;
+    const history = await seedHistory({
+      url: historyUrl,
+      password: await context.secrets().get(secret),
+      seed: job.seed,
+      asOf: job.asOf,
+      liveOrders: result.counts.orders ?? 0,
+    });
+    output(
+      `seeded history    ${history.rows} rows, ${history.days} days (${history.first} to ${history.last})`,
     );
   }
   for (const trimmed of result.trimmedByRetention)
