@@ -22,6 +22,21 @@ export const LOG_RETENTION_DAYS = [30, 60, 90, 120, 150, 180, 365, 400, 545] as 
 
 const days = z.number().int().min(1).max(3650);
 
+const hostName = z
+  .string()
+  .regex(
+    /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i,
+    'a DNS name without scheme, port or path',
+  );
+
+/**
+ * Where a SaaS source answers, for the extract job's egress (HTTPS, 443): the ranges its host names resolve into.
+ * Neither a security group nor an NSG can name a host, so the operator lists the ranges the vendor publishes.
+ */
+const sourceEgress = z.strictObject({
+  cidrs: z.array(z.cidrv4()).min(1, 'list the ranges the source answers from'),
+});
+
 const settingsSchema = z.strictObject({
   owner: z.string().min(1),
   costCenter: z.string().min(1),
@@ -85,6 +100,42 @@ const settingsSchema = z.strictObject({
      */
     cidr: z.cidrv4().optional(),
   }),
+  /** The CRM (HubSpot): CRM_SOURCE_URL, the token `crmSourceToken`. Unset: no CRM, no secret, no egress. */
+  crmSource: z
+    .strictObject({
+      host: hostName.default('api.hubapi.com'),
+      egress: sourceEgress,
+    })
+    .optional(),
+  /** Historical analytics in Snowflake: HISTORY_SOURCE_URL, the password `historySourcePassword`. */
+  historySource: z
+    .strictObject({
+      /** The account identifier: `<org>-<account>` or `<locator>.<region>`, as in `<account>.snowflakecomputing.com`. */
+      account: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a Snowflake account identifier'),
+      database: z.string().min(1),
+      schema: z.string().min(1),
+      warehouse: z.string().min(1),
+      user: z.string().min(1),
+      role: z.string().min(1).optional(),
+      egress: sourceEgress,
+    })
+    .optional(),
+  /** The FX rates vendor: FX_SOURCE_URL (fx_rates from it, not SOURCE_URL), the API key `fxSourceApiKey`. */
+  fxSource: z
+    .strictObject({
+      host: hostName,
+      path: z
+        .string()
+        .regex(/^(\/[A-Za-z0-9._~-]+)*\/?$/, 'a URL path such as /api')
+        .default(''),
+      start: z.iso.date(),
+      base: z
+        .string()
+        .regex(/^[A-Z]{3}$/, 'a 3-letter currency code')
+        .optional(),
+      egress: sourceEgress,
+    })
+    .optional(),
   network: z
     .strictObject({
       cidr: z.cidrv4().default('10.40.0.0/16'),
@@ -106,6 +157,10 @@ const settingsSchema = z.strictObject({
   /** Key the warehouse logins' passwords are derived from (infra/warehouse-logins.ts); rotate it to rotate them. */
   warehouseLoginKey: z.string().min(32, 'use at least 32 characters of random key material'),
   sourcePassword: z.string().min(1),
+  /** The HubSpot private-app token (read scopes only: extract never writes to the CRM). */
+  crmSourceToken: z.string().min(1).optional(),
+  historySourcePassword: z.string().min(1).optional(),
+  fxSourceApiKey: z.string().min(1).optional(),
   warehouseAdminPassword: z.string().min(16).optional(),
 });
 
@@ -201,6 +256,7 @@ export function parseStackConfig(
   if (region === '')
     problems.push(`${regionKey}: required for the ${cloud} stack (in ${stackFileName(stack)})`);
   problems.push(...cloudProblems(parsed.data, cloud, project, region));
+  problems.push(...sourceProblems(parsed.data, project));
   if (problems.length > 0) throw new StackConfigError(problems);
   return { ...parsed.data, project, stack, cloud, environment, region };
 }
@@ -260,6 +316,28 @@ function holdsSecret(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(holdsSecret);
   if (!isPlainObject(value)) return false;
   return 'secure' in value || Object.values(value).some(holdsSecret);
+}
+
+/** Each optional source and the secret config holding its credential, by key. */
+export const SOURCE_SECRET_KEYS = {
+  crmSource: 'crmSourceToken',
+  historySource: 'historySourcePassword',
+  fxSource: 'fxSourceApiKey',
+} as const;
+
+/** A configured source needs its credential; a credential without its source would be stored for no one. */
+function sourceProblems(settings: StackSettings, project: string): string[] {
+  return Object.entries(SOURCE_SECRET_KEYS).flatMap(([source, secret]) => {
+    const configured = settings[source as keyof typeof SOURCE_SECRET_KEYS] !== undefined;
+    const given = settings[secret] !== undefined;
+    if (configured && !given)
+      return [
+        `${project}:${secret}: required with ${source} (pulumi config set --secret ${project}:${secret} …)`,
+      ];
+    if (!configured && given)
+      return [`${project}:${secret}: set, but ${source} is not configured; remove it`];
+    return [];
+  });
 }
 
 function cloudProblems(settings: StackSettings, cloud: Cloud, project: string, region: string): string[] {

@@ -12,4 +12,8 @@ export const STREAM_URL = outputs.STREAM_URL;
 export const WAREHOUSE_URL = outputs.WAREHOUSE_URL;
 export const SOURCE_URL = outputs.SOURCE_URL;
 export const SECRETS_URL = outputs.SECRETS_URL;
+// Set only where the stack configures the source: what an operator hands a job run by hand.
+export const CRM_SOURCE_URL = outputs.CRM_SOURCE_URL;
+export const HISTORY_SOURCE_URL = outputs.HISTORY_SOURCE_URL;
+export const FX_SOURCE_URL = outputs.FX_SOURCE_URL;
 export const imageRef = outputs.imageRef;

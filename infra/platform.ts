@@ -7,7 +7,7 @@ import * as pulumi from '@pulumi/pulumi';
 import type { PlatformOutputs } from './adapter-urls.ts';
 import { type ConfigSecretValues, WAREHOUSE_LOGIN_KEY } from './components/secrets.ts';
 import { parseStackConfig, type StackConfig } from './config.ts';
-import { buildPlatformSpec } from './spec.ts';
+import { buildPlatformSpec, sourceSecretName } from './spec.ts';
 import { readCloudDefaults } from './stack-files.ts';
 
 /** Config secrets keyed by the platform secret names the spec uses, kept secret in state. */
@@ -19,6 +19,14 @@ export function configSecretValues(config: StackConfig): ConfigSecretValues {
   };
   if (config.warehouseAdminPassword !== undefined)
     values.WAREHOUSE_PASSWORD = pulumi.secret(config.warehouseAdminPassword);
+  // Config validation pairs each with its source: a value here is a source the spec stores a secret for.
+  const sourceCredentials = [
+    ['CRM_SOURCE_URL', config.crmSourceToken],
+    ['HISTORY_SOURCE_URL', config.historySourcePassword],
+    ['FX_SOURCE_URL', config.fxSourceApiKey],
+  ] as const;
+  for (const [setting, value] of sourceCredentials)
+    if (value !== undefined) values[sourceSecretName(setting)] = pulumi.secret(value);
   return values;
 }
 

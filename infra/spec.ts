@@ -15,7 +15,16 @@ import {
   type StreamTopicSpec,
   warehouseLoginOf,
 } from '../jobs/catalog.ts';
-import { isPlatformSetting, type PlatformSetting } from './adapter-urls.ts';
+import {
+  fxSourceUrl,
+  hubspotSourceUrl,
+  isPlatformSetting,
+  isSourceSetting,
+  type PlatformSetting,
+  SOURCE_SETTINGS,
+  type SourceSetting,
+  snowflakeSourceUrl,
+} from './adapter-urls.ts';
 import {
   type BatchFreshnessBound,
   batchFreshnessBound,
@@ -96,8 +105,13 @@ export interface WorkloadSpec {
   retries: number;
   /** The wait before the first retry, doubling before each next one (the catalog's, or its default). */
   retryBackoffSeconds: number;
-  /** Platform settings from the catalog's env list, injected as environment variables. */
+  /**
+   * Platform settings from the catalog's env list, and those of its optionalEnv the stack configures, injected as
+   * environment variables.
+   */
   settings: PlatformSetting[];
+  /** The further sources it connects to (configured, and not presenceOnly): their secrets and egress are its. */
+  sources: SourceSetting[];
   /** Job-specific environment, the same on both clouds. */
   environment: Record<string, string>;
   /** Secrets the job reads through SECRETS_URL (its database URLs name theirs with `passwordSecret`). */
@@ -151,6 +165,21 @@ export const SERVICE_HEALTH: ServiceHealthSpec = {
   startPeriodSeconds: 30,
 };
 
+/** A further source the stack configures: a SaaS or cloud service outside the network, reached over HTTPS. */
+export interface ExternalSourceSpec {
+  setting: SourceSetting;
+  /** Short name in resource and rule names (`crm`, `history`, `fx`). */
+  name: string;
+  /** The setting's value: built from stack config, naming its secret and holding no credential. */
+  url: string;
+  /** The platform secret with its credential. */
+  secret: string;
+  /** The only way out to it: TCP `port` to these ranges (through the NAT on AWS). */
+  egress: { port: number; cidrs: string[] };
+  /** The workloads that connect to it, the only ones that read its secret and get its egress. */
+  workloads: string[];
+}
+
 export interface PlatformSpec {
   cloud: 'aws' | 'azure';
   project: string;
@@ -165,6 +194,8 @@ export interface PlatformSpec {
   warehouse: { size: SizeTier; database: string; adminUser: string; logins: WarehouseLoginSpec[] };
   source: { host: string; port: number; database: string; user: string; cidr?: string };
   secrets: SecretSpec[];
+  /** The further sources configured, none when the stack configures none. */
+  sources: ExternalSourceSpec[];
   image: { repository: string; tag: string };
   jobs: WorkloadSpec[];
   services: ServiceSpec[];
@@ -204,6 +235,74 @@ const SECRETS: SecretSpec[] = [
   },
 ];
 
+/** Each further source's credential: stored only when the stack configures the source. */
+const SOURCE_SECRETS: (SecretSpec & { neededWith: SourceSetting })[] = [
+  {
+    name: 'CRM_SOURCE_TOKEN',
+    description: 'HubSpot private-app token of the CRM source (read scopes)',
+    source: 'config',
+    neededWith: 'CRM_SOURCE_URL',
+  },
+  {
+    name: 'HISTORY_SOURCE_PASSWORD',
+    description: 'Password of the Snowflake user of the history source',
+    source: 'config',
+    neededWith: 'HISTORY_SOURCE_URL',
+  },
+  {
+    name: 'FX_SOURCE_API_KEY',
+    description: 'API key of the FX rates vendor',
+    source: 'config',
+    neededWith: 'FX_SOURCE_URL',
+  },
+];
+
+/** The secret holding a further source's credential, as its URL names it. */
+export function sourceSecretName(setting: SourceSetting): string {
+  const secret = SOURCE_SECRETS.find((s) => s.neededWith === setting);
+  if (secret === undefined) throw new PlatformSpecError(`no secret declared for ${setting}`);
+  return secret.name;
+}
+
+/** HTTPS: every further source is an API or Snowflake's endpoint, both on 443. */
+const SOURCE_PORT = 443;
+
+/** The further sources the stack config names, each URL holding only the name of its secret. */
+function configuredSources(config: StackConfig): Omit<ExternalSourceSpec, 'workloads'>[] {
+  const sources: Omit<ExternalSourceSpec, 'workloads'>[] = [];
+  const add = (setting: SourceSetting, name: string, url: string, cidrs: string[]) =>
+    sources.push({
+      setting,
+      name,
+      url,
+      secret: sourceSecretName(setting),
+      egress: { port: SOURCE_PORT, cidrs: [...cidrs] },
+    });
+  const { crmSource: crm, historySource: history, fxSource: fx } = config;
+  if (crm !== undefined)
+    add(
+      'CRM_SOURCE_URL',
+      'crm',
+      hubspotSourceUrl({ host: crm.host, tokenSecret: sourceSecretName('CRM_SOURCE_URL') }),
+      crm.egress.cidrs,
+    );
+  if (history !== undefined)
+    add(
+      'HISTORY_SOURCE_URL',
+      'history',
+      snowflakeSourceUrl({ ...history, passwordSecret: sourceSecretName('HISTORY_SOURCE_URL') }),
+      history.egress.cidrs,
+    );
+  if (fx !== undefined)
+    add(
+      'FX_SOURCE_URL',
+      'fx',
+      fxSourceUrl({ ...fx, keySecret: sourceSecretName('FX_SOURCE_URL') }),
+      fx.egress.cidrs,
+    );
+  return sources;
+}
+
 /** The secret WAREHOUSE_URL of the workload names: its own login's password. */
 function loginSecretOf(login: string): SecretSpec {
   return {
@@ -232,7 +331,13 @@ export function buildPlatformSpec(
   const deployed = catalog.filter(
     (job) => (job.seedsData !== true || config.deploySeedJobs) && job.warehouseAdmin !== true,
   );
-  const workloads = deployed.map((job) => toWorkload(job));
+  const configured = configuredSources(config);
+  const workloads = deployed.map((job) =>
+    toWorkload(
+      job,
+      configured.map((source) => source.setting),
+    ),
+  );
   const services = deployed.flatMap((job, index) =>
     job.kind === 'service' ? [toService(job, workloads[index] as WorkloadSpec, config)] : [],
   );
@@ -276,7 +381,20 @@ export function buildPlatformSpec(
       logins,
     },
     source: { ...config.source },
-    secrets: [...SECRETS.map((s) => ({ ...s })), ...logins.map((l) => loginSecretOf(l.login))],
+    secrets: [
+      ...SECRETS.map((s) => ({ ...s })),
+      ...SOURCE_SECRETS.filter((s) => configured.some((c) => c.setting === s.neededWith)).map((s) => ({
+        ...s,
+      })),
+      ...logins.map((l) => loginSecretOf(l.login)),
+    ],
+    sources: configured.map((source) => ({
+      ...source,
+      workloads: [...jobs, ...services]
+        .filter((w) => w.sources.includes(source.setting))
+        .map((w) => w.name)
+        .sort(),
+    })),
     image: { repository: IMAGE_REPOSITORY, tag: config.imageTag },
     jobs,
     services,
@@ -289,7 +407,7 @@ export function buildPlatformSpec(
   return spec;
 }
 
-function toWorkload(job: JobSpec): WorkloadSpec {
+function toWorkload(job: JobSpec, configuredSources: readonly SourceSetting[] = []): WorkloadSpec {
   if (!/^[a-z][a-z0-9-]{0,16}$/.test(job.name)) {
     throw new PlatformSpecError(
       `job "${job.name}": names must be 1-17 lowercase letters, digits or dashes (Container Apps limits)`,
@@ -323,7 +441,18 @@ function toWorkload(job: JobSpec): WorkloadSpec {
       `job "${job.name}": retryBackoffSeconds must be a whole number of seconds, at least ${PLATFORM_MIN_RETRY_BACKOFF_SECONDS} (Container Apps' own retry back-off, which no setting shortens or lengthens), got ${retryBackoffSeconds}`,
     );
   }
-  const settings = [...new Set(job.env)].filter(isPlatformSetting).sort();
+  const optional = optionalSourcesOf(job);
+  const settings = [
+    ...new Set([...job.env, ...optional.filter((setting) => configuredSources.includes(setting))]),
+  ]
+    .filter(isPlatformSetting)
+    .sort();
+  const presenceOnly = new Set(job.presenceOnly ?? []);
+  const sources = optional.filter(
+    (setting) => configuredSources.includes(setting) && !presenceOnly.has(setting),
+  );
+  // What it connects to decides its secrets: a setting it reads only for its presence brings none.
+  const connected = settings.filter((setting) => !presenceOnly.has(setting));
   const lake = lakeAccessOf(job, settings);
   const warehouseLogin = settings.includes('WAREHOUSE_URL') ? warehouseLoginOf(job.name) : null;
   const size = fitContainerSize({ cpu: job.cpu, memoryMiB: job.memoryMiB });
@@ -346,8 +475,11 @@ function toWorkload(job: JobSpec): WorkloadSpec {
       // Every stream reader shares the one group, named here so offsets, grants and lag alerts agree.
       ...(settings.includes('STREAM_URL') ? { STREAM_GROUP_ID: STREAM_CONSUMER_GROUP } : {}),
     },
+    sources,
     secrets: [
-      ...SECRETS.filter((s) => s.neededWith !== null && settings.includes(s.neededWith)).map((s) => s.name),
+      ...[...SECRETS, ...SOURCE_SECRETS]
+        .filter((s) => s.neededWith !== null && connected.includes(s.neededWith))
+        .map((s) => s.name),
       ...(warehouseLogin === null ? [] : [loginSecretName(warehouseLogin)]),
     ].sort(),
     warehouseLogin,
@@ -359,6 +491,29 @@ function toWorkload(job: JobSpec): WorkloadSpec {
       : null,
     command: [job.name, ...(job.args ?? [])],
   };
+}
+
+/**
+ * The job's optionalEnv: further sources only, none of them also required in env; its presenceOnly among them.
+ */
+function optionalSourcesOf(job: JobSpec): SourceSetting[] {
+  const optional = job.optionalEnv ?? [];
+  const required = job.env.filter(isSourceSetting);
+  if (required.length > 0)
+    throw new PlatformSpecError(
+      `job "${job.name}" requires ${required.join(', ')} in env; a further source is optional: list it in optionalEnv`,
+    );
+  const notSources = optional.filter((name) => !isSourceSetting(name));
+  if (notSources.length > 0)
+    throw new PlatformSpecError(
+      `job "${job.name}": optionalEnv names ${notSources.join(', ')}, not a further source (${SOURCE_SETTINGS.join(', ')}); a core setting belongs in env`,
+    );
+  const stray = (job.presenceOnly ?? []).filter((name) => !optional.includes(name));
+  if (stray.length > 0)
+    throw new PlatformSpecError(
+      `job "${job.name}": presenceOnly ${stray.join(', ')} is not in its optionalEnv`,
+    );
+  return optional.filter(isSourceSetting);
 }
 
 /** The catalog's lake access of a job that reads LAKE_URL; refuses one without it, or with it but no lake. */

@@ -29,8 +29,20 @@ export interface JobSpec {
    * unset. Step Functions waits exactly this; Container Apps applies its own shorter back-off (infra/batch-freshness.ts).
    */
   retryBackoffSeconds?: number;
-  /** Environment variables the job reads (see jobs/config.ts). */
+  /** Environment variables the job reads (see jobs/config.ts); a deployed container requires every one. */
   env: string[];
+  /**
+   * Optional settings the job reads when they are set (a further source's URL: jobs/extract/sources.ts): the stacks
+   * give each one only where it is configured, with its source's secret and the way out to it; a container never
+   * requires one.
+   */
+  optionalEnv?: string[];
+  /**
+   * Those of `optionalEnv` the job reads only to learn that the source is configured, never connecting to it
+   * (FX_SOURCE_URL tells reconcile and backfill that fx_rates no longer comes from SOURCE_URL): the stacks give it
+   * the URL but neither the source's secret nor a way out to it.
+   */
+  presenceOnly?: string[];
   /** Arguments after the job name when the platform runs it, e.g. a service's `--follow`. */
   args?: string[];
   /** Services only: the TCP port the service listens on (its `/healthz`, and for the monitor its UI). */
@@ -131,6 +143,13 @@ export function warehouseLoginOf(jobName: string): string {
 }
 
 const LAKE_WAREHOUSE = ['LAKE_URL', 'WAREHOUSE_URL', 'SECRETS_URL'];
+/**
+ * The further sources extract reads when set (jobs/extract/sources.ts): the CRM, Snowflake's history and the FX
+ * vendor, each with a credential in the secret store.
+ */
+const FURTHER_SOURCES = ['CRM_SOURCE_URL', 'HISTORY_SOURCE_URL', 'FX_SOURCE_URL'];
+/** Set, it means fx_rates comes from the vendor: reconcile and backfill then leave SOURCE_URL's table alone. */
+const REPLACING_SOURCES = ['FX_SOURCE_URL'];
 
 /** The cloud's wait before a job's first retry when its entry names none. */
 export const DEFAULT_RETRY_BACKOFF_SECONDS = 60;
@@ -159,6 +178,9 @@ export const JOB_CATALOG = catalogOf([
     memoryMiB: 1024,
     timeoutMinutes: 30,
     retries: 0,
+    // Not CRM_SOURCE_URL or HISTORY_SOURCE_URL, though `generate` seeds those sources when they are set: the stacks'
+    // credentials are extract's, read-only, and synthetic data belongs in a test portal or schema seeded from
+    // outside the stack (`--crm-url`, `--history-url`: docs/generator.md).
     env: ['SOURCE_URL', 'STREAM_URL', 'SECRETS_URL'],
     seedsData: true,
   },
@@ -173,6 +195,7 @@ export const JOB_CATALOG = catalogOf([
     retries: 2,
     runLease: true,
     env: ['SOURCE_URL', ...LAKE_WAREHOUSE],
+    optionalEnv: FURTHER_SOURCES,
     lake: lakeAccess(EXTRACT_LAKE, LINEAGE_LAKE),
   },
   {
@@ -229,6 +252,8 @@ export const JOB_CATALOG = catalogOf([
     retries: 1,
     runLease: true,
     env: ['SOURCE_URL', ...LAKE_WAREHOUSE],
+    optionalEnv: REPLACING_SOURCES,
+    presenceOnly: REPLACING_SOURCES,
     lake: lakeAccess(RECONCILE_LAKE, LINEAGE_LAKE),
   },
   {
@@ -272,6 +297,8 @@ export const JOB_CATALOG = catalogOf([
     retryBackoffSeconds: 30,
     runLease: true,
     env: ['SOURCE_URL', 'STREAM_URL', ...LAKE_WAREHOUSE],
+    // Its extract step reads every further source; its reconcile step only learns of FX_SOURCE_URL.
+    optionalEnv: FURTHER_SOURCES,
     lake: lakeAccess(
       EXTRACT_LAKE,
       STREAM_INGEST_LAKE,
@@ -362,6 +389,8 @@ export const JOB_CATALOG = catalogOf([
     timeoutMinutes: 60,
     retries: 0,
     env: ['SOURCE_URL', ...LAKE_WAREHOUSE],
+    optionalEnv: REPLACING_SOURCES,
+    presenceOnly: REPLACING_SOURCES,
     runLease: true,
     lake: lakeAccess(BACKFILL_LAKE, VALIDATE_LAKE, LOAD_LAKE, LINEAGE_LAKE),
   },

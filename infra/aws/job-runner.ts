@@ -13,6 +13,7 @@ import * as scheduler from '@pulumi/aws/scheduler/index.js';
 import * as sfn from '@pulumi/aws/sfn/index.js';
 import * as vpc from '@pulumi/aws/vpc/index.js';
 import * as pulumi from '@pulumi/pulumi';
+import type { SourceSetting } from '../adapter-urls.ts';
 import { jobRunPolicy, parseArn, schedulePolicy, trustPolicy } from '../aws-policies.ts';
 import { SCHEDULE_START_ALLOWANCE_SECONDS } from '../batch-freshness.ts';
 import type { JobRunnerArgs, JobRunnerOutputs } from '../components/job-runner.ts';
@@ -33,6 +34,8 @@ export interface AwsJobRunnerArgs extends JobRunnerArgs {
   subnetIds: pulumi.Output<string>[];
   /** The job tasks' group (egress only); services with internal ingress get a second group of their own. */
   securityGroupId: pulumi.Output<string>;
+  /** Per configured further source, its egress-only group: a task gets those of the sources it reads. */
+  sourceSecurityGroupIds: Partial<Record<SourceSetting, pulumi.Output<string>>>;
   vpcId: pulumi.Output<string>;
   /** The only range a service with internal ingress admits connections from. */
   vpcCidr: string;
@@ -85,7 +88,7 @@ export class AwsJobRunner extends pulumi.ComponentResource implements JobRunnerO
 
     for (const service of args.services) {
       const task = createJobTask(this, service, ctx);
-      const securityGroups = [args.securityGroupId];
+      const securityGroups = this.egressGroups(service, args);
       if (service.ingress === 'internal') securityGroups.push(this.createIngress(service, args));
       const ecsService = new ecs.Service(
         `${args.prefix}-${service.name}`,
@@ -114,6 +117,19 @@ export class AwsJobRunner extends pulumi.ComponentResource implements JobRunnerO
 
     this.clusterName = cluster.name;
     this.registerOutputs({ jobRefs: this.jobRefs, serviceRefs: this.serviceRefs });
+  }
+
+  /** The jobs group, and the group of each further source the workload reads (its only way out to it). */
+  private egressGroups(workload: WorkloadSpec, args: AwsJobRunnerArgs): pulumi.Output<string>[] {
+    return [
+      args.securityGroupId,
+      ...workload.sources.map((setting) => {
+        const group = args.sourceSecurityGroupIds[setting];
+        if (group === undefined)
+          throw new Error(`${workload.name} reads ${setting}, for which the network has no egress`);
+        return group;
+      }),
+    ];
   }
 
   /** A security group admitting the service's port from inside the VPC only (no load balancer, no internet). */
@@ -193,15 +209,20 @@ export class AwsJobRunner extends pulumi.ComponentResource implements JobRunnerO
         roleArn: role.arn,
         type: 'STANDARD',
         definition: pulumi
-          .all([cluster.arn, task.taskDefinition.arn, pulumi.all(args.subnetIds), args.securityGroupId])
-          .apply(([clusterArn, taskDefinitionArn, subnetIds, securityGroupId]) =>
+          .all([
+            cluster.arn,
+            task.taskDefinition.arn,
+            pulumi.all(args.subnetIds),
+            pulumi.all(this.egressGroups(job, args)),
+          ])
+          .apply(([clusterArn, taskDefinitionArn, subnetIds, securityGroupIds]) =>
             JSON.stringify(
               jobRunDefinition({
                 jobName: job.name,
                 clusterArn,
                 taskDefinitionArn,
                 subnetIds,
-                securityGroupIds: [securityGroupId],
+                securityGroupIds,
                 containerName: CONTAINER_NAME,
                 timeoutMinutes: job.timeoutMinutes,
                 retries: job.retries,

@@ -7,7 +7,7 @@ import * as cloudwatch from '@pulumi/aws/cloudwatch/index.js';
 import * as ecs from '@pulumi/aws/ecs/index.js';
 import * as iam from '@pulumi/aws/iam/index.js';
 import * as pulumi from '@pulumi/pulumi';
-import type { PlatformSetting } from '../adapter-urls.ts';
+import type { PlatformSettingValues } from '../adapter-urls.ts';
 import { type JobGrants, jobTaskPolicy, taskExecutionPolicy, trustPolicy } from '../aws-policies.ts';
 import { type WarehouseUrlFor, workloadEnvironment } from '../components/job-runner.ts';
 import { fargateCpuUnits } from '../sizing.ts';
@@ -29,7 +29,7 @@ export interface JobTaskContext {
   account: pulumi.Output<string>;
   imageRef: pulumi.Input<string>;
   repositoryArn: pulumi.Input<string>;
-  settings: Record<PlatformSetting, pulumi.Output<string>>;
+  settings: PlatformSettingValues<pulumi.Output<string>>;
   warehouseUrlFor: WarehouseUrlFor;
   dataPlane: AwsDataPlane;
   logRetentionDays: number;

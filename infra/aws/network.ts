@@ -3,12 +3,15 @@
  * one per zone. Job tasks reach only what they use: the AWS APIs through interface endpoints in the
  * private subnets (Secrets Manager, ECR, CloudWatch Logs), the lake through the S3 gateway endpoint,
  * MSK and Redshift by their security groups, and the OLTP source on its port in its range (the one
- * destination the NAT gateway still serves when the source lives outside the VPC). No egress rule
- * names the internet.
+ * destination the NAT gateway still serves when the source lives outside the VPC). Each further source
+ * the stack configures (a SaaS API, Snowflake) gets a security group of its own that lets out HTTPS to its ranges
+ * alone, through the NAT; only the tasks of the jobs that read that source carry it. No egress rule names the
+ * internet.
  */
 import * as ec2 from '@pulumi/aws/ec2/index.js';
 import * as vpc from '@pulumi/aws/vpc/index.js';
 import * as pulumi from '@pulumi/pulumi';
+import type { SourceSetting } from '../adapter-urls.ts';
 import { carveSubnets } from '../network-plan.ts';
 
 export interface AwsNetworkArgs {
@@ -18,6 +21,8 @@ export interface AwsNetworkArgs {
   availabilityZones: string[];
   /** The OLTP source: the range it is in and its port, the only destination outside AWS the jobs reach. */
   source: { cidr: string; port: number };
+  /** The further sources configured: each one's ranges and port. */
+  externalSources: { setting: SourceSetting; name: string; port: number; cidrs: string[] }[];
   tags: Record<string, string>;
 }
 
@@ -33,6 +38,8 @@ export class AwsNetwork extends pulumi.ComponentResource {
   readonly streamSecurityGroupId: pulumi.Output<string>;
   /** Redshift: 5439 from jobs only. */
   readonly warehouseSecurityGroupId: pulumi.Output<string>;
+  /** Per configured further source: the egress-only group a task reading it carries besides the jobs group. */
+  readonly sourceSecurityGroupIds: Partial<Record<SourceSetting, pulumi.Output<string>>> = {};
 
   constructor(name: string, args: AwsNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super('ecomm:aws:Network', name, {}, opts);
@@ -199,6 +206,8 @@ export class AwsNetwork extends pulumi.ComponentResource {
     egress('stream', 'MSK brokers (IAM auth, TLS)', 9098, { referencedSecurityGroupId: stream.id });
     egress('warehouse', 'Redshift Serverless', 5439, { referencedSecurityGroupId: warehouse.id });
     egress('source', 'The OLTP source', args.source.port, { cidrIpv4: args.source.cidr });
+    for (const source of args.externalSources)
+      this.sourceSecurityGroupIds[source.setting] = this.egressOnly(name, network.id, source, args.tags);
 
     this.vpcId = network.id;
     this.privateSubnetIds = privateSubnets.map((s) => s.id);
@@ -206,6 +215,44 @@ export class AwsNetwork extends pulumi.ComponentResource {
     this.streamSecurityGroupId = stream.id;
     this.warehouseSecurityGroupId = warehouse.id;
     this.registerOutputs({ vpcId: this.vpcId });
+  }
+
+  /**
+   * A group with no ingress that lets out the source's port to its ranges only; the provider drops the default
+   * allow-all egress rule of a group it creates, so these rules are all there is.
+   */
+  private egressOnly(
+    name: string,
+    vpcId: pulumi.Output<string>,
+    source: AwsNetworkArgs['externalSources'][number],
+    tags: Record<string, string>,
+  ): pulumi.Output<string> {
+    const groupName = `${name}-${source.name}-source`;
+    const group = new ec2.SecurityGroup(
+      groupName,
+      {
+        vpcId,
+        description: `Tasks that read ${source.setting}: out to its ranges only`,
+        tags: { ...tags, Name: groupName },
+      },
+      { parent: this },
+    );
+    source.cidrs.forEach((cidr, index) => {
+      new vpc.SecurityGroupEgressRule(
+        `${groupName}-${index}`,
+        {
+          securityGroupId: group.id,
+          ipProtocol: 'tcp',
+          fromPort: source.port,
+          toPort: source.port,
+          cidrIpv4: cidr,
+          description: `${source.setting} (${source.name})`,
+          tags,
+        },
+        { parent: this },
+      );
+    });
+    return group.id;
   }
 
   /** A security group that admits one port from the jobs group and nothing else. */

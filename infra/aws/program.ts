@@ -2,7 +2,8 @@
  * The AWS stack: builds every capability from the platform spec and returns the stack outputs.
  */
 import * as pulumi from '@pulumi/pulumi';
-import { type PlatformOutputs, type PlatformSetting, postgresUrl } from '../adapter-urls.ts';
+import { type PlatformOutputs, type PlatformSettingValues, postgresUrl } from '../adapter-urls.ts';
+import { sourceSettings } from '../components/job-runner.ts';
 import { type ConfigSecretValues, configSecretsFor } from '../components/secrets.ts';
 import type { PlatformSpec } from '../spec.ts';
 import { AwsEventStream } from './event-stream.ts';
@@ -25,6 +26,12 @@ export async function deployAws(
     cidr: spec.network.cidr,
     availabilityZones: spec.network.availabilityZones,
     source: { cidr: spec.source.cidr ?? spec.network.cidr, port: spec.source.port },
+    externalSources: spec.sources.map((source) => ({
+      setting: source.setting,
+      name: source.name,
+      port: source.egress.port,
+      cidrs: source.egress.cidrs,
+    })),
     tags,
   });
   const lake = new AwsLake(`${prefix}-lake`, { prefix, lake: spec.lake, tags });
@@ -56,12 +63,13 @@ export async function deployAws(
     tags,
   });
 
-  const settings: Record<PlatformSetting, pulumi.Output<string>> = {
+  const settings: PlatformSettingValues<pulumi.Output<string>> = {
     LAKE_URL: lake.lakeUrl,
     STREAM_URL: stream.streamUrl,
     WAREHOUSE_URL: warehouse.warehouseUrl,
     SOURCE_URL: pulumi.output(postgresUrl({ ...spec.source, passwordSecret: 'SOURCE_PASSWORD' })),
     SECRETS_URL: secrets.secretsUrl,
+    ...sourceSettings(spec.sources),
   };
   const runner = new AwsJobRunner(`${prefix}-jobs`, {
     prefix,
@@ -74,6 +82,7 @@ export async function deployAws(
     warehouseUrlFor: (login, passwordSecret) => warehouse.urlFor(login, passwordSecret),
     subnetIds: network.privateSubnetIds,
     securityGroupId: network.jobsSecurityGroupId,
+    sourceSecurityGroupIds: network.sourceSecurityGroupIds,
     vpcId: network.vpcId,
     vpcCidr: spec.network.cidr,
     dataPlane: {

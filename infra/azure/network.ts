@@ -16,18 +16,44 @@ export interface AzureNetworkArgs extends AzurePlacement {
   cidr: string;
   /** The OLTP source: its range (unset: inside the VNet or reached through it) and port. */
   source: { cidr?: string; port: number };
+  /** The further sources configured: each one's ranges and port. */
+  externalSources: ExternalSourceEgress[];
   tags: Record<string, string>;
+}
+
+/** A security rule as the NSG takes it: one destination prefix, or a list of them. */
+export interface NsgRule {
+  name: string;
+  priority: number;
+  direction: string;
+  access: string;
+  protocol: string;
+  sourceAddressPrefix: string;
+  sourcePortRange: string;
+  destinationAddressPrefix?: string;
+  destinationAddressPrefixes?: string[];
+  destinationPortRange: string;
+}
+
+export interface ExternalSourceEgress {
+  name: string;
+  port: number;
+  cidrs: string[];
 }
 
 /**
  * What the Container Apps environment's subnet may reach: the VNet (private endpoints of the lake, the stream,
  * the vault and the registry, and PostgreSQL), Microsoft Entra ID for the managed identities' tokens, Azure
  * Monitor for the environment's logs, Microsoft's container registry and its front door for the platform's own
- * images (Container Apps' documented outbound needs), and the OLTP source; everything else on the internet is
- * denied.
+ * images (Container Apps' documented outbound needs), the OLTP source, and each further source's ranges on its
+ * port; everything else on the internet is denied. An NSG holds for the whole subnet, so every app of the
+ * environment may reach a further source: only the jobs that read it hold its secret (docs/deploy.md).
  */
-export function appsEgressRules(source: { cidr?: string; port: number }) {
-  const allow = (priority: number, name: string, destination: string, port: string) => ({
+export function appsEgressRules(
+  source: { cidr?: string; port: number },
+  externalSources: readonly ExternalSourceEgress[] = [],
+): NsgRule[] {
+  const allow = (priority: number, name: string, destination: string | string[], port: string): NsgRule => ({
     name,
     priority,
     direction: 'Outbound',
@@ -35,7 +61,9 @@ export function appsEgressRules(source: { cidr?: string; port: number }) {
     protocol: port === '*' ? '*' : 'Tcp',
     sourceAddressPrefix: 'VirtualNetwork',
     sourcePortRange: '*',
-    destinationAddressPrefix: destination,
+    ...(typeof destination === 'string'
+      ? { destinationAddressPrefix: destination }
+      : { destinationAddressPrefixes: [...destination] }),
     destinationPortRange: port,
   });
   return [
@@ -45,6 +73,9 @@ export function appsEgressRules(source: { cidr?: string; port: number }) {
     allow(130, 'to-microsoft-container-registry', 'MicrosoftContainerRegistry', '443'),
     allow(140, 'to-azure-front-door', 'AzureFrontDoor.FirstParty', '443'),
     ...(source.cidr === undefined ? [] : [allow(150, 'to-oltp-source', source.cidr, String(source.port))]),
+    ...externalSources.map((external, index) =>
+      allow(160 + 10 * index, `to-${external.name}-source`, external.cidrs, String(external.port)),
+    ),
     {
       name: 'deny-internet',
       priority: 4000,
@@ -82,7 +113,7 @@ export class AzureNetwork extends pulumi.ComponentResource {
         networkSecurityGroupName: `${args.prefix}-apps-nsg`,
         resourceGroupName: args.resourceGroupName,
         location: args.location,
-        securityRules: appsEgressRules(args.source),
+        securityRules: appsEgressRules(args.source, args.externalSources),
         tags: args.tags,
       },
       child,

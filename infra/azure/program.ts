@@ -4,7 +4,8 @@
 import * as authorization from '@pulumi/azure-native/authorization/index.js';
 import * as resources from '@pulumi/azure-native/resources/index.js';
 import * as pulumi from '@pulumi/pulumi';
-import { type PlatformOutputs, type PlatformSetting, postgresUrl } from '../adapter-urls.ts';
+import { type PlatformOutputs, type PlatformSettingValues, postgresUrl } from '../adapter-urls.ts';
+import { sourceSettings } from '../components/job-runner.ts';
 import { type ConfigSecretValues, configSecretsFor } from '../components/secrets.ts';
 import { compactUniqueName, dashedUniqueName } from '../naming.ts';
 import type { PlatformSpec } from '../spec.ts';
@@ -38,6 +39,11 @@ export async function deployAzure(
     prefix,
     cidr: spec.network.cidr,
     source: { cidr: spec.source.cidr, port: spec.source.port },
+    externalSources: spec.sources.map((source) => ({
+      name: source.name,
+      port: source.egress.port,
+      cidrs: source.egress.cidrs,
+    })),
     tags,
   });
   const lake = new AzureLake(`${prefix}-lake`, {
@@ -106,12 +112,13 @@ export async function deployAzure(
     tags,
   });
 
-  const settings: Record<PlatformSetting, pulumi.Output<string>> = {
+  const settings: PlatformSettingValues<pulumi.Output<string>> = {
     LAKE_URL: lake.lakeUrl,
     STREAM_URL: stream.streamUrl,
     WAREHOUSE_URL: warehouse.warehouseUrl,
     SOURCE_URL: pulumi.output(postgresUrl({ ...spec.source, passwordSecret: 'SOURCE_PASSWORD' })),
     SECRETS_URL: secrets.secretsUrl,
+    ...sourceSettings(spec.sources),
   };
   const runner = new AzureJobRunner(
     `${prefix}-jobs`,
