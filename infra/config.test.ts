@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { PROJECT, parseStackConfig, StackConfigError, type StackConfigSources } from './config.ts';
-import { AWS_CONFIG, AWS_STACK, AZURE_CONFIG, AZURE_STACK, withKey } from './testing/fixtures.ts';
+import {
+  AWS_CONFIG,
+  AWS_STACK,
+  AZURE_CONFIG,
+  AZURE_STACK,
+  SOURCES_CONFIG,
+  withKey,
+} from './testing/fixtures.ts';
 
 function problemsOf(
   raw: Record<string, string>,
@@ -32,6 +39,38 @@ describe('stack config', () => {
     const config = parseStackConfig(AZURE_CONFIG, AZURE_STACK);
     expect(config.region).toBe('westeurope');
     expect(config.warehouseAdminPassword).toBeDefined();
+  });
+
+  it('takes each further source as optional, its credential required with it and refused without it', () => {
+    expect(parseStackConfig(AWS_CONFIG, AWS_STACK).crmSource).toBeUndefined();
+    const configured = parseStackConfig({ ...AWS_CONFIG, ...SOURCES_CONFIG }, AWS_STACK);
+    expect(configured.crmSource).toEqual({
+      host: 'api.hubapi.com',
+      egress: { cidrs: ['104.16.0.0/13', '172.64.0.0/13'] },
+    });
+    expect(configured.fxSource).toMatchObject({
+      host: 'openexchangerates.org',
+      path: '/api',
+      start: '2024-01-01',
+    });
+    expect(problemsOf(withKey({ ...AWS_CONFIG, ...SOURCES_CONFIG }, 'crmSourceToken', undefined))).toEqual([
+      `${PROJECT}:crmSourceToken: required with crmSource (pulumi config set --secret ${PROJECT}:crmSourceToken …)`,
+    ]);
+    expect(problemsOf(withKey(AWS_CONFIG, 'fxSourceApiKey', 'key'))).toEqual([
+      `${PROJECT}:fxSourceApiKey: set, but fxSource is not configured; remove it`,
+    ]);
+    expect(
+      problemsOf(
+        withKey(
+          AWS_CONFIG,
+          'crmSource',
+          JSON.stringify({ host: 'https://api.hubapi.com', egress: { cidrs: [] } }),
+        ),
+      ),
+    ).toEqual([
+      `${PROJECT}:crmSource.host: a DNS name without scheme, port or path`,
+      `${PROJECT}:crmSource.egress.cidrs: list the ranges the source answers from`,
+    ]);
   });
 
   it('names a missing required key', () => {

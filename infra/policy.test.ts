@@ -491,7 +491,8 @@ describe('egress to an OLTP source outside the network', () => {
     });
     expect(
       rules.some(
-        (r) => r.access === 'Allow' && ['*', 'Internet', '0.0.0.0/0'].includes(r.destinationAddressPrefix),
+        (r) =>
+          r.access === 'Allow' && ['*', 'Internet', '0.0.0.0/0'].includes(r.destinationAddressPrefix ?? ''),
       ),
     ).toBe(false);
   });

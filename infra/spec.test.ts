@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { JOB_CATALOG, type JobSpec, STREAM_TOPICS } from '../jobs/catalog.ts';
 import { parseStackConfig } from './config.ts';
 import { buildPlatformSpec, DEAD_LETTER_TOPIC, SLA } from './spec.ts';
-import { AWS_CONFIG, AWS_STACK, withKey } from './testing/fixtures.ts';
+import { AWS_CONFIG, AWS_STACK, SOURCES_CONFIG, withKey } from './testing/fixtures.ts';
 
 const config = parseStackConfig(AWS_CONFIG, AWS_STACK);
 const spec = buildPlatformSpec(config);
@@ -227,6 +227,51 @@ describe('platform spec', () => {
     expect(() => buildPlatformSpec(config, catalogWith('load', { retryBackoffSeconds: 1.5 }))).toThrow(
       /job "load": retryBackoffSeconds must be a whole number of seconds, at least 10 .*got 1\.5/,
     );
+  });
+
+  it('refuses a further source required in env, a core setting in optionalEnv, a stray presenceOnly', () => {
+    expect(() =>
+      buildPlatformSpec(
+        config,
+        catalogWith('extract', { env: ['SOURCE_URL', 'CRM_SOURCE_URL', 'LAKE_URL'] }),
+      ),
+    ).toThrow(/requires CRM_SOURCE_URL in env; a further source is optional: list it in optionalEnv/);
+    expect(() => buildPlatformSpec(config, catalogWith('extract', { optionalEnv: ['STREAM_URL'] }))).toThrow(
+      /optionalEnv names STREAM_URL, not a further source/,
+    );
+    expect(() =>
+      buildPlatformSpec(
+        config,
+        catalogWith('reconcile', { optionalEnv: [], presenceOnly: ['FX_SOURCE_URL'] }),
+      ),
+    ).toThrow(/presenceOnly FX_SOURCE_URL is not in its optionalEnv/);
+  });
+
+  it('gives a configured source its secret and its egress for the jobs that connect to it, and nothing when unset', () => {
+    expect(spec.sources).toEqual([]);
+    expect(spec.secrets.map((s) => s.name)).not.toContain('CRM_SOURCE_TOKEN');
+    expect(spec.jobs.find((j) => j.name === 'extract')?.settings).not.toContain('CRM_SOURCE_URL');
+    const withSources = buildPlatformSpec(parseStackConfig({ ...AWS_CONFIG, ...SOURCES_CONFIG }, AWS_STACK));
+    expect(withSources.secrets.filter((s) => s.neededWith?.endsWith('_SOURCE_URL'))).toEqual([
+      expect.objectContaining({ name: 'CRM_SOURCE_TOKEN', source: 'config', neededWith: 'CRM_SOURCE_URL' }),
+      expect.objectContaining({ name: 'HISTORY_SOURCE_PASSWORD', neededWith: 'HISTORY_SOURCE_URL' }),
+      expect.objectContaining({ name: 'FX_SOURCE_API_KEY', neededWith: 'FX_SOURCE_URL' }),
+    ]);
+    const job = (name: string) => withSources.jobs.find((j) => j.name === name);
+    expect(job('extract')?.sources).toEqual(['CRM_SOURCE_URL', 'HISTORY_SOURCE_URL', 'FX_SOURCE_URL']);
+    expect(job('extract')?.secrets).toEqual(
+      expect.arrayContaining(['CRM_SOURCE_TOKEN', 'HISTORY_SOURCE_PASSWORD', 'FX_SOURCE_API_KEY']),
+    );
+    // Reconcile learns that fx_rates comes from the vendor; it never calls the vendor.
+    expect(job('reconcile')?.settings).toContain('FX_SOURCE_URL');
+    expect(job('reconcile')?.sources).toEqual([]);
+    expect(job('reconcile')?.secrets).not.toContain('FX_SOURCE_API_KEY');
+    expect(job('generate')?.settings).not.toContain('CRM_SOURCE_URL');
+    expect(withSources.sources.map((s) => [s.name, s.egress, s.workloads])).toEqual([
+      ['crm', { port: 443, cidrs: ['104.16.0.0/13', '172.64.0.0/13'] }, ['extract', 'run']],
+      ['history', { port: 443, cidrs: ['52.19.0.0/16'] }, ['extract', 'run']],
+      ['fx', { port: 443, cidrs: ['198.51.100.0/24'] }, ['extract', 'run']],
+    ]);
   });
 
   it('names one warehouse login per warehouse workload, each with its own password secret', () => {

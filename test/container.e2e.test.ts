@@ -111,5 +111,7 @@ describe('the job image, run the way the container platform runs it', () => {
     expect(run.stderr).toMatch(/WAREHOUSE_URL: required here/);
     expect(run.stderr).toMatch(/SECRETS_URL: required here/);
     expect(run.stderr).toMatch(/LAKE_URL \(got "ftp:\/\/nowhere"\)/);
+    // The further sources are optional (the catalog's optionalEnv): a container without them starts.
+    expect(run.stderr).not.toMatch(/(CRM|HISTORY|FX)_SOURCE_URL/);
   });
 });

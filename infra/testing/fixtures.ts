@@ -50,11 +50,47 @@ export function withKey(
 }
 
 /**
- * The environment variable names a catalog job gets on both clouds: its settings, the heap cap,
- * and the stream consumer group when it reads the stream.
+ * The further sources, each configured as an operator would (docs/deploy.md), and their secret config: merge over
+ * AWS_CONFIG or AZURE_CONFIG. The ranges are documentation-style examples, not the vendors' real ones.
  */
-export function expectedEnvironment(env: string[]): string[] {
-  const names = new Set([...env, 'NODE_OPTIONS']);
+export const SOURCES_CONFIG: Record<string, string> = {
+  [`${PROJECT}:crmSource`]: JSON.stringify({ egress: { cidrs: ['104.16.0.0/13', '172.64.0.0/13'] } }),
+  [`${PROJECT}:historySource`]: JSON.stringify({
+    account: 'acme-analytics',
+    database: 'ANALYTICS',
+    schema: 'HISTORY',
+    warehouse: 'EXTRACT_WH',
+    user: 'ECOMM_READER',
+    egress: { cidrs: ['52.19.0.0/16'] },
+  }),
+  [`${PROJECT}:fxSource`]: JSON.stringify({
+    host: 'openexchangerates.org',
+    path: '/api',
+    start: '2024-01-01',
+    egress: { cidrs: ['198.51.100.0/24'] },
+  }),
+  [`${PROJECT}:crmSourceToken`]: 'pat-na1-crm-token-value',
+  [`${PROJECT}:historySourcePassword`]: 'snowflake-password-value',
+  [`${PROJECT}:fxSourceApiKey`]: 'fx-api-key-value',
+};
+
+/** The secret config values of SOURCES_CONFIG: none may appear in a URL or a task definition. */
+export const SOURCE_SECRET_VALUES = [
+  'pat-na1-crm-token-value',
+  'snowflake-password-value',
+  'fx-api-key-value',
+];
+
+/**
+ * The environment variable names a catalog job gets on both clouds: its settings (and those of its optional ones
+ * the stack configures), the heap cap, and the stream consumer group when it reads the stream.
+ */
+export function expectedEnvironment(
+  env: string[],
+  optionalEnv: string[] = [],
+  configured: string[] = [],
+): string[] {
+  const names = new Set([...env, ...optionalEnv.filter((name) => configured.includes(name)), 'NODE_OPTIONS']);
   if (env.includes('STREAM_URL')) names.add('STREAM_GROUP_ID');
   return [...names].sort();
 }

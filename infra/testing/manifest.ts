@@ -35,6 +35,15 @@ export interface WorkloadManifest {
   warehouseLogin: { user: string; passwordSecret: string } | null;
   /** What its identity may do in the lake, by prefix (the task role's policy / the role assignment's condition). */
   lake: LakeAccess | null;
+  /** The platform secrets its identity may read (the task role's policy / Key Vault Secrets User, one by one). */
+  secrets: string[];
+}
+
+/** A further source's way out: its port and ranges (a security group of its own / an NSG rule). */
+export interface SourceEgressManifest {
+  name: string;
+  port: number;
+  cidrs: string[];
 }
 
 export interface CapabilityManifest {
@@ -44,6 +53,7 @@ export interface CapabilityManifest {
   warehouseDatabase: string;
   workloads: WorkloadManifest[];
   secrets: string[];
+  sourceEgress: SourceEgressManifest[];
   alerts: string[];
 }
 
@@ -102,16 +112,29 @@ export function manifestFromSpec(spec: PlatformSpec): CapabilityManifest {
       })),
     ].sort(byName),
     secrets: spec.secrets.map((s) => s.name).sort(),
+    sourceEgress: spec.sources
+      .map((s) => ({ name: s.name, port: s.egress.port, cidrs: [...s.egress.cidrs].sort() }))
+      .sort(byName),
     alerts: spec.alerts.map((a) => a.name).sort(),
   };
 }
 
-function accessFromSpec(workload: WorkloadSpec): Pick<WorkloadManifest, 'warehouseLogin' | 'lake'> {
+function accessFromSpec(
+  workload: WorkloadSpec,
+): Pick<WorkloadManifest, 'warehouseLogin' | 'lake' | 'secrets'> {
   const login = workload.warehouseLogin;
   return {
     warehouseLogin: login === null ? null : { user: login, passwordSecret: loginSecretName(login) },
     lake: workload.lake,
+    secrets: [...workload.secrets].sort(),
   };
+}
+
+/** The platform secret names a task role may read, from the ARNs (`secret:<prefix>/<name>-<suffix>`). */
+function secretsOfPolicy(policy: PolicyDocument | undefined): string[] {
+  return (policy?.Statement.find((s) => s.Sid === 'ReadJobSecrets')?.Resource ?? [])
+    .map((arn) => /:secret:[^/]+\/(.+)-[A-Za-z0-9]{6}$/.exec(arn)?.[1] ?? arn)
+    .sort();
 }
 
 /** The user and password secret of a workload's WAREHOUSE_URL, as its environment hands it over. */
@@ -191,6 +214,8 @@ export function manifestFromAws(resources: RecordedResource[], prefix: string): 
     const taskPolicy = resources.find(
       (r) => r.type === 'aws:iam/rolePolicy:RolePolicy' && r.name === `${family}-task`,
     );
+    const policy =
+      taskPolicy === undefined ? undefined : (JSON.parse(String(taskPolicy.inputs.policy)) as PolicyDocument);
     const size = {
       cpu: Number(task.inputs.cpu) / 1024,
       memoryMiB: Number(task.inputs.memory),
@@ -199,11 +224,8 @@ export function manifestFromAws(resources: RecordedResource[], prefix: string): 
       port,
       healthCheck: checked?.[1] ?? null,
       warehouseLogin: warehouseLoginOfEnv(container?.environment),
-      lake: lakeAccessOfPolicy(
-        taskPolicy === undefined
-          ? undefined
-          : (JSON.parse(String(taskPolicy.inputs.policy)) as PolicyDocument),
-      ),
+      lake: lakeAccessOfPolicy(policy),
+      secrets: secretsOfPolicy(policy),
     };
     if (service !== undefined) {
       return {
@@ -262,10 +284,50 @@ export function manifestFromAws(resources: RecordedResource[], prefix: string): 
     warehouseDatabase: String(namespace?.inputs.dbName),
     workloads: workloads.sort(byName),
     secrets: secrets.sort(),
+    sourceEgress: awsSourceEgress(resources, prefix),
     alerts: ofType(resources, 'aws:cloudwatch/metricAlarm:MetricAlarm')
       .map((a) => String(a.inputs.name).replace(`${prefix}-alert-`, ''))
       .sort(),
   };
+}
+
+/** Each further source's egress-only group (`<prefix>-network-<name>-source`) and its rules. */
+function awsSourceEgress(resources: RecordedResource[], prefix: string): SourceEgressManifest[] {
+  const rules = ofType(resources, 'aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule');
+  return ofType(resources, 'aws:ec2/securityGroup:SecurityGroup')
+    .flatMap((group) => {
+      const name = new RegExp(`^${prefix}-network-(.+)-source$`).exec(group.name)?.[1];
+      if (name === undefined) return [];
+      const own = rules.filter((r) => r.inputs.securityGroupId === group.id);
+      return [
+        {
+          name,
+          port: Number(own[0]?.inputs.fromPort),
+          cidrs: own.map((r) => String(r.inputs.cidrIpv4)).sort(),
+        },
+      ];
+    })
+    .sort(byName);
+}
+
+/** The apps subnet NSG's rules to the further sources (`to-<name>-source`; the OLTP source is not one). */
+function azureSourceEgress(resources: RecordedResource[]): SourceEgressManifest[] {
+  const rules = ofType(resources, 'azure-native:network:NetworkSecurityGroup').flatMap(
+    (nsg) => (nsg.inputs.securityRules as Record<string, unknown>[] | undefined) ?? [],
+  );
+  return rules
+    .flatMap((rule) => {
+      const name = /^to-(.+)-source$/.exec(String(rule.name))?.[1];
+      if (name === undefined || name === 'oltp' || rule.access !== 'Allow') return [];
+      return [
+        {
+          name,
+          port: Number(rule.destinationPortRange),
+          cidrs: [...((rule.destinationAddressPrefixes as string[] | undefined) ?? [])].sort(),
+        },
+      ];
+    })
+    .sort(byName);
 }
 
 export function manifestFromAzure(resources: RecordedResource[], prefix: string): CapabilityManifest {
@@ -293,6 +355,20 @@ export function manifestFromAzure(resources: RecordedResource[], prefix: string)
     );
     return assignment === undefined ? null : lakeAccessFromCondition(String(assignment.inputs.condition));
   };
+  /** The Key Vault secrets the workload's own identity holds Key Vault Secrets User on, one by one. */
+  const secretsOf = (r: RecordedResource): string[] => {
+    const identityId = field<string[]>(r.inputs, 'identity', 'userAssignedIdentities')[0];
+    const identity = resources.find((i) => i.custom && i.id === identityId);
+    const principal = `principal-${String(identity?.inputs.resourceName)}`;
+    const vaultSecrets = ofType(resources, 'azure-native:keyvault:Secret');
+    return ofType(resources, 'azure-native:authorization:RoleAssignment')
+      .filter((a) => a.inputs.principalId === principal)
+      .flatMap((a) => {
+        const secret = vaultSecrets.find((s) => s.id === a.inputs.scope);
+        return secret === undefined ? [] : [platformSecretName(String(secret.inputs.secretName))];
+      })
+      .sort();
+  };
   const sizeOf = (r: RecordedResource) => {
     const container = containerOf(r);
     const liveness = (field<Record<string, unknown>[]>(container, 'probes') ?? []).find(
@@ -308,6 +384,7 @@ export function manifestFromAzure(resources: RecordedResource[], prefix: string)
       healthCheck: port === null ? null : `:${port}${field<string>(liveness, 'httpGet', 'path')}`,
       warehouseLogin: warehouseLoginOfEnv(container.env),
       lake: lakeOf(r),
+      secrets: secretsOf(r),
     };
   };
   const azureIngress = (r: RecordedResource): WorkloadManifest['ingress'] => {
@@ -362,6 +439,7 @@ export function manifestFromAzure(resources: RecordedResource[], prefix: string)
       .map((r) => platformSecretName(String(r.inputs.secretName)))
       .filter((name) => !CLOUD_ONLY_SECRETS.includes(name))
       .sort(),
+    sourceEgress: azureSourceEgress(resources),
     alerts: resources
       .filter((r) => alertTypes.includes(r.type))
       .map((r) => String(r.inputs.ruleName).replace(`${prefix}-alert-`, ''))

@@ -1,7 +1,7 @@
 /** Builds a spec and runs one cloud's program under the mock cloud, returning what it registered. */
 import * as pulumi from '@pulumi/pulumi';
 import type { JobSpec } from '../../jobs/catalog.ts';
-import type { PlatformOutputs } from '../adapter-urls.ts';
+import { type PlatformOutputs, SOURCE_SETTINGS, type SourceSetting } from '../adapter-urls.ts';
 import { PROJECT, parseStackConfig, type StackConfig } from '../config.ts';
 import { configSecretValues } from '../platform.ts';
 import { buildPlatformSpec, type PlatformSpec } from '../spec.ts';
@@ -37,8 +37,18 @@ function fixtureOf(cloud: 'aws' | 'azure'): [Record<string, string>, string] {
   return cloud === 'aws' ? [AWS_CONFIG, AWS_STACK] : [AZURE_CONFIG, AZURE_STACK];
 }
 
-export function specFor(cloud: 'aws' | 'azure', catalog?: JobSpec[]): PlatformSpec {
-  const config = parseStackConfig(...fixtureOf(cloud));
+/** The cloud's test stack config, with `extra` (config keys, as allConfig gives them) over the fixture's. */
+export function configFor(cloud: 'aws' | 'azure', extra: Record<string, string> = {}): StackConfig {
+  const [raw, stack] = fixtureOf(cloud);
+  return parseStackConfig({ ...raw, ...extra }, stack);
+}
+
+export function specFor(
+  cloud: 'aws' | 'azure',
+  catalog?: JobSpec[],
+  extra: Record<string, string> = {},
+): PlatformSpec {
+  const config = configFor(cloud, extra);
   return catalog === undefined ? buildPlatformSpec(config) : buildPlatformSpec(config, catalog);
 }
 
@@ -68,14 +78,21 @@ export function committedConfig(stack: string, stackFile = stackFileName(stack))
   return parseStackConfig(raw, stack, { cloudDefaults: readCloudDefaults });
 }
 
-/** Runs the cloud's program on the spec; programs are imported only after the mocks are in place. */
-export async function deploy(cloud: MockCloud, spec: PlatformSpec): Promise<DeployedStack> {
+/**
+ * Runs the cloud's program on the spec, the secrets from the fixture config with `extra` over it (the keys the spec
+ * was built with); programs are imported only after the mocks are in place.
+ */
+export async function deploy(
+  cloud: MockCloud,
+  spec: PlatformSpec,
+  extra: Record<string, string> = {},
+): Promise<DeployedStack> {
   cloud.reset();
   const program =
     spec.cloud === 'aws'
       ? (await import('../aws/program.ts')).deployAws
       : (await import('../azure/program.ts')).deployAzure;
-  const config = parseStackConfig(...fixtureOf(spec.cloud));
+  const config = configFor(spec.cloud, extra);
   const parents: ParentRecord[] = [];
   let deployed: Awaited<ReturnType<typeof program>> | undefined;
   // Run inside a stack, as `pulumi up` does, so a stack transformation can see every resource's parent.
@@ -99,6 +116,7 @@ export async function deploy(cloud: MockCloud, spec: PlatformSpec): Promise<Depl
     WAREHOUSE_URL: await resolved(outputs.WAREHOUSE_URL),
     SOURCE_URL: await resolved(outputs.SOURCE_URL),
     SECRETS_URL: await resolved(outputs.SECRETS_URL),
+    ...(await resolvedSources(outputs)),
     imageRef: await resolved(outputs.imageRef),
   };
   await cloud.settle();
@@ -109,4 +127,16 @@ export async function deploy(cloud: MockCloud, spec: PlatformSpec): Promise<Depl
     parents,
     registrations: [...cloud.registrations],
   };
+}
+
+/** The further sources' outputs the program returned, resolved. */
+async function resolvedSources(
+  outputs: PlatformOutputs<pulumi.Output<string>>,
+): Promise<Partial<Record<SourceSetting, string>>> {
+  const values: Partial<Record<SourceSetting, string>> = {};
+  for (const setting of SOURCE_SETTINGS) {
+    const output = outputs[setting];
+    if (output !== undefined) values[setting] = await resolved(output);
+  }
+  return values;
 }
