@@ -75,6 +75,11 @@ export interface DataContract {
   streamColumns: string[];
   /** The columns that identify a record (a table's primary key, an event's event_id), for messages. */
   keyColumns: string[];
+  /**
+   * The setting of the further source it comes from (CRM_SOURCE_URL, HISTORY_SOURCE_URL); absent for the OLTP tables
+   * and the topics. While that source is not set, its bronze table stays empty and no freshness is owed.
+   */
+  optionalSetting?: string;
   /** Columns computed during validation from the declared ones (keyed hashes, masks), staged after them. */
   derivedColumns: string[];
   /** The declared columns holding personal data in clear: they land only in the restricted schema `pii`. */
@@ -315,13 +320,15 @@ export const DATA_CONTRACTS: DataContract[] = [
   ),
   ...EVENT_TOPICS.map((topic) => buildContract(topic.topic, topic.table, 'json', topic.fields, ['event_id'])),
   // Present whether or not CRM_SOURCE_URL is set: their bronze tables exist (empty), so dim_customers builds alike.
-  ...CRM_STREAMS.map((stream) =>
-    buildContract(stream.name, stream.name, 'csv', stream.columns, stream.primaryKey),
-  ),
+  ...CRM_STREAMS.map((stream) => ({
+    ...buildContract(stream.name, stream.name, 'csv', stream.columns, stream.primaryKey),
+    optionalSetting: 'CRM_SOURCE_URL',
+  })),
   // Likewise without HISTORY_SOURCE_URL: gold.agg_daily_sales_history then holds the live days only.
-  ...HISTORY_STREAMS.map((stream) =>
-    buildContract(stream.name, stream.name, 'csv', stream.columns, stream.primaryKey),
-  ),
+  ...HISTORY_STREAMS.map((stream) => ({
+    ...buildContract(stream.name, stream.name, 'csv', stream.columns, stream.primaryKey),
+    optionalSetting: 'HISTORY_SOURCE_URL',
+  })),
 ];
 
 export function contractFor(source: string): DataContract {

@@ -292,7 +292,11 @@ export async function loadFreshness(
   );
   const bySource = new Map(batches.map((row) => [String(row.source), row]));
   const watermarkOf = new Map(watermarks.map((row) => [String(row.source), toDate(row.watermark_at)]));
-  const sources = DATA_CONTRACTS.map((contract): SourceFreshness => {
+  // A further source with no batch at all is not in use here (its setting unset): no row, rather than "never loaded".
+  const inUse = DATA_CONTRACTS.filter(
+    (contract) => contract.optionalSetting === undefined || bySource.has(contract.source),
+  );
+  const sources = inUse.map((contract): SourceFreshness => {
     const row = bySource.get(contract.source);
     const kind = contract.format === 'csv' ? 'table' : 'topic';
     const slaMinutes = FRESHNESS_SLA_MINUTES[kind];

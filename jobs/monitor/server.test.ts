@@ -86,6 +86,9 @@ describe('the monitor over HTTP', () => {
     expect(page.body).toMatch(/data-freshness="orders"[\s\S]*?within SLA/);
     expect(page.body).toMatch(/data-freshness="customers"[\s\S]*?badge-warn">late/);
     expect(page.body).toMatch(/data-freshness="order-events"[\s\S]*?never loaded/);
+    // Further sources whose settings are unset (no batch ever) are not listed as stale.
+    expect(page.body).not.toContain('data-freshness="crm_contacts"');
+    expect(page.body).not.toContain('data-freshness="sales_history"');
     // Held-back batches: the failed one first, with its step and masked reason, then the skipped one.
     expect(page.body).toMatch(
       /id="held-batches"[\s\S]*1 failed<\/strong>, 1 skipped[\s\S]*data-batch="products_bad" data-status="failed"[\s\S]*?<td>load<\/td>[\s\S]*?key product_id=17[\s\S]*data-batch="order_items_gone" data-status="skipped"/,
