@@ -25,6 +25,8 @@ export interface ExtractedTable {
   rawKey: string | null;
   /** The watermark the window starts after, how far back it re-read (exclusive), and its upper bound. */
   window: { after: string | null; rereadFrom: string | null; upTo: string | null };
+  /** Why a further source's stream was not extracted this run (sourceUnavailable); absent when it was. */
+  error?: string;
 }
 
 /**
@@ -43,36 +45,52 @@ export async function runExtract(
   tables: SourceTableSpec[] = SOURCE_TABLES,
 ): Promise<ExtractedTable[]> {
   const warehouse = await context.warehouse();
-  // Every source is checked before any window is read: a missing stream fails the run with nothing half-extracted.
+  // Every source is checked before any of its windows is read: a missing stream reads nothing of that source.
   const sources: { source: ConfiguredSource; connector: SourceConnector }[] = [];
-  for (const source of configuredSources(context.config, tables)) {
-    const connector = await context.sourceConnector(source.setting);
-    await checkStreams(source, connector);
-    sources.push({ source, connector });
-  }
   const results: ExtractedTable[] = [];
+  for (const source of configuredSources(context.config, tables)) {
+    try {
+      const connector = await context.sourceConnector(source.setting);
+      await checkStreams(source, connector);
+      sources.push({ source, connector });
+    } catch (error) {
+      if (source.setting === 'SOURCE_URL') throw error;
+      results.push(...(await sourceUnavailable(context, source, source.streams, error)));
+    }
+  }
   for (const { source, connector } of sources)
     for (const stream of source.streams) {
       context.throwIfStopping();
-      const extracted = await recordStep(
-        context,
-        { job: 'extract', step: stream.name },
-        () => extractStream(context, connector, warehouse, stream),
-        {
-          outcome: (done) => ({
-            batchId: done.batchId,
-            status: done.batchId ? 'succeeded' : 'skipped',
-            rowsIn: done.rows,
-            rowsOut: done.rows,
-            message: done.batchId
-              ? `${done.reread} of ${done.rows} rows re-read behind the watermark ` +
-                `(lookback ${context.config.EXTRACT_LOOKBACK_SECONDS} s)`
-              : 'no changed rows since the watermark',
-          }),
-          lineage: (startedAt, done, error) =>
-            extractLineage(context, source, stream, startedAt, done, error),
-        },
-      );
+      let extracted: ExtractedTable;
+      try {
+        extracted = await recordStep(
+          context,
+          { job: 'extract', step: stream.name },
+          () => extractStream(context, connector, warehouse, stream),
+          {
+            outcome: (done) => ({
+              batchId: done.batchId,
+              status: done.batchId ? 'succeeded' : 'skipped',
+              rowsIn: done.rows,
+              rowsOut: done.rows,
+              message: done.batchId
+                ? `${done.reread} of ${done.rows} rows re-read behind the watermark ` +
+                  `(lookback ${context.config.EXTRACT_LOOKBACK_SECONDS} s)`
+                : done.window.upTo
+                  ? 'nothing in the window: watermark moved, no batch'
+                  : 'no changed rows since the watermark',
+            }),
+            lineage: (startedAt, done, error) =>
+              extractLineage(context, source, stream, startedAt, done, error),
+          },
+        );
+      } catch (error) {
+        // The OLTP database is the pipeline's spine; a further source (a CRM, a vendor) down or refusing is
+        // reported and left for the next run, and never holds back the others.
+        if (source.setting === 'SOURCE_URL') throw error;
+        results.push(...(await sourceUnavailable(context, source, [stream], error)));
+        continue;
+      }
       results.push(extracted);
       await recordFindings(
         warehouse,
@@ -84,13 +102,57 @@ export async function runExtract(
   return results;
 }
 
-/** `ecomm extract`: one line per source stream, with the raw object its window went to. */
+/**
+ * A further source's streams not extracted this run: a failing warn finding each (`<stream>:source_unavailable`,
+ * with the reason), so the run, the monitor and the watchdog show it, and no watermark moved.
+ */
+async function sourceUnavailable(
+  context: JobContext,
+  source: ConfiguredSource,
+  streams: ExtractStream[],
+  error: unknown,
+): Promise<ExtractedTable[]> {
+  const reason = `${source.setting}: ${(error as Error)?.message ?? String(error)}`;
+  context.log.error({ job: 'extract', setting: source.setting, err: reason }, 'source not extracted');
+  await recordFindings(
+    await context.warehouse(),
+    context.runId,
+    streams.map((stream) => ({
+      checkId: `bronze.${stream.name}:source_unavailable`,
+      layer: 'bronze',
+      tableName: `bronze.${stream.name}`,
+      checkType: 'source_unavailable',
+      severity: 'warn',
+      passed: false,
+      failingRows: 0,
+      details: `not extracted this run, its watermark kept: ${reason}`,
+    })),
+    context.now(),
+  );
+  return streams.map((stream) => ({
+    table: stream.name,
+    rows: 0,
+    reread: 0,
+    batchId: null,
+    rawKey: null,
+    window: { after: null, rereadFrom: null, upTo: null },
+    error: reason,
+  }));
+}
+
+/**
+ * `ecomm extract`: one line per source stream, with the raw object its window went to; exit 1 when a further
+ * source could not be read (the others were).
+ */
 export async function run(context: JobContext, _options: object, output: PrintLine): Promise<number> {
-  for (const table of await runExtract(context))
+  const tables = await runExtract(context);
+  for (const table of tables)
     output(
-      `extract ${table.table.padEnd(12)} ${table.rows} rows${table.rawKey ? ` -> ${table.rawKey}` : ''}`,
+      table.error
+        ? `extract ${table.table.padEnd(12)} NOT extracted: ${table.error}`
+        : `extract ${table.table.padEnd(12)} ${table.rows} rows${table.rawKey ? ` -> ${table.rawKey}` : ''}`,
     );
-  return 0;
+  return tables.some((table) => table.error) ? 1 : 0;
 }
 
 async function checkStreams(source: ConfiguredSource, connector: SourceConnector): Promise<void> {
@@ -128,6 +190,13 @@ async function extractStream(
   );
   const window = { after: watermark, upTo: read.upTo, rereadFrom: read.rereadFrom };
   if (!read.upTo) return { table: stream.name, rows: 0, reread: 0, batchId: null, rawKey: null, window };
+  // A window with a bound but no row (an association window whose contacts have no company) wrote no object:
+  // the watermark moves past it, and no batch names an object that does not exist.
+  if (read.rows === 0) {
+    // ops.watermarks names the window that moved it; this one registered no batch.
+    await moveWatermark(warehouse, stream.name, read.upTo, batchId, context.now());
+    return { table: stream.name, rows: 0, reread: 0, batchId: null, rawKey: null, window };
+  }
 
   await warehouse.transaction(async (tx) => {
     await registerBatch(tx, {
@@ -139,17 +208,27 @@ async function extractStream(
       rows: read.rows,
       at: context.now(),
     });
-    await tx.query('delete from ops.watermarks where source = $1', [stream.name]);
-    await tx.query(
-      'insert into ops.watermarks (source, watermark_at, batch_id, moved_at) values ($1, $2, $3, $4)',
-      [stream.name, read.upTo, batchId, context.now()],
-    );
+    await moveWatermark(tx, stream.name, read.upTo as string, batchId, context.now());
   });
   context.log.info(
     { job: 'extract', table: stream.name, rows: read.rows, reread: read.reread, rawKey },
     'extracted',
   );
   return { table: stream.name, rows: read.rows, reread: read.reread, batchId, rawKey, window };
+}
+
+async function moveWatermark(
+  db: SqlDatabase,
+  stream: string,
+  upTo: string,
+  batchId: string,
+  at: Date,
+): Promise<void> {
+  await db.query('delete from ops.watermarks where source = $1', [stream]);
+  await db.query(
+    'insert into ops.watermarks (source, watermark_at, batch_id, moved_at) values ($1, $2, $3, $4)',
+    [stream, upTo, batchId, at],
+  );
 }
 
 /** The extract's SELECT of one source table: its contract columns, in updated_at then key order. */
