@@ -113,6 +113,26 @@ describe('PostgreSQL connection settings', () => {
     ).rejects.toThrow(/^WAREHOUSE_URL: work_mem=.* is not a size such as 64MB/);
   });
 
+  it('turns JIT off on every connection unless the URL says jit=on, and refuses another value', async () => {
+    const jitOf = async (url: string) => {
+      const db = await openSqlDatabase('WAREHOUSE_URL', url);
+      try {
+        return await Promise.all(
+          [1, 2].map(() =>
+            db.transaction(async (tx) => (await tx.query<{ jit: string }>('show jit'))[0]?.jit),
+          ),
+        );
+      } finally {
+        await db.close();
+      }
+    };
+    expect(await jitOf(env.TEST_PG_URL)).toEqual(['off', 'off']);
+    expect(await jitOf(urlWith({ search: '?jit=on' }))).toEqual(['on', 'on']);
+    await expect(openSqlDatabase('WAREHOUSE_URL', urlWith({ search: '?jit=maybe' }))).rejects.toThrow(
+      'WAREHOUSE_URL: jit=maybe must be on or off',
+    );
+  });
+
   it('refuses unknown URL parameters and sslmodes before connecting', async () => {
     await expect(openSqlDatabase('SOURCE_URL', urlWith({ search: '?sslmod=require' }))).rejects.toThrow(
       /^SOURCE_URL: unknown URL parameter\(s\) sslmod in "postgres:\/\/\w+:\*\*\*@/,
