@@ -11,8 +11,7 @@
  * Audited in ops.operations (who, the window, the batch, the outcome). Runbook: docs/runbooks/backfill.md.
  */
 import type { JobContext, PrintLine } from '../context.ts';
-import { sourceSelect, timestampLiteral, writeSourceCsv } from '../extract/index.ts';
-import { replacedTables } from '../extract/sources.ts';
+import { replacedTables, sourceSelect, timestampLiteral, writeSourceCsv } from '../extract/index.ts';
 import { compactTimestamp, isoDate, lakeKey } from '../lake/layout.ts';
 import { runLoad } from '../load/index.ts';
 import { clearBatchDecision } from '../ops/batch-decisions.ts';

@@ -13,6 +13,8 @@ import { recordStep } from '../ops/pipeline-runs.ts';
 import { extractLineage } from './lineage.ts';
 import { type ConfiguredSource, configuredSources, type ExtractStream, tableStream } from './sources.ts';
 
+/** Which OLTP tables another source stands in for: reconcile and backfill leave them alone. */
+export { replacedTables } from './sources.ts';
 export { timestampLiteral };
 
 export interface ExtractedTable {
