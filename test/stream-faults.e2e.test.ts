@@ -381,11 +381,13 @@ describe('stream service under faults (real Kafka broker)', () => {
       const clicks = Array.from({ length: 2_000 }, (_, i) => `b-${i}`);
       const orders = Array.from({ length: 200 }, (_, i) => `bo-${i}`);
       const service = w.start();
+      // 10 s of publishing at least: the restart must land while events still arrive, even when the service's first
+      // status answer comes late on a loaded machine (at 2.5 s, a run consumed everything before it).
       const producing = trickle(
         w.stream,
         'clickstream',
         clicks.map((id) => ({ key: `k-${id}`, value: kpiClickEvent(id, at) })),
-        40,
+        10,
         50,
       );
       await publish(
