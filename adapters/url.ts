@@ -24,3 +24,20 @@ export function pickFactory<Factory>(
   if (factory === undefined) throw new UnsupportedUrlError(setting, url, Object.keys(factories));
   return factory;
 }
+
+/** A whole-number URL parameter within [min, max], `fallback` when absent; the error names the setting. */
+export function integerParameter(
+  setting: string,
+  params: URLSearchParams,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+) {
+  const text = params.get(name);
+  if (text === null) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new Error(`${setting}: ${name} must be a whole number from ${min} to ${max} (got "${text}")`);
+  return value;
+}

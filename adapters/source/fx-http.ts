@@ -32,6 +32,7 @@ import { csvLine, postgresCsvRecord } from '../csv.ts';
 import { redactSecrets, redactUrl } from '../redact.ts';
 import { networkErrorCode, withRetry } from '../retry.ts';
 import type { SecretStore } from '../secrets/secret-store.ts';
+import { integerParameter } from '../url.ts';
 import {
   MissingStreamsError,
   type SourceConnector,
@@ -100,22 +101,6 @@ const DAY_MS = 86_400_000;
 const MAX_RETRY_AFTER_MS = 120_000;
 /** rate_to_usd is numeric(18, 8). */
 const RATE_DECIMALS = 8;
-
-function integerParameter(
-  setting: string,
-  params: URLSearchParams,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-) {
-  const text = params.get(name);
-  if (text === null) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max)
-    throw new Error(`${setting}: ${name} must be a whole number from ${min} to ${max} (got "${text}")`);
-  return value;
-}
 
 /** Days since 1970-01-01 UTC of a `YYYY-MM-DD` text, or NaN when it names no calendar day. */
 function dayNumber(text: string): number {

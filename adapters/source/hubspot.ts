@@ -33,6 +33,7 @@ import { csvLine, postgresCsvRecord } from '../csv.ts';
 import { redactSecrets, redactUrl } from '../redact.ts';
 import { networkErrorCode, withRetry } from '../retry.ts';
 import type { SecretStore } from '../secrets/secret-store.ts';
+import { integerParameter } from '../url.ts';
 import {
   MissingStreamsError,
   type SourceConnector,
@@ -80,22 +81,6 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/i;
 /** A Retry-After longer than this is a daily limit, not a burst: fail now and let the scheduler try later. */
 const MAX_RETRY_AFTER_MS = 120_000;
 const ASSOCIATION_COLUMNS = ['association_type_id', 'association_category', 'association_label'];
-
-function integerParameter(
-  setting: string,
-  params: URLSearchParams,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-) {
-  const text = params.get(name);
-  if (text === null) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max)
-    throw new Error(`${setting}: ${name} must be a whole number from ${min} to ${max} (got "${text}")`);
-  return value;
-}
 
 export function parseHubSpotUrl(url: string, setting = 'HubSpot source URL'): HubSpotSettings {
   const display = redactUrl(url);
