@@ -29,10 +29,19 @@
  * carried-forward rows, and the days carried after it carry the new rates.
  */
 import { csvLine, postgresCsvRecord } from '../csv.ts';
-import { redactSecrets, redactUrl } from '../redact.ts';
-import { networkErrorCode, withRetry } from '../retry.ts';
+import { redactSecrets } from '../redact.ts';
+import { networkErrorCode } from '../retry.ts';
 import type { SecretStore } from '../secrets/secret-store.ts';
 import { integerParameter } from '../url.ts';
+import {
+  fetchWithin,
+  type HttpSettings,
+  httpSettings,
+  originOf,
+  parseHttpSourceUrl,
+  retryAfterMs,
+  withHttpRetry,
+} from './http.ts';
 import {
   MissingStreamsError,
   type SourceConnector,
@@ -54,17 +63,13 @@ export interface FxSourceOptions {
   onRetry?: (message: string) => void;
 }
 
-interface FxSettings {
+interface FxSettings extends HttpSettings {
   setting: string;
   display: string;
   root: string;
   keySecret: string;
   base: string;
   startDay: number;
-  timeoutMs: number;
-  attempts: number;
-  retryBaseMs: number;
-  retryMaxMs: number;
   recheckDays: number;
   maxCarryDays: number;
   maxDays: number;
@@ -81,24 +86,15 @@ export const FX_COLUMNS = [
 ] as const;
 const CURSOR = 'updated_at';
 
-const KNOWN_PARAMETERS = [
-  'keySecret',
-  'base',
-  'start',
-  'tls',
-  'timeoutMs',
-  'attempts',
-  'retryBaseMs',
-  'retryMaxMs',
-  'recheckDays',
-  'maxCarryDays',
-  'maxDays',
-];
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/i;
+const URL_FORM = {
+  scheme: 'fxrates',
+  exampleHost: 'openexchangerates.org/api',
+  credential: 'API key',
+  secretParameter: 'keySecret',
+  parameters: ['base', 'start', 'recheckDays', 'maxCarryDays', 'maxDays'],
+};
 const CURRENCY = /^[A-Z]{3}$/;
 const DAY_MS = 86_400_000;
-/** A Retry-After longer than this is a daily or monthly quota, not a burst: fail now, the scheduler tries later. */
-const MAX_RETRY_AFTER_MS = 120_000;
 /** rate_to_usd is numeric(18, 8). */
 const RATE_DECIMALS = 8;
 
@@ -115,20 +111,8 @@ const dayText = (day: number) => new Date(day * DAY_MS).toISOString().slice(0, 1
 const dayEnd = (day: number) => (day + 1) * DAY_MS;
 
 export function parseFxUrl(url: string, setting = 'FX source URL'): FxSettings {
-  const display = redactUrl(url);
-  if (!URL.canParse(url)) throw new Error(`${setting}: cannot parse "${display}" as a URL`);
-  const parsed = new URL(url);
-  if (parsed.protocol !== 'fxrates:') throw new Error(`${setting}: "${display}" is not a fxrates:// URL`);
-  if (parsed.hostname === '')
-    throw new Error(`${setting}: "${display}" names no host (fxrates://openexchangerates.org/api)`);
-  if (parsed.username !== '' || parsed.password !== '')
-    throw new Error(`${setting}: put the API key in the secret store and name it with keySecret=<name>`);
+  const { display, parsed, secretName } = parseHttpSourceUrl(url, setting, URL_FORM);
   const params = parsed.searchParams;
-  const unknown = [...params.keys()].filter((key) => !KNOWN_PARAMETERS.includes(key));
-  if (unknown.length > 0)
-    throw new Error(`${setting}: unknown URL parameter(s) ${unknown.join(', ')} in "${display}"`);
-  const keySecret = params.get('keySecret');
-  if (!keySecret) throw new Error(`${setting}: "${display}" needs keySecret=<secret name>`);
   const start = params.get('start') ?? '';
   const startDay = dayNumber(start);
   if (Number.isNaN(startDay))
@@ -136,22 +120,15 @@ export function parseFxUrl(url: string, setting = 'FX source URL'): FxSettings {
   const base = (params.get('base') ?? 'USD').toUpperCase();
   if (!CURRENCY.test(base))
     throw new Error(`${setting}: base must be a 3-letter currency code (got "${base}")`);
-  const tls = params.get('tls') ?? 'true';
-  if (tls !== 'true' && tls !== 'false') throw new Error(`${setting}: tls must be true or false`);
-  if (tls === 'false' && !LOOPBACK.test(parsed.hostname))
-    throw new Error(`${setting}: tls=false is only for a loopback test server, not ${parsed.hostname}`);
-  const path = parsed.pathname.replace(/\/+$/, '');
+  const { origin } = originOf(setting, parsed);
   return {
     setting,
     display,
-    root: `${tls === 'false' ? 'http' : 'https'}://${parsed.host}${path}`,
-    keySecret,
+    root: `${origin}${parsed.pathname.replace(/\/+$/, '')}`,
+    keySecret: secretName,
     base,
     startDay,
-    timeoutMs: integerParameter(setting, params, 'timeoutMs', 30_000, 1, 600_000),
-    attempts: integerParameter(setting, params, 'attempts', 6, 1, 20),
-    retryBaseMs: integerParameter(setting, params, 'retryBaseMs', 1_000, 0, 600_000),
-    retryMaxMs: integerParameter(setting, params, 'retryMaxMs', 30_000, 0, 600_000),
+    ...httpSettings(setting, params),
     recheckDays: integerParameter(setting, params, 'recheckDays', 7, 0, 366),
     maxCarryDays: integerParameter(setting, params, 'maxCarryDays', 7, 0, 366),
     maxDays: integerParameter(setting, params, 'maxDays', 400, 1, 10_000),
@@ -181,22 +158,6 @@ class AttemptError extends Error {
     this.code = code;
     this.retryAfterMs = retryAfterMs;
   }
-}
-
-function retryAfterOf(header: string | null): number | undefined {
-  if (header === null || header === '') return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-
-function isRetryable(error: unknown): boolean {
-  if (error instanceof AttemptError && error.status !== undefined) {
-    if (error.status === 429) return (error.retryAfterMs ?? 0) <= MAX_RETRY_AFTER_MS;
-    return error.status >= 500 && error.status <= 599;
-  }
-  return networkErrorCode(error) !== undefined;
 }
 
 /** One day's answer: its rates against `base` and the vendor's timestamp, or null when the day was not published. */
@@ -279,19 +240,9 @@ export function openFxSource(url: string, options: FxSourceOptions = {}): Source
 
   /** One GET, its JSON body; 404 is `null` (a day not published). */
   async function attempt(path: string, secret: string): Promise<Record<string, unknown> | null> {
-    let response: Response;
-    try {
-      response = await fetch(`${settings.root}${path}`, {
-        headers: { authorization: `Token ${secret}`, accept: 'application/json' },
-        signal: AbortSignal.timeout(settings.timeoutMs),
-      });
-    } catch (error) {
-      if ((error as Error | undefined)?.name === 'TimeoutError')
-        throw Object.assign(new Error(`no answer within ${settings.timeoutMs} ms (timeoutMs)`), {
-          code: 'ETIMEDOUT',
-        });
-      throw error;
-    }
+    const response = await fetchWithin(settings.timeoutMs, `${settings.root}${path}`, {
+      headers: { authorization: `Token ${secret}`, accept: 'application/json' },
+    });
     const text = await response.text();
     let body: Record<string, unknown> | null = null;
     try {
@@ -312,24 +263,19 @@ export function openFxSource(url: string, options: FxSourceOptions = {}): Source
           : body === null
             ? `HTTP ${status}`
             : String(code);
-      throw new AttemptError(detail, status, code, retryAfterOf(response.headers.get('retry-after')));
+      throw new AttemptError(detail, status, code, retryAfterMs(response.headers.get('retry-after')));
     }
     return body;
   }
 
   async function get(what: string, path: string): Promise<Record<string, unknown> | null> {
     const secret = await apiKey();
-    return withRetry(() => attempt(path, secret), {
-      attempts: settings.attempts,
-      baseDelayMs: settings.retryBaseMs,
-      maxDelayMs: settings.retryMaxMs,
-      isRetryable,
-      retryAfterMs: (error) => (error instanceof AttemptError ? error.retryAfterMs : undefined),
+    return withHttpRetry(() => attempt(path, secret), settings, {
+      what: `FX ${what}`,
+      statusOf: (error) => (error instanceof AttemptError ? error.status : undefined),
+      retryAfterMsOf: (error) => (error instanceof AttemptError ? error.retryAfterMs : undefined),
       describe: (error, attempts) => describe(what, error, attempts, secret),
-      onRetry: (error, attempt, delayMs) =>
-        options.onRetry?.(
-          `FX ${what}: ${error instanceof AttemptError ? error.status : (networkErrorCode(error) ?? 'error')} on attempt ${attempt}, retrying in ${delayMs} ms`,
-        ),
+      onRetry: options.onRetry,
     });
   }
 

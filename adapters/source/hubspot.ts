@@ -26,14 +26,23 @@
  *   change, and a removed association leaves no row: such changes reach the lake with the object's next change (or
  *   a backfill), and removals need a reconcile by the reader.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
 import { Client } from '@hubspot/api-client';
 import { csvLine, postgresCsvRecord } from '../csv.ts';
-import { redactSecrets, redactUrl } from '../redact.ts';
-import { networkErrorCode, withRetry } from '../retry.ts';
+import { redactSecrets } from '../redact.ts';
+import { networkErrorCode } from '../retry.ts';
 import type { SecretStore } from '../secrets/secret-store.ts';
 import { integerParameter } from '../url.ts';
+import {
+  type HttpSettings,
+  httpSettings,
+  originOf,
+  parseHttpSourceUrl,
+  retryAfterMs,
+  timeoutAgent,
+  withDeadline,
+  withHttpRetry,
+} from './http.ts';
 import {
   MissingStreamsError,
   type SourceConnector,
@@ -55,63 +64,35 @@ export interface HubSpotSourceOptions {
   onRetry?: (message: string) => void;
 }
 
-interface HubSpotSettings {
+interface HubSpotSettings extends HttpSettings {
   setting: string;
   display: string;
   basePath: string;
   tokenSecret: string;
   tls: boolean;
   pageSize: number;
-  timeoutMs: number;
-  attempts: number;
-  retryBaseMs: number;
-  retryMaxMs: number;
 }
 
-const KNOWN_PARAMETERS = [
-  'tokenSecret',
-  'tls',
-  'pageSize',
-  'timeoutMs',
-  'attempts',
-  'retryBaseMs',
-  'retryMaxMs',
-];
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/i;
-/** A Retry-After longer than this is a daily limit, not a burst: fail now and let the scheduler try later. */
-const MAX_RETRY_AFTER_MS = 120_000;
+const URL_FORM = {
+  scheme: 'hubspot',
+  exampleHost: 'api.hubapi.com',
+  credential: 'token',
+  secretParameter: 'tokenSecret',
+  parameters: ['pageSize'],
+};
 const ASSOCIATION_COLUMNS = ['association_type_id', 'association_category', 'association_label'];
 
 export function parseHubSpotUrl(url: string, setting = 'HubSpot source URL'): HubSpotSettings {
-  const display = redactUrl(url);
-  if (!URL.canParse(url)) throw new Error(`${setting}: cannot parse "${display}" as a URL`);
-  const parsed = new URL(url);
-  if (parsed.protocol !== 'hubspot:') throw new Error(`${setting}: "${display}" is not a hubspot:// URL`);
-  if (parsed.hostname === '')
-    throw new Error(`${setting}: "${display}" names no host (hubspot://api.hubapi.com)`);
-  if (parsed.username !== '' || parsed.password !== '')
-    throw new Error(`${setting}: put the token in the secret store and name it with tokenSecret=<name>`);
-  const params = parsed.searchParams;
-  const unknown = [...params.keys()].filter((key) => !KNOWN_PARAMETERS.includes(key));
-  if (unknown.length > 0)
-    throw new Error(`${setting}: unknown URL parameter(s) ${unknown.join(', ')} in "${display}"`);
-  const tokenSecret = params.get('tokenSecret');
-  if (!tokenSecret) throw new Error(`${setting}: "${display}" needs tokenSecret=<secret name>`);
-  const tls = params.get('tls') ?? 'true';
-  if (tls !== 'true' && tls !== 'false') throw new Error(`${setting}: tls must be true or false`);
-  if (tls === 'false' && !LOOPBACK.test(parsed.hostname))
-    throw new Error(`${setting}: tls=false is only for a loopback test server, not ${parsed.hostname}`);
+  const { display, parsed, secretName } = parseHttpSourceUrl(url, setting, URL_FORM);
+  const { tls, origin } = originOf(setting, parsed);
   return {
     setting,
     display,
-    basePath: `${tls === 'false' ? 'http' : 'https'}://${parsed.host}`,
-    tokenSecret,
-    tls: tls === 'true',
-    pageSize: integerParameter(setting, params, 'pageSize', 200, 1, 200),
-    timeoutMs: integerParameter(setting, params, 'timeoutMs', 30_000, 1, 600_000),
-    attempts: integerParameter(setting, params, 'attempts', 6, 1, 20),
-    retryBaseMs: integerParameter(setting, params, 'retryBaseMs', 1_000, 0, 600_000),
-    retryMaxMs: integerParameter(setting, params, 'retryMaxMs', 30_000, 0, 600_000),
+    basePath: origin,
+    tokenSecret: secretName,
+    tls,
+    pageSize: integerParameter(setting, parsed.searchParams, 'pageSize', 200, 1, 200),
+    ...httpSettings(setting, parsed.searchParams),
   };
 }
 
@@ -139,61 +120,9 @@ const statusOf = (error: unknown): number | undefined => {
   return typeof code === 'number' ? code : undefined;
 };
 
-/** Retry-After in ms (seconds or an HTTP date), when a 429 or 503 carries one. */
-function retryAfterOf(error: unknown): number | undefined {
-  const header = (error as SdkError | undefined)?.headers?.['retry-after'];
-  if (header === undefined || header === '') return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-
-function isRetryable(error: unknown): boolean {
-  const status = statusOf(error);
-  if (status === 429) return (retryAfterOf(error) ?? 0) <= MAX_RETRY_AFTER_MS;
-  if (status !== undefined) return status >= 500 && status <= 599;
-  return networkErrorCode(error) !== undefined;
-}
-
-/** Coded as the OS codes a connection that timed out, so isRetryable and the messages treat it as one. */
-function timeoutError(ms: number): Error {
-  return Object.assign(new Error(`no answer within ${ms} ms (timeoutMs)`), { code: 'ETIMEDOUT' });
-}
-
-/**
- * A keep-alive agent whose sockets are destroyed after `ms` without a byte either way. The SDK passes node-fetch no
- * signal or timeout, so this is the only way to end a hung request rather than leave its socket open; node-fetch
- * then fails the request with the socket's error (ETIMEDOUT).
- */
-function timeoutAgent(tls: boolean, ms: number): http.Agent {
-  const agent = tls
-    ? new https.Agent({ keepAlive: true, timeout: ms })
-    : new http.Agent({ keepAlive: true, timeout: ms });
-  const create = agent.createConnection.bind(agent);
-  agent.createConnection = (options, callback) => {
-    const socket = create(options, callback);
-    // An idle pooled socket is destroyed the same way by the agent itself; one serving a request needs this.
-    socket?.on('timeout', () => socket.destroy(timeoutError(ms)));
-    return socket;
-  };
-  return agent;
-}
-
-/** The attempt's answer, or ETIMEDOUT after `ms` in all (the agent's limit is per silence, not per request). */
-async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(timeoutError(ms)), ms);
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-    // An abandoned attempt still fails later (its socket times out): not an unhandled rejection.
-    work.catch(() => undefined);
-  }
-}
+/** Retry-After, when a 429 or 503 carries one: the SDK keeps the answer's headers on its error. */
+const retryAfterOf = (error: unknown) =>
+  retryAfterMs((error as SdkError | undefined)?.headers?.['retry-after']);
 
 type Row = (string | null)[];
 
@@ -293,17 +222,12 @@ export function openHubSpotSource(url: string, options: HubSpotSourceOptions = {
 
   async function call<T>(what: string, fn: (sdk: Client) => Promise<T>): Promise<T> {
     const { sdk, token } = await connect();
-    return withRetry(() => withDeadline(fn(sdk), settings.timeoutMs), {
-      attempts: settings.attempts,
-      baseDelayMs: settings.retryBaseMs,
-      maxDelayMs: settings.retryMaxMs,
-      isRetryable,
-      retryAfterMs: retryAfterOf,
+    return withHttpRetry(() => withDeadline(fn(sdk), settings.timeoutMs), settings, {
+      what: `HubSpot ${what}`,
+      statusOf,
+      retryAfterMsOf: retryAfterOf,
       describe: (error, attempts) => describe(what, error, attempts, token),
-      onRetry: (error, attempt, delayMs) =>
-        options.onRetry?.(
-          `HubSpot ${what}: ${statusOf(error) ?? networkErrorCode(error) ?? 'error'} on attempt ${attempt}, retrying in ${delayMs} ms`,
-        ),
+      onRetry: options.onRetry,
     });
   }
 
