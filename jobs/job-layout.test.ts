@@ -17,6 +17,7 @@ const JOB_FOLDERS = new Set<string>(JOB_CATALOG.map((job) => job.name));
  */
 const ENTRY_POINTS: Record<string, string[]> = {
   'cli.ts': [],
+  'commands.ts': [],
   'healthcheck.ts': ['stream-ingest/service/health.ts'],
 };
 
