@@ -370,6 +370,52 @@ describe.each(targets)('incremental models on $name', (target) => {
     await expectSameAsFullRebuild();
   }, 240_000);
 
+  it("attribution: an anonymous session converting an order, then its late landing, recompute that order's customer", async () => {
+    const results = async () => {
+      const built = await transform();
+      return (name: string) => built.find((model) => model.name === name)?.incremental;
+    };
+    const next = async (table: string) => new Date((await highWater(table)).getTime() + HOUR);
+    const [converted] = await db.query<{ order_id: number }>(
+      'select min(order_id) as order_id from gold.marketing_attribution where converting_session_id is not null',
+    );
+    const orderId = Number(converted?.order_id);
+    expect(orderId).toBeGreaterThan(0);
+    // A second purchase naming the order, from a session with no customer: it names the order alone.
+    await copyRows(
+      'bronze.clickstream_events',
+      'incr-anon-purchase',
+      `event_id = (select min(event_id) from bronze.clickstream_events
+         where trim(event_type) = 'purchase' and trim(order_id) = '${orderId}')`,
+      "event_id = 'anon-buy', session_id = 'anon-converting', customer_id = null, customer_key = null",
+      await next('bronze.clickstream_events'),
+    );
+    let incremental = await results();
+    expect(incremental('gold.order_conversions')).toMatchObject({ mode: 'incremental', keys: 1 });
+    expect(incremental('gold.marketing_attribution')).toMatchObject({ mode: 'incremental', keys: 1 });
+    await expectSameAsFullRebuild();
+    // Its landing page view arrives late, with a campaign: only the session changes, and the order gains a touch.
+    await copyRows(
+      'bronze.clickstream_events',
+      'incr-anon-landing',
+      "event_id = 'anon-buy'",
+      "event_id = 'anon-land', event_type = 'page_view', order_id = null, utm_source = 'Late_Partner', " +
+        "utm_medium = 'referral', utm_campaign = 'late', " +
+        "occurred_at = cast(cast(trim(occurred_at) as timestamptz) - interval '5 minutes' as varchar(40))",
+      await next('bronze.clickstream_events'),
+    );
+    incremental = await results();
+    expect(incremental('gold.order_conversions')).toMatchObject({ mode: 'incremental', keys: 0 });
+    expect(incremental('gold.marketing_attribution')).toMatchObject({ mode: 'incremental', keys: 1 });
+    const [touched] = await db.query<{ sources: string }>(
+      `select first_touch_source || ' ' || last_touch_source as sources from gold.marketing_attribution
+       where order_id = $1`,
+      [orderId],
+    );
+    expect(touched?.sources).toContain('late_partner');
+    await expectSameAsFullRebuild();
+  }, 240_000);
+
   it('gold on gold: an order moved to another day recomputes both days; a missed publication builds whole', async () => {
     const result = async (only?: string[]) => {
       const built = (await runTransform(platform.context(), ['silver', 'gold'], only ? { only } : {})).built;

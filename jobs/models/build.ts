@@ -323,19 +323,25 @@ interface ModelCatalog {
   valueColumnsOf: (table: string) => string[];
 }
 
-/** Per gold model, the recompute keys of the incremental models reading it as a gold input (not whole_on). */
+/**
+ * Per gold model, the recompute keys of the incremental models reading it as a gold input (not whole_on), and the
+ * columns they look its changed rows up by (keyed_via).
+ */
 function valueColumnsOf(models: Model[]): (table: string) => string[] {
   const columns = new Map<string, Set<string>>();
+  const keep = (input: string, column: string) => {
+    const known = columns.get(input) ?? new Set<string>();
+    known.add(column);
+    columns.set(input, known);
+  };
   for (const model of models) {
     const spec = model.incremental;
     if (!spec || model.layer !== 'gold') continue;
     for (const input of model.dependsOn.filter(
       (dep) => dep.startsWith('gold.') && !spec.wholeOn.includes(dep),
-    )) {
-      const known = columns.get(input) ?? new Set<string>();
-      known.add(spec.recomputeKey);
-      columns.set(input, known);
-    }
+    ))
+      keep(input, spec.recomputeKey);
+    for (const via of spec.keyedVia) keep(via.input, via.column);
   }
   return (table) => [...(columns.get(table) ?? [])].sort();
 }

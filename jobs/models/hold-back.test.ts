@@ -26,6 +26,7 @@ const HELD_BY_ORDERS = [
   'gold.fact_order_line_items',
   'gold.fact_orders',
   'gold.marketing_attribution',
+  'gold.order_conversions',
   'gold.product_performance',
   'gold.sales_analytics',
   'gold.session_order_products',

@@ -185,6 +185,7 @@ describe('incremental batch builds (jobs/models/incremental.ts) behind the gate'
       recomputeKey: 'order_id',
       lookbackSeconds: 3 * 86400,
       wholeOn: [],
+      keyedVia: [],
     });
     expect(
       parseIncremental(
@@ -197,6 +198,7 @@ describe('incremental batch builds (jobs/models/incremental.ts) behind the gate'
       recomputeKey: 'order_id',
       lookbackSeconds: 3600,
       wholeOn: ['silver.fx_rates', 'silver.deleted_keys'],
+      keyedVia: [],
     });
     expect(() => parseIncremental('unique_key=id lookback=1 hour whole_on=fx_rates', 'L', 'f.sql')).toThrow(
       /f\.sql: "L" has a bad whole_on table "fx_rates"/,
@@ -207,6 +209,7 @@ describe('incremental batch builds (jobs/models/incremental.ts) behind the gate'
       recomputeKey: 'event_id',
       lookbackSeconds: 3600,
       wholeOn: [],
+      keyedVia: [],
     });
     expect(() => parseIncremental('unique_key=id lookback=3 fortnights', 'L', 'f.sql')).toThrow(
       /f\.sql: "L" has an unknown lookback unit "fortnights"/,
@@ -222,8 +225,23 @@ describe('incremental batch builds (jobs/models/incremental.ts) behind the gate'
       recomputeKey: 'a',
       lookbackSeconds: 0,
       wholeOn: [],
+      keyedVia: [],
     });
     expect(() => parseIncremental('unique_key=a,b', 'L', 'f.sql')).toThrow(/needs a recompute_key/);
+    expect(
+      parseIncremental(
+        'unique_key=order_id recompute_key=customer_key keyed_via=gold.fact_sessions.session_id:gold.order_conversions',
+        'x',
+        'f.sql',
+      ).keyedVia,
+    ).toEqual([{ input: 'gold.fact_sessions', column: 'session_id', lookup: 'gold.order_conversions' }]);
+    expect(() =>
+      parseIncremental(
+        'unique_key=id recompute_key=c keyed_via=gold.sessions:gold.conversions',
+        'L',
+        'f.sql',
+      ),
+    ).toThrow(/f\.sql: "L" has a bad keyed_via "gold\.sessions:gold\.conversions"/);
     const header = (incremental: string, from: string) =>
       `-- grain: one row per x\n-- test: unique(id)\n-- incremental: ${incremental}\nselect id from ${from}`;
     expect(() => parseModel('sql/gold/x.sql', header('unique_key=id', 'silver.orders'), 'gold')).toThrow(
@@ -236,6 +254,7 @@ describe('incremental batch builds (jobs/models/incremental.ts) behind the gate'
       recomputeKey: 'id',
       lookbackSeconds: 0,
       wholeOn: [],
+      keyedVia: [],
     });
     expect(() =>
       parseModel('sql/gold/x.sql', header('unique_key=id,x recompute_key=id', 'gold.a'), 'gold'),

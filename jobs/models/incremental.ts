@@ -57,7 +57,7 @@ import type { SqlDatabase, SqlDialect } from '../../adapters/warehouse/sql-datab
 import { expandMacros } from '../../sql/dialects/macros.ts';
 import { columnTypeOf } from '../contracts/data-contracts.ts';
 import { missingTables } from './existing.ts';
-import { type Model, SQL_ROOT } from './models.ts';
+import { type KeyedVia, type Model, SQL_ROOT } from './models.ts';
 
 /** Where a model's input rows are watched for change, and how a changed row names the model's keys. */
 export interface ChangeFeed {
@@ -203,7 +203,12 @@ export function feedsOf(
   const whole = new Set(spec.wholeOn);
   const feeds: ChangeFeed[] = model.dependsOn.map((input) =>
     input.startsWith('gold.')
-      ? upstreamFeed(input, recompute, whole.has(input) || !isIncremental(input))
+      ? upstreamFeed(
+          input,
+          recompute,
+          whole.has(input) || !isIncremental(input),
+          spec.keyedVia.filter((via) => via.input === input),
+        )
       : silverFeed(input),
   );
   // silver.deleted_keys has no change column of its own: its tombstones (append-only) stand for it.
@@ -231,13 +236,23 @@ export function feedsOf(
   }
 }
 
-/** A gold input's feed: the values of `recompute` its increment in this build deleted or wrote (ChangeFeed.upstream). */
-function upstreamFeed(input: string, recompute: string, wholeOnChange: boolean): ChangeFeed {
+/**
+ * A gold input's feed: the values of `recompute` its increment in this build deleted or wrote (ChangeFeed.upstream),
+ * and, keyed via a lookup, the recompute keys of the lookup's rows holding the changed values of its column (the
+ * lookup is published before this model, so it holds this build's rows). Such an input is read whole.
+ */
+function upstreamFeed(input: string, recompute: string, wholeOnChange: boolean, via: KeyedVia[]): ChangeFeed {
+  const throughLookups = via.map(
+    (lookup) =>
+      `select ${recompute} as k from ${lookup.lookup} where ${lookup.column} in ` +
+      `(select k from ${changedValuesTable(input, lookup.column)})`,
+  );
   return {
     table: input,
     changeColumn: 'built_at',
-    keysOf: () => `select k from ${changedValuesTable(input, recompute)}`,
-    restricts: wholeOnChange ? null : { table: input, keyExpression: recompute },
+    keysOf: () =>
+      [`select k from ${changedValuesTable(input, recompute)}`, ...throughLookups].join(' union all '),
+    restricts: wholeOnChange || via.length > 0 ? null : { table: input, keyExpression: recompute },
     tracesBatches: false,
     wholeOnChange,
     upstream: true,
@@ -252,7 +267,7 @@ export function modelSqlHash(model: Model, renderedSql: string): string {
   const tests = model.tests.map((test) => `${test.severity} ${test.declaration}`).join('\n');
   return createHash('sha256')
     .update(
-      `${spec?.uniqueKey}\n${spec?.recomputeKey}\n${spec?.wholeOn.join(',')}\n${spec?.lookbackSeconds}\n${tests}\n${renderedSql}`,
+      `${spec?.uniqueKey}\n${spec?.recomputeKey}\n${spec?.wholeOn.join(',')}\n${JSON.stringify(spec?.keyedVia)}\n${spec?.lookbackSeconds}\n${tests}\n${renderedSql}`,
     )
     .digest('hex');
 }
@@ -631,8 +646,9 @@ export async function applyIncrement(
       `select ${key} as k from ${model.name} where _batch_id in (${removed.map((id) => `'${id}'`).join(', ')})`,
     );
   await dropTemporary(tx, plan);
+  // A null names no row (`in` never matches it): an anonymous session's customer, for one.
   await tx.exec(
-    `create temp table ${TEMP.keys} as select distinct k from (\n${keySources.join('\nunion all\n')}\n) changed_keys`,
+    `create temp table ${TEMP.keys} as select distinct k from (\n${keySources.join('\nunion all\n')}\n) changed_keys where k is not null`,
   );
   const renames = new Map<string, string>();
   for (const [index, change] of plan.changes.entries()) {

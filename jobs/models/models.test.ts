@@ -76,6 +76,7 @@ describe('loadModels on the repository', () => {
         'gold.product_performance',
         'gold.session_order_products',
         'gold.session_products',
+        'gold.order_conversions',
         'gold.marketing_attribution',
         'gold.agg_daily_sales_history',
       ]),

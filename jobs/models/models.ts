@@ -88,6 +88,19 @@ export interface IncrementalSpec {
    * tombstones (bronze.source_deletes) behind every silver model reading it.
    */
   wholeOn: string[];
+  /**
+   * Gold inputs (`keyed_via=<input>.<column>:<lookup>`) whose rows name model rows also through another gold input:
+   * a changed row of `input` recomputes its own recompute key and the recompute keys of the `lookup` rows holding
+   * its `column` value (a changed session recomputes the customers of the orders it converted). Such an input is
+   * read whole by an increment, since the rows it contributes to a key need not hold that key.
+   */
+  keyedVia: KeyedVia[];
+}
+
+export interface KeyedVia {
+  input: string;
+  column: string;
+  lookup: string;
 }
 
 /**
@@ -221,19 +234,26 @@ export function parseModel(file: string, text: string, layer: ModelLayer): Model
 export function parseIncremental(text: string, line: string, file: string): IncrementalSpec {
   const fail = (why: string): never => {
     throw new Error(
-      `${file}: "${line}" ${why}: expected "-- incremental: unique_key=<column>[,<column>] [recompute_key=<column>] [lookback=<n> <seconds|minutes|hours|days>] [whole_on=<table>,…]"`,
+      `${file}: "${line}" ${why}: expected "-- incremental: unique_key=<column>[,<column>] [recompute_key=<column>] [lookback=<n> <seconds|minutes|hours|days>] [whole_on=<table>,…] [keyed_via=<input>.<column>:<lookup>,…]"`,
     );
   };
   if (IDENTIFIER.test(text))
-    return { uniqueKey: text, recomputeKey: text, lookbackSeconds: DEFAULT_LOOKBACK_SECONDS, wholeOn: [] };
+    return {
+      uniqueKey: text,
+      recomputeKey: text,
+      lookbackSeconds: DEFAULT_LOOKBACK_SECONDS,
+      wholeOn: [],
+      keyedVia: [],
+    };
   const match =
-    /^unique_key\s*=\s*(\S+)(?:\s+recompute_key\s*=\s*(\S+))?(?:\s+lookback\s*=\s*(\d+)\s*([a-z]+))?(?:\s+whole_on\s*=\s*(\S+))?$/i.exec(
+    /^unique_key\s*=\s*(\S+)(?:\s+recompute_key\s*=\s*(\S+))?(?:\s+lookback\s*=\s*(\d+)\s*([a-z]+))?(?:\s+whole_on\s*=\s*(\S+))?(?:\s+keyed_via\s*=\s*(\S+))?$/i.exec(
       text,
     );
   if (!match) return fail('is malformed');
-  const [, key, recompute = key, amount, unit = 'second', wholeOnText] = match as unknown as [
+  const [, key, recompute = key, amount, unit = 'second', wholeOnText, viaText] = match as unknown as [
     string,
     string,
+    string | undefined,
     string | undefined,
     string | undefined,
     string | undefined,
@@ -251,7 +271,12 @@ export function parseIncremental(text: string, line: string, file: string): Incr
   const wholeOn = wholeOnText === undefined ? [] : wholeOnText.split(',').map((table) => table.trim());
   for (const table of wholeOn)
     if (!/^(bronze|silver|gold)\.[a-z_][a-z0-9_]*$/.test(table)) fail(`has a bad whole_on table "${table}"`);
-  return { uniqueKey: key, recomputeKey: recompute, lookbackSeconds, wholeOn };
+  const keyedVia = (viaText === undefined ? [] : viaText.split(',')).map((entry) => {
+    const via = /^(gold\.[a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*):(gold\.[a-z_][a-z0-9_]*)$/.exec(entry.trim());
+    if (!via) return fail(`has a bad keyed_via "${entry}" (expected gold.<input>.<column>:gold.<lookup>)`);
+    return { input: via[1] as string, column: via[2] as string, lookup: via[3] as string };
+  });
+  return { uniqueKey: key, recomputeKey: recompute, lookbackSeconds, wholeOn, keyedVia };
 }
 
 /**
@@ -269,6 +294,12 @@ function checkIncrementalInputs(models: Model[]): string[] {
     for (const table of spec.wholeOn)
       if (table !== 'silver.deleted_keys' && !model.dependsOn.includes(table))
         problems.push(`${model.file}: whole_on=${table} names a table the model does not read`);
+    for (const via of spec.keyedVia)
+      for (const table of [via.input, via.lookup])
+        if (!model.dependsOn.includes(table) || spec.wholeOn.includes(table))
+          problems.push(
+            `${model.file}: keyed_via ${via.input}.${via.column}:${via.lookup} needs ${table} among the gold inputs it reads, not whole_on`,
+          );
     const readingDeletes = model.dependsOn.filter((input) =>
       byName.get(input)?.dependsOn.includes('silver.deleted_keys'),
     );

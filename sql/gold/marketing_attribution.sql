@@ -1,5 +1,5 @@
 -- grain: one row per included order (not cancelled, not deleted) tied to at least one browsing session
--- reads gold: an order's revenue as gold.fact_orders computes it (the one revenue rule) and each session's landing campaign as gold.fact_sessions keeps it
+-- reads gold: an order's revenue as gold.fact_orders computes it (the one revenue rule), each session's landing campaign as gold.fact_sessions keeps it, and the sessions whose purchase names the order (gold.order_conversions)
 -- test: not_null(order_id, order_date, ordered_at, customer_key, channel, net_amount_usd, session_count, touch_session_count)
 -- test: not_null(first_touch_source, first_touch_medium, first_touch_campaign, last_touch_source, last_touch_medium, last_touch_campaign)
 -- test: unique(order_id)
@@ -17,9 +17,10 @@
 -- the earliest by session start, last touch the latest (ties by session_id, byte order). Without a touch both are
 -- '(direct)' / '(none)' / '(direct)', as web analytics label untagged traffic; a touch without a medium or a
 -- campaign says '(not set)'. Revenue is the order's net_amount_usd: attributing sums it per source or campaign.
--- A whole build, not incremental: a new session changes the orders of its customer over the next 30 days, and a
--- converting session without a customer names only its order, so no one recompute key is carried by every input.
--- It joins two fact tables (orders, sessions), never the clickstream but for its purchase events.
+-- incremental: unique_key=order_id recompute_key=customer_key keyed_via=gold.fact_sessions.session_id:gold.order_conversions
+-- Recomputed by the order's customer: a changed session changes the orders of its customer (the 30 days after it),
+-- and, through gold.order_conversions, the orders it converted, whose customer may be another or unknown (so
+-- fact_sessions is read whole by an increment). It joins fact tables only, never the clickstream.
 with orders as (
   select * from gold.fact_orders
   where not is_cancelled
@@ -29,21 +30,17 @@ sessions as (
   select * from gold.fact_sessions
 ),
 
-purchases as (
-  select distinct
-    session_id,
-    order_id
-  from silver.clickstream_events
-  where event_type = 'purchase' and order_id is not null
+conversions as (
+  select * from gold.order_conversions
 ),
 
 converting_sessions as (
   select
-    purchases.order_id,
-    purchases.session_id
-  from purchases
+    conversions.order_id,
+    conversions.session_id
+  from conversions
   inner join orders
-    on purchases.order_id = orders.order_id
+    on conversions.order_id = orders.order_id
 ),
 
 customer_sessions as (
