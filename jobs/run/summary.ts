@@ -83,6 +83,12 @@ function printFailedBatches(result: PipelineResult, print: Print): void {
   );
 }
 
+/** The tables' row counts at once: on a pooled warehouse they run side by side (a summary counts ~40 tables). */
+async function tableCounts(db: SqlDatabase, tables: string[]): Promise<Map<string, number | null>> {
+  const counts = await Promise.all(tables.map((table) => tableCount(db, table)));
+  return new Map(tables.map((table, index) => [table, counts[index] ?? null]));
+}
+
 async function tableCount(db: SqlDatabase, table: string): Promise<number | null> {
   try {
     const [row] = await db.query<{ n: number }>(`select cast(count(*) as integer) as n from ${table}`);
@@ -112,21 +118,25 @@ async function printRowsPerLayer(db: SqlDatabase, runIds: string[], print: Print
   print(
     `  ${'source'.padEnd(width)}${'raw'.padStart(9)}${'staged'.padStart(9)}${'quarant.'.padStart(9)}${'bronze'.padStart(9)}${'silver'.padStart(9)}`,
   );
+  const gold = await db.query<{ table_name: string }>(
+    "select table_name from information_schema.tables where table_schema = 'gold' order by table_name",
+  );
+  const counts = await tableCounts(db, [
+    ...DATA_CONTRACTS.flatMap((contract) => [`bronze.${contract.table}`, `silver.${contract.table}`]),
+    ...gold.map(({ table_name }) => `gold.${table_name}`),
+  ]);
   for (const contract of DATA_CONTRACTS) {
     const run = validated.find((row) => row.source === contract.source);
-    const bronze = await tableCount(db, `bronze.${contract.table}`);
-    const silver = await tableCount(db, `silver.${contract.table}`);
+    const bronze = counts.get(`bronze.${contract.table}`) ?? null;
+    const silver = counts.get(`silver.${contract.table}`) ?? null;
     print(
       `  ${contract.source.padEnd(width)}${number(run?.rows_in ?? 0).padStart(9)}${number(run?.rows_out ?? 0).padStart(9)}` +
         `${number(run?.rows_quarantined ?? 0).padStart(9)}${number(bronze).padStart(9)}${number(silver).padStart(9)}`,
     );
   }
-  const gold = await db.query<{ table_name: string }>(
-    "select table_name from information_schema.tables where table_schema = 'gold' order by table_name",
+  const goldCounts = gold.map(
+    ({ table_name }) => `${table_name} ${number(counts.get(`gold.${table_name}`) ?? null)}`,
   );
-  const goldCounts: string[] = [];
-  for (const { table_name } of gold)
-    goldCounts.push(`${table_name} ${number(await tableCount(db, `gold.${table_name}`))}`);
   print(`  gold: ${goldCounts.join(', ') || '(not built)'}`);
 }
 
