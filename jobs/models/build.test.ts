@@ -85,6 +85,27 @@ describe('buildModels', () => {
     expect(leftovers).toEqual([]);
   });
 
+  it("indexes the columns increments find rows by: keys, change stamps, readers' recompute keys, keyed_via lookups", async () => {
+    const indexed = async (table: string) =>
+      (
+        await rows(
+          `select substring(indexdef from '\\(([a-z_]+)\\)$') as column_name from pg_indexes
+           where schemaname || '.' || tablename = '${table}' order by 1`,
+        )
+      ).map((row) => row.column_name);
+    // Its key, its change stamp, and the recompute keys of fact_sessions, session_order_products and friends.
+    expect(await indexed('silver.clickstream_events')).toEqual([
+      '_processed_at',
+      'event_id',
+      'order_id',
+      'session_id',
+    ]);
+    expect(await indexed('gold.order_conversions')).toEqual(['customer_key', 'order_id', 'session_id']);
+    // Read whole by its only incremental reader's keyed_via: its own key alone.
+    expect(await indexed('gold.fact_sessions')).toEqual(['session_id']);
+    expect(await indexed('gold.marketing_attribution')).toEqual(['customer_key']);
+  });
+
   it('names the model file and carries the database message when a model fails', async () => {
     const broken = parseModel(
       'sql/gold/broken.sql',

@@ -276,6 +276,7 @@ export async function buildLayer(
     bronzeSourcesOf: (table) => bronzeSources.get(table) ?? [],
     isIncremental: (table) => incrementalNames.has(table),
     valueColumnsOf: valueColumnsOf(models),
+    lookupColumnsOf: lookupColumnsOf(models),
   };
   try {
     gated = await buildGated(db, toBuild, options, new Set(), catalog);
@@ -321,6 +322,8 @@ interface ModelCatalog {
   isIncremental: (table: string) => boolean;
   /** The columns whose changed values an increment of the model keeps for the incremental models reading it. */
   valueColumnsOf: (table: string) => string[];
+  /** The columns increments find the model's rows by (lookupColumnsOf): indexed when it is built whole. */
+  lookupColumnsOf: (table: string) => string[];
 }
 
 /**
@@ -342,6 +345,34 @@ function valueColumnsOf(models: Model[]): (table: string) => string[] {
     ))
       keep(input, spec.recomputeKey);
     for (const via of spec.keyedVia) keep(via.input, via.column);
+  }
+  return (table) => [...(columns.get(table) ?? [])].sort();
+}
+
+/**
+ * Per model, the columns the increments look its rows up by: its own recompute key (deleted and rewritten by key) and,
+ * in silver, `_processed_at` (a reader's new rows are those after its last build); the recompute key of each
+ * incremental model restricting it to the changed keys; the column a keyed_via lookup matches. Without an index each
+ * of those reads the whole table every hour, so an increment would cost as much as the data, not as its changes.
+ */
+function lookupColumnsOf(models: Model[]): (table: string) => string[] {
+  const columns = new Map<string, Set<string>>();
+  const keep = (table: string, column: string) => {
+    if (!/^[a-z_][a-z0-9_]*$/.test(column)) return;
+    const known = columns.get(table) ?? new Set<string>();
+    known.add(column);
+    columns.set(table, known);
+  };
+  for (const model of models) {
+    const spec = model.incremental;
+    if (!spec) continue;
+    keep(model.name, spec.recomputeKey);
+    if (model.layer === 'silver') keep(model.name, '_processed_at');
+    if (model.layer !== 'gold') continue;
+    const readWhole = new Set([...spec.wholeOn, ...spec.keyedVia.map((via) => via.input)]);
+    for (const input of model.dependsOn.filter((dep) => !dep.startsWith('bronze.') && !readWhole.has(dep)))
+      keep(input, spec.recomputeKey);
+    for (const via of spec.keyedVia) keep(via.lookup, via.column);
   }
   return (table) => [...(columns.get(table) ?? [])].sort();
 }
@@ -408,7 +439,8 @@ async function buildGated(
   const checks: ModelTestResult[] = [];
   let heldHere = new Map<string, string[]>();
   try {
-    for (const model of plan.outside) built.push(await buildNext(db, model, selects, clock));
+    for (const model of plan.outside)
+      built.push(await buildNext(db, model, selects, clock, catalog.lookupColumnsOf(model.name)));
     checks.push(...(await runModelTests(db, plan.checkedOutside, { tableOf })));
     await db.transaction(async (tx) => {
       await lockStreamTables(tx, plan.inside);
@@ -418,7 +450,7 @@ async function buildGated(
         built.push(
           applied.has(model.name)
             ? await applyDelta(tx, model, delta(model), options.vars, clock, changedKeys)
-            : await buildNext(tx, model, selects, clock),
+            : await buildNext(tx, model, selects, clock, catalog.lookupColumnsOf(model.name)),
         );
       checks.push(...(await runModelTests(tx, plan.checkedInside, { tableOf, changedKeys })));
       for (const name of changedKeys.keys()) await dropCheckedKeys(tx, name, catalog.valueColumnsOf(name));
@@ -556,6 +588,7 @@ async function buildNext(
   model: Model,
   selects: Map<string, string>,
   clock: { now: () => Date; tableOwner?: string | undefined },
+  lookupColumns: string[],
 ): Promise<ModelBuildResult> {
   const startedAt = clock.now();
   const started = performance.now();
@@ -563,6 +596,9 @@ async function buildNext(
   try {
     await db.exec(`drop table if exists ${next}`);
     await db.exec(`create table ${next} as\n${selects.get(model.name)}`);
+    // Redshift has no indexes: its zone maps and the increments' small key lists do without.
+    if (db.dialect !== 'redshift')
+      for (const column of lookupColumns) await db.exec(`create index on ${next} (${column})`);
     if (clock.tableOwner) await db.exec(`alter table ${next} owner to ${clock.tableOwner}`);
     const rows = await countRows(db, next);
     const ms = performance.now() - started;
