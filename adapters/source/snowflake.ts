@@ -9,7 +9,7 @@
  * contract's `updated_at` finds the column `UPDATED_AT` when no column is named `updated_at` exactly.
  */
 import type { Readable } from 'node:stream';
-import snowflake from 'snowflake-sdk';
+import type snowflake from 'snowflake-sdk';
 import { csvLine, postgresCsvRecord } from '../csv.ts';
 import { redactSecrets, redactUrl } from '../redact.ts';
 import type { SecretStore } from '../secrets/secret-store.ts';
@@ -128,15 +128,23 @@ function messageOf(error: unknown): string {
   return code !== undefined && !message.includes(String(code)) ? `${message} (${code})` : message;
 }
 
-let sdkQuiet = false;
+let loadedSdk: Promise<typeof snowflake> | undefined;
+
+/**
+ * The SDK, loaded on the first connection: it takes a quarter of a second to load, which every `ecomm` process
+ * would otherwise pay at start whether or not it reads Snowflake.
+ */
+export function snowflakeSdk(): Promise<typeof snowflake> {
+  loadedSdk ??= import('snowflake-sdk').then(({ default: sdk }) => {
+    // The SDK logs to stdout by default; its errors reach the job through the callbacks below, redacted.
+    sdk.configure({ logLevel: 'OFF' });
+    return sdk;
+  });
+  return loadedSdk;
+}
 
 async function connect(config: SnowflakeUrl, password: string): Promise<snowflake.Connection> {
-  if (!sdkQuiet) {
-    // The SDK logs to stdout by default; its errors reach the job through the callbacks below, redacted.
-    snowflake.configure({ logLevel: 'OFF' });
-    sdkQuiet = true;
-  }
-  const connection = snowflake.createConnection({
+  const connection = (await snowflakeSdk()).createConnection({
     account: config.account,
     username: config.user,
     password,

@@ -9,8 +9,8 @@
  * the period's rows. Each row's updated_at is the next day's 03:00 UTC, as a nightly load would have stamped it.
  */
 import { createHash } from 'node:crypto';
-import snowflake from 'snowflake-sdk';
-import { parseSnowflakeUrl } from '../../adapters/source/snowflake.ts';
+import type snowflake from 'snowflake-sdk';
+import { parseSnowflakeUrl, snowflakeSdk } from '../../adapters/source/snowflake.ts';
 import { historyStream } from '../contracts/history-streams.ts';
 import { DAY, WINDOW_DAYS } from './time.ts';
 import { BASE_FX_TO_USD } from './words.ts';
@@ -139,8 +139,7 @@ async function connect(
   config: ReturnType<typeof parseSnowflakeUrl>,
   password: string,
 ): Promise<snowflake.Connection> {
-  snowflake.configure({ logLevel: 'OFF' });
-  const connection = snowflake.createConnection({
+  const connection = (await snowflakeSdk()).createConnection({
     account: config.account,
     username: config.user,
     password,
