@@ -144,6 +144,23 @@ describe('loadModels errors', () => {
     expect(() => loadModels(root)).toThrow(/dependency cycle: gold\.a → gold\.b → gold\.a .*a\.sql.*b\.sql/);
   });
 
+  it('reports a keyed_via naming a table the model does not read', () => {
+    const gold = (name: string, from: string, incremental = '') =>
+      `-- grain: one row per ${name}\n-- reads gold: test\n-- test: unique(k)\n${incremental}select k, c from ${from}`;
+    const root = sqlRootWith({
+      'gold/sessions.sql': gold('session', 'bronze.orders', ''),
+      'gold/orders.sql': gold('order', 'bronze.orders', ''),
+      'gold/attribution.sql': gold(
+        'order',
+        'gold.orders',
+        '-- incremental: unique_key=k recompute_key=c keyed_via=gold.sessions.s:gold.orders\n',
+      ),
+    });
+    expect(() => loadModels(root)).toThrow(
+      /attribution\.sql: keyed_via gold\.sessions\.s:gold\.orders needs gold\.sessions among the gold inputs it reads/,
+    );
+  });
+
   it('reports a missing grain with the file name', () => {
     const root = sqlRootWith({
       'silver/orders.sql': '-- test: unique(order_id)\nselect * from bronze.orders',
