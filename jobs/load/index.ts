@@ -49,8 +49,34 @@ export async function runLoad(
     }
   }
   await reportBatchFailures(warehouse, { runId: context.runId, now: context.now() }, 'batch');
+  await refreshStatistics(warehouse, loaded);
   return loaded;
 }
+
+/**
+ * Analyzes each bronze table this load grew by a tenth or more (PostgreSQL's own autovacuum threshold, but now, not
+ * a minute or more later): the transform reading it next plans by its statistics, and without them a first hourly
+ * increment after a large load scanned and sorted where it should have looked up. Redshift analyzes after COPY on
+ * its own. A login that does not own the table gets a warning from the server and the statistics wait for
+ * autovacuum.
+ */
+async function refreshStatistics(warehouse: SqlDatabase, loaded: LoadedBatch[]): Promise<void> {
+  if (warehouse.dialect === 'redshift') return;
+  const rowsByTable = new Map<string, number>();
+  for (const batch of loaded) rowsByTable.set(batch.table, (rowsByTable.get(batch.table) ?? 0) + batch.rows);
+  for (const [table, rows] of rowsByTable) {
+    const [estimate] = await warehouse.query<{ rows: number | null }>(
+      `select cast(c.reltuples as bigint) as rows from pg_class c
+       inner join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'bronze' and c.relname = $1`,
+      [table],
+    );
+    const known = Math.max(0, Number(estimate?.rows ?? 0));
+    if (rows >= Math.max(ANALYZE_MIN_ROWS, known / 10)) await warehouse.exec(`analyze bronze.${table}`);
+  }
+}
+
+/** Below this many new rows a table's statistics are left to autovacuum: a small batch changes no plan. */
+const ANALYZE_MIN_ROWS = 1000;
 
 /** `ecomm load`: one line per batch loaded into bronze, then one per batch held back (the job still exits 0). */
 export async function run(context: JobContext, _options: object, output: PrintLine): Promise<number> {

@@ -106,6 +106,19 @@ describe('buildModels', () => {
     expect(await indexed('gold.marketing_attribution')).toEqual(['customer_key']);
   });
 
+  it('analyzes every table it builds whole, so the next increments plan by real sizes', async () => {
+    const unanalyzed = await rows(
+      `select n.nspname || '.' || c.relname as name from pg_class c
+       inner join pg_namespace n on n.oid = c.relnamespace
+       where n.nspname in ('silver', 'gold') and c.relkind = 'r' and c.reltuples < 0 order by 1`,
+    );
+    expect(unanalyzed).toEqual([]);
+    const [clicks] = await rows(
+      "select cast(reltuples as integer) as n from pg_class where oid = 'silver.clickstream_events'::regclass",
+    );
+    expect(clicks?.n).toBe(10);
+  });
+
   it('names the model file and carries the database message when a model fails', async () => {
     const broken = parseModel(
       'sql/gold/broken.sql',

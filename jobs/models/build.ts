@@ -596,9 +596,13 @@ async function buildNext(
   try {
     await db.exec(`drop table if exists ${next}`);
     await db.exec(`create table ${next} as\n${selects.get(model.name)}`);
-    // Redshift has no indexes: its zone maps and the increments' small key lists do without.
-    if (db.dialect !== 'redshift')
+    // Redshift has no indexes (its zone maps and the increments' small key lists do without), and analyzes a
+    // table created by CTAS on its own. PostgreSQL's autovacuum gets to a new table only later: until then every
+    // plan reading it guesses its size, and the next hourly increment took 1.5-2x as long (scale 30).
+    if (db.dialect !== 'redshift') {
       for (const column of lookupColumns) await db.exec(`create index on ${next} (${column})`);
+      await db.exec(`analyze ${next}`);
+    }
     if (clock.tableOwner) await db.exec(`alter table ${next} owner to ${clock.tableOwner}`);
     const rows = await countRows(db, next);
     const ms = performance.now() - started;
