@@ -71,7 +71,10 @@ async function refreshStatistics(warehouse: SqlDatabase, loaded: LoadedBatch[]):
       [table],
     );
     const known = Math.max(0, Number(estimate?.rows ?? 0));
-    if (rows >= Math.max(ANALYZE_MIN_ROWS, known / 10)) await warehouse.exec(`analyze bronze.${table}`);
+    // Its size and the columns the transform plans by (a batch's rows, the increments' change stamp): the other
+    // columns are read whole by the silver builds, and sampling them too doubled the time (0.5 s at 700k rows).
+    if (rows >= Math.max(ANALYZE_MIN_ROWS, known / 10))
+      await warehouse.exec(`analyze bronze.${table} (_batch_id, _ingested_at)`);
   }
 }
 
