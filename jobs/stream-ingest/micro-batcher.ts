@@ -55,8 +55,15 @@ export function fetchSettings(config: Config, follow: boolean): FetchOptions {
         maxBytes: Math.max(total, perPartition),
         newGroupStart,
       }
-    : { maxBytesPerPartition: perPartition, maxBytes: Math.max(total, perPartition), newGroupStart };
+    : { maxBytesPerPartition: perPartition, maxBytes: DRAIN_FETCH_PARTITIONS * perPartition, newGroupStart };
 }
+
+/**
+ * A drain's fetch holds at most this many partitions' worth of bytes: a fetch is decoded into message objects all at
+ * once, and the drain runs inside `ecomm run`, whose peak it sets. At scale 20 (750k events), alternated: 16 MB
+ * fetches peaked at 391-402 MB against 472-473 MB for 48 MB, in the same 5.1-5.2 s against 5.2-5.8 s.
+ */
+const DRAIN_FETCH_PARTITIONS = 2;
 
 export function consumeSettings(config: Config, stopWhenCaughtUp: boolean): ConsumeOptions {
   return {
