@@ -104,7 +104,7 @@ export async function openSnowflakeSource(
   const password = await options.secrets.get(config.passwordSecret);
   /** Every message that leaves this module: redacted, and the password itself hidden should an SDK repeat it. */
   const scrub = (text: string) => redactSecrets(password ? text.replaceAll(password, '***') : text);
-  const connection = await connect(config, password).catch((error: unknown) => {
+  const connection = await connectSnowflake(config, password).catch((error: unknown) => {
     throw new Error(scrub(`${where}: cannot log in as ${config.user}: ${messageOf(error)}`));
   });
   const sql = sqlRunner(connection, (error) => new Error(scrub(`${where}: ${messageOf(error)}`)));
@@ -134,7 +134,7 @@ let loadedSdk: Promise<typeof snowflake> | undefined;
  * The SDK, loaded on the first connection: it takes a quarter of a second to load, which every `ecomm` process
  * would otherwise pay at start whether or not it reads Snowflake.
  */
-export function snowflakeSdk(): Promise<typeof snowflake> {
+function snowflakeSdk(): Promise<typeof snowflake> {
   loadedSdk ??= import('snowflake-sdk').then(({ default: sdk }) => {
     // The SDK logs to stdout by default; its errors reach the job through the callbacks below, redacted.
     sdk.configure({ logLevel: 'OFF' });
@@ -143,7 +143,12 @@ export function snowflakeSdk(): Promise<typeof snowflake> {
   return loadedSdk;
 }
 
-async function connect(config: SnowflakeUrl, password: string): Promise<snowflake.Connection> {
+/** A connection for `config`, named `application` in Snowflake's query history (the extract, or the generator). */
+export async function connectSnowflake(
+  config: SnowflakeUrl,
+  password: string,
+  application = 'ecomm-extract',
+): Promise<snowflake.Connection> {
   const connection = (await snowflakeSdk()).createConnection({
     account: config.account,
     username: config.user,
@@ -153,7 +158,7 @@ async function connect(config: SnowflakeUrl, password: string): Promise<snowflak
     ...(config.warehouse ? { warehouse: config.warehouse } : {}),
     ...(config.role ? { role: config.role } : {}),
     ...(config.accessUrl ? { accessUrl: config.accessUrl } : {}),
-    application: 'ecomm-extract',
+    application,
     // Rows as arrays: two columns differing only in case would collide as object keys.
     rowMode: 'array',
   });

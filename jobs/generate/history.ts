@@ -9,8 +9,7 @@
  * the period's rows. Each row's updated_at is the next day's 03:00 UTC, as a nightly load would have stamped it.
  */
 import { createHash } from 'node:crypto';
-import type snowflake from 'snowflake-sdk';
-import { parseSnowflakeUrl, snowflakeSdk } from '../../adapters/source/snowflake.ts';
+import { connectSnowflake, parseSnowflakeUrl } from '../../adapters/source/snowflake.ts';
 import { historyStream } from '../contracts/history-streams.ts';
 import { DAY, WINDOW_DAYS } from './time.ts';
 import { BASE_FX_TO_USD } from './words.ts';
@@ -106,7 +105,7 @@ export async function seedHistory(options: HistorySeedOptions): Promise<HistoryS
   const rows = historyRows(options);
   const first = rows[0]?.sales_date ?? '';
   const last = rows[rows.length - 1]?.sales_date ?? '';
-  const connection = await connect(config, options.password);
+  const connection = await connectSnowflake(config, options.password, 'ecomm-generate');
   const exec = (sqlText: string) =>
     new Promise<void>((resolve, reject) =>
       connection.execute({ sqlText, complete: (error) => (error ? reject(error) : resolve()) }),
@@ -133,24 +132,4 @@ export async function seedHistory(options: HistorySeedOptions): Promise<HistoryS
     await new Promise<void>((resolve) => connection.destroy(() => resolve()));
   }
   return { days: HISTORY_DAYS, rows: rows.length, first, last };
-}
-
-async function connect(
-  config: ReturnType<typeof parseSnowflakeUrl>,
-  password: string,
-): Promise<snowflake.Connection> {
-  const connection = (await snowflakeSdk()).createConnection({
-    account: config.account,
-    username: config.user,
-    password,
-    database: config.database,
-    schema: config.schema,
-    ...(config.warehouse ? { warehouse: config.warehouse } : {}),
-    ...(config.role ? { role: config.role } : {}),
-    ...(config.accessUrl ? { accessUrl: config.accessUrl } : {}),
-    application: 'ecomm-generate',
-  });
-  return new Promise((resolve, reject) =>
-    connection.connect((error, connected) => (error ? reject(error) : resolve(connected))),
-  );
 }

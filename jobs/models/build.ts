@@ -23,6 +23,7 @@ import {
 import { type ModelTestResult, runModelTests, type TableResolver } from './model-tests.ts';
 import {
   downstreamOf,
+  type IncrementalSpec,
   loadBronzeTables,
   loadPiiTables,
   MODEL_LAYERS,
@@ -331,22 +332,14 @@ interface ModelCatalog {
  * columns they look its changed rows up by (keyed_via).
  */
 function valueColumnsOf(models: Model[]): (table: string) => string[] {
-  const columns = new Map<string, Set<string>>();
-  const keep = (input: string, column: string) => {
-    const known = columns.get(input) ?? new Set<string>();
-    known.add(column);
-    columns.set(input, known);
-  };
-  for (const model of models) {
-    const spec = model.incremental;
-    if (!spec || model.layer !== 'gold') continue;
+  return columnsPerTable(models, (model, spec, keep) => {
+    if (model.layer !== 'gold') return;
     for (const input of model.dependsOn.filter(
       (dep) => dep.startsWith('gold.') && !spec.wholeOn.includes(dep),
     ))
       keep(input, spec.recomputeKey);
     for (const via of spec.keyedVia) keep(via.input, via.column);
-  }
-  return (table) => [...(columns.get(table) ?? [])].sort();
+  });
 }
 
 /**
@@ -356,24 +349,29 @@ function valueColumnsOf(models: Model[]): (table: string) => string[] {
  * of those reads the whole table every hour, so an increment would cost as much as the data, not as its changes.
  */
 function lookupColumnsOf(models: Model[]): (table: string) => string[] {
-  const columns = new Map<string, Set<string>>();
-  const keep = (table: string, column: string) => {
-    if (!/^[a-z_][a-z0-9_]*$/.test(column)) return;
-    const known = columns.get(table) ?? new Set<string>();
-    known.add(column);
-    columns.set(table, known);
-  };
-  for (const model of models) {
-    const spec = model.incremental;
-    if (!spec) continue;
+  return columnsPerTable(models, (model, spec, keep) => {
     keep(model.name, spec.recomputeKey);
     if (model.layer === 'silver') keep(model.name, '_processed_at');
-    if (model.layer !== 'gold') continue;
+    if (model.layer !== 'gold') return;
     const readWhole = new Set([...spec.wholeOn, ...spec.keyedVia.map((via) => via.input)]);
     for (const input of model.dependsOn.filter((dep) => !dep.startsWith('bronze.') && !readWhole.has(dep)))
       keep(input, spec.recomputeKey);
     for (const via of spec.keyedVia) keep(via.lookup, via.column);
-  }
+  });
+}
+
+/** The columns `collect` names per table over the incremental models, each table's sorted. */
+function columnsPerTable(
+  models: Model[],
+  collect: (model: Model, spec: IncrementalSpec, keep: (table: string, column: string) => void) => void,
+): (table: string) => string[] {
+  const columns = new Map<string, Set<string>>();
+  const keep = (table: string, column: string) => {
+    const known = columns.get(table) ?? new Set<string>();
+    known.add(column);
+    columns.set(table, known);
+  };
+  for (const model of models) if (model.incremental) collect(model, model.incremental, keep);
   return (table) => [...(columns.get(table) ?? [])].sort();
 }
 
