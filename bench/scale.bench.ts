@@ -245,7 +245,7 @@ async function validateStep(bench: StepsBench, rounds: number): Promise<StepFigu
 /**
  * load vs `\copy <empty copy of the table load COPYs into> (<staging columns>) from '<staged file>' csv header`
  * per staged object, in one psql session. The copies are `create table ... (like <landing> including all)`: same
- * columns, defaults (_ingested_at) and `_batch_id` index. A source with personal data lands in `pii.<table>` and
+ * columns, defaults (_ingested_at) and `_batch_id, _ingested_at` index. A source with personal data lands in `pii.<table>` and
  * load then copies it to bronze without the clear columns: that second write is product work the limit does not
  * do. Reset: the tables load writes (bronze, pii, ops.quarantine_rows) truncated and the batches marked not loaded,
  * so every round loads into empty tables, as the first load does.

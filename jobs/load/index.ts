@@ -54,11 +54,13 @@ export async function runLoad(
 }
 
 /**
- * Analyzes each bronze table this load grew by a tenth or more (PostgreSQL's own autovacuum threshold, but now, not
- * a minute or more later): the transform reading it next plans by its statistics, and without them a first hourly
- * increment after a large load scanned and sorted where it should have looked up. Redshift analyzes after COPY on
- * its own. A login that does not own the table gets a warning from the server and the statistics wait for
- * autovacuum.
+ * Vacuums and analyzes each bronze table this load grew by a tenth or more (PostgreSQL's own autovacuum threshold,
+ * but now, not a minute or more later): the transform reading it next plans by its statistics (without them a first
+ * hourly increment after a large load scanned and sorted where it should have looked up), and its scans of rows per
+ * batch and arrival read the `_batch_id, _ingested_at` index alone once vacuum has marked the new pages all-visible
+ * (the clickstream's at 710k rows: 140 ms by the table, 52 ms by the index). The vacuum reads the new pages once:
+ * 260 ms with the analyze against 150 ms for the analyze alone there. Redshift analyzes after COPY on its own. A
+ * login that does not own the table gets a warning from the server and the table waits for autovacuum.
  */
 async function refreshStatistics(warehouse: SqlDatabase, loaded: LoadedBatch[]): Promise<void> {
   if (warehouse.dialect === 'redshift') return;
@@ -74,7 +76,7 @@ async function refreshStatistics(warehouse: SqlDatabase, loaded: LoadedBatch[]):
     // Its size and the columns the transform plans by (a batch's rows, the increments' change stamp): the other
     // columns are read whole by the silver builds, and sampling them too doubled the time (0.5 s at 700k rows).
     if (rows >= Math.max(ANALYZE_MIN_ROWS, known / 10))
-      await warehouse.exec(`analyze bronze.${table} (_batch_id, _ingested_at)`);
+      await warehouse.exec(`vacuum (analyze) bronze.${table} (_batch_id, _ingested_at)`);
   }
 }
 

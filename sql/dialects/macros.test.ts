@@ -162,9 +162,11 @@ describe('postgres spellings on PGlite', () => {
 describe('bronzeTableSql', () => {
   const create =
     'create table if not exists bronze.orders (\n  order_id varchar(65535),\n  _batch_id varchar(128) not null\n);\n';
-  it('indexes _batch_id on PostgreSQL, in the table schema', () => {
+  it('indexes _batch_id and _ingested_at on PostgreSQL, in the table schema, replacing the older _batch_id index', () => {
     expect(bronzeTableSql('bronze.orders', create, 'postgres')).toBe(
-      `${create.trim().slice(0, -1)};\ncreate index if not exists orders__batch_id on bronze.orders (_batch_id)`,
+      `${create.trim().slice(0, -1)};\n` +
+        'create index if not exists orders__batch_arrival on bronze.orders (_batch_id, _ingested_at);\n' +
+        'drop index if exists bronze.orders__batch_id',
     );
   });
   it('sorts by _batch_id on Redshift, which has no indexes', () => {
