@@ -41,7 +41,13 @@ function stagedOrders(batchId: string, first: number, rows: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function stageBatch(context: JobContext, db: SqlDatabase, batchId: string, first: number, rows: number) {
+async function stageBatch(
+  context: JobContext,
+  db: SqlDatabase,
+  batchId: string,
+  first: number,
+  rows: number,
+) {
   const stagedKey = `staging/source=orders/ingestion_date=2026-10-01/${batchId}.csv`;
   await context.lake().put(stagedKey, Buffer.from(stagedOrders(batchId, first, rows)));
   await registerBatch(db, {

@@ -175,9 +175,9 @@ describe('the batch ledger: failed and skipped batches', () => {
     expect((await listBatches(db, { status: 'pending', limit: 10 })).total).toBe(0);
   });
 
-  it('indexes every bronze table by _batch_id, so a batch delete does not scan the table', async () => {
+  it('indexes every bronze table by _batch_id first, so a batch delete does not scan the table', async () => {
     const indexes = await db.query<{ tablename: string; indexdef: string }>(
-      "select tablename, indexdef from pg_indexes where schemaname = 'bronze' and indexdef like '%(_batch_id)%'",
+      "select tablename, indexdef from pg_indexes where schemaname = 'bronze' and indexdef like '%(_batch_id, %'",
     );
     const tables = await db.query<{ table_name: string }>(
       "select table_name from information_schema.tables where table_schema = 'bronze'",

@@ -35,7 +35,15 @@ export async function ensureWarehouseSchema(db: SqlDatabase): Promise<void> {
         await addMissingColumns(db, [...ops, ...realtime]);
         return;
       }
-      await db.exec(['create schema if not exists ops', ...ops.map((table) => table.sql)].join(';\n'));
+      await db.exec(
+        [
+          'create schema if not exists ops',
+          ...ops.map((table) => {
+            const key = OPS_KEYS[table.name];
+            return key ? keyedTableSql(table.name, table.sql, key, db.dialect) : table.sql;
+          }),
+        ].join(';\n'),
+      );
       await db.exec(
         [
           'create schema if not exists realtime',
@@ -61,6 +69,12 @@ export async function ensureWarehouseSchema(db: SqlDatabase): Promise<void> {
     }
   }
 }
+
+/**
+ * The ops tables read by key, indexed by it (sorted on Redshift): the reconciliation reads one source table's keys
+ * of ops.reconcile_versions, which holds every source table's (jobs/reconcile/key-versions.ts).
+ */
+const OPS_KEYS: Record<string, string[]> = { 'ops.reconcile_versions': ['source', 'key_number', 'key_text'] };
 
 /** The key a realtime table is found by (jobs/kpis/realtime.ts). */
 function keyOf(table: string): string[] {

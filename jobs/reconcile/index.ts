@@ -37,6 +37,7 @@ import {
   warehouseListingSql,
   warehouseSummarySql,
 } from './key-sql.ts';
+import { refreshKeyVersions } from './key-versions.ts';
 import { reconcileLineage } from './lineage.ts';
 import { extractRepairBatch, type RepairBatch } from './repair.ts';
 import { writeKeyEvents } from './tombstones.ts';
@@ -190,6 +191,7 @@ async function reconcileTable(
   // Their rows are in the lake but not in bronze yet: they would look like late commits.
   if (pending > 0) return skipped(`${pending} batch(es) of ${table.name} not loaded yet`);
 
+  const keyVersions = await refreshKeyVersions(warehouse, table);
   const compared = await compareWithSource(source, warehouse, table, watermark);
   const { differences, warehouseSummary } = compared;
   const warehouseKeyCount = total(warehouseSummary);
@@ -224,7 +226,10 @@ async function reconcileTable(
     keyEvents,
     repair,
   };
-  context.log.info({ job: 'reconcile', ...result, differences: differences.counts }, 'reconciled');
+  context.log.info(
+    { job: 'reconcile', ...result, differences: differences.counts, keyVersions },
+    'reconciled',
+  );
   return result;
 }
 
