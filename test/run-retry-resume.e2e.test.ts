@@ -110,6 +110,26 @@ describe('ecomm run: step retries and resume', () => {
     expect(retriedSummary.join('\n')).toMatch(/transform \d+\.\ds \(2 attempts\)/);
   });
 
+  it("prints each layer's totals as the warehouse holds them, the models' as the transform counted them", async () => {
+    const db = uninterrupted.warehouse;
+    const count = async (table: string) => {
+      const [row] = await db.query<{ n: number }>(`select cast(count(*) as integer) as n from ${table}`);
+      return (row?.n ?? 0).toLocaleString('en-US');
+    };
+    expect(retried.publishedRows.get('silver.orders')).toBeGreaterThan(0);
+    for (const [source, table] of [
+      ['orders', 'orders'],
+      ['clickstream', 'clickstream_events'],
+    ]) {
+      const line = retriedSummary.find((candidate) => candidate.startsWith(`  ${source} `)) as string;
+      const [bronze, silver] = line.trim().split(/\s+/).slice(-2);
+      expect([bronze, silver]).toEqual([await count(`bronze.${table}`), await count(`silver.${table}`)]);
+    }
+    const gold = retriedSummary.find((line) => line.startsWith('  gold: ')) as string;
+    expect(gold).toContain(`fact_orders ${await count('gold.fact_orders')}`);
+    expect(gold).toContain(`dim_customers ${await count('gold.dim_customers')}`);
+  });
+
   it('resumes a failed attempt of the same execution after its last completed step, to the same gold', async () => {
     let broken = true;
     const settings = { RUN_EXECUTION_ID: 'exec-2026-10-01T10' };

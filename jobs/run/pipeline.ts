@@ -44,6 +44,11 @@ export interface PipelineResult {
   resumedFrom: string | null;
   /** This run and the attempts it continues (newest first): the summary reports what all of them did. */
   runIds: string[];
+  /**
+   * Rows of each model the run's transform published or kept, counted as it published them: the summary prints
+   * them instead of counting those tables again. Empty when the transform was done by an earlier attempt.
+   */
+  publishedRows: Map<string, number>;
 }
 
 export interface PipelineOptions {
@@ -176,6 +181,7 @@ export async function runPipeline(
       wallMs: performance.now() - started,
       resumedFrom: resume?.runId ?? null,
       runIds,
+      publishedRows: new Map((transformed?.built ?? []).map((model) => [model.name, model.rows])),
     };
   } catch (error) {
     await finishRunRow(warehouse, runRow, {

@@ -29,7 +29,7 @@ export async function printPipelineSummary(
   print(`  steps: ${result.steps.map(describeStep).join(', ')}`);
   printHeldBack(result, print);
   printFailedBatches(result, print);
-  await printRowsPerLayer(db, result.runIds, print);
+  await printRowsPerLayer(db, result, print);
   await printQuarantine(db, result.runIds, print);
   await printQuality(db, result.runIds, print);
   if (!result.blocked.some((model) => model.name === 'gold.agg_daily_sales')) await printKpis(db, print);
@@ -83,9 +83,16 @@ function printFailedBatches(result: PipelineResult, print: Print): void {
   );
 }
 
-/** The tables' row counts at once: on a pooled warehouse they run side by side (a summary counts ~40 tables). */
-async function tableCounts(db: SqlDatabase, tables: string[]): Promise<Map<string, number | null>> {
-  const counts = await Promise.all(tables.map((table) => tableCount(db, table)));
+/**
+ * The tables' row counts: those the run's transform counted as it published them, and the rest counted at once (on
+ * a pooled warehouse side by side).
+ */
+async function tableCounts(
+  db: SqlDatabase,
+  tables: string[],
+  published: Map<string, number>,
+): Promise<Map<string, number | null>> {
+  const counts = await Promise.all(tables.map((table) => published.get(table) ?? tableCount(db, table)));
   return new Map(tables.map((table, index) => [table, counts[index] ?? null]));
 }
 
@@ -98,7 +105,8 @@ async function tableCount(db: SqlDatabase, table: string): Promise<number | null
   }
 }
 
-async function printRowsPerLayer(db: SqlDatabase, runIds: string[], print: Print): Promise<void> {
+async function printRowsPerLayer(db: SqlDatabase, result: PipelineResult, print: Print): Promise<void> {
+  const runIds = result.runIds;
   const validated = await db.query<{
     source: string;
     rows_in: number;
@@ -121,10 +129,14 @@ async function printRowsPerLayer(db: SqlDatabase, runIds: string[], print: Print
   const gold = await db.query<{ table_name: string }>(
     "select table_name from information_schema.tables where table_schema = 'gold' order by table_name",
   );
-  const counts = await tableCounts(db, [
-    ...DATA_CONTRACTS.flatMap((contract) => [`bronze.${contract.table}`, `silver.${contract.table}`]),
-    ...gold.map(({ table_name }) => `gold.${table_name}`),
-  ]);
+  const counts = await tableCounts(
+    db,
+    [
+      ...DATA_CONTRACTS.flatMap((contract) => [`bronze.${contract.table}`, `silver.${contract.table}`]),
+      ...gold.map(({ table_name }) => `gold.${table_name}`),
+    ],
+    result.publishedRows,
+  );
   for (const contract of DATA_CONTRACTS) {
     const run = validated.find((row) => row.source === contract.source);
     const bronze = counts.get(`bronze.${contract.table}`) ?? null;
