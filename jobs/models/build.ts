@@ -16,6 +16,7 @@ import {
   applyIncrement,
   type BuildMode,
   dropCheckedKeys,
+  feedsOf,
   type IncrementalPlan,
   planIncrementalBuilds,
   recordBuild,
@@ -25,6 +26,7 @@ import {
   downstreamOf,
   type IncrementalSpec,
   loadBronzeTables,
+  loadModels,
   loadPiiTables,
   MODEL_LAYERS,
   type Model,
@@ -175,6 +177,36 @@ export async function createBronzeTables(db: SqlDatabase, sqlRoot: string = SQL_
   await createSchemas(db);
   for (const table of [...loadBronzeTables(sqlRoot), ...loadPiiTables(sqlRoot)])
     await db.exec(bronzeTableSql(table.name, table.sql, db.dialect));
+  if (db.dialect !== 'redshift') {
+    const indexes = incrementalBronzeIndexes(loadModels(sqlRoot));
+    if (indexes.length > 0) await db.exec(indexes.join(';\n'));
+  }
+}
+
+/**
+ * The PostgreSQL indexes on bronze that keep an incremental silver model's hourly increment in proportion to its
+ * changes (Redshift has none: its zone maps and the small key lists do without): the model reads the bronze rows that
+ * arrived since its last build (`_ingested_at >`), then every bronze row of the keys they hold, by its key as the
+ * model computes it from bronze text. Without them each increment read its bronze table whole twice (the four tables
+ * at scale 30: 205 ms against 55 ms). The key is indexed only when it stays text (trimmed): an index on a cast would
+ * make a row an older release let in, which the cast refuses, fail the load and this DDL instead of its model.
+ */
+export function incrementalBronzeIndexes(models: Model[]): string[] {
+  const statements = new Set<string>();
+  for (const model of models) {
+    if (model.layer !== 'silver' || !model.incremental) continue;
+    const key = model.incremental.uniqueKey;
+    for (const feed of feedsOf(model, 'postgres')) {
+      if (!feed.restricts || !feed.table.startsWith('bronze.')) continue;
+      const name = feed.table.slice('bronze.'.length);
+      statements.add(`create index if not exists ${name}__arrival on ${feed.table} (_ingested_at)`);
+      if (columnTypeOf(name, key)?.kind === 'text')
+        statements.add(
+          `create index if not exists ${name}__key_${key} on ${feed.table} ((${feed.restricts.keyExpression}))`,
+        );
+    }
+  }
+  return [...statements];
 }
 
 /** The SELECT a model runs on a dialect, macros expanded. Holds no secret: the PII hashes are columns already. */
