@@ -15,13 +15,19 @@ import { missingSchemas } from './existing.ts';
 import {
   applyIncrement,
   type BuildMode,
+  changedValuesTable,
   dropCheckedKeys,
   feedsOf,
   type IncrementalPlan,
   planIncrementalBuilds,
   recordBuild,
 } from './incremental.ts';
-import { type ModelTestResult, runModelTests, type TableResolver } from './model-tests.ts';
+import {
+  type ChangedKeysOf,
+  type ModelTestResult,
+  runModelTests,
+  type TableResolver,
+} from './model-tests.ts';
 import {
   downstreamOf,
   type IncrementalSpec,
@@ -360,8 +366,9 @@ interface ModelCatalog {
 }
 
 /**
- * Per gold model, the recompute keys of the incremental models reading it as a gold input (not whole_on), and the
- * columns they look its changed rows up by (keyed_via).
+ * Per gold model, the recompute keys of the incremental models reading it as a gold input (not whole_on), the
+ * columns they look its changed rows up by (keyed_via), and the column a blocking relationships test of theirs
+ * points at in it (the rows pointing at a changed value are checked again: model-tests.ts ChangedKeys).
  */
 function valueColumnsOf(models: Model[]): (table: string) => string[] {
   return columnsPerTable(models, (model, spec, keep) => {
@@ -371,6 +378,13 @@ function valueColumnsOf(models: Model[]): (table: string) => string[] {
     ))
       keep(input, spec.recomputeKey);
     for (const via of spec.keyedVia) keep(via.input, via.column);
+    for (const test of model.tests)
+      if (
+        test.kind === 'relationships' &&
+        test.severity === 'blocking' &&
+        model.dependsOn.includes(test.toModel)
+      )
+        keep(test.toModel, test.toColumn);
   });
 }
 
@@ -475,7 +489,7 @@ async function buildGated(
     await db.transaction(async (tx) => {
       await lockStreamTables(tx, plan.inside);
       // The keys each in-place increment recomputed: its checks read only those keys' rows where that is sound.
-      const changedKeys = new Map<string, { column: string; keysTable: string }>();
+      const changedKeys = new Map<string, ChangedKeysOf>();
       for (const model of plan.inside)
         built.push(
           applied.has(model.name)
@@ -662,7 +676,7 @@ async function applyDelta(
   delta: { plan: IncrementalPlan; dialect: SqlDialect; tableOf: TableResolver; valueColumns: string[] },
   vars: MacroVars,
   clock: { now: () => Date },
-  changedKeys: Map<string, { column: string; keysTable: string }>,
+  changedKeys: Map<string, ChangedKeysOf>,
 ): Promise<ModelBuildResult> {
   const startedAt = clock.now();
   const started = performance.now();
@@ -676,6 +690,7 @@ async function applyDelta(
     changedKeys.set(model.name, {
       column: delta.plan.model.incremental?.recomputeKey as string,
       keysTable: applied.keysTable,
+      values: new Map(delta.valueColumns.map((column) => [column, changedValuesTable(model.name, column)])),
     });
     const rows = await countRows(tx, model.name);
     const incremental = { mode: 'incremental' as const, reason: delta.plan.reason, keys: applied.keys };

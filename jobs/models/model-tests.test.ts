@@ -81,6 +81,11 @@ const FIXTURES = [
   ].join(' '),
   'create table silver.keyless as select status, amount from silver.checked',
   'create table silver.changed_keys as select 2 as k union all select 3',
+  // Child 1 changed, pointing at parent 1; child 2 unchanged, pointing at 4 (never a parent); child 3 unchanged,
+  // pointing at 5, a parent value the parent's increment just changed (its row gone).
+  'create table silver.child as select 1 as id, 1 as parent_id union all select 2, 4 union all select 3, 5',
+  'create table silver.child_keys as select 1 as k',
+  'create table silver.parent_values as select 5 as k',
 ];
 
 /** What one query per check gives: each check's own query, its count and samples read as runModelTests reads them. */
@@ -223,6 +228,54 @@ describe.each(warehouseEngines('model_tests'))('checks counted together on %s', 
     expect(counting[0]).toContain('silver.changed_keys');
   });
 
+  it("checks a relationships test of an increment on its changed keys and on the rows pointing at a value its parent's increment changed", async () => {
+    const child = parseModel(
+      'sql/silver/child.sql',
+      [
+        '-- grain: one row per child',
+        '-- test: unique(id)',
+        '-- test: relationships(parent_id; silver.parents.id)',
+        '-- test[warn]: relationships(id; silver.parents.id)',
+        'select id, id as parent_id from silver.parents',
+      ].join('\n'),
+      'silver',
+    );
+    const childChanged = { column: 'id', keysTable: 'silver.child_keys' };
+    const parentChanged = {
+      column: 'id',
+      keysTable: 'silver.changed_keys',
+      values: new Map([['id', 'silver.parent_values']]),
+    };
+    const both: ChangedKeys = new Map([
+      ['silver.child', childChanged],
+      ['silver.parents', parentChanged],
+    ]);
+    const failing = async (changedKeys: ChangedKeys) => {
+      const results = await runModelTests(db, [child], { changedKeys });
+      return results
+        .filter((result) => result.test.kind === 'relationships')
+        .map((result) => [result.test.declaration, result.scope ?? 'whole table', result.sampleKeys]);
+    };
+    // The parent applied in this build: the changed child and the child pointing at the changed value (3 -> 5); the
+    // orphan of an unchanged child pointing at an unchanged value (2 -> 4) is one its last publication could not
+    // have passed. The warn test counts every failing row, old ones too.
+    expect(await failing(both)).toEqual([
+      ['relationships(parent_id; silver.parents.id)', 'changed keys', ['id=3 → 5']],
+      ['relationships(id; silver.parents.id)', 'whole table', []],
+    ]);
+    // The parent not applied here (rebuilt whole, or not an increment): the whole table.
+    expect(await failing(new Map([['silver.child', childChanged]]))).toEqual([
+      ['relationships(parent_id; silver.parents.id)', 'whole table', ['id=2 → 4', 'id=3 → 5']],
+      ['relationships(id; silver.parents.id)', 'whole table', []],
+    ]);
+    // A parent the model does not read: a publication of it the model missed would not be seen, so the whole table.
+    const notRead = { ...child, dependsOn: [] };
+    const [restricted] = testQueries(notRead, undefined, new Set(), both).filter(
+      (query) => query.kind === 'relationships',
+    );
+    expect(restricted?.scope).toBeUndefined();
+  });
+
   it('counts 0 for every check of a clean table, one column per check', async () => {
     const count = checkCountsSql(testQueries(clean).flatMap((query) => (query.count ? [query.count] : [])));
     const [row] = await db.query(count);
@@ -249,12 +302,26 @@ describe('the counting statement on Redshift', () => {
     });
 
   it("parses as Redshift and uses nothing Redshift rejects: every model's statement, as published, on __next, on changed keys", async () => {
+    // Each incremental model with a changed-values table of every column a relationships test points at in it.
+    const pointedAt = models.flatMap((model) =>
+      model.tests.flatMap((test) =>
+        test.kind === 'relationships' ? [[test.toModel, test.toColumn] as const] : [],
+      ),
+    );
     const changedKeys: ChangedKeys = new Map(
       models
         .filter((model) => model.incremental)
         .map((model) => [
           model.name,
-          { column: model.incremental?.recomputeKey as string, keysTable: 'ecomm_checked_keys_x' },
+          {
+            column: model.incremental?.recomputeKey as string,
+            keysTable: 'ecomm_checked_keys_x',
+            values: new Map(
+              pointedAt
+                .filter(([table]) => table === model.name)
+                .map(([, column]) => [column, 'ecomm_changed_x']),
+            ),
+          },
         ]),
     );
     for (const existing of [true, false]) {

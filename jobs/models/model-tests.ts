@@ -39,10 +39,18 @@ export interface CheckCount {
 }
 
 /**
- * The keys an increment applied in place just recomputed (jobs/models/incremental.ts applyIncrement), per model:
- * `column` is the model's unique key, `keysTable` a table of those keys (column k).
+ * What an increment applied in place just changed (jobs/models/incremental.ts applyIncrement): `column` is the
+ * model's recompute key, `keysTable` a table of the keys recomputed (column k), `values` per column kept for the
+ * models downstream a table of its values in the rows deleted or written (changedValuesTable, column k).
  */
-export type ChangedKeys = ReadonlyMap<string, { column: string; keysTable: string }>;
+export interface ChangedKeysOf {
+  column: string;
+  keysTable: string;
+  values?: ReadonlyMap<string, string>;
+}
+
+/** Per model applied in place in this build, what its increment changed. */
+export type ChangedKeys = ReadonlyMap<string, ChangedKeysOf>;
 
 /**
  * The physical table to read for a published name: the gate checks a layer's `__next` tables before they are
@@ -77,25 +85,11 @@ export function testQueries(
 ): ModelTestQuery[] {
   const keyColumns = modelKeyColumns(model);
   const changed = changedKeys.get(model.name);
+  // Aliased by the caller: relationships reads it as `child`, the other checks as `changed_rows`.
+  const changedRows = (alsoWhere = '') =>
+    `(select * from ${tableOf(model.name)} where ${changed?.column} in (select k from ${changed?.keysTable})${alsoWhere})`;
   return model.tests.map((test) => {
-    const parent = test.kind === 'relationships' ? tableOf(test.toModel) : null;
-    const parentMissing = test.kind === 'relationships' && parent !== null && missing.has(parent);
-    if (changed && checksChangedKeysOnly(test, changed.column)) {
-      const rows = `(select * from ${tableOf(model.name)} where ${changed.column} in (select k from ${changed.keysTable})) changed_rows`;
-      return {
-        id: `${model.name}: ${test.declaration}`,
-        model: model.name,
-        layer: model.layer,
-        file: model.file,
-        kind: test.kind,
-        test,
-        severity: test.severity,
-        sql: testSql(rows, test, keyColumns, null),
-        scope: 'changed keys' as const,
-        ...countOf(rows, test),
-      };
-    }
-    return {
+    const about = {
       id: `${model.name}: ${test.declaration}`,
       model: model.name,
       layer: model.layer,
@@ -103,8 +97,34 @@ export function testQueries(
       kind: test.kind,
       test,
       severity: test.severity,
-      sql: testSql(tableOf(model.name), test, keyColumns, parentMissing ? null : parent),
-      ...(parentMissing && test.kind === 'relationships' ? { missingTarget: test.toModel } : {}),
+    };
+    if (test.kind === 'relationships') {
+      const parent = tableOf(test.toModel);
+      if (missing.has(parent))
+        return {
+          ...about,
+          sql: testSql(tableOf(model.name), test, keyColumns, null),
+          missingTarget: test.toModel,
+        };
+      const parentValues = changed ? changedParentValues(model, test, changedKeys) : null;
+      if (parentValues !== null) {
+        const rows = changedRows(` or ${test.column} in (select k from ${parentValues})`);
+        return { ...about, sql: testSql(rows, test, keyColumns, parent), scope: 'changed keys' as const };
+      }
+      return { ...about, sql: testSql(tableOf(model.name), test, keyColumns, parent) };
+    }
+    if (changed && checksChangedKeysOnly(test, changed.column)) {
+      const rows = `${changedRows()} changed_rows`;
+      return {
+        ...about,
+        sql: testSql(rows, test, keyColumns, null),
+        scope: 'changed keys' as const,
+        ...countOf(rows, test),
+      };
+    }
+    return {
+      ...about,
+      sql: testSql(tableOf(model.name), test, keyColumns, null),
       ...countOf(tableOf(model.name), test),
     };
   });
@@ -173,12 +193,27 @@ export function checkCountsSql(counts: CheckCount[]): string {
 }
 
 /**
+ * For a blocking relationships test of a model applied in place, whose parent is one of its inputs and was applied
+ * in place in this same build: the table of the parent's changed values of the column pointed at. Then only the
+ * recomputed keys' rows and the rows pointing at one of those values are checked, and the check still fails exactly
+ * when the whole table's would: the other rows passed it at the model's last publication, against the parent as it
+ * was then (a parent publication the model did not see builds it whole: incremental.ts), and a parent row can only
+ * have left in this build's increment, which named its value. Null otherwise: the whole table is checked.
+ */
+function changedParentValues(model: Model, test: ModelTest, changedKeys: ChangedKeys): string | null {
+  if (test.kind !== 'relationships' || test.severity !== 'blocking') return null;
+  if (!model.dependsOn.includes(test.toModel)) return null;
+  return changedKeys.get(test.toModel)?.values?.get(test.toColumn) ?? null;
+}
+
+/**
  * Whether a test of a model whose increment was applied in place can read only the recomputed keys' rows, and
  * still fail exactly when the whole table would: the rows of the other keys are those the last published build
  * passed, unchanged, under the same tests (a changed test set changes the model's hash and builds it whole). True
  * for a blocking test that is row-local (not_null, accepted_values, expression) or a unique test whose columns
  * include the key (duplicates share the key, so they are all changed or all unchanged). A relationships test (its
- * parent may have changed) and a warn test (its finding counts every failing row, old ones too) read the whole table.
+ * parent may have changed: see changedParentValues) and a warn test (its finding counts every failing row, old ones
+ * too) read the whole table.
  */
 export function checksChangedKeysOnly(test: ModelTest, keyColumn: string): boolean {
   if (test.severity !== 'blocking') return false;
