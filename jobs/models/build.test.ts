@@ -85,7 +85,7 @@ describe('buildModels', () => {
     expect(leftovers).toEqual([]);
   });
 
-  it("indexes the columns increments find rows by: keys, change stamps, readers' recompute keys, keyed_via lookups", async () => {
+  it("indexes the columns increments find rows by: keys, change stamps, readers' recompute keys, keyed_via lookups, relationships", async () => {
     const indexed = async (table: string) =>
       (
         await rows(
@@ -103,7 +103,15 @@ describe('buildModels', () => {
     expect(await indexed('gold.order_conversions')).toEqual(['customer_key', 'order_id', 'session_id']);
     // Read whole by its only incremental reader's keyed_via: its own key alone.
     expect(await indexed('gold.fact_sessions')).toEqual(['session_id']);
-    expect(await indexed('gold.marketing_attribution')).toEqual(['customer_key']);
+    // Its recompute key, and the columns its blocking relationships checks find the rows pointing at a changed
+    // order or session by.
+    expect(await indexed('gold.marketing_attribution')).toEqual([
+      'converting_session_id',
+      'customer_key',
+      'first_touch_session_id',
+      'last_touch_session_id',
+      'order_id',
+    ]);
   });
 
   it('analyzes the columns increments look rows up by, so they plan by real key counts before autovacuum passes', async () => {

@@ -391,7 +391,8 @@ function valueColumnsOf(models: Model[]): (table: string) => string[] {
 /**
  * Per model, the columns the increments look its rows up by: its own recompute key (deleted and rewritten by key) and,
  * in silver, `_processed_at` (a reader's new rows are those after its last build); the recompute key of each
- * incremental model restricting it to the changed keys; the column a keyed_via lookup matches. Without an index each
+ * incremental model restricting it to the changed keys; the column a keyed_via lookup matches; the column of a
+ * blocking relationships check whose rows pointing at a changed parent value are checked again. Without an index each
  * of those reads the whole table every hour, so an increment would cost as much as the data, not as its changes.
  */
 function lookupColumnsOf(models: Model[]): (table: string) => string[] {
@@ -403,6 +404,13 @@ function lookupColumnsOf(models: Model[]): (table: string) => string[] {
     for (const input of model.dependsOn.filter((dep) => !dep.startsWith('bronze.') && !readWhole.has(dep)))
       keep(input, spec.recomputeKey);
     for (const via of spec.keyedVia) keep(via.lookup, via.column);
+    for (const test of model.tests)
+      if (
+        test.kind === 'relationships' &&
+        test.severity === 'blocking' &&
+        model.dependsOn.includes(test.toModel)
+      )
+        keep(model.name, test.column);
   });
 }
 
