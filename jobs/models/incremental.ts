@@ -136,6 +136,12 @@ export interface FeedChange {
   lateBatches: string[];
   /** Batches with fewer rows there: their rows left the input (failed, skipped, reloaded). */
   removedBatches: string[];
+  /**
+   * A bronze feed's batches with rows after `after` when the build read its profile: its new rows are read by batch,
+   * through bronze's `_batch_id, _ingested_at` index. A batch arriving later is applied by the next build (the
+   * recorded mark comes from the same profile). Absent: read by the change column alone.
+   */
+  newBatches?: string[];
 }
 
 const STATE_TABLES = ['model_builds', 'model_build_batches'];
@@ -396,7 +402,8 @@ async function planModel(
     const cutoffAt = new Date(last.cutoff_at);
     const highWaterAt = last.high_water_at;
     dateOf(highWaterAt); // throws unless it is a timestamp: it is written into the key query
-    const counted = countBatches(await feedProfile(db, feed, options.scans), cutoffAt, highWaterAt);
+    const profile = await feedProfile(db, feed, options.scans);
+    const counted = countBatches(profile, cutoffAt, highWaterAt);
     if (counted.settledFingerprint !== last.settled_fingerprint) {
       return full(
         `${feed.table} rows at or before ${cutoffAt.toISOString()} changed since the last build ` +
@@ -437,7 +444,8 @@ async function planModel(
         `rows of ${removedBatches.length} batch(es) left ${feed.table} (${removedBatches.slice(0, 3).join(', ')})`,
       );
     }
-    changes.push({ feed, after: highWaterAt, cutoff: cutoffAt, lateBatches, removedBatches });
+    const newBatches = feed.tracesBatches ? batchesAfter(profile, highWaterAt) : undefined;
+    changes.push({ feed, after: highWaterAt, cutoff: cutoffAt, lateBatches, removedBatches, newBatches });
   }
   const since = changes.map(
     (change) =>
@@ -504,23 +512,36 @@ export async function publicationStamp(db: SqlDatabase, model: string): Promise<
   return row?.built_at ?? 'never published';
 }
 
+/** The batches of a profile with rows after `after`. */
+function batchesAfter(profile: FeedProfile, after: string): string[] {
+  const mark = microsOf(after);
+  return [...new Set(profile.groups.filter((group) => group.changedAt > mark).map((group) => group.batchId))];
+}
+
 /**
  * The statements that read a feed, as run: its rows per batch and change time, in one scan (feedProfile); the model
  * keys of its changed rows.
  */
 export function feedQueries(feed: ChangeFeed) {
   const change = feed.changeColumn;
+  const listed = (batches: string[]) => batches.map((id) => `'${id}'`).join(', ');
   return {
     profile: `select _batch_id as batch_id, cast(${change} as varchar(40)) as changed_at, count(*) as row_count
      from ${feed.table} where ${change} is not null group by _batch_id, ${change}`,
-    /** Keys of the rows after the high-water mark, and of the late batches' rows after the cutoff. */
-    keysChanged: (since: Pick<FeedChange, 'after' | 'cutoff' | 'lateBatches'>) => {
-      const late = since.lateBatches.map((id) => `'${id}'`).join(', ');
+    /** Keys of the rows after the high-water mark (of the new batches, when listed), and of the late batches' rows after the cutoff. */
+    keysChanged: (since: Pick<FeedChange, 'after' | 'cutoff' | 'lateBatches' | 'newBatches'>) => {
+      const after = `${change} > cast('${since.after}' as timestamptz)`;
+      const newRows =
+        since.newBatches === undefined
+          ? after
+          : since.newBatches.length === 0
+            ? '1 = 0'
+            : `(_batch_id in (${listed(since.newBatches)}) and ${after})`;
       const lateRows =
         since.lateBatches.length === 0
           ? ''
-          : ` or (${change} > ${timestampLiteral(since.cutoff)} and _batch_id in (${late}))`;
-      return feed.keysOf(`(${change} > cast('${since.after}' as timestamptz)${lateRows})`);
+          : ` or (${change} > ${timestampLiteral(since.cutoff)} and _batch_id in (${listed(since.lateBatches)}))`;
+      return feed.keysOf(`(${newRows}${lateRows})`);
     },
   };
 }
@@ -636,7 +657,8 @@ export async function applyIncrement(
   const key = model.incremental?.recomputeKey as string;
   const removed = plan.changes.flatMap((change) => change.removedBatches);
   const late = plan.changes.flatMap((change) => change.lateBatches);
-  const unsafe = [...removed, ...late].filter((id) => !BATCH_ID.test(id));
+  const fresh = plan.changes.flatMap((change) => change.newBatches ?? []);
+  const unsafe = [...removed, ...late, ...fresh].filter((id) => !BATCH_ID.test(id));
   if (unsafe.length > 0) throw new Error(`unexpected batch id(s) ${unsafe.join(', ')}`);
   const keySources = plan.changes
     .filter((change) => !change.feed.wholeOnChange)

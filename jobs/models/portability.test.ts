@@ -109,6 +109,11 @@ describe('model SQL portability', () => {
         const since = { after: '2026-10-02 00:00:00.123456+00', cutoff: new Date('2026-10-01T00:00:00Z') };
         parse(queries.keysChanged({ ...since, lateBatches: [] }), `${model.file}: keys from ${feed.table}`);
         parse(queries.keysChanged({ ...since, lateBatches: ['b-1', 'b-2'] }), `${model.file}: late keys`);
+        parse(
+          queries.keysChanged({ ...since, lateBatches: ['b-1'], newBatches: ['b-3', 'b-4'] }),
+          `${model.file}: keys of new batches`,
+        );
+        parse(queries.keysChanged({ ...since, lateBatches: [], newBatches: [] }), `${model.file}: no new batch`);
         if (feed.restricts) {
           parse(
             restrictedInput(feed.restricts, 'ecomm_delta_keys'),
