@@ -113,7 +113,10 @@ describe('model SQL portability', () => {
           queries.keysChanged({ ...since, lateBatches: ['b-1'], newBatches: ['b-3', 'b-4'] }),
           `${model.file}: keys of new batches`,
         );
-        parse(queries.keysChanged({ ...since, lateBatches: [], newBatches: [] }), `${model.file}: no new batch`);
+        parse(
+          queries.keysChanged({ ...since, lateBatches: [], newBatches: [] }),
+          `${model.file}: no new batch`,
+        );
         if (feed.restricts) {
           parse(
             restrictedInput(feed.restricts, 'ecomm_delta_keys'),

@@ -62,12 +62,8 @@ export async function refreshKeyVersions(
     const rebuild = changed || folded.size === 0 || fresh.length > MAX_BATCHES_FOLDED;
     if (rebuild) await foldWhole(tx, table);
     else await foldBatches(tx, table, fresh);
-    await recordBatches(
-      tx,
-      table,
-      rebuild ? inBronze : new Map(fresh.map((id) => [id, inBronze.get(id)!])),
-      rebuild,
-    );
+    const folding = rebuild ? inBronze : new Map(fresh.map((id) => [id, inBronze.get(id) as BatchState]));
+    await recordBatches(tx, table, folding, rebuild);
     return { mode: rebuild ? 'rebuild' : 'fold', batchesFolded: rebuild ? inBronze.size : fresh.length };
   });
 }
