@@ -24,6 +24,7 @@ import {
 } from './incremental.ts';
 import {
   type ChangedKeysOf,
+  inputRelationships,
   type ModelTestResult,
   runModelTests,
   type TableResolver,
@@ -379,13 +380,7 @@ function valueColumnsOf(models: Model[]): (table: string) => string[] {
     ))
       keep(input, spec.recomputeKey);
     for (const via of spec.keyedVia) keep(via.input, via.column);
-    for (const test of model.tests)
-      if (
-        test.kind === 'relationships' &&
-        test.severity === 'blocking' &&
-        model.dependsOn.includes(test.toModel)
-      )
-        keep(test.toModel, test.toColumn);
+    for (const test of inputRelationships(model)) keep(test.toModel, test.toColumn);
   });
 }
 
@@ -405,13 +400,7 @@ function lookupColumnsOf(models: Model[]): (table: string) => string[] {
     for (const input of model.dependsOn.filter((dep) => !dep.startsWith('bronze.') && !readWhole.has(dep)))
       keep(input, spec.recomputeKey);
     for (const via of spec.keyedVia) keep(via.lookup, via.column);
-    for (const test of model.tests)
-      if (
-        test.kind === 'relationships' &&
-        test.severity === 'blocking' &&
-        model.dependsOn.includes(test.toModel)
-      )
-        keep(model.name, test.column);
+    for (const test of inputRelationships(model)) keep(model.name, test.column);
   });
 }
 

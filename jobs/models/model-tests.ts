@@ -208,9 +208,18 @@ export function checkCountsSql(counts: CheckCount[]): string {
  * have left in this build's increment, which named its value. Null otherwise: the whole table is checked.
  */
 function changedParentValues(model: Model, test: ModelTest, changedKeys: ChangedKeys): string | null {
-  if (test.kind !== 'relationships' || test.severity !== 'blocking') return null;
-  if (!model.dependsOn.includes(test.toModel)) return null;
+  if (test.kind !== 'relationships' || !inputRelationships(model).includes(test)) return null;
   return changedKeys.get(test.toModel)?.values?.get(test.toColumn) ?? null;
+}
+
+type RelationshipsTest = Extract<ModelTest, { kind: 'relationships' }>;
+
+/** A model's blocking relationships checks whose parent it reads: an increment may recheck them by changed value. */
+export function inputRelationships(model: Model): RelationshipsTest[] {
+  return model.tests.filter(
+    (test): test is RelationshipsTest =>
+      test.kind === 'relationships' && test.severity === 'blocking' && model.dependsOn.includes(test.toModel),
+  );
 }
 
 /**
