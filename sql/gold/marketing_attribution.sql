@@ -20,14 +20,12 @@
 -- incremental: unique_key=order_id recompute_key=customer_key keyed_via=gold.fact_sessions.session_id:gold.order_conversions
 -- Recomputed by the order's customer: a changed session changes the orders of its customer (the 30 days after it),
 -- and, through gold.order_conversions, the orders it converted, whose customer may be another or unknown (so
--- fact_sessions is read whole by an increment). It joins fact tables only, never the clickstream.
+-- fact_sessions is read whole by an increment). It joins fact tables only, never the clickstream. fact_sessions is
+-- joined by name, not through an import CTE: PostgreSQL materializes a CTE read twice, and an increment then copied
+-- and sorted every session (22k orders at scale 30: 0.71 s through the CTE, 0.21 s by name).
 with orders as (
   select * from gold.fact_orders
   where not is_cancelled
-),
-
-sessions as (
-  select * from gold.fact_sessions
 ),
 
 conversions as (
@@ -48,7 +46,7 @@ customer_sessions as (
     orders.order_id,
     sessions.session_id
   from orders
-  inner join sessions
+  inner join gold.fact_sessions sessions
     on orders.customer_key = sessions.customer_key
   where sessions.session_started_at <= orders.ordered_at
     and {{ seconds_between(sessions.session_started_at, orders.ordered_at) }} <= 2592000
@@ -83,7 +81,7 @@ session_touches as (
         {{ bytewise(order_sessions.session_id) }} desc
     ) as last_rank
   from order_sessions
-  inner join sessions
+  inner join gold.fact_sessions sessions
     on order_sessions.session_id = sessions.session_id
 ),
 
