@@ -18,12 +18,10 @@ import { openPostgres } from '../adapters/warehouse/postgres.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import { loadConfig } from '../jobs/config.ts';
 import { createJobContext } from '../jobs/context.ts';
-import { contractFor } from '../jobs/contracts/data-contracts.ts';
 import { runLoad } from '../jobs/load/index.ts';
-import { markValidated, registerBatch } from '../jobs/ops/batches.ts';
 import { ensureWarehouseSchema } from '../jobs/ops/warehouse-schema.ts';
-import { stagingColumns } from '../jobs/validate/index.ts';
 import { createTestDatabase } from '../test/pg-database.ts';
+import { stageOrdersBatch } from '../test/staged-orders.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const BATCHES = Number(process.env.BENCH_LOAD_BATCHES ?? 600);
@@ -38,30 +36,6 @@ interface ModeResult {
   firstTenthMedianMs: number;
   lastTenthMedianMs: number;
   growth: number;
-}
-
-function stagedCsv(batchId: string, first: number): string {
-  const columns = stagingColumns(contractFor('orders'));
-  const lines = [columns.join(',')];
-  for (let index = 0; index < ROWS; index += 1) {
-    const id = first + index;
-    const row: Record<string, string> = {
-      order_id: String(id),
-      customer_id: String(1 + (id % 5000)),
-      ordered_at: '2026-09-30T10:00:00Z',
-      status: 'pending',
-      channel: 'web',
-      currency: 'USD',
-      shipping_amount: '4.99',
-      created_at: '2026-09-30T10:00:00Z',
-      updated_at: '2026-09-30T10:00:00Z',
-      _rescued_data: '',
-      _batch_id: batchId,
-      _source_file: `raw/source=orders/${batchId}.csv`,
-    };
-    lines.push(columns.map((column) => row[column] ?? '').join(','));
-  }
-  return `${lines.join('\n')}\n`;
 }
 
 const median = (values: number[]) => {
@@ -87,24 +61,11 @@ async function runMode(mode: Mode): Promise<ModeResult> {
     const lake = context.lake();
     for (let batch = 0; batch < BATCHES; batch += 1) {
       const batchId = `orders_bench_${String(batch).padStart(5, '0')}`;
-      const stagedKey = `staging/source=orders/ingestion_date=2026-10-01/${batchId}.csv`;
-      await lake.put(stagedKey, Buffer.from(stagedCsv(batchId, batch * ROWS)));
-      await registerBatch(db, {
+      await stageOrdersBatch(lake, db, {
         batchId,
-        source: 'orders',
-        kind: 'table',
-        ingestionDate: '2026-10-01',
-        rawKey: `raw/source=orders/ingestion_date=2026-10-01/${batchId}.csv`,
+        first: batch * ROWS,
         rows: ROWS,
         at: new Date(at.getTime() + batch * 1000),
-      });
-      await markValidated(db, batchId, {
-        stagedKey,
-        quarantineKey: null,
-        staged: ROWS,
-        quarantined: 0,
-        rescued: 0,
-        at,
       });
     }
     const started = performance.now();

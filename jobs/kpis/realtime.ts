@@ -16,6 +16,7 @@
  */
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { type IncrementalChange, tableExists } from '../models/build.ts';
+import { BATCH_ID } from '../ops/bronze-batches.ts';
 
 export const REALTIME_SCHEMA = 'realtime';
 
@@ -95,8 +96,6 @@ function batchList(batchIds: readonly string[]): string {
   if (bad.length > 0) throw new Error(`realtime KPIs: unexpected batch id(s) ${bad.join(', ')}`);
   return batchIds.map((id) => `'${id}'`).join(', ');
 }
-
-const BATCH_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /**
  * Order events' contributions to their minute and currency, each row weighted by the column `weight` (1 to add it,

@@ -9,65 +9,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { warehouseEngines } from '../../test/pg-database.ts';
+import { stageOrdersBatch } from '../../test/staged-orders.ts';
 import { loadConfig } from '../config.ts';
 import { createJobContext, type JobContext } from '../context.ts';
-import { contractFor } from '../contracts/data-contracts.ts';
-import { markValidated, registerBatch } from '../ops/batches.ts';
 import { ensureWarehouseSchema } from '../ops/warehouse-schema.ts';
-import { stagingColumns } from '../validate/index.ts';
 import { runLoad } from './index.ts';
 
 const at = new Date('2026-10-01T10:00:00Z');
-
-function stagedOrders(batchId: string, first: number, rows: number): string {
-  const columns = stagingColumns(contractFor('orders'));
-  const lines = [columns.join(',')];
-  for (let id = first; id < first + rows; id += 1) {
-    const row: Record<string, string> = {
-      order_id: String(id),
-      customer_id: String(1 + (id % 50)),
-      ordered_at: '2026-09-30T10:00:00Z',
-      status: 'pending',
-      channel: 'web',
-      currency: 'USD',
-      shipping_amount: '4.99',
-      created_at: '2026-09-30T10:00:00Z',
-      updated_at: '2026-09-30T10:00:00Z',
-      _batch_id: batchId,
-      _source_file: `raw/source=orders/${batchId}.csv`,
-    };
-    lines.push(columns.map((column) => row[column] ?? '').join(','));
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-async function stageBatch(
-  context: JobContext,
-  db: SqlDatabase,
-  batchId: string,
-  first: number,
-  rows: number,
-) {
-  const stagedKey = `staging/source=orders/ingestion_date=2026-10-01/${batchId}.csv`;
-  await context.lake().put(stagedKey, Buffer.from(stagedOrders(batchId, first, rows)));
-  await registerBatch(db, {
-    batchId,
-    source: 'orders',
-    kind: 'table',
-    ingestionDate: '2026-10-01',
-    rawKey: `raw/source=orders/ingestion_date=2026-10-01/${batchId}.csv`,
-    rows,
-    at,
-  });
-  await markValidated(db, batchId, {
-    stagedKey,
-    quarantineKey: null,
-    staged: rows,
-    quarantined: 0,
-    rescued: 0,
-    at,
-  });
-}
 
 /** How often the table was vacuumed and analyzed by hand (not by autovacuum, which is off for it). */
 async function upkeepCounts(db: SqlDatabase): Promise<{ vacuums: number; analyzes: number }> {
@@ -134,13 +82,13 @@ describe.each(warehouseEngines('bronze_upkeep'))('bronze upkeep by the load on %
 
   it('vacuums and analyzes a table it grew by a tenth, and leaves a small increment to autovacuum', async () => {
     const before = await upkeepCounts(db);
-    await stageBatch(context, db, 'orders_upkeep_1', 1, 3000);
+    await stageOrdersBatch(context.lake(), db, { batchId: 'orders_upkeep_1', first: 1, rows: 3000, at });
     await runLoad(context);
     const grown = await upkeepCounts(db);
     expect(grown).toEqual({ vacuums: before.vacuums + 1, analyzes: before.analyzes + 1 });
 
     // 100 rows on 3,000 is under a tenth (and under 1,000): nothing done.
-    await stageBatch(context, db, 'orders_upkeep_2', 5001, 100);
+    await stageOrdersBatch(context.lake(), db, { batchId: 'orders_upkeep_2', first: 5001, rows: 100, at });
     await runLoad(context);
     expect(await upkeepCounts(db)).toEqual(grown);
   });

@@ -49,7 +49,7 @@ export async function runLoad(
     }
   }
   await reportBatchFailures(warehouse, { runId: context.runId, now: context.now() }, 'batch');
-  await refreshStatistics(warehouse, loaded);
+  await vacuumGrownTables(warehouse, loaded);
   return loaded;
 }
 
@@ -62,7 +62,7 @@ export async function runLoad(
  * 260 ms with the analyze against 150 ms for the analyze alone there. Redshift analyzes after COPY on its own. A
  * login that does not own the table gets a warning from the server and the table waits for autovacuum.
  */
-async function refreshStatistics(warehouse: SqlDatabase, loaded: LoadedBatch[]): Promise<void> {
+async function vacuumGrownTables(warehouse: SqlDatabase, loaded: LoadedBatch[]): Promise<void> {
   if (warehouse.dialect === 'redshift') return;
   const rowsByTable = new Map<string, number>();
   for (const batch of loaded) rowsByTable.set(batch.table, (rowsByTable.get(batch.table) ?? 0) + batch.rows);

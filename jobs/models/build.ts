@@ -11,6 +11,7 @@
 import type { SqlDatabase, SqlDialect } from '../../adapters/warehouse/sql-database.ts';
 import { bronzeTableSql, expandMacros, lockForWriteSql, type MacroVars } from '../../sql/dialects/macros.ts';
 import { columnTypeOf } from '../contracts/data-contracts.ts';
+import { BATCH_ID } from '../ops/bronze-batches.ts';
 import { missingSchemas } from './existing.ts';
 import {
   applyIncrement,
@@ -794,7 +795,6 @@ export interface IncrementalResult {
   ms: number;
 }
 
-const BATCH_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const TEMP = { keys: 'ecomm_inc_keys', bronze: 'ecomm_inc_bronze', rows: 'ecomm_inc_rows' } as const;
 
 /**

@@ -56,6 +56,7 @@ import { join } from 'node:path';
 import type { SqlDatabase, SqlDialect } from '../../adapters/warehouse/sql-database.ts';
 import { expandMacros } from '../../sql/dialects/macros.ts';
 import { columnTypeOf } from '../contracts/data-contracts.ts';
+import { BATCH_ID } from '../ops/bronze-batches.ts';
 import { missingTables } from './existing.ts';
 import { type KeyedVia, type Model, SQL_ROOT } from './models.ts';
 
@@ -600,7 +601,6 @@ function countBatches(
 }
 
 const TEMP = { keys: 'ecomm_delta_keys', rows: 'ecomm_delta_rows', input: 'ecomm_delta_input' } as const;
-const BATCH_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 export interface AppliedIncrement {
   /** Keys recomputed. */

@@ -87,14 +87,14 @@ export function testQueries(
   const changed = changedKeys.get(model.name);
   const table = tableOf(model.name);
   // Aliased by the caller: relationships reads it as `child`, the other checks as `changed_rows`.
-  const changedRows = () =>
-    `(select * from ${table} where ${changed?.column} in (select k from ${changed?.keysTable}))`;
+  const changedRows = (of: ChangedKeysOf) =>
+    `(select * from ${table} where ${of.column} in (select k from ${of.keysTable}))`;
   // Two lookups, not one `or` (which reads the whole table): the rows of the changed keys, then the other rows
   // pointing at a changed parent value.
-  const changedOrPointing = (column: string, values: string) =>
-    `(select * from ${table} where ${changed?.column} in (select k from ${changed?.keysTable}) union all ` +
+  const changedOrPointing = (of: ChangedKeysOf, column: string, values: string) =>
+    `(select * from ${table} where ${of.column} in (select k from ${of.keysTable}) union all ` +
     `select * from ${table} pointing where ${column} in (select k from ${values}) and not exists ` +
-    `(select 1 from ${changed?.keysTable} recomputed where recomputed.k = pointing.${changed?.column}))`;
+    `(select 1 from ${of.keysTable} recomputed where recomputed.k = pointing.${of.column}))`;
   return model.tests.map((test) => {
     const about = {
       id: `${model.name}: ${test.declaration}`,
@@ -110,18 +110,18 @@ export function testQueries(
       if (missing.has(parent))
         return {
           ...about,
-          sql: testSql(tableOf(model.name), test, keyColumns, null),
+          sql: testSql(table, test, keyColumns, null),
           missingTarget: test.toModel,
         };
       const parentValues = changed ? changedParentValues(model, test, changedKeys) : null;
-      if (parentValues !== null) {
-        const rows = changedOrPointing(test.column, parentValues);
+      if (changed && parentValues !== null) {
+        const rows = changedOrPointing(changed, test.column, parentValues);
         return { ...about, sql: testSql(rows, test, keyColumns, parent), scope: 'changed keys' as const };
       }
-      return { ...about, sql: testSql(tableOf(model.name), test, keyColumns, parent) };
+      return { ...about, sql: testSql(table, test, keyColumns, parent) };
     }
     if (changed && checksChangedKeysOnly(test, changed.column)) {
-      const rows = `${changedRows()} changed_rows`;
+      const rows = `${changedRows(changed)} changed_rows`;
       return {
         ...about,
         sql: testSql(rows, test, keyColumns, null),
@@ -131,8 +131,8 @@ export function testQueries(
     }
     return {
       ...about,
-      sql: testSql(tableOf(model.name), test, keyColumns, null),
-      ...countOf(tableOf(model.name), test),
+      sql: testSql(table, test, keyColumns, null),
+      ...countOf(table, test),
     };
   });
 }

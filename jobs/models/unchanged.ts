@@ -18,6 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import { bronzeRowsPerBatch } from '../ops/bronze-batches.ts';
 import { ensureBuildState } from './incremental.ts';
 import type { Model } from './models.ts';
 
@@ -113,11 +114,8 @@ export async function recordWholeBuild(tx: SqlDatabase, state: InputStates): Pro
 
 /** A bronze table's rows per batch (count, newest arrival), hashed. */
 async function bronzeState(db: SqlDatabase, table: string): Promise<string> {
-  const rows = await db.query<{ batch_id: string; row_count: unknown; newest: string }>(
-    `select _batch_id as batch_id, count(*) as row_count, cast(max(_ingested_at) as varchar(40)) as newest
-     from ${table} group by _batch_id`,
-  );
-  const lines = rows.map((row) => `${row.batch_id}:${Number(row.row_count)}:${row.newest}`).sort();
+  const batches = await bronzeRowsPerBatch(db, table);
+  const lines = [...batches].map(([batchId, batch]) => `${batchId}:${batch.rows}:${batch.newest}`).sort();
   return `bronze:${createHash('sha256').update(lines.join('\n')).digest('hex')}`;
 }
 

@@ -40,6 +40,14 @@ export function keyShapeOf(table: SourceTableSpec): KeyShape {
   return column?.type === 'int' || column?.type === 'bigint' ? 'integer' : 'text';
 }
 
+/**
+ * The column of ops.reconcile_versions (and of the warehouse keys' queries) a table's key is held in: its number for
+ * one integer key column, its text otherwise.
+ */
+export function keyVersionColumn(table: SourceTableSpec): 'key_number' | 'key_text' {
+  return keyShapeOf(table) === 'integer' ? 'key_number' : 'key_text';
+}
+
 const BUCKET: Record<KeyShape, RegExp> = { integer: /^-?\d{1,4}$/, text: /^[0-9a-f]{3}$/ };
 
 /** A bucket as the summaries name it (text) and as the listings select it. */
@@ -103,7 +111,7 @@ function sourceKeys(table: SourceTableSpec, watermark: string): string {
 function warehouseKeys(table: SourceTableSpec): string {
   const source = `'${table.name}'`;
   const integer = keyShapeOf(table) === 'integer';
-  const key = integer ? 'key_number' : 'key_text';
+  const key = keyVersionColumn(table);
   const keyOf = (text: string) => (integer ? integerKeyNumber(text) : text);
   return `with quarantined as (
       select ${key}, max(updated_at) as updated_at

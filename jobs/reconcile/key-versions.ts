@@ -15,14 +15,14 @@ import { expandMacros, lockForWriteSql } from '../../sql/dialects/macros.ts';
 import { columnTypeOf } from '../contracts/data-contracts.ts';
 import { bronzeKeyText } from '../contracts/source-keys.ts';
 import type { SourceTableSpec } from '../contracts/source-tables.ts';
-import { keyShapeOf } from './key-sql.ts';
+import { BATCH_ID, bronzeRowsPerBatch } from '../ops/bronze-batches.ts';
+import { keyShapeOf, keyVersionColumn } from './key-sql.ts';
 
 const VERSIONS = 'ops.reconcile_versions';
 const BATCHES = 'ops.reconcile_batches';
 const FOLD = 'ecomm_reconcile_fold';
 /** More new batches than this are folded by reading the table whole: one scan beats a long `in` list. */
 const MAX_BATCHES_FOLDED = 200;
-const BATCH_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 interface BatchState {
   rows: number;
@@ -35,11 +35,6 @@ export interface KeyVersionsRefresh {
   batchesFolded: number;
 }
 
-/** The column a table's keys are kept in: the number for one integer key column, the text otherwise. */
-export function keyVersionColumn(table: SourceTableSpec): 'key_number' | 'key_text' {
-  return keyShapeOf(table) === 'integer' ? 'key_number' : 'key_text';
-}
-
 /** Brings ops.reconcile_versions up to date with the table's bronze rows, in one transaction. */
 export async function refreshKeyVersions(
   warehouse: SqlDatabase,
@@ -48,7 +43,7 @@ export async function refreshKeyVersions(
   return warehouse.transaction(async (tx) => {
     // One reconciliation of a table at a time keeps the fold and its batch list in step.
     await tx.exec(lockForWriteSql(VERSIONS, tx.dialect));
-    const inBronze = await bronzeBatches(tx, table);
+    const inBronze = await bronzeRowsPerBatch(tx, `bronze.${table.name}`);
     const folded = await foldedBatches(tx, table);
     const changed = [...folded].some(([batchId, state]) => {
       const now = inBronze.get(batchId);
@@ -66,16 +61,6 @@ export async function refreshKeyVersions(
     await recordBatches(tx, table, folding, rebuild);
     return { mode: rebuild ? 'rebuild' : 'fold', batchesFolded: rebuild ? inBronze.size : fresh.length };
   });
-}
-
-async function bronzeBatches(db: SqlDatabase, table: SourceTableSpec): Promise<Map<string, BatchState>> {
-  const rows = await db.query<{ batch_id: string; row_count: unknown; newest: string }>(
-    `select _batch_id as batch_id, count(*) as row_count, cast(max(_ingested_at) as varchar(40)) as newest
-     from bronze.${table.name} group by _batch_id`,
-  );
-  return new Map(
-    rows.map((row) => [row.batch_id, { rows: Number(row.row_count), newest: String(row.newest) }]),
-  );
 }
 
 async function foldedBatches(db: SqlDatabase, table: SourceTableSpec): Promise<Map<string, BatchState>> {

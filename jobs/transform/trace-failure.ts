@@ -13,6 +13,7 @@ import { expandMacros, type MacroVars } from '../../sql/dialects/macros.ts';
 import { bronzeColumnSpecs, columnTypeOf, DATA_CONTRACTS } from '../contracts/data-contracts.ts';
 import { renderModelSql } from '../models/build.ts';
 import type { Model } from '../models/models.ts';
+import { BATCH_ID } from '../ops/bronze-batches.ts';
 
 export interface TracedRowFailure {
   model: string;
@@ -38,7 +39,6 @@ export function describeTracedFailure(failure: TracedRowFailure): string {
   return `${failure.model}: ${where.join(', ')}: ${failure.error}`;
 }
 
-const BATCH_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const PROBE = 'ecomm_probe_build';
 const ROW_NUMBER = 'ecomm_probe_row';
 
