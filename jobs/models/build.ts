@@ -25,6 +25,7 @@ import {
 } from './incremental.ts';
 import {
   type ChangedKeysOf,
+  checksChangedValuesOnly,
   inputRelationships,
   type ModelTestResult,
   runModelTests,
@@ -389,7 +390,8 @@ function valueColumnsOf(models: Model[]): (table: string) => string[] {
  * Per model, the columns the increments look its rows up by: its own recompute key (deleted and rewritten by key) and,
  * in silver, `_processed_at` (a reader's new rows are those after its last build); the recompute key of each
  * incremental model restricting it to the changed keys; the column a keyed_via lookup matches; the column of a
- * blocking relationships check whose rows pointing at a changed parent value are checked again. Without an index each
+ * blocking relationships check whose rows pointing at a changed parent value are checked again; the column of a
+ * unique check read by the changed rows' values (checksChangedValuesOnly). Without an index each
  * of those reads the whole table every hour, so an increment would cost as much as the data, not as its changes.
  */
 function lookupColumnsOf(models: Model[]): (table: string) => string[] {
@@ -402,6 +404,10 @@ function lookupColumnsOf(models: Model[]): (table: string) => string[] {
       keep(input, spec.recomputeKey);
     for (const via of spec.keyedVia) keep(via.lookup, via.column);
     for (const test of inputRelationships(model)) keep(model.name, test.column);
+    for (const test of model.tests) {
+      const column = checksChangedValuesOnly(test, spec.recomputeKey);
+      if (column !== null) keep(model.name, column);
+    }
   });
 }
 

@@ -209,6 +209,7 @@ describe.each(warehouseEngines('model_tests'))('checks counted together on %s', 
       queries.filter((query) => query.scope === 'changed keys').map((query) => query.test.declaration),
     ).toEqual([
       'unique(id)',
+      'unique(amount)',
       'not_null(id, status)',
       'not_null(b)',
       'accepted_values(status; pending, shipped)',
@@ -226,6 +227,37 @@ describe.each(warehouseEngines('model_tests'))('checks counted together on %s', 
     );
     expect(counting).toHaveLength(1);
     expect(counting[0]).toContain('silver.changed_keys');
+  });
+
+  it('checks a one-column unique test on another column than the key by the values of the changed rows', async () => {
+    const lines = parseModel(
+      'sql/silver/lines.sql',
+      ['-- grain: one row per line', '-- test: unique(line_id)', 'select 1 as order_id, 1 as line_id'].join(
+        '\n',
+      ),
+      'silver',
+    );
+    // Order 2 was recomputed and now holds line 10, which unchanged order 1 also holds: a duplicate the increment
+    // made. Lines 30 of orders 3 and 4 (both unchanged) were duplicated before, so the last build did not pass them.
+    await db.exec('drop table if exists silver.lines');
+    await db.exec(
+      'create table silver.lines as select 1 as order_id, 10 as line_id union all select 1, 11 ' +
+        'union all select 2, 10 union all select 2, 20 union all select 3, 30 union all select 4, 30',
+    );
+    await db.exec('drop table if exists silver.lines_keys');
+    await db.exec('create table silver.lines_keys as select 2 as k');
+    const changedKeys: ChangedKeys = new Map([
+      ['silver.lines', { column: 'order_id', keysTable: 'silver.lines_keys' }],
+    ]);
+    const [changed] = await runModelTests(db, [lines], { changedKeys });
+    expect(changed).toMatchObject({ scope: 'changed keys', passed: false, failingRows: 2 });
+    expect(changed?.sampleKeys).toEqual(['line_id=10']);
+    const [whole] = await runModelTests(db, [lines]);
+    expect(whole).toMatchObject({ passed: false, failingRows: 4 });
+    // Without the duplicate the increment made, the rows sharing the changed rows' values pass.
+    await db.exec('delete from silver.lines where order_id = 1');
+    const [clean] = await runModelTests(db, [lines], { changedKeys });
+    expect(clean).toMatchObject({ scope: 'changed keys', passed: true });
   });
 
   it("checks a relationships test of an increment on its changed keys and on the rows pointing at a value its parent's increment changed", async () => {

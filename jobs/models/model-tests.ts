@@ -120,6 +120,18 @@ export function testQueries(
       }
       return { ...about, sql: testSql(table, test, keyColumns, parent) };
     }
+    const sharedColumn = changed ? checksChangedValuesOnly(test, changed.column) : null;
+    if (changed && sharedColumn !== null) {
+      const rows =
+        `(select * from ${table} where ${sharedColumn} in ` +
+        `(select ${sharedColumn} from ${changedRows(changed)} changed_rows)) sharing_rows`;
+      return {
+        ...about,
+        sql: testSql(rows, test, keyColumns, null),
+        scope: 'changed keys' as const,
+        ...countOf(rows, test),
+      };
+    }
     if (changed && checksChangedKeysOnly(test, changed.column)) {
       const rows = `${changedRows(changed)} changed_rows`;
       return {
@@ -227,7 +239,8 @@ export function inputRelationships(model: Model): RelationshipsTest[] {
  * still fail exactly when the whole table would: the rows of the other keys are those the last published build
  * passed, unchanged, under the same tests (a changed test set changes the model's hash and builds it whole). True
  * for a blocking test that is row-local (not_null, accepted_values, expression) or a unique test whose columns
- * include the key (duplicates share the key, so they are all changed or all unchanged). A relationships test (its
+ * include the key (duplicates share the key, so they are all changed or all unchanged); a one-column unique test on
+ * another column reads the rows sharing a changed row's value (checksChangedValuesOnly). A relationships test (its
  * parent may have changed: see changedParentValues) and a warn test (its finding counts every failing row, old ones
  * too) read the whole table.
  */
@@ -246,11 +259,25 @@ export function checksChangedKeysOnly(test: ModelTest, keyColumn: string): boole
 }
 
 /**
+ * The column of a blocking one-column unique test of an increment applied in place whose key (`keyColumn`) it does
+ * not include, such as order lines unique on order_item_id but recomputed by order_id: the rows holding a value
+ * found in the recomputed keys' rows are checked, and the check still fails exactly when the whole table's would.
+ * A duplicate among the other rows alone was there at the last published build, which passed; an increment only
+ * adds rows of its recomputed keys, so every new duplicate holds one of their values. Null for any other test.
+ */
+export function checksChangedValuesOnly(test: ModelTest, keyColumn: string): string | null {
+  if (test.severity !== 'blocking' || test.kind !== 'unique' || test.columns.length !== 1) return null;
+  const [column] = test.columns as [string];
+  return column === keyColumn ? null : column;
+}
+
+/**
  * Runs every test of the models. A model's tests but relationships are first counted together in one statement
  * (checkCountsSql: one scan of the table for its row-local and one-column unique tests); only those that fail run
  * their own query, for the exact count and the samples. A relationships test runs its own query, count and samples
  * at once (it often fails as a warning, and would otherwise be read twice). A model in `changedKeys` has the tests
- * checksChangedKeysOnly allows run on its recomputed keys' rows only.
+ * checksChangedKeysOnly allows run on its recomputed keys' rows only, and those checksChangedValuesOnly names on the
+ * rows sharing their values.
  */
 export async function runModelTests(
   db: SqlDatabase,

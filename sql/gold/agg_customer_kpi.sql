@@ -11,40 +11,41 @@ with days as (
 ),
 
 orders as (
-  select * from gold.fact_orders
+  select order_date, customer_key from gold.fact_orders
   where not is_cancelled
 ),
 
 customers as (
-  select * from silver.customers
+  select signed_up_at from silver.customers
   where not is_deleted
 ),
 
-first_orders as (
-  select
-    customer_key,
-    min(order_date) as first_order_date
-  from orders
-  group by customer_key
-),
-
 customer_days as (
-  select distinct
-    orders.order_date,
-    orders.customer_key,
-    case when orders.order_date = first_orders.first_order_date then 1 else 0 end as is_first_order_day
+  select order_date, customer_key
   from orders
-  inner join first_orders
-    on orders.customer_key = first_orders.customer_key
+  group by order_date, customer_key
 ),
 
 daily_ordering as (
   select
     order_date,
-    count(*) as ordering_customers,
-    sum(is_first_order_day) as first_time_customers
+    count(customer_key) as ordering_customers
   from customer_days
   group by order_date
+),
+
+-- A customer is first-time on exactly one day, the day of their first order: count them there, no join back.
+daily_first_time as (
+  select
+    first_order_date,
+    count(*) as first_time_customers
+  from (
+    select min(order_date) as first_order_date
+    from orders
+    where customer_key is not null
+    group by customer_key
+  ) as first_orders
+  group by first_order_date
 ),
 
 daily_signups as (
@@ -60,12 +61,15 @@ final as (
     days.date_day as order_date,
     cast(coalesce(daily_signups.new_customers, 0) as integer) as new_customers,
     cast(coalesce(daily_ordering.ordering_customers, 0) as integer) as ordering_customers,
-    cast(coalesce(daily_ordering.first_time_customers, 0) as integer) as first_time_customers,
-    cast(coalesce(daily_ordering.ordering_customers - daily_ordering.first_time_customers, 0) as integer)
-      as returning_customers
+    cast(coalesce(daily_first_time.first_time_customers, 0) as integer) as first_time_customers,
+    cast(
+      coalesce(daily_ordering.ordering_customers, 0) - coalesce(daily_first_time.first_time_customers, 0) as integer
+    ) as returning_customers
   from days
   left join daily_ordering
     on days.date_day = daily_ordering.order_date
+  left join daily_first_time
+    on days.date_day = daily_first_time.first_order_date
   left join daily_signups
     on days.date_day = daily_signups.signup_date
 )
