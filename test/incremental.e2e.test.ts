@@ -481,4 +481,36 @@ describe.each(targets)('incremental models on $name', (target) => {
     });
     await expectSameAsFullRebuild();
   }, 300_000);
+
+  it('gold on gold: an order status moving on recomputes no key of the marts that read no status; a cancellation does', async () => {
+    const result = async () => {
+      const built = (await runTransform(platform.context(), ['silver', 'gold'], {})).built;
+      return (name: string) => built.find((model) => model.name === name)?.incremental;
+    };
+    await result();
+    // The latest bronze version of some pending orders, again in a new batch with the next status.
+    const advance = async (batch: string, from: string, to: string, updatedAt: string) =>
+      copyRows(
+        'bronze.orders',
+        batch,
+        `cast(trim(order_id) as bigint) % 10 = 3 and _batch_id = (select s._batch_id from silver.orders s
+           where s.order_id = cast(trim(bronze.orders.order_id) as bigint) and s.status = '${from}')`,
+        `status = '${to}', updated_at = '${updatedAt}'`,
+        new Date((await highWater('bronze.orders')).getTime() + HOUR),
+      );
+    await advance('incr-shipped', 'pending', 'shipped', '2027-06-05T00:00:00Z');
+    const shipped = await result();
+    expect(shipped('gold.fact_orders')?.keys).toBeGreaterThan(0);
+    expect(shipped('gold.sales_analytics')?.keys).toBeGreaterThan(0);
+    // They read amounts, dates, customers and cancellation, not the status: their rows are what they were.
+    expect(shipped('gold.agg_product_kpi')).toMatchObject({ mode: 'incremental', keys: 0 });
+    expect(shipped('gold.marketing_attribution')).toMatchObject({ mode: 'incremental', keys: 0 });
+    await expectSameAsFullRebuild();
+    await result();
+    await advance('incr-cancelled', 'shipped', 'cancelled', '2027-06-06T00:00:00Z');
+    const cancelled = await result();
+    expect(cancelled('gold.agg_product_kpi')?.keys).toBeGreaterThan(0);
+    expect(cancelled('gold.marketing_attribution')?.keys).toBeGreaterThan(0);
+    await expectSameAsFullRebuild();
+  }, 300_000);
 });

@@ -22,6 +22,7 @@ import {
   type IncrementalPlan,
   planIncrementalBuilds,
   recordBuild,
+  type ValueColumn,
 } from './incremental.ts';
 import {
   type ChangedKeysOf,
@@ -318,7 +319,7 @@ export async function buildLayer(
   const catalog: ModelCatalog = {
     bronzeSourcesOf: (table) => bronzeSources.get(table) ?? [],
     isIncremental: (table) => incrementalNames.has(table),
-    valueColumnsOf: valueColumnsOf(models),
+    valueColumnsOf: valueColumnsOf(models, (model) => renderModelSql(model, db.dialect, options.vars)),
     lookupColumnsOf: lookupColumnsOf(models),
   };
   try {
@@ -364,26 +365,41 @@ interface ModelCatalog {
   bronzeSourcesOf: (table: string) => string[];
   isIncremental: (table: string) => boolean;
   /** The columns whose changed values an increment of the model keeps for the incremental models reading it. */
-  valueColumnsOf: (table: string) => string[];
+  valueColumnsOf: (table: string) => ValueColumn[];
   /** The columns increments find the model's rows by (lookupColumnsOf): indexed when it is built whole. */
   lookupColumnsOf: (table: string) => string[];
 }
 
 /**
  * Per gold model, the recompute keys of the incremental models reading it as a gold input (not whole_on), the
- * columns they look its changed rows up by (keyed_via), and the column a blocking relationships test of theirs
- * points at in it (the rows pointing at a changed value are checked again: model-tests.ts ChangedKeys).
+ * columns they look its changed rows up by (keyed_via), each with those readers' rendered SQL (what they read of it),
+ * and the column a blocking relationships test of theirs points at in it (the rows pointing at a changed value are
+ * checked again: model-tests.ts ChangedKeys), with no reader.
  */
-function valueColumnsOf(models: Model[]): (table: string) => string[] {
-  return columnsPerTable(models, (model, spec, keep) => {
-    if (model.layer !== 'gold') return;
+function valueColumnsOf(models: Model[], render: (model: Model) => string): (table: string) => ValueColumn[] {
+  const values = new Map<string, Map<string, ValueColumn>>();
+  const keep = (table: string, column: string, reader: Model | null) => {
+    const columns = values.get(table) ?? new Map<string, ValueColumn>();
+    const value = columns.get(column) ?? { column, readers: [] };
+    if (reader && !value.readers.some((known) => known.name === reader.name))
+      value.readers.push({ name: reader.name, sql: render(reader) });
+    columns.set(column, value);
+    values.set(table, columns);
+  };
+  for (const model of models) {
+    const spec = model.incremental;
+    if (!spec || model.layer !== 'gold') continue;
     for (const input of model.dependsOn.filter(
       (dep) => dep.startsWith('gold.') && !spec.wholeOn.includes(dep),
     ))
-      keep(input, spec.recomputeKey);
-    for (const via of spec.keyedVia) keep(via.input, via.column);
-    for (const test of inputRelationships(model)) keep(test.toModel, test.toColumn);
-  });
+      keep(input, spec.recomputeKey, model);
+    for (const via of spec.keyedVia) keep(via.input, via.column, model);
+    for (const test of inputRelationships(model)) keep(test.toModel, test.toColumn, null);
+  }
+  return (table) =>
+    [...(values.get(table)?.values() ?? [])].sort((a, b) =>
+      a.column < b.column ? -1 : a.column > b.column ? 1 : 0,
+    );
 }
 
 /**
@@ -678,7 +694,7 @@ async function buildNext(
 async function applyDelta(
   tx: SqlDatabase,
   model: Model,
-  delta: { plan: IncrementalPlan; dialect: SqlDialect; tableOf: TableResolver; valueColumns: string[] },
+  delta: { plan: IncrementalPlan; dialect: SqlDialect; tableOf: TableResolver; valueColumns: ValueColumn[] },
   vars: MacroVars,
   clock: { now: () => Date },
   changedKeys: Map<string, ChangedKeysOf>,
@@ -695,7 +711,9 @@ async function applyDelta(
     changedKeys.set(model.name, {
       column: delta.plan.model.incremental?.recomputeKey as string,
       keysTable: applied.keysTable,
-      values: new Map(delta.valueColumns.map((column) => [column, changedValuesTable(model.name, column)])),
+      values: new Map(
+        delta.valueColumns.map(({ column }) => [column, changedValuesTable(model.name, column)]),
+      ),
     });
     const rows = await countRows(tx, model.name);
     const incremental = { mode: 'incremental' as const, reason: delta.plan.reason, keys: applied.keys };

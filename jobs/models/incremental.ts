@@ -35,7 +35,8 @@
  *   stamp (its ops.model_builds `built_at`, the publishing transaction's time); the next build finds it unchanged
  *   (the input not built, or kept unchanged: nothing to do), applied in place just before (the keys that increment
  *   recomputed, as the values of this model's recompute key in the rows it deleted and inserted, name what to
- *   recompute here: applyIncrement's value tables), or built whole (this model is built whole too). A stamp other
+ *   recompute here: applyIncrement's value tables; a row rewritten the same in every column this model's SQL names,
+ *   and in the input's unique key, changes nothing here and names nothing: comparedColumns), or built whole (this model is built whole too). A stamp other
  *   than the recorded one means a publication this model missed (it was not selected, or held back): built whole.
  *   A gold input that is not incremental (it names no key), or is listed in whole_on, builds the model whole
  *   whenever it is rebuilt;
@@ -58,7 +59,7 @@ import { expandMacros } from '../../sql/dialects/macros.ts';
 import { columnTypeOf } from '../contracts/data-contracts.ts';
 import { BATCH_ID } from '../ops/bronze-batches.ts';
 import { missingTables } from './existing.ts';
-import { type KeyedVia, type Model, SQL_ROOT } from './models.ts';
+import { type KeyedVia, type Model, namedWords, SQL_ROOT } from './models.ts';
 
 /** Where a model's input rows are watched for change, and how a changed row names the model's keys. */
 export interface ChangeFeed {
@@ -600,7 +601,22 @@ function countBatches(
   return { settledFingerprint, windowBatches };
 }
 
-const TEMP = { keys: 'ecomm_delta_keys', rows: 'ecomm_delta_rows', input: 'ecomm_delta_input' } as const;
+const TEMP = {
+  keys: 'ecomm_delta_keys',
+  rows: 'ecomm_delta_rows',
+  input: 'ecomm_delta_input',
+  old: 'ecomm_delta_old',
+} as const;
+
+/**
+ * A column whose changed values an increment keeps for the models downstream (changedValuesTable), and the
+ * incremental models recomputing by them, each with its rendered SQL (which of this model's columns it reads):
+ * none for the parent column of a relationships check, where only values appearing or leaving matter.
+ */
+export interface ValueColumn {
+  column: string;
+  readers: { name: string; sql: string }[];
+}
 
 export interface AppliedIncrement {
   /** Keys recomputed. */
@@ -631,11 +647,11 @@ export function changedValuesTable(model: string, column: string): string {
 export async function dropCheckedKeys(
   tx: SqlDatabase,
   model: string,
-  valueColumns: string[] = [],
+  valueColumns: ValueColumn[] = [],
 ): Promise<void> {
   for (const table of [
     checkedKeysTable(model),
-    ...valueColumns.map((column) => changedValuesTable(model, column)),
+    ...valueColumns.map((value) => changedValuesTable(model, value.column)),
   ])
     await tx.exec(`drop table if exists ${table}`);
 }
@@ -650,7 +666,7 @@ export async function applyIncrement(
   plan: IncrementalPlan,
   render: (renames: Map<string, string>) => string,
   /** Columns whose changed values models reading this one recompute by (changedValuesTable); kept like the keys. */
-  valueColumns: string[] = [],
+  valueColumns: ValueColumn[] = [],
 ): Promise<AppliedIncrement> {
   const model = plan.model;
   // What is deleted and computed again: the rows holding each changed recompute key (the unique key by default).
@@ -682,17 +698,28 @@ export async function applyIncrement(
   }
   await tx.exec(`create temp table ${TEMP.rows} as\n${render(renames)}`);
   await dropCheckedKeys(tx, model.name, valueColumns);
-  for (const column of valueColumns)
+  if (valueColumns.length > 0)
     await tx.exec(
-      `create temp table ${changedValuesTable(model.name, column)} as select distinct ${column} as k ` +
-        `from ${model.name} where ${key} in (select k from ${TEMP.keys})`,
+      `create temp table ${TEMP.old} as select * from ${model.name} where ${key} in (select k from ${TEMP.keys})`,
     );
   await tx.exec(`delete from ${model.name} where ${key} in (select k from ${TEMP.keys})`);
   await tx.exec(`insert into ${model.name} select * from ${TEMP.rows}`);
-  for (const column of valueColumns)
+  const compared = await comparedColumns(tx, model, valueColumns);
+  for (const { column } of valueColumns) {
+    // The values in the rows that left or arrived, as the readers see them: a row rewritten the same in every
+    // column compared (an order's status moving on, to a model reading amounts and dates) changes nothing there.
+    // The unique key is compared too, so each side's rows are distinct and `except` loses no repeated row.
+    const columns = compared.get(column) ?? '*';
+    const table = changedValuesTable(model.name, column);
     await tx.exec(
-      `insert into ${changedValuesTable(model.name, column)} select distinct ${column} from ${TEMP.rows}`,
+      `create temp table ${table} as select distinct ${column} as k from ` +
+        `(select ${columns} from ${TEMP.old} except select ${columns} from ${TEMP.rows}) left_rows`,
     );
+    await tx.exec(
+      `insert into ${table} select distinct ${column} from ` +
+        `(select ${columns} from ${TEMP.rows} except select ${columns} from ${TEMP.old}) arrived_rows`,
+    );
+  }
   const keys = await countRows(tx, TEMP.keys);
   const rows = await countRows(tx, TEMP.rows);
   // Every key whose rows changed: those recomputed, and any the model's SELECT wrote besides (none, if its rows
@@ -704,6 +731,49 @@ export async function applyIncrement(
   );
   await dropTemporary(tx, plan);
   return { keys, rows, keysTable };
+}
+
+/**
+ * Per value column, the columns of `model` whose change can change what its readers compute (as a select list):
+ * the column, the model's unique key, and every column a reader's SQL names; `*` when a reader can depend on a column
+ * it does not name (namedWords: a set operation, a natural join; or a column it passes on by `*`, which its own
+ * table then holds under the same name) or a table's columns cannot be read.
+ */
+async function comparedColumns(
+  tx: SqlDatabase,
+  model: Model,
+  valueColumns: ValueColumn[],
+): Promise<Map<string, string>> {
+  const compared = new Map<string, string>();
+  if (valueColumns.length === 0) return compared;
+  const own = await tableColumns(tx, model.name);
+  const uniqueKey = (model.incremental?.uniqueKey ?? '').split(',').map((column) => column.trim());
+  for (const value of valueColumns) {
+    const kept = new Set([value.column, ...uniqueKey]);
+    let every = own.length === 0 || uniqueKey.some((column) => !own.includes(column));
+    for (const reader of every ? [] : value.readers) {
+      const named = namedWords(reader.sql);
+      const passedOn = named === null ? [] : await tableColumns(tx, reader.name);
+      if (named === null || passedOn.length === 0 || own.some((c) => !named.has(c) && passedOn.includes(c))) {
+        every = true;
+        break;
+      }
+      for (const column of own) if (named.has(column)) kept.add(column);
+    }
+    compared.set(value.column, every ? '*' : own.filter((column) => kept.has(column)).join(', '));
+  }
+  return compared;
+}
+
+/** A table's column names in order; none when it does not exist. */
+async function tableColumns(db: SqlDatabase, name: string): Promise<string[]> {
+  const [schema, table] = name.split('.') as [string, string];
+  const rows = await db.query<{ column_name: string }>(
+    `select cast(column_name as varchar(128)) as column_name from information_schema.columns
+     where table_schema = $1 and table_name = $2 order by ordinal_position`,
+    [schema, table],
+  );
+  return rows.map((row) => row.column_name.toLowerCase());
 }
 
 /** An input's rows holding the keys listed in `keysTable` (column k). */
@@ -756,7 +826,8 @@ const BATCH_ROWS_PER_INSERT = 1000;
 
 async function dropTemporary(tx: SqlDatabase, plan: IncrementalPlan): Promise<void> {
   const inputs = plan.changes.map((_, index) => `${TEMP.input}_${index}`);
-  for (const table of [TEMP.keys, TEMP.rows, ...inputs]) await tx.exec(`drop table if exists ${table}`);
+  for (const table of [TEMP.keys, TEMP.rows, TEMP.old, ...inputs])
+    await tx.exec(`drop table if exists ${table}`);
 }
 
 const EPOCH = '1970-01-01 00:00:00+00';

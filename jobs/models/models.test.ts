@@ -2,7 +2,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { findReferences, loadModels, type Model, orderModels, parseModel, parseTestLine } from './models.ts';
+import {
+  findReferences,
+  loadModels,
+  type Model,
+  namedWords,
+  orderModels,
+  parseModel,
+  parseTestLine,
+} from './models.ts';
 
 const roots: string[] = [];
 
@@ -262,5 +270,35 @@ describe('findReferences', () => {
     expect(
       findReferences('select * from Silver.Orders o join silver.orders p on 1=1 join gold.dim_date d on 1=1'),
     ).toEqual(['gold.dim_date', 'silver.orders']);
+  });
+});
+
+describe('namedWords (which columns of its input a model can depend on)', () => {
+  it('lists the words of the code, not of comments or strings, and lets count(*), union all and named set operations by', () => {
+    const words = namedWords(
+      [
+        '-- reads status in a comment only',
+        "with lines as (select * from gold.sales_analytics where category <> 'status')",
+        'select order_date, count(*) as n from lines group by order_date',
+        'union all select order_date, 0 from lines',
+        'union select Order_Date, 1 from lines',
+      ].join('\n'),
+    );
+    expect(words).not.toBeNull();
+    expect(words?.has('order_date')).toBe(true);
+    expect(words?.has('category')).toBe(true);
+    expect(words?.has('status')).toBe(false);
+  });
+
+  it('gives up (null) where a result depends on columns the SQL does not name', () => {
+    for (const sql of [
+      'select a from x natural join y',
+      'select distinct * from x',
+      'select count(distinct t.*) from x t',
+      'select * from x except select * from y',
+      'select a from x union select * from y',
+      'select a, b from gold.x as renamed(a, b)',
+    ])
+      expect(namedWords(sql), sql).toBeNull();
   });
 });

@@ -385,6 +385,32 @@ export function findReferences(sql: string): string[] {
 const COMMENT_OR_STRING = /--[^\n]*|\/\*[\s\S]*?\*\/|'(?:[^']|'')*'/g;
 
 /**
+ * The words of a model's SQL code (comments and strings left out), lower-cased: every column it names is one of
+ * them. Null when its result can depend on a column it does not name: a set operation other than union all (it
+ * compares whole rows) beside a `*` select list, a natural join, a distinct or a function over `*` or `alias.*`, a
+ * positional column alias list.
+ */
+export function namedWords(sql: string): Set<string> | null {
+  const code = sql.replace(COMMENT_OR_STRING, ' ').toLowerCase();
+  const unnamed =
+    /\bnatural\b|\bdistinct\s+([a-z_][a-z0-9_]*\.)?\*|\(\s*[a-z_][a-z0-9_]*\.\*|\b(from|join)\s+[a-z_][a-z0-9_.]*\s+(as\s+)?[a-z_][a-z0-9_]*\s*\(/;
+  if (unnamed.test(code)) return null;
+  for (const operation of code.matchAll(/\b(union|except|intersect)\b(\s+all\b)?/g)) {
+    if (operation[1] === 'union' && operation[2]) continue;
+    const before = code.slice(0, operation.index);
+    const after = code.slice(operation.index + operation[0].length);
+    const lists = [before.slice(before.lastIndexOf('select')), after.slice(after.indexOf('select'))];
+    if (
+      lists.some((list) =>
+        (list.split(/\bfrom\b/)[0] ?? '').replace(/count\s*\(\s*\*\s*\)/g, '').includes('*'),
+      )
+    )
+      return null;
+  }
+  return new Set(code.match(/[a-z_][a-z0-9_]*/g) ?? []);
+}
+
+/**
  * The SQL with each `layer.table` it reads renamed by `rename` (undefined keeps the name), in code only: comments
  * and string literals are left as written, so a literal can never be rewritten.
  */

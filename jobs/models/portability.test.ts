@@ -140,15 +140,27 @@ describe('model SQL portability', () => {
         `select distinct _batch_id as batch_id from bronze.orders where _batch_id in ('b-1')`,
         'batches gone',
       );
-      // The values of a reader's recompute key in the rows an increment deletes (the SELECT of its CTAS), then writes.
+      // The rows an increment recomputes, kept before the delete; the values of a reader's recompute key in the
+      // rows that left or arrived (compared on the columns the readers name), and the table's columns read for that.
       const values = changedValuesTable(model.name, 'order_date');
       parse(
-        `select distinct order_date as k from ${model.name} where ${key} in (select k from ecomm_delta_keys)`,
-        `${model.file}: changed values before the delete`,
+        `select * from ${model.name} where ${key} in (select k from ecomm_delta_keys)`,
+        `${model.file}: recomputed rows before the delete`,
       );
       parse(
-        `insert into ${values} select distinct order_date from ecomm_delta_rows`,
-        `${model.file}: changed values written`,
+        'select distinct order_date as k from (select order_id, order_date from ecomm_delta_old ' +
+          'except select order_id, order_date from ecomm_delta_rows) left_rows',
+        `${model.file}: changed values of the rows that left`,
+      );
+      parse(
+        `insert into ${values} select distinct order_date from (select * from ecomm_delta_rows ` +
+          'except select * from ecomm_delta_old) arrived_rows',
+        `${model.file}: changed values of the rows that arrived`,
+      );
+      parse(
+        `select cast(column_name as varchar(128)) as column_name from information_schema.columns
+         where table_schema = 'gold' and table_name = 'fact_orders' order by ordinal_position`,
+        "a table's columns",
       );
     }
   });
