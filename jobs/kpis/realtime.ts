@@ -15,7 +15,8 @@
  * realtimeKpiDrift recomputes every table from silver and lists the differences: the fault tests hold it empty.
  */
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { type IncrementalChange, tableExists } from '../models/build.ts';
+import type { IncrementalChange } from '../models/build.ts';
+import { tableExists } from '../models/existing.ts';
 import { BATCH_ID } from '../ops/bronze-batches.ts';
 
 export const REALTIME_SCHEMA = 'realtime';

@@ -12,7 +12,7 @@ import type { SqlDatabase, SqlDialect } from '../../adapters/warehouse/sql-datab
 import { bronzeTableSql, expandMacros, lockForWriteSql, type MacroVars } from '../../sql/dialects/macros.ts';
 import { columnTypeOf } from '../contracts/data-contracts.ts';
 import { BATCH_ID } from '../ops/bronze-batches.ts';
-import { missingSchemas } from './existing.ts';
+import { countRows, missingSchemas, tableExists } from './existing.ts';
 import {
   applyIncrement,
   type BuildMode,
@@ -772,20 +772,6 @@ async function dropQuietly(db: SqlDatabase, models: Model[]): Promise<void> {
 
 function blockingFailures(checks: ModelTestResult[]): string[] {
   return checks.filter((check) => !check.passed && check.severity === 'blocking').map((check) => check.id);
-}
-
-async function countRows(db: SqlDatabase, table: string): Promise<number> {
-  const [counted] = await db.query<{ row_count: unknown }>(`select count(*) as row_count from ${table}`);
-  return Number(counted?.row_count ?? 0);
-}
-
-export async function tableExists(db: SqlDatabase, name: string): Promise<boolean> {
-  const [schema, table] = name.split('.') as [string, string];
-  const [row] = await db.query<{ n: unknown }>(
-    'select count(*) as n from information_schema.tables where table_schema = $1 and table_name = $2',
-    [schema, table],
-  );
-  return Number(row?.n ?? 0) > 0;
 }
 
 export interface IncrementalOptions {

@@ -58,7 +58,7 @@ import type { SqlDatabase, SqlDialect } from '../../adapters/warehouse/sql-datab
 import { expandMacros } from '../../sql/dialects/macros.ts';
 import { columnTypeOf } from '../contracts/data-contracts.ts';
 import { BATCH_ID } from '../ops/bronze-batches.ts';
-import { missingTables } from './existing.ts';
+import { countRows, missingTables, tableColumns, tableExists } from './existing.ts';
 import { type KeyedVia, type Model, namedWords, SQL_ROOT } from './models.ts';
 
 /** Where a model's input rows are watched for change, and how a changed row names the model's keys. */
@@ -765,17 +765,6 @@ async function comparedColumns(
   return compared;
 }
 
-/** A table's column names in order; none when it does not exist. */
-async function tableColumns(db: SqlDatabase, name: string): Promise<string[]> {
-  const [schema, table] = name.split('.') as [string, string];
-  const rows = await db.query<{ column_name: string }>(
-    `select cast(column_name as varchar(128)) as column_name from information_schema.columns
-     where table_schema = $1 and table_name = $2 order by ordinal_position`,
-    [schema, table],
-  );
-  return rows.map((row) => row.column_name.toLowerCase());
-}
-
 /** An input's rows holding the keys listed in `keysTable` (column k). */
 export function restrictedInput(restricts: NonNullable<ChangeFeed['restricts']>, keysTable: string): string {
   return `select * from ${restricts.table} where ${restricts.keyExpression} in (select k from ${keysTable})`;
@@ -858,20 +847,6 @@ function microsOf(text: string): bigint {
 /** A timestamp as a literal both engines read the same: UTC, to the millisecond (JavaScript's precision). */
 function timestampLiteral(at: Date): string {
   return `cast('${at.toISOString().replace('T', ' ').replace('Z', '+00')}' as timestamptz)`;
-}
-
-async function countRows(db: SqlDatabase, table: string): Promise<number> {
-  const [counted] = await db.query<{ row_count: unknown }>(`select count(*) as row_count from ${table}`);
-  return Number(counted?.row_count ?? 0);
-}
-
-async function tableExists(db: SqlDatabase, name: string): Promise<boolean> {
-  const [schema, table] = name.split('.') as [string, string];
-  const [row] = await db.query<{ n: unknown }>(
-    'select count(*) as n from information_schema.tables where table_schema = $1 and table_name = $2',
-    [schema, table],
-  );
-  return Number(row?.n ?? 0) > 0;
 }
 
 async function hasColumn(db: SqlDatabase, name: string, column: string): Promise<boolean> {

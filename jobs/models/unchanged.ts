@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { bronzeRowsPerBatch } from '../ops/bronze-batches.ts';
+import { tableExists } from './existing.ts';
 import { ensureBuildState } from './incremental.ts';
 import type { Model } from './models.ts';
 
@@ -126,13 +127,4 @@ async function publishedAt(db: SqlDatabase, model: string): Promise<string> {
     [model],
   );
   return row?.built_at ?? `unknown ${Date.now()} ${Math.random()}`;
-}
-
-async function tableExists(db: SqlDatabase, name: string): Promise<boolean> {
-  const [schema, table] = name.split('.') as [string, string];
-  const [row] = await db.query<{ n: unknown }>(
-    'select count(*) as n from information_schema.tables where table_schema = $1 and table_name = $2',
-    [schema, table],
-  );
-  return Number(row?.n ?? 0) > 0;
 }

@@ -7,7 +7,7 @@
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { OWNERS } from '../alerts/owners.ts';
 import { REALTIME_RECONCILIATION_CHECK } from '../kpis/realtime.ts';
-import { tableExists } from '../models/build.ts';
+import { tableExists } from '../models/existing.ts';
 import type { WatchdogFinding } from './checks.ts';
 
 export { REALTIME_RECONCILIATION_CHECK };

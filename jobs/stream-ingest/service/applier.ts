@@ -21,7 +21,8 @@ import { contractFor } from '../../contracts/data-contracts.ts';
 import { modelTableOwner } from '../../grants/index.ts';
 import { addOrderChange, applyRealtimeKpis, ORDER_EVENTS } from '../../kpis/realtime.ts';
 import { loadBatchInTransaction, nameRefusedRow } from '../../load/index.ts';
-import { applyIncrementally, type IncrementalChange, tableExists } from '../../models/build.ts';
+import { applyIncrementally, type IncrementalChange } from '../../models/build.ts';
+import { tableExists } from '../../models/existing.ts';
 import { loadModels, type Model } from '../../models/models.ts';
 import { recordBatchDecision } from '../../ops/batch-decisions.ts';
 import {
