@@ -3,30 +3,16 @@
  * orders on 11-01 and again on 11-05 (first-time, then returning), customer 2 on 11-01 and a cancelled order on
  * 11-02 (which counts nowhere), customer 3 on 11-03; 11-04 is a quiet day of the calendar.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import { describe, expect, it } from 'vitest';
 import { warehouseEngines } from '../../test/pg-database.ts';
-import { buildModels, createBronzeTables } from './build.ts';
-import { loadModels } from './models.ts';
-import { loadBronzeFixtures } from './test-fixtures.ts';
+import { builtOnFixtures } from './test-fixtures.ts';
 
 describe.each(warehouseEngines('customer_kpi'))('gold.agg_customer_kpi on %s', (_engine, open) => {
-  let db: SqlDatabase;
-  let dispose: () => Promise<void>;
-
-  beforeAll(async () => {
-    ({ db, dispose } = await open());
-    await createBronzeTables(db);
-    await loadBronzeFixtures(db);
-    await buildModels(db, loadModels(), { vars: {} });
-  }, 120_000);
-
-  afterAll(async () => {
-    await dispose?.();
-  });
+  const warehouse = builtOnFixtures(open);
+  const query = <Row extends Record<string, unknown>>(sql: string) => warehouse().query<Row>(sql);
 
   it('counts each ordering customer once a day, first-time on the day of their first kept order, else returning', async () => {
-    const days = await db.query<Record<string, unknown>>(
+    const days = await query<Record<string, unknown>>(
       `select cast(order_date as varchar(10)) as order_date, ordering_customers, first_time_customers,
          returning_customers
        from gold.agg_customer_kpi order by order_date`,
@@ -41,7 +27,7 @@ describe.each(warehouseEngines('customer_kpi'))('gold.agg_customer_kpi on %s', (
   });
 
   it('counts as new the customers signed up that day, deleted ones left out', async () => {
-    const expected = await db.query<{ order_date: string; new_customers: number }>(
+    const expected = await query<{ order_date: string; new_customers: number }>(
       `select cast(days.date_day as varchar(10)) as order_date,
          cast(count(customers.customer_id) as integer) as new_customers
        from gold.dim_date days
@@ -49,7 +35,7 @@ describe.each(warehouseEngines('customer_kpi'))('gold.agg_customer_kpi on %s', (
          on cast(customers.signed_up_at as date) = days.date_day and not customers.is_deleted
        group by days.date_day order by days.date_day`,
     );
-    const actual = await db.query<{ order_date: string; new_customers: number }>(
+    const actual = await query<{ order_date: string; new_customers: number }>(
       `select cast(order_date as varchar(10)) as order_date, new_customers
        from gold.agg_customer_kpi order by order_date`,
     );

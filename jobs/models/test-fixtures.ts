@@ -4,8 +4,12 @@
  * pending then delivered, a cancelled order, EUR/GBP/JPY orders, a quiet day, a redelivered event and a late event.
  * The expected numbers in build.test.ts are computed by hand from these rows.
  */
+import { afterAll, beforeAll } from 'vitest';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import type { TestWarehouse } from '../../test/pg-database.ts';
 import { DATA_CONTRACTS } from '../contracts/data-contracts.ts';
+import { buildModels, createBronzeTables } from './build.ts';
+import { loadModels, type Model } from './models.ts';
 
 type Row = Record<string, string | null>;
 
@@ -304,6 +308,28 @@ export function asLoaded(table: string, row: Row): Row {
     loaded[column] = derived[index] ?? null;
   });
   return loaded;
+}
+
+/**
+ * For a describe block: a warehouse opened before its tests with the fixtures in bronze and every model built, and
+ * disposed after them. The database is read through the returned function once the tests run.
+ */
+export function builtOnFixtures(
+  open: () => Promise<TestWarehouse>,
+  fixtures: Record<string, Row[]> = BRONZE_FIXTURES,
+  models: Model[] = loadModels(),
+): () => SqlDatabase {
+  let warehouse: TestWarehouse | undefined;
+  beforeAll(async () => {
+    warehouse = await open();
+    await createBronzeTables(warehouse.db);
+    await loadBronzeFixtures(warehouse.db, fixtures);
+    await buildModels(warehouse.db, models, { vars: {} });
+  }, 120_000);
+  afterAll(async () => {
+    await warehouse?.dispose();
+  });
+  return () => warehouse?.db as SqlDatabase;
 }
 
 /** Inserts the fixtures into bronze tables that already exist, as the load job would land them. */
