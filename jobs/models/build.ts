@@ -41,6 +41,7 @@ import {
   MODEL_LAYERS,
   type Model,
   type ModelLayer,
+  namedWords,
   orderModels,
   renameTableReferences,
   SQL_ROOT,
@@ -372,7 +373,7 @@ interface ModelCatalog {
 
 /**
  * Per gold model, the recompute keys of the incremental models reading it as a gold input (not whole_on), the
- * columns they look its changed rows up by (keyed_via), each with those readers' rendered SQL (what they read of it),
+ * columns they look its changed rows up by (keyed_via), each with the words of those readers' SQL (what they read),
  * and the column a blocking relationships test of theirs points at in it (the rows pointing at a changed value are
  * checked again: model-tests.ts ChangedKeys), with no reader.
  */
@@ -382,7 +383,7 @@ function valueColumnsOf(models: Model[], render: (model: Model) => string): (tab
     const columns = values.get(table) ?? new Map<string, ValueColumn>();
     const value = columns.get(column) ?? { column, readers: [] };
     if (reader && !value.readers.some((known) => known.name === reader.name))
-      value.readers.push({ name: reader.name, sql: render(reader) });
+      value.readers.push({ name: reader.name, named: namedWords(render(reader)) });
     columns.set(column, value);
     values.set(table, columns);
   };

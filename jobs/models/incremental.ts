@@ -36,8 +36,8 @@
  *   (the input not built, or kept unchanged: nothing to do), applied in place just before (the keys that increment
  *   recomputed, as the values of this model's recompute key in the rows it deleted and inserted, name what to
  *   recompute here: applyIncrement's value tables; a row rewritten the same in every column this model's SQL names,
- *   and in the input's unique key, changes nothing here and names nothing: comparedColumns), or built whole (this model is built whole too). A stamp other
- *   than the recorded one means a publication this model missed (it was not selected, or held back): built whole.
+ *   and in the input's unique key, changes nothing here and names nothing: comparedColumns), or built whole (this
+ *   model is built whole too). A stamp other than the recorded one means a publication this model missed (it was not selected, or held back): built whole.
  *   A gold input that is not incremental (it names no key), or is listed in whole_on, builds the model whole
  *   whenever it is rebuilt;
  * - the model itself: the hash of its rendered SQL (with its key and lookback) is recorded; a changed model, a first
@@ -59,7 +59,7 @@ import { expandMacros } from '../../sql/dialects/macros.ts';
 import { columnTypeOf } from '../contracts/data-contracts.ts';
 import { BATCH_ID } from '../ops/bronze-batches.ts';
 import { countRows, missingTables, tableColumns, tableExists } from './existing.ts';
-import { type KeyedVia, type Model, namedWords, SQL_ROOT } from './models.ts';
+import { type KeyedVia, type Model, SQL_ROOT } from './models.ts';
 
 /** Where a model's input rows are watched for change, and how a changed row names the model's keys. */
 export interface ChangeFeed {
@@ -440,7 +440,7 @@ async function planModel(
     }
     if (
       removedBatches.length > 0 &&
-      !(feed.tracesBatches && (await hasColumn(db, model.name, '_batch_id')))
+      !(feed.tracesBatches && (await tableColumns(db, model.name)).includes('_batch_id'))
     ) {
       return full(
         `rows of ${removedBatches.length} batch(es) left ${feed.table} (${removedBatches.slice(0, 3).join(', ')})`,
@@ -610,12 +610,13 @@ const TEMP = {
 
 /**
  * A column whose changed values an increment keeps for the models downstream (changedValuesTable), and the
- * incremental models recomputing by them, each with its rendered SQL (which of this model's columns it reads):
- * none for the parent column of a relationships check, where only values appearing or leaving matter.
+ * incremental models recomputing by them, each with the words of its rendered SQL (namedWords: which of this model's
+ * columns it reads; null when it may read columns it does not name): none for the parent column of a relationships
+ * check, where only values appearing or leaving matter.
  */
 export interface ValueColumn {
   column: string;
-  readers: { name: string; sql: string }[];
+  readers: { name: string; named: ReadonlySet<string> | null }[];
 }
 
 export interface AppliedIncrement {
@@ -748,12 +749,17 @@ async function comparedColumns(
   if (valueColumns.length === 0) return compared;
   const own = await tableColumns(tx, model.name);
   const uniqueKey = (model.incremental?.uniqueKey ?? '').split(',').map((column) => column.trim());
+  // A reader recomputing by several of this model's columns is looked up once.
+  const readerColumns = new Map<string, Promise<string[]>>();
+  const columnsOf = (name: string) => {
+    if (!readerColumns.has(name)) readerColumns.set(name, tableColumns(tx, name));
+    return readerColumns.get(name) as Promise<string[]>;
+  };
   for (const value of valueColumns) {
     const kept = new Set([value.column, ...uniqueKey]);
     let every = own.length === 0 || uniqueKey.some((column) => !own.includes(column));
-    for (const reader of every ? [] : value.readers) {
-      const named = namedWords(reader.sql);
-      const passedOn = named === null ? [] : await tableColumns(tx, reader.name);
+    for (const { name, named } of every ? [] : value.readers) {
+      const passedOn = named === null ? [] : await columnsOf(name);
       if (named === null || passedOn.length === 0 || own.some((c) => !named.has(c) && passedOn.includes(c))) {
         every = true;
         break;
@@ -847,14 +853,4 @@ function microsOf(text: string): bigint {
 /** A timestamp as a literal both engines read the same: UTC, to the millisecond (JavaScript's precision). */
 function timestampLiteral(at: Date): string {
   return `cast('${at.toISOString().replace('T', ' ').replace('Z', '+00')}' as timestamptz)`;
-}
-
-async function hasColumn(db: SqlDatabase, name: string, column: string): Promise<boolean> {
-  const [schema, table] = name.split('.') as [string, string];
-  const [row] = await db.query<{ n: unknown }>(
-    `select count(*) as n from information_schema.columns
-     where table_schema = $1 and table_name = $2 and column_name = $3`,
-    [schema, table, column],
-  );
-  return Number(row?.n ?? 0) > 0;
 }
