@@ -85,7 +85,8 @@ describe('EventLineReader', () => {
           }
         },
       ),
-      { numRuns: 2000 },
+      // Seeded: the share read fast varies from run to run (about 15%), and the count below must not flake.
+      { numRuns: 2000, seed: 20261207 },
     );
     // Many are read fast (doubles with an exponent, escapes, nesting and newlines are not): the comparison above is
     // what the test is about.
