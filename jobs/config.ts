@@ -123,6 +123,11 @@ const configSchema = z.object({
    * batches and 50,000 raw rows. Unset: the machine's cores, at most 4; 1 validates on the job's own thread.
    */
   VALIDATE_WORKERS: z.coerce.number().int().min(1).max(16).optional(),
+  /**
+   * Bronze tables `load` COPYs into at once: one COPY keeps one of the warehouse's cores busy. A table's batches
+   * always load one after the other, in ledger order. 1 loads every batch one after the other.
+   */
+  LOAD_CONCURRENCY: z.coerce.number().int().min(1).max(8).default(2),
   STREAM_GROUP_ID: z.string().min(1).default('ecomm-stream-ingest'),
   /**
    * Where a consumer group with no committed offset starts: the oldest event the broker keeps (earliest; events

@@ -2,7 +2,7 @@ import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { csvLine } from '../../adapters/csv.ts';
-import { CopyCsvReader } from './csv.ts';
+import { CopyCsvReader, CsvRecordCounter } from './csv.ts';
 
 /** What validate's csv-parse reading gives: an unquoted empty cell is null, a quoted one the empty string. */
 const csvParse = (bytes: Buffer): (string | null)[][] =>
@@ -72,5 +72,49 @@ describe('CopyCsvReader', () => {
     // A line end inside quotes is text, \r included, and a byte-order mark is the first cell's, as csv-parse has them.
     for (const text of ['a,b\n"1\r\n2",3\n', '\ufeffa,b\n1,2\n', 'a,b\n"",\n', 'a\n"\\."\n'])
       expect(readInChunks(Buffer.from(text), [1, 5])).toEqual(csvParse(Buffer.from(text)));
+  });
+});
+
+describe('CsvRecordCounter', () => {
+  /** The definition: every quote toggles "inside quotes"; a newline outside quotes ends a record. */
+  const byteByByte = (bytes: Buffer): number => {
+    let inside = false;
+    let records = 0;
+    for (const byte of bytes) {
+      if (byte === 0x22) inside = !inside;
+      else if (byte === 0x0a && !inside) records += 1;
+    }
+    return records;
+  };
+  const counted = async (bytes: Buffer, cuts: number[]): Promise<number> => {
+    const counter = new CsvRecordCounter();
+    const passed: Buffer[] = [];
+    counter.on('data', (chunk: Buffer) => passed.push(chunk));
+    const ends = [...new Set(cuts.filter((at) => at > 0 && at < bytes.length))].sort((a, b) => a - b);
+    let from = 0;
+    for (const end of [...ends, bytes.length]) {
+      counter.write(bytes.subarray(from, end));
+      from = end;
+    }
+    counter.end();
+    await new Promise((resolve) => counter.on('end', resolve));
+    expect(Buffer.concat(passed).equals(bytes)).toBe(true);
+    return counter.records;
+  };
+
+  it('counts the records of COPY CSV with quoted newlines and doubled quotes, across any chunking', async () => {
+    const bytes = Buffer.from('id,note\n1,"a\nb"\n2,"say ""hi""\n"\n3,\n4,"x"\n');
+    for (let cut = 0; cut <= bytes.length; cut += 1) expect(await counted(bytes, [cut])).toBe(5);
+  });
+
+  it('agrees with counting byte by byte on any bytes and any chunking', async () => {
+    const byte = fc.constantFrom(0x22, 0x0a, 0x2c, 0x61, 0x0d, 0xc3);
+    await fc.assert(
+      fc.asyncProperty(fc.array(byte, { maxLength: 300 }), fc.array(fc.nat(300)), async (list, cuts) => {
+        const bytes = Buffer.from(list);
+        expect(await counted(bytes, cuts)).toBe(byteByByte(bytes));
+      }),
+      { seed: 20261207, numRuns: 300 },
+    );
   });
 });

@@ -2,7 +2,9 @@ import { Transform } from 'node:stream';
 
 /**
  * Passes CSV bytes through unchanged while counting records (newlines outside quotes), so a job knows how many
- * rows it streamed without parsing or holding them.
+ * rows it streamed without parsing or holding them. Every quote toggles "inside quotes" (a doubled quote toggles
+ * twice); the bytes between quotes are searched with indexOf (memchr), not a byte at a time: the extract's byte
+ * loop was its largest cost of its own (~350 MB/s against 1-2 GB/s).
  */
 export class CsvRecordCounter extends Transform {
   records = 0;
@@ -13,14 +15,26 @@ export class CsvRecordCounter extends Transform {
     _encoding: BufferEncoding,
     done: (error?: Error | null, data?: Buffer) => void,
   ) {
-    for (let index = 0; index < chunk.length; index += 1) {
-      const byte = chunk[index];
-      if (byte === 0x22) this.#insideQuotes = !this.#insideQuotes;
-      else if (byte === 0x0a && !this.#insideQuotes) this.records += 1;
+    let at = 0;
+    while (at < chunk.length) {
+      const quote = chunk.indexOf(QUOTE_BYTE, at);
+      if (!this.#insideQuotes) {
+        const end = quote < 0 ? chunk.length : quote;
+        for (let newline = chunk.indexOf(NEWLINE_BYTE, at); newline >= 0 && newline < end; ) {
+          this.records += 1;
+          newline = chunk.indexOf(NEWLINE_BYTE, newline + 1);
+        }
+      }
+      if (quote < 0) break;
+      this.#insideQuotes = !this.#insideQuotes;
+      at = quote + 1;
     }
     done(null, chunk);
   }
 }
+
+const QUOTE_BYTE = 0x22;
+const NEWLINE_BYTE = 0x0a;
 
 /**
  * Reads CSV as PostgreSQL's COPY writes it (the extract's raw objects), a chunk at a time, into rows of cells: an

@@ -10,6 +10,7 @@ import { lockForWriteSql } from '../../sql/dialects/macros.ts';
 import type { JobContext, PrintLine } from '../context.ts';
 import { contractFor, type DataContract } from '../contracts/data-contracts.ts';
 import { quarantinedIdentity } from '../contracts/source-keys.ts';
+import { inLanes } from '../lanes.ts';
 import { BatchDataError, classifyBatchError } from '../ops/batch-errors.ts';
 import { heldBackLines, isolateBatchFailure, reportBatchFailures } from '../ops/batch-failures.ts';
 import { type BatchRow, batchesAwaitingLoad, markLoaded } from '../ops/batches.ts';
@@ -30,26 +31,35 @@ const QUARANTINE_INSERT_CHUNK = 500;
  * Bulk-loads every validated batch into bronze with COPY. Idempotent by batch id: the batch's earlier rows are
  * deleted in the same transaction, so a rerun or a replayed batch never doubles a row (invariant 2). A batch the
  * warehouse refuses (a row it cannot take, a missing staged object) is marked failed, naming the row, and the job
- * goes on with the next one. `batchIds` limits the run to those batches (`ecomm batches retry`).
+ * goes on with the next one. Tables load side by side (LOAD_CONCURRENCY at once), each table's batches in ledger
+ * order. `batchIds` limits the run to those batches (`ecomm batches retry`).
  */
 export async function runLoad(
   context: JobContext,
   options: { batchIds?: string[] } = {},
 ): Promise<LoadedBatch[]> {
   const warehouse = await context.warehouse();
-  const loaded: LoadedBatch[] = [];
-  for (const batch of await batchesAwaitingLoad(warehouse)) {
-    if (options.batchIds && !options.batchIds.includes(batch.batch_id)) continue;
-    context.throwIfStopping();
-    try {
-      loaded.push(await loadAndRecord(context, warehouse, batch));
-    } catch (error) {
-      // A refused row or a missing staged object fails its batch only; an outage or a stop request ends the job.
-      await isolateBatchFailure(context, batch.batch_id, 'load', error);
-    }
-  }
+  const batches = (await batchesAwaitingLoad(warehouse)).filter(
+    (batch) => !options.batchIds || options.batchIds.includes(batch.batch_id),
+  );
+  // One lane per source (one bronze table each): its batches load in ledger order while other tables load.
+  const outcomes = await inLanes(
+    batches,
+    { lanes: context.config.LOAD_CONCURRENCY, laneOf: (batch) => batch.source },
+    async (batch) => {
+      context.throwIfStopping();
+      try {
+        return await loadAndRecord(context, warehouse, batch);
+      } catch (error) {
+        // A refused row or a missing staged object fails its batch only; an outage or a stop request ends the job.
+        await isolateBatchFailure(context, batch.batch_id, 'load', error);
+        return null;
+      }
+    },
+  );
+  const loaded = outcomes.filter((outcome): outcome is LoadedBatch => outcome !== null);
   await reportBatchFailures(warehouse, { runId: context.runId, now: context.now() }, 'batch');
-  await vacuumGrownTables(warehouse, loaded);
+  await vacuumGrownTables(warehouse, loaded, context.config.LOAD_CONCURRENCY);
   return loaded;
 }
 
@@ -62,11 +72,15 @@ export async function runLoad(
  * 260 ms with the analyze against 150 ms for the analyze alone there. Redshift analyzes after COPY on its own. A
  * login that does not own the table gets a warning from the server and the table waits for autovacuum.
  */
-async function vacuumGrownTables(warehouse: SqlDatabase, loaded: LoadedBatch[]): Promise<void> {
+async function vacuumGrownTables(
+  warehouse: SqlDatabase,
+  loaded: LoadedBatch[],
+  lanes: number,
+): Promise<void> {
   if (warehouse.dialect === 'redshift') return;
   const rowsByTable = new Map<string, number>();
   for (const batch of loaded) rowsByTable.set(batch.table, (rowsByTable.get(batch.table) ?? 0) + batch.rows);
-  for (const [table, rows] of rowsByTable) {
+  await inLanes([...rowsByTable], { lanes, laneOf: ([table]) => table }, async ([table, rows]) => {
     const [estimate] = await warehouse.query<{ rows: number | null }>(
       `select cast(c.reltuples as bigint) as rows from pg_class c
        inner join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'bronze' and c.relname = $1`,
@@ -77,7 +91,7 @@ async function vacuumGrownTables(warehouse: SqlDatabase, loaded: LoadedBatch[]):
     // columns are read whole by the silver builds, and sampling them too doubled the time (0.5 s at 700k rows).
     if (rows >= Math.max(ANALYZE_MIN_ROWS, known / 10))
       await warehouse.exec(`vacuum (analyze) bronze.${table} (_batch_id, _ingested_at)`);
-  }
+  });
 }
 
 /** Below this many new rows a table's statistics are left to autovacuum: a small batch changes no plan. */
