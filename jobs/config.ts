@@ -128,6 +128,12 @@ const configSchema = z.object({
    * always load one after the other, in ledger order. 1 loads every batch one after the other.
    */
   LOAD_CONCURRENCY: z.coerce.number().int().min(1).max(8).default(2),
+  /**
+   * Models `transform` builds at once (each once the models it reads are built), and their checks after: one CTAS
+   * keeps one of the warehouse's cores busy. What must run in the publishing transaction (the incremental models,
+   * what reads them) runs in turn. 1 builds every model one after the other.
+   */
+  TRANSFORM_CONCURRENCY: z.coerce.number().int().min(1).max(8).default(2),
   STREAM_GROUP_ID: z.string().min(1).default('ecomm-stream-ingest'),
   /**
    * Where a consumer group with no committed offset starts: the oldest event the broker keeps (earliest; events

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { inLanes } from './lanes.ts';
+import { inDependencyOrder, inLanes } from './lanes.ts';
 
 /** Work that records when each item starts and ends, taking `ms[item]` milliseconds. */
 function recorder(ms: Record<string, number>) {
@@ -59,5 +59,55 @@ describe('inLanes', () => {
   it('takes an empty list and more lanes than keys', async () => {
     expect(await inLanes([], { lanes: 4, laneOf }, async () => 1)).toEqual([]);
     expect(await inLanes(['a1', 'a2'], { lanes: 8, laneOf }, async (item) => item)).toEqual(['a1', 'a2']);
+  });
+});
+
+describe('inDependencyOrder', () => {
+  // c reads a and b; d reads c; e reads nothing here (x is not among the items).
+  const dependsOn = (item: string) => ({ c: ['a', 'b'], d: ['c'], e: ['x'] })[item] ?? [];
+  const keyOf = (item: string) => item;
+
+  it('starts an item once what it reads has finished, two at once, results in the given order', async () => {
+    const { events, work, most } = recorder({ a: 30, b: 5, c: 5, d: 5, e: 5 });
+    const results = await inDependencyOrder(['a', 'b', 'c', 'd', 'e'], { lanes: 2, keyOf, dependsOn }, work);
+    expect(results).toEqual(['A', 'B', 'C', 'D', 'E']);
+    expect(most()).toBe(2);
+    expect(events.indexOf('start c')).toBeGreaterThan(events.indexOf('end a'));
+    expect(events.indexOf('start c')).toBeGreaterThan(events.indexOf('end b'));
+    expect(events.indexOf('start d')).toBeGreaterThan(events.indexOf('end c'));
+    // e reads nothing among the items: it ran beside a, not after c.
+    expect(events.indexOf('start e')).toBeLessThan(events.indexOf('end a'));
+  });
+
+  it('with one lane runs the items one after the other in the given (dependency) order', async () => {
+    const { events, work, most } = recorder({});
+    await inDependencyOrder(['a', 'b', 'c', 'd', 'e'], { lanes: 1, keyOf, dependsOn }, work);
+    expect(most()).toBe(1);
+    expect(events.filter((event) => event.startsWith('start'))).toEqual([
+      'start a',
+      'start b',
+      'start c',
+      'start d',
+      'start e',
+    ]);
+  });
+
+  it('after a failure starts nothing more, lets started work finish, then throws it', async () => {
+    const { events, work } = recorder({ b: 40 });
+    const failing = async (item: string) => {
+      if (item === 'a') throw new Error('a failed');
+      return work(item);
+    };
+    await expect(
+      inDependencyOrder(['a', 'b', 'c', 'd', 'e'], { lanes: 2, keyOf, dependsOn }, failing),
+    ).rejects.toThrow('a failed');
+    expect(events).toEqual(['start b', 'end b']);
+  });
+
+  it('names a cycle instead of waiting forever', async () => {
+    const cyclic = (item: string) => ({ a: ['b'], b: ['a'] })[item] ?? [];
+    await expect(
+      inDependencyOrder(['a', 'b'], { lanes: 2, keyOf, dependsOn: cyclic }, async (item) => item),
+    ).rejects.toThrow('a cycle among a, b');
   });
 });

@@ -37,3 +37,51 @@ export async function inLanes<T, R>(
   if (failure) throw failure.error;
   return results;
 }
+
+/**
+ * Work over items that depend on each other (models reading models): an item starts once every item it depends on
+ * (among these) has finished, at most `lanes` at once, the earliest ready item in the given order first. After a
+ * failure nothing more starts; work already started finishes, then the first failure is thrown. Results come in the
+ * given order.
+ */
+export async function inDependencyOrder<T, R>(
+  items: readonly T[],
+  options: { lanes: number; keyOf: (item: T) => string; dependsOn: (item: T) => readonly string[] },
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const { keyOf, dependsOn } = options;
+  const keys = new Set(items.map(keyOf));
+  const finished = new Set<string>();
+  const waiting = items.map((item, index) => ({ item, index }));
+  const results = new Array<R>(items.length);
+  const running = new Set<Promise<void>>();
+  const lanes = Math.max(1, Math.floor(options.lanes));
+  let failure: { error: unknown } | undefined;
+  const ready = ({ item }: { item: T }) =>
+    dependsOn(item).every((dep) => !keys.has(dep) || finished.has(dep));
+  for (;;) {
+    while (!failure && running.size < lanes) {
+      const at = waiting.findIndex(ready);
+      if (at < 0) break;
+      const [{ item, index }] = waiting.splice(at, 1) as [{ item: T; index: number }];
+      const task: Promise<void> = work(item)
+        .then(
+          (result) => {
+            results[index] = result;
+            finished.add(keyOf(item));
+          },
+          (error: unknown) => {
+            failure ??= { error };
+          },
+        )
+        .finally(() => running.delete(task));
+      running.add(task);
+    }
+    if (running.size === 0) break;
+    await Promise.race(running);
+  }
+  if (failure) throw failure.error;
+  if (waiting.length > 0)
+    throw new Error(`inDependencyOrder: a cycle among ${waiting.map(({ item }) => keyOf(item)).join(', ')}`);
+  return results;
+}

@@ -11,6 +11,7 @@
 import type { SqlDatabase, SqlDialect } from '../../adapters/warehouse/sql-database.ts';
 import { bronzeTableSql, expandMacros, lockForWriteSql, type MacroVars } from '../../sql/dialects/macros.ts';
 import { columnTypeOf } from '../contracts/data-contracts.ts';
+import { inDependencyOrder } from '../lanes.ts';
 import { BATCH_ID } from '../ops/bronze-batches.ts';
 import { countRows, missingSchemas, tableExists } from './existing.ts';
 import {
@@ -78,6 +79,11 @@ export interface BuildOptions {
    * login that builds models may swap it; unset: the building login keeps it (PGlite, Redshift, no policy applied).
    */
   tableOwner?: string;
+  /**
+   * Models built side by side before the publishing transaction (each once what it reads is built), and their
+   * checks after; default 1. The publishing transaction is one connection: what runs there runs in turn.
+   */
+  concurrency?: number;
 }
 
 /** A table kept at its last published state, and the failing blocking checks that keep it there. */
@@ -505,9 +511,15 @@ async function buildGated(
   const checks: ModelTestResult[] = [];
   let heldHere = new Map<string, string[]>();
   try {
-    for (const model of plan.outside)
-      built.push(await buildNext(db, model, selects, clock, catalog.lookupColumnsOf(model.name)));
-    checks.push(...(await runModelTests(db, plan.checkedOutside, { tableOf })));
+    const lanes = options.concurrency ?? 1;
+    built.push(
+      ...(await inDependencyOrder(
+        plan.outside,
+        { lanes, keyOf: (model) => model.name, dependsOn: (model) => model.dependsOn },
+        (model) => buildNext(db, model, selects, clock, catalog.lookupColumnsOf(model.name)),
+      )),
+    );
+    checks.push(...(await runModelTests(db, plan.checkedOutside, { tableOf, lanes })));
     await db.transaction(async (tx) => {
       await lockStreamTables(tx, plan.inside);
       // The keys each in-place increment recomputed: its checks read only those keys' rows where that is sound.

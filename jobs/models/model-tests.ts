@@ -4,6 +4,7 @@
  * caller reads the count from the first row and the samples from all rows.
  */
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import { inLanes } from '../lanes.ts';
 import type { Model, ModelLayer, ModelTest, ModelTestKind, TestSeverity } from './models.ts';
 
 export interface ModelTestQuery {
@@ -282,19 +283,25 @@ export function checksChangedValuesOnly(test: ModelTest, keyColumn: string): str
 export async function runModelTests(
   db: SqlDatabase,
   models: Model[],
-  options: { tableOf?: TableResolver; changedKeys?: ChangedKeys } = {},
+  options: { tableOf?: TableResolver; changedKeys?: ChangedKeys; lanes?: number } = {},
 ): Promise<ModelTestResult[]> {
   const missing = await missingTargets(db, models, options.tableOf ?? published);
-  const results: ModelTestResult[] = [];
-  for (const model of models) {
-    const queries = testQueries(model, options.tableOf, missing, options.changedKeys);
-    const counted = await countChecksTogether(db, queries, model.file);
-    for (const query of queries)
-      results.push(
-        counted.get(query) === 0 ? passedResult(query) : await runTestQuery(db, query, model.file),
-      );
-  }
-  return results;
+  // Models' checks side by side (`lanes`, outside a transaction only: a transaction is one connection).
+  const perModel = await inLanes(
+    models,
+    { lanes: options.lanes ?? 1, laneOf: (model) => model.name },
+    async (model) => {
+      const queries = testQueries(model, options.tableOf, missing, options.changedKeys);
+      const counted = await countChecksTogether(db, queries, model.file);
+      const results: ModelTestResult[] = [];
+      for (const query of queries)
+        results.push(
+          counted.get(query) === 0 ? passedResult(query) : await runTestQuery(db, query, model.file),
+        );
+      return results;
+    },
+  );
+  return perModel.flat();
 }
 
 /**

@@ -55,6 +55,7 @@ export async function runTransform(
     vars: {},
     now: () => context.now(),
     fullRefresh: scope.fullRefresh ?? false,
+    concurrency: context.config.TRANSFORM_CONCURRENCY,
     ...(scope.only ? { only: scope.only } : {}),
   };
   const tableOwner = await modelTableOwner(db);
