@@ -125,7 +125,8 @@ const configSchema = z.object({
   VALIDATE_WORKERS: z.coerce.number().int().min(1).max(16).optional(),
   /**
    * Bronze tables `load` COPYs into at once: one COPY keeps one of the warehouse's cores busy. A table's batches
-   * always load one after the other, in ledger order. 1 loads every batch one after the other.
+   * always load one after the other, in ledger order. 1 loads every batch one after the other; so does Redshift
+   * (jobs/load/index.ts loadLanes).
    */
   LOAD_CONCURRENCY: z.coerce.number().int().min(1).max(8).default(2),
   /**

@@ -42,10 +42,9 @@ export async function runLoad(
   const batches = (await batchesAwaitingLoad(warehouse)).filter(
     (batch) => !options.batchIds || options.batchIds.includes(batch.batch_id),
   );
-  // One lane per source (one bronze table each): its batches load in ledger order while other tables load.
   const outcomes = await inLanes(
     batches,
-    { lanes: context.config.LOAD_CONCURRENCY, laneOf: (batch) => batch.source },
+    { lanes: loadLanes(warehouse, context.config.LOAD_CONCURRENCY), laneOf: (batch) => batch.source },
     async (batch) => {
       context.throwIfStopping();
       try {
@@ -59,8 +58,18 @@ export async function runLoad(
   );
   const loaded = outcomes.filter((outcome): outcome is LoadedBatch => outcome !== null);
   await reportBatchFailures(warehouse, { runId: context.runId, now: context.now() }, 'batch');
-  await vacuumGrownTables(warehouse, loaded, context.config.LOAD_CONCURRENCY);
+  await vacuumGrownTables(warehouse, loaded, loadLanes(warehouse, context.config.LOAD_CONCURRENCY));
   return loaded;
+}
+
+/**
+ * Bronze tables loaded at once: one lane per source (one table each), its batches in ledger order. Redshift loads
+ * in turn: every load transaction also writes the ops tables (the ledger, the quarantined rows), and there two
+ * transactions that read and write the same table at once abort one another (serializable isolation violation,
+ * error 1023); its COPY already runs across the cluster's slices.
+ */
+export function loadLanes(warehouse: SqlDatabase, configured: number): number {
+  return warehouse.dialect === 'redshift' ? 1 : configured;
 }
 
 /**

@@ -16,7 +16,7 @@ import { contractFor } from '../contracts/data-contracts.ts';
 import { markValidated, registerBatch } from '../ops/batches.ts';
 import { ensureWarehouseSchema } from '../ops/warehouse-schema.ts';
 import { stagingColumns } from '../validate/index.ts';
-import { runLoad } from './index.ts';
+import { loadLanes, runLoad } from './index.ts';
 
 const base = new Date('2026-10-01T10:00:00Z');
 /** The ledger orders batches by when they were extracted: the k-th batch staged k seconds after base. */
@@ -175,5 +175,12 @@ describe.each(warehouseEngines('load_lanes'))('load, tables side by side, on %s'
     );
     // orders_1, then orders_2 (the orders lane), then products_1: one lane at a time.
     expect(steps.map((row) => row.batch_id)).toEqual(['orders_1', 'orders_2', 'products_1']);
+  });
+});
+
+describe('loadLanes', () => {
+  it('loads tables side by side on PostgreSQL and in turn on Redshift, whatever LOAD_CONCURRENCY says', () => {
+    expect(loadLanes({ dialect: 'postgres' } as SqlDatabase, 3)).toBe(3);
+    expect(loadLanes({ dialect: 'redshift' } as SqlDatabase, 3)).toBe(1);
   });
 });
