@@ -12,7 +12,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import { STREAM_TOPICS } from '../jobs/catalog.ts';
-import { MAIN_THREAD_NODE_FLAGS } from '../jobs/memory-limits.ts';
+import { MAIN_THREAD_NODE_FLAGS, MALLOC_ENVIRONMENT } from '../jobs/memory-limits.ts';
 import { loadServiceEnv, type ServiceEnv } from '../scripts/services/env.ts';
 import { createTestDatabase, type TestDatabase } from '../test/pg-database.ts';
 
@@ -221,7 +221,7 @@ export async function timedProcess(
   const begin = performance.now();
   const child = spawn(GNU_TIME, ['-v', '-o', timeFile, command, ...args], {
     // A job starts with the image's and the stacks' flags (jobs/memory-limits.ts), so its peak RSS is the deployed one.
-    env: { ...process.env, NODE_OPTIONS: MAIN_THREAD_NODE_FLAGS, ...env },
+    env: { ...process.env, NODE_OPTIONS: MAIN_THREAD_NODE_FLAGS, ...MALLOC_ENVIRONMENT, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group: on Ctrl-C the bench kills time and the job together, then cleans up.
     detached: true,

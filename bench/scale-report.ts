@@ -290,7 +290,7 @@ function scaleSection(result: ScaleFigures, targets: typeof TARGETS): string[] {
     ...(modelSeconds.length > 0 && transformEvaluation
       ? [
           '',
-          `Transform: the job recorded ${modelSeconds.map((value) => s(value)).join(', ')} s of model builds (CTAS and row count, summed over the models) per round, against ${s(median(transform?.limit.map((m) => m.wallSeconds) ?? []))} s for the same SQL through psql; the rest of its ${s(transformEvaluation.productSeconds)} s is the layers' checks, the swaps, the ops and lineage records and process start-up.`,
+          `Transform: the job recorded ${modelSeconds.map((value) => s(value)).join(', ')} s of model builds (CTAS, indexes and row count, summed over the models: up to TRANSFORM_CONCURRENCY of them build side by side, so the sum can pass the wall time) per round, against ${s(median(transform?.limit.map((m) => m.wallSeconds) ?? []))} s for the same SQL through psql, one model at a time; besides the builds, its ${s(transformEvaluation.productSeconds)} s hold the layers' checks, the swaps, the ops and lineage records and process start-up.`,
         ]
       : []),
     ...(notes.length > 0 ? ['', ...notes] : []),

@@ -97,6 +97,7 @@ describe('platform spec', () => {
     expect(generate?.requested).toEqual({ cpu: 1, memoryMiB: 1024 });
     expect(generate).toMatchObject({ cpu: 1, memoryMiB: 2048 });
     expect(generate?.environment.NODE_OPTIONS).toBe('--max-old-space-size=1536 --max-semi-space-size=8');
+    expect(generate?.environment.MALLOC_MMAP_THRESHOLD_).toBe('131072');
   });
 
   it('alerts on every job failure, gold freshness, stream lag of each stream reader and every stopped service', () => {

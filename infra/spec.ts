@@ -8,6 +8,7 @@ import {
   type JobSpec,
   type LakeAccess,
   MAIN_THREAD_NODE_FLAGS,
+  MALLOC_ENVIRONMENT,
   RUN_STEPS,
   type RunStepSpec,
   retryBackoffSecondsOf,
@@ -472,6 +473,8 @@ function toWorkload(job: JobSpec, configuredSources: readonly SourceSetting[] = 
       // Cap the V8 heap below the container limit so Node fails with a stack trace, not an OOM kill; and the young
       // generation, which V8 otherwise grows by ~100 MB under the jobs' allocation rate (jobs/memory-limits.ts).
       NODE_OPTIONS: `--max-old-space-size=${Math.floor(size.memoryMiB * 0.75)} ${MAIN_THREAD_NODE_FLAGS}`,
+      // Large buffers handed back to the system when freed (glibc keeps them otherwise: jobs/memory-limits.ts).
+      ...MALLOC_ENVIRONMENT,
       // Every stream reader shares the one group, named here so offsets, grants and lag alerts agree.
       ...(settings.includes('STREAM_URL') ? { STREAM_GROUP_ID: STREAM_CONSUMER_GROUP } : {}),
     },

@@ -5,7 +5,7 @@
 import { EVENT_TOPICS } from './contracts/event-topics.ts';
 
 /** The flags every job starts with, in the image and on both stacks (why: jobs/memory-limits.ts). */
-export { MAIN_THREAD_NODE_FLAGS } from './memory-limits.ts';
+export { MAIN_THREAD_NODE_FLAGS, MALLOC_ENVIRONMENT } from './memory-limits.ts';
 
 export interface JobSpec {
   /** CLI verb: `ecomm <name>`. */

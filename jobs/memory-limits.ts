@@ -15,3 +15,13 @@ export const WORKER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 3 * SEMI_SPACE
  * (infra/spec.ts) and so does the image (Dockerfile, checked by test/image-files.test.ts).
  */
 export const MAIN_THREAD_NODE_FLAGS = `--max-semi-space-size=${SEMI_SPACE_MB}`;
+
+/**
+ * glibc's malloc serves large allocations from its heap once a buffer that size has been freed (its mmap threshold
+ * rises with every such free, up to 32 MB), and what is freed there stays with the process. The jobs free large
+ * buffers all the time (Kafka fetch responses, raw objects, staged chunks): with the threshold fixed at 128 KiB,
+ * every buffer from that size is mapped on its own and handed back when freed. At scale 100, alternated: validate
+ * alone 399-415 MiB against 432-452 MiB, `ecomm run` 538 against 567 MiB, CPU within the machine's noise. The image
+ * (Dockerfile) and both stacks (infra/spec.ts) set it, and the benchmarks' job processes (bench/harness.ts).
+ */
+export const MALLOC_ENVIRONMENT = { MALLOC_MMAP_THRESHOLD_: '131072' } as const;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JOB_CATALOG } from '../jobs/catalog.ts';
-import { MAIN_THREAD_NODE_FLAGS } from '../jobs/memory-limits.ts';
+import { MAIN_THREAD_NODE_FLAGS, MALLOC_ENVIRONMENT } from '../jobs/memory-limits.ts';
 
 const ASSEMBLE = new URL('../scripts/image/assemble.sh', import.meta.url).pathname;
 const DOCKERFILE = new URL('../Dockerfile', import.meta.url).pathname;
@@ -53,10 +53,11 @@ describe('the job image file set', () => {
     expect(files.some((file) => file.startsWith('sql/dialects/'))).toBe(true);
   });
 
-  it("starts every job with the young generation's cap of the stacks (jobs/memory-limits.ts)", () => {
-    expect(readFileSync(DOCKERFILE, 'utf8')).toMatch(
-      new RegExp(`^\\s+NODE_OPTIONS=${MAIN_THREAD_NODE_FLAGS} \\\\$`, 'm'),
-    );
+  it("starts every job with the young generation's cap and the malloc setting of the stacks (jobs/memory-limits.ts)", () => {
+    const dockerfile = readFileSync(DOCKERFILE, 'utf8');
+    expect(dockerfile).toMatch(new RegExp(`^\\s+NODE_OPTIONS=${MAIN_THREAD_NODE_FLAGS} \\\\$`, 'm'));
+    for (const [name, value] of Object.entries(MALLOC_ENVIRONMENT))
+      expect(dockerfile).toMatch(new RegExp(`^\\s+${name}=${value} \\\\$`, 'm'));
   });
 
   it('is installed with npm ci --omit=dev on base images pinned by digest', () => {

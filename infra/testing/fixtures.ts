@@ -1,4 +1,6 @@
 /** Stack config maps as `pulumi.runtime.allConfig()` would return them for the two stacks. */
+
+import { MALLOC_ENVIRONMENT } from '../../jobs/catalog.ts';
 import { PROJECT } from '../config.ts';
 
 /** The stacks the fixtures configure: environment `test`, so resources are named `ecomm-test-...`. */
@@ -83,14 +85,19 @@ export const SOURCE_SECRET_VALUES = [
 
 /**
  * The environment variable names a catalog job gets on both clouds: its settings (and those of its optional ones
- * the stack configures), the heap cap, and the stream consumer group when it reads the stream.
+ * the stack configures), the heap cap, the malloc setting, and the stream consumer group when it reads the stream.
  */
 export function expectedEnvironment(
   env: string[],
   optionalEnv: string[] = [],
   configured: string[] = [],
 ): string[] {
-  const names = new Set([...env, ...optionalEnv.filter((name) => configured.includes(name)), 'NODE_OPTIONS']);
+  const names = new Set([
+    ...env,
+    ...optionalEnv.filter((name) => configured.includes(name)),
+    'NODE_OPTIONS',
+    ...Object.keys(MALLOC_ENVIRONMENT),
+  ]);
   if (env.includes('STREAM_URL')) names.add('STREAM_GROUP_ID');
   return [...names].sort();
 }
