@@ -1,5 +1,5 @@
 /**
- * Validated batches of `orders` staged straight into a lake and the ledger, for what runs after validate (the load
+ * Validated batches (of `orders`, or any source's given CSV) staged straight into a lake and the ledger, for what runs after validate (the load
  * job's tests, the load benchmark): ids `first` to `first + rows - 1`, one staged CSV per batch.
  */
 import type { ObjectStore } from '../adapters/storage/object-store.ts';
@@ -36,15 +36,33 @@ export async function stageOrdersBatch(
   db: SqlDatabase,
   batch: { batchId: string; first: number; rows: number; at: Date },
 ): Promise<void> {
-  const { batchId, rows, at } = batch;
-  const stagedKey = `staging/source=orders/ingestion_date=2026-10-01/${batchId}.csv`;
-  await lake.put(stagedKey, Buffer.from(stagedOrdersCsv(batchId, batch.first, rows)));
+  await stageBatch(lake, db, {
+    source: 'orders',
+    batchId: batch.batchId,
+    csv: stagedOrdersCsv(batch.batchId, batch.first, batch.rows),
+    rows: batch.rows,
+    at: batch.at,
+  });
+}
+
+/**
+ * Any source's validated batch: its staged CSV put in the lake (unless `staged` is false: a batch whose object is
+ * missing) and its ledger row, extracted at `at` and validated.
+ */
+export async function stageBatch(
+  lake: ObjectStore,
+  db: SqlDatabase,
+  batch: { source: string; batchId: string; csv: string; rows: number; at: Date; staged?: boolean },
+): Promise<void> {
+  const { source, batchId, rows, at } = batch;
+  const stagedKey = `staging/source=${source}/ingestion_date=2026-10-01/${batchId}.csv`;
+  if (batch.staged !== false) await lake.put(stagedKey, Buffer.from(batch.csv));
   await registerBatch(db, {
     batchId,
-    source: 'orders',
+    source,
     kind: 'table',
     ingestionDate: '2026-10-01',
-    rawKey: `raw/source=orders/ingestion_date=2026-10-01/${batchId}.csv`,
+    rawKey: `raw/source=${source}/ingestion_date=2026-10-01/${batchId}.csv`,
     rows,
     at,
   });

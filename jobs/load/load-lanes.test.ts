@@ -9,11 +9,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { warehouseEngines } from '../../test/pg-database.ts';
-import { stageOrdersBatch } from '../../test/staged-orders.ts';
+import { stageBatch, stageOrdersBatch } from '../../test/staged-orders.ts';
 import { loadConfig } from '../config.ts';
 import { createJobContext, type JobContext } from '../context.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
-import { markValidated, registerBatch } from '../ops/batches.ts';
 import { ensureWarehouseSchema } from '../ops/warehouse-schema.ts';
 import { stagingColumns } from '../validate/index.ts';
 import { loadLanes, runLoad } from './index.ts';
@@ -31,31 +30,32 @@ async function stageProductsBatch(
   rows: number,
   options: { staged?: boolean; at?: Date } = {},
 ): Promise<void> {
-  const at = options.at ?? base;
-  const stagedKey = `staging/source=products/ingestion_date=2026-10-01/${batchId}.csv`;
   const lines = [stagingColumns(contractFor('products')).join(',')];
   for (let id = first; id < first + rows; id += 1)
     lines.push(
       `${id},SKU-${id},Product ${id},toys,Acme,9.99,USD,true,2026-09-30T10:00:00Z,2026-09-30T10:00:00Z,,${batchId},raw/${batchId}.csv`,
     );
-  if (options.staged !== false) await context.lake().put(stagedKey, Buffer.from(`${lines.join('\n')}\n`));
-  await registerBatch(db, {
-    batchId,
+  await stageBatch(context.lake(), db, {
     source: 'products',
-    kind: 'table',
-    ingestionDate: '2026-10-01',
-    rawKey: `raw/source=products/ingestion_date=2026-10-01/${batchId}.csv`,
+    batchId,
+    csv: `${lines.join('\n')}\n`,
     rows,
-    at,
+    at: options.at ?? base,
+    ...(options.staged === false ? { staged: false } : {}),
   });
-  await markValidated(db, batchId, {
-    stagedKey,
-    quarantineKey: null,
-    staged: rows,
-    quarantined: 0,
-    rescued: 0,
-    at,
-  });
+}
+
+/** A load context on the shared warehouse with the lake in `lakeDir`, loading `lanes` tables at once. */
+function loadContext(db: SqlDatabase, lakeDir: string, lanes: number): JobContext {
+  return createJobContext(
+    loadConfig({
+      WAREHOUSE_URL: 'pglite://memory',
+      LAKE_URL: `file://${lakeDir}`,
+      LOG_LEVEL: 'warn',
+      LOAD_CONCURRENCY: String(lanes),
+    }),
+    { shared: { warehouse: db } },
+  );
 }
 
 describe.each(warehouseEngines('load_lanes'))('load, tables side by side, on %s', (_engine, open) => {
@@ -68,15 +68,7 @@ describe.each(warehouseEngines('load_lanes'))('load, tables side by side, on %s'
     ({ db, dispose } = await open());
     lakeDir = mkdtempSync(join(tmpdir(), 'ecomm-load-lanes-'));
     await ensureWarehouseSchema(db);
-    context = createJobContext(
-      loadConfig({
-        WAREHOUSE_URL: 'pglite://memory',
-        LAKE_URL: `file://${lakeDir}`,
-        LOG_LEVEL: 'warn',
-        LOAD_CONCURRENCY: '2',
-      }),
-      { shared: { warehouse: db } },
-    );
+    context = loadContext(db, lakeDir, 2);
     await context.warehouse();
   });
 
@@ -152,15 +144,7 @@ describe.each(warehouseEngines('load_lanes'))('load, tables side by side, on %s'
   });
 
   it('with LOAD_CONCURRENCY=1 loads the batches one after the other in ledger order', async () => {
-    const oneLane = createJobContext(
-      loadConfig({
-        WAREHOUSE_URL: 'pglite://memory',
-        LAKE_URL: `file://${lakeDir}`,
-        LOG_LEVEL: 'warn',
-        LOAD_CONCURRENCY: '1',
-      }),
-      { shared: { warehouse: db } },
-    );
+    const oneLane = loadContext(db, lakeDir, 1);
     await stageOrdersBatch(oneLane.lake(), db, { batchId: 'orders_1', first: 1, rows: 500, at: atSecond(1) });
     await stageProductsBatch(oneLane, db, 'products_1', 1, 20, { at: atSecond(2) });
     await stageOrdersBatch(oneLane.lake(), db, {
