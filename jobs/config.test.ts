@@ -26,6 +26,21 @@ describe('configuration', () => {
     }
   });
 
+  it('takes LOAD_CONCURRENCY and TRANSFORM_CONCURRENCY from 1 to 8 (default 2), and names a bad one with its bound', () => {
+    expect(loadConfig({})).toMatchObject({ LOAD_CONCURRENCY: 2, TRANSFORM_CONCURRENCY: 2 });
+    expect(loadConfig({ LOAD_CONCURRENCY: '1', TRANSFORM_CONCURRENCY: '8' })).toMatchObject({
+      LOAD_CONCURRENCY: 1,
+      TRANSFORM_CONCURRENCY: 8,
+    });
+    expect(() => loadConfig({ LOAD_CONCURRENCY: '0' })).toThrow(/LOAD_CONCURRENCY \(got "0"\): .*>=1/);
+    expect(() => loadConfig({ TRANSFORM_CONCURRENCY: '9' })).toThrow(
+      /TRANSFORM_CONCURRENCY \(got "9"\): .*<=8/,
+    );
+    expect(() => loadConfig({ LOAD_CONCURRENCY: 'two' })).toThrow(
+      /LOAD_CONCURRENCY \(got "two"\): .*expected number/,
+    );
+  });
+
   it('names a bad STREAM_START_POSITION with its choices and a bad STREAM_RETENTION_ALERT_SHARE with its range', () => {
     expect(loadConfig({}).STREAM_START_POSITION).toBe('earliest');
     expect(loadConfig({ STREAM_START_POSITION: 'ledger' }).STREAM_START_POSITION).toBe('ledger');

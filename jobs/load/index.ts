@@ -42,23 +42,20 @@ export async function runLoad(
   const batches = (await batchesAwaitingLoad(warehouse)).filter(
     (batch) => !options.batchIds || options.batchIds.includes(batch.batch_id),
   );
-  const outcomes = await inLanes(
-    batches,
-    { lanes: loadLanes(warehouse, context.config.LOAD_CONCURRENCY), laneOf: (batch) => batch.source },
-    async (batch) => {
-      context.throwIfStopping();
-      try {
-        return await loadAndRecord(context, warehouse, batch);
-      } catch (error) {
-        // A refused row or a missing staged object fails its batch only; an outage or a stop request ends the job.
-        await isolateBatchFailure(context, batch.batch_id, 'load', error);
-        return null;
-      }
-    },
-  );
+  const lanes = loadLanes(warehouse, context.config.LOAD_CONCURRENCY);
+  const outcomes = await inLanes(batches, { lanes, laneOf: (batch) => batch.source }, async (batch) => {
+    context.throwIfStopping();
+    try {
+      return await loadAndRecord(context, warehouse, batch);
+    } catch (error) {
+      // A refused row or a missing staged object fails its batch only; an outage or a stop request ends the job.
+      await isolateBatchFailure(context, batch.batch_id, 'load', error);
+      return null;
+    }
+  });
   const loaded = outcomes.filter((outcome): outcome is LoadedBatch => outcome !== null);
   await reportBatchFailures(warehouse, { runId: context.runId, now: context.now() }, 'batch');
-  await vacuumGrownTables(warehouse, loaded, loadLanes(warehouse, context.config.LOAD_CONCURRENCY));
+  await vacuumGrownTables(warehouse, loaded, lanes);
   return loaded;
 }
 
