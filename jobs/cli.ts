@@ -8,5 +8,12 @@
 import { enableCompileCache } from 'node:module';
 
 enableCompileCache?.();
+/** How long the process may linger after its job returned. */
+const LINGER_MS = 3_000;
 const { runFromCli } = await import('./commands.ts');
-process.exitCode = await runFromCli(process.argv.slice(2));
+const exitCode = await runFromCli(process.argv.slice(2));
+process.exitCode = exitCode;
+// The job has finished and closed what it opened: a client still retrying in the background (a Kafka consumer
+// leaving its group while the broker's coordinator reloads) must not hold the process, and a stop request, up to
+// the shutdown grace and turn a clean exit into 143. Normally the process has exited long before this fires.
+setTimeout(() => process.exit(exitCode), LINGER_MS).unref();

@@ -161,6 +161,8 @@ const LAG_READ_WAIT_MS = 1_000;
 const LAG_READ_EVERY_MS = 3_000;
 /** A lag read outstanding this long: the broker is not answering (kafkajs is still retrying). */
 const BROKER_SILENT_MS = 4_000;
+/** How long a consumer may take to leave its group once a stop was asked for (see consumeLoop). */
+const CLOSE_ON_STOP_MS = 5_000;
 
 /**
  * One consumer-group member's stage 1 until a stop request; a failed consumer (broker restart, lost membership) is
@@ -229,7 +231,12 @@ async function consumeLoop(
     } finally {
       opened(undefined);
       signal.removeEventListener('abort', stop);
-      await consumer?.close().catch(() => {});
+      // On a stop, leaving the group is a courtesy (every batch in hand was committed or is read again): after a
+      // broker restart it can wait on a reloading coordinator past the shutdown grace, so it gets a bound.
+      const closing = consumer?.close().catch(() => {});
+      await (signal.aborted
+        ? Promise.race([closing, sleep(CLOSE_ON_STOP_MS, undefined, { ref: false })])
+        : closing);
     }
   }
 }
