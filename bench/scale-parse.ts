@@ -18,12 +18,14 @@ import type { Readable } from 'node:stream';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { parse } from 'csv-parse';
+import { DECOMPRESSED_CHUNK_BYTES } from '../jobs/lake/raw-batch.ts';
 
 /** The file's bytes, decompressed by its extension as validate's openRawObject does. */
 function openFile(path: string): Readable {
   const body = createReadStream(path);
-  if (path.endsWith('.zst')) return body.pipe(createZstdDecompress());
-  if (path.endsWith('.gz')) return body.pipe(createGunzip());
+  const options = { chunkSize: DECOMPRESSED_CHUNK_BYTES };
+  if (path.endsWith('.zst')) return body.pipe(createZstdDecompress(options));
+  if (path.endsWith('.gz')) return body.pipe(createGunzip(options));
   return body;
 }
 

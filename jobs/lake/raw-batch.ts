@@ -185,10 +185,23 @@ function isUtf8Slice(bytes: Buffer, from: number, to: number, wholeValid: boolea
   return from === to || (!startsInside && !endsInside);
 }
 
+/**
+ * The decompressed chunk: each chunk is one round trip to libuv's thread pool, and zlib's 16 KiB default made
+ * decompressing scale 200's raw events (3.3 GB) cost 10.7-11.9 CPU-s and 520,000 context switches, against 5.0 CPU-s
+ * and 95,000 at 120 KiB. Under 128 KiB: larger chunks are mapped and unmapped by malloc at every chunk
+ * (MALLOC_ENVIRONMENT) and land in V8's large-object space once decoded, and validate then took 3.5M page faults
+ * instead of 1.2M (docs/performance.md, validate).
+ */
+export const DECOMPRESSED_CHUNK_BYTES = 120 * 1024;
+
 /** How raw objects are decompressed, by the end of their key (anything else is read as it is). */
 const DECOMPRESSORS = [
-  { extension: '.zst', format: 'zstd', open: createZstdDecompress },
-  { extension: '.gz', format: 'gzip', open: createGunzip },
+  {
+    extension: '.zst',
+    format: 'zstd',
+    open: () => createZstdDecompress({ chunkSize: DECOMPRESSED_CHUNK_BYTES }),
+  },
+  { extension: '.gz', format: 'gzip', open: () => createGunzip({ chunkSize: DECOMPRESSED_CHUNK_BYTES }) },
 ];
 
 /**
