@@ -12,7 +12,7 @@ import { loadBronzeFixtures } from './test-fixtures.ts';
 
 const vars = {};
 
-describe.each(warehouseEngines('build_lanes'))('models built side by side on %s', (_engine, open) => {
+describe.each(warehouseEngines('build_lanes'))('models built side by side on %s', (engine, open) => {
   let db: SqlDatabase;
   let dispose: () => Promise<void>;
   let models: Model[];
@@ -40,6 +40,9 @@ describe.each(warehouseEngines('build_lanes'))('models built side by side on %s'
     return tables;
   }
 
+  /** The models the stream service also writes: built inside the publishing transaction. */
+  const insideNames = new Set(['silver.clickstream_events', 'silver.order_events']);
+
   const overlapping = (results: ModelBuildResult[]) =>
     results.some((a) =>
       results.some((b) => a !== b && a.startedAt < b.startedAt && b.startedAt < a.finishedAt),
@@ -60,6 +63,25 @@ describe.each(warehouseEngines('build_lanes'))('models built side by side on %s'
     }
     // Two at once somewhere (the fixtures' models take milliseconds, so compared by start and end).
     expect(overlapping(results.filter((result) => result.layer === 'gold'))).toBe(true);
+    // The silver event tables (built in the publishing transaction) start with silver's other models on
+    // PostgreSQL, and after them on PGlite (one connection, which the transaction holds).
+    const silver = results.filter((result) => result.layer === 'silver');
+    const inside = silver.filter((result) => insideNames.has(result.name));
+    const lastOutsideEnd = Math.max(
+      ...silver
+        .filter((result) => !insideNames.has(result.name))
+        .map((result) => result.finishedAt.getTime()),
+    );
+    const firstInsideStart = Math.min(...inside.map((result) => result.startedAt.getTime()));
+    expect(inside.map((result) => result.name).sort()).toEqual([...insideNames].sort());
+    if (engine === 'PostgreSQL') expect(firstInsideStart).toBeLessThan(lastOutsideEnd);
+    else expect(firstInsideStart).toBeGreaterThanOrEqual(lastOutsideEnd);
+    // Built with autovacuum off (a rename would wait for it), published with it back on.
+    const unvacuumed = await db.query(
+      `select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+       where n.nspname in ('silver', 'gold') and c.reloptions is not null`,
+    );
+    expect(unvacuumed).toEqual([]);
     const sideBySide = await snapshot();
     for (const model of models) {
       // Stamps of when a row was processed differ between builds; the rows are what is compared.
@@ -89,5 +111,29 @@ describe.each(warehouseEngines('build_lanes'))('models built side by side on %s'
       "select table_name from information_schema.tables where table_name like 'lanes\\_%'",
     );
     expect(left).toEqual([]);
+  });
+
+  it('a silver model failing while the event tables build in the publishing transaction publishes none of them', async () => {
+    const silver = models.filter((model) => model.layer === 'silver');
+    const stamps = () =>
+      db.query(
+        'select cast(max(_processed_at) as varchar(40)) as events, (select cast(max(_processed_at) as varchar(40)) from silver.orders) as orders from silver.clickstream_events',
+      );
+    const before = await stamps();
+    // Fails at its last row: on PostgreSQL the event tables' transaction is building by then.
+    const failing = parseModel(
+      'sql/silver/lanes_failing.sql',
+      '-- grain: one row per number\nselect 1 / (g.i - 200000) as n from generate_series(1, 200000) as g(i)',
+      'silver',
+    );
+    await expect(
+      buildLayer(db, [...silver, failing], 'silver', { vars, fullRefresh: true, concurrency: 2 }),
+    ).rejects.toThrow(/model silver\.lanes_failing \(sql\/silver\/lanes_failing\.sql\) failed to build/);
+    const left = await db.query(
+      "select table_schema, table_name from information_schema.tables where table_name like '%\\_\\_next' or table_name like 'lanes\\_%'",
+    );
+    expect(left).toEqual([]);
+    // Neither the event tables (rebuilt in the rolled-back transaction) nor silver's other models were swapped in.
+    expect(await stamps()).toEqual(before);
   });
 });

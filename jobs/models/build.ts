@@ -282,7 +282,10 @@ export async function buildModels(
  * each sorted: jobs/stream-ingest/service/applier.ts commitRound), so the two queue instead of deadlocking, then
  * builds and checks the incremental models (an update is either in the bronze they read, or applied to the new
  * table after the swap), then swaps in what passed. DDL and CTAS are transactional on PostgreSQL, PGlite and
- * Redshift, so a rollback there also removes the `__next` tables built inside.
+ * Redshift, so a rollback there also removes the `__next` tables built inside. On PostgreSQL with lanes to spare,
+ * the transaction starts beside the outside builds rather than after them (overlapsPublishing), and waits for them
+ * and their checks before its own checks and the swaps; a failure on either side rolls it back and drops every
+ * outside `__next` table once no outside build is running.
  *
  * Incremental models (`-- incremental:`, jobs/models/incremental.ts) that need not be built whole are not copied
  * into `__next`: their increment (delete + insert of the changed keys) is applied to the published table inside the
@@ -510,26 +513,52 @@ async function buildGated(
   const built: ModelBuildResult[] = [];
   const checks: ModelTestResult[] = [];
   let heldHere = new Map<string, string[]>();
-  try {
-    const lanes = options.concurrency ?? 1;
-    built.push(
+  const lanes = options.concurrency ?? 1;
+  const overlap = overlapsPublishing(db, plan, lanes);
+  const outsideLanes = overlap ? lanes - 1 : lanes;
+  let abandoned = false;
+  const outsideBuilt: ModelBuildResult[] = [];
+  const outsideChecks: ModelTestResult[] = [];
+  const buildOutside = async () => {
+    outsideBuilt.push(
       ...(await inDependencyOrder(
         plan.outside,
-        { lanes, keyOf: (model) => model.name, dependsOn: (model) => model.dependsOn },
-        (model) => buildNext(db, model, selects, clock, catalog.lookupColumnsOf(model.name)),
+        { lanes: outsideLanes, keyOf: (model) => model.name, dependsOn: (model) => model.dependsOn },
+        (model) =>
+          abandoned
+            ? Promise.reject(new Error('the layer failed'))
+            : buildNext(db, model, selects, clock, catalog.lookupColumnsOf(model.name)),
       )),
     );
-    checks.push(...(await runModelTests(db, plan.checkedOutside, { tableOf, lanes })));
+    outsideChecks.push(...(await runModelTests(db, plan.checkedOutside, { tableOf, lanes: outsideLanes })));
+  };
+  let outsideDone: Promise<void> | undefined;
+  let outsideFailed = false;
+  try {
+    outsideDone = buildOutside();
+    // Handled here so a failure while the publishing transaction is busy is not an unhandled rejection; the
+    // transaction still sees it when it awaits outsideDone, and rolls back.
+    outsideDone.catch(() => {
+      outsideFailed = true;
+    });
+    if (!overlap) await outsideDone;
     await db.transaction(async (tx) => {
       await lockStreamTables(tx, plan.inside);
       // The keys each in-place increment recomputed: its checks read only those keys' rows where that is sound.
       const changedKeys = new Map<string, ChangedKeysOf>();
-      for (const model of plan.inside)
-        built.push(
+      const insideBuilt: ModelBuildResult[] = [];
+      for (const model of plan.inside) {
+        if (outsideFailed) await outsideDone;
+        insideBuilt.push(
           applied.has(model.name)
             ? await applyDelta(tx, model, delta(model), options.vars, clock, changedKeys)
             : await buildNext(tx, model, selects, clock, catalog.lookupColumnsOf(model.name)),
         );
+      }
+      // The inside checks may read outside `__next` tables (a relationship), and the swaps publish them.
+      await outsideDone;
+      built.push(...outsideBuilt, ...insideBuilt);
+      checks.push(...outsideChecks);
       checks.push(...(await runModelTests(tx, plan.checkedInside, { tableOf, changedKeys })));
       for (const name of changedKeys.keys()) await dropCheckedKeys(tx, name, catalog.valueColumnsOf(name));
       heldHere = holdBack(toBuild, failingModels(checks));
@@ -545,6 +574,9 @@ async function buildGated(
         if (!heldHere.has(name) && !unchanged.has(name)) await recordWholeBuild(tx, state);
     });
   } catch (error) {
+    // Outside builds still running finish (none starts any more) before their tables are dropped: none is left.
+    abandoned = true;
+    await outsideDone?.catch(() => {});
     await dropQuietly(db, plan.outside);
     throw error;
   }
@@ -640,6 +672,27 @@ function planLayer(selected: Model[], applied: Set<string>): LayerPlan {
   };
 }
 
+/**
+ * Whether the publishing transaction starts with the outside builds instead of after them: it then builds the inside
+ * models (at full refresh, the silver event tables: at scale 200, 77 s of one connection while the other had
+ * finished silver's other models at 23 s) while one lane fewer builds the rest. Its locks are then held for the
+ * longer of the two parts instead of the inside part alone. Only on PostgreSQL with a connection to spare: PGlite has
+ * one connection, which the transaction holds until the outside builds it waits for are done; Redshift's LOCK blocks
+ * readers, and an outside model reading a locked table would wait for the transaction waiting for it. Not when an
+ * inside model reads an outside one (it would wait for that build).
+ */
+function overlapsPublishing(db: SqlDatabase, plan: LayerPlan, lanes: number): boolean {
+  const outsideNames = new Set(plan.outside.map((model) => model.name));
+  return (
+    lanes > 1 &&
+    plan.inside.length > 0 &&
+    plan.outside.length > 0 &&
+    db.dialect === 'postgres' &&
+    !db.url.startsWith('pglite:') &&
+    !plan.inside.some((model) => model.dependsOn.some((dep) => outsideNames.has(dep)))
+  );
+}
+
 /** Every model's SELECT, reading its own layer's `__next` tables; rendered up front so a macro error builds nothing. */
 function renderSelects(
   selected: Model[],
@@ -673,7 +726,7 @@ async function buildNext(
   const next = nextTableOf(model.name);
   try {
     await db.exec(`drop table if exists ${next}`);
-    await db.exec(`create table ${next} as\n${selects.get(model.name)}`);
+    await db.exec(`create table ${next}${unvacuumed(db.dialect)} as\n${selects.get(model.name)}`);
     // Redshift has no indexes (its zone maps and the increments' small key lists do without), and analyzes a
     // table created by CTAS on its own. PostgreSQL's autovacuum gets to a new table only later: until then an
     // increment's plans guess how many rows its keys match, and one right after a whole build took 1.5-2x as long
@@ -767,11 +820,24 @@ async function lockStreamTables(tx: SqlDatabase, inside: Model[]): Promise<void>
   }
 }
 
+/**
+ * PostgreSQL's autovacuum vacuums a freshly built table (PostgreSQL 13 on, inserts alone trigger it), and the swap's
+ * rename then waits for it to be cancelled, which happens after deadlock_timeout (1 s by default): at scale 200 nine
+ * gold swaps waited 1.0 s each, in turn, in the publishing transaction. A `__next` table is left alone until it is
+ * swapped in, and the published table gets autovacuum back there (swapIn). Redshift has no storage parameters (and
+ * vacuums on its own schedule, without blocking a rename).
+ */
+function unvacuumed(dialect: SqlDialect): string {
+  return dialect === 'redshift' ? '' : ' with (autovacuum_enabled = false, toast.autovacuum_enabled = false)';
+}
+
 async function swapIn(tx: SqlDatabase, model: Model): Promise<void> {
   const table = model.name.split('.')[1] as string;
   try {
     await tx.exec(`drop table if exists ${model.name}`);
     await tx.exec(`alter table ${nextTableOf(model.name)} rename to ${table}`);
+    if (tx.dialect !== 'redshift')
+      await tx.exec(`alter table ${model.name} reset (autovacuum_enabled, toast.autovacuum_enabled)`);
   } catch (error) {
     throw new ModelBuildError(model, `swapping in: ${databaseMessage(error)}`);
   }
