@@ -519,18 +519,31 @@ async function buildGated(
   let abandoned = false;
   const outsideBuilt: ModelBuildResult[] = [];
   const outsideChecks: ModelTestResult[] = [];
+  // Each model's checks are scheduled like a build, once it and the tables they compare it with are built: they
+  // fill a lane a long build would leave idle (builds come first whenever one is ready).
+  const outsideWork: OutsideWork[] = [
+    ...plan.outside.map((model) => ({ model, checks: false })),
+    ...plan.checkedOutside.map((model) => ({ model, checks: true })),
+  ];
   const buildOutside = async () => {
-    outsideBuilt.push(
-      ...(await inDependencyOrder(
-        plan.outside,
-        { lanes: outsideLanes, keyOf: (model) => model.name, dependsOn: (model) => model.dependsOn },
-        (model) =>
-          abandoned
-            ? Promise.reject(new Error('the layer failed'))
-            : buildNext(db, model, selects, clock, catalog.lookupColumnsOf(model.name)),
-      )),
+    const done = await inDependencyOrder(
+      outsideWork,
+      {
+        lanes: outsideLanes,
+        keyOf: ({ model, checks }) => (checks ? `${model.name} checks` : model.name),
+        dependsOn: ({ model, checks }) => (checks ? [model.name, ...checkedAgainst(model)] : model.dependsOn),
+      },
+      async ({ model, checks }): Promise<ModelBuildResult | ModelTestResult[]> => {
+        if (abandoned) throw new Error('the layer failed');
+        return checks
+          ? runModelTests(db, [model], { tableOf })
+          : buildNext(db, model, selects, clock, catalog.lookupColumnsOf(model.name));
+      },
     );
-    outsideChecks.push(...(await runModelTests(db, plan.checkedOutside, { tableOf, lanes: outsideLanes })));
+    for (const result of done) {
+      if (Array.isArray(result)) outsideChecks.push(...result);
+      else outsideBuilt.push(result);
+    }
   };
   let outsideDone: Promise<void> | undefined;
   let outsideFailed = false;
@@ -670,6 +683,17 @@ function planLayer(selected: Model[], applied: Set<string>): LayerPlan {
     checkedOutside: selected.filter((model) => !checksInside(model)),
     checkedInside: selected.filter(checksInside),
   };
+}
+
+/** A model built outside the publishing transaction, or its checks. */
+interface OutsideWork {
+  model: Model;
+  checks: boolean;
+}
+
+/** The tables a model's checks read besides the model: its relationships' parents. */
+function checkedAgainst(model: Model): string[] {
+  return model.tests.flatMap((test) => (test.kind === 'relationships' ? [test.toModel] : []));
 }
 
 /**
