@@ -12,10 +12,10 @@ COPY . .
 RUN bash scripts/image/assemble.sh /app && npm cache clean --force
 
 FROM node:24-slim@sha256:a9f5f7c91a432850b2a8a7797adf5eadb6c733ceed61167806cee7ea7fbc29df AS runtime
-# NODE_OPTIONS: the young generation's cap, MALLOC_MMAP_THRESHOLD_: large buffers handed back when freed
-# (jobs/memory-limits.ts); the stacks set both too, with the heap's cap.
+# NODE_OPTIONS: the young generation's cap and a collection between run steps; MALLOC_MMAP_THRESHOLD_: large
+# buffers handed back when freed (jobs/memory-limits.ts); the stacks set both too, with the heap's cap.
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-semi-space-size=8 \
+    NODE_OPTIONS="--max-semi-space-size=8 --expose-gc" \
     MALLOC_MMAP_THRESHOLD_=131072 \
     ECOMM_REQUIRE_SETTINGS=true \
     ECOMM_HEALTH_PORT=8080 \

@@ -96,7 +96,9 @@ describe('platform spec', () => {
     const generate = spec.jobs.find((j) => j.name === 'generate');
     expect(generate?.requested).toEqual({ cpu: 1, memoryMiB: 1024 });
     expect(generate).toMatchObject({ cpu: 1, memoryMiB: 2048 });
-    expect(generate?.environment.NODE_OPTIONS).toBe('--max-old-space-size=1536 --max-semi-space-size=8');
+    expect(generate?.environment.NODE_OPTIONS).toBe(
+      '--max-old-space-size=1536 --max-semi-space-size=8 --expose-gc',
+    );
     expect(generate?.environment.MALLOC_MMAP_THRESHOLD_).toBe('131072');
   });
 

@@ -55,7 +55,7 @@ describe('the job image file set', () => {
 
   it("starts every job with the young generation's cap and the malloc setting of the stacks (jobs/memory-limits.ts)", () => {
     const dockerfile = readFileSync(DOCKERFILE, 'utf8');
-    expect(dockerfile).toMatch(new RegExp(`^\\s+NODE_OPTIONS=${MAIN_THREAD_NODE_FLAGS} \\\\$`, 'm'));
+    expect(dockerfile).toMatch(new RegExp(`^\\s+NODE_OPTIONS="${MAIN_THREAD_NODE_FLAGS}" \\\\$`, 'm'));
     for (const [name, value] of Object.entries(MALLOC_ENVIRONMENT))
       expect(dockerfile).toMatch(new RegExp(`^\\s+${name}=${value} \\\\$`, 'm'));
   });

@@ -8,6 +8,7 @@ import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { RUN_STEPS, type RunStepSpec } from '../catalog.ts';
 import type { JobContext } from '../context.ts';
+import { collectBetweenSteps } from '../memory-limits.ts';
 import { classifyBatchError } from '../ops/batch-errors.ts';
 import { RUN_ROW, type RunRecord, recordRun } from '../ops/pipeline-runs.ts';
 
@@ -113,6 +114,7 @@ export function stepRunner(
         await sleep(waitMs);
         continue;
       }
+      collectBetweenSteps();
       const rows = report.rows(value);
       const blockedBy = report.blockedBy?.(value) ?? [];
       timings.push({ step: name, ms: performance.now() - begin, rows, attempts: attempt });
