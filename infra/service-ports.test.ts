@@ -10,13 +10,13 @@ import { JOB_CATALOG } from '../jobs/catalog.ts';
 
 const root = new URL('../', import.meta.url);
 
-/** The `ENV` values the Dockerfile's runtime stage sets (NAME=value pairs). */
+/** The `ENV` values the Dockerfile's runtime stage sets (NAME=value pairs, a value with spaces in quotes). */
 function imageEnvironment(): Record<string, string> {
   const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8').replace(/\\\n/g, ' ');
   const env: Record<string, string> = {};
   for (const line of dockerfile.split('\n').filter((l) => l.startsWith('ENV '))) {
-    for (const [, name, value] of line.matchAll(/([A-Z_][A-Z0-9_]*)=(\S+)/g))
-      env[name as string] = value as string;
+    for (const [, name, quoted, bare] of line.matchAll(/([A-Z_][A-Z0-9_]*)=(?:"([^"]*)"|(\S+))/g))
+      env[name as string] = (quoted ?? bare) as string;
   }
   return env;
 }
