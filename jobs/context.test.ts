@@ -3,7 +3,9 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { openSqlDatabase } from '../adapters/warehouse/index.ts';
 import { openPglite } from '../adapters/warehouse/pglite.ts';
+import { createTestDatabase } from '../test/pg-database.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createJobContext } from './context.ts';
 
@@ -122,5 +124,28 @@ describe('source connectors', () => {
     const context = createJobContext(loadConfig({ LOG_LEVEL: 'silent' }));
     await expect(context.sourceConnector('CRM_SOURCE_URL')).rejects.toThrow(/CRM_SOURCE_URL: not set/);
     await context.close();
+  });
+});
+
+describe('contexts on one shared warehouse', () => {
+  it('create the schema of a new warehouse in turn: several opened at once all get it', async () => {
+    const database = await createTestDatabase('shared_schema');
+    const db = await openSqlDatabase('WAREHOUSE_URL', database.url);
+    try {
+      const config = loadConfig({ LOG_LEVEL: 'silent' });
+      const contexts = Array.from({ length: 4 }, () =>
+        createJobContext(config, { shared: { warehouse: db } }),
+      );
+      // At once on a pool of connections, `create table if not exists` of one table can fail on the other's type.
+      const opened = await Promise.all(contexts.map((context) => context.warehouse()));
+      expect(opened.every((opened) => opened === db)).toBe(true);
+      const [tables] = await db.query<{ n: number }>(
+        "select cast(count(*) as integer) as n from information_schema.tables where table_schema in ('ops', 'bronze')",
+      );
+      expect(tables?.n).toBeGreaterThan(10);
+    } finally {
+      await db.close();
+      await database.dispose();
+    }
   });
 });

@@ -76,15 +76,26 @@ export interface ContextOptions {
   shared?: SharedAdapters;
 }
 
+/** The schema runs on each shared warehouse, one after the other. */
+const schemaRuns = new WeakMap<SqlDatabase, Promise<unknown>>();
+
+/**
+ * A shared warehouse's schema ensured for one more context, after any other context's run on it has finished: two
+ * `create table if not exists` of one table at once on two connections can fail (`type ... already exists`).
+ */
+function schemaEnsuredInTurn(db: SqlDatabase): Promise<SqlDatabase> {
+  const run = (schemaRuns.get(db) ?? Promise.resolve()).catch(() => {}).then(() => ensureWarehouseSchema(db));
+  schemaRuns.set(db, run);
+  return run.then(() => db);
+}
+
 export function createJobContext(config: Config, options: ContextOptions = {}): JobContext {
   const runId = options.runId ?? randomUUID();
   const log = (options.log ?? jobLogger(config.LOG_LEVEL)).child({ runId });
   const shared = options.shared ?? {};
   let lake: ObjectStore | undefined = shared.lake;
   let stream: EventStream | undefined = shared.stream;
-  let warehouse: Promise<SqlDatabase> | undefined = shared.warehouse
-    ? ensureWarehouseSchema(shared.warehouse).then(() => shared.warehouse as SqlDatabase)
-    : undefined;
+  let warehouse: Promise<SqlDatabase> | undefined;
   let source: Promise<SqlDatabase> | undefined = shared.source ? Promise.resolve(shared.source) : undefined;
   const connectors = new Map<SourceSetting, Promise<SourceConnector>>();
   let secrets: SecretStore | undefined;
@@ -108,6 +119,7 @@ export function createJobContext(config: Config, options: ContextOptions = {}): 
       return stream;
     },
     warehouse: () => {
+      if (shared.warehouse) warehouse ??= schemaEnsuredInTurn(shared.warehouse);
       warehouse ??= openSqlDatabase('WAREHOUSE_URL', config.WAREHOUSE_URL, {
         secrets: context.secrets(),
       }).then(async (db) => {

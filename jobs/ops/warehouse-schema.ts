@@ -106,8 +106,11 @@ function bronzeTableNames(): string[] {
   return loadBronzeTables(SQL_ROOT).map((table) => table.name);
 }
 
-/** unique_violation (pg_type, pg_namespace), duplicate_table, duplicate_schema, duplicate_column. */
-const CREATE_RACE_CODES = new Set(['23505', '42P07', '42P06', '42701']);
+/**
+ * unique_violation (pg_type, pg_namespace), duplicate_table, duplicate_schema, duplicate_column, and duplicate_object
+ * (`type "order_events" already exists`: a table's row type created by the other racer first; seen in CI).
+ */
+const CREATE_RACE_CODES = new Set(['23505', '42P07', '42P06', '42701', '42710']);
 
 /**
  * `alter table ... add column` for every declared column the live table lacks. Redshift has no `add column if not
