@@ -95,7 +95,12 @@ export function createJobContext(config: Config, options: ContextOptions = {}): 
   const shared = options.shared ?? {};
   let lake: ObjectStore | undefined = shared.lake;
   let stream: EventStream | undefined = shared.stream;
-  let warehouse: Promise<SqlDatabase> | undefined;
+  // Started at once: callers may use the shared warehouse before asking the context for it. Its failure reaches
+  // whoever calls warehouse(), and is no unhandled rejection when nobody does.
+  let warehouse: Promise<SqlDatabase> | undefined = shared.warehouse
+    ? schemaEnsuredInTurn(shared.warehouse)
+    : undefined;
+  warehouse?.catch(() => {});
   let source: Promise<SqlDatabase> | undefined = shared.source ? Promise.resolve(shared.source) : undefined;
   const connectors = new Map<SourceSetting, Promise<SourceConnector>>();
   let secrets: SecretStore | undefined;
@@ -119,7 +124,6 @@ export function createJobContext(config: Config, options: ContextOptions = {}): 
       return stream;
     },
     warehouse: () => {
-      if (shared.warehouse) warehouse ??= schemaEnsuredInTurn(shared.warehouse);
       warehouse ??= openSqlDatabase('WAREHOUSE_URL', config.WAREHOUSE_URL, {
         secrets: context.secrets(),
       }).then(async (db) => {
