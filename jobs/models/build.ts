@@ -30,6 +30,7 @@ import {
   checksChangedValuesOnly,
   inputRelationships,
   type ModelTestResult,
+  relationshipParents,
   runModelTests,
   type TableResolver,
 } from './model-tests.ts';
@@ -531,7 +532,8 @@ async function buildGated(
       {
         lanes: outsideLanes,
         keyOf: ({ model, checks }) => (checks ? `${model.name} checks` : model.name),
-        dependsOn: ({ model, checks }) => (checks ? [model.name, ...checkedAgainst(model)] : model.dependsOn),
+        dependsOn: ({ model, checks }) =>
+          checks ? [model.name, ...relationshipParents(model)] : model.dependsOn,
       },
       async ({ model, checks }): Promise<ModelBuildResult | ModelTestResult[]> => {
         if (abandoned) throw new Error('the layer failed');
@@ -689,11 +691,6 @@ function planLayer(selected: Model[], applied: Set<string>): LayerPlan {
 interface OutsideWork {
   model: Model;
   checks: boolean;
-}
-
-/** The tables a model's checks read besides the model: its relationships' parents. */
-function checkedAgainst(model: Model): string[] {
-  return model.tests.flatMap((test) => (test.kind === 'relationships' ? [test.toModel] : []));
 }
 
 /**

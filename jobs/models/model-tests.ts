@@ -4,7 +4,6 @@
  * caller reads the count from the first row and the samples from all rows.
  */
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { inLanes } from '../lanes.ts';
 import type { Model, ModelLayer, ModelTest, ModelTestKind, TestSeverity } from './models.ts';
 
 export interface ModelTestQuery {
@@ -283,25 +282,19 @@ export function checksChangedValuesOnly(test: ModelTest, keyColumn: string): str
 export async function runModelTests(
   db: SqlDatabase,
   models: Model[],
-  options: { tableOf?: TableResolver; changedKeys?: ChangedKeys; lanes?: number } = {},
+  options: { tableOf?: TableResolver; changedKeys?: ChangedKeys } = {},
 ): Promise<ModelTestResult[]> {
   const missing = await missingTargets(db, models, options.tableOf ?? published);
-  // Models' checks side by side (`lanes`, outside a transaction only: a transaction is one connection).
-  const perModel = await inLanes(
-    models,
-    { lanes: options.lanes ?? 1, laneOf: (model) => model.name },
-    async (model) => {
-      const queries = testQueries(model, options.tableOf, missing, options.changedKeys);
-      const counted = await countChecksTogether(db, queries, model.file);
-      const results: ModelTestResult[] = [];
-      for (const query of queries)
-        results.push(
-          counted.get(query) === 0 ? passedResult(query) : await runTestQuery(db, query, model.file),
-        );
-      return results;
-    },
-  );
-  return perModel.flat();
+  const results: ModelTestResult[] = [];
+  for (const model of models) {
+    const queries = testQueries(model, options.tableOf, missing, options.changedKeys);
+    const counted = await countChecksTogether(db, queries, model.file);
+    for (const query of queries)
+      results.push(
+        counted.get(query) === 0 ? passedResult(query) : await runTestQuery(db, query, model.file),
+      );
+  }
+  return results;
 }
 
 /**
@@ -361,13 +354,7 @@ async function missingTargets(
   models: Model[],
   tableOf: TableResolver,
 ): Promise<Set<string>> {
-  const targets = [
-    ...new Set(
-      models.flatMap((model) =>
-        model.tests.flatMap((test) => (test.kind === 'relationships' ? [tableOf(test.toModel)] : [])),
-      ),
-    ),
-  ];
+  const targets = [...new Set(models.flatMap((model) => relationshipParents(model).map(tableOf)))];
   if (targets.length === 0) return new Set();
   const names = targets.map((target) => target.split('.'));
   const found = await db.query<{ table_schema: unknown; table_name: unknown }>(
@@ -459,4 +446,9 @@ function textOf(expression: string): string {
 
 function concat(parts: string[], separator = ' || '): string {
   return parts.join(separator);
+}
+
+/** The tables a model's checks read besides the model: its relationships' parents. */
+export function relationshipParents(model: Model): string[] {
+  return model.tests.flatMap((test) => (test.kind === 'relationships' ? [test.toModel] : []));
 }
