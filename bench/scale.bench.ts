@@ -149,7 +149,7 @@ async function psql(
 /** Product and limit alternating, `rounds` times; `reset` puts the warehouse back before each later product round. */
 async function alternate(
   rounds: number,
-  reset: () => Promise<void>,
+  reset: () => Promise<unknown>,
   productRound: () => Promise<Measurement>,
   limitRound: () => Promise<Measurement>,
 ): Promise<Pick<StepFigures, 'product' | 'limit'>> {

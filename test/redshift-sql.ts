@@ -76,6 +76,7 @@ export function recordRedshiftSql(answer: (sql: string) => Record<string, unknow
   const db: SqlDatabase = {
     url: 'redshift://recorder',
     dialect: 'redshift',
+    concurrency: { connections: 1, locksBlockReaders: true, writersConflict: true },
     async query(sql: string) {
       sent.push(sql);
       return answer(sql);

@@ -20,6 +20,7 @@ function withOutages(db: SqlDatabase, matches: RegExp, failing: () => boolean): 
   return {
     url: db.url,
     dialect: db.dialect,
+    concurrency: db.concurrency,
     async query(sql, params) {
       check(sql);
       return db.query(sql, params);

@@ -69,6 +69,31 @@ export function sqlDatabaseContract(name: string, open: () => Promise<SqlDatabas
       expect(row).toEqual({ a: 42, b: null, c: '2026-01-02' });
     });
 
+    it('gives the rows one statement counts (CREATE TABLE AS, INSERT, DELETE), null for DDL or several', async () => {
+      const copy = `${table}_counted`;
+      try {
+        expect(await db.exec(`create table ${copy} as select n as id from generate_series(1, 3) as n`)).toBe(
+          3,
+        );
+        expect(await db.exec(`create index on ${copy} (id)`)).toBeNull();
+        await db.transaction(async (tx) => {
+          expect(await tx.exec(`insert into ${copy} select id + 3 from ${copy}`)).toBe(3);
+        });
+        expect(
+          await db.exec(`delete from ${copy} where id > 5; delete from ${copy} where id = 5`),
+        ).toBeNull();
+        expect(await db.exec(`delete from ${copy} where id > 10`)).toBe(0);
+        expect(await db.query(`select id from ${copy} order by id`)).toEqual([
+          { id: 1 },
+          { id: 2 },
+          { id: 3 },
+          { id: 4 },
+        ]);
+      } finally {
+        await db.exec(`drop table if exists ${copy}`);
+      }
+    });
+
     it('rolls a transaction back when its work fails', async () => {
       await expect(
         db.transaction(async (tx) => {

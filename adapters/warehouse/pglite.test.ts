@@ -10,6 +10,19 @@ import { BulkLoadError } from './sql-database.ts';
 
 sqlDatabaseContract('PGlite', () => openSqlDatabase('WAREHOUSE_URL', 'pglite://memory'));
 
+describe('PGlite concurrency', () => {
+  it('is one connection with PostgreSQL locking, also inside a transaction', async () => {
+    const db = await openPglite('pglite://memory');
+    try {
+      const expected = { connections: 1, locksBlockReaders: false, writersConflict: false };
+      expect(db.concurrency).toEqual(expected);
+      await db.transaction(async (tx) => expect(tx.concurrency).toEqual(expected));
+    } finally {
+      await db.close();
+    }
+  });
+});
+
 describe('csvRecordChunks', () => {
   it('cuts only at newlines outside quoted fields', async () => {
     const input = ['a,b\n1,"x\ny"\n2,z\n'].map((s) => Buffer.from(s));

@@ -27,16 +27,21 @@ export function pgliteLocation(url: string): string | undefined {
   return rest;
 }
 
+/** One connection, in this process: a second statement waits for the first. */
+const PGLITE_CONCURRENCY = { connections: 1, locksBlockReaders: false, writersConflict: false } as const;
+
 function pgliteDatabase(url: string, root: PGlite, conn: Queryable, close: () => Promise<void>): SqlDatabase {
   const database: SqlDatabase = {
     url,
     dialect: 'postgres',
+    concurrency: PGLITE_CONCURRENCY,
     async query<Row extends Record<string, unknown>>(sql: string, params: SqlParam[] = []) {
       const result = await conn.query<Row>(sql, params);
       return result.rows;
     },
     async exec(sql: string) {
-      await conn.exec(sql);
+      const results = await conn.exec(sql);
+      return results.length === 1 ? (results[0]?.rowCount ?? null) : null;
     },
     async transaction<T>(fn: (tx: SqlDatabase) => Promise<T>): Promise<T> {
       if (conn !== root) return fn(database);

@@ -30,6 +30,25 @@ function urlWith(change: {
 
 sqlDatabaseContract('PostgreSQL', () => openSqlDatabase('WAREHOUSE_URL', env.TEST_PG_URL));
 
+describe('PostgreSQL concurrency', () => {
+  it('runs as many statements at once as the pool has connections, one inside a transaction, with readers let through locks', async () => {
+    const pooled = await openPostgres(env.TEST_PG_URL, { poolSize: 3 });
+    try {
+      expect(pooled.concurrency).toEqual({
+        connections: 3,
+        locksBlockReaders: false,
+        writersConflict: false,
+      });
+      await pooled.transaction(async (tx) => expect(tx.concurrency.connections).toBe(1));
+    } finally {
+      await pooled.close();
+    }
+    const byDefault = await openPostgres(env.TEST_PG_URL);
+    await byDefault.close();
+    expect(byDefault.concurrency.connections).toBe(4);
+  });
+});
+
 describe('PostgreSQL connection settings', () => {
   it('accepts postgresql:// and prints the URL without its password', async () => {
     const db = await openSqlDatabase('SOURCE_URL', env.TEST_PG_URL.replace(/^postgres:/, 'postgresql:'));

@@ -15,6 +15,7 @@ import { quoteIdent } from './pglite.ts';
 import {
   type BulkLoadError,
   type CsvObject,
+  type EngineConcurrency,
   postgresCopyError,
   refusedRowIn,
   type SqlDatabase,
@@ -34,9 +35,11 @@ export interface PgWireOptions {
   poolSize?: number;
 }
 
-/** What one engine does differently on the same wire protocol: bulk load and bulk unload. */
+/** What one engine does differently on the same wire protocol: locking, bulk load and bulk unload. */
 export interface EngineProfile {
   dialect: SqlDialect;
+  /** Its locks and isolation (EngineConcurrency); the connections are the pool's. */
+  locking: Omit<EngineConcurrency, 'connections'>;
   defaultPort: number;
   /** TLS when the URL has no sslmode (Redshift endpoints require it; a loopback PostgreSQL has none). */
   defaultTls: boolean;
@@ -72,6 +75,7 @@ const JIT = /^(on|off)$/;
 
 const POSTGRES: EngineProfile = {
   dialect: 'postgres',
+  locking: { locksBlockReaders: false, writersConflict: false },
   defaultPort: 5432,
   defaultTls: false,
   params: ['work_mem', 'jit'],
@@ -206,9 +210,10 @@ export async function openPgWire(url: string, options: PgWireOptions, engine: En
     // Asked on each new connection; the secret store caches the value.
     config.password = () => secrets.get(secretName).then(passwordOf);
   }
+  const connections = options.poolSize ?? 4;
   const pool = new pg.Pool({
     ...config,
-    max: options.poolSize ?? 4,
+    max: connections,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 15_000,
     types: PGLITE_COMPATIBLE_TYPES,
@@ -249,7 +254,8 @@ export async function openPgWire(url: string, options: PgWireOptions, engine: En
     await pool.end();
     throw error;
   }
-  return pgWireDatabase({ display, engine, acquire }, undefined, () => pool.end());
+  const concurrency = { connections, ...engine.locking };
+  return pgWireDatabase({ display, engine, concurrency, acquire }, undefined, () => pool.end());
 }
 
 /** A secret holding a password: its text, or the `password` field of a JSON object (Redshift's managed secret). */
@@ -270,7 +276,12 @@ function wireParam(param: SqlParam): SqlParam {
   return param instanceof Date ? param.toISOString().replace('T', ' ').replace('Z', '+00') : param;
 }
 
-type WireContext = { display: string; engine: EngineProfile; acquire(): Promise<pg.PoolClient> };
+type WireContext = {
+  display: string;
+  engine: EngineProfile;
+  concurrency: EngineConcurrency;
+  acquire(): Promise<pg.PoolClient>;
+};
 
 /** The database on the pool, or (pinned) on one connection inside a transaction. */
 function pgWireDatabase(
@@ -301,11 +312,15 @@ function pgWireDatabase(
   const database: SqlDatabase = {
     url: context.display,
     dialect: engine.dialect,
+    // Inside a transaction the database is one connection.
+    concurrency: pinned ? { ...context.concurrency, connections: 1 } : context.concurrency,
     async query<Row extends Record<string, unknown>>(sql: string, params: SqlParam[] = []) {
       return withClient(async (client) => (await client.query<Row>(sql, params.map(wireParam))).rows);
     },
     async exec(sql: string) {
-      await withClient((client) => client.query(sql));
+      // Several statements give an array of results; pg reads the count off the command tag (null without one).
+      const result: pg.QueryResult | pg.QueryResult[] = await withClient((client) => client.query(sql));
+      return Array.isArray(result) ? null : result.rowCount;
     },
     async transaction<T>(fn: (tx: SqlDatabase) => Promise<T>): Promise<T> {
       if (pinned) return fn(database);

@@ -180,8 +180,10 @@ describe('Redshift backend over a PostgreSQL server', () => {
     return out;
   }
 
-  it('speaks the redshift dialect and keeps the same row shapes', async () => {
+  it('speaks the redshift dialect, with its locking, and keeps the same row shapes', async () => {
     expect(redshift.dialect).toBe('redshift');
+    // Its LOCK blocks readers, and writers of one table abort one another (serializable isolation).
+    expect(redshift.concurrency).toEqual({ connections: 4, locksBlockReaders: true, writersConflict: true });
     const [row] = await redshift.query(`select id, amount, day from ${table} where id = 4`);
     expect(row).toEqual({ id: 4, amount: '5.00', day: new Date('2026-01-05T00:00:00Z') });
   });

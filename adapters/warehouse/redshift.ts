@@ -121,6 +121,7 @@ async function assertSingleObject(source: CsvObject): Promise<void> {
 function redshiftEngine({ iamRole, region }: RedshiftSettings): EngineProfile {
   return {
     dialect: 'redshift',
+    locking: { locksBlockReaders: true, writersConflict: true },
     defaultPort: 5439,
     defaultTls: true,
     params: ['iamRole', 'region'],

@@ -12,18 +12,41 @@ export interface CsvObject {
 }
 
 /**
+ * What a job may run side by side on one engine: PGlite is one connection inside this process; PostgreSQL and
+ * Redshift are pools of connections, and Redshift's locks and isolation are stricter.
+ */
+export interface EngineConcurrency {
+  /** Statements that can run at once: the pool's connections, 1 for an engine inside this process. */
+  connections: number;
+  /**
+   * A table lock also blocks the table's readers (Redshift's LOCK), so a reader of a table some transaction has
+   * locked waits for that transaction's end.
+   */
+  locksBlockReaders: boolean;
+  /**
+   * Two transactions that read and write one table at once can abort one another (Redshift's serializable
+   * isolation, error 1023), so writers of shared tables go one at a time.
+   */
+  writersConflict: boolean;
+}
+
+/**
  * A Postgres-wire database: the OLTP source, or the warehouse (PostgreSQL, Redshift, PGlite).
  * All statements go through here so a job never knows which engine it talks to.
  */
 export interface SqlDatabase {
   readonly url: string;
   readonly dialect: SqlDialect;
+  readonly concurrency: EngineConcurrency;
   query<Row extends Record<string, unknown> = Record<string, unknown>>(
     sql: string,
     params?: SqlParam[],
   ): Promise<Row[]>;
-  /** Runs one or more statements with no parameters (DDL, model builds). */
-  exec(sql: string): Promise<void>;
+  /**
+   * Runs one or more statements with no parameters (DDL, model builds). Gives the rows one statement's command tag
+   * counts (CREATE TABLE AS, INSERT, UPDATE, DELETE), or null: several statements, a tag without a count.
+   */
+  exec(sql: string): Promise<number | null>;
   /** Runs fn inside one transaction on one connection; rolls back if fn rejects. */
   transaction<T>(fn: (tx: SqlDatabase) => Promise<T>): Promise<T>;
   /** COPY-style bulk load of a CSV object (header line first) into table(columns); returns rows loaded. */

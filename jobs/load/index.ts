@@ -60,13 +60,13 @@ export async function runLoad(
 }
 
 /**
- * Bronze tables loaded at once: one lane per source (one table each), its batches in ledger order. Redshift loads
- * in turn: every load transaction also writes the ops tables (the ledger, the quarantined rows), and there two
- * transactions that read and write the same table at once abort one another (serializable isolation violation,
- * error 1023); its COPY already runs across the cluster's slices.
+ * Bronze tables loaded at once: one lane per source (one table each), its batches in ledger order. Loads go in turn
+ * where concurrent writers conflict (Redshift): every load transaction also writes the ops tables (the ledger, the
+ * quarantined rows), and there two transactions that read and write the same table at once abort one another
+ * (serializable isolation violation, error 1023); its COPY already runs across the cluster's slices.
  */
 export function loadLanes(warehouse: SqlDatabase, configured: number): number {
-  return warehouse.dialect === 'redshift' ? 1 : configured;
+  return warehouse.concurrency.writersConflict ? 1 : configured;
 }
 
 /**

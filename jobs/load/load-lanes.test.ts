@@ -163,8 +163,12 @@ describe.each(warehouseEngines('load_lanes'))('load, tables side by side, on %s'
 });
 
 describe('loadLanes', () => {
-  it('loads tables side by side on PostgreSQL and in turn on Redshift, whatever LOAD_CONCURRENCY says', () => {
-    expect(loadLanes({ dialect: 'postgres' } as SqlDatabase, 3)).toBe(3);
-    expect(loadLanes({ dialect: 'redshift' } as SqlDatabase, 3)).toBe(1);
+  it('loads tables side by side, but in turn where writers conflict (Redshift) whatever LOAD_CONCURRENCY says', () => {
+    const engine = (writersConflict: boolean) =>
+      ({
+        concurrency: { connections: 4, locksBlockReaders: writersConflict, writersConflict },
+      }) as SqlDatabase;
+    expect(loadLanes(engine(false), 3)).toBe(3);
+    expect(loadLanes(engine(true), 3)).toBe(1);
   });
 });

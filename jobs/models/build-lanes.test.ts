@@ -48,6 +48,26 @@ describe.each(warehouseEngines('build_lanes'))('models built side by side on %s'
       results.some((b) => a !== b && a.startedAt < b.startedAt && b.startedAt < a.finishedAt),
     );
 
+  it("counts a whole build's rows off its CREATE TABLE AS, without a count query", async () => {
+    const queried: string[] = [];
+    const recording: SqlDatabase = {
+      ...db,
+      query: (sql, params) => {
+        queried.push(sql);
+        return db.query(sql, params);
+      },
+    };
+    const results = await buildModels(recording, models, { vars, fullRefresh: true, concurrency: 2 });
+    expect(queried.filter((sql) => /count\(\*\) as row_count from \S+__next/.test(sql))).toEqual([]);
+    for (const result of results) {
+      const [counted] = await db.query<{ n: number }>(
+        `select cast(count(*) as integer) as n from ${result.name}`,
+      );
+      expect(result.rows, result.name).toBe(counted?.n);
+    }
+    expect(results.some((result) => result.rows > 0)).toBe(true);
+  });
+
   it('publishes the same rows as one model at a time, each model after what it reads', async () => {
     await buildModels(db, models, { vars, fullRefresh: true, concurrency: 1 });
     const oneAtATime = await snapshot();

@@ -697,10 +697,10 @@ interface OutsideWork {
  * Whether the publishing transaction starts with the outside builds instead of after them: it then builds the inside
  * models (at full refresh, the silver event tables: at scale 200, 77 s of one connection while the other had
  * finished silver's other models at 23 s) while one lane fewer builds the rest. Its locks are then held for the
- * longer of the two parts instead of the inside part alone. Only on PostgreSQL with a connection to spare: PGlite has
- * one connection, which the transaction holds until the outside builds it waits for are done; Redshift's LOCK blocks
- * readers, and an outside model reading a locked table would wait for the transaction waiting for it. Not when an
- * inside model reads an outside one (it would wait for that build).
+ * longer of the two parts instead of the inside part alone. Only with a connection to spare beside the transaction's
+ * (PGlite's one connection would be held by the transaction until the outside builds it waits for are done), and
+ * where a lock lets readers through (Redshift's LOCK blocks them: an outside model reading a locked table would wait
+ * for the transaction waiting for it). Not when an inside model reads an outside one (it would wait for that build).
  */
 function overlapsPublishing(db: SqlDatabase, plan: LayerPlan, lanes: number): boolean {
   const outsideNames = new Set(plan.outside.map((model) => model.name));
@@ -708,8 +708,8 @@ function overlapsPublishing(db: SqlDatabase, plan: LayerPlan, lanes: number): bo
     lanes > 1 &&
     plan.inside.length > 0 &&
     plan.outside.length > 0 &&
-    db.dialect === 'postgres' &&
-    !db.url.startsWith('pglite:') &&
+    db.concurrency.connections > 1 &&
+    !db.concurrency.locksBlockReaders &&
     !plan.inside.some((model) => model.dependsOn.some((dep) => outsideNames.has(dep)))
   );
 }
@@ -747,7 +747,9 @@ async function buildNext(
   const next = nextTableOf(model.name);
   try {
     await db.exec(`drop table if exists ${next}`);
-    await db.exec(`create table ${next}${unvacuumed(db.dialect)} as\n${selects.get(model.name)}`);
+    const created = await db.exec(
+      `create table ${next}${unvacuumed(db.dialect)} as\n${selects.get(model.name)}`,
+    );
     // Redshift has no indexes (its zone maps and the increments' small key lists do without), and analyzes a
     // table created by CTAS on its own. PostgreSQL's autovacuum gets to a new table only later: until then an
     // increment's plans guess how many rows its keys match, and one right after a whole build took 1.5-2x as long
@@ -757,7 +759,8 @@ async function buildNext(
       await db.exec(`analyze ${next} (${lookupColumns.join(', ')})`);
     }
     if (clock.tableOwner) await db.exec(`alter table ${next} owner to ${clock.tableOwner}`);
-    const rows = await countRows(db, next);
+    // The CTAS's command tag counts its rows (PostgreSQL, PGlite); an engine whose tag does not is asked.
+    const rows = created ?? (await countRows(db, next));
     const ms = performance.now() - started;
     return {
       name: model.name,

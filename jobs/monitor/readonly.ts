@@ -35,6 +35,7 @@ export function readOnlyDatabase(db: SqlDatabase): SqlDatabase {
   return {
     url: db.url,
     dialect: db.dialect,
+    concurrency: db.concurrency,
     query<Row extends Record<string, unknown>>(sql: string, params?: SqlParam[]) {
       return inReadOnlyTransaction((tx) => tx.query<Row>(sql, params));
     },
@@ -59,6 +60,7 @@ function pinnedReadOnly(tx: SqlDatabase): SqlDatabase {
   const pinned: SqlDatabase = {
     url: tx.url,
     dialect: tx.dialect,
+    concurrency: tx.concurrency,
     query: (sql, params) => tx.query(sql, params),
     exec: (sql) => tx.exec(sql),
     transaction: (fn) => fn(pinned),
