@@ -112,6 +112,49 @@ describe('ensureWarehouseSchema', () => {
   });
 });
 
+describe('ensureWarehouseSchema losing a create race', () => {
+  /** `db` whose first `create schema if not exists realtime` fails with the given SQLSTATE, as a racer's win would. */
+  function losingOnce(db: SqlDatabase, code: string): SqlDatabase {
+    let failed = false;
+    return {
+      ...db,
+      exec: async (sql) => {
+        if (!failed && sql.startsWith('create schema if not exists realtime')) {
+          failed = true;
+          throw Object.assign(new Error(`injected ${code}`), { code });
+        }
+        return db.exec(sql);
+      },
+    };
+  }
+
+  it.each([
+    ['duplicate_object (a racer created the row type first)', '42710'],
+    ['duplicate_table', '42P07'],
+    ['unique_violation (pg_type)', '23505'],
+  ])('goes again after %s and creates the schema', async (_name, code) => {
+    const db = await openPglite('pglite://memory');
+    try {
+      await ensureWarehouseSchema(losingOnce(db, code));
+      const [tables] = await db.query<{ n: number }>(
+        "select cast(count(*) as integer) as n from information_schema.tables where table_schema = 'realtime'",
+      );
+      expect(tables?.n).toBe(declaredTables(join(SQL_ROOT, 'realtime')).length);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('fails at once on any other error', async () => {
+    const db = await openPglite('pglite://memory');
+    try {
+      await expect(ensureWarehouseSchema(losingOnce(db, '42501'))).rejects.toThrow('injected 42501');
+    } finally {
+      await db.close();
+    }
+  });
+});
+
 describe('ensureWarehouseSchema on a fresh PostgreSQL warehouse', () => {
   it('lets several jobs starting together create the schema: none fails on the race', async () => {
     const database = await createTestDatabase('schema_race');
