@@ -72,10 +72,12 @@ export function stagedCells(
 }
 
 /**
- * csvLine(stagedCells(…)) without the arrays: the staged CSV line of a passing record. Only text can need quotes:
- * a value that passed any other type's check is digits, signs, points, colons, letters of a timestamp or a
+ * csvLine(stagedCells(…)) without quoting every cell: the staged CSV line of a passing record. Only text can need
+ * quotes: a value that passed any other type's check is digits, signs, points, colons, letters of a timestamp or a
  * boolean, or a hash's hex (the stream position passed the same checks). `suffix` is the batch id and source file
- * cells with the line end (stagedSuffix).
+ * cells with the line end (stagedSuffix). The cells are joined once into a flat line: built by `+=`, a line was ~30
+ * linked pieces, which the scavenger copied while the writer held them (validate's GC time at scale 20: 0.57 s
+ * against 0.28 s).
  */
 export function stagedLine(
   contract: DataContract,
@@ -86,33 +88,25 @@ export function stagedLine(
 ): string {
   const { plainColumns, plainDerived } = stagedShape(contract);
   const { values } = verdict;
-  let line = '';
-  let separator = '';
+  const cells: string[] = [];
   for (let index = 0; index < values.length; index += 1) {
     const value = values[index] ?? null;
-    line += separator;
-    if (value !== null) line += plainColumns[index] ? value : csvField(value);
-    separator = ',';
+    cells.push(value === null ? '' : plainColumns[index] ? value : csvField(value));
   }
   const derived = contract.derive(values, piiHashKey);
   for (let index = 0; index < derived.length; index += 1) {
     const value = derived[index] ?? null;
-    line += separator;
-    if (value !== null) line += plainDerived[index] ? value : csvField(value);
-    separator = ',';
+    cells.push(value === null ? '' : plainDerived[index] ? value : csvField(value));
   }
-  for (const value of record.stream) {
-    line += separator + value;
-    separator = ',';
-  }
-  line += separator;
-  if (verdict.rescued) line += csvField(JSON.stringify(maskRescued(verdict.rescued)));
-  return line + suffix;
+  for (const value of record.stream) cells.push(value);
+  cells.push(verdict.rescued ? csvField(JSON.stringify(maskRescued(verdict.rescued))) : '');
+  cells.push(suffix);
+  return cells.join(',');
 }
 
 /** The metadata cells ending every staged line of a batch (see stagedLine). */
 export function stagedSuffix(meta: { batchId: string; sourceFile: string }): string {
-  return `,${csvField(meta.batchId)},${csvField(meta.sourceFile)}\n`;
+  return `${csvField(meta.batchId)},${csvField(meta.sourceFile)}\n`;
 }
 
 const stagedShapes = new WeakMap<DataContract, { plainColumns: boolean[]; plainDerived: boolean[] }>();
@@ -393,7 +387,9 @@ export function checkOptionsOf(context: JobContext): CheckOptions {
 export class ObjectWriter {
   readonly #body = new PassThrough();
   readonly #done: Promise<unknown>;
-  #pending = '';
+  /** Joined once per chunk: grown by `+=`, the chunk was a tree of every line's pieces to flatten when written. */
+  #pending: string[] = [];
+  #pendingChars = 0;
 
   constructor(lake: ObjectStore, key: string, contentType: string) {
     this.#done = lake.put(key, this.#body, { contentType });
@@ -405,8 +401,9 @@ export class ObjectWriter {
    * otherwise), so the per-row path costs no promise.
    */
   write(text: string): Promise<void> | undefined {
-    this.#pending += text;
-    return this.#pending.length >= WRITE_CHUNK_CHARS ? this.#flush() : undefined;
+    this.#pending.push(text);
+    this.#pendingChars += text.length;
+    return this.#pendingChars >= WRITE_CHUNK_CHARS ? this.#flush() : undefined;
   }
 
   async finish(): Promise<void> {
@@ -425,9 +422,10 @@ export class ObjectWriter {
   }
 
   async #flush(): Promise<void> {
-    if (this.#pending === '') return;
-    const chunk = this.#pending;
-    this.#pending = '';
+    if (this.#pendingChars === 0) return;
+    const chunk = this.#pending.join('');
+    this.#pending = [];
+    this.#pendingChars = 0;
     if (!this.#body.write(chunk)) await Promise.race([once(this.#body, 'drain'), this.#done]);
   }
 }
