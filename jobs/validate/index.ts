@@ -88,19 +88,21 @@ export function stagedLine(
 ): string {
   const { plainColumns, plainDerived } = stagedShape(contract);
   const { values } = verdict;
-  const cells: string[] = [];
+  const derived = contract.derive(values, piiHashKey);
+  const { stream } = record;
+  const cells: string[] = new Array(values.length + derived.length + stream.length + 2);
+  let at = 0;
   for (let index = 0; index < values.length; index += 1) {
     const value = values[index] ?? null;
-    cells.push(value === null ? '' : plainColumns[index] ? value : csvField(value));
+    cells[at++] = value === null ? '' : plainColumns[index] ? value : csvField(value);
   }
-  const derived = contract.derive(values, piiHashKey);
   for (let index = 0; index < derived.length; index += 1) {
     const value = derived[index] ?? null;
-    cells.push(value === null ? '' : plainDerived[index] ? value : csvField(value));
+    cells[at++] = value === null ? '' : plainDerived[index] ? value : csvField(value);
   }
-  for (const value of record.stream) cells.push(value);
-  cells.push(verdict.rescued ? csvField(JSON.stringify(maskRescued(verdict.rescued))) : '');
-  cells.push(suffix);
+  for (let index = 0; index < stream.length; index += 1) cells[at++] = stream[index] as string;
+  cells[at++] = verdict.rescued ? csvField(JSON.stringify(maskRescued(verdict.rescued))) : '';
+  cells[at] = suffix;
   return cells.join(',');
 }
 
