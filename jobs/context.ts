@@ -9,6 +9,7 @@ import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { openSqlDatabase, type SqlDatabase } from '../adapters/warehouse/index.ts';
 import { type Config, ConfigError, isDemo, isEmbedded } from './config.ts';
 import { jobLogger } from './logger.ts';
+import { JobStoppedError } from './ops/job-stopped.ts';
 import { ensureWarehouseSchema } from './ops/warehouse-schema.ts';
 
 /** A well-known key, used only in the laptop demo: every backend embedded and ECOMM_DEMO on (config.ts isDemo). */
@@ -57,16 +58,7 @@ export interface SharedAdapters {
   source?: SqlDatabase;
 }
 
-/** A job stopped on request between units of work; what it wrote so far is whole and recorded. */
-export class JobStoppedError extends Error {
-  /** What asked for the stop: a signal's name (SIGTERM, SIGINT), or a lost run lease (jobs/ops/run-lease.ts). */
-  readonly reason: string;
-  constructor(reason: string) {
-    super(`stopped on request (${reason}) after finishing the unit of work in hand`);
-    this.name = 'JobStoppedError';
-    this.reason = reason;
-  }
-}
+export { JobStoppedError };
 
 export interface ContextOptions {
   signal?: AbortSignal;

@@ -9,7 +9,7 @@
 import { networkErrorCode } from '../../adapters/retry.ts';
 import { ObjectNotFoundError } from '../../adapters/storage/object-store.ts';
 import { BulkLoadError } from '../../adapters/warehouse/sql-database.ts';
-import { JobStoppedError } from '../context.ts';
+import { JobStoppedError } from './job-stopped.ts';
 
 /** The step of a batch's journey that failed (the stream service's applier validates, loads and applies). */
 export type BatchStep = 'validate' | 'load' | 'apply' | 'transform';

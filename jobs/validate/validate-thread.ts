@@ -4,7 +4,8 @@ import { openObjectStore } from '../../adapters/storage/index.ts';
 import type { ObjectStore } from '../../adapters/storage/object-store.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
 import { classifyBatchError } from '../ops/batch-errors.ts';
-import { openRawRecords, validateRecords } from './index.ts';
+import { openRawRecords } from './raw-records.ts';
+import { validateRecords } from './records.ts';
 import type { ThreadReply, ThreadRequest } from './threads.ts';
 
 const port = parentPort;
