@@ -66,3 +66,18 @@ export function warehouseEngines(label: string): [string, () => Promise<TestWare
     ],
   ];
 }
+
+/** `db` with every `query` it is sent also kept, in order, in `queries` (`exec` and transactions pass through). */
+export function recordingQueries(db: SqlDatabase): { db: SqlDatabase; queries: string[] } {
+  const queries: string[] = [];
+  return {
+    db: {
+      ...db,
+      query: (sql, params) => {
+        queries.push(sql);
+        return db.query(sql, params);
+      },
+    },
+    queries,
+  };
+}

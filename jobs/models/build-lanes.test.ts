@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { warehouseEngines } from '../../test/pg-database.ts';
+import { recordingQueries, warehouseEngines } from '../../test/pg-database.ts';
 import { buildLayer, buildModels, createBronzeTables, type ModelBuildResult } from './build.ts';
 import { loadModels, type Model, parseModel } from './models.ts';
 import { loadBronzeFixtures } from './test-fixtures.ts';
@@ -49,14 +49,7 @@ describe.each(warehouseEngines('build_lanes'))('models built side by side on %s'
     );
 
   it("counts a whole build's rows off its CREATE TABLE AS, without a count query", async () => {
-    const queried: string[] = [];
-    const recording: SqlDatabase = {
-      ...db,
-      query: (sql, params) => {
-        queried.push(sql);
-        return db.query(sql, params);
-      },
-    };
+    const { db: recording, queries: queried } = recordingQueries(db);
     const results = await buildModels(recording, models, { vars, fullRefresh: true, concurrency: 2 });
     expect(queried.filter((sql) => /count\(\*\) as row_count from \S+__next/.test(sql))).toEqual([]);
     for (const result of results) {

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPglite } from '../../adapters/warehouse/pglite.ts';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
+import { recordingQueries } from '../../test/pg-database.ts';
 import {
   buildLayer,
   buildModels,
@@ -573,14 +574,7 @@ describe("a model's checks share one scan", () => {
         ].join('\n'),
         'silver',
       );
-      const statements: string[] = [];
-      const counting: SqlDatabase = {
-        ...warehouse,
-        query: (sql, params) => {
-          statements.push(sql);
-          return warehouse.query(sql, params);
-        },
-      };
+      const { db: counting, queries: statements } = recordingQueries(warehouse);
       const results = await runModelTests(counting, [model]);
       expect(results.map((result) => [result.id, result.failingRows, result.sampleKeys])).toEqual([
         ['silver.scanned: unique(id)', 0, []],

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { warehouseEngines } from '../../test/pg-database.ts';
+import { recordingQueries, warehouseEngines } from '../../test/pg-database.ts';
 import { expectRedshiftAccepts, recordRedshiftSql } from '../../test/redshift-sql.ts';
 import {
   type ChangedKeys,
@@ -145,15 +145,7 @@ describe.each(warehouseEngines('model_tests'))('checks counted together on %s', 
   });
 
   const recording = () => {
-    const sent: string[] = [];
-    const recorder: SqlDatabase = {
-      ...db,
-      dialect: db.dialect,
-      query: (sql, params) => {
-        sent.push(sql);
-        return db.query(sql, params);
-      },
-    };
+    const { db: recorder, queries: sent } = recordingQueries(db);
     return { recorder, sent };
   };
 
