@@ -3,7 +3,7 @@
  * published rows as one at a time, each model after what it reads, and a model failing beside others leaves the
  * layer as it was.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
 import { recordingQueries, warehouseEngines } from '../../test/pg-database.ts';
 import { buildLayer, buildModels, createBronzeTables, type ModelBuildResult } from './build.ts';
@@ -106,6 +106,106 @@ describe.each(warehouseEngines('build_lanes'))('models built side by side on %s'
     }
   });
 
+  /** A stream-written silver model (built in the publishing transaction) over a bronze event table. */
+  const eventModel = (name: string, bronze: string, pause: string) =>
+    parseModel(
+      `sql/silver/${name}.sql`,
+      `-- grain: one row per event\n-- test: unique(event_id)\n-- incremental: unique_key=event_id lookback=1 hour\n` +
+        `select distinct trim(e.event_id) as event_id, ${pause} as pause, current_timestamp as _processed_at from ${bronze} e`,
+      'silver',
+    );
+  const otherModel = parseModel(
+    'sql/silver/lanes_other.sql',
+    '-- grain: one row per run\nselect 1 as n',
+    'silver',
+  );
+  /** A second's sleep, then `value`; a division by the sleep's empty text fails only after it. */
+  const afterSleep = (value: 'one' | 'division by zero') =>
+    value === 'one'
+      ? '1 + 0 * length(cast((select pg_sleep(1)) as text))'
+      : '1 / length(cast((select pg_sleep(1)) as text))';
+
+  afterEach(async () => {
+    for (const table of ['silver.lanes_a_slow', 'silver.lanes_b_quick', 'silver.lanes_other'])
+      await db.exec(`drop table if exists ${table}`);
+  });
+
+  it('an idle lane builds an event table the transaction has not reached, once it holds the stream locks', async () => {
+    const slow = eventModel('lanes_a_slow', 'bronze.clickstream_events', afterSleep('one'));
+    const quick = eventModel('lanes_b_quick', 'bronze.order_events', '1');
+    const { db: traced, statements } = tracingStatements(db);
+    const { built } = await buildLayer(traced, [slow, quick, otherModel], 'silver', {
+      vars,
+      fullRefresh: true,
+      concurrency: 2,
+    });
+    expect(built.map((result) => result.name).sort()).toEqual([
+      'silver.lanes_a_slow',
+      'silver.lanes_b_quick',
+      'silver.lanes_other',
+    ]);
+    const create = (table: string) =>
+      statements.find((statement) => statement.sql.startsWith(`create table ${table}__next`));
+    const slowBuild = create('silver.lanes_a_slow');
+    const quickBuild = create('silver.lanes_b_quick');
+    const lastLock = Math.max(
+      ...statements
+        .filter((statement) => statement.sql.startsWith('lock '))
+        .map((statement) => statement.end),
+    );
+    expect(slowBuild?.inTransaction).toBe(true);
+    if (engine === 'PostgreSQL') {
+      // Another connection, beside the transaction's own build, after the locks that keep its inputs as they were.
+      expect(quickBuild?.inTransaction).toBe(false);
+      expect(quickBuild?.start).toBeGreaterThanOrEqual(lastLock);
+      expect(quickBuild?.start).toBeLessThan(slowBuild?.end ?? 0);
+    } else {
+      expect(quickBuild?.inTransaction).toBe(true);
+      expect(quickBuild?.start).toBeGreaterThanOrEqual(slowBuild?.end ?? 0);
+    }
+    for (const [table, bronze] of [
+      ['silver.lanes_a_slow', 'bronze.clickstream_events'],
+      ['silver.lanes_b_quick', 'bronze.order_events'],
+    ]) {
+      const [counts] = await db.query<{ published: number; expected: number }>(
+        `select (select cast(count(*) as integer) from ${table}) as published,
+                (select cast(count(distinct trim(event_id)) as integer) from ${bronze}) as expected`,
+      );
+      expect(counts?.published, table).toBe(counts?.expected);
+      expect(counts?.published, table).toBeGreaterThan(0);
+    }
+  });
+
+  it('an event table a lane built is dropped when the transaction fails', async () => {
+    const published = eventModel('lanes_b_quick', 'bronze.order_events', '1');
+    await buildLayer(db, [published, otherModel], 'silver', { vars, fullRefresh: true });
+    const [before] = await db.query<{ n: number }>(
+      'select cast(count(*) as integer) as n from silver.lanes_b_quick',
+    );
+    const failing = eventModel('lanes_a_slow', 'bronze.clickstream_events', afterSleep('division by zero'));
+    const quick = eventModel('lanes_b_quick', 'bronze.order_events', '2');
+    const { db: traced, statements } = tracingStatements(db);
+    await expect(
+      buildLayer(traced, [failing, quick, otherModel], 'silver', { vars, fullRefresh: true, concurrency: 2 }),
+    ).rejects.toThrow(/model silver\.lanes_a_slow .* failed to build/);
+    if (engine === 'PostgreSQL')
+      expect(
+        statements.some(
+          (statement) =>
+            statement.sql.startsWith('create table silver.lanes_b_quick__next') && !statement.inTransaction,
+        ),
+      ).toBe(true);
+    const left = await db.query(
+      "select table_name from information_schema.tables where table_name like 'lanes\\_%\\_\\_next'",
+    );
+    expect(left).toEqual([]);
+    // The published table is the one built before, not the lane's.
+    const [after] = await db.query<{ n: number; pause: number }>(
+      'select cast(count(*) as integer) as n, cast(max(pause) as integer) as pause from silver.lanes_b_quick',
+    );
+    expect(after).toEqual({ n: before?.n, pause: 1 });
+  });
+
   it('a model failing while another builds publishes neither and leaves no __next table', async () => {
     const slow = parseModel(
       'sql/gold/lanes_slow.sql',
@@ -150,3 +250,24 @@ describe.each(warehouseEngines('build_lanes'))('models built side by side on %s'
     expect(await stamps()).toEqual(before);
   });
 });
+
+/** Each statement sent through exec, inside the publishing transaction or not, with when it started and ended. */
+function tracingStatements(db: SqlDatabase): {
+  db: SqlDatabase;
+  statements: { sql: string; inTransaction: boolean; start: number; end: number }[];
+} {
+  const statements: { sql: string; inTransaction: boolean; start: number; end: number }[] = [];
+  const wrap = (target: SqlDatabase, inTransaction: boolean): SqlDatabase => ({
+    ...target,
+    exec: async (sql) => {
+      const start = performance.now();
+      try {
+        return await target.exec(sql);
+      } finally {
+        statements.push({ sql, inTransaction, start, end: performance.now() });
+      }
+    },
+    transaction: (fn) => target.transaction((tx) => fn(wrap(tx, true))),
+  });
+  return { db: wrap(db, false), statements };
+}

@@ -285,8 +285,9 @@ export async function buildModels(
  * table after the swap), then swaps in what passed. DDL and CTAS are transactional on PostgreSQL, PGlite and
  * Redshift, so a rollback there also removes the `__next` tables built inside. On PostgreSQL with lanes to spare,
  * the transaction starts beside the outside builds rather than after them (overlapsPublishing), and waits for them
- * and their checks before its own checks and the swaps; a failure on either side rolls it back and drops every
- * outside `__next` table once no outside build is running.
+ * and their checks before its own checks and the swaps; a lane out of outside work meanwhile builds an inside model
+ * the transaction has not reached (lendableModels), once the transaction holds the stream service's locks. A failure
+ * on either side rolls it back and drops every outside `__next` table once no outside build is running.
  *
  * Incremental models (`-- incremental:`, jobs/models/incremental.ts) that need not be built whole are not copied
  * into `__next`: their increment (delete + insert of the changed keys) is applied to the published table inside the
@@ -520,11 +521,19 @@ async function buildGated(
   let abandoned = false;
   const outsideBuilt: ModelBuildResult[] = [];
   const outsideChecks: ModelTestResult[] = [];
+  const lendable = overlap ? lendableModels(plan, applied) : [];
+  /** Who builds each lendable model: the first of the transaction and an idle outside lane to take it. */
+  const builtBy = new Map<string, 'transaction' | 'lane'>();
+  const locked = Promise.withResolvers<void>();
+  // Rejected when the layer fails, perhaps with no lane waiting for it.
+  locked.promise.catch(() => {});
   // Each model's checks are scheduled like a build, once it and the tables they compare it with are built: they
-  // fill a lane a long build would leave idle (builds come first whenever one is ready).
+  // fill a lane a long build would leave idle (builds come first whenever one is ready). Lendable models come last:
+  // the transaction builds them unless a lane runs out of its own work first.
   const outsideWork: OutsideWork[] = [
-    ...plan.outside.map((model) => ({ model, checks: false })),
-    ...plan.checkedOutside.map((model) => ({ model, checks: true })),
+    ...plan.outside.map((model) => ({ model, checks: false, lent: false })),
+    ...plan.checkedOutside.map((model) => ({ model, checks: true, lent: false })),
+    ...lendable.map((model) => ({ model, checks: false, lent: true })),
   ];
   const buildOutside = async () => {
     const done = await inDependencyOrder(
@@ -535,14 +544,22 @@ async function buildGated(
         dependsOn: ({ model, checks }) =>
           checks ? [model.name, ...relationshipParents(model)] : model.dependsOn,
       },
-      async ({ model, checks }): Promise<ModelBuildResult | ModelTestResult[]> => {
+      async ({ model, checks, lent }): Promise<ModelBuildResult | ModelTestResult[] | null> => {
         if (abandoned) throw new Error('the layer failed');
-        return checks
-          ? runModelTests(db, [model], { tableOf })
-          : buildNext(db, model, selects, clock, catalog.lookupColumnsOf(model.name));
+        if (checks) return runModelTests(db, [model], { tableOf });
+        if (lent) {
+          // Built once the transaction holds the stream service's locks: every writer of its inputs then waits
+          // for the commit, so this connection reads what the transaction would.
+          await locked.promise;
+          if (abandoned) throw new Error('the layer failed');
+          if (builtBy.has(model.name)) return null;
+          builtBy.set(model.name, 'lane');
+        }
+        return buildNext(db, model, selects, clock, catalog.lookupColumnsOf(model.name));
       },
     );
     for (const result of done) {
+      if (result === null) continue;
       if (Array.isArray(result)) outsideChecks.push(...result);
       else outsideBuilt.push(result);
     }
@@ -559,11 +576,16 @@ async function buildGated(
     if (!overlap) await outsideDone;
     await db.transaction(async (tx) => {
       await lockStreamTables(tx, plan.inside);
+      locked.resolve();
       // The keys each in-place increment recomputed: its checks read only those keys' rows where that is sound.
       const changedKeys = new Map<string, ChangedKeysOf>();
       const insideBuilt: ModelBuildResult[] = [];
       for (const model of plan.inside) {
         if (outsideFailed) await outsideDone;
+        if (lendable.includes(model)) {
+          if (builtBy.has(model.name)) continue;
+          builtBy.set(model.name, 'transaction');
+        }
         insideBuilt.push(
           applied.has(model.name)
             ? await applyDelta(tx, model, delta(model), options.vars, clock, changedKeys)
@@ -591,8 +613,9 @@ async function buildGated(
   } catch (error) {
     // Outside builds still running finish (none starts any more) before their tables are dropped: none is left.
     abandoned = true;
+    locked.reject(error);
     await outsideDone?.catch(() => {});
-    await dropQuietly(db, plan.outside);
+    await dropQuietly(db, [...plan.outside, ...lendable]);
     throw error;
   }
   for (const result of built) {
@@ -687,10 +710,30 @@ function planLayer(selected: Model[], applied: Set<string>): LayerPlan {
   };
 }
 
-/** A model built outside the publishing transaction, or its checks. */
+/** A model built outside the publishing transaction, or its checks; `lent`: an inside model (lendableModels). */
 interface OutsideWork {
   model: Model;
   checks: boolean;
+  lent: boolean;
+}
+
+/**
+ * The inside models an idle outside lane may build instead of the publishing transaction: built whole, neither
+ * reading nor read by another inside model (the transaction could not read a table another connection has yet to
+ * commit, nor that connection one the transaction has). At full refresh the silver event tables: at scale 100 the
+ * transaction built them in turn for 24.6 s while the other lane idled for the last 12.5 s of it.
+ */
+function lendableModels(plan: LayerPlan, applied: Set<string>): Model[] {
+  const insideNames = new Set(plan.inside.map((model) => model.name));
+  const readInside = new Set(
+    plan.inside.flatMap((model) => model.dependsOn.filter((dep) => insideNames.has(dep))),
+  );
+  return plan.inside.filter(
+    (model) =>
+      !applied.has(model.name) &&
+      !readInside.has(model.name) &&
+      !model.dependsOn.some((dep) => insideNames.has(dep)),
+  );
 }
 
 /**
