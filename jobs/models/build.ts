@@ -521,9 +521,9 @@ async function buildGated(
   let abandoned = false;
   const outsideBuilt: ModelBuildResult[] = [];
   const outsideChecks: ModelTestResult[] = [];
-  const lendable = overlap ? lendableModels(plan, applied) : [];
-  /** Who builds each lendable model: the first of the transaction and an idle outside lane to take it. */
-  const builtBy = new Map<string, 'transaction' | 'lane'>();
+  const lendable = new Set(overlap ? lendableModels(plan, applied) : []);
+  /** The lendable models taken by the transaction or an idle lane, whichever reached each first: built once. */
+  const taken = new Set<Model>();
   const locked = Promise.withResolvers<void>();
   // Rejected when the layer fails, perhaps with no lane waiting for it.
   locked.promise.catch(() => {});
@@ -533,7 +533,7 @@ async function buildGated(
   const outsideWork: OutsideWork[] = [
     ...plan.outside.map((model) => ({ model, checks: false, lent: false })),
     ...plan.checkedOutside.map((model) => ({ model, checks: true, lent: false })),
-    ...lendable.map((model) => ({ model, checks: false, lent: true })),
+    ...[...lendable].map((model) => ({ model, checks: false, lent: true })),
   ];
   const buildOutside = async () => {
     const done = await inDependencyOrder(
@@ -552,8 +552,8 @@ async function buildGated(
           // for the commit, so this connection reads what the transaction would.
           await locked.promise;
           if (abandoned) throw new Error('the layer failed');
-          if (builtBy.has(model.name)) return null;
-          builtBy.set(model.name, 'lane');
+          if (taken.has(model)) return null;
+          taken.add(model);
         }
         return buildNext(db, model, selects, clock, catalog.lookupColumnsOf(model.name));
       },
@@ -582,9 +582,9 @@ async function buildGated(
       const insideBuilt: ModelBuildResult[] = [];
       for (const model of plan.inside) {
         if (outsideFailed) await outsideDone;
-        if (lendable.includes(model)) {
-          if (builtBy.has(model.name)) continue;
-          builtBy.set(model.name, 'transaction');
+        if (lendable.has(model)) {
+          if (taken.has(model)) continue;
+          taken.add(model);
         }
         insideBuilt.push(
           applied.has(model.name)
