@@ -28,8 +28,6 @@ export {
   ObjectWriter,
   STAGING_META_COLUMNS,
   stagedCells,
-  stagedLine,
-  stagedSuffix,
   stagingColumns,
   type ValidationOptions,
   validateRecords,

@@ -53,43 +53,35 @@ export function stagedCells(
 }
 
 /**
- * csvLine(stagedCells(…)) without quoting every cell: the staged CSV line of a passing record. Only text can need
- * quotes: a value that passed any other type's check is digits, signs, points, colons, letters of a timestamp or a
+ * Writes csvLine(stagedCells(…)) of a passing record into the staging object's bytes: only text can need quotes.
+ * A value that passed any other type's check is digits, signs, points, colons, letters of a timestamp or a
  * boolean, or a hash's hex (the stream position passed the same checks). `suffix` is the batch id and source file
- * cells with the line end (stagedSuffix). The cells are joined once into a flat line: built by `+=`, a line was ~30
- * linked pieces, which the scavenger copied while the writer held them (validate's GC time at scale 20: 0.57 s
- * against 0.28 s).
+ * cells with the line end (stagedSuffix).
  */
-export function stagedLine(
+export function writeStagedRow(
+  staging: StagedCsvWriter,
   contract: DataContract,
   verdict: ContractVerdict,
   record: RawRecord,
   piiHashKey: string | undefined,
-  suffix: string,
-): string {
+  suffix: Uint8Array,
+): void {
   const { plainColumns, plainDerived } = stagedShape(contract);
   const { values } = verdict;
+  for (let index = 0; index < values.length; index += 1)
+    staging.cell(values[index] ?? null, !plainColumns[index]);
   const derived = contract.derive(values, piiHashKey);
+  for (let index = 0; index < derived.length; index += 1)
+    staging.cell(derived[index] ?? null, !plainDerived[index]);
   const { stream } = record;
-  const cells: string[] = new Array(values.length + derived.length + stream.length + 2);
-  let at = 0;
-  for (let index = 0; index < values.length; index += 1) {
-    const value = values[index] ?? null;
-    cells[at++] = value === null ? '' : plainColumns[index] ? value : csvField(value);
-  }
-  for (let index = 0; index < derived.length; index += 1) {
-    const value = derived[index] ?? null;
-    cells[at++] = value === null ? '' : plainDerived[index] ? value : csvField(value);
-  }
-  for (let index = 0; index < stream.length; index += 1) cells[at++] = stream[index] as string;
-  cells[at++] = verdict.rescued ? csvField(JSON.stringify(maskRescued(verdict.rescued))) : '';
-  cells[at] = suffix;
-  return cells.join(',');
+  for (let index = 0; index < stream.length; index += 1) staging.cell(stream[index] as string, false);
+  staging.cell(verdict.rescued ? JSON.stringify(maskRescued(verdict.rescued)) : null, true);
+  staging.bytes(suffix);
 }
 
-/** The metadata cells ending every staged line of a batch (see stagedLine). */
-export function stagedSuffix(meta: { batchId: string; sourceFile: string }): string {
-  return `${csvField(meta.batchId)},${csvField(meta.sourceFile)}\n`;
+/** The metadata cells ending every staged line of a batch (see writeStagedRow), as UTF-8. */
+export function stagedSuffix(meta: { batchId: string; sourceFile: string }): Uint8Array {
+  return Buffer.from(`${csvField(meta.batchId)},${csvField(meta.sourceFile)}\n`);
 }
 
 const stagedShapes = new WeakMap<DataContract, { plainColumns: boolean[]; plainDerived: boolean[] }>();
@@ -125,7 +117,7 @@ export async function validateRecords(
   const { onInvalid, check: checkOptions = {} } = options;
   const stagedKey = lakeKey('staging', target.source, target.ingestionDate, target.batchId, 'csv');
   const quarantineKey = lakeKey('quarantine', target.source, target.ingestionDate, target.batchId, 'ndjson');
-  const staging = new ObjectWriter(lake, stagedKey, 'text/csv');
+  const staging = new StagedCsvWriter(new ObjectWriter(lake, stagedKey, 'text/csv'));
   // Set by take() below: declared wider than its initial value for the checks after the loop.
   let quarantine = null as ObjectWriter | null;
   const result: ValidationOutcome = {
@@ -147,7 +139,8 @@ export async function validateRecords(
     if (verdict.reasons.length === 0) {
       if (verdict.rescued) result.rescued += 1;
       result.staged += 1;
-      return staging.write(stagedLine(contract, verdict, record, options.piiHashKey, suffix));
+      writeStagedRow(staging, contract, verdict, record, options.piiHashKey, suffix);
+      return staging.endRow();
     }
     quarantine ??= new ObjectWriter(lake, quarantineKey, 'application/x-ndjson');
     const pushedBack = quarantine.write(
@@ -167,7 +160,7 @@ export async function validateRecords(
     return pushedBack;
   };
   try {
-    await staging.write(csvLine(stagingColumns(contract)));
+    staging.bytes(Buffer.from(csvLine(stagingColumns(contract))));
     if ('chunks' in records) {
       for await (const chunk of records.chunks())
         for (const record of chunk) {
@@ -240,6 +233,12 @@ export class ObjectWriter {
     return this.#pendingChars >= WRITE_CHUNK_CHARS ? this.#flush() : undefined;
   }
 
+  /** Sends bytes as they are (after the text written before them); a promise only when the body pushes back. */
+  writeBytes(bytes: Uint8Array): Promise<void> | undefined {
+    if (this.#pendingChars > 0) this.#body.write(this.#takePending());
+    return this.#body.write(bytes) ? undefined : this.#drained();
+  }
+
   async finish(): Promise<void> {
     await this.#flush();
     this.#body.end();
@@ -257,11 +256,112 @@ export class ObjectWriter {
 
   async #flush(): Promise<void> {
     if (this.#pendingChars === 0) return;
+    if (!this.#body.write(this.#takePending())) await this.#drained();
+  }
+
+  #takePending(): string {
     const chunk = this.#pending.join('');
     this.#pending = [];
     this.#pendingChars = 0;
-    if (!this.#body.write(chunk)) await Promise.race([once(this.#body, 'drain'), this.#done]);
+    return chunk;
+  }
+
+  async #drained(): Promise<void> {
+    await Promise.race([once(this.#body, 'drain'), this.#done]);
   }
 }
+
+/**
+ * A staged CSV object's rows built as UTF-8 bytes in place, a chunk at a time: each cell's characters are copied
+ * into one buffer, and a cell that needs quotes or holds a character beyond ASCII goes through csvField and
+ * Buffer.write. Joining each row's cells into a line, the lines into a chunk and encoding the chunk cost three
+ * copies and a string per row: at scale 20 the events' staged rows took 1.0 of their 5.4 CPU-s so, 0.7 in place.
+ */
+export class StagedCsvWriter {
+  readonly #object: ObjectWriter;
+  #bytes = Buffer.allocUnsafe(STAGED_BUFFER_BYTES);
+  #at = 0;
+
+  constructor(object: ObjectWriter) {
+    this.#object = object;
+  }
+
+  /** One cell and the comma after it; `quotable` for text, which may need quotes (csvField). */
+  cell(value: string | null, quotable: boolean): void {
+    if (value !== null) {
+      this.#room(value.length + 2);
+      const bytes = this.#bytes;
+      const start = this.#at;
+      let at = start;
+      for (let index = 0; index < value.length; index += 1) {
+        const code = value.charCodeAt(index);
+        if (code > 0x7e || (quotable && (code === QUOTE || code === COMMA || code === CR || code === LF))) {
+          this.#at = start;
+          this.#encoded(quotable ? csvField(value) : value);
+          return;
+        }
+        bytes[at++] = code;
+      }
+      if (at === start && quotable) {
+        bytes[at++] = QUOTE;
+        bytes[at++] = QUOTE;
+      }
+      this.#at = at;
+    }
+    this.#room(1);
+    this.#bytes[this.#at++] = COMMA;
+  }
+
+  bytes(bytes: Uint8Array): void {
+    this.#room(bytes.length);
+    this.#bytes.set(bytes, this.#at);
+    this.#at += bytes.length;
+  }
+
+  /** After a row: a promise to await only when a chunk went out and the object pushes back. */
+  endRow(): Promise<void> | undefined {
+    return this.#at >= STAGED_CHUNK_BYTES ? this.#object.writeBytes(this.#take()) : undefined;
+  }
+
+  async finish(): Promise<void> {
+    if (this.#at > 0) await this.#object.writeBytes(this.#take());
+    await this.#object.finish();
+  }
+
+  abort(error: unknown): void {
+    this.#object.abort(error);
+  }
+
+  /** The text cell (with its comma) through Buffer.write: quoted, or beyond ASCII. */
+  #encoded(text: string): void {
+    this.#room(Buffer.byteLength(text) + 1);
+    this.#at += this.#bytes.write(text, this.#at);
+    this.#bytes[this.#at++] = COMMA;
+  }
+
+  /** The bytes so far; the body keeps them, so the next row goes to a new buffer. */
+  #take(): Buffer {
+    const taken = this.#bytes.subarray(0, this.#at);
+    this.#bytes = Buffer.allocUnsafe(STAGED_BUFFER_BYTES);
+    this.#at = 0;
+    return taken;
+  }
+
+  /** Grows the buffer (a row longer than its room) to hold `length` more bytes. */
+  #room(length: number): void {
+    if (this.#at + length <= this.#bytes.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.#bytes.length * 2, this.#at + length));
+    this.#bytes.copy(grown, 0, 0, this.#at);
+    this.#bytes = grown;
+  }
+}
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const CR = 0x0d;
+const LF = 0x0a;
+/** A chunk goes out once a row ends past this; the buffer has room for a typical row beyond it. */
+const STAGED_CHUNK_BYTES = 256 * 1024;
+const STAGED_BUFFER_BYTES = STAGED_CHUNK_BYTES + 64 * 1024;
 
 const WRITE_CHUNK_CHARS = 256 * 1024;

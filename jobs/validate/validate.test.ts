@@ -1,5 +1,7 @@
 import { gzipSync, zstdCompressSync } from 'node:zlib';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { csvField } from '../../adapters/csv.ts';
 import type { ObjectStore } from '../../adapters/storage/object-store.ts';
 import { type EmbeddedPlatform, openEmbeddedPlatform } from '../../test/harness.ts';
 import { loadConfig } from '../config.ts';
@@ -8,6 +10,7 @@ import { contractFor } from '../contracts/data-contracts.ts';
 import { envelopeOf } from '../lake/raw-batch.ts';
 import { registerBatch } from '../ops/batches.ts';
 import { ObjectWriter, openRawRecords, runValidate, validateRecords } from './index.ts';
+import { StagedCsvWriter } from './records.ts';
 
 let platform: EmbeddedPlatform;
 beforeAll(async () => {
@@ -187,6 +190,54 @@ describe('ObjectWriter', () => {
     writer.abort(new Error('raw object is not valid zstd'));
     await expect(settled).rejects.toThrow('raw object is not valid zstd');
     expect(written).toEqual([]);
+  });
+});
+
+describe('StagedCsvWriter', () => {
+  /** A store that keeps the one object's bytes. */
+  const memoryStore = () => {
+    const objects = new Map<string, Buffer>();
+    const store = {
+      async put(key: string, body: AsyncIterable<Uint8Array>) {
+        const chunks: Uint8Array[] = [];
+        for await (const chunk of body) chunks.push(chunk);
+        objects.set(key, Buffer.concat(chunks));
+      },
+    } as unknown as ObjectStore;
+    return { store, objects };
+  };
+
+  it('writes the bytes of the cells as csvField quotes them, whatever their text or length', async () => {
+    const cell = fc.oneof(
+      fc.constant(null),
+      fc.constant(''),
+      fc.string({ unit: fc.constantFrom('a', '1', ' ', '"', ',', '\r', '\n', 'é', '😀', '\u007f', '\t') }),
+      fc.string({ unit: 'grapheme', maxLength: 40 }),
+      // Longer than the writer's buffer.
+      fc.integer({ min: 200_000, max: 400_000 }).map((length) => `${'x'.repeat(length)}é,`),
+    );
+    const row = fc.array(fc.tuple(cell, fc.boolean()), { minLength: 1, maxLength: 8 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(row, { maxLength: 12 }), async (rows) => {
+        const { store, objects } = memoryStore();
+        const staging = new StagedCsvWriter(new ObjectWriter(store, 'staging/x.csv', 'text/csv'));
+        let expected = '';
+        for (const cells of rows) {
+          for (const [value, quotable] of cells) {
+            // Only text is quotable: the other cells passed a check that leaves nothing to quote.
+            const plain = quotable || value === null ? value : value.replace(/[",\r\n]/g, '');
+            staging.cell(plain, quotable);
+            expected += `${quotable ? csvField(plain) : (plain ?? '')},`;
+          }
+          staging.bytes(Buffer.from('b1,raw/x.ndjson\n'));
+          expected += 'b1,raw/x.ndjson\n';
+          await staging.endRow();
+        }
+        await staging.finish();
+        expect(objects.get('staging/x.csv')?.toString('utf8')).toBe(expected);
+      }),
+      { numRuns: 60, seed: 20261208 },
+    );
   });
 });
 
