@@ -5,6 +5,7 @@
  * judge(), which checks a record by position where it was read so and gives exactly the verdict of its parsed
  * record object.
  */
+import { isAscii } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { parse } from 'csv-parse';
@@ -18,7 +19,7 @@ import {
   MAX_EVENT_BYTES,
 } from '../contracts/data-contracts.ts';
 import { CopyCsvReader } from '../lake/csv.ts';
-import { type EventLine, EventLineReader, hasControlCharacters } from '../lake/envelope-line.ts';
+import { type EventLine, EventLineReader, LineBytes } from '../lake/envelope-line.ts';
 import { openRawObject, type RawEnvelope } from '../lake/raw-batch.ts';
 import { BatchDataError } from '../ops/batch-errors.ts';
 
@@ -228,40 +229,39 @@ export async function* readEnvelopeRecords(raw: Readable): AsyncGenerator<RawRec
  * A raw stream object's records, a chunk at a time. Lines as readline splits them (at `\n`, `\r` or both; an
  * incomplete character at the very end is dropped), empty ones skipped and not counted. Given the contract, lines
  * are read straight into its fields where they can be (EventLineRecord). Each chunk is cut after its last line end
- * and decoded whole, so the lines are read in one flat string.
+ * and read as bytes (LineBytes: with its text when all ASCII, decoded whole in one flat string).
  */
 async function* envelopeRecordChunks(raw: Readable, contract?: DataContract): AsyncGenerator<RawRecord[]> {
   const reader = contract ? new EventLineReader(contract.columns, MAX_EVENT_BYTES) : null;
-  const decoder = new StringDecoder('utf8');
   let rowNumber = 0;
   /** A line that is no envelope: thrown once the records before it are given. */
   let damaged: unknown;
-  const recordsOf = (text: string): RawRecord[] => {
+  const recordsOf = (bytes: Buffer): RawRecord[] => {
     const records: RawRecord[] = [];
     try {
-      readLines(text, records);
+      readLines(new LineBytes(bytes, isAscii(bytes) ? bytes.toString('latin1') : null), records);
     } catch (error) {
       damaged = error;
     }
     return records;
   };
-  const readLines = (text: string, records: RawRecord[]) => {
-    const returns = text.includes('\r');
-    const readable = reader && !hasControlCharacters(text);
-    for (let start = 0; start < text.length; ) {
-      let end = text.indexOf('\n', start);
+  const readLines = (lines: LineBytes, records: RawRecord[]) => {
+    const { bytes } = lines;
+    const returns = bytes.includes(CR);
+    for (let start = 0; start < bytes.length; ) {
+      let end = bytes.indexOf(LF, start);
       if (returns) {
-        const lineReturn = text.indexOf('\r', start);
+        const lineReturn = bytes.indexOf(CR, start);
         if (lineReturn !== -1 && (end === -1 || lineReturn < end)) end = lineReturn;
       }
-      if (end === -1) end = text.length;
+      if (end === -1) end = bytes.length;
       if (end > start) {
         rowNumber += 1;
-        const read = readable ? reader.read(text, start, end) : null;
+        const read = reader ? reader.read(lines, start, end) : null;
         records.push(
           read && contract
-            ? eventLineRecord(rowNumber, text.slice(start, end), contract, read)
-            : envelopeRecord(rowNumber, text.slice(start, end)),
+            ? eventLineRecord(rowNumber, lines.slice(start, end), contract, read)
+            : envelopeRecord(rowNumber, lines.slice(start, end)),
         );
       }
       start = end + 1;
@@ -271,16 +271,19 @@ async function* envelopeRecordChunks(raw: Readable, contract?: DataContract): As
   for await (const chunk of raw as AsyncIterable<Buffer | string>) {
     const read = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     const bytes: Buffer = rest ? Buffer.concat([rest, read]) : read;
-    const cut: number = Math.max(bytes.lastIndexOf(0x0a), bytes.lastIndexOf(0x0d)) + 1;
+    const cut: number = Math.max(bytes.lastIndexOf(LF), bytes.lastIndexOf(CR)) + 1;
     rest = cut < bytes.length ? bytes.subarray(cut) : null;
-    if (cut > 0) yield recordsOf(decoder.write(bytes.subarray(0, cut)));
+    if (cut > 0) yield recordsOf(bytes.subarray(0, cut));
     if (damaged) throw damaged;
   }
-  // Not decoder.end(): readline drops an incomplete character at the end.
-  const last = rest ? decoder.write(rest) : '';
-  if (last !== '') yield recordsOf(last);
+  // Not decoder.end(): readline drops an incomplete character at the end (and the bytes read are the text's).
+  const last = rest ? new StringDecoder('utf8').write(rest) : '';
+  if (last !== '') yield recordsOf(Buffer.from(last));
   if (damaged) throw damaged;
 }
+
+const LF = 0x0a;
+const CR = 0x0d;
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 

@@ -270,6 +270,8 @@ const clickLines: [string, string[]][] = [
     ],
   ],
   [line(click({ customer_id: null, page_url: null, product_id: null, quantity: null })), []],
+  // Beyond ASCII: the chunk's values are decoded one by one, not cut from its text.
+  [line(click({ page_url: '/produits/café-😀', utm_campaign: 'été,"soldes"' })), []],
 ];
 
 describe('validate reads stream lines straight into the contract', () => {
@@ -281,7 +283,9 @@ describe('validate reads stream lines straight into the contract', () => {
         clickLines.flatMap(([, reasons], index) => (reasons.length > 0 ? [[index + 1, reasons]] : [])),
       ),
     );
-    expect(fast.counts).toMatchObject({ rowsIn: clickLines.length, staged: 5, rescued: 1 });
+    expect(fast.counts).toMatchObject({ rowsIn: clickLines.length, staged: 6, rescued: 1 });
+    expect(fast.staged).toContain(',/produits/café-😀,');
+    expect(fast.staged).toContain(',"été,""soldes""",');
     expect(fast).toEqual(await validated('clickstream', body, 'parsed'));
     const rawKey = 'raw/source=clickstream/ingestion_date=2026-10-01/b1.ndjson';
     const parsed = readEnvelopeRecords(await openRawObject(lake, rawKey));
