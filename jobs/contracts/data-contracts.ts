@@ -34,6 +34,8 @@ export const STREAM_COLUMN_SPECS: ColumnSpec[] = [
 ];
 export const STREAM_COLUMNS = STREAM_COLUMN_SPECS.map((column) => column.name);
 const PUBLISHED_AT = STREAM_COLUMNS.indexOf('_published_at');
+/** checkStream's answer when every stream value passes: one frozen list, not one per event. */
+const NO_REASONS: readonly string[] = Object.freeze([]);
 
 /** Events above 1 MiB are refused whole (Azure Event Hubs' own cap is 1 MB, MSK's default 1 MiB). */
 export const MAX_EVENT_BYTES = 1_048_576;
@@ -112,7 +114,7 @@ export interface DataContract {
    * when the caller made the publish time's text from it (toISOString of a whole millisecond, 1970 to 9999): its
    * window is checked without reading the text back.
    */
-  checkStream(values: readonly string[], options?: CheckOptions, publishedMs?: number): string[];
+  checkStream(values: readonly string[], options?: CheckOptions, publishedMs?: number): readonly string[];
 }
 
 /** The check() of every contract built here (and of copies that keep it). */
@@ -193,14 +195,17 @@ function buildContract(
         throw new Error(
           `the ${source} contract hashes personal data: the PII hash key (PII_HASH_KEY) is needed`,
         );
-      return derivations.map(({ column, index, derived }) =>
-        deriveValue(
-          derived,
+      const derived: (string | null)[] = new Array(derivations.length);
+      for (let at = 0; at < derivations.length; at += 1) {
+        const { column, index, derived: derivation } = derivations[at] as (typeof derivations)[number];
+        derived[at] = deriveValue(
+          derivation,
           column.pii,
           normalisedForDerivation(column.type, column.pii, values[index] ?? null),
           piiHashKey ?? '',
-        ),
-      );
+        );
+      }
+      return derived;
     },
     check(record, options = {}) {
       let rescued: Record<string, unknown> | null = null;
@@ -277,9 +282,10 @@ function buildContract(
       return contract.checkValues(raw, rescued, options);
     },
     checkStream(streamValues, options = {}, publishedMs) {
-      if (format !== 'json') return [];
+      if (format !== 'json') return NO_REASONS;
       const limits = streamLimits(options);
-      const reasons: string[] = [];
+      // Made for the first reason: a passing event (nearly every one) allocates none.
+      let reasons: string[] | null = null;
       for (let index = 0; index < streamChecks.length; index += 1) {
         const checked =
           index === PUBLISHED_AT && publishedMs !== undefined
@@ -288,10 +294,12 @@ function buildContract(
                 streamValues[index] ?? '',
                 limits[index] as ValueLimits,
               );
-        if (typeof checked !== 'string')
+        if (typeof checked !== 'string') {
+          reasons ??= [];
           reasons.push(`${(STREAM_COLUMN_SPECS[index] as ColumnSpec).name}: ${checked.reason}`);
+        }
       }
-      return reasons;
+      return reasons ?? NO_REASONS;
     },
   };
   compiledChecks.add(contract.check);

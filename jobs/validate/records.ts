@@ -272,9 +272,9 @@ export class ObjectWriter {
 }
 
 /**
- * A staged CSV object's rows built as UTF-8 bytes in place, a chunk at a time: each cell's characters are copied
- * into one buffer, and a cell that needs quotes or holds a character beyond ASCII goes through csvField and
- * Buffer.write. Joining each row's cells into a line, the lines into a chunk and encoding the chunk cost three
+ * A staged CSV object's rows built as UTF-8 bytes in place, a chunk at a time: each short cell's characters are
+ * copied into one buffer, and a long cell, or one that needs quotes or holds a character beyond ASCII, goes
+ * through csvField and Buffer.write. Joining each row's cells into a line, the lines into a chunk and encoding the chunk cost three
  * copies and a string per row: at scale 20 the events' staged rows took 1.0 of their 5.4 CPU-s so, 0.7 in place.
  */
 export class StagedCsvWriter {
@@ -288,6 +288,10 @@ export class StagedCsvWriter {
 
   /** One cell and the comma after it; `quotable` for text, which may need quotes (csvField). */
   cell(value: string | null, quotable: boolean): void {
+    if (value !== null && value.length > SHORT_CELL) {
+      this.#encoded(quotable ? csvField(value) : value);
+      return;
+    }
     if (value !== null) {
       this.#room(value.length + 2);
       const bytes = this.#bytes;
@@ -332,9 +336,10 @@ export class StagedCsvWriter {
     this.#object.abort(error);
   }
 
-  /** The text cell (with its comma) through Buffer.write: quoted, or beyond ASCII. */
+  /** The text cell (with its comma) through Buffer.write: long, quoted, or beyond ASCII. */
   #encoded(text: string): void {
-    this.#room(Buffer.byteLength(text) + 1);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit (a pair of them, 4).
+    this.#room(text.length * 3 + 1);
     this.#at += this.#bytes.write(text, this.#at);
     this.#bytes[this.#at++] = COMMA;
   }
@@ -363,5 +368,11 @@ const LF = 0x0a;
 /** A chunk goes out once a row ends past this; the buffer has room for a typical row beyond it. */
 const STAGED_CHUNK_BYTES = 256 * 1024;
 const STAGED_BUFFER_BYTES = STAGED_CHUNK_BYTES + 64 * 1024;
+/**
+ * Cells up to this length are copied a character at a time; longer ones (UUIDs, hashes, timestamps) by
+ * Buffer.write, whose call costs about what copying 24 characters does (~75 ns for a 64-character hash, ~170 by
+ * the loop).
+ */
+const SHORT_CELL = 24;
 
 const WRITE_CHUNK_CHARS = 256 * 1024;
