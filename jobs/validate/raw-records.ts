@@ -260,7 +260,7 @@ async function* envelopeRecordChunks(raw: Readable, contract?: DataContract): As
         const read = reader ? reader.read(lines, start, end) : null;
         records.push(
           read && contract
-            ? eventLineRecord(rowNumber, lines.slice(start, end), contract, read)
+            ? eventLineRecord(rowNumber, lines, start, end, contract, read)
             : envelopeRecord(rowNumber, lines.slice(start, end)),
         );
       }
@@ -299,19 +299,26 @@ class EventLineRecord implements RawRecord {
   readonly publishedMs: number | undefined;
   readonly contract: DataContract;
   readonly values: unknown[];
-  readonly #line: string;
+  /** The line, as lines[from, to): cut only when parsed (most events pass and never are). */
+  readonly #lines: LineBytes;
+  readonly #from: number;
+  readonly #to: number;
   #parsed: RawRecord | undefined;
 
   constructor(
     rowNumber: number,
-    line: string,
+    lines: LineBytes,
+    from: number,
+    to: number,
     contract: DataContract,
     values: unknown[],
     stream: string[],
     publishedMs: number | undefined,
   ) {
     this.rowNumber = rowNumber;
-    this.#line = line;
+    this.#lines = lines;
+    this.#from = from;
+    this.#to = to;
     this.contract = contract;
     this.values = values;
     this.stream = stream;
@@ -320,7 +327,7 @@ class EventLineRecord implements RawRecord {
 
   /** The record as parsing the line gives it (envelopeRecord). */
   get parsed(): RawRecord {
-    this.#parsed ??= envelopeRecord(this.rowNumber, this.#line);
+    this.#parsed ??= envelopeRecord(this.rowNumber, this.#lines.slice(this.#from, this.#to));
     return this.#parsed;
   }
 
@@ -343,14 +350,16 @@ class EventLineRecord implements RawRecord {
 
 function eventLineRecord(
   rowNumber: number,
-  line: string,
+  lines: LineBytes,
+  from: number,
+  to: number,
   contract: DataContract,
   read: EventLine,
 ): RawRecord {
   const stream = [read.partition, read.offset, publishedAt(read.timestamp)];
   const { timestamp } = read;
   const formatted = timestamp !== null && isIsoMillis(timestamp) ? timestamp : undefined;
-  return new EventLineRecord(rowNumber, line, contract, read.values, stream, formatted);
+  return new EventLineRecord(rowNumber, lines, from, to, contract, read.values, stream, formatted);
 }
 
 function envelopeRecord(rowNumber: number, line: string): RawRecord {
