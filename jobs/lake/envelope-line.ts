@@ -2,10 +2,9 @@
  * Reads a raw stream line (an envelope as stream-ingest writes it, raw-batch.ts) straight into the event's declared
  * fields, in one pass and without the two JSON.parse calls (the envelope, then the event text inside it) or an object
  * per event. It reads only the common case, and says so only when the answer is exactly what the two parses give:
- * the envelope's fields in stream-ingest's order, the event a JSON object of declared fields whose values are
- * strings without escapes, plain numbers, booleans or null, with spaces as its only whitespace. Anything else (a
- * nested value, an escape, an exponent, an undeclared field, a base64 value, a damaged line) reads as null, and
- * the caller parses the line as JSON.
+ * the envelope's fields in stream-ingest's order, the event a JSON object whose values are strings without escapes,
+ * plain numbers, booleans or null, with spaces as its only whitespace. Anything else (a nested value, an escape, an
+ * exponent, a base64 value, a damaged line) reads as null, and the caller parses the line as JSON.
  *
  * It reads the line's UTF-8 bytes: a byte of a typed array is one load, where a string's charCodeAt dispatches on
  * the string's kind at every character (reading scale 20's clickstream lines by charCodeAt took ~1.8 µs an event, by bytes ~0.7 µs).
@@ -21,6 +20,8 @@ export interface EventLine {
   /** The record time in epoch milliseconds, null when the envelope has none. */
   timestamp: number | null;
   values: unknown[];
+  /** The event's undeclared fields, as JSON.parse gives them; null when it has none. */
+  rescued: Record<string, unknown> | null;
 }
 
 /**
@@ -140,8 +141,8 @@ export class EventLineReader {
     const textEnd = to - 2;
     if (textEnd < at || textEnd - at > this.#maxValue) return null;
     if (bytes[textEnd] !== QUOTE || bytes[textEnd + 1] !== CLOSE) return null;
-    const values = readEvent(lines, at, textEnd, this.#index, this.#quoted);
-    return values ? { partition, offset, timestamp, values } : null;
+    const fields = readEvent(lines, at, textEnd, this.#index, this.#quoted);
+    return fields ? { partition, offset, timestamp, values: fields.values, rescued: fields.rescued } : null;
   }
 }
 
@@ -179,9 +180,17 @@ function integerEnd(bytes: Uint8Array, from: number, to: number): number {
   return at < to && isDigit(bytes[at] as number) ? -1 : at;
 }
 
+/** An event's declared values by position (undefined: absent), and its undeclared fields (null: none). */
+interface EventFields {
+  values: unknown[];
+  rescued: Record<string, unknown> | null;
+}
+
 /**
  * The event in the line's bytes[from, to), the envelope's string without its quotes, where every quote of the
- * event is `\"`: its declared values by position, or null (see the module).
+ * event is `\"`: its fields, or null (see the module). An undeclared field is taken into `rescued` as JSON.parse
+ * would have it, unless its name is `__proto__` (an object literal would take it as the prototype) or all digits
+ * (an object orders such names first, not where they stand).
  */
 function readEvent(
   lines: LineBytes,
@@ -189,9 +198,10 @@ function readEvent(
   to: number,
   index: ReadonlyMap<string, number>,
   quoted: readonly Uint8Array[],
-): unknown[] | null {
+): EventFields | null {
   const bytes = lines.bytes;
   const values: unknown[] = new Array(quoted.length);
+  let rescued: Record<string, unknown> | null = null;
   let at = skipSpaces(bytes, from, to);
   if (at >= to || bytes[at] !== OPEN) return null;
   at = skipSpaces(bytes, at + 1, to);
@@ -204,53 +214,54 @@ function readEvent(
       if (!escapedQuoteAt(bytes, at, to)) return null;
       at += 2;
       let position: number | undefined;
+      let undeclared = '';
       const expected = quoted[next];
       if (expected !== undefined && bytesAt(bytes, at, to, expected)) {
         position = next;
+        next += 1;
         at += expected.length;
       } else {
-        const nameEnd = bytes.indexOf(BACKSLASH, at);
-        if (nameEnd < 0 || !escapedQuoteAt(bytes, nameEnd, to)) return null;
-        position = index.get(lines.slice(at, nameEnd));
-        if (position === undefined) return null;
+        const nameEnd = eventStringEnd(bytes, at, to);
+        if (nameEnd < 0) return null;
+        const name = lines.slice(at, nameEnd);
+        position = index.get(name);
+        if (position !== undefined) next = position + 1;
+        else if (name === '__proto__' || ALL_DIGITS.test(name)) return null;
+        else undeclared = name;
         at = nameEnd + 2;
       }
-      next = position + 1;
       at = skipSpaces(bytes, at, to);
       if (at >= to || bytes[at] !== COLON) return null;
       at = skipSpaces(bytes, at + 1, to);
       if (at >= to) return null;
       const code = bytes[at] as number;
+      let value: unknown;
       if (code === BACKSLASH) {
         if (!escapedQuoteAt(bytes, at, to)) return null;
         const start = at + 2;
-        // The string ends at its first backslash, which must start `\"` (any other is an escape inside it); a quote
-        // of its own would end the envelope's string, and a control character fails JSON.parse.
-        let close = start;
-        for (; close < to; close += 1) {
-          const inside = bytes[close] as number;
-          if (inside === BACKSLASH || inside === QUOTE || inside < SPACE) break;
-        }
-        if (!escapedQuoteAt(bytes, close, to)) return null;
-        values[position] = lines.slice(start, close);
+        const close = eventStringEnd(bytes, start, to);
+        if (close < 0) return null;
+        value = lines.slice(start, close);
         at = close + 2;
       } else if (code === MINUS || isDigit(code)) {
         const end = numberEnd(bytes, at, to);
         if (end < 0) return null;
-        values[position] = end - at <= 9 ? smallNumber(lines, at, end) : Number(lines.slice(at, end));
+        value = end - at <= 9 ? smallNumber(lines, at, end) : Number(lines.slice(at, end));
         at = end;
       } else if (bytesAt(bytes, at, to, NULL)) {
-        values[position] = null;
+        value = null;
         at += NULL.length;
       } else if (bytesAt(bytes, at, to, TRUE)) {
-        values[position] = true;
+        value = true;
         at += TRUE.length;
       } else if (bytesAt(bytes, at, to, FALSE)) {
-        values[position] = false;
+        value = false;
         at += FALSE.length;
       } else {
         return null;
       }
+      if (position !== undefined) values[position] = value;
+      else (rescued ??= {})[undeclared] = value;
       at = skipSpaces(bytes, at, to);
       if (at >= to) return null;
       const separator = bytes[at];
@@ -262,7 +273,23 @@ function readEvent(
       at = skipSpaces(bytes, at + 1, to);
     }
   }
-  return skipSpaces(bytes, at, to) === to ? values : null;
+  return skipSpaces(bytes, at, to) === to ? { values, rescued } : null;
+}
+
+const ALL_DIGITS = /^[0-9]+$/;
+
+/**
+ * Where an event's string (or name) starting at `from` ends, at its closing `\"`: -1 when it holds an escape (any
+ * other backslash), a quote of its own (that would end the envelope's string) or a control character (JSON.parse
+ * fails it).
+ */
+function eventStringEnd(bytes: Uint8Array, from: number, to: number): number {
+  let close = from;
+  for (; close < to; close += 1) {
+    const inside = bytes[close] as number;
+    if (inside === BACKSLASH || inside === QUOTE || inside < SPACE) break;
+  }
+  return escapedQuoteAt(bytes, close, to) ? close : -1;
 }
 
 /** The value of the integer bytes[from, to) of integerEnd (at most 15 digits: exact). */

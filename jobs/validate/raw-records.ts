@@ -114,7 +114,7 @@ export function judge(contract: DataContract, record: RawRecord, options: CheckO
     // Read by position: a passing event passes as its parsed record would; any other is judged parsed, for the
     // reasons exactly as they are given.
     if (record.contract === contract && checksByPosition(contract)) {
-      const read = contract.checkValues(record.values, null, options);
+      const read = contract.checkValues(record.values, record.rescued, options);
       const stream = contract.checkStream(record.stream, options, record.publishedMs);
       if (read.reasons.length === 0 && stream.length === 0) return read;
     }
@@ -299,6 +299,8 @@ class EventLineRecord implements RawRecord {
   readonly publishedMs: number | undefined;
   readonly contract: DataContract;
   readonly values: unknown[];
+  /** The undeclared fields (null: none). */
+  readonly rescued: Record<string, unknown> | null;
   /** The line, as lines[from, to): cut only when parsed (most events pass and never are). */
   readonly #lines: LineBytes;
   readonly #from: number;
@@ -311,7 +313,7 @@ class EventLineRecord implements RawRecord {
     from: number,
     to: number,
     contract: DataContract,
-    values: unknown[],
+    read: EventLine,
     stream: string[],
     publishedMs: number | undefined,
   ) {
@@ -320,7 +322,8 @@ class EventLineRecord implements RawRecord {
     this.#from = from;
     this.#to = to;
     this.contract = contract;
-    this.values = values;
+    this.values = read.values;
+    this.rescued = read.rescued;
     this.stream = stream;
     this.publishedMs = publishedMs;
   }
@@ -359,7 +362,7 @@ function eventLineRecord(
   const stream = [read.partition, read.offset, publishedAt(read.timestamp)];
   const { timestamp } = read;
   const formatted = timestamp !== null && isIsoMillis(timestamp) ? timestamp : undefined;
-  return new EventLineRecord(rowNumber, lines, from, to, contract, read.values, stream, formatted);
+  return new EventLineRecord(rowNumber, lines, from, to, contract, read, stream, formatted);
 }
 
 function envelopeRecord(rowNumber: number, line: string): RawRecord {

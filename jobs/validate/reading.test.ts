@@ -270,6 +270,9 @@ const clickLines: [string, string[]][] = [
     ],
   ],
   [line(click({ customer_id: null, page_url: null, product_id: null, quantity: null })), []],
+  // Undeclared plain fields: read straight, rescued with their personal data masked, as when parsed.
+  [line(click({ coupon_code: 'XMAS', contact: 'jo@example.com' })), []],
+  [line(click({ coupon_code: 'XMAS', '2': 1 })), []], // an all-digit name, ordered first: parsed
   // Beyond ASCII: the chunk's values are decoded one by one, not cut from its text.
   [line(click({ page_url: '/produits/café-😀', utm_campaign: 'été,"soldes"' })), []],
 ];
@@ -283,7 +286,9 @@ describe('validate reads stream lines straight into the contract', () => {
         clickLines.flatMap(([, reasons], index) => (reasons.length > 0 ? [[index + 1, reasons]] : [])),
       ),
     );
-    expect(fast.counts).toMatchObject({ rowsIn: clickLines.length, staged: 6, rescued: 1 });
+    expect(fast.counts).toMatchObject({ rowsIn: clickLines.length, staged: 8, rescued: 3 });
+    expect(fast.staged).toContain('"{""coupon_code"":""XMAS"",""contact"":""j***@example.com""}"');
+    expect(fast.staged).toContain('"{""2"":1,""coupon_code"":""XMAS""}"');
     expect(fast.staged).toContain(',/produits/café-😀,');
     expect(fast.staged).toContain(',"été,""soldes""",');
     expect(fast).toEqual(await validated('clickstream', body, 'parsed'));
