@@ -260,8 +260,12 @@ function readEvent(
       } else {
         return null;
       }
-      if (position !== undefined) values[position] = value;
-      else (rescued ??= {})[undeclared] = value;
+      if (position !== undefined) {
+        values[position] = value;
+      } else {
+        rescued ??= {};
+        rescued[undeclared] = value;
+      }
       at = skipSpaces(bytes, at, to);
       if (at >= to) return null;
       const separator = bytes[at];
