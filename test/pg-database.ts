@@ -81,3 +81,24 @@ export function recordingQueries(db: SqlDatabase): { db: SqlDatabase; queries: s
     queries,
   };
 }
+
+/** `db` with each statement sent through `exec` kept, inside a transaction or not, with when it started and ended. */
+export function tracingStatements(db: SqlDatabase): {
+  db: SqlDatabase;
+  statements: { sql: string; inTransaction: boolean; start: number; end: number }[];
+} {
+  const statements: { sql: string; inTransaction: boolean; start: number; end: number }[] = [];
+  const wrap = (target: SqlDatabase, inTransaction: boolean): SqlDatabase => ({
+    ...target,
+    exec: async (sql) => {
+      const start = performance.now();
+      try {
+        return await target.exec(sql);
+      } finally {
+        statements.push({ sql, inTransaction, start, end: performance.now() });
+      }
+    },
+    transaction: (fn) => target.transaction((tx) => fn(wrap(tx, true))),
+  });
+  return { db: wrap(db, false), statements };
+}

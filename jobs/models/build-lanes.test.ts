@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlDatabase } from '../../adapters/warehouse/sql-database.ts';
-import { recordingQueries, warehouseEngines } from '../../test/pg-database.ts';
+import { recordingQueries, tracingStatements, warehouseEngines } from '../../test/pg-database.ts';
 import { buildLayer, buildModels, createBronzeTables, type ModelBuildResult } from './build.ts';
 import { loadModels, type Model, parseModel } from './models.ts';
 import { loadBronzeFixtures } from './test-fixtures.ts';
@@ -250,24 +250,3 @@ describe.each(warehouseEngines('build_lanes'))('models built side by side on %s'
     expect(await stamps()).toEqual(before);
   });
 });
-
-/** Each statement sent through exec, inside the publishing transaction or not, with when it started and ended. */
-function tracingStatements(db: SqlDatabase): {
-  db: SqlDatabase;
-  statements: { sql: string; inTransaction: boolean; start: number; end: number }[];
-} {
-  const statements: { sql: string; inTransaction: boolean; start: number; end: number }[] = [];
-  const wrap = (target: SqlDatabase, inTransaction: boolean): SqlDatabase => ({
-    ...target,
-    exec: async (sql) => {
-      const start = performance.now();
-      try {
-        return await target.exec(sql);
-      } finally {
-        statements.push({ sql, inTransaction, start, end: performance.now() });
-      }
-    },
-    transaction: (fn) => target.transaction((tx) => fn(wrap(tx, true))),
-  });
-  return { db: wrap(db, false), statements };
-}

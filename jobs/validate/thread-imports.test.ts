@@ -8,7 +8,11 @@ import { describe, expect, it } from 'vitest';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 
-/** Every repository module a module loads, following relative static imports and re-exports (not `import type`). */
+/**
+ * Every repository module a module loads, following relative static imports and re-exports (not `import type`).
+ * Not a dependency-cruiser `reachable` rule: with tsPreCompilationDeps (which the import-direction rules need) it
+ * follows type-only imports too, which load nothing (raw-batch.ts names the stream adapter's message types).
+ */
 function loadedModules(entry: string): Set<string> {
   const seen = new Set<string>();
   const visit = (path: string) => {
