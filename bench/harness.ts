@@ -10,6 +10,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
+import { silenceKafkajsTimeoutWarning } from '../adapters/stream/kafka-warnings.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
 import { STREAM_TOPICS } from '../jobs/catalog.ts';
 import { MAIN_THREAD_NODE_FLAGS, MALLOC_ENVIRONMENT } from '../jobs/memory-limits.ts';
@@ -19,6 +20,9 @@ import { createTestDatabase, type TestDatabase } from '../test/pg-database.ts';
 export const REPO_ROOT = new URL('..', import.meta.url).pathname;
 export const CLI = join(REPO_ROOT, 'jobs/cli.ts');
 export const GNU_TIME = '/usr/bin/time';
+
+// The benches create topics with kafkajs themselves.
+silenceKafkajsTimeoutWarning();
 
 /** A bad setting or a missing service: the bench says what to do and exits 2, having created nothing. */
 export class UsageError extends Error {}

@@ -29,6 +29,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import type { EventStream, OutgoingMessage } from '../adapters/stream/event-stream.ts';
 import { openKafkaStream } from '../adapters/stream/kafka.ts';
+import { silenceKafkajsTimeoutWarning } from '../adapters/stream/kafka-warnings.ts';
 import { withTopicPrefix } from '../adapters/stream/topic-prefix.ts';
 import { openPostgres } from '../adapters/warehouse/postgres.ts';
 import type { SqlDatabase } from '../adapters/warehouse/sql-database.ts';
@@ -53,6 +54,7 @@ import {
   unchangedTotals,
 } from './stream-tiles.ts';
 
+silenceKafkajsTimeoutWarning();
 const root = new URL('..', import.meta.url).pathname;
 const EVENTS = Number(process.env.BENCH_STREAM_EVENTS ?? '1500000');
 const TRIALS = Number(process.env.BENCH_STREAM_TRIALS ?? '5');

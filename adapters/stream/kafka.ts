@@ -17,6 +17,7 @@ import {
   safeKafkaUrl,
 } from './kafka-config.ts';
 import { openKafkaConsumer } from './kafka-consumer.ts';
+import { silenceKafkajsTimeoutWarning } from './kafka-warnings.ts';
 
 export type { EntraCredential, KafkaAuthProfile, KafkaStreamConfig, MskSigner } from './kafka-config.ts';
 export { KafkaConfigError, kafkaClientConfig } from './kafka-config.ts';
@@ -45,7 +46,7 @@ export interface KafkaStreamOptions {
  */
 export function openKafkaStream(url: string, options: KafkaStreamOptions = {}): EventStream {
   const config = kafkaClientConfig(url, options.env ?? process.env, options.signer, options.credential);
-  silenceTimeoutNegativeWarning();
+  silenceKafkajsTimeoutWarning();
   const kafka = new Kafka(config.client);
   const explain = (error: unknown) => explainKafkaError(url, config, error);
   const consumers = new Set<StreamConsumer>();
@@ -322,22 +323,4 @@ export function explainKafkaError(url: string, config: KafkaStreamConfig, error:
   }
   const last = chain.at(-1);
   return say(`${prefix}: ${last?.message ?? String(error)}`);
-}
-
-/**
- * kafkajs 2.2.4 schedules timers with negative delays, which Node 24 reports as TimeoutNegativeWarning on every
- * run (harmless: Node clamps them to 1 ms). Drop exactly that warning, once per process; all others pass.
- */
-function silenceTimeoutNegativeWarning(): void {
-  const marker = Symbol.for('ecomm.kafka.silenceTimeoutNegativeWarning');
-  const registry = process as unknown as Record<symbol, boolean>;
-  if (registry[marker]) return;
-  registry[marker] = true;
-  const emitWarning = process.emitWarning.bind(process);
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
-    const name = warning instanceof Error ? warning.name : type;
-    if (name === 'TimeoutNegativeWarning') return;
-    (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
-  }) as typeof process.emitWarning;
 }

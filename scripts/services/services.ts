@@ -13,6 +13,7 @@
 // The wrappers scripts/services/up.sh and down.sh put node_modules/.bin (Node 24) first on PATH.
 // See docs/services.md.
 import fs from 'node:fs';
+import { silenceKafkajsTimeoutWarning } from '../../adapters/stream/kafka-warnings.ts';
 import { azurite } from './azurite.ts';
 import { chromium } from './chromium.ts';
 import {
@@ -240,11 +241,7 @@ async function main(): Promise<number> {
   }
 }
 
-// kafkajs 2.2.4 trips a harmless TimeoutNegativeWarning on Node 24.
-process.removeAllListeners('warning');
-process.on('warning', (w) => {
-  if (w.name !== 'TimeoutNegativeWarning') console.warn(w);
-});
+silenceKafkajsTimeoutWarning();
 
 main().then(
   (code) => process.exit(code),

@@ -13,13 +13,10 @@ import {
 import { BlobServiceClient } from '@azure/storage-blob';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
+import { silenceKafkajsTimeoutWarning } from '../../adapters/stream/kafka-warnings.ts';
 import { loadServiceEnv, type ServiceEnv } from './env.ts';
 
-// kafkajs 2.2.4 trips a harmless TimeoutNegativeWarning on Node 24.
-process.removeAllListeners('warning');
-process.on('warning', (w) => {
-  if (w.name !== 'TimeoutNegativeWarning') console.warn(w);
-});
+silenceKafkajsTimeoutWarning();
 
 const TIMEOUT_MS = 60_000;
 const token = `${Date.now()}-${crypto.randomBytes(4).toString('hex')}`;
