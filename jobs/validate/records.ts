@@ -274,8 +274,9 @@ export class ObjectWriter {
 /**
  * A staged CSV object's rows built as UTF-8 bytes in place, a chunk at a time: each short cell's characters are
  * copied into one buffer, and a long cell, or one that needs quotes or holds a character beyond ASCII, goes
- * through csvField and Buffer.write. Joining each row's cells into a line, the lines into a chunk and encoding the chunk cost three
- * copies and a string per row: at scale 20 the events' staged rows took 1.0 of their 5.4 CPU-s so, 0.7 in place.
+ * through csvField and Buffer.write. Joining each row's cells into a line, the lines into a chunk and encoding the
+ * chunk cost three copies and a string per row: at scale 20 the events' staged rows took 1.0 of their 5.4 CPU-s
+ * so, 0.7 in place.
  */
 export class StagedCsvWriter {
   readonly #object: ObjectWriter;
