@@ -11,6 +11,7 @@
  * byte of JSON's syntax is ASCII and no byte of a multi-byte character is, so the structure reads the same
  * in bytes; the values are cut from the chunk's text when it is all ASCII (the same offsets), else decoded.
  */
+import { ENVELOPE_FIELDS } from './raw-batch.ts';
 
 /** An envelope line's stream position and its event's values by declared position (undefined: absent). */
 export interface EventLine {
@@ -59,12 +60,14 @@ const CLOSE = 0x7d;
 const isDigit = (code: number) => code >= ZERO && code <= NINE;
 const ascii = (text: string) => Buffer.from(text, 'latin1');
 
-const TOPIC = ascii('{"topic":"');
-const PARTITION = ascii(',"partition":');
-const OFFSET = ascii(',"offset":');
-const KEY = ascii(',"key":');
-const TIMESTAMP = ascii(',"timestamp":');
-const VALUE = ascii(',"value":"');
+const {
+  topic: TOPIC,
+  partition: PARTITION,
+  offset: OFFSET,
+  key: KEY,
+  timestamp: TIMESTAMP,
+  value: VALUE,
+} = ENVELOPE_FIELDS;
 const NULL = ascii('null');
 const TRUE = ascii('true');
 const FALSE = ascii('false');
@@ -104,8 +107,8 @@ export class EventLineReader {
       at = from + this.#head.length;
       partition = this.#partition;
     } else {
-      if (!bytesAt(bytes, from, to, TOPIC)) return null;
-      at = plainStringEnd(bytes, from + TOPIC.length, to);
+      if (!bytesAt(bytes, from, to, TOPIC) || !quoteAt(bytes, from + TOPIC.length, to)) return null;
+      at = plainStringEnd(bytes, from + TOPIC.length + 1, to);
       if (at < 0 || !bytesAt(bytes, at, to, PARTITION)) return null;
       at += PARTITION.length;
       const end = integerEnd(bytes, at, to);
@@ -122,7 +125,7 @@ export class EventLineReader {
     if (!bytesAt(bytes, at, to, KEY)) return null;
     at += KEY.length;
     if (bytesAt(bytes, at, to, NULL)) at += NULL.length;
-    else if (bytes[at] === QUOTE) at = plainStringEnd(bytes, at + 1, to);
+    else if (quoteAt(bytes, at, to)) at = plainStringEnd(bytes, at + 1, to);
     else return null;
     if (at < 0 || !bytesAt(bytes, at, to, TIMESTAMP)) return null;
     at += TIMESTAMP.length;
@@ -135,8 +138,8 @@ export class EventLineReader {
       timestamp = integerValue(bytes, at, end);
       at = end;
     }
-    if (!bytesAt(bytes, at, to, VALUE)) return null;
-    at += VALUE.length;
+    if (!bytesAt(bytes, at, to, VALUE) || !quoteAt(bytes, at + VALUE.length, to)) return null;
+    at += VALUE.length + 1;
     // The value's text runs to the quote before the line's closing brace.
     const textEnd = to - 2;
     if (textEnd < at || textEnd - at > this.#maxValue) return null;
@@ -325,6 +328,10 @@ function skipSpaces(bytes: Uint8Array, from: number, to: number): number {
   let at = from;
   while (at < to && bytes[at] === SPACE) at += 1;
   return at;
+}
+
+function quoteAt(bytes: Uint8Array, at: number, to: number): boolean {
+  return at < to && bytes[at] === QUOTE;
 }
 
 function escapedQuoteAt(bytes: Uint8Array, at: number, to: number): boolean {

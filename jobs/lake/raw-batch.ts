@@ -89,7 +89,13 @@ function envelopeLines(topic: string, partition: number, columns: MessageColumns
   const keys = asBuffer(columns.keys);
   const valuesValid = isUtf8(values);
   const keysValid = isUtf8(keys);
-  const head = Buffer.from(`{"topic":${JSON.stringify(topic)},"partition":${partition},"offset":`, 'utf8');
+  const head = Buffer.concat([
+    ENVELOPE_FIELDS.topic,
+    Buffer.from(JSON.stringify(topic)),
+    ENVELOPE_FIELDS.partition,
+    Buffer.from(String(partition)),
+    ENVELOPE_FIELDS.offset,
+  ]);
   quoter ??= startJsonQuoter();
   // Memory: the values, the keys, then the lines.
   const valuesAt = quoter.base;
@@ -114,12 +120,12 @@ function envelopeLines(topic: string, partition: number, columns: MessageColumns
     if (at + room > memory.length) memory = quoter.memory(at + room);
     at += head.copy(memory, at);
     at = writeNumber(memory, at, offsets[index] as number);
-    at = writeAscii(memory, at, KEY_FIELD);
+    at = writeAscii(memory, at, ENVELOPE_FIELDS.key);
     if (keyIsNull[index]) at = writeAscii(memory, at, NULL);
     else if (isUtf8Slice(keys, keyFrom, keyTo, keysValid))
       at = quoter.quote(keysAt + keyFrom, keysAt + keyTo, at);
     else at += memory.write(JSON.stringify(keys.toString('utf8', keyFrom, keyTo)), at, 'utf8');
-    at = writeAscii(memory, at, TIMESTAMP_FIELD);
+    at = writeAscii(memory, at, ENVELOPE_FIELDS.timestamp);
     const timestamp = timestamps[index] as number;
     if (timestamp !== lastTimestamp) {
       lastTimestamp = timestamp;
@@ -127,10 +133,11 @@ function envelopeLines(topic: string, partition: number, columns: MessageColumns
     }
     at += memory.write(timestampText, at, 'latin1');
     if (valueValid) {
-      at = writeAscii(memory, at, VALUE_FIELD);
+      at = writeAscii(memory, at, ENVELOPE_FIELDS.value);
       at = quoter.quote(valuesAt + valueFrom, valuesAt + valueTo, at);
     } else {
-      at = writeAscii(memory, at, VALUE_BASE64_FIELD);
+      at = writeAscii(memory, at, ENVELOPE_FIELDS.valueBase64);
+      at = writeAscii(memory, at, QUOTE);
       at += memory.write(values.toString('base64', valueFrom, valueTo), at, 'latin1');
       at = writeAscii(memory, at, QUOTE);
     }
@@ -143,10 +150,20 @@ function envelopeLines(topic: string, partition: number, columns: MessageColumns
 let quoter: JsonQuoter | undefined;
 
 const ascii = (text: string) => Uint8Array.from(text, (character) => character.charCodeAt(0));
-const KEY_FIELD = ascii(',"key":');
-const TIMESTAMP_FIELD = ascii(',"timestamp":');
-const VALUE_FIELD = ascii(',"value":');
-const VALUE_BASE64_FIELD = ascii(',"value_base64":"');
+
+/**
+ * The names that open each field of an envelope line, in the order envelopeLines writes them (JSON.stringify's
+ * order of envelopeOf) and EventLineReader (envelope-line.ts) reads them.
+ */
+export const ENVELOPE_FIELDS = {
+  topic: ascii('{"topic":'),
+  partition: ascii(',"partition":'),
+  offset: ascii(',"offset":'),
+  key: ascii(',"key":'),
+  timestamp: ascii(',"timestamp":'),
+  value: ascii(',"value":'),
+  valueBase64: ascii(',"value_base64":'),
+} as const;
 const QUOTE = ascii('"');
 const LINE_END = ascii('}\n');
 const NULL = ascii('null');

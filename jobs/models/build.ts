@@ -524,6 +524,12 @@ async function buildGated(
   const lendable = new Set(overlap ? lendableModels(plan, applied) : []);
   /** The lendable models taken by the transaction or an idle lane, whichever reached each first: built once. */
   const taken = new Set<Model>();
+  /** Whether the caller is first to reach a lendable model (and so builds it). */
+  const take = (model: Model): boolean => {
+    if (taken.has(model)) return false;
+    taken.add(model);
+    return true;
+  };
   const locked = Promise.withResolvers<void>();
   // Rejected when the layer fails, perhaps with no lane waiting for it.
   locked.promise.catch(() => {});
@@ -552,8 +558,7 @@ async function buildGated(
           // for the commit, so this connection reads what the transaction would.
           await locked.promise;
           if (abandoned) throw new Error('the layer failed');
-          if (taken.has(model)) return null;
-          taken.add(model);
+          if (!take(model)) return null;
         }
         return buildNext(db, model, selects, clock, catalog.lookupColumnsOf(model.name));
       },
@@ -582,10 +587,7 @@ async function buildGated(
       const insideBuilt: ModelBuildResult[] = [];
       for (const model of plan.inside) {
         if (outsideFailed) await outsideDone;
-        if (lendable.has(model)) {
-          if (taken.has(model)) continue;
-          taken.add(model);
-        }
+        if (lendable.has(model) && !take(model)) continue;
         insideBuilt.push(
           applied.has(model.name)
             ? await applyDelta(tx, model, delta(model), options.vars, clock, changedKeys)
