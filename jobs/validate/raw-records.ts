@@ -229,20 +229,27 @@ export async function* readEnvelopeRecords(raw: Readable): AsyncGenerator<RawRec
  * A raw stream object's records, a chunk at a time. Lines as readline splits them (at `\n`, `\r` or both; an
  * incomplete character at the very end is dropped), empty ones skipped and not counted. Given the contract, lines
  * are read straight into its fields where they can be (EventLineRecord). Each chunk is cut after its last line end
- * and read as bytes (LineBytes: with its text when all ASCII, decoded whole in one flat string).
+ * and read as bytes (LineBytes: with its text when all ASCII, decoded whole in one flat string); only the line cut
+ * by a chunk's start is joined with the bytes before it. Joining whole chunks copied every byte once more, and
+ * the fresh buffers (a chunk's worth each) set off a full garbage collection every ~60 ms at scale 20: four times
+ * as many as without.
  */
 async function* envelopeRecordChunks(raw: Readable, contract?: DataContract): AsyncGenerator<RawRecord[]> {
   const reader = contract ? new EventLineReader(contract.columns, MAX_EVENT_BYTES) : null;
   let rowNumber = 0;
   /** A line that is no envelope: thrown once the records before it are given. */
   let damaged: unknown;
-  const recordsOf = (bytes: Buffer): RawRecord[] => {
-    const records: RawRecord[] = [];
+  const readInto = (bytes: Buffer, records: RawRecord[]) => {
+    if (damaged) return;
     try {
       readLines(new LineBytes(bytes, isAscii(bytes) ? bytes.toString('latin1') : null), records);
     } catch (error) {
       damaged = error;
     }
+  };
+  const recordsOf = (bytes: Buffer): RawRecord[] => {
+    const records: RawRecord[] = [];
+    readInto(bytes, records);
     return records;
   };
   const readLines = (lines: LineBytes, records: RawRecord[]) => {
@@ -270,10 +277,20 @@ async function* envelopeRecordChunks(raw: Readable, contract?: DataContract): As
   let rest: Buffer | null = null;
   for await (const chunk of raw as AsyncIterable<Buffer | string>) {
     const read = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    const bytes: Buffer = rest ? Buffer.concat([rest, read]) : read;
-    const cut: number = Math.max(bytes.lastIndexOf(LF), bytes.lastIndexOf(CR)) + 1;
-    rest = cut < bytes.length ? bytes.subarray(cut) : null;
-    if (cut > 0) yield recordsOf(bytes.subarray(0, cut));
+    const cut = Math.max(read.lastIndexOf(LF), read.lastIndexOf(CR)) + 1;
+    if (cut === 0) {
+      rest = rest ? Buffer.concat([rest, read]) : read;
+      continue;
+    }
+    let from = 0;
+    const records: RawRecord[] = [];
+    if (rest) {
+      from = firstLineEnd(read) + 1;
+      readInto(Buffer.concat([rest, read.subarray(0, from)]), records);
+    }
+    if (cut > from) readInto(read.subarray(from, cut), records);
+    rest = cut < read.length ? read.subarray(cut) : null;
+    yield records;
     if (damaged) throw damaged;
   }
   // Not decoder.end(): readline drops an incomplete character at the end (and the bytes read are the text's).
@@ -284,6 +301,13 @@ async function* envelopeRecordChunks(raw: Readable, contract?: DataContract): As
 
 const LF = 0x0a;
 const CR = 0x0d;
+
+/** Where the first line of the bytes ends (its LF or CR), -1 when none does. */
+function firstLineEnd(bytes: Buffer): number {
+  const lineFeed = bytes.indexOf(LF);
+  const lineReturn = bytes.indexOf(CR);
+  return lineFeed === -1 ? lineReturn : lineReturn === -1 ? lineFeed : Math.min(lineFeed, lineReturn);
+}
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 

@@ -6,14 +6,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { csvLine } from '../../adapters/csv.ts';
 import { openLocalStore } from '../../adapters/storage/local.ts';
+import type { ObjectStore } from '../../adapters/storage/object-store.ts';
 import { contractFor } from '../contracts/data-contracts.ts';
 import { envelopeOf, openRawObject } from '../lake/raw-batch.ts';
 import {
   judge,
   openRawRecords,
+  parseEvent,
   type RawRecord,
   readCsvRecords,
   readEnvelopeRecords,
@@ -332,6 +337,51 @@ describe('validate reads stream lines straight into the contract', () => {
       5: ['order_total: more than 2 decimal places (numeric(12, 2))'],
     });
     expect(fast).toEqual(await validated('order-events', body, 'parsed'));
+  });
+});
+
+describe('stream lines across chunks', () => {
+  it('reads the lines readline reads, however the object is cut into chunks and whatever ends its lines', async () => {
+    const lineEnd = fc.constantFrom('\n', '\r\n', '\r', '\n\n', '\r\r\n');
+    const lines = fc.array(
+      fc.tuple(
+        fc.constantFrom(...clickLines.map(([text]) => text).filter((text) => !text.includes('not json'))),
+        lineEnd,
+      ),
+      { minLength: 1, maxLength: 12 },
+    );
+    const clicks = contractFor('clickstream');
+    await fc.assert(
+      fc.asyncProperty(
+        lines,
+        fc.boolean(),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        async (chosen, ended, cuts) => {
+          const text = chosen.map(([body, end], index) =>
+            ended || index < chosen.length - 1 ? body + end : body,
+          );
+          const bytes = Buffer.from(text.join(''));
+          const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
+          const chunks = [0, ...points].map((from, index) =>
+            bytes.subarray(from, points[index] ?? bytes.length),
+          );
+          const expected: unknown[] = [];
+          for await (const read of createInterface({ input: Readable.from([bytes]), crlfDelay: Infinity }))
+            if (read !== '') expected.push(parseEvent(expected.length + 1, JSON.parse(read)).original);
+          const originals = async (records: AsyncIterable<RawRecord>) => {
+            const read: unknown[] = [];
+            for await (const record of records) read.push([record.rowNumber, record.original]);
+            return read;
+          };
+          const numbered = expected.map((original, index) => [index + 1, original]);
+          expect(await originals(readEnvelopeRecords(Readable.from(chunks)))).toEqual(numbered);
+          // Read straight into the contract: a store whose object arrives in those chunks.
+          const chunked = { get: async () => Readable.from(chunks) } as unknown as ObjectStore;
+          expect(await originals(await openRawRecords(chunked, 'raw/x.ndjson', clicks))).toEqual(numbered);
+        },
+      ),
+      { numRuns: 80, seed: 20261208 },
+    );
   });
 });
 
