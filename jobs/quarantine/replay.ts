@@ -9,10 +9,7 @@
  * The records are read again from the raw object (raw/ is never rewritten), not from the quarantine copy: that
  * is where an event's stream position (partition, offset, publish time) is, and it is byte for byte what arrived.
  */
-import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { PassThrough } from 'node:stream';
-import { csvLine } from '../../adapters/csv.ts';
 import type { ObjectStore } from '../../adapters/storage/object-store.ts';
 import type { SqlDatabase, SqlParam } from '../../adapters/warehouse/sql-database.ts';
 import type { JobContext } from '../context.ts';
@@ -21,7 +18,15 @@ import { lakeKey } from '../lake/layout.ts';
 import { type LoadedBatch, runLoad } from '../load/index.ts';
 import { markValidated, registerBatch } from '../ops/batches.ts';
 import { recordRun } from '../ops/pipeline-runs.ts';
-import { checkOptionsOf, judge, openRawRecords, stagedCells, stagingColumns } from '../validate/index.ts';
+import {
+  checkOptionsOf,
+  judge,
+  openRawRecords,
+  openStagedObject,
+  type StagedCsvWriter,
+  stagedSuffix,
+  writeStagedRow,
+} from '../validate/index.ts';
 import { replayLineage } from './lineage.ts';
 
 export interface ReplayOptions {
@@ -137,42 +142,39 @@ export async function replayQuarantine(context: JobContext, options: ReplayOptio
     const stagedKey = lakeKey('staging', batch.source, batch.ingestion_date, replayBatchId, 'csv');
 
     const outcomes: { rowNumber: number; promoted: boolean; reasons: string[] }[] = [];
-    let staging: StagingWriter | null = null;
+    let staging: StagedCsvWriter | null = null;
+    const suffix = stagedSuffix({ batchId: replayBatchId, sourceFile: batch.raw_key });
     let rescued = 0;
     if (pending.size > 0) {
       const checkOptions = checkOptionsOf(context);
       const piiHashKey = await context.piiHashKey();
       const records = await openRawRecords(lake, batch.raw_key, contract);
-      for await (const record of records) {
-        if (!pending.has(record.rowNumber)) continue;
-        report.examined += 1;
-        const verdict = judge(contract, record, checkOptions);
-        if (verdict.reasons.length > 0) {
-          outcomes.push({ rowNumber: record.rowNumber, promoted: false, reasons: verdict.reasons });
-          report.stillFailing += 1;
-          for (const reason of verdict.reasons) report.reasons[reason] = (report.reasons[reason] ?? 0) + 1;
-          if (report.failing.length < FAILING_SAMPLE)
-            report.failing.push({ rowNumber: record.rowNumber, reasons: verdict.reasons });
-          continue;
+      try {
+        for await (const record of records) {
+          if (!pending.has(record.rowNumber)) continue;
+          report.examined += 1;
+          const verdict = judge(contract, record, checkOptions);
+          if (verdict.reasons.length > 0) {
+            outcomes.push({ rowNumber: record.rowNumber, promoted: false, reasons: verdict.reasons });
+            report.stillFailing += 1;
+            for (const reason of verdict.reasons) report.reasons[reason] = (report.reasons[reason] ?? 0) + 1;
+            if (report.failing.length < FAILING_SAMPLE)
+              report.failing.push({ rowNumber: record.rowNumber, reasons: verdict.reasons });
+            continue;
+          }
+          staging ??= openStagedObject(lake, stagedKey, contract);
+          if (verdict.rescued) rescued += 1;
+          writeStagedRow(staging, contract, verdict, record, piiHashKey, suffix);
+          await staging.endRow();
+          outcomes.push({ rowNumber: record.rowNumber, promoted: true, reasons: [] });
+          report.promoted += 1;
         }
-        if (!staging) {
-          staging = new StagingWriter(lake, stagedKey);
-          await staging.write(csvLine(stagingColumns(contract)));
-        }
-        if (verdict.rescued) rescued += 1;
-        await staging.write(
-          csvLine(
-            stagedCells(contract, verdict, record, {
-              batchId: replayBatchId,
-              sourceFile: batch.raw_key,
-              piiHashKey,
-            }),
-          ),
-        );
-        outcomes.push({ rowNumber: record.rowNumber, promoted: true, reasons: [] });
-        report.promoted += 1;
+        if (staging) await staging.finish();
+      } catch (error) {
+        // No partial staged object: the store keeps nothing of an aborted upload.
+        staging?.abort(error);
+        throw error;
       }
-      if (staging) await staging.finish();
     }
     if (report.examined !== pending.size) {
       throw new ReplayError(
@@ -281,26 +283,6 @@ async function recordReplays(
        values ${tuples.join(', ')}`,
       params,
     );
-  }
-}
-
-/** Streams lines into one lake object with backpressure; the object appears whole when finish() resolves. */
-class StagingWriter {
-  readonly #body = new PassThrough();
-  readonly #done: Promise<unknown>;
-
-  constructor(lake: ObjectStore, key: string) {
-    this.#done = lake.put(key, this.#body, { contentType: 'text/csv' });
-    this.#done.catch(() => this.#body.destroy());
-  }
-
-  async write(text: string): Promise<void> {
-    if (!this.#body.write(text)) await Promise.race([once(this.#body, 'drain'), this.#done]);
-  }
-
-  async finish(): Promise<void> {
-    this.#body.end();
-    await this.#done;
   }
 }
 

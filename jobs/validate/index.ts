@@ -26,11 +26,14 @@ export {
 
 export {
   ObjectWriter,
+  openStagedObject,
   STAGING_META_COLUMNS,
-  stagedCells,
+  type StagedCsvWriter,
+  stagedSuffix,
   stagingColumns,
   type ValidationOptions,
   validateRecords,
+  writeStagedRow,
 } from './records.ts';
 
 /**

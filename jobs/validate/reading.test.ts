@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { csvLine } from '../../adapters/csv.ts';
 import { openLocalStore } from '../../adapters/storage/local.ts';
 import type { ObjectStore } from '../../adapters/storage/object-store.ts';
-import { contractFor } from '../contracts/data-contracts.ts';
+import { type ContractVerdict, contractFor, type DataContract } from '../contracts/data-contracts.ts';
+import { maskRescued } from '../contracts/pii.ts';
 import { envelopeOf, openRawObject } from '../lake/raw-batch.ts';
 import {
   judge,
@@ -22,7 +23,6 @@ import {
   type RawRecord,
   readCsvRecords,
   readEnvelopeRecords,
-  stagedCells,
   stagingColumns,
   validateRecords,
 } from './index.ts';
@@ -72,6 +72,28 @@ async function validated(source: string, body: string | Buffer, reading: 'fast' 
     reasons,
     counts: { rowsIn, staged, quarantined, rescued },
   };
+}
+
+/**
+ * A passing record's staged cells as the staging table declares them (stagingColumns): its values, their derived
+ * columns, its stream position, its undeclared fields with personal data masked, the batch id and source file. The
+ * writer validate uses (StagedCsvWriter) is held to csvLine of these.
+ */
+function stagedCells(
+  contract: DataContract,
+  verdict: ContractVerdict,
+  record: RawRecord,
+  meta: { batchId: string; sourceFile: string; piiHashKey: string | undefined },
+): (string | null)[] {
+  const rescued = verdict.rescued ? JSON.stringify(maskRescued(verdict.rescued)) : null;
+  return [
+    ...verdict.values,
+    ...contract.derive(verdict.values, meta.piiHashKey),
+    ...record.stream,
+    rescued,
+    meta.batchId,
+    meta.sourceFile,
+  ];
 }
 
 /** The staged file as csvLine(stagedCells(…)) writes it for the passing records, parsed. */

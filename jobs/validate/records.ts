@@ -32,31 +32,11 @@ export function stagingColumns(contract: DataContract): string[] {
 }
 
 /**
- * A passing record's staged cells, in stagingColumns order: its values, their derived columns (hashed with the PII
- * key, here and never in SQL), its stream position, and its undeclared fields with personal data masked.
- */
-export function stagedCells(
-  contract: DataContract,
-  verdict: ContractVerdict,
-  record: RawRecord,
-  meta: { batchId: string; sourceFile: string; piiHashKey: string | undefined },
-): (string | null)[] {
-  const rescued = verdict.rescued ? JSON.stringify(maskRescued(verdict.rescued)) : null;
-  return [
-    ...verdict.values,
-    ...contract.derive(verdict.values, meta.piiHashKey),
-    ...record.stream,
-    rescued,
-    meta.batchId,
-    meta.sourceFile,
-  ];
-}
-
-/**
- * Writes csvLine(stagedCells(…)) of a passing record into the staging object's bytes: only text can need quotes.
- * A value that passed any other type's check is digits, signs, points, colons, letters of a timestamp or a
- * boolean, or a hash's hex (the stream position passed the same checks). `suffix` is the batch id and source file
- * cells with the line end (stagedSuffix).
+ * Writes a passing record's staged row into the staging object's bytes, its cells in stagingColumns order: its
+ * values, their derived columns (hashed with the PII key, here and never in SQL), its stream position, its
+ * undeclared fields with personal data masked, then `suffix`, the batch id and source file cells with the line end
+ * (stagedSuffix). Only text can need quotes: a value that passed any other type's check is digits, signs, points,
+ * colons, letters of a timestamp or a boolean, or a hash's hex (the stream position passed the same checks).
  */
 export function writeStagedRow(
   staging: StagedCsvWriter,
@@ -77,6 +57,13 @@ export function writeStagedRow(
   for (let index = 0; index < stream.length; index += 1) staging.cell(stream[index] as string, false);
   staging.cell(verdict.rescued ? JSON.stringify(maskRescued(verdict.rescued)) : null, true);
   staging.bytes(suffix);
+}
+
+/** A staged CSV object at `key` in the lake, its header (stagingColumns) written. */
+export function openStagedObject(lake: ObjectStore, key: string, contract: DataContract): StagedCsvWriter {
+  const staging = new StagedCsvWriter(new ObjectWriter(lake, key, 'text/csv'));
+  staging.bytes(Buffer.from(csvLine(stagingColumns(contract))));
+  return staging;
 }
 
 /** The metadata cells ending every staged line of a batch (see writeStagedRow), as UTF-8. */
@@ -117,7 +104,7 @@ export async function validateRecords(
   const { onInvalid, check: checkOptions = {} } = options;
   const stagedKey = lakeKey('staging', target.source, target.ingestionDate, target.batchId, 'csv');
   const quarantineKey = lakeKey('quarantine', target.source, target.ingestionDate, target.batchId, 'ndjson');
-  const staging = new StagedCsvWriter(new ObjectWriter(lake, stagedKey, 'text/csv'));
+  const staging = openStagedObject(lake, stagedKey, contract);
   // Set by take() below: declared wider than its initial value for the checks after the loop.
   let quarantine = null as ObjectWriter | null;
   const result: ValidationOutcome = {
@@ -160,7 +147,6 @@ export async function validateRecords(
     return pushedBack;
   };
   try {
-    staging.bytes(Buffer.from(csvLine(stagingColumns(contract))));
     if ('chunks' in records) {
       for await (const chunk of records.chunks())
         for (const record of chunk) {
