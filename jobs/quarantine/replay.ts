@@ -24,7 +24,7 @@ import {
   openRawRecords,
   openStagedObject,
   type StagedCsvWriter,
-  stagedSuffix,
+  stagedRowFormat,
   writeStagedRow,
 } from '../validate/index.ts';
 import { replayLineage } from './lineage.ts';
@@ -143,11 +143,14 @@ export async function replayQuarantine(context: JobContext, options: ReplayOptio
 
     const outcomes: { rowNumber: number; promoted: boolean; reasons: string[] }[] = [];
     let staging: StagedCsvWriter | null = null;
-    const suffix = stagedSuffix({ batchId: replayBatchId, sourceFile: batch.raw_key });
     let rescued = 0;
     if (pending.size > 0) {
       const checkOptions = checkOptionsOf(context);
-      const piiHashKey = await context.piiHashKey();
+      const format = stagedRowFormat(contract, {
+        batchId: replayBatchId,
+        sourceFile: batch.raw_key,
+        piiHashKey: await context.piiHashKey(),
+      });
       const records = await openRawRecords(lake, batch.raw_key, contract);
       try {
         for await (const record of records) {
@@ -164,7 +167,7 @@ export async function replayQuarantine(context: JobContext, options: ReplayOptio
           }
           staging ??= openStagedObject(lake, stagedKey, contract);
           if (verdict.rescued) rescued += 1;
-          writeStagedRow(staging, contract, verdict, record, piiHashKey, suffix);
+          writeStagedRow(staging, format, verdict, record);
           await staging.endRow();
           outcomes.push({ rowNumber: record.rowNumber, promoted: true, reasons: [] });
           report.promoted += 1;

@@ -29,7 +29,7 @@ export {
   openStagedObject,
   STAGING_META_COLUMNS,
   type StagedCsvWriter,
-  stagedSuffix,
+  stagedRowFormat,
   stagingColumns,
   type ValidationOptions,
   validateRecords,

@@ -32,31 +32,57 @@ export function stagingColumns(contract: DataContract): string[] {
 }
 
 /**
+ * What a batch's staged rows share: the contract, the PII key, which cells never need quotes (declared columns of a
+ * type other than text, keyed hashes), and `suffix`, the batch id and source file cells with the line end (UTF-8).
+ */
+export interface StagedRowFormat {
+  contract: DataContract;
+  piiHashKey: string | undefined;
+  plainColumns: readonly boolean[];
+  plainDerived: readonly boolean[];
+  suffix: Uint8Array;
+}
+
+/** A batch's staged row format (see writeStagedRow), made once per batch. */
+export function stagedRowFormat(
+  contract: DataContract,
+  meta: { batchId: string; sourceFile: string; piiHashKey: string | undefined },
+): StagedRowFormat {
+  return {
+    contract,
+    piiHashKey: meta.piiHashKey,
+    plainColumns: contract.specs.map((column) => column.type !== 'text'),
+    plainDerived: contract.specs.flatMap((column) =>
+      (column.derived ?? []).map((derived) => derived.kind === 'hmac'),
+    ),
+    suffix: Buffer.from(`${csvField(meta.batchId)},${csvField(meta.sourceFile)}\n`),
+  };
+}
+
+/**
  * Writes a passing record's staged row into the staging object's bytes, its cells in stagingColumns order: its
  * values, their derived columns (hashed with the PII key, here and never in SQL), its stream position, its
- * undeclared fields with personal data masked, then `suffix`, the batch id and source file cells with the line end
- * (stagedSuffix). Only text can need quotes: a value that passed any other type's check is digits, signs, points,
- * colons, letters of a timestamp or a boolean, or a hash's hex (the stream position passed the same checks).
+ * undeclared fields with personal data masked, then the batch id and source file. Only text can need quotes: a
+ * value that passed any other type's check is digits, signs, points, colons, letters of a timestamp or a boolean,
+ * or a hash's hex (the stream position passed the same checks).
  */
 export function writeStagedRow(
   staging: StagedCsvWriter,
-  contract: DataContract,
+  format: StagedRowFormat,
   verdict: ContractVerdict,
   record: RawRecord,
-  piiHashKey: string | undefined,
-  suffix: Uint8Array,
 ): void {
-  const { plainColumns, plainDerived } = stagedShape(contract);
+  const { plainColumns, plainDerived } = format;
   const { values } = verdict;
   for (let index = 0; index < values.length; index += 1)
     staging.cell(values[index] ?? null, !plainColumns[index]);
-  const derived = contract.derive(values, piiHashKey);
+  const derived = format.contract.derive(values, format.piiHashKey);
   for (let index = 0; index < derived.length; index += 1)
     staging.cell(derived[index] ?? null, !plainDerived[index]);
   const { stream } = record;
   for (let index = 0; index < stream.length; index += 1) staging.cell(stream[index] as string, false);
   staging.cell(verdict.rescued ? JSON.stringify(maskRescued(verdict.rescued)) : null, true);
-  staging.bytes(suffix);
+  staging.bytes(format.suffix);
 }
 
 /** A staged CSV object at `key` in the lake, its header (stagingColumns) written. */
@@ -64,28 +90,6 @@ export function openStagedObject(lake: ObjectStore, key: string, contract: DataC
   const staging = new StagedCsvWriter(new ObjectWriter(lake, key, 'text/csv'));
   staging.bytes(Buffer.from(csvLine(stagingColumns(contract))));
   return staging;
-}
-
-/** The metadata cells ending every staged line of a batch (see writeStagedRow), as UTF-8. */
-export function stagedSuffix(meta: { batchId: string; sourceFile: string }): Uint8Array {
-  return Buffer.from(`${csvField(meta.batchId)},${csvField(meta.sourceFile)}\n`);
-}
-
-const stagedShapes = new WeakMap<DataContract, { plainColumns: boolean[]; plainDerived: boolean[] }>();
-
-/** Which staged cells never need CSV quoting: declared columns of a type other than text, keyed hashes. */
-function stagedShape(contract: DataContract): { plainColumns: boolean[]; plainDerived: boolean[] } {
-  let shape = stagedShapes.get(contract);
-  if (!shape) {
-    shape = {
-      plainColumns: contract.specs.map((column) => column.type !== 'text'),
-      plainDerived: contract.specs.flatMap((column) =>
-        (column.derived ?? []).map((derived) => derived.kind === 'hmac'),
-      ),
-    };
-    stagedShapes.set(contract, shape);
-  }
-  return shape;
 }
 
 /**
@@ -118,7 +122,11 @@ export async function validateRecords(
     stagedKey,
     quarantineKey: null,
   };
-  const suffix = stagedSuffix({ batchId: target.batchId, sourceFile: target.rawKey });
+  const format = stagedRowFormat(contract, {
+    batchId: target.batchId,
+    sourceFile: target.rawKey,
+    piiHashKey: options.piiHashKey,
+  });
   /** One record to staging or quarantine; a promise only when a writer pushes back. */
   const take = (record: RawRecord): Promise<void> | undefined => {
     result.rowsIn += 1;
@@ -126,7 +134,7 @@ export async function validateRecords(
     if (verdict.reasons.length === 0) {
       if (verdict.rescued) result.rescued += 1;
       result.staged += 1;
-      writeStagedRow(staging, contract, verdict, record, options.piiHashKey, suffix);
+      writeStagedRow(staging, format, verdict, record);
       return staging.endRow();
     }
     quarantine ??= new ObjectWriter(lake, quarantineKey, 'application/x-ndjson');
