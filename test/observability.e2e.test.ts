@@ -510,5 +510,51 @@ describe('observability end to end', () => {
       );
       expect(bronze).toEqual({ n: batch.wrong_type, positioned: batch.wrong_type });
     });
+
+    it('leaves no staged object and no replay batch behind when a replay fails midway', async () => {
+      // A batch not replayed yet with two rows the fix below promotes.
+      const [batch] = await platform.warehouse.query<{ batch_id: string }>(
+        `select batch_id from ops.quarantine_rows q
+         where source = 'clickstream' and reasons like 'quantity: expected an integer%'
+           and not exists (select 1 from ops.quarantine_replays r where r.batch_id = q.batch_id)
+         group by batch_id having count(*) >= 2 order by batch_id limit 1`,
+      );
+      if (!batch) throw new Error('the seeded clickstream has a batch with two wrong-type quantities');
+      const words: Record<string, number> = { one: 1, two: 2, three: 3, four: 4, five: 5 };
+      const clickstream = contractFor('clickstream');
+      let promoted = 0;
+      // A fix that breaks on the second row it would promote, after the first one was staged.
+      const breaking: DataContract = {
+        ...clickstream,
+        check: (record) => {
+          const verdict = clickstream.check(
+            typeof record.quantity === 'string' && words[record.quantity] !== undefined
+              ? { ...record, quantity: words[record.quantity] }
+              : record,
+          );
+          if (verdict.reasons.length === 0 && ++promoted === 2) throw new Error('the fix broke');
+          return verdict;
+        },
+      };
+      const stagedReplays = async () => {
+        const keys: string[] = [];
+        for await (const object of platform.lake.list('staging/source=clickstream/'))
+          if (object.key.includes(`${batch.batch_id}_replay_`)) keys.push(object.key);
+        return keys;
+      };
+      await expect(
+        replayQuarantine(platform.context(), {
+          batchId: batch.batch_id,
+          contractFor: (source) => (source === 'clickstream' ? breaking : contractFor(source)),
+        }),
+      ).rejects.toThrow('the fix broke');
+      expect(promoted).toBe(2);
+      expect(await stagedReplays()).toEqual([]);
+      expect(
+        await platform.warehouse.query('select batch_id from ops.batches where batch_id like $1', [
+          `${batch.batch_id}_replay_%`,
+        ]),
+      ).toEqual([]);
+    });
   });
 });

@@ -167,22 +167,21 @@ export async function replayQuarantine(context: JobContext, options: ReplayOptio
           }
           staging ??= openStagedObject(lake, stagedKey, contract);
           if (verdict.rescued) rescued += 1;
-          writeStagedRow(staging, format, verdict, record);
-          await staging.endRow();
+          await writeStagedRow(staging, format, verdict, record);
           outcomes.push({ rowNumber: record.rowNumber, promoted: true, reasons: [] });
           report.promoted += 1;
         }
+        if (report.examined !== pending.size) {
+          throw new ReplayError(
+            `batch ${batch.batch_id}: ${pending.size} quarantined rows to replay, ${report.examined} found in ${batch.raw_key}`,
+          );
+        }
         if (staging) await staging.finish();
       } catch (error) {
-        // No partial staged object: the store keeps nothing of an aborted upload.
+        // No staged object from a replay that failed: the store keeps nothing of an aborted upload.
         staging?.abort(error);
         throw error;
       }
-    }
-    if (report.examined !== pending.size) {
-      throw new ReplayError(
-        `batch ${batch.batch_id}: ${pending.size} quarantined rows to replay, ${report.examined} found in ${batch.raw_key}`,
-      );
     }
     if (outcomes.length > 0) {
       const now = context.now();

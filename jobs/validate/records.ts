@@ -64,14 +64,15 @@ export function stagedRowFormat(
  * values, their derived columns (hashed with the PII key, here and never in SQL), its stream position, its
  * undeclared fields with personal data masked, then the batch id and source file. Only text can need quotes: a
  * value that passed any other type's check is digits, signs, points, colons, letters of a timestamp or a boolean,
- * or a hash's hex (the stream position passed the same checks).
+ * or a hash's hex (the stream position passed the same checks). A promise to await only when a chunk went out and
+ * the object pushes back.
  */
 export function writeStagedRow(
   staging: StagedCsvWriter,
   format: StagedRowFormat,
   verdict: ContractVerdict,
   record: RawRecord,
-): void {
+): Promise<void> | undefined {
   const { plainColumns, plainDerived } = format;
   const { values } = verdict;
   for (let index = 0; index < values.length; index += 1)
@@ -83,6 +84,7 @@ export function writeStagedRow(
   for (let index = 0; index < stream.length; index += 1) staging.cell(stream[index] as string, false);
   staging.cell(verdict.rescued ? JSON.stringify(maskRescued(verdict.rescued)) : null, true);
   staging.bytes(format.suffix);
+  return staging.endRow();
 }
 
 /** A staged CSV object at `key` in the lake, its header (stagingColumns) written. */
@@ -134,8 +136,7 @@ export async function validateRecords(
     if (verdict.reasons.length === 0) {
       if (verdict.rescued) result.rescued += 1;
       result.staged += 1;
-      writeStagedRow(staging, format, verdict, record);
-      return staging.endRow();
+      return writeStagedRow(staging, format, verdict, record);
     }
     quarantine ??= new ObjectWriter(lake, quarantineKey, 'application/x-ndjson');
     const pushedBack = quarantine.write(
